@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+// The tapwire command line: `tapwire run` starts the sidecar.
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { ConfigError, loadConfig } from './config.js';
+import { createLogger } from './log.js';
+import { startSidecar } from './sidecar.js';
+import { StoreError } from '../store/db.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+const program = new Command()
+  .name('tapwire')
+  .description('A sidecar for AI agents: forwards, governs and records their LLM, MCP and A2A calls.')
+  .version(pkg.version, '-v, --version')
+  .showHelpAfterError();
+
+program
+  .command('run')
+  .description('start the sidecar (built-in openai and anthropic routes when no config is given)')
+  .option('-c, --config <file>', 'tapwire.yaml to load')
+  .option('--listen <host:port>', 'address to listen on (overrides the config; default 127.0.0.1:4100)')
+  .option('--db <file>', 'SQLite file to record into (overrides store.path; default tapwire.db)')
+  .addOption(new Option('--log-level <level>', 'log level (overrides log.level)').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
+  .action(async (opts: { config?: string; listen?: string; db?: string; logLevel?: string }) => {
+    const config = loadConfig(opts.config);
+    if (opts.listen) config.listen = opts.listen;
+    if (opts.db) config.store.path = opts.db;
+    if (opts.logLevel) config.log.level = opts.logLevel as typeof config.log.level;
+    const log = createLogger(config.log.level);
+    const sidecar = await startSidecar(config, log);
+    log.info({ url: sidecar.url, db: config.store.path, routes: Object.keys(config.routes), agent: config.agent.name }, 'tapwire listening');
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) {
+        log.warn({ signal }, 'second signal: exiting without waiting');
+        process.exit(1);
+      }
+      stopping = true;
+      log.info({ signal }, 'stopping: finishing in-flight requests, then flushing the record');
+      sidecar
+        .close()
+        .then(() => {
+          const stats = sidecar.recorder.getStats();
+          log.info({ recorded: stats.committed, failed: stats.failed }, 'stopped');
+          log.flush();
+          process.exitCode = stats.failed > 0 ? 1 : 0;
+        })
+        .catch((err: unknown) => {
+          log.error({ err }, 'stop failed');
+          log.flush();
+          process.exitCode = 1;
+        });
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+  });
+
+try {
+  await program.parseAsync();
+} catch (err) {
+  if (err instanceof ConfigError || err instanceof StoreError) {
+    process.stderr.write(`tapwire: ${err.message}\n`);
+    process.exit(2);
+  }
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL') {
+    process.stderr.write(`tapwire: cannot listen: ${e.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}

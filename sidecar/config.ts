@@ -1,0 +1,196 @@
+// tapwire.yaml: schema, defaults, ${ENV} interpolation and validation errors that name the
+// file, line, field path and what was expected. Unknown keys are errors.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { LineCounter, parseDocument, isNode } from 'yaml';
+import { z } from 'zod';
+
+const ROUTE_NAME = /^[a-z0-9][a-z0-9._-]*$/i;
+
+const hostPort = z.string().regex(/^(\[[0-9a-f:]+\]|[^:\s]+):\d{1,5}$/i, 'host:port, e.g. 127.0.0.1:4100');
+
+const timeoutsSchema = z.strictObject({
+  connect_ms: z.number().int().positive().default(10_000),
+  response_ms: z.number().int().positive().default(600_000),
+  idle_ms: z.number().int().positive().default(300_000),
+});
+
+const routeSchema = z.strictObject({
+  protocol: z.enum(['llm', 'mcp', 'a2a', 'http']),
+  upstream: z.url({ protocol: /^https?$/, error: 'an http(s) URL, e.g. https://api.openai.com' }),
+  provider: z.enum(['openai', 'anthropic']).optional(),
+  headers: z.record(z.string(), z.string()).default({}),
+  timeouts: timeoutsSchema.default(() => timeoutsSchema.parse({})),
+});
+
+const priceSchema = z.strictObject({
+  provider: z.string().min(1),
+  model: z.string().min(1),
+  input_per_mtok: z.number().nonnegative(),
+  output_per_mtok: z.number().nonnegative(),
+  cache_read_per_mtok: z.number().nonnegative().optional(),
+  cache_write_per_mtok: z.number().nonnegative().optional(),
+});
+
+const storeSchema = z.strictObject({
+  path: z.string().min(1).default('tapwire.db'),
+  max_body_bytes: z.number().int().nonnegative().default(1_048_576),
+  flush_interval_ms: z.number().int().positive().default(100),
+  redact_headers: z.array(z.string().min(1)).default([]),
+});
+
+export const configSchema = z.strictObject({
+  listen: hostPort.default('127.0.0.1:4100'),
+  agent: z
+    .strictObject({
+      name: z.string().min(1).default('agent'),
+      labels: z.record(z.string(), z.string()).default({}),
+    })
+    .default({ name: 'agent', labels: {} }),
+  store: storeSchema.default(() => storeSchema.parse({})),
+  log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info') }).default({ level: 'info' }),
+  routes: z
+    .record(z.string().regex(ROUTE_NAME, 'a route name: letters, digits, ".", "_" or "-", starting with a letter or digit'), routeSchema)
+    .default({}),
+  pricing: z.array(priceSchema).default([]),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type RouteConfig = Config['routes'][string];
+export type PriceOverride = Config['pricing'][number];
+
+/** The routes `tapwire run` serves when started without a config file. */
+export const BUILT_IN_ROUTES = {
+  openai: { protocol: 'llm', upstream: 'https://api.openai.com', provider: 'openai' },
+  anthropic: { protocol: 'llm', upstream: 'https://api.anthropic.com', provider: 'anthropic' },
+} as const;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Replaces ${VAR} and ${VAR:-default} in every string of a parsed YAML tree. */
+function interpolate(value: unknown, env: NodeJS.ProcessEnv, path: (string | number)[], problems: Problem[]): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_match, name: string, fallback: string | undefined) => {
+      const found = env[name];
+      if (found !== undefined && found !== '') return found;
+      if (fallback !== undefined) return fallback;
+      problems.push({ path, message: `environment variable ${name} is not set (write \${${name}:-default} to give a default)` });
+      return '';
+    });
+  }
+  if (Array.isArray(value)) return value.map((item, i) => interpolate(item, env, [...path, i], problems));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env, [...path, k], problems)]));
+  }
+  return value;
+}
+
+interface Problem {
+  path: (string | number)[];
+  message: string;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '');
+}
+
+/**
+ * Parses and validates config text. `source` names the file in errors. Every problem is
+ * reported at once, each as `file:line:col: field.path: what was expected`.
+ */
+export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv = process.env): Config {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const lines = doc.errors.map((e) => {
+      const pos = e.linePos?.[0];
+      return `${source}${pos ? `:${pos.line}:${pos.col}` : ''}: ${e.message.split('\n')[0]}`;
+    });
+    throw new ConfigError(`invalid YAML\n${lines.join('\n')}`);
+  }
+  const raw: unknown = doc.toJS() ?? {};
+  const where = (path: readonly PropertyKey[]): string => {
+    // Point at the deepest node that exists: an unknown key's parent, a missing key's map.
+    for (let depth = path.length; depth >= 0; depth--) {
+      const node: unknown = doc.getIn(path.slice(0, depth) as unknown[], true);
+      if (isNode(node) && node.range) {
+        const pos = lineCounter.linePos(node.range[0]);
+        return `${source}:${pos.line}:${pos.col}`;
+      }
+    }
+    return source;
+  };
+  const problems: Problem[] = [];
+  const interpolated = interpolate(raw, env, [], problems);
+  const result = configSchema.safeParse(interpolated);
+  const messages = problems.map((p) => `${where(p.path)}: ${formatPath(p.path)}: ${p.message}`);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const path = issue.path;
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys) {
+          messages.push(`${where([...path, key])}: ${formatPath([...path, key])}: unknown key (allowed here: ${allowedKeys(path)})`);
+        }
+      } else {
+        messages.push(`${where(path)}: ${formatPath(path) || '(top level)'}: ${issue.message}`);
+      }
+    }
+  }
+  if (!result.success || messages.length > 0) throw new ConfigError(`invalid config\n${messages.join('\n')}`);
+  return checkRoutes(result.data, where);
+}
+
+/** The keys a strict object at `path` accepts, for "unknown key" messages. */
+function allowedKeys(path: readonly PropertyKey[]): string {
+  let schema: z.ZodType = configSchema;
+  for (const key of path) {
+    const inner = unwrap(schema);
+    if (inner instanceof z.ZodObject) schema = (inner.shape as Record<string, z.ZodType>)[String(key)] ?? inner;
+    else if (inner instanceof z.ZodRecord) schema = inner.valueType as z.ZodType;
+    else if (inner instanceof z.ZodArray) schema = inner.element as z.ZodType;
+  }
+  const inner = unwrap(schema);
+  return inner instanceof z.ZodObject ? Object.keys(inner.shape).join(', ') : '?';
+}
+
+function unwrap(schema: z.ZodType): z.ZodType {
+  let current = schema;
+  while (current instanceof z.ZodDefault || current instanceof z.ZodOptional) current = current.unwrap() as z.ZodType;
+  return current;
+}
+
+/** Cross-field rules the schema cannot say on its own. */
+function checkRoutes(config: Config, where: (path: readonly PropertyKey[]) => string): Config {
+  const messages: string[] = [];
+  for (const [name, route] of Object.entries(config.routes)) {
+    if (route.provider && route.protocol !== 'llm') {
+      messages.push(`${where(['routes', name, 'provider'])}: routes.${name}.provider: only routes with protocol llm have a provider`);
+    }
+  }
+  if (messages.length > 0) throw new ConfigError(`invalid config\n${messages.join('\n')}`);
+  return config;
+}
+
+/** Loads a config file, or the defaults with the built-in routes when `path` is undefined. */
+export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): Config {
+  if (path === undefined) {
+    return withBuiltInRoutes(configSchema.parse({}));
+  }
+  const file = resolve(path);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  return parseConfig(text, path, env);
+}
+
+function withBuiltInRoutes(config: Config): Config {
+  for (const [name, route] of Object.entries(BUILT_IN_ROUTES)) {
+    config.routes[name] = routeSchema.parse(route);
+  }
+  return config;
+}

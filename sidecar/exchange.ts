@@ -1,0 +1,128 @@
+// The exchange record: one request and what answered it. This is the contract between the
+// sidecar (which fills it in), the store (whose `exchanges` columns are these fields), and
+// later the TUI, policies and exports. Field names match the columns one to one.
+import { monotonicFactory } from 'ulid';
+
+export type Protocol = 'llm' | 'mcp' | 'a2a' | 'http';
+export type Direction = 'client_to_server' | 'server_to_client';
+export type ExchangeStatus = 'ok' | 'error' | 'denied' | 'aborted';
+
+export interface Exchange {
+  id: string;
+  started_at: number; // unix epoch, milliseconds
+  ended_at: number | null;
+  duration_ms: number | null;
+  ttfb_ms: number | null; // first response byte from upstream
+  ttft_ms: number | null; // LLM streams: first event that carries output
+  agent: string;
+  route: string;
+  protocol: Protocol;
+  direction: Direction;
+  method: string | null; // LLM/HTTP: "POST /v1/chat/completions"; JSON-RPC: the method
+  target: string | null; // tool / model / resource / skill
+  session_id: string | null;
+  jsonrpc_id: string | null;
+  trace_id: string | null;
+  span_id: string | null;
+  status: ExchangeStatus;
+  http_status: number | null;
+  error_code: string | null;
+  error_message: string | null;
+  policy_rule: string | null;
+  policy_action: string | null;
+  policy_reason: string | null;
+  provider: string | null;
+  operation: string | null; // GenAI operation name: chat, embeddings, count_tokens
+  model: string | null; // requested model
+  response_model: string | null;
+  response_id: string | null;
+  finish_reasons: string | null; // JSON array text
+  input_tokens: number | null;
+  output_tokens: number | null;
+  cache_read_tokens: number | null;
+  cache_write_tokens: number | null;
+  reasoning_tokens: number | null;
+  tokens_estimated: 0 | 1;
+  cost_usd: number | null;
+  streamed: 0 | 1;
+  request_bytes: number;
+  response_bytes: number;
+  replay_of: string | null;
+}
+
+/** Headers and body of one side of an exchange, as stored (credentials already redacted). */
+export interface Payload {
+  headers: Record<string, string | string[]>;
+  body: Buffer | null;
+  body_size: number; // the full size on the wire, even when `body` was truncated
+  truncated: boolean;
+}
+
+/** One SSE event (or related notification) of an exchange, with its offset from the start. */
+export interface ExchangeEvent {
+  offset_ms: number;
+  event: string | null;
+  event_id: string | null;
+  data: string;
+}
+
+export interface ExchangeRecord {
+  exchange: Exchange;
+  request: Payload | null;
+  response: Payload | null;
+  events: ExchangeEvent[];
+}
+
+const nextUlid = monotonicFactory();
+
+/** A time-sortable id (ULID): lexical order is creation order, even within one millisecond. */
+export function newExchangeId(now: number = Date.now()): string {
+  return nextUlid(now);
+}
+
+/** A fresh exchange with every optional field null, so adapters only set what they know. */
+export function blankExchange(init: Pick<Exchange, 'agent' | 'route' | 'protocol'> & { started_at?: number }): Exchange {
+  const started = init.started_at ?? Date.now();
+  return {
+    id: newExchangeId(started),
+    started_at: started,
+    ended_at: null,
+    duration_ms: null,
+    ttfb_ms: null,
+    ttft_ms: null,
+    agent: init.agent,
+    route: init.route,
+    protocol: init.protocol,
+    direction: 'client_to_server',
+    method: null,
+    target: null,
+    session_id: null,
+    jsonrpc_id: null,
+    trace_id: null,
+    span_id: null,
+    status: 'ok',
+    http_status: null,
+    error_code: null,
+    error_message: null,
+    policy_rule: null,
+    policy_action: null,
+    policy_reason: null,
+    provider: null,
+    operation: null,
+    model: null,
+    response_model: null,
+    response_id: null,
+    finish_reasons: null,
+    input_tokens: null,
+    output_tokens: null,
+    cache_read_tokens: null,
+    cache_write_tokens: null,
+    reasoning_tokens: null,
+    tokens_estimated: 0,
+    cost_usd: null,
+    streamed: 0,
+    request_bytes: 0,
+    response_bytes: 0,
+    replay_of: null,
+  };
+}

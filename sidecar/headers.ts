@@ -1,0 +1,41 @@
+// Header handling between agent and upstream: hop-by-hop headers stay on their own hop,
+// and credentials never reach the record in clear.
+import type { IncomingHttpHeaders } from 'node:http';
+
+export type HeaderMap = Record<string, string | string[]>;
+
+const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization',
+  'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'expect', 'http2-settings',
+]);
+
+export const DEFAULT_REDACTED = ['authorization', 'x-api-key', 'api-key', 'cookie', 'set-cookie', 'proxy-authorization', 'x-goog-api-key'];
+
+export const REDACTED = '[redacted]';
+
+/**
+ * Copies headers for the next hop: drops hop-by-hop headers, those the Connection header
+ * names, and `drop` (e.g. content-length when the body was rewritten).
+ */
+export function forwardableHeaders(headers: IncomingHttpHeaders | HeaderMap, drop: readonly string[] = []): HeaderMap {
+  const named = headers.connection;
+  const listed = new Set(
+    (Array.isArray(named) ? named.join(',') : (named ?? '')).split(',').map((h) => h.trim().toLowerCase()).filter(Boolean),
+  );
+  const out: HeaderMap = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || listed.has(name) || drop.includes(name)) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+/** A copy of `headers` with every credential header's value replaced. */
+export function redactHeaders(headers: IncomingHttpHeaders | HeaderMap, redacted: ReadonlySet<string>): HeaderMap {
+  const out: HeaderMap = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    out[name] = redacted.has(name) ? REDACTED : value;
+  }
+  return out;
+}

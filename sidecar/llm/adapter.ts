@@ -1,0 +1,64 @@
+// The contract every LLM wire format implements: read the request's facts, learn usage and
+// results from a JSON body or from SSE events, and (when it changed the request) edit the
+// stream back into what the agent asked for.
+import type { SseEvent } from '../sse.js';
+import type { ResponseFacts } from './usage.js';
+
+export type Provider = 'openai' | 'anthropic';
+
+export interface RequestFacts {
+  provider: Provider;
+  /** GenAI operation name: chat, text_completion, embeddings, count_tokens; null when unknown. */
+  operation: string | null;
+  model: string | null;
+  stream: boolean;
+  /** The prompt text, for a token estimate when the provider reports no usage. */
+  inputText: () => string;
+}
+
+export interface LlmCall {
+  request: RequestFacts;
+  /** A replacement request body for upstream, or null to send the agent's bytes unchanged. */
+  upstreamBody: Buffer | null;
+  /** Folds one SSE event into `facts`; returns true when the event carries generated output. */
+  observeEvent(event: SseEvent, facts: ResponseFacts): boolean;
+  /**
+   * Present only when upstreamBody changed what the stream will contain: maps an upstream
+   * event to the raw text to send the agent instead (null drops the event).
+   */
+  rewriteEvent: ((event: SseEvent) => string | null) | null;
+  /** Fills `facts` from a complete (non-streamed) JSON response body, success or error. */
+  readBody(body: unknown, facts: ResponseFacts): void;
+}
+
+export interface LlmAdapter {
+  provider: Provider;
+  /** Returns null when `path` is not an API this adapter understands (it is still forwarded). */
+  describe(path: string, body: unknown): LlmCall | null;
+  /** The error body this provider's SDKs understand, for failures tapwire itself reports. */
+  errorBody(status: number, code: string, message: string): unknown;
+}
+
+export function safeParseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Concatenates the text found in chat-style content (a string, or parts with `text`). */
+export function contentText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return '';
+  let out = '';
+  for (const part of content) {
+    if (typeof part === 'string') out += part;
+    else if (part && typeof part === 'object') {
+      const p = part as Record<string, unknown>;
+      if (typeof p.text === 'string') out += p.text;
+      else if (typeof p.content === 'string' || Array.isArray(p.content)) out += contentText(p.content);
+    }
+  }
+  return out;
+}

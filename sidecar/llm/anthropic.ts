@@ -1,0 +1,123 @@
+// Anthropic wire format: Messages (streamed and not) and count_tokens. Anthropic counts
+// `input_tokens` without the cached part, so the cache reads and writes are added back to
+// follow the GenAI convention. In streams, `message_start` carries the first usage and
+// `message_delta` the cumulative totals, which win.
+import type { SseEvent } from '../sse.js';
+import { contentText, safeParseJson, type LlmAdapter, type LlmCall } from './adapter.js';
+import { num, obj, str, type ResponseFacts, type Usage } from './usage.js';
+
+type Json = Record<string, unknown>;
+
+function usageOf(u: Json | null, previous: Usage | null): Usage | null {
+  if (!u) return previous;
+  const uncached = num(u.input_tokens);
+  const cacheRead = num(u.cache_read_input_tokens) ?? previous?.cache_read_tokens ?? null;
+  const cacheWrite = num(u.cache_creation_input_tokens) ?? previous?.cache_write_tokens ?? null;
+  const input =
+    uncached === null ? (previous?.input_tokens ?? null) : uncached + (cacheRead ?? 0) + (cacheWrite ?? 0);
+  return {
+    input_tokens: input,
+    output_tokens: num(u.output_tokens) ?? previous?.output_tokens ?? null,
+    cache_read_tokens: cacheRead,
+    cache_write_tokens: cacheWrite,
+    reasoning_tokens: null,
+  };
+}
+
+function readError(body: Json, facts: ResponseFacts): void {
+  if (body.type !== 'error') return;
+  const error = obj(body.error);
+  facts.error_code = str(error?.type);
+  facts.error_message = str(error?.message);
+}
+
+function promptText(body: Json): string {
+  const system = body.system;
+  const systemText = typeof system === 'string' ? system : contentText(system);
+  const messages = Array.isArray(body.messages) ? body.messages.map((m) => contentText(obj(m)?.content)).join('\n') : '';
+  return `${systemText}\n${messages}`;
+}
+
+function messagesCall(body: Json): LlmCall {
+  let text = '';
+  return {
+    request: { provider: 'anthropic', operation: 'chat', model: str(body.model), stream: body.stream === true, inputText: () => promptText(body) },
+    upstreamBody: null,
+    observeEvent(event: SseEvent, facts: ResponseFacts): boolean {
+      const data = obj(safeParseJson(event.data));
+      if (!data) return false;
+      switch (data.type) {
+        case 'message_start': {
+          const message = obj(data.message);
+          facts.response_id = str(message?.id);
+          facts.response_model = str(message?.model);
+          facts.usage = usageOf(obj(message?.usage), facts.usage);
+          return false;
+        }
+        case 'content_block_delta': {
+          const delta = obj(data.delta);
+          const piece = str(delta?.text) ?? str(delta?.partial_json) ?? str(delta?.thinking) ?? '';
+          text += piece;
+          facts.output_text = text;
+          return true;
+        }
+        case 'message_delta': {
+          const stop = str(obj(data.delta)?.stop_reason);
+          if (stop) facts.finish_reasons = [stop];
+          facts.usage = usageOf(obj(data.usage), facts.usage);
+          return false;
+        }
+        case 'error':
+          readError(data, facts);
+          return false;
+        default:
+          return false;
+      }
+    },
+    rewriteEvent: null,
+    readBody(json: unknown, facts: ResponseFacts): void {
+      const b = obj(json);
+      if (!b) return;
+      readError(b, facts);
+      if (b.type === 'error') return;
+      facts.response_id = str(b.id);
+      facts.response_model = str(b.model);
+      const stop = str(b.stop_reason);
+      facts.finish_reasons = stop ? [stop] : [];
+      facts.usage = usageOf(obj(b.usage), null);
+      facts.output_text = Array.isArray(b.content)
+        ? b.content.map((block) => str(obj(block)?.text) ?? JSON.stringify(obj(block)?.input ?? '')).join('')
+        : '';
+    },
+  };
+}
+
+function countTokensCall(body: Json): LlmCall {
+  return {
+    // count_tokens costs nothing and generates nothing: its answer is a count, not usage.
+    request: { provider: 'anthropic', operation: 'count_tokens', model: str(body.model), stream: false, inputText: () => promptText(body) },
+    upstreamBody: null,
+    observeEvent: () => false,
+    rewriteEvent: null,
+    readBody(json: unknown, facts: ResponseFacts): void {
+      const b = obj(json);
+      if (b) readError(b, facts);
+      facts.usage = { input_tokens: 0, output_tokens: 0, cache_read_tokens: null, cache_write_tokens: null, reasoning_tokens: null };
+    },
+  };
+}
+
+export const anthropicAdapter: LlmAdapter = {
+  provider: 'anthropic',
+  describe(path: string, body: unknown): LlmCall | null {
+    const b = obj(body);
+    if (!b) return null;
+    if (path.endsWith('/messages/count_tokens')) return countTokensCall(b);
+    if (path.endsWith('/messages')) return messagesCall(b);
+    return null;
+  },
+  errorBody(status: number, _code: string, message: string): unknown {
+    const type = status === 504 ? 'timeout_error' : 'api_error';
+    return { type: 'error', error: { type, message } };
+  },
+};

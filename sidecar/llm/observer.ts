@@ -1,0 +1,88 @@
+// The LLM adapter's observer: picks the wire format, reads request facts from the body
+// (parsed once), learns usage from the response, estimates tokens when none came back,
+// prices the call, and sets the exchange's LLM columns.
+import type { Exchange } from '../exchange.js';
+import type { ExchangeObserver, ResponseHead } from '../observer.js';
+import type { SseEvent } from '../sse.js';
+import { safeParseJson, type LlmAdapter, type LlmCall, type Provider } from './adapter.js';
+import { anthropicAdapter } from './anthropic.js';
+import { openaiAdapter } from './openai.js';
+import type { PriceBook } from './pricing.js';
+import { estimateTokens } from './tokenizer.js';
+import { emptyFacts, type ResponseFacts } from './usage.js';
+
+const ADAPTERS: Record<Provider, LlmAdapter> = { openai: openaiAdapter, anthropic: anthropicAdapter };
+
+/** The wire format of a call: the route's provider when set, else recognised from the path. */
+export function adapterFor(provider: Provider | undefined, path: string): LlmAdapter {
+  if (provider) return ADAPTERS[provider];
+  return /\/messages(\/count_tokens)?$/.test(path) ? anthropicAdapter : openaiAdapter;
+}
+
+export class LlmObserver implements ExchangeObserver {
+  readonly upstreamBody: Buffer | null;
+  readonly editsStream: boolean;
+  private readonly call: LlmCall | null;
+  private readonly facts: ResponseFacts = emptyFacts();
+  private firstOutputMs: number | null = null;
+
+  constructor(
+    private readonly adapter: LlmAdapter,
+    path: string,
+    requestBody: Buffer | null,
+    private readonly prices: PriceBook,
+  ) {
+    const parsed = requestBody && requestBody.length > 0 ? safeParseJson(requestBody.toString('utf8')) : undefined;
+    this.call = adapter.describe(path, parsed);
+    this.upstreamBody = this.call?.upstreamBody ?? null;
+    this.editsStream = this.call?.rewriteEvent != null;
+  }
+
+  onEvent(event: SseEvent, offsetMs: number): string | null | undefined {
+    if (!this.call) return undefined;
+    if (this.call.observeEvent(event, this.facts) && this.firstOutputMs === null) this.firstOutputMs = offsetMs;
+    return this.call.rewriteEvent?.(event);
+  }
+
+  async complete(exchange: Exchange, head: ResponseHead | null, body: Buffer | null): Promise<void> {
+    exchange.provider = this.adapter.provider;
+    const call = this.call;
+    if (!call) return;
+    const { request } = call;
+    exchange.operation = request.operation;
+    exchange.model = request.model;
+    exchange.target = request.model;
+    exchange.streamed = request.stream ? 1 : 0;
+    exchange.ttft_ms = this.firstOutputMs;
+    if (body) call.readBody(safeParseJson(body.toString('utf8')), this.facts);
+    const facts = this.facts;
+    exchange.response_model = facts.response_model;
+    exchange.response_id = facts.response_id;
+    exchange.finish_reasons = facts.finish_reasons.length > 0 ? JSON.stringify(facts.finish_reasons.filter(Boolean)) : null;
+    if (facts.error_code || facts.error_message) {
+      exchange.error_code ??= facts.error_code;
+      exchange.error_message ??= facts.error_message;
+      if (exchange.status === 'ok') exchange.status = 'error';
+    }
+    let usage = facts.usage;
+    const answered = head !== null && head.status < 400 && exchange.status === 'ok';
+    if (!usage && answered) {
+      usage = {
+        input_tokens: await estimateTokens(request.inputText()),
+        output_tokens: request.operation === 'embeddings' ? null : await estimateTokens(facts.output_text),
+        cache_read_tokens: null,
+        cache_write_tokens: null,
+        reasoning_tokens: null,
+      };
+      exchange.tokens_estimated = 1;
+    }
+    if (usage) {
+      Object.assign(exchange, usage);
+      exchange.cost_usd = this.prices.cost(this.adapter.provider, facts.response_model ?? request.model, usage);
+    }
+  }
+
+  errorBody(status: number, code: string, message: string): unknown {
+    return this.adapter.errorBody(status, code, message);
+  }
+}

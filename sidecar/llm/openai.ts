@@ -1,0 +1,227 @@
+// OpenAI wire format: Chat Completions, Responses, Embeddings and legacy Completions.
+// Streamed chat calls that did not ask for usage get `stream_options.include_usage` added
+// upstream; the extra usage chunk and the `"usage":null` it adds to every other chunk are
+// taken back out, so the agent sees exactly the stream it asked for.
+import type { SseEvent } from '../sse.js';
+import { contentText, safeParseJson, type LlmAdapter, type LlmCall, type RequestFacts } from './adapter.js';
+import { num, obj, str, type ResponseFacts, type Usage } from './usage.js';
+
+type Json = Record<string, unknown>;
+
+function chatUsage(u: Json | null): Usage | null {
+  if (!u) return null;
+  return {
+    input_tokens: num(u.prompt_tokens),
+    output_tokens: num(u.completion_tokens),
+    cache_read_tokens: num(obj(u.prompt_tokens_details)?.cached_tokens),
+    cache_write_tokens: null,
+    reasoning_tokens: num(obj(u.completion_tokens_details)?.reasoning_tokens),
+  };
+}
+
+function responsesUsage(u: Json | null): Usage | null {
+  if (!u) return null;
+  return {
+    input_tokens: num(u.input_tokens),
+    output_tokens: num(u.output_tokens),
+    cache_read_tokens: num(obj(u.input_tokens_details)?.cached_tokens),
+    cache_write_tokens: null,
+    reasoning_tokens: num(obj(u.output_tokens_details)?.reasoning_tokens),
+  };
+}
+
+function readError(body: Json, facts: ResponseFacts): void {
+  const error = obj(body.error);
+  if (!error) return;
+  facts.error_code = str(error.code) ?? str(error.type);
+  facts.error_message = str(error.message);
+}
+
+function messagesText(messages: unknown): string {
+  if (!Array.isArray(messages)) return '';
+  return messages.map((m) => contentText(obj(m)?.content)).join('\n');
+}
+
+function responsesInputText(body: Json): string {
+  const input = body.input;
+  const instructions = str(body.instructions) ?? '';
+  if (typeof input === 'string') return `${instructions}\n${input}`;
+  return `${instructions}\n${messagesText(input)}`;
+}
+
+function chatFacts(body: Json, stream: boolean): RequestFacts {
+  return { provider: 'openai', operation: 'chat', model: str(body.model), stream, inputText: () => messagesText(body.messages) };
+}
+
+/** Removes the `"usage":null` member the upstream adds to chunks once include_usage is on. */
+const USAGE_NULL = /,\s*"usage"\s*:\s*null(?=\s*[,}])|"usage"\s*:\s*null\s*,\s*/;
+
+function chatCall(body: Json): LlmCall {
+  const stream = body.stream === true;
+  const streamOptions = obj(body.stream_options);
+  const addUsage = stream && streamOptions?.include_usage !== true;
+  let upstreamBody: Buffer | null = null;
+  if (addUsage) {
+    upstreamBody = Buffer.from(JSON.stringify({ ...body, stream_options: { ...streamOptions, include_usage: true } }));
+  }
+  const choiceText = new Map<number, string>();
+  return {
+    request: chatFacts(body, stream),
+    upstreamBody,
+    observeEvent(event: SseEvent, facts: ResponseFacts): boolean {
+      if (event.data === '[DONE]') return false;
+      const chunk = obj(safeParseJson(event.data));
+      if (!chunk) return false;
+      if (chunk.error) readError(chunk, facts);
+      facts.response_id ??= str(chunk.id);
+      facts.response_model ??= str(chunk.model);
+      const usage = chatUsage(obj(chunk.usage));
+      if (usage) facts.usage = usage;
+      let output = false;
+      for (const choice of Array.isArray(chunk.choices) ? chunk.choices : []) {
+        const c = obj(choice);
+        const delta = obj(c?.delta);
+        const index = num(c?.index) ?? 0;
+        const text = str(delta?.content) ?? '';
+        if (text || delta?.tool_calls || delta?.refusal || delta?.reasoning_content) output = true;
+        if (text) choiceText.set(index, (choiceText.get(index) ?? '') + text);
+        const toolArgs = Array.isArray(delta?.tool_calls)
+          ? delta.tool_calls.map((t) => str(obj(obj(t)?.function)?.arguments) ?? '').join('')
+          : '';
+        if (toolArgs) choiceText.set(index, (choiceText.get(index) ?? '') + toolArgs);
+        const finish = str(c?.finish_reason);
+        if (finish) facts.finish_reasons[index] = finish;
+      }
+      facts.output_text = [...choiceText.values()].join('\n');
+      return output;
+    },
+    rewriteEvent: addUsage
+      ? (event: SseEvent): string | null => {
+          if (!event.data.includes('"usage"')) return event.raw;
+          const chunk = obj(safeParseJson(event.data));
+          if (chunk && Array.isArray(chunk.choices) && chunk.choices.length === 0 && obj(chunk.usage)) return null;
+          return event.raw.replace(USAGE_NULL, '');
+        }
+      : null,
+    readBody(json: unknown, facts: ResponseFacts): void {
+      const b = obj(json);
+      if (!b) return;
+      readError(b, facts);
+      facts.response_id = str(b.id);
+      facts.response_model = str(b.model);
+      facts.usage = chatUsage(obj(b.usage));
+      const choices = Array.isArray(b.choices) ? b.choices.map(obj) : [];
+      facts.finish_reasons = choices.map((c) => str(c?.finish_reason) ?? '').filter(Boolean);
+      facts.output_text = choices
+        .map((c) => {
+          const message = obj(c?.message);
+          const calls = Array.isArray(message?.tool_calls) ? message.tool_calls.map((t) => str(obj(obj(t)?.function)?.arguments) ?? '') : [];
+          return [contentText(message?.content), str(c?.text) ?? '', ...calls].join('');
+        })
+        .join('\n');
+    },
+  };
+}
+
+function readResponseObject(response: Json | null, facts: ResponseFacts): void {
+  if (!response) return;
+  facts.response_id = str(response.id) ?? facts.response_id;
+  facts.response_model = str(response.model) ?? facts.response_model;
+  const usage = responsesUsage(obj(response.usage));
+  if (usage) facts.usage = usage;
+  const status = str(response.status);
+  const incomplete = str(obj(response.incomplete_details)?.reason);
+  if (status && status !== 'in_progress' && status !== 'queued') facts.finish_reasons = [incomplete ?? status];
+  const error = obj(response.error);
+  if (error) {
+    facts.error_code = str(error.code);
+    facts.error_message = str(error.message);
+  }
+  if (Array.isArray(response.output) && !facts.output_text) {
+    facts.output_text = response.output.map((item) => contentText(obj(item)?.content) || (str(obj(item)?.arguments) ?? '')).join('\n');
+  }
+}
+
+function responsesCall(body: Json): LlmCall {
+  const stream = body.stream === true;
+  let text = '';
+  return {
+    request: { provider: 'openai', operation: 'chat', model: str(body.model), stream, inputText: () => responsesInputText(body) },
+    upstreamBody: null,
+    observeEvent(event: SseEvent, facts: ResponseFacts): boolean {
+      const data = obj(safeParseJson(event.data));
+      if (!data) return false;
+      const type = str(data.type) ?? event.event ?? '';
+      if (type === 'error') readError({ error: data }, facts);
+      if (type.startsWith('response.') && obj(data.response)) readResponseObject(obj(data.response), facts);
+      if (type.endsWith('.delta')) {
+        const delta = str(data.delta);
+        if (delta) text += delta;
+        facts.output_text = text;
+        return true;
+      }
+      return false;
+    },
+    rewriteEvent: null,
+    readBody(json: unknown, facts: ResponseFacts): void {
+      const b = obj(json);
+      if (!b) return;
+      readError(b, facts);
+      if (!b.error) readResponseObject(b, facts);
+    },
+  };
+}
+
+function embeddingsCall(body: Json): LlmCall {
+  const input = body.input;
+  const inputText = (): string => (typeof input === 'string' ? input : Array.isArray(input) ? input.filter((i) => typeof i === 'string').join('\n') : '');
+  return {
+    request: { provider: 'openai', operation: 'embeddings', model: str(body.model), stream: false, inputText },
+    upstreamBody: null,
+    observeEvent: () => false,
+    rewriteEvent: null,
+    readBody(json: unknown, facts: ResponseFacts): void {
+      const b = obj(json);
+      if (!b) return;
+      readError(b, facts);
+      facts.response_model = str(b.model);
+      const u = obj(b.usage);
+      if (u) facts.usage = { input_tokens: num(u.prompt_tokens), output_tokens: null, cache_read_tokens: null, cache_write_tokens: null, reasoning_tokens: null };
+    },
+  };
+}
+
+function completionsCall(body: Json): LlmCall {
+  const call = chatCall(body);
+  const prompt = body.prompt;
+  call.request = {
+    ...call.request,
+    operation: 'text_completion',
+    inputText: () => (typeof prompt === 'string' ? prompt : Array.isArray(prompt) ? prompt.join('\n') : ''),
+  };
+  const observeChat = call.observeEvent.bind(call);
+  call.observeEvent = (event, facts) => {
+    const chunk = obj(safeParseJson(event.data));
+    const choice = Array.isArray(chunk?.choices) ? obj(chunk.choices[0]) : null;
+    const text = str(choice?.text);
+    if (text) facts.output_text += text;
+    return observeChat(event, facts) || Boolean(text);
+  };
+  return call;
+}
+
+export const openaiAdapter: LlmAdapter = {
+  provider: 'openai',
+  describe(path: string, body: unknown): LlmCall | null {
+    const b = obj(body);
+    if (!b) return null;
+    if (path.endsWith('/chat/completions')) return chatCall(b);
+    if (path.endsWith('/responses')) return responsesCall(b);
+    if (path.endsWith('/embeddings')) return embeddingsCall(b);
+    if (path.endsWith('/completions')) return completionsCall(b);
+    return null;
+  },
+  errorBody(_status: number, code: string, message: string): unknown {
+    return { error: { message, type: 'tapwire_gateway_error', param: null, code } };
+  },
+};

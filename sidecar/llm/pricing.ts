@@ -1,0 +1,48 @@
+// Cost in USD of one LLM call, from the built-in price table and the config's overrides.
+import type { PriceOverride } from '../config.js';
+import { BUILT_IN_PRICES, type Price } from './prices.js';
+import type { Usage } from './usage.js';
+
+export class PriceBook {
+  private readonly table = new Map<string, Map<string, Price>>();
+
+  constructor(overrides: readonly PriceOverride[] = []) {
+    for (const [provider, models] of Object.entries(BUILT_IN_PRICES)) {
+      this.table.set(provider, new Map(Object.entries(models)));
+    }
+    for (const o of overrides) {
+      const models = this.table.get(o.provider) ?? new Map<string, Price>();
+      models.set(o.model, { input: o.input_per_mtok, output: o.output_per_mtok, cache_read: o.cache_read_per_mtok, cache_write: o.cache_write_per_mtok });
+      this.table.set(o.provider, models);
+    }
+  }
+
+  /** The price of `model`: its exact entry, else the longest entry that prefixes it. */
+  lookup(provider: string, model: string): Price | null {
+    const models = this.table.get(provider);
+    if (!models) return null;
+    const exact = models.get(model);
+    if (exact) return exact;
+    let best: [string, Price] | null = null;
+    for (const entry of models) {
+      if (model.startsWith(entry[0]) && (!best || entry[0].length > best[0].length)) best = entry;
+    }
+    return best?.[1] ?? null;
+  }
+
+  /** USD for `usage`, or null when the model has no price. Input includes cached tokens. */
+  cost(provider: string, model: string | null, usage: Usage): number | null {
+    if (!model) return null;
+    const price = this.lookup(provider, model);
+    if (!price) return null;
+    const cacheRead = usage.cache_read_tokens ?? 0;
+    const cacheWrite = usage.cache_write_tokens ?? 0;
+    const uncached = Math.max(0, (usage.input_tokens ?? 0) - cacheRead - cacheWrite);
+    const micros =
+      uncached * price.input +
+      cacheRead * (price.cache_read ?? price.input) +
+      cacheWrite * (price.cache_write ?? price.input) +
+      (usage.output_tokens ?? 0) * price.output;
+    return micros / 1_000_000;
+  }
+}

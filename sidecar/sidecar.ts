@@ -1,0 +1,180 @@
+// The sidecar process: one HTTP listener that routes by the first path segment, the
+// routes' upstream pools, the recorder, and an orderly stop (finish in-flight requests up
+// to a deadline, then flush every queued record).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { Recorder } from '../store/recorder.js';
+import type { Config } from './config.js';
+import { blankExchange, type Exchange } from './exchange.js';
+import { forward, type ForwardContext } from './forward.js';
+import { DEFAULT_REDACTED } from './headers.js';
+import { adapterFor, LlmObserver } from './llm/observer.js';
+import { PriceBook } from './llm/pricing.js';
+import type { Logger } from './log.js';
+import type { ExchangeObserver } from './observer.js';
+import { Route } from './route.js';
+
+export interface Sidecar {
+  /** Base URL the sidecar listens on, e.g. http://127.0.0.1:4100 */
+  url: string;
+  port: number;
+  recorder: Recorder;
+  /** Stops accepting, lets in-flight requests finish (up to `deadlineMs`), flushes the record. */
+  close(deadlineMs?: number): Promise<void>;
+}
+
+/** An observer for routes with no protocol adapter yet: forwards and records as plain HTTP. */
+const plainHttp: ExchangeObserver = {
+  upstreamBody: null,
+  editsStream: false,
+  onEvent: () => undefined,
+  complete: () => undefined,
+  errorBody: (_status, code, message) => ({ error: { code, message } }),
+};
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function splitRoute(url: string): { name: string; rest: string } {
+  // "/openai/v1/chat/completions?x" -> name "openai", rest "/v1/chat/completions?x"
+  const slash = url.indexOf('/', 1);
+  const query = url.indexOf('?');
+  const end = slash === -1 ? (query === -1 ? url.length : query) : query !== -1 && query < slash ? query : slash;
+  const rest = url.slice(end);
+  return { name: decodeURIComponent(url.slice(1, end)), rest: rest.startsWith('/') ? rest : `/${rest}` };
+}
+
+export async function startSidecar(config: Config, log: Logger): Promise<Sidecar> {
+  const routes = new Map(Object.entries(config.routes).map(([name, rc]) => [name, new Route(name, rc)]));
+  const prices = new PriceBook(config.pricing);
+  const recorder = await Recorder.start({
+    path: config.store.path,
+    flushIntervalMs: config.store.flush_interval_ms,
+    onError: (message, lost) => log.error({ err: message, records: lost }, 'store write failed'),
+  });
+  const ctx: ForwardContext = {
+    redacted: new Set([...DEFAULT_REDACTED, ...config.store.redact_headers.map((h) => h.toLowerCase())]),
+    maxBodyBytes: config.store.max_body_bytes,
+    record: (record) => recorder.record(record),
+    onComplete: (e: Exchange) => logExchange(log, e),
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const t0 = performance.now();
+    const started = Date.now();
+    const url = req.url ?? '/';
+    if (url === '/_tapwire/health') return sendJson(res, 200, { status: 'ok', routes: [...routes.keys()] });
+    const { name, rest } = splitRoute(url);
+    const route = routes.get(name);
+    if (!route) {
+      return sendJson(res, 404, {
+        error: { code: 'unknown_route', message: `tapwire has no route "${name}"; routes: ${[...routes.keys()].join(', ') || '(none)'}` },
+      });
+    }
+    const exchange = blankExchange({ agent: config.agent.name, route: name, protocol: route.config.protocol, started_at: started });
+    const pathOnly = rest.split('?', 1)[0]!;
+    exchange.method = `${req.method ?? 'GET'} ${route.basePath}${pathOnly}`;
+    let body: Buffer | null = null;
+    let observer = plainHttp;
+    if (route.config.protocol === 'llm') {
+      // LLM requests are small JSON documents whose facts (model, stream) decide how the
+      // response is read, so the body is read once, before forwarding.
+      try {
+        body = req.method === 'GET' || req.method === 'HEAD' ? null : await readBody(req);
+      } catch {
+        return; // the agent went away before sending its request: nothing to forward
+      }
+      observer = new LlmObserver(adapterFor(route.config.provider, pathOnly), pathOnly, body, prices);
+    }
+    await forward({ req, res, route, path: rest, exchange, body, observer, t0 }, ctx);
+  }
+
+  // Requests whose handling (forwarding and recording) has not finished; close() waits on them.
+  let inFlight = 0;
+  let onIdle: (() => void) | null = null;
+  const server: Server = createServer((req, res) => {
+    inFlight++;
+    handle(req, res)
+      .catch((err: unknown) => {
+        log.error({ err }, 'request failed inside tapwire');
+        if (!res.headersSent) sendJson(res, 500, { error: { code: 'tapwire_internal', message: 'tapwire failed to handle this request' } });
+        else res.destroy();
+      })
+      .finally(() => {
+        if (--inFlight === 0) onIdle?.();
+      });
+  });
+  server.keepAliveTimeout = 65_000;
+  const [host, portText] = splitListen(config.listen);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(Number(portText), host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+
+  let closing: Promise<void> | null = null;
+  return {
+    url: `http://${hostForUrl}:${address.port}`,
+    port: address.port,
+    recorder,
+    close(deadlineMs = 10_000): Promise<void> {
+      closing ??= (async () => {
+        server.close();
+        server.closeIdleConnections();
+        if (inFlight > 0) {
+          const drained = new Promise<void>((resolve) => (onIdle = resolve));
+          const deadline = new Promise<void>((resolve) => setTimeout(resolve, deadlineMs).unref());
+          await Promise.race([drained, deadline]);
+        }
+        server.closeAllConnections();
+        // Requests cut at the deadline still record themselves (as aborted) before the flush.
+        if (inFlight > 0) await new Promise<void>((resolve) => (onIdle = resolve));
+        await recorder.close();
+        await Promise.all([...routes.values()].map((r) => r.close()));
+      })();
+      return closing;
+    },
+  };
+}
+
+export function splitListen(listen: string): [string, string] {
+  const i = listen.lastIndexOf(':');
+  return [listen.slice(0, i).replace(/^\[|\]$/g, ''), listen.slice(i + 1)];
+}
+
+function logExchange(log: Logger, e: Exchange): void {
+  if (!log.isLevelEnabled('info')) return;
+  log.info(
+    {
+      id: e.id,
+      route: e.route,
+      method: e.method,
+      model: e.model,
+      status: e.status,
+      http_status: e.http_status,
+      input_tokens: e.input_tokens,
+      output_tokens: e.output_tokens,
+      cost_usd: e.cost_usd,
+      duration_ms: e.duration_ms === null ? null : Math.round(e.duration_ms * 10) / 10,
+      ...(e.error_code ? { error_code: e.error_code } : {}),
+    },
+    'exchange',
+  );
+}

@@ -1,0 +1,89 @@
+// Schema migrations for tapwire.db. The schema version lives in PRAGMA user_version; each
+// migration moves the database one version up, inside one transaction. Append only: never
+// edit a migration that has shipped, add the next one.
+
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'exchanges, payloads and events',
+    sql: `
+      CREATE TABLE exchanges (
+        id TEXT PRIMARY KEY,
+        started_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        duration_ms REAL,
+        ttfb_ms REAL,
+        agent TEXT NOT NULL,
+        route TEXT NOT NULL,
+        protocol TEXT NOT NULL,
+        direction TEXT NOT NULL,
+        method TEXT,
+        target TEXT,
+        session_id TEXT,
+        jsonrpc_id TEXT,
+        trace_id TEXT,
+        span_id TEXT,
+        status TEXT NOT NULL,
+        http_status INTEGER,
+        error_code TEXT,
+        error_message TEXT,
+        policy_rule TEXT,
+        policy_action TEXT,
+        policy_reason TEXT,
+        provider TEXT,
+        model TEXT,
+        input_tokens INTEGER,
+        output_tokens INTEGER,
+        cache_read_tokens INTEGER,
+        cache_write_tokens INTEGER,
+        reasoning_tokens INTEGER,
+        tokens_estimated INTEGER NOT NULL DEFAULT 0,
+        cost_usd REAL,
+        streamed INTEGER NOT NULL DEFAULT 0,
+        request_bytes INTEGER NOT NULL DEFAULT 0,
+        response_bytes INTEGER NOT NULL DEFAULT 0,
+        replay_of TEXT
+      ) STRICT;
+      CREATE TABLE payloads (
+        exchange_id TEXT NOT NULL REFERENCES exchanges(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('request', 'response')),
+        headers TEXT NOT NULL,
+        body BLOB,
+        body_size INTEGER NOT NULL,
+        truncated INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (exchange_id, kind)
+      ) STRICT, WITHOUT ROWID;
+      CREATE TABLE events (
+        exchange_id TEXT NOT NULL REFERENCES exchanges(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        offset_ms REAL NOT NULL,
+        event TEXT,
+        event_id TEXT,
+        data TEXT NOT NULL,
+        PRIMARY KEY (exchange_id, seq)
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 2,
+    description: 'LLM call details (operation, response model and id, finish reasons, time to first token) and list indexes',
+    sql: `
+      ALTER TABLE exchanges ADD COLUMN operation TEXT;
+      ALTER TABLE exchanges ADD COLUMN response_model TEXT;
+      ALTER TABLE exchanges ADD COLUMN response_id TEXT;
+      ALTER TABLE exchanges ADD COLUMN finish_reasons TEXT;
+      ALTER TABLE exchanges ADD COLUMN ttft_ms REAL;
+      CREATE INDEX exchanges_started_at ON exchanges(started_at);
+      CREATE INDEX exchanges_route_started_at ON exchanges(route, started_at);
+      CREATE INDEX exchanges_session ON exchanges(session_id) WHERE session_id IS NOT NULL;
+    `,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

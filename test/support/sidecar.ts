@@ -1,0 +1,64 @@
+// Test harness: starts an in-process sidecar on an ephemeral loopback port with a fresh
+// database in a temp directory, and reads back what it recorded after a graceful stop.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig, type Config } from '../../sidecar/config.js';
+import type { Exchange, ExchangeRecord } from '../../sidecar/exchange.js';
+import { createLogger } from '../../sidecar/log.js';
+import { startSidecar, type Sidecar } from '../../sidecar/sidecar.js';
+import { openDatabase } from '../../store/db.js';
+import { getExchangeRecord, listExchanges } from '../../store/queries.js';
+
+export interface TestSidecar {
+  sidecar: Sidecar;
+  url: string;
+  dbPath: string;
+  dir: string;
+  /** Stops the sidecar (flushing the record) and returns every recorded exchange, oldest first. */
+  stop(): Promise<Exchange[]>;
+  /** After stop(): one exchange with payloads and events. */
+  record(id: string): ExchangeRecord;
+  cleanup(): void;
+}
+
+/** `yaml` is a tapwire.yaml without listen/store, which the harness fills in. */
+export async function startTestSidecar(yaml: string, env: NodeJS.ProcessEnv = process.env): Promise<TestSidecar> {
+  const dir = mkdtempSync(join(tmpdir(), 'tapwire-test-'));
+  const dbPath = join(dir, 'tapwire.db');
+  const config: Config = parseConfig(yaml, 'test.yaml', env);
+  config.listen = '127.0.0.1:0';
+  config.store.path = dbPath;
+  config.store.flush_interval_ms = 10;
+  const sidecar = await startSidecar(config, createLogger('silent'));
+  let stopped = false;
+  return {
+    sidecar,
+    url: sidecar.url,
+    dbPath,
+    dir,
+    async stop(): Promise<Exchange[]> {
+      if (!stopped) await sidecar.close(2000);
+      stopped = true;
+      const db = openDatabase(dbPath, { readonly: true });
+      try {
+        return listExchanges(db);
+      } finally {
+        db.close();
+      }
+    },
+    record(id: string): ExchangeRecord {
+      const db = openDatabase(dbPath, { readonly: true });
+      try {
+        const found = getExchangeRecord(db, id);
+        if (!found) throw new Error(`no exchange ${id} in ${dbPath}`);
+        return found;
+      } finally {
+        db.close();
+      }
+    },
+    cleanup(): void {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
