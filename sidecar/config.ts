@@ -105,8 +105,8 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) {
     const lines = doc.errors.map((e) => {
-      const pos = e.linePos?.[0];
-      return `${source}${pos ? `:${pos.line}:${pos.col}` : ''}: ${e.message.split('\n')[0]}`;
+      const pos = lineCounter.linePos(e.pos[0]);
+      return `${source}:${pos.line}:${pos.col}: ${e.message.split('\n')[0]}`;
     });
     throw new ConfigError(`invalid YAML\n${lines.join('\n')}`);
   }
@@ -133,6 +133,9 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
         for (const key of issue.keys) {
           messages.push(`${where([...path, key])}: ${formatPath([...path, key])}: unknown key (allowed here: ${allowedKeys(path)})`);
         }
+      } else if (issue.code === 'invalid_key') {
+        // A record key that fails its pattern: say what a key must look like.
+        messages.push(`${where(path)}: ${formatPath(path)}: ${issue.issues[0]?.message ?? issue.message}`);
       } else {
         messages.push(`${where(path)}: ${formatPath(path) || '(top level)'}: ${issue.message}`);
       }

@@ -1,0 +1,150 @@
+// Open-loop load generator for the latency bench: starts requests on a fixed schedule
+// (`rate` per second) whether or not earlier ones have finished, so a slow server shows up
+// as queueing in the numbers instead of silently lowering the rate (no coordinated
+// omission). Latency is measured from each request's scheduled start to the last byte of
+// its body; time to first byte is measured to the first body chunk.
+import { performance } from 'node:perf_hooks';
+import { Pool } from 'undici';
+import { checkResponse } from './openai-fixtures.js';
+
+export interface LoadPlan {
+  /** Origin of the server under test, e.g. http://127.0.0.1:4100 */
+  origin: string;
+  path: string;
+  body: Buffer;
+  stream: boolean;
+  includeUsage: boolean;
+  rate: number;
+  warmupSeconds: number;
+  measuredSeconds: number;
+  /** A request not finished after this long counts as an error. */
+  requestTimeoutMs: number;
+}
+
+export interface LoadResult {
+  /** Every request started, warm-up included. */
+  sent: number;
+  /** Requests in the measured window. */
+  measuredSent: number;
+  measuredOk: number;
+  /** Measured requests that failed or came back wrong, by reason. */
+  errors: Record<string, number>;
+  errorCount: number;
+  /** Warm-up requests that failed (not in the numbers, but the record count needs them). */
+  warmupErrors: number;
+  /** Scheduled start to last body byte, ms, of each measured request that succeeded. */
+  latencyMs: number[];
+  /** Scheduled start to first body chunk, ms. */
+  firstByteMs: number[];
+  /** How late each measured request actually started against its schedule, ms. */
+  startLagMs: number[];
+  /** Measured requests completed (ok or not) per second of measured wall time. */
+  achievedRate: number;
+  responseBytes: number;
+}
+
+const HEADERS = {
+  'content-type': 'application/json',
+  accept: 'application/json',
+  authorization: 'Bearer sk-bench-000000000000000000000000000000000000000000000000',
+  'user-agent': 'OpenAI/JS 6.30.1',
+  'x-stainless-lang': 'js',
+  'x-stainless-package-version': '6.30.1',
+  'x-stainless-runtime': 'node',
+  'x-stainless-runtime-version': process.version,
+  'x-stainless-retry-count': '0',
+};
+
+export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
+  const pool = new Pool(plan.origin, {
+    connections: 256,
+    pipelining: 1,
+    keepAliveTimeout: 60_000,
+    headersTimeout: plan.requestTimeoutMs,
+    bodyTimeout: plan.requestTimeoutMs,
+  });
+  const intervalMs = 1000 / plan.rate;
+  const warmupCount = Math.round(plan.warmupSeconds * plan.rate);
+  const total = warmupCount + Math.round(plan.measuredSeconds * plan.rate);
+  const result: LoadResult = {
+    sent: 0,
+    measuredSent: 0,
+    measuredOk: 0,
+    errors: {},
+    errorCount: 0,
+    warmupErrors: 0,
+    latencyMs: [],
+    firstByteMs: [],
+    startLagMs: [],
+    achievedRate: 0,
+    responseBytes: 0,
+  };
+  const headers = { ...HEADERS, 'content-length': String(plan.body.length) };
+  let measuredStart = 0;
+  let lastCompletion = 0;
+
+  const fail = (measured: boolean, reason: string): void => {
+    if (!measured) {
+      result.warmupErrors++;
+      return;
+    }
+    result.errorCount++;
+    result.errors[reason] = (result.errors[reason] ?? 0) + 1;
+  };
+
+  const one = async (index: number, scheduledAt: number): Promise<void> => {
+    const measured = index >= warmupCount;
+    const startedAt = performance.now();
+    if (measured) result.startLagMs.push(startedAt - scheduledAt);
+    try {
+      const response = await pool.request({ method: 'POST', path: plan.path, headers, body: plan.body });
+      const chunks: Buffer[] = [];
+      let firstByteAt = 0;
+      for await (const chunk of response.body as AsyncIterable<Buffer>) {
+        if (firstByteAt === 0) firstByteAt = performance.now();
+        chunks.push(chunk);
+      }
+      const doneAt = performance.now();
+      if (!measured) return;
+      lastCompletion = doneAt;
+      const body = Buffer.concat(chunks);
+      const wrong = checkResponse(plan.stream, plan.includeUsage, response.statusCode, body.toString('utf8'));
+      if (wrong) return fail(true, wrong);
+      result.measuredOk++;
+      result.responseBytes += body.length;
+      result.latencyMs.push(doneAt - scheduledAt);
+      result.firstByteMs.push((firstByteAt || doneAt) - scheduledAt);
+    } catch (err) {
+      if (measured) lastCompletion = performance.now();
+      const e = err as { code?: string; message?: string };
+      fail(measured, e.code ?? e.message ?? String(err));
+    }
+  };
+
+  const inFlight = new Set<Promise<void>>();
+  await new Promise<void>((resolve) => {
+    const startAt = performance.now() + 20;
+    let next = 0;
+    const tick = (): void => {
+      const now = performance.now();
+      while (next < total) {
+        const scheduledAt = startAt + next * intervalMs;
+        if (scheduledAt > now) break;
+        if (next === warmupCount) measuredStart = scheduledAt;
+        const request = one(next, scheduledAt);
+        inFlight.add(request);
+        void request.finally(() => inFlight.delete(request));
+        next++;
+      }
+      if (next === total) return resolve();
+      setTimeout(tick, Math.max(0, startAt + next * intervalMs - performance.now()));
+    };
+    tick();
+  });
+  result.sent = total;
+  result.measuredSent = total - warmupCount;
+  await Promise.all(inFlight);
+  result.achievedRate = (result.measuredOk + result.errorCount) / ((lastCompletion - measuredStart) / 1000);
+  await pool.close();
+  return result;
+}

@@ -1,0 +1,107 @@
+// tapwire.yaml parsing: defaults, ${ENV} interpolation, and errors that name the file,
+// line, field path and what was expected.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ConfigError, loadConfig, parseConfig } from '../../sidecar/config.js';
+
+function configError(text: string, env: NodeJS.ProcessEnv = {}): string {
+  try {
+    parseConfig(text, 'tapwire.yaml', env);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+    return err.message;
+  }
+  assert.fail('expected the config to be rejected');
+}
+
+describe('config', () => {
+  test('an empty file gets every default', () => {
+    const config = parseConfig('', 'tapwire.yaml', {});
+    assert.equal(config.listen, '127.0.0.1:4100');
+    assert.equal(config.agent.name, 'agent');
+    assert.equal(config.store.path, 'tapwire.db');
+    assert.equal(config.store.max_body_bytes, 1_048_576);
+    assert.deepEqual(config.routes, {});
+  });
+
+  test('no config file means the built-in openai and anthropic routes', () => {
+    const config = loadConfig(undefined, {});
+    assert.equal(config.routes.openai?.upstream, 'https://api.openai.com');
+    assert.equal(config.routes.anthropic?.upstream, 'https://api.anthropic.com');
+    assert.equal(config.routes.openai?.timeouts.connect_ms, 10_000);
+  });
+
+  test('a full route with ${ENV} headers and timeouts', () => {
+    const config = parseConfig(
+      [
+        'agent: { name: planner, labels: { team: search } }',
+        'routes:',
+        '  openai:',
+        '    protocol: llm',
+        '    upstream: https://api.openai.com',
+        '    headers:',
+        '      authorization: Bearer ${OPENAI_API_KEY}',
+        '      x-org: ${ORG:-default-org}',
+        '    timeouts: { response_ms: 5000 }',
+      ].join('\n'),
+      'tapwire.yaml',
+      { OPENAI_API_KEY: 'sk-live' },
+    );
+    const route = config.routes.openai!;
+    assert.deepEqual(route.headers, { authorization: 'Bearer sk-live', 'x-org': 'default-org' });
+    assert.deepEqual(route.timeouts, { connect_ms: 10_000, response_ms: 5000, idle_ms: 300_000 });
+    assert.deepEqual(config.agent, { name: 'planner', labels: { team: 'search' } });
+  });
+
+  test('an unset environment variable is an error naming the field and the variable', () => {
+    const message = configError('routes:\n  openai:\n    protocol: llm\n    upstream: https://x.test\n    headers:\n      authorization: Bearer ${MISSING_KEY}\n');
+    assert.match(message, /tapwire\.yaml:6:\d+: routes\.openai\.headers\.authorization: environment variable MISSING_KEY is not set/);
+  });
+
+  test('an unknown key is an error with its line and the keys allowed there', () => {
+    const message = configError('store:\n  path: x.db\n  flush_every: 5\n');
+    assert.match(message, /tapwire\.yaml:3:\d+: store\.flush_every: unknown key \(allowed here: path, max_body_bytes, flush_interval_ms, redact_headers\)/);
+  });
+
+  test('an unknown key inside a route names the route', () => {
+    const message = configError('routes:\n  openai:\n    protocol: llm\n    upstream: https://x.test\n    timeout: 5\n');
+    assert.match(message, /tapwire\.yaml:5:\d+: routes\.openai\.timeout: unknown key \(allowed here: protocol, upstream, provider, headers, timeouts\)/);
+  });
+
+  test('a wrong value names the field, its line and what was expected', () => {
+    const message = configError('routes:\n  openai:\n    protocol: grpc\n    upstream: https://x.test\n');
+    assert.match(message, /tapwire\.yaml:3:\d+: routes\.openai\.protocol: .*"llm"\|"mcp"\|"a2a"\|"http"/);
+    const badUrl = configError('routes:\n  openai:\n    protocol: llm\n    upstream: api.openai.com\n');
+    assert.match(badUrl, /tapwire\.yaml:4:\d+: routes\.openai\.upstream: an http\(s\) URL/);
+    const badListen = configError('listen: 4100\n');
+    assert.match(badListen, /tapwire\.yaml:1:\d+: listen: /);
+  });
+
+  test('a missing required field points at the map that lacks it', () => {
+    const message = configError('routes:\n  openai:\n    protocol: llm\n');
+    assert.match(message, /tapwire\.yaml:3:\d+: routes\.openai\.upstream: /);
+  });
+
+  test('every problem is reported at once', () => {
+    const message = configError('listen: nowhere\nstore:\n  bogus: 1\n');
+    assert.match(message, /listen: /);
+    assert.match(message, /store\.bogus: unknown key/);
+  });
+
+  test('YAML syntax errors and duplicate keys name the line', () => {
+    assert.match(configError('routes:\n  openai: [\n'), /invalid YAML\ntapwire\.yaml:\d+:\d+: /);
+    assert.match(configError('listen: 127.0.0.1:1\nlisten: 127.0.0.1:2\n'), /tapwire\.yaml:2:1: .*[Mm]ap keys must be unique/);
+  });
+
+  test('route names are path segments; a provider belongs to llm routes only', () => {
+    assert.match(configError('routes:\n  _admin: { protocol: http, upstream: "http://x.test" }\n'), /routes\._admin: a route name/);
+    assert.match(
+      configError('routes:\n  tools: { protocol: mcp, upstream: "http://x.test", provider: openai }\n'),
+      /tapwire\.yaml:2:\d+: routes\.tools\.provider: only routes with protocol llm have a provider/,
+    );
+  });
+
+  test('a config file that cannot be read is named', () => {
+    assert.throws(() => loadConfig('/nonexistent/tapwire.yaml', {}), /cannot read config file \/nonexistent\/tapwire\.yaml: ENOENT/);
+  });
+});

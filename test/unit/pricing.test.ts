@@ -1,0 +1,45 @@
+// Cost from the price table: exact and prefix (dated snapshot) matches, cached input priced
+// apart, config overrides winning over the built-in table.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { PriceBook } from '../../sidecar/llm/pricing.js';
+import { BUILT_IN_PRICES } from '../../sidecar/llm/prices.js';
+
+const usage = (input: number, output: number, cacheRead = 0, cacheWrite = 0) => ({
+  input_tokens: input,
+  output_tokens: output,
+  cache_read_tokens: cacheRead,
+  cache_write_tokens: cacheWrite,
+  reasoning_tokens: null,
+});
+
+describe('PriceBook', () => {
+  const book = new PriceBook();
+
+  test('a dated snapshot takes its family price; the longest prefix wins', () => {
+    assert.equal(book.lookup('openai', 'gpt-4o-2024-08-06'), BUILT_IN_PRICES.openai['gpt-4o']);
+    assert.equal(book.lookup('openai', 'gpt-4o-mini-2024-07-18'), BUILT_IN_PRICES.openai['gpt-4o-mini']);
+    assert.equal(book.lookup('anthropic', 'claude-sonnet-4-5-20250929'), BUILT_IN_PRICES.anthropic['claude-sonnet-4-5']);
+    assert.equal(book.lookup('openai', 'my-finetune'), null);
+  });
+
+  test('cached input is priced at the cache rates, the rest at the input rate', () => {
+    const p = BUILT_IN_PRICES.anthropic['claude-haiku-4-5']!;
+    const cost = book.cost('anthropic', 'claude-haiku-4-5', usage(1000, 200, 600, 300));
+    assert.equal(cost, (100 * p.input + 600 * p.cache_read! + 300 * p.cache_write! + 200 * p.output) / 1e6);
+  });
+
+  test('an unknown model has no cost rather than a wrong one', () => {
+    assert.equal(book.cost('openai', 'unknown-model', usage(10, 10)), null);
+    assert.equal(book.cost('openai', null, usage(10, 10)), null);
+  });
+
+  test('config overrides replace built-in prices and add new models', () => {
+    const custom = new PriceBook([
+      { provider: 'openai', model: 'gpt-4o', input_per_mtok: 1, output_per_mtok: 2 },
+      { provider: 'local', model: 'llama', input_per_mtok: 0.1, output_per_mtok: 0.2, cache_read_per_mtok: 0.01 },
+    ]);
+    assert.equal(custom.cost('openai', 'gpt-4o-2024-08-06', usage(1_000_000, 1_000_000)), 3);
+    assert.equal(custom.cost('local', 'llama-3', usage(1_000_000, 0, 1_000_000)), 0.01);
+  });
+});
