@@ -8,8 +8,6 @@ import { Pool } from 'undici';
 import { checkResponse } from './openai-fixtures.js';
 
 export interface LoadPlan {
-  /** Origin of the server under test, e.g. http://127.0.0.1:4100 */
-  origin: string;
   path: string;
   body: Buffer;
   stream: boolean;
@@ -17,8 +15,6 @@ export interface LoadPlan {
   rate: number;
   warmupSeconds: number;
   measuredSeconds: number;
-  /** A request not finished after this long counts as an error. */
-  requestTimeoutMs: number;
 }
 
 export interface LoadResult {
@@ -38,9 +34,58 @@ export interface LoadResult {
   firstByteMs: number[];
   /** How late each measured request actually started against its schedule, ms. */
   startLagMs: number[];
-  /** Measured requests completed (ok or not) per second of measured wall time. */
-  achievedRate: number;
+  /** Measured requests completed (ok or not) and the wall time they took, first scheduled start to last completion. */
+  measuredCompleted: number;
+  measuredWallMs: number;
   responseBytes: number;
+}
+
+/** Keep-alive connections to the server under test; a request not finished within `requestTimeoutMs` fails. */
+export function loadPool(origin: string, requestTimeoutMs: number): Pool {
+  return new Pool(origin, {
+    connections: 256,
+    pipelining: 1,
+    keepAliveTimeout: 60_000,
+    headersTimeout: requestTimeoutMs,
+    bodyTimeout: requestTimeoutMs,
+  });
+}
+
+/** Concatenates the results of several runs of one scenario. */
+export function mergeLoadResults(parts: LoadResult[]): LoadResult {
+  const merged = emptyResult();
+  for (const part of parts) {
+    merged.sent += part.sent;
+    merged.measuredSent += part.measuredSent;
+    merged.measuredOk += part.measuredOk;
+    merged.errorCount += part.errorCount;
+    merged.warmupErrors += part.warmupErrors;
+    for (const [reason, n] of Object.entries(part.errors)) merged.errors[reason] = (merged.errors[reason] ?? 0) + n;
+    merged.latencyMs.push(...part.latencyMs);
+    merged.firstByteMs.push(...part.firstByteMs);
+    merged.startLagMs.push(...part.startLagMs);
+    merged.measuredCompleted += part.measuredCompleted;
+    merged.measuredWallMs += part.measuredWallMs;
+    merged.responseBytes += part.responseBytes;
+  }
+  return merged;
+}
+
+function emptyResult(): LoadResult {
+  return {
+    sent: 0,
+    measuredSent: 0,
+    measuredOk: 0,
+    errors: {},
+    errorCount: 0,
+    warmupErrors: 0,
+    latencyMs: [],
+    firstByteMs: [],
+    startLagMs: [],
+    measuredCompleted: 0,
+    measuredWallMs: 0,
+    responseBytes: 0,
+  };
 }
 
 const HEADERS = {
@@ -55,30 +100,12 @@ const HEADERS = {
   'x-stainless-retry-count': '0',
 };
 
-export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
-  const pool = new Pool(plan.origin, {
-    connections: 256,
-    pipelining: 1,
-    keepAliveTimeout: 60_000,
-    headersTimeout: plan.requestTimeoutMs,
-    bodyTimeout: plan.requestTimeoutMs,
-  });
+/** Runs `plan` against `pool`: warm-up then measured requests, one schedule, no gap. */
+export async function runLoad(pool: Pool, plan: LoadPlan): Promise<LoadResult> {
   const intervalMs = 1000 / plan.rate;
   const warmupCount = Math.round(plan.warmupSeconds * plan.rate);
   const total = warmupCount + Math.round(plan.measuredSeconds * plan.rate);
-  const result: LoadResult = {
-    sent: 0,
-    measuredSent: 0,
-    measuredOk: 0,
-    errors: {},
-    errorCount: 0,
-    warmupErrors: 0,
-    latencyMs: [],
-    firstByteMs: [],
-    startLagMs: [],
-    achievedRate: 0,
-    responseBytes: 0,
-  };
+  const result = emptyResult();
   const headers = { ...HEADERS, 'content-length': String(plan.body.length) };
   let measuredStart = 0;
   let lastCompletion = 0;
@@ -144,7 +171,7 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
   result.sent = total;
   result.measuredSent = total - warmupCount;
   await Promise.all(inFlight);
-  result.achievedRate = (result.measuredOk + result.errorCount) / ((lastCompletion - measuredStart) / 1000);
-  await pool.close();
+  result.measuredCompleted = result.measuredOk + result.errorCount;
+  result.measuredWallMs = lastCompletion - measuredStart;
   return result;
 }

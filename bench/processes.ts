@@ -74,6 +74,8 @@ export interface SidecarOptions {
   logLevel: string | undefined;
   /** Extra node flags, e.g. --cpu-prof. */
   nodeFlags: string[];
+  /** Extra environment variables for tapwire. */
+  env: Record<string, string>;
 }
 
 /** A loopback port nothing listens on right now (the OS's pick for an ephemeral listener). */
@@ -114,7 +116,10 @@ export async function startSidecarProcess(options: SidecarOptions): Promise<Side
   );
   const logFd = openSync(logPath, 'w');
   const cli = fileURLToPath(new URL('../sidecar/cli.js', import.meta.url));
-  const child = track(spawn(process.execPath, [...options.nodeFlags, cli, 'run', '--config', configPath], { stdio: ['ignore', logFd, logFd] }));
+  const child = track(spawn(process.execPath, [...options.nodeFlags, cli, 'run', '--config', configPath], {
+      stdio: ['ignore', logFd, logFd],
+      env: { ...process.env, ...options.env },
+    }));
   closeSync(logFd);
   const origin = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 15_000;

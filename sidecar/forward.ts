@@ -33,7 +33,16 @@ export interface ForwardRequest {
   observer: ExchangeObserver;
   /** performance.now() when the request arrived. */
   t0: number;
+  /**
+   * True when the observer reads a non-streamed response body (LLM routes: usage comes at
+   * its end), which is then kept whole for it, up to OBSERVED_BODY_LIMIT, even when the
+   * record stores less of it.
+   */
+  observesBody?: boolean;
 }
+
+/** The largest non-streamed response body kept whole for an observer that reads it. */
+export const OBSERVED_BODY_LIMIT = 16 * 1024 * 1024;
 
 interface GatewayFailure {
   status: 502 | 504;
@@ -41,22 +50,34 @@ interface GatewayFailure {
   message: string;
 }
 
-/** Keeps up to `cap` bytes of a body by reference, and counts the whole. */
+/**
+ * Keeps up to `keep` bytes of a body by reference (at least `cap`, what the record stores),
+ * and counts the whole.
+ */
 class BodyCapture {
   readonly chunks: Buffer[] = [];
   size = 0;
   private kept = 0;
-  constructor(private readonly cap: number) {}
+  constructor(
+    private readonly cap: number,
+    private readonly keep: number = cap,
+  ) {}
   add(chunk: Buffer): void {
     this.size += chunk.length;
-    if (this.kept >= this.cap) return;
+    if (this.kept >= this.keep) return;
     this.chunks.push(chunk);
     this.kept += chunk.length;
   }
+  /** The whole body, or null when it was longer than `keep`. */
+  whole(): Buffer | null {
+    if (this.size > this.keep) return null;
+    return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+  }
   payload(headers: HeaderMap): Payload {
-    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
     const truncated = this.size > this.cap;
-    return { headers, body: truncated ? all.subarray(0, this.cap) : all, body_size: this.size, truncated };
+    // A truncated body is copied out, so the record does not hold on to the rest.
+    const body = this.chunks.length === 1 && !truncated ? this.chunks[0]! : Buffer.concat(this.chunks, Math.min(this.kept, this.cap));
+    return { headers, body, body_size: this.size, truncated };
   }
 }
 
@@ -126,7 +147,8 @@ export async function forward(request: ForwardRequest, ctx: ForwardContext): Pro
 
   const drop = observer.upstreamBody ? ['content-length'] : [];
   const upstreamHeaders = forwardableHeaders(req.headers, drop);
-  Object.assign(upstreamHeaders, route.config.headers);
+  // Header names are case-insensitive: a configured X-Api-Key replaces the agent's x-api-key.
+  for (const [name, value] of Object.entries(route.config.headers)) upstreamHeaders[name.toLowerCase()] = value;
   if (observer.editsStream) upstreamHeaders['accept-encoding'] = 'identity';
 
   const abort = new AbortController();
@@ -148,7 +170,7 @@ export async function forward(request: ForwardRequest, ctx: ForwardContext): Pro
 
   let head: ResponseHead | null = null;
   let responseBody: Buffer | null = null;
-  const responsePayload = new BodyCapture(ctx.maxBodyBytes);
+  let responsePayload = new BodyCapture(ctx.maxBodyBytes);
   const eventLog = new EventLog();
   let failure: GatewayFailure | null = null;
 
@@ -167,6 +189,9 @@ export async function forward(request: ForwardRequest, ctx: ForwardContext): Pro
     const encoding = headerValue(head.headers, 'content-encoding');
     const isSse = contentType.startsWith('text/event-stream');
     const editing = isSse && observer.editsStream && !encoding;
+    if (!isSse && request.observesBody) {
+      responsePayload = new BodyCapture(ctx.maxBodyBytes, Math.max(ctx.maxBodyBytes, OBSERVED_BODY_LIMIT));
+    }
     res.writeHead(upstream.statusCode, forwardableHeaders(head.headers, editing ? ['content-length'] : []));
     if (isSse) res.flushHeaders();
 
@@ -202,8 +227,9 @@ export async function forward(request: ForwardRequest, ctx: ForwardContext): Pro
     if (parser) {
       if (decoder) decoder.end();
       onEvents(parser.end());
-    } else if (responsePayload.size > 0 && responsePayload.size <= ctx.maxBodyBytes) {
-      responseBody = decodeBody(responsePayload.payload({}).body!, encoding);
+    } else {
+      const whole = responsePayload.whole();
+      if (whole && whole.length > 0) responseBody = decodeBody(whole, encoding);
     }
     res.end();
   } catch (err) {

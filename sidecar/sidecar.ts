@@ -99,7 +99,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Sidecar
       }
       observer = new LlmObserver(adapterFor(route.config.provider, pathOnly), pathOnly, body, prices);
     }
-    await forward({ req, res, route, path: rest, exchange, body, observer, t0 }, ctx);
+    await forward({ req, res, route, path: rest, exchange, body, observer, t0, observesBody: route.config.protocol === 'llm' }, ctx);
   }
 
   // Requests whose handling (forwarding and recording) has not finished; close() waits on them.

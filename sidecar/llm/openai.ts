@@ -200,12 +200,17 @@ function completionsCall(body: Json): LlmCall {
     inputText: () => (typeof prompt === 'string' ? prompt : Array.isArray(prompt) ? prompt.join('\n') : ''),
   };
   const observeChat = call.observeEvent.bind(call);
+  let completionText = '';
   call.observeEvent = (event, facts) => {
+    // The chat reader rewrites output_text from chat deltas (none here), so the completion
+    // text is kept apart and set after it.
+    const output = observeChat(event, facts);
     const chunk = obj(safeParseJson(event.data));
     const choice = Array.isArray(chunk?.choices) ? obj(chunk.choices[0]) : null;
     const text = str(choice?.text);
-    if (text) facts.output_text += text;
-    return observeChat(event, facts) || Boolean(text);
+    if (text) completionText += text;
+    if (completionText) facts.output_text = completionText;
+    return output || Boolean(text);
   };
   return call;
 }

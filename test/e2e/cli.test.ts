@@ -35,8 +35,8 @@ async function startCli(args: string[]): Promise<{ child: ChildProcess; stdout: 
   const child = spawn(process.execPath, [CLI, 'run', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
   const deadline = Date.now() + 15_000;
   while (!out.includes('tapwire listening')) {
     if (child.exitCode !== null) throw new Error(`tapwire exited ${child.exitCode}: ${err}`);

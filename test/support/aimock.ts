@@ -9,9 +9,14 @@ import { startTestSidecar, type TestSidecar } from './sidecar.js';
 
 export { LLMock, type JournalEntry };
 
-/** Starts aimock after `setup` registered its fixtures and mounts; stop it with `mock.stop()`. */
-export async function startAimock(setup: (mock: LLMock) => void): Promise<LLMock> {
-  const mock = new LLMock({ host: '127.0.0.1', port: 0, logLevel: 'silent' });
+/**
+ * Starts aimock after `setup` registered its fixtures and mounts; stop it with `mock.stop()`.
+ * aimock accepts only `apiKeys` (its own `auth` option, answering 401 to any other key), so a
+ * request that reached a fixture proves the upstream got one of those exact keys. Its
+ * journal cannot show that: it redacts credential headers itself.
+ */
+export async function startAimock(apiKeys: string[], setup: (mock: LLMock) => void): Promise<LLMock> {
+  const mock = new LLMock({ host: '127.0.0.1', port: 0, logLevel: 'silent', auth: { apiKeys } });
   setup(mock);
   await mock.start();
   return mock;
@@ -83,11 +88,6 @@ export function canonicalIds<T>(value: T, pattern: RegExp): T {
     return v;
   };
   return walk(value) as T;
-}
-
-/** A header of an upstream request as aimock's journal saw it. */
-export function upstreamHeader(entry: JournalEntry | undefined, name: string): string | undefined {
-  return entry?.headers[name.toLowerCase()];
 }
 
 /**

@@ -22,14 +22,21 @@ export interface TestSidecar {
   cleanup(): void;
 }
 
-/** `yaml` is a tapwire.yaml without listen/store, which the harness fills in. */
-export async function startTestSidecar(yaml: string, env: NodeJS.ProcessEnv = process.env): Promise<TestSidecar> {
-  const dir = mkdtempSync(join(tmpdir(), 'tapwire-test-'));
+export interface TestSidecarOptions {
+  /** Record into `dir`/tapwire.db (e.g. a database a previous run left) instead of a fresh temp dir. */
+  dir?: string;
+  /** How long finished records wait before they are written (default 10 ms). */
+  flushIntervalMs?: number;
+}
+
+/** `yaml` is a tapwire.yaml without listen/store.path, which the harness fills in. */
+export async function startTestSidecar(yaml: string, env: NodeJS.ProcessEnv = process.env, options: TestSidecarOptions = {}): Promise<TestSidecar> {
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'tapwire-test-'));
   const dbPath = join(dir, 'tapwire.db');
   const config: Config = parseConfig(yaml, 'test.yaml', env);
   config.listen = '127.0.0.1:0';
   config.store.path = dbPath;
-  config.store.flush_interval_ms = 10;
+  config.store.flush_interval_ms = options.flushIntervalMs ?? 10;
   const sidecar = await startSidecar(config, createLogger('silent'));
   let stopped = false;
   return {

@@ -1,0 +1,240 @@
+// Reporting for the latency bench: the machine description, the Markdown tables printed to
+// stdout and written to bench/results/README.md (one section per date, replaced on rerun),
+// and the JSON results file.
+import { cpus, totalmem, platform, release } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Percentiles } from './stats.js';
+import type { ProbeSample } from './tapwire-probe.js';
+
+export const TARGET_ADDED_P99_MS = 1;
+
+export interface Machine {
+  os: string;
+  cpu: string;
+  cpuCount: number;
+  memoryGiB: number;
+  node: string;
+  tapwire: string;
+}
+
+export interface BenchParameters {
+  rate: number;
+  warmupSeconds: number;
+  measuredSeconds: number;
+  /** The measured seconds are split into this many interleaved slices per scenario. */
+  rounds: number;
+  chunkDelayMs: number;
+  /** Whether the agent's streamed requests ask for usage themselves (else tapwire adds and strips it). */
+  agentAsksForUsage: boolean;
+  flushIntervalMs: string;
+  tapwireLogLevel: string;
+  requestBytes: { nonStream: number; stream: number };
+}
+
+export interface ScenarioResult {
+  name: string;
+  target: 'direct' | 'tapwire';
+  stream: boolean;
+  sent: number;
+  measuredSent: number;
+  ok: number;
+  errorCount: number;
+  errors: Record<string, number>;
+  warmupErrors: number;
+  achievedRate: number;
+  responseBytesPerRequest: number;
+  latencyMs: Percentiles;
+  firstByteMs: Percentiles | null;
+  startLagMs: Percentiles;
+  /** CPU the tapwire process used during the scenario, in % of one core (Linux only). */
+  tapwireCpuPercent: number | null;
+  upstreamCpuPercent: number | null;
+  /** CPU of this process (the load generator), in % of one core. */
+  generatorCpuPercent: number;
+  /** All CPUs of the machine: busy and stolen by the hypervisor, in % of all CPU time (Linux only). */
+  machineBusyPercent: number | null;
+  machineStealPercent: number | null;
+  /** tapwire's event-loop delay and GC during the scenario, when BENCH_PROBE=1. */
+  tapwireProbe: ProbeSample | null;
+}
+
+export interface AddedLatency {
+  kind: 'non-stream' | 'stream';
+  p50: number;
+  p99: number;
+  firstByteP50: number | null;
+  firstByteP99: number | null;
+  meetsTarget: boolean;
+}
+
+export interface RecordCheck {
+  expected: number;
+  recorded: number;
+  expectedStreamed: number;
+  recordedStreamed: number;
+  recordedOk: number;
+  tapwireExitCode: number | null;
+  passed: boolean;
+}
+
+export interface BenchReport {
+  date: string;
+  startedAt: string;
+  machine: Machine;
+  parameters: BenchParameters;
+  scenarios: ScenarioResult[];
+  added: AddedLatency[];
+  records: RecordCheck;
+}
+
+export function describeMachine(tapwireVersion: string): Machine {
+  const cores = cpus();
+  return {
+    os: `${platform()} ${release()}`,
+    cpu: cores[0]?.model.trim() ?? 'unknown',
+    cpuCount: cores.length,
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    tapwire: tapwireVersion,
+  };
+}
+
+const ms = (v: number | null | undefined): string => (v === null || v === undefined || Number.isNaN(v) ? '–' : v.toFixed(3));
+const pct = (v: number | null): string => (v === null ? '–' : `${v.toFixed(0)}%`);
+const signedMs = (v: number | null): string => (v === null ? '–' : `${v >= 0 ? '+' : ''}${v.toFixed(3)}`);
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (i === 0 ? `${'-'.repeat(w + 1)}-` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
+  return [line(header), rule, ...rows.map(line)].join('\n');
+}
+
+export function latencyTable(scenarios: ScenarioResult[]): string {
+  return table(
+    ['scenario', 'sent', 'ok', 'errors', 'req/s', 'p50', 'p90', 'p99', 'p99.9', 'max', '1st byte p50', '1st byte p99', 'gen lag p99', 'tapwire CPU'],
+    scenarios.map((s) => [
+      s.name,
+      String(s.measuredSent),
+      String(s.ok),
+      String(s.errorCount),
+      s.achievedRate.toFixed(1),
+      ms(s.latencyMs.p50),
+      ms(s.latencyMs.p90),
+      ms(s.latencyMs.p99),
+      ms(s.latencyMs.p999),
+      ms(s.latencyMs.max),
+      ms(s.firstByteMs?.p50),
+      ms(s.firstByteMs?.p99),
+      ms(s.startLagMs.p99),
+      s.tapwireCpuPercent === null ? '–' : `${s.tapwireCpuPercent.toFixed(0)}%`,
+    ]),
+  );
+}
+
+export function addedTable(added: AddedLatency[]): string {
+  return table(
+    ['added by tapwire', 'p50', 'p99', '1st byte p50', '1st byte p99', `target p99 < ${TARGET_ADDED_P99_MS} ms`],
+    added.map((a) => [a.kind, signedMs(a.p50), signedMs(a.p99), signedMs(a.firstByteP50), signedMs(a.firstByteP99), a.meetsTarget ? 'met' : 'MISSED']),
+  );
+}
+
+/** tapwire's own event-loop delay and GC per tapwire scenario (BENCH_PROBE=1 runs only). */
+export function probeTable(scenarios: ScenarioResult[]): string | null {
+  const probed = scenarios.filter((s) => s.tapwireProbe);
+  if (probed.length === 0) return null;
+  return table(
+    ['inside tapwire', 'loop delay p50', 'loop delay p99', 'loop delay max', 'GCs', 'GC total ms', 'GC max ms'],
+    probed.map((s) => {
+      const p = s.tapwireProbe!;
+      return [s.name, ms(p.loopDelayMs.p50), ms(p.loopDelayMs.p99), ms(p.loopDelayMs.max), String(p.gc.count), ms(p.gc.totalMs), ms(p.gc.maxMs)];
+    }),
+  );
+}
+
+export function recordLine(r: RecordCheck): string {
+  return (
+    `Records: tapwire was sent ${r.expected} requests (warm-up included; ${r.expectedStreamed} streamed) and recorded ` +
+    `${r.recorded} (${r.recordedStreamed} streamed, ${r.recordedOk} ok); exit code ${String(r.tapwireExitCode)}: ` +
+    (r.passed ? 'every request recorded.' : 'MISMATCH — the record is incomplete or tapwire did not stop cleanly.')
+  );
+}
+
+export function markdownSection(report: BenchReport): string {
+  const m = report.machine;
+  const p = report.parameters;
+  const errors = report.scenarios.filter((s) => s.errorCount > 0).map((s) => `${s.name}: ${JSON.stringify(s.errors)}`);
+  return [
+    `## Latency, ${report.date}`,
+    '',
+    `Aim: < ${TARGET_ADDED_P99_MS} ms added at p99 at 500 req/s.`,
+    '',
+    `- Machine: ${m.cpu}, ${m.cpuCount} CPUs, ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}; tapwire ${m.tapwire}`,
+    `- Run started ${report.startedAt}`,
+    `- Open-loop load at ${p.rate} req/s: ${p.warmupSeconds} s warm-up then ${p.measuredSeconds} s measured per scenario, ` +
+      `in ${p.rounds} interleaved rounds; latency from each request's scheduled start to its last body byte ` +
+      '(coordinated omission corrected). "gen lag" is how late the load generator itself started requests.',
+    `- Processes: load generator (undici Pool, keep-alive), mock OpenAI upstream (forked child), ` +
+      `tapwire (\`node dist/sidecar/cli.js run --config …\`), all on 127.0.0.1.`,
+    `- Requests: ${p.requestBytes.nonStream} B chat completion; streamed ${p.requestBytes.stream} B, ` +
+      (p.agentAsksForUsage
+        ? 'asking for usage itself (stream_options.include_usage).'
+        : 'not asking for usage, so tapwire adds stream_options.include_usage upstream and strips the usage chunk back out.'),
+    `- Upstream: canned completion with usage; streams of 12 events + [DONE] (+ usage chunk when asked), ` +
+      (p.chunkDelayMs > 0 ? `${p.chunkDelayMs} ms between events.` : 'written back to back with no delay.'),
+    `- CPU (% of one core) tapwire / upstream / load generator, and machine busy % of all ${m.cpuCount} CPUs: ` +
+      report.scenarios
+        .map((s) => `${s.name} ${pct(s.tapwireCpuPercent)} / ${pct(s.upstreamCpuPercent)} / ${pct(s.generatorCpuPercent)}, machine ${pct(s.machineBusyPercent)}`)
+        .join('; ') +
+      '.',
+    `- Recording on: SQLite in a temp dir, flush interval ${p.flushIntervalMs}; tapwire log level ${p.tapwireLogLevel}, logs to a file.`,
+    '',
+    'Latency in ms:',
+    '',
+    latencyTable(report.scenarios),
+    '',
+    addedTable(report.added),
+    '',
+    ...(probeTable(report.scenarios) ? [probeTable(report.scenarios)!, ''] : []),
+    recordLine(report.records),
+    ...(errors.length > 0 ? ['', `Errors: ${errors.join('; ')}`] : []),
+    '',
+  ].join('\n');
+}
+
+const README_HEAD = [
+  '# Benchmark results',
+  '',
+  'Written by `npm run bench` (bench/latency.ts). Each run writes `latency-<date>.json` with every',
+  'number and replaces its date\'s section below. Parameters: `BENCH_RATE` (req/s, default 500),',
+  '`BENCH_SECONDS` (measured seconds per scenario, default 15), `BENCH_WARMUP_SECONDS` (default 3),',
+  '`BENCH_ROUNDS` (interleaved slices the measured seconds are split into, default 5),',
+  '`BENCH_PROBE=1` (event-loop delay and GC inside tapwire, via a preloaded probe),',
+  '`BENCH_CHUNK_DELAY_MS` (upstream delay between stream events, default 0), `BENCH_INCLUDE_USAGE=1`',
+  '(agent asks for stream usage itself), `BENCH_LOG_LEVEL` (tapwire log level, default: config default),',
+  '`BENCH_PROFILE=<dir>` (run tapwire with `--cpu-prof` into that directory; summarise with',
+  '`node dist/bench/cpuprofile-summary.js <file>`), `BENCH_TAPWIRE_NODE_FLAGS` (extra node flags for tapwire).',
+  '',
+].join('\n');
+
+/** Writes latency-<date>.json and puts this date's section into README.md. Returns the paths. */
+export function writeResults(dir: string, report: BenchReport): { json: string; readme: string } {
+  mkdirSync(dir, { recursive: true });
+  const json = join(dir, `latency-${report.date}.json`);
+  writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
+  const readme = join(dir, 'README.md');
+  const start = `<!-- latency ${report.date} -->`;
+  const end = `<!-- /latency ${report.date} -->`;
+  const section = `${start}\n${markdownSection(report)}${end}\n`;
+  // The head (what the file is, the knobs) is always today's; the dated sections are kept.
+  const previous = existsSync(readme) ? readFileSync(readme, 'utf8') : '';
+  const firstSection = previous.indexOf('<!-- latency ');
+  let text = firstSection === -1 ? README_HEAD : `${README_HEAD}\n${previous.slice(firstSection)}`;
+  const from = text.indexOf(start);
+  const to = text.indexOf(end);
+  if (from !== -1 && to > from) text = text.slice(0, from) + section + text.slice(to + end.length + 1);
+  else text = `${text.trimEnd()}\n\n${section}`;
+  writeFileSync(readme, text);
+  return { json, readme };
+}
