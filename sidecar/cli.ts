@@ -30,6 +30,7 @@ program
     const log = createLogger(config.log.level);
     const sidecar = await startSidecar(config, log);
     log.info({ url: sidecar.url, db: config.store.path, routes: Object.keys(config.routes), agent: config.agent.name }, 'tapwire listening');
+    log.flush();
     let stopping = false;
     const stop = (signal: string): void => {
       if (stopping) {

@@ -1,6 +1,7 @@
 // The exchange record: one request and what answered it. This is the contract between the
 // sidecar (which fills it in), the store (whose `exchanges` columns are these fields), and
 // later the TUI, policies and exports. Field names match the columns one to one.
+import { randomBytes } from 'node:crypto';
 import { monotonicFactory } from 'ulid';
 
 export type Protocol = 'llm' | 'mcp' | 'a2a' | 'http';
@@ -73,7 +74,23 @@ export interface ExchangeRecord {
   events: ExchangeEvent[];
 }
 
-const nextUlid = monotonicFactory();
+/**
+ * ulid's default generator asks the OS for one byte per character; ids are made on every
+ * request, so draw the same cryptographic randomness from a pooled buffer instead.
+ */
+function pooledRandom(): () => number {
+  let pool = randomBytes(4096);
+  let offset = 0;
+  return () => {
+    if (offset === pool.length) {
+      pool = randomBytes(4096);
+      offset = 0;
+    }
+    return pool[offset++]! / 256;
+  };
+}
+
+const nextUlid = monotonicFactory(pooledRandom());
 
 /** A time-sortable id (ULID): lexical order is creation order, even within one millisecond. */
 export function newExchangeId(now: number = Date.now()): string {

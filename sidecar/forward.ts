@@ -1,18 +1,20 @@
-// The forwarding engine for HTTP routes: sends the agent's request upstream with undici,
-// streams the response back chunk by chunk (SSE event by event when an adapter edits it),
-// lets the protocol's observer read what passes, and hands the finished record to the
-// recorder. Failures of the upstream become errors in the protocol's own format.
+// The forwarding engine for HTTP routes: one undici dispatch handler per exchange. It sends
+// the agent's request upstream, streams the response back chunk by chunk as it arrives (SSE
+// event by event when an adapter edits it), lets the protocol's observer read what passes,
+// and hands the finished record to the recorder. Upstream failures become errors in the
+// protocol's own format.
+import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { createBrotliDecompress, createGunzip, createInflate, brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import type { Transform } from 'node:stream';
 import { errors as undiciErrors } from 'undici';
 import type { Dispatcher } from 'undici';
+import { decodeBody, streamDecoder } from './encoding.js';
 import type { Exchange, ExchangeRecord, Payload } from './exchange.js';
 import { forwardableHeaders, redactHeaders, type HeaderMap } from './headers.js';
 import { EventLog, type ExchangeObserver, type ResponseHead } from './observer.js';
 import type { Route } from './route.js';
-import { SseParser } from './sse.js';
+import { SseParser, type SseEvent } from './sse.js';
 
 export interface ForwardContext {
   redacted: ReadonlySet<string>;
@@ -33,12 +35,6 @@ export interface ForwardRequest {
   observer: ExchangeObserver;
   /** performance.now() when the request arrived. */
   t0: number;
-  /**
-   * True when the observer reads a non-streamed response body (LLM routes: usage comes at
-   * its end), which is then kept whole for it, up to OBSERVED_BODY_LIMIT, even when the
-   * record stores less of it.
-   */
-  observesBody?: boolean;
 }
 
 /** The largest non-streamed response body kept whole for an observer that reads it. */
@@ -58,6 +54,7 @@ class BodyCapture {
   readonly chunks: Buffer[] = [];
   size = 0;
   private kept = 0;
+  private joined: Buffer | null = null;
   constructor(
     private readonly cap: number,
     private readonly keep: number = cap,
@@ -71,12 +68,13 @@ class BodyCapture {
   /** The whole body, or null when it was longer than `keep`. */
   whole(): Buffer | null {
     if (this.size > this.keep) return null;
-    return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+    this.joined ??= this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+    return this.joined;
   }
   payload(headers: HeaderMap): Payload {
     const truncated = this.size > this.cap;
     // A truncated body is copied out, so the record does not hold on to the rest.
-    const body = this.chunks.length === 1 && !truncated ? this.chunks[0]! : Buffer.concat(this.chunks, Math.min(this.kept, this.cap));
+    const body = truncated ? Buffer.concat(this.chunks, Math.min(this.kept, this.cap)) : this.whole();
     return { headers, body, body_size: this.size, truncated };
   }
 }
@@ -104,141 +102,162 @@ export function classifyUpstreamError(err: unknown, route: Route): GatewayFailur
   return { status: 502, code: 'upstream_error', message: `${where} failed: ${e.message ?? String(err)}` };
 }
 
-function decoderFor(encoding: string | undefined): Transform | null {
-  switch (encoding?.trim().toLowerCase()) {
-    case 'gzip':
-    case 'x-gzip':
-      return createGunzip();
-    case 'deflate':
-      return createInflate();
-    case 'br':
-      return createBrotliDecompress();
-    default:
-      return null;
-  }
-}
-
-function decodeBody(body: Buffer, encoding: string | undefined): Buffer {
-  switch (encoding?.trim().toLowerCase()) {
-    case 'gzip':
-    case 'x-gzip':
-      return gunzipSync(body);
-    case 'deflate':
-      return inflateSync(body);
-    case 'br':
-      return brotliDecompressSync(body);
-    default:
-      return body;
-  }
-}
-
 function headerValue(headers: HeaderMap, name: string): string | undefined {
   const v = headers[name];
   return Array.isArray(v) ? v[0] : v;
 }
 
-export async function forward(request: ForwardRequest, ctx: ForwardContext): Promise<void> {
-  const { req, res, route, exchange, observer, t0 } = request;
-  // Microsecond resolution is all a latency record needs.
-  const elapsed = (): number => Math.round((performance.now() - t0) * 1000) / 1000;
-  const requestPayload = new BodyCapture(ctx.maxBodyBytes);
-  if (request.body) requestPayload.add(request.body);
-  const requestHeaders = redactHeaders(req.headers, ctx.redacted);
+class ClientGone extends Error {
+  constructor() {
+    super('the agent closed the connection before the response was complete');
+  }
+}
 
-  const drop = observer.upstreamBody ? ['content-length'] : [];
-  const upstreamHeaders = forwardableHeaders(req.headers, drop);
-  // Header names are case-insensitive: a configured X-Api-Key replaces the agent's x-api-key.
-  for (const [name, value] of Object.entries(route.config.headers)) upstreamHeaders[name.toLowerCase()] = value;
-  if (observer.editsStream) upstreamHeaders['accept-encoding'] = 'identity';
+/** Forwards one request and resolves once its record has been handed to the recorder. */
+export function forward(request: ForwardRequest, ctx: ForwardContext): Promise<void> {
+  return new Promise((resolve) => new ForwardedExchange(request, ctx, resolve).start());
+}
 
-  const abort = new AbortController();
-  let clientGone = false;
-  res.on('close', () => {
-    if (!res.writableFinished) {
-      clientGone = true;
-      abort.abort();
-    }
-  });
+class ForwardedExchange implements Dispatcher.DispatchHandler {
+  private readonly requestPayload: BodyCapture;
+  private responsePayload: BodyCapture;
+  private readonly eventLog = new EventLog();
+  private controller: Dispatcher.DispatchController | null = null;
+  private head: ResponseHead | null = null;
+  private encoding: string | undefined;
+  private parser: SseParser | null = null;
+  private decoder: Transform | null = null;
+  /** The observer may rewrite the stream: events are written one by one, not raw chunks. */
+  private editing = false;
+  private clientGone = false;
+  private settled = false;
 
-  let upstreamBody: Dispatcher.DispatchOptions['body'];
-  if (observer.upstreamBody) upstreamBody = observer.upstreamBody;
-  else if (request.body) upstreamBody = request.body;
-  else if (req.method !== 'GET' && req.method !== 'HEAD') {
-    req.on('data', (chunk: Buffer) => requestPayload.add(chunk));
-    upstreamBody = req;
+  constructor(
+    private readonly request: ForwardRequest,
+    private readonly ctx: ForwardContext,
+    private readonly done: () => void,
+  ) {
+    this.requestPayload = new BodyCapture(ctx.maxBodyBytes);
+    this.responsePayload = new BodyCapture(ctx.maxBodyBytes);
   }
 
-  let head: ResponseHead | null = null;
-  let responseBody: Buffer | null = null;
-  let responsePayload = new BodyCapture(ctx.maxBodyBytes);
-  const eventLog = new EventLog();
-  let failure: GatewayFailure | null = null;
+  /** Microseconds since the request arrived, in milliseconds: all a latency record needs. */
+  private elapsed(): number {
+    return Math.round((performance.now() - this.request.t0) * 1000) / 1000;
+  }
 
-  try {
-    const upstream = await route.pool.request({
-      method: req.method as Dispatcher.HttpMethod,
-      path: route.basePath + request.path,
-      headers: upstreamHeaders,
-      body: upstreamBody,
-      signal: abort.signal,
+  start(): void {
+    const { req, res, route, observer } = this.request;
+    const upstreamHeaders = forwardableHeaders(req.headers, observer.upstreamBody ? ['content-length'] : []);
+    // Header names are case-insensitive: a configured X-Api-Key replaces the agent's x-api-key.
+    for (const [name, value] of Object.entries(route.config.headers)) upstreamHeaders[name.toLowerCase()] = value;
+    if (observer.editsStream) upstreamHeaders['accept-encoding'] = 'identity';
+
+    let body: Dispatcher.DispatchOptions['body'] = observer.upstreamBody ?? this.request.body;
+    if (this.request.body) this.requestPayload.add(this.request.body);
+    else if (req.method !== 'GET' && req.method !== 'HEAD') {
+      req.on('data', (chunk: Buffer) => this.requestPayload.add(chunk));
+      body = req;
+    }
+    res.on('close', () => {
+      if (res.writableFinished) return;
+      this.clientGone = true;
+      this.controller?.abort(new ClientGone());
     });
-    exchange.ttfb_ms = elapsed();
-    head = { status: upstream.statusCode, headers: upstream.headers as HeaderMap };
-    exchange.http_status = upstream.statusCode;
-    const contentType = headerValue(head.headers, 'content-type') ?? '';
-    const encoding = headerValue(head.headers, 'content-encoding');
+    try {
+      route.pool.dispatch({ method: req.method as Dispatcher.HttpMethod, path: route.basePath + this.request.path, headers: upstreamHeaders, body }, this);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.clientGone) controller.abort(new ClientGone());
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    const { res, exchange, observer } = this.request;
+    exchange.ttfb_ms = this.elapsed();
+    exchange.http_status = statusCode;
+    this.head = { status: statusCode, headers: headers as HeaderMap };
+    const contentType = headerValue(this.head.headers, 'content-type') ?? '';
+    this.encoding = headerValue(this.head.headers, 'content-encoding');
     const isSse = contentType.startsWith('text/event-stream');
-    const editing = isSse && observer.editsStream && !encoding;
-    if (!isSse && request.observesBody) {
-      responsePayload = new BodyCapture(ctx.maxBodyBytes, Math.max(ctx.maxBodyBytes, OBSERVED_BODY_LIMIT));
+    this.editing = isSse && observer.editsStream && !this.encoding;
+    if (isSse) {
+      this.parser = new SseParser();
+      this.decoder = streamDecoder(this.encoding);
+      this.decoder?.on('data', (chunk: Buffer) => this.onEvents(this.parser!.push(chunk)));
+    } else if (observer.readsBody) {
+      this.responsePayload = new BodyCapture(this.ctx.maxBodyBytes, Math.max(this.ctx.maxBodyBytes, OBSERVED_BODY_LIMIT));
     }
-    res.writeHead(upstream.statusCode, forwardableHeaders(head.headers, editing ? ['content-length'] : []));
+    res.writeHead(statusCode, forwardableHeaders(this.head.headers, this.editing ? ['content-length'] : []));
     if (isSse) res.flushHeaders();
+  }
 
-    const parser = isSse ? new SseParser() : null;
-    const decoder = parser ? decoderFor(encoding) : null;
-    const onEvents = (events: ReturnType<SseParser['push']>): void => {
-      for (const event of events) {
-        const at = elapsed();
-        eventLog.add(event, at);
-        const replacement = observer.onEvent(event, at);
-        if (editing && replacement !== null) res.write(replacement ?? event.raw);
-      }
-    };
-    decoder?.on('data', (chunk: Buffer) => onEvents(parser!.push(chunk)));
-
-    await new Promise<void>((resolve, reject) => {
-      const body = upstream.body;
-      body.on('data', (chunk: Buffer) => {
-        responsePayload.add(chunk);
-        if (parser) {
-          if (decoder) decoder.write(chunk);
-          else onEvents(parser.push(chunk));
-        }
-        if (!editing) res.write(chunk);
-        if (res.writableNeedDrain) {
-          body.pause();
-          res.once('drain', () => body.resume());
-        }
-      });
-      body.on('end', resolve);
-      body.on('error', reject);
-    });
-    if (parser) {
-      if (decoder) decoder.end();
-      onEvents(parser.end());
-    } else {
-      const whole = responsePayload.whole();
-      if (whole && whole.length > 0) responseBody = decodeBody(whole, encoding);
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const { res } = this.request;
+    this.responsePayload.add(chunk);
+    if (this.decoder) this.decoder.write(chunk);
+    else if (this.parser) this.onEvents(this.parser.push(chunk));
+    if (!this.editing) res.write(chunk);
+    if (res.writableNeedDrain && !controller.paused) {
+      controller.pause();
+      res.once('drain', () => controller.resume());
     }
-    res.end();
-  } catch (err) {
-    if (clientGone) {
+  }
+
+  onResponseEnd(): void {
+    void this.finishResponse();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.fail(err);
+  }
+
+  private onEvents(events: SseEvent[]): void {
+    if (events.length === 0) return;
+    const { res, observer } = this.request;
+    // Re-emitted events go out in one write per upstream chunk, as the upstream sent them.
+    let out = '';
+    for (const event of events) {
+      const at = this.elapsed();
+      this.eventLog.add(event, at);
+      const replacement = observer.onEvent(event, at);
+      if (this.editing && replacement !== null) out += replacement ?? event.raw;
+    }
+    if (out) res.write(out);
+  }
+
+  private async finishResponse(): Promise<void> {
+    let body: Buffer | null = null;
+    try {
+      if (this.decoder) {
+        const ended = once(this.decoder, 'end');
+        this.decoder.end();
+        await ended;
+      }
+      if (this.parser) this.onEvents(this.parser.end());
+      else {
+        const whole = this.responsePayload.whole();
+        if (whole && whole.length > 0) body = decodeBody(whole, this.encoding);
+      }
+    } catch (err) {
+      this.request.exchange.error_message = `tapwire could not decode the response (${this.encoding}): ${(err as Error).message}`;
+    }
+    this.request.res.end();
+    await this.settle(body);
+  }
+
+  private fail(err: unknown): void {
+    const { res, exchange, observer, route } = this.request;
+    if (this.clientGone || err instanceof ClientGone) {
       exchange.status = 'aborted';
       exchange.error_code = 'client_aborted';
-      exchange.error_message = 'the agent closed the connection before the response was complete';
+      exchange.error_message = new ClientGone().message;
     } else {
-      failure = classifyUpstreamError(err, route);
+      const failure = classifyUpstreamError(err, route);
       exchange.status = 'error';
       exchange.error_code = failure.code;
       exchange.error_message = failure.message;
@@ -250,31 +269,41 @@ export async function forward(request: ForwardRequest, ctx: ForwardContext): Pro
       } else {
         // The status line is gone: cut the connection so the agent sees a broken response,
         // never a silently shortened one.
-        exchange.error_message = `${failure.message} (after ${responsePayload.size} response bytes)`;
+        exchange.error_message = `${failure.message} (after ${this.responsePayload.size} response bytes)`;
         res.destroy();
       }
     }
+    this.decoder?.destroy();
+    void this.settle(null);
   }
 
-  exchange.ended_at = Date.now();
-  exchange.duration_ms = elapsed();
-  exchange.request_bytes = requestPayload.size;
-  exchange.response_bytes = responsePayload.size;
-  if (head && head.status >= 400 && exchange.status === 'ok') exchange.status = 'error';
-  try {
-    await observer.complete(exchange, head, responseBody);
-  } catch (err) {
-    exchange.error_message ??= `tapwire could not read the response: ${(err as Error).message}`;
+  /** Completes the record once, whichever way the exchange ended. */
+  private async settle(body: Buffer | null): Promise<void> {
+    if (this.settled) return;
+    this.settled = true;
+    const { exchange, observer } = this.request;
+    const head = this.head;
+    exchange.ended_at = Date.now();
+    exchange.duration_ms = this.elapsed();
+    exchange.request_bytes = this.requestPayload.size;
+    exchange.response_bytes = this.responsePayload.size;
+    if (head && head.status >= 400 && exchange.status === 'ok') exchange.status = 'error';
+    try {
+      await observer.complete(exchange, head, body);
+    } catch (err) {
+      exchange.error_message ??= `tapwire could not read the response: ${(err as Error).message}`;
+    }
+    if (head && head.status >= 400) {
+      exchange.error_code ??= `http_${head.status}`;
+      exchange.error_message ??= `upstream answered HTTP ${head.status}`;
+    }
+    this.ctx.record({
+      exchange,
+      request: this.requestPayload.payload(redactHeaders(this.request.req.headers, this.ctx.redacted)),
+      response: head ? this.responsePayload.payload(redactHeaders(head.headers, this.ctx.redacted)) : null,
+      events: this.eventLog.events,
+    });
+    this.ctx.onComplete?.(exchange);
+    this.done();
   }
-  if (head && head.status >= 400) {
-    exchange.error_code ??= `http_${head.status}`;
-    exchange.error_message ??= `upstream answered HTTP ${head.status}`;
-  }
-  ctx.record({
-    exchange,
-    request: requestPayload.payload(requestHeaders),
-    response: head ? responsePayload.payload(redactHeaders(head.headers, ctx.redacted)) : null,
-    events: eventLog.events,
-  });
-  ctx.onComplete?.(exchange);
 }

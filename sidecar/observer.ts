@@ -14,6 +14,12 @@ export interface ExchangeObserver {
   readonly upstreamBody: Buffer | null;
   /** True when onEvent may edit the stream: upstream is then asked for an uncompressed body. */
   readonly editsStream: boolean;
+  /**
+   * True when complete() reads a non-streamed response body (LLM usage comes at its end):
+   * the body is then kept whole for it, up to OBSERVED_BODY_LIMIT, even when the record
+   * stores less of it.
+   */
+  readonly readsBody: boolean;
   /** One SSE event of the response. Returns the raw text to send instead, null to drop it, or undefined to pass it unchanged. */
   onEvent(event: SseEvent, offsetMs: number): string | null | undefined;
   /**

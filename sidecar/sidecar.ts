@@ -28,6 +28,7 @@ export interface Sidecar {
 const plainHttp: ExchangeObserver = {
   upstreamBody: null,
   editsStream: false,
+  readsBody: false,
   onEvent: () => undefined,
   complete: () => undefined,
   errorBody: (_status, code, message) => ({ error: { code, message } }),
@@ -58,13 +59,13 @@ function splitRoute(url: string): { name: string; rest: string } {
 }
 
 export async function startSidecar(config: Config, log: Logger): Promise<Sidecar> {
-  const routes = new Map(Object.entries(config.routes).map(([name, rc]) => [name, new Route(name, rc)]));
-  const prices = new PriceBook(config.pricing);
   const recorder = await Recorder.start({
     path: config.store.path,
     flushIntervalMs: config.store.flush_interval_ms,
     onError: (message, lost) => log.error({ err: message, records: lost }, 'store write failed'),
   });
+  const routes = new Map(Object.entries(config.routes).map(([name, rc]) => [name, new Route(name, rc)]));
+  const prices = new PriceBook(config.pricing);
   const ctx: ForwardContext = {
     redacted: new Set([...DEFAULT_REDACTED, ...config.store.redact_headers.map((h) => h.toLowerCase())]),
     maxBodyBytes: config.store.max_body_bytes,
@@ -99,7 +100,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Sidecar
       }
       observer = new LlmObserver(adapterFor(route.config.provider, pathOnly), pathOnly, body, prices);
     }
-    await forward({ req, res, route, path: rest, exchange, body, observer, t0, observesBody: route.config.protocol === 'llm' }, ctx);
+    await forward({ req, res, route, path: rest, exchange, body, observer, t0 }, ctx);
   }
 
   // Requests whose handling (forwarding and recording) has not finished; close() waits on them.
@@ -119,13 +120,19 @@ export async function startSidecar(config: Config, log: Logger): Promise<Sidecar
   });
   server.keepAliveTimeout = 65_000;
   const [host, portText] = splitListen(config.listen);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(Number(portText), host, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(Number(portText), host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    await recorder.close();
+    await Promise.all([...routes.values()].map((r) => r.close()));
+    throw err;
+  }
   const address = server.address() as AddressInfo;
   const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 

@@ -25,13 +25,14 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
     throw new StoreError(`cannot open database ${path}: ${(err as Error).message}`);
   }
   try {
-    if (!options.readonly) {
+    db.pragma('busy_timeout = 5000');
+    // Check the version before changing anything, so a refused database is left as it was.
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (!options.readonly && version <= SCHEMA_VERSION) {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
     }
     db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 5000');
-    const version = db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
       throw new StoreError(
         `database ${path} has schema version ${version}, but this tapwire knows versions up to ${SCHEMA_VERSION}: ` +

@@ -33,8 +33,11 @@ export interface LlmCall {
 
 export interface LlmAdapter {
   provider: Provider;
-  /** Returns null when `path` is not an API this adapter understands (it is still forwarded). */
-  describe(path: string, body: unknown): LlmCall | null;
+  /**
+   * Returns null when `path` is not an API this adapter understands (it is still forwarded).
+   * `body` is the parsed request, `raw` its bytes.
+   */
+  describe(path: string, body: unknown, raw: Buffer): LlmCall | null;
   /** The error body this provider's SDKs understand, for failures tapwire itself reports. */
   errorBody(status: number, code: string, message: string): unknown;
 }

@@ -22,6 +22,7 @@ export function adapterFor(provider: Provider | undefined, path: string): LlmAda
 export class LlmObserver implements ExchangeObserver {
   readonly upstreamBody: Buffer | null;
   readonly editsStream: boolean;
+  readonly readsBody = true;
   private readonly call: LlmCall | null;
   private readonly facts: ResponseFacts = emptyFacts();
   private firstOutputMs: number | null = null;
@@ -33,7 +34,7 @@ export class LlmObserver implements ExchangeObserver {
     private readonly prices: PriceBook,
   ) {
     const parsed = requestBody && requestBody.length > 0 ? safeParseJson(requestBody.toString('utf8')) : undefined;
-    this.call = adapter.describe(path, parsed);
+    this.call = requestBody ? adapter.describe(path, parsed, requestBody) : null;
     this.upstreamBody = this.call?.upstreamBody ?? null;
     this.editsStream = this.call?.rewriteEvent != null;
   }

@@ -56,21 +56,36 @@ function chatFacts(body: Json, stream: boolean): RequestFacts {
 /** Removes the `"usage":null` member the upstream adds to chunks once include_usage is on. */
 const USAGE_NULL = /,\s*"usage"\s*:\s*null(?=\s*[,}])|"usage"\s*:\s*null\s*,\s*/;
 
-function chatCall(body: Json): LlmCall {
-  const stream = body.stream === true;
+/**
+ * The request body with include_usage turned on. Without stream_options, the member is
+ * spliced in after the opening brace, sparing a re-serialisation of the whole request.
+ */
+function withUsageRequested(raw: Buffer, body: Json): Buffer {
   const streamOptions = obj(body.stream_options);
-  const addUsage = stream && streamOptions?.include_usage !== true;
-  let upstreamBody: Buffer | null = null;
-  if (addUsage) {
-    upstreamBody = Buffer.from(JSON.stringify({ ...body, stream_options: { ...streamOptions, include_usage: true } }));
+  if (body.stream_options === undefined) {
+    const brace = raw.indexOf(0x7b); // "{"
+    if (brace !== -1) return Buffer.concat([raw.subarray(0, brace + 1), INCLUDE_USAGE_MEMBER, raw.subarray(brace + 1)]);
   }
+  return Buffer.from(JSON.stringify({ ...body, stream_options: { ...streamOptions, include_usage: true } }));
+}
+
+const INCLUDE_USAGE_MEMBER = Buffer.from('"stream_options":{"include_usage":true},');
+
+function chatCall(body: Json, raw: Buffer): LlmCall {
+  const stream = body.stream === true;
+  const addUsage = stream && obj(body.stream_options)?.include_usage !== true;
+  const upstreamBody = addUsage ? withUsageRequested(raw, body) : null;
   const choiceText = new Map<number, string>();
+  // The chunk observeEvent parsed last: rewriteEvent, called next for the same event, reuses it.
+  let lastChunk: Json | null = null;
   return {
     request: chatFacts(body, stream),
     upstreamBody,
     observeEvent(event: SseEvent, facts: ResponseFacts): boolean {
+      lastChunk = null;
       if (event.data === '[DONE]') return false;
       const chunk = obj(safeParseJson(event.data));
+      lastChunk = chunk;
       if (!chunk) return false;
       if (chunk.error) readError(chunk, facts);
       facts.response_id ??= str(chunk.id);
@@ -97,9 +112,9 @@ function chatCall(body: Json): LlmCall {
     },
     rewriteEvent: addUsage
       ? (event: SseEvent): string | null => {
-          if (!event.data.includes('"usage"')) return event.raw;
-          const chunk = obj(safeParseJson(event.data));
-          if (chunk && Array.isArray(chunk.choices) && chunk.choices.length === 0 && obj(chunk.usage)) return null;
+          const chunk = lastChunk;
+          if (!chunk || !('usage' in chunk)) return event.raw;
+          if (Array.isArray(chunk.choices) && chunk.choices.length === 0 && obj(chunk.usage)) return null;
           return event.raw.replace(USAGE_NULL, '');
         }
       : null,
@@ -191,8 +206,8 @@ function embeddingsCall(body: Json): LlmCall {
   };
 }
 
-function completionsCall(body: Json): LlmCall {
-  const call = chatCall(body);
+function completionsCall(body: Json, raw: Buffer): LlmCall {
+  const call = chatCall(body, raw);
   const prompt = body.prompt;
   call.request = {
     ...call.request,
@@ -217,13 +232,13 @@ function completionsCall(body: Json): LlmCall {
 
 export const openaiAdapter: LlmAdapter = {
   provider: 'openai',
-  describe(path: string, body: unknown): LlmCall | null {
+  describe(path: string, body: unknown, raw: Buffer): LlmCall | null {
     const b = obj(body);
     if (!b) return null;
-    if (path.endsWith('/chat/completions')) return chatCall(b);
+    if (path.endsWith('/chat/completions')) return chatCall(b, raw);
     if (path.endsWith('/responses')) return responsesCall(b);
     if (path.endsWith('/embeddings')) return embeddingsCall(b);
-    if (path.endsWith('/completions')) return completionsCall(b);
+    if (path.endsWith('/completions')) return completionsCall(b, raw);
     return null;
   },
   errorBody(_status: number, code: string, message: string): unknown {
