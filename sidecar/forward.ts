@@ -10,7 +10,7 @@ import type { Transform } from 'node:stream';
 import { errors as undiciErrors } from 'undici';
 import type { Dispatcher } from 'undici';
 import { decodeBody, streamDecoder } from './encoding.js';
-import type { Exchange, ExchangeRecord, Payload } from './exchange.js';
+import type { Exchange, Payload } from './exchange.js';
 import { forwardableHeaders, redactHeaders, type HeaderMap } from './headers.js';
 import { EventLog, type ExchangeObserver, type ResponseHead } from './observer.js';
 import type { Route } from './route.js';
@@ -19,8 +19,6 @@ import { SseParser, type SseEvent } from './sse.js';
 export interface ForwardContext {
   redacted: ReadonlySet<string>;
   maxBodyBytes: number;
-  record(record: ExchangeRecord): void;
-  onComplete?(exchange: Exchange): void;
 }
 
 export interface ForwardRequest {
@@ -129,6 +127,8 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
   private decoder: Transform | null = null;
   /** The observer may rewrite the stream: events are written one by one, not raw chunks. */
   private editing = false;
+  /** The observer reviews the whole body before the agent gets any of it. */
+  private holding = false;
   private clientGone = false;
   private settled = false;
 
@@ -151,7 +151,9 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
     const upstreamHeaders = forwardableHeaders(req.headers, observer.upstreamBody ? ['content-length'] : []);
     // Header names are case-insensitive: a configured X-Api-Key replaces the agent's x-api-key.
     for (const [name, value] of Object.entries(route.config.headers)) upstreamHeaders[name.toLowerCase()] = value;
-    if (observer.editsStream) upstreamHeaders['accept-encoding'] = 'identity';
+    // Servers that guard against DNS rebinding check Origin (and Host, which undici sets).
+    if (upstreamHeaders.origin !== undefined) upstreamHeaders.origin = route.upstream.origin;
+    if (observer.editsStream || observer.reviewBody) upstreamHeaders['accept-encoding'] = 'identity';
 
     let body: Dispatcher.DispatchOptions['body'] = observer.upstreamBody ?? this.request.body;
     if (this.request.body) this.requestPayload.add(this.request.body);
@@ -181,17 +183,20 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
     exchange.ttfb_ms = this.elapsed();
     exchange.http_status = statusCode;
     this.head = { status: statusCode, headers: headers as HeaderMap };
+    observer.onResponseHead?.(this.head);
     const contentType = headerValue(this.head.headers, 'content-type') ?? '';
     this.encoding = headerValue(this.head.headers, 'content-encoding');
     const isSse = contentType.startsWith('text/event-stream');
     this.editing = isSse && observer.editsStream && !this.encoding;
+    this.holding = !isSse && observer.reviewBody !== undefined && !this.encoding;
     if (isSse) {
       this.parser = new SseParser();
       this.decoder = streamDecoder(this.encoding);
       this.decoder?.on('data', (chunk: Buffer) => this.onEvents(this.parser!.push(chunk)));
-    } else if (observer.readsBody) {
+    } else if (observer.readsBody || this.holding) {
       this.responsePayload = new BodyCapture(this.ctx.maxBodyBytes, Math.max(this.ctx.maxBodyBytes, OBSERVED_BODY_LIMIT));
     }
+    if (this.holding) return; // the head goes out with the reviewed body
     res.writeHead(statusCode, forwardableHeaders(this.head.headers, this.editing ? ['content-length'] : []));
     if (isSse) res.flushHeaders();
   }
@@ -201,7 +206,7 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
     this.responsePayload.add(chunk);
     if (this.decoder) this.decoder.write(chunk);
     else if (this.parser) this.onEvents(this.parser.push(chunk));
-    if (!this.editing) res.write(chunk);
+    if (!this.editing && !this.holding) res.write(chunk);
     if (res.writableNeedDrain && !controller.paused) {
       controller.pause();
       res.once('drain', () => controller.resume());
@@ -246,8 +251,25 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
     } catch (err) {
       this.request.exchange.error_message = `tapwire could not decode the response (${this.encoding}): ${(err as Error).message}`;
     }
+    if (this.holding) this.sendReviewed(body);
     this.request.res.end();
     await this.settle(body);
+  }
+
+  /** Sends a held response: the upstream's, or the observer's replacement for it. */
+  private sendReviewed(body: Buffer | null): void {
+    const { res, observer, exchange } = this.request;
+    const head = this.head!;
+    const whole = body ?? this.responsePayload.whole() ?? Buffer.alloc(0);
+    const replacement = observer.reviewBody!(head, whole);
+    if (replacement) {
+      exchange.http_status = replacement.status;
+      res.writeHead(replacement.status, { ...replacement.headers, 'content-length': String(replacement.body.length) });
+      res.write(replacement.body);
+      return;
+    }
+    res.writeHead(head.status, forwardableHeaders(head.headers));
+    res.write(whole);
   }
 
   private fail(err: unknown): void {
@@ -277,7 +299,7 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
     void this.settle(null);
   }
 
-  /** Completes the record once, whichever way the exchange ended. */
+  /** Hands the finished call to the observer once, whichever way it ended. */
   private async settle(body: Buffer | null): Promise<void> {
     if (this.settled) return;
     this.settled = true;
@@ -288,22 +310,14 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
     exchange.request_bytes = this.requestPayload.size;
     exchange.response_bytes = this.responsePayload.size;
     if (head && head.status >= 400 && exchange.status === 'ok') exchange.status = 'error';
-    try {
-      await observer.complete(exchange, head, body);
-    } catch (err) {
-      exchange.error_message ??= `tapwire could not read the response: ${(err as Error).message}`;
-    }
-    if (head && head.status >= 400) {
-      exchange.error_code ??= `http_${head.status}`;
-      exchange.error_message ??= `upstream answered HTTP ${head.status}`;
-    }
-    this.ctx.record({
+    await observer.finish({
       exchange,
+      head,
+      body,
       request: this.requestPayload.payload(redactHeaders(this.request.req.headers, this.ctx.redacted)),
       response: head ? this.responsePayload.payload(redactHeaders(head.headers, this.ctx.redacted)) : null,
       events: this.eventLog.events,
     });
-    this.ctx.onComplete?.(exchange);
     this.done();
   }
 }

@@ -1,6 +1,8 @@
-// What a protocol adapter plugs into the forwarding engine: it may replace the request
-// body, watch (and for SSE, edit) the response as it passes, then complete the record.
-import type { Exchange, ExchangeEvent } from './exchange.js';
+// What a protocol adapter plugs into the forwarding engine. The engine moves bytes; the
+// observer may replace the request body, watch (and for SSE, edit) the response as it
+// passes, hold a non-streamed response to review it, and turns what happened into records:
+// one per HTTP call for LLM and plain HTTP, one per JSON-RPC message exchange for MCP.
+import type { Exchange, ExchangeEvent, ExchangeRecord, Payload } from './exchange.js';
 import type { HeaderMap } from './headers.js';
 import type { SseEvent } from './sse.js';
 
@@ -9,26 +11,61 @@ export interface ResponseHead {
   headers: HeaderMap;
 }
 
+/** Where finished records go: the recorder, and the per-exchange log line. */
+export type RecordSink = (record: ExchangeRecord) => void;
+
+/** Everything the engine saw of one HTTP call, handed to the observer when it is over. */
+export interface ForwardOutcome {
+  /** The HTTP-level exchange: timing, bytes, status and transport errors already set. */
+  exchange: Exchange;
+  head: ResponseHead | null;
+  /** The whole decoded response body when the observer reads bodies and it was not SSE. */
+  body: Buffer | null;
+  request: Payload;
+  response: Payload | null;
+  events: ExchangeEvent[];
+}
+
+/** A response the agent receives instead of the upstream's (see reviewBody). */
+export interface Replacement {
+  status: number;
+  headers: HeaderMap;
+  body: Buffer;
+}
+
 export interface ExchangeObserver {
   /** Bytes to send upstream instead of the agent's body; null sends the agent's body. */
   readonly upstreamBody: Buffer | null;
   /** True when onEvent may edit the stream: upstream is then asked for an uncompressed body. */
   readonly editsStream: boolean;
   /**
-   * True when complete() reads a non-streamed response body (LLM usage comes at its end):
-   * the body is then kept whole for it, up to OBSERVED_BODY_LIMIT, even when the record
-   * stores less of it.
+   * True when finish() reads a non-streamed response body (LLM usage comes at its end): the
+   * body is then kept whole, up to OBSERVED_BODY_LIMIT, even when the record stores less.
    */
   readonly readsBody: boolean;
+  /**
+   * When present, a non-streamed response is held until the whole body has arrived and is
+   * passed here first; a returned Replacement is what the agent receives instead.
+   */
+  reviewBody?(head: ResponseHead, body: Buffer): Replacement | null;
+  /** The upstream's status and headers, before they are sent on to the agent. */
+  onResponseHead?(head: ResponseHead): void;
   /** One SSE event of the response. Returns the raw text to send instead, null to drop it, or undefined to pass it unchanged. */
   onEvent(event: SseEvent, offsetMs: number): string | null | undefined;
-  /**
-   * Fills in the protocol's facts once the exchange is over. `body` is the whole decoded
-   * response body when it was not an event stream (null otherwise, or when there was none).
-   */
-  complete(exchange: Exchange, head: ResponseHead | null, body: Buffer | null): Promise<void> | void;
+  /** Turns the finished call into records and hands them to the sink. */
+  finish(outcome: ForwardOutcome): Promise<void> | void;
   /** The body of an error tapwire itself answers with (upstream down, timed out), in the protocol's format. */
   errorBody(status: number, code: string, message: string): unknown;
+}
+
+/** The record of a call as one HTTP exchange, with `http_NNN` for error statuses that said no more. */
+export function httpRecord(outcome: ForwardOutcome): ExchangeRecord {
+  const { exchange, head } = outcome;
+  if (head && head.status >= 400) {
+    exchange.error_code ??= `http_${head.status}`;
+    exchange.error_message ??= `upstream answered HTTP ${head.status}`;
+  }
+  return { exchange, request: outcome.request, response: outcome.response, events: outcome.events };
 }
 
 /** Records SSE events as the exchange's events; adapters embed it to share the bookkeeping. */
@@ -36,5 +73,22 @@ export class EventLog {
   readonly events: ExchangeEvent[] = [];
   add(event: SseEvent, offsetMs: number): void {
     this.events.push({ offset_ms: offsetMs, event: event.event, event_id: event.id, data: event.data });
+  }
+}
+
+/** Forwards and records a call as plain HTTP: routes with no protocol adapter. */
+export class PlainHttpObserver implements ExchangeObserver {
+  readonly upstreamBody = null;
+  readonly editsStream = false;
+  readonly readsBody = false;
+  constructor(private readonly sink: RecordSink) {}
+  onEvent(): undefined {
+    return undefined;
+  }
+  finish(outcome: ForwardOutcome): void {
+    this.sink(httpRecord(outcome));
+  }
+  errorBody(_status: number, code: string, message: string): unknown {
+    return { error: { code, message } };
   }
 }

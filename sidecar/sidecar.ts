@@ -12,7 +12,7 @@ import { DEFAULT_REDACTED } from './headers.js';
 import { adapterFor, LlmObserver } from './llm/observer.js';
 import { PriceBook } from './llm/pricing.js';
 import type { Logger } from './log.js';
-import type { ExchangeObserver } from './observer.js';
+import { PlainHttpObserver, type ExchangeObserver, type RecordSink } from './observer.js';
 import { Route } from './route.js';
 
 export interface Sidecar {
@@ -24,15 +24,6 @@ export interface Sidecar {
   close(deadlineMs?: number): Promise<void>;
 }
 
-/** An observer for routes with no protocol adapter yet: forwards and records as plain HTTP. */
-const plainHttp: ExchangeObserver = {
-  upstreamBody: null,
-  editsStream: false,
-  readsBody: false,
-  onEvent: () => undefined,
-  complete: () => undefined,
-  errorBody: (_status, code, message) => ({ error: { code, message } }),
-};
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -69,9 +60,12 @@ export async function startSidecar(config: Config, log: Logger): Promise<Sidecar
   const ctx: ForwardContext = {
     redacted: new Set([...DEFAULT_REDACTED, ...config.store.redact_headers.map((h) => h.toLowerCase())]),
     maxBodyBytes: config.store.max_body_bytes,
-    record: (record) => recorder.record(record),
-    onComplete: (e: Exchange) => logExchange(log, e),
   };
+  const sink: RecordSink = (record) => {
+    recorder.record(record);
+    logExchange(log, record.exchange);
+  };
+  const plainHttp = new PlainHttpObserver(sink);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const t0 = performance.now();
@@ -89,7 +83,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Sidecar
     const pathOnly = rest.split('?', 1)[0]!;
     exchange.method = `${req.method ?? 'GET'} ${route.basePath}${pathOnly}`;
     let body: Buffer | null = null;
-    let observer = plainHttp;
+    let observer: ExchangeObserver = plainHttp;
     if (route.config.protocol === 'llm') {
       // LLM requests are small JSON documents whose facts (model, stream) decide how the
       // response is read, so the body is read once, before forwarding.
@@ -98,7 +92,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Sidecar
       } catch {
         return; // the agent went away before sending its request: nothing to forward
       }
-      observer = new LlmObserver(adapterFor(route.config.provider, pathOnly), pathOnly, body, prices);
+      observer = new LlmObserver(adapterFor(route.config.provider, pathOnly), pathOnly, body, prices, sink);
     }
     await forward({ req, res, route, path: rest, exchange, body, observer, t0 }, ctx);
   }

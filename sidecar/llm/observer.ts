@@ -1,8 +1,7 @@
 // The LLM adapter's observer: picks the wire format, reads request facts from the body
 // (parsed once), learns usage from the response, estimates tokens when none came back,
 // prices the call, and sets the exchange's LLM columns.
-import type { Exchange } from '../exchange.js';
-import type { ExchangeObserver, ResponseHead } from '../observer.js';
+import { httpRecord, type ExchangeObserver, type ForwardOutcome, type RecordSink } from '../observer.js';
 import type { SseEvent } from '../sse.js';
 import { safeParseJson, type LlmAdapter, type LlmCall, type Provider } from './adapter.js';
 import { anthropicAdapter } from './anthropic.js';
@@ -32,6 +31,7 @@ export class LlmObserver implements ExchangeObserver {
     path: string,
     requestBody: Buffer | null,
     private readonly prices: PriceBook,
+    private readonly sink: RecordSink,
   ) {
     const parsed = requestBody && requestBody.length > 0 ? safeParseJson(requestBody.toString('utf8')) : undefined;
     this.call = requestBody ? adapter.describe(path, parsed, requestBody) : null;
@@ -45,7 +45,16 @@ export class LlmObserver implements ExchangeObserver {
     return this.call.rewriteEvent?.(event);
   }
 
-  async complete(exchange: Exchange, head: ResponseHead | null, body: Buffer | null): Promise<void> {
+  async finish(outcome: ForwardOutcome): Promise<void> {
+    try {
+      await this.readFacts(outcome);
+    } catch (err) {
+      outcome.exchange.error_message ??= `tapwire could not read the response: ${(err as Error).message}`;
+    }
+    this.sink(httpRecord(outcome));
+  }
+
+  private async readFacts({ exchange, head, body }: ForwardOutcome): Promise<void> {
     exchange.provider = this.adapter.provider;
     const call = this.call;
     if (!call) return;
