@@ -49,6 +49,8 @@ export interface Exchange {
   request_bytes: number;
   response_bytes: number;
   replay_of: string | null;
+  /** Protocol-specific extras as JSON text, e.g. MCP tools/list: {"tool_tokens": {...}}. */
+  details: string | null;
 }
 
 /** Headers and body of one side of an exchange, as stored (credentials already redacted). */
@@ -141,5 +143,6 @@ export function blankExchange(init: Pick<Exchange, 'agent' | 'route' | 'protocol
     request_bytes: 0,
     response_bytes: 0,
     replay_of: null,
+    details: null,
   };
 }

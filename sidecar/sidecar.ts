@@ -2,17 +2,20 @@
 // routes' upstream pools, the recorder, and an orderly stop (finish in-flight requests up
 // to a deadline, then flush every queued record).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Recorder } from '../store/recorder.js';
 import type { Config } from './config.js';
 import { blankExchange, type Exchange } from './exchange.js';
 import { forward, type ForwardContext } from './forward.js';
-import { DEFAULT_REDACTED } from './headers.js';
+import { DEFAULT_REDACTED, redactHeaders } from './headers.js';
 import { adapterFor, LlmObserver } from './llm/observer.js';
 import { PriceBook } from './llm/pricing.js';
 import type { Logger } from './log.js';
 import { PlainHttpObserver, type ExchangeObserver, type RecordSink } from './observer.js';
+import { McpObserver } from './mcp/observer.js';
+import { McpTracker } from './mcp/tracker.js';
 import { Route } from './route.js';
 
 export interface Sidecar {
@@ -84,33 +87,76 @@ export async function startSidecar(config: Config, log: Logger): Promise<Sidecar
     exchange.method = `${req.method ?? 'GET'} ${route.basePath}${pathOnly}`;
     let body: Buffer | null = null;
     let observer: ExchangeObserver = plainHttp;
-    if (route.config.protocol === 'llm') {
-      // LLM requests are small JSON documents whose facts (model, stream) decide how the
-      // response is read, so the body is read once, before forwarding.
+    const protocol = route.config.protocol;
+    if (protocol === 'llm' || protocol === 'mcp') {
+      // LLM and JSON-RPC requests are small JSON documents whose facts decide how the
+      // response is read (and, with policies, whether it is sent at all), so the body is
+      // read once, before forwarding.
       try {
-        body = req.method === 'GET' || req.method === 'HEAD' ? null : await readBody(req);
+        body = req.method === 'GET' || req.method === 'HEAD' || req.method === 'DELETE' ? null : await readBody(req);
       } catch {
         return; // the agent went away before sending its request: nothing to forward
       }
+    }
+    if (protocol === 'llm') {
       observer = new LlmObserver(adapterFor(route.config.provider, pathOnly), pathOnly, body, prices, sink);
+    } else if (protocol === 'mcp') {
+      observer = new McpObserver(req, body, {
+        tracker: trackerFor(name),
+        route,
+        sink,
+        requestHeaders: redactHeaders(req.headers, ctx.redacted),
+        redact: (headers) => redactHeaders(headers, ctx.redacted),
+        connectionKey: connections.keyOf(req.socket),
+      });
     }
     await forward({ req, res, route, path: rest, exchange, body, observer, t0 }, ctx);
   }
 
-  // Requests whose handling (forwarding and recording) has not finished; close() waits on them.
-  let inFlight = 0;
+  const trackers = new Map<string, McpTracker>();
+  function trackerFor(routeName: string): McpTracker {
+    let tracker = trackers.get(routeName);
+    if (!tracker) {
+      tracker = new McpTracker({
+        agent: config.agent.name,
+        route: routeName,
+        sink,
+        maxBodyBytes: config.store.max_body_bytes,
+        pendingTimeoutMs: routes.get(routeName)!.config.timeouts.response_ms,
+        onError: (err) => log.error({ err }, 'could not complete an MCP record'),
+      });
+      trackers.set(routeName, tracker);
+    }
+    return tracker;
+  }
+  // Sessionless MCP clients are told apart by their connection; its end ends their session.
+  const connections = new ConnectionKeys((key) => {
+    for (const tracker of trackers.values()) tracker.endSession(key, 'connection_closed', 'the agent closed its connection');
+  });
+
+  // Requests whose handling (forwarding and recording) has not finished. close() lets the
+  // ordinary ones finish; standing streams (MCP server-to-client GET streams) never finish
+  // by themselves, so close() ends them at once.
+  const handling = new Set<Promise<void>>();
+  const standing = new Set<ServerResponse>();
+  let ordinary = 0;
   let onIdle: (() => void) | null = null;
   const server: Server = createServer((req, res) => {
-    inFlight++;
-    handle(req, res)
+    const isStanding = req.method === 'GET' && isStandingStream(req, routes);
+    if (isStanding) standing.add(res);
+    else ordinary++;
+    const handled = handle(req, res)
       .catch((err: unknown) => {
         log.error({ err }, 'request failed inside tapwire');
         if (!res.headersSent) sendJson(res, 500, { error: { code: 'tapwire_internal', message: 'tapwire failed to handle this request' } });
         else res.destroy();
       })
       .finally(() => {
-        if (--inFlight === 0) onIdle?.();
+        handling.delete(handled);
+        if (isStanding) standing.delete(res);
+        else if (--ordinary === 0) onIdle?.();
       });
+    handling.add(handled);
   });
   server.keepAliveTimeout = 65_000;
   const [host, portText] = splitListen(config.listen);
@@ -139,20 +185,46 @@ export async function startSidecar(config: Config, log: Logger): Promise<Sidecar
       closing ??= (async () => {
         server.close();
         server.closeIdleConnections();
-        if (inFlight > 0) {
+        for (const res of standing) res.destroy();
+        if (ordinary > 0) {
           const drained = new Promise<void>((resolve) => (onIdle = resolve));
           const deadline = new Promise<void>((resolve) => setTimeout(resolve, deadlineMs).unref());
           await Promise.race([drained, deadline]);
         }
         server.closeAllConnections();
         // Requests cut at the deadline still record themselves (as aborted) before the flush.
-        if (inFlight > 0) await new Promise<void>((resolve) => (onIdle = resolve));
+        await Promise.all(handling);
+        for (const tracker of trackers.values()) tracker.close();
         await recorder.close();
         await Promise.all([...routes.values()].map((r) => r.close()));
       })();
       return closing;
     },
   };
+}
+
+/** A GET on an MCP route opens a server-to-client stream that lasts as long as the session. */
+function isStandingStream(req: IncomingMessage, routes: ReadonlyMap<string, Route>): boolean {
+  const { name } = splitRoute(req.url ?? '/');
+  return routes.get(name)?.config.protocol === 'mcp';
+}
+
+/** Gives each agent connection a key, and reports when the connection closes. */
+class ConnectionKeys {
+  private readonly keys = new WeakMap<Socket, string>();
+  private next = 0;
+  private readonly prefix = randomUUID().slice(0, 8);
+  constructor(private readonly onClose: (key: string) => void) {}
+  keyOf(socket: Socket): string {
+    let key = this.keys.get(socket);
+    if (!key) {
+      key = `conn-${this.prefix}-${++this.next}`;
+      this.keys.set(socket, key);
+      const closed = key;
+      socket.once('close', () => this.onClose(closed));
+    }
+    return key;
+  }
 }
 
 export function splitListen(listen: string): [string, string] {

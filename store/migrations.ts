@@ -84,6 +84,11 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX exchanges_session ON exchanges(session_id) WHERE session_id IS NOT NULL;
     `,
   },
+  {
+    version: 3,
+    description: 'protocol-specific details (JSON), e.g. per-tool token counts of MCP tools/list',
+    sql: `ALTER TABLE exchanges ADD COLUMN details TEXT;`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,0 +1,297 @@
+// Correlates MCP JSON-RPC messages into exchanges, whatever carried them (a POST body, an
+// SSE stream, a stdio line): a request opens an exchange, the response with its id (in the
+// same MCP session) completes it, a notification is an exchange of its own and, when it
+// carries a progress token, also an event of the request it reports on. Completed
+// exchanges get their estimated token cost and go to the record sink.
+import { performance } from 'node:perf_hooks';
+import { blankExchange, type Direction, type Exchange, type ExchangeEvent, type Payload } from '../exchange.js';
+import type { HeaderMap } from '../headers.js';
+import { idKey, idText, type JsonRpcMessage } from '../jsonrpc.js';
+import { estimateTokens } from '../llm/tokenizer.js';
+import type { RecordSink } from '../observer.js';
+import { requestFacts, resultFacts, type McpRequestFacts } from './facts.js';
+
+type Request = Extract<JsonRpcMessage, { kind: 'request' }>;
+type Notification = Extract<JsonRpcMessage, { kind: 'notification' }>;
+type Response = Extract<JsonRpcMessage, { kind: 'response' }>;
+
+/** What carried a message: its HTTP headers (already redacted) and status, if any. */
+export interface Carrier {
+  headers: HeaderMap;
+  httpStatus?: number | null;
+  /** The message's own bytes when it is the whole body (kept byte for byte). */
+  bytes?: Buffer;
+}
+
+interface OpenExchange {
+  exchange: Exchange;
+  t0: number;
+  method: string;
+  facts: McpRequestFacts;
+  request: Payload;
+  events: ExchangeEvent[];
+  /** The HTTP call (or stdio pipe) that carried the request; its failure ends the exchange. */
+  owner: object | null;
+}
+
+export class McpSession {
+  readonly clientRequests = new Map<string, OpenExchange>();
+  readonly serverRequests = new Map<string, OpenExchange>();
+  readonly progress = new Map<string, OpenExchange>();
+  lastSeen = Date.now();
+  constructor(
+    readonly key: string,
+    /** The session id recorded on exchanges: the MCP session id, or the connection's. */
+    readonly sessionId: string,
+  ) {}
+  get pending(): number {
+    return this.clientRequests.size + this.serverRequests.size;
+  }
+}
+
+export interface TrackerOptions {
+  agent: string;
+  route: string;
+  sink: RecordSink;
+  maxBodyBytes: number;
+  /** Requests unanswered this long are recorded as errors. */
+  pendingTimeoutMs: number;
+  /** Called when a record could not be completed (never expected; logged). */
+  onError?: (err: unknown) => void;
+}
+
+/** A session with nothing pending and no traffic for this long is forgotten. */
+const IDLE_SESSION_MS = 60 * 60 * 1000;
+
+function payload(headers: HeaderMap, bytes: Buffer, cap: number): Payload {
+  const truncated = bytes.length > cap;
+  return { headers, body: truncated ? Buffer.from(bytes.subarray(0, cap)) : bytes, body_size: bytes.length, truncated };
+}
+
+function progressKey(token: string | number): string {
+  return typeof token === 'number' ? `n:${token}` : `s:${token}`;
+}
+
+export class McpTracker {
+  private readonly sessions = new Map<string, McpSession>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly options: TrackerOptions) {
+    this.sweeper = setInterval(() => this.sweep(), Math.min(5000, options.pendingTimeoutMs)).unref();
+  }
+
+  /** The session under `key`, created on first use. */
+  session(key: string, sessionId: string = key): McpSession {
+    let session = this.sessions.get(key);
+    if (!session) {
+      session = new McpSession(key, sessionId);
+      this.sessions.set(key, session);
+    }
+    session.lastSeen = Date.now();
+    return session;
+  }
+
+  /**
+   * Moves the exchanges `owner` opened in `from` into the session `key` (an initialize
+   * answered with a new Mcp-Session-Id), and records them under that id.
+   */
+  adopt(owner: object, from: McpSession, key: string): McpSession {
+    const to = this.session(key);
+    for (const [map, target] of [
+      [from.clientRequests, to.clientRequests],
+      [from.serverRequests, to.serverRequests],
+      [from.progress, to.progress],
+    ] as const) {
+      for (const [k, open] of map) {
+        if (open.owner !== owner) continue;
+        map.delete(k);
+        open.exchange.session_id = to.sessionId;
+        target.set(k, open);
+      }
+    }
+    return to;
+  }
+
+  private open(session: McpSession, direction: Direction, method: string, id: string | null, carrier: Carrier, bytes: Buffer): OpenExchange {
+    const exchange = blankExchange({ agent: this.options.agent, route: this.options.route, protocol: 'mcp' });
+    exchange.direction = direction;
+    exchange.method = method;
+    exchange.session_id = session.sessionId;
+    exchange.jsonrpc_id = id;
+    exchange.request_bytes = bytes.length;
+    return {
+      exchange,
+      t0: performance.now(),
+      method,
+      facts: requestFacts(method, undefined),
+      request: payload(carrier.headers, bytes, this.options.maxBodyBytes),
+      events: [],
+      owner: null,
+    };
+  }
+
+  /** A request, from the agent (client_to_server) or from the server (server_to_client). */
+  request(session: McpSession, direction: Direction, message: Request, carrier: Carrier, owner: object | null): void {
+    const bytes = carrier.bytes ?? Buffer.from(JSON.stringify(message.raw));
+    const open = this.open(session, direction, message.method, idText(message.id), carrier, bytes);
+    open.owner = owner;
+    open.facts = requestFacts(message.method, message.params);
+    open.exchange.target = open.facts.target;
+    const pending = direction === 'client_to_server' ? session.clientRequests : session.serverRequests;
+    pending.set(idKey(message.id), open);
+    if (open.facts.progressToken !== null) session.progress.set(progressKey(open.facts.progressToken), open);
+  }
+
+  /** A notification: its own exchange, and an event of the request it reports progress on. */
+  notification(session: McpSession, direction: Direction, message: Notification, carrier: Carrier): void {
+    const bytes = carrier.bytes ?? Buffer.from(JSON.stringify(message.raw));
+    const open = this.open(session, direction, message.method, null, carrier, bytes);
+    const params = message.params as Record<string, unknown> | undefined;
+    const token = params?.progressToken;
+    const related = typeof token === 'string' || typeof token === 'number' ? session.progress.get(progressKey(token)) : undefined;
+    if (related) {
+      related.events.push({ offset_ms: this.elapsed(related), event: message.method, event_id: null, data: bytes.toString('utf8') });
+    }
+    if (message.method === 'notifications/cancelled') {
+      const requestId = params?.requestId;
+      if (typeof requestId === 'string' || typeof requestId === 'number') {
+        const pending = direction === 'client_to_server' ? session.clientRequests : session.serverRequests;
+        const cancelled = pending.get(idKey(requestId));
+        if (cancelled) {
+          pending.delete(idKey(requestId));
+          this.end(session, cancelled, 'aborted', 'cancelled', typeof params?.reason === 'string' ? params.reason : 'cancelled by the sender');
+        }
+      }
+    }
+    open.exchange.target = related?.exchange.target ?? null;
+    open.exchange.http_status = carrier.httpStatus ?? null;
+    this.emit(open, null);
+  }
+
+  /**
+   * A response, completing the request with its id that went the other way. Returns false
+   * when no such request is open (it is still recorded, as an exchange of its own).
+   */
+  response(session: McpSession, direction: Direction, message: Response, carrier: Carrier): boolean {
+    const pending = direction === 'server_to_client' ? session.clientRequests : session.serverRequests;
+    const key = message.id === null ? null : idKey(message.id);
+    const open = key === null ? undefined : pending.get(key);
+    const bytes = carrier.bytes ?? Buffer.from(JSON.stringify(message.raw));
+    if (!open || key === null) {
+      const orphan = this.open(session, direction, '(response)', idText(message.id), carrier, bytes);
+      orphan.exchange.status = 'error';
+      orphan.exchange.error_code = 'unmatched_response';
+      orphan.exchange.error_message = `a response to id ${idText(message.id)} with no open request in this session`;
+      this.emit(orphan, null);
+      return false;
+    }
+    pending.delete(key);
+    if (open.facts.progressToken !== null) session.progress.delete(progressKey(open.facts.progressToken));
+    const { exchange } = open;
+    exchange.http_status = carrier.httpStatus ?? exchange.http_status;
+    exchange.response_bytes = bytes.length;
+    if (message.error) {
+      exchange.status = 'error';
+      exchange.error_code = String(message.error.code);
+      exchange.error_message = message.error.message;
+    }
+    this.emit(open, { headers: carrier.headers, bytes, result: message.error ? undefined : message.result });
+    return true;
+  }
+
+  /** Ends every exchange `owner` carried that is still open (its HTTP call failed or was cut). */
+  failOwned(owner: object, status: 'error' | 'aborted', code: string, message: string): void {
+    for (const session of this.sessions.values()) {
+      for (const map of [session.clientRequests, session.serverRequests]) {
+        for (const [key, open] of map) {
+          if (open.owner !== owner) continue;
+          map.delete(key);
+          this.end(session, open, status, code, message);
+        }
+      }
+    }
+  }
+
+  /** A session is over (DELETE, its stream or connection closed): what it left open is ended. */
+  endSession(key: string, code: string, message: string): void {
+    const session = this.sessions.get(key);
+    if (!session) return;
+    this.sessions.delete(key);
+    for (const map of [session.clientRequests, session.serverRequests]) {
+      for (const open of map.values()) this.end(session, open, 'aborted', code, message);
+      map.clear();
+    }
+  }
+
+  /** Records everything still open as aborted and stops the sweeper (the sidecar is stopping). */
+  close(): void {
+    clearInterval(this.sweeper);
+    for (const key of [...this.sessions.keys()]) this.endSession(key, 'sidecar_stopped', 'tapwire stopped before the exchange completed');
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    const wall = Date.now();
+    for (const [key, session] of this.sessions) {
+      for (const map of [session.clientRequests, session.serverRequests]) {
+        for (const [id, open] of map) {
+          if (now - open.t0 < this.options.pendingTimeoutMs) continue;
+          map.delete(id);
+          this.end(session, open, 'error', 'no_response', `no response within ${this.options.pendingTimeoutMs} ms`);
+        }
+      }
+      if (session.pending === 0 && wall - session.lastSeen > IDLE_SESSION_MS) this.sessions.delete(key);
+    }
+  }
+
+  private end(session: McpSession, open: OpenExchange, status: 'error' | 'aborted', code: string, message: string): void {
+    if (open.facts.progressToken !== null) session.progress.delete(progressKey(open.facts.progressToken));
+    open.exchange.status = status;
+    open.exchange.error_code = code;
+    open.exchange.error_message = message;
+    this.emit(open, null);
+  }
+
+  private elapsed(open: OpenExchange): number {
+    return Math.round((performance.now() - open.t0) * 1000) / 1000;
+  }
+
+  private emit(open: OpenExchange, response: { headers: HeaderMap; bytes: Buffer; result: unknown } | null): void {
+    const { exchange } = open;
+    exchange.ended_at = Date.now();
+    exchange.duration_ms = this.elapsed(open);
+    if (response) exchange.ttfb_ms = open.events[0]?.offset_ms ?? exchange.duration_ms;
+    this.complete(open, response).catch((err: unknown) => this.options.onError?.(err));
+  }
+
+  private async complete(open: OpenExchange, response: { headers: HeaderMap; bytes: Buffer; result: unknown } | null): Promise<void> {
+    const { exchange } = open;
+    const result = response?.result === undefined ? null : resultFacts(open.method, response.result);
+    if (result?.toolError) {
+      exchange.status = 'error';
+      exchange.error_code = 'tool_error';
+      exchange.error_message = result.toolError;
+    }
+    const inputText = open.facts.inputText;
+    const outputText = result?.outputText ?? '';
+    if (inputText || outputText) {
+      exchange.input_tokens = await estimateTokens(inputText);
+      exchange.output_tokens = await estimateTokens(outputText);
+      exchange.tokens_estimated = 1;
+    }
+    const details: Record<string, unknown> = {};
+    if (result?.resultType) details.result_type = result.resultType;
+    if (result?.toolDefinitions) {
+      const perTool: Record<string, number> = {};
+      for (const [name, text] of result.toolDefinitions) perTool[name] = await estimateTokens(text);
+      details.tool_tokens = perTool;
+    }
+    exchange.details = Object.keys(details).length > 0 ? JSON.stringify(details) : null;
+    this.options.sink({
+      exchange,
+      request: open.request,
+      response: response ? payload(response.headers, response.bytes, this.options.maxBodyBytes) : null,
+      events: open.events,
+    });
+  }
+}
