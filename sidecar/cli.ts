@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-// The tapwire command line: `tapwire run` starts the sidecar.
+// The tapwire command line: `tapwire run` starts the sidecar; `tapwire wrap` stands in for a
+// stdio MCP server and records its traffic.
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, configForCommand, loadConfig } from './config.js';
 import { createLogger } from './log.js';
+import { runWrap, wrapCommand } from './mcp/stdio-wrap.js';
 import { startSidecar } from './sidecar.js';
 import { StoreError } from '../store/db.js';
 
@@ -55,6 +57,29 @@ program
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
+  });
+
+program
+  .command('wrap')
+  .description('run a stdio MCP server in place of the client\'s command, relaying and recording its messages')
+  .usage('--route <name> [options] [-- <command> [args...]]')
+  .requiredOption('--route <name>', 'the mcp route to record under (without --config: any name)')
+  .option('-c, --config <file>', 'tapwire.yaml to load (agent, store, and the route: its command, env, cwd)')
+  .option('--db <file>', 'SQLite file to record into (overrides store.path; default tapwire.db)')
+  .addOption(
+    new Option('--log-level <level>', "tapwire's own messages, on stderr (stdout is the protocol's)")
+      .choices(['trace', 'debug', 'info', 'warn', 'error', 'silent'])
+      .default('warn'),
+  )
+  .argument('[command...]', "the server's command and arguments; default: the route's command")
+  .action(async (commandLine: string[], opts: { route: string; config?: string; db?: string; logLevel: string }) => {
+    const config = opts.config
+      ? loadConfig(opts.config)
+      : configForCommand(opts.route, commandLine[0] ?? '', commandLine.slice(1));
+    if (opts.db) config.store.path = opts.db;
+    const command = wrapCommand(config, opts.route, commandLine);
+    const log = createLogger(opts.logLevel, process.stderr);
+    process.exit(await runWrap({ config, routeName: opts.route, command, log }));
   });
 
 try {

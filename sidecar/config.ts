@@ -13,12 +13,23 @@ const timeoutsSchema = z.strictObject({
   connect_ms: z.number().int().positive().default(10_000),
   response_ms: z.number().int().positive().default(600_000),
   idle_ms: z.number().int().positive().default(300_000),
+  /** Command routes: a session with no request and no open stream this long is ended. */
+  session_idle_ms: z.number().int().positive().default(600_000),
 });
 
 const routeSchema = z.strictObject({
   protocol: z.enum(['llm', 'mcp', 'a2a', 'http']),
-  upstream: z.url({ protocol: /^https?$/, error: 'an http(s) URL, e.g. https://api.openai.com' }),
+  upstream: z.url({ protocol: /^https?$/, error: 'an http(s) URL, e.g. https://api.openai.com' }).optional(),
+  // A stdio MCP server to spawn (one process per session) instead of an upstream URL.
+  command: z.string().min(1).optional(),
+  args: z.array(z.string()).optional(),
+  env: z.record(z.string(), z.string()).optional(),
+  cwd: z.string().min(1).optional(),
   provider: z.enum(['openai', 'anthropic']).optional(),
+  // a2a only: what to do with a signed agent card. strip (default): rewrite its interface
+  // URLs to tapwire and remove the signatures; pass: hand it over unmodified (calls then
+  // bypass tapwire).
+  signed_cards: z.enum(['strip', 'pass']).optional(),
   headers: z.record(z.string(), z.string()).default({}),
   timeouts: timeoutsSchema.default(() => timeoutsSchema.parse({})),
 });
@@ -57,6 +68,14 @@ export const configSchema = z.strictObject({
 
 export type Config = z.infer<typeof configSchema>;
 export type RouteConfig = Config['routes'][string];
+/** A route forwarded over HTTP to its upstream URL. */
+export type UpstreamRouteConfig = RouteConfig & { upstream: string };
+/** A route served by spawning a stdio MCP server. */
+export type CommandRouteConfig = RouteConfig & { command: string };
+
+export function isCommandRoute(route: RouteConfig): route is CommandRouteConfig {
+  return route.command !== undefined;
+}
 export type PriceOverride = Config['pricing'][number];
 
 /** The routes `tapwire run` serves when started without a config file. */
@@ -168,8 +187,24 @@ function unwrap(schema: z.ZodType): z.ZodType {
 function checkRoutes(config: Config, where: (path: readonly PropertyKey[]) => string): Config {
   const messages: string[] = [];
   for (const [name, route] of Object.entries(config.routes)) {
+    const at = (field: string): string => `${where(['routes', name, field])}: routes.${name}.${field}`;
     if (route.provider && route.protocol !== 'llm') {
-      messages.push(`${where(['routes', name, 'provider'])}: routes.${name}.provider: only routes with protocol llm have a provider`);
+      messages.push(`${at('provider')}: only routes with protocol llm have a provider`);
+    }
+    if (route.signed_cards && route.protocol !== 'a2a') {
+      messages.push(`${at('signed_cards')}: only routes with protocol a2a have signed_cards`);
+    }
+    if (route.upstream === undefined && route.command === undefined) {
+      messages.push(`${at('upstream')}: missing: give the route an upstream (an http(s) URL) or a command (a stdio MCP server to run)`);
+    } else if (route.upstream !== undefined && route.command !== undefined) {
+      messages.push(`${at('command')}: give either upstream or command, not both`);
+    } else if (route.command !== undefined) {
+      if (route.protocol !== 'mcp') messages.push(`${at('command')}: only routes with protocol mcp can run a command`);
+      if (Object.keys(route.headers).length > 0) messages.push(`${at('headers')}: only routes with an upstream send headers`);
+    } else {
+      for (const field of ['args', 'env', 'cwd'] as const) {
+        if (route[field] !== undefined) messages.push(`${at(field)}: only routes with a command have ${field}`);
+      }
     }
   }
   if (messages.length > 0) throw new ConfigError(`invalid config\n${messages.join('\n')}`);
@@ -189,6 +224,13 @@ export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = pr
     throw new ConfigError(`cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
   return parseConfig(text, path, env);
+}
+
+/** `tapwire wrap` without a config file: the defaults, with one mcp route `name` running `command`. */
+export function configForCommand(name: string, command: string, args: readonly string[]): Config {
+  if (!command) throw new ConfigError("no command: without --config, give the server's command after --");
+  if (!ROUTE_NAME.test(name)) throw new ConfigError(`--route ${name}: a route name is letters, digits, ".", "_" or "-", starting with a letter or digit`);
+  return configSchema.parse({ routes: { [name]: { protocol: 'mcp', command, args } } });
 }
 
 function withBuiltInRoutes(config: Config): Config {

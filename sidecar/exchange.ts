@@ -51,6 +51,10 @@ export interface Exchange {
   replay_of: string | null;
   /** Protocol-specific extras as JSON text, e.g. MCP tools/list: {"tool_tokens": {...}}. */
   details: string | null;
+  /** A2A: the task the call created or acted on. */
+  task_id: string | null;
+  /** A2A: the task's last state seen in the call, normalised across protocol versions (see sidecar/a2a/facts.ts). */
+  task_state: string | null;
 }
 
 /** Headers and body of one side of an exchange, as stored (credentials already redacted). */
@@ -144,5 +148,7 @@ export function blankExchange(init: Pick<Exchange, 'agent' | 'route' | 'protocol
     response_bytes: 0,
     replay_of: null,
     details: null,
+    task_id: null,
+    task_state: null,
   };
 }

@@ -71,7 +71,11 @@ export function idText(id: JsonRpcId | null): string | null {
   return id === null ? null : JSON.stringify(id);
 }
 
+export const PARSE_ERROR = -32700;
+export const INVALID_REQUEST = -32600;
 export const INTERNAL_ERROR = -32603;
+/** The MCP SDKs' ErrorCode.ConnectionClosed: the other side went away before answering. */
+export const CONNECTION_CLOSED = -32000;
 
 export function errorResponse(id: JsonRpcId | null, code: number, message: string, data?: unknown): Record<string, unknown> {
   return { jsonrpc: '2.0', id, error: data === undefined ? { code, message } : { code, message, data } };

@@ -1,6 +1,7 @@
-// A route at run time: its config plus the pooled keep-alive connections to its upstream.
+// A route forwarded over HTTP, at run time: its config plus the pooled keep-alive
+// connections to its upstream. (Routes with a command are served by sidecar/mcp/stdio-http.ts.)
 import { Pool } from 'undici';
-import type { RouteConfig } from './config.js';
+import type { UpstreamRouteConfig } from './config.js';
 
 export class Route {
   readonly pool: Pool;
@@ -10,7 +11,7 @@ export class Route {
 
   constructor(
     readonly name: string,
-    readonly config: RouteConfig,
+    readonly config: UpstreamRouteConfig,
   ) {
     this.upstream = new URL(config.upstream);
     this.basePath = this.upstream.pathname.replace(/\/+$/, '');

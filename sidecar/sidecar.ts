@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Recorder } from '../store/recorder.js';
-import type { Config } from './config.js';
+import { isCommandRoute, type Config } from './config.js';
 import { blankExchange, type Exchange } from './exchange.js';
 import { forward, type ForwardContext } from './forward.js';
 import { DEFAULT_REDACTED, redactHeaders } from './headers.js';
@@ -15,6 +15,8 @@ import { PriceBook } from './llm/pricing.js';
 import type { Logger } from './log.js';
 import { PlainHttpObserver, type ExchangeObserver, type RecordSink } from './observer.js';
 import { McpObserver } from './mcp/observer.js';
+import { A2aFlow, isRootCardRequest, rootCard } from './a2a/flow.js';
+import { StdioHttpBridge } from './mcp/stdio-http.js';
 import { McpTracker } from './mcp/tracker.js';
 import { Route } from './route.js';
 
@@ -58,7 +60,11 @@ export async function startSidecar(config: Config, log: Logger): Promise<Sidecar
     flushIntervalMs: config.store.flush_interval_ms,
     onError: (message, lost) => log.error({ err: message, records: lost }, 'store write failed'),
   });
-  const routes = new Map(Object.entries(config.routes).map(([name, rc]) => [name, new Route(name, rc)]));
+  const routes = new Map<string, Route>();
+  const bridges = new Map<string, StdioHttpBridge>(); // routes with a command: stdio servers served over HTTP
+  const routeNames = Object.keys(config.routes);
+  const a2aRouteNames = routeNames.filter((n) => config.routes[n]!.protocol === 'a2a' && !isCommandRoute(config.routes[n]!));
+  const a2a = new A2aFlow();
   const prices = new PriceBook(config.pricing);
   const ctx: ForwardContext = {
     redacted: new Set([...DEFAULT_REDACTED, ...config.store.redact_headers.map((h) => h.toLowerCase())]),
@@ -74,12 +80,21 @@ export async function startSidecar(config: Config, log: Logger): Promise<Sidecar
     const t0 = performance.now();
     const started = Date.now();
     const url = req.url ?? '/';
-    if (url === '/_tapwire/health') return sendJson(res, 200, { status: 'ok', routes: [...routes.keys()] });
-    const { name, rest } = splitRoute(url);
+    if (url === '/_tapwire/health') return sendJson(res, 200, { status: 'ok', routes: routeNames });
+    // A2A clients given a route URL without a trailing slash look for the card at the root.
+    const rootCardRoute = isRootCardRequest(url) ? rootCard(url, a2aRouteNames, `http://${req.headers.host ?? config.listen}`) : null;
+    if (rootCardRoute?.kind === 'error') return sendJson(res, rootCardRoute.status, rootCardRoute.body);
+    const { name, rest } = rootCardRoute ?? splitRoute(url);
+    const bridge = bridges.get(name);
+    if (bridge) {
+      const body = req.method === 'POST' ? await readBody(req).catch(() => null) : null;
+      if (req.method === 'POST' && !body) return; // the agent went away before sending its request
+      return bridge.handle(req, res, body);
+    }
     const route = routes.get(name);
     if (!route) {
       return sendJson(res, 404, {
-        error: { code: 'unknown_route', message: `tapwire has no route "${name}"; routes: ${[...routes.keys()].join(', ') || '(none)'}` },
+        error: { code: 'unknown_route', message: `tapwire has no route "${name}"; routes: ${routeNames.join(', ') || '(none)'}` },
       });
     }
     const exchange = blankExchange({ agent: config.agent.name, route: name, protocol: route.config.protocol, started_at: started });
@@ -88,7 +103,8 @@ export async function startSidecar(config: Config, log: Logger): Promise<Sidecar
     let body: Buffer | null = null;
     let observer: ExchangeObserver = plainHttp;
     const protocol = route.config.protocol;
-    if (protocol === 'llm' || protocol === 'mcp') {
+    let path = rest;
+    if (protocol === 'llm' || protocol === 'mcp' || protocol === 'a2a') {
       // LLM and JSON-RPC requests are small JSON documents whose facts decide how the
       // response is read (and, with policies, whether it is sent at all), so the body is
       // read once, before forwarding.
@@ -109,8 +125,10 @@ export async function startSidecar(config: Config, log: Logger): Promise<Sidecar
         redact: (headers) => redactHeaders(headers, ctx.redacted),
         connectionKey: connections.keyOf(req.socket),
       });
+    } else if (protocol === 'a2a') {
+      ({ observer, path } = await a2a.prepare({ req, route, rest, body, sink }));
     }
-    await forward({ req, res, route, path: rest, exchange, body, observer, t0 }, ctx);
+    await forward({ req, res, route, path, exchange, body, observer, t0 }, ctx);
   }
 
   const trackers = new Map<string, McpTracker>();
@@ -122,7 +140,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Sidecar
         route: routeName,
         sink,
         maxBodyBytes: config.store.max_body_bytes,
-        pendingTimeoutMs: routes.get(routeName)!.config.timeouts.response_ms,
+        pendingTimeoutMs: config.routes[routeName]!.timeouts.response_ms,
         onError: (err) => log.error({ err }, 'could not complete an MCP record'),
       });
       trackers.set(routeName, tracker);
@@ -134,15 +152,22 @@ export async function startSidecar(config: Config, log: Logger): Promise<Sidecar
     for (const tracker of trackers.values()) tracker.endSession(key, 'connection_closed', 'the agent closed its connection');
   });
 
+  for (const [name, rc] of Object.entries(config.routes)) {
+    if (isCommandRoute(rc)) {
+      const redact = (headers: IncomingMessage['headers']) => redactHeaders(headers, ctx.redacted);
+      bridges.set(name, new StdioHttpBridge(name, rc, { agent: config.agent.name, tracker: trackerFor(name), sink, log, redact }));
+    } else routes.set(name, new Route(name, { ...rc, upstream: rc.upstream! }));
+  }
+
   // Requests whose handling (forwarding and recording) has not finished. close() lets the
-  // ordinary ones finish; standing streams (MCP server-to-client GET streams) never finish
+  // ordinary ones finish; standing streams (MCP GET and listen streams) never finish
   // by themselves, so close() ends them at once.
   const handling = new Set<Promise<void>>();
   const standing = new Set<ServerResponse>();
   let ordinary = 0;
   let onIdle: (() => void) | null = null;
   const server: Server = createServer((req, res) => {
-    const isStanding = req.method === 'GET' && isStandingStream(req, routes);
+    const isStanding = isStandingStream(req, config);
     if (isStanding) standing.add(res);
     else ordinary++;
     const handled = handle(req, res)
@@ -194,7 +219,9 @@ export async function startSidecar(config: Config, log: Logger): Promise<Sidecar
         server.closeAllConnections();
         // Requests cut at the deadline still record themselves (as aborted) before the flush.
         await Promise.all(handling);
-        for (const tracker of trackers.values()) tracker.close();
+        // Command routes' server processes stop before their trackers record what is left open.
+        await Promise.all([...bridges.values()].map((bridge) => bridge.close()));
+        await Promise.all([...trackers.values()].map((tracker) => tracker.close()));
         await recorder.close();
         await Promise.all([...routes.values()].map((r) => r.close()));
       })();
@@ -203,10 +230,15 @@ export async function startSidecar(config: Config, log: Logger): Promise<Sidecar
   };
 }
 
-/** A GET on an MCP route opens a server-to-client stream that lasts as long as the session. */
-function isStandingStream(req: IncomingMessage, routes: ReadonlyMap<string, Route>): boolean {
+/**
+ * MCP streams that last as long as the agent keeps them: a GET (the 2025 server-to-client
+ * stream, for the session's life) and a 2026-07-28 subscriptions/listen POST, which the
+ * client must name in its Mcp-Method header.
+ */
+function isStandingStream(req: IncomingMessage, config: Config): boolean {
   const { name } = splitRoute(req.url ?? '/');
-  return routes.get(name)?.config.protocol === 'mcp';
+  if (config.routes[name]?.protocol !== 'mcp') return false;
+  return req.method === 'GET' || (req.method === 'POST' && req.headers['mcp-method'] === 'subscriptions/listen');
 }
 
 /** Gives each agent connection a key, and reports when the connection closes. */

@@ -89,6 +89,15 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'protocol-specific details (JSON), e.g. per-tool token counts of MCP tools/list',
     sql: `ALTER TABLE exchanges ADD COLUMN details TEXT;`,
   },
+  {
+    version: 4,
+    description: 'A2A task id and normalised task state, to filter on',
+    sql: `
+      ALTER TABLE exchanges ADD COLUMN task_id TEXT;
+      ALTER TABLE exchanges ADD COLUMN task_state TEXT;
+      CREATE INDEX exchanges_task ON exchanges(task_id) WHERE task_id IS NOT NULL;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -5,7 +5,7 @@
 // the request body, the JSON answer or the SSE stream is handed to the tracker.
 import type { IncomingMessage } from 'node:http';
 import type { HeaderMap } from '../headers.js';
-import { errorResponse, INTERNAL_ERROR, parseJsonRpc, type JsonRpcId, type JsonRpcMessage, type ParsedBody } from '../jsonrpc.js';
+import { errorResponse, idKey, INTERNAL_ERROR, parseJsonRpc, type JsonRpcId, type JsonRpcMessage, type ParsedBody } from '../jsonrpc.js';
 import { httpRecord, type ExchangeObserver, type ForwardOutcome, type Replacement, type ResponseHead, type RecordSink } from '../observer.js';
 import type { Route } from '../route.js';
 import type { SseEvent } from '../sse.js';
@@ -131,8 +131,12 @@ export class McpObserver implements ExchangeObserver {
 
   /** Reads a JSON answer; a 2xx answer that is not JSON-RPC becomes errors for the requests. */
   private readAnswer(head: ResponseHead, body: Buffer): Replacement | null {
+    // 202 Accepted answers nothing: the answers come on a stream (legacy HTTP+SSE), and its
+    // body, if any (the SDK's "Accepted"), is not JSON-RPC.
+    if (head.status === 202) return null;
     if (head.status >= 300 || body.length === 0 || this.requestIds.length === 0) {
       if (body.length > 0 && head.status < 300) this.readMessages(body);
+      else if (body.length > 0 && head.status >= 400) this.readErrorAnswers(body);
       return null;
     }
     const problem = this.readMessages(body);
@@ -140,8 +144,21 @@ export class McpObserver implements ExchangeObserver {
     const message = `tapwire: the MCP server behind route "${this.ctx.route.name}" answered with something that is not JSON-RPC (${problem})`;
     const errors = this.requestIds.map((id) => errorResponse(id, INTERNAL_ERROR, message, { tapwire_error: 'upstream_invalid_jsonrpc' }));
     const replacement = JSON.stringify(errors.length === 1 && !(this.parsed?.ok && this.parsed.batch) ? errors[0] : errors);
-    this.ctx.tracker.failOwned(this, 'error', 'upstream_invalid_jsonrpc', message);
+    this.ctx.tracker.failOwned(this, 'error', 'upstream_invalid_jsonrpc', message, 200, { headers: this.responseHeaders, bytes: body });
     return { status: 200, headers: { 'content-type': 'application/json' }, body: Buffer.from(replacement) };
+  }
+
+  /**
+   * An HTTP error whose body answers this call's requests by id with JSON-RPC errors (the
+   * 2026-07-28 header checks answer 400 -32020 so): they complete their exchanges with the
+   * server's own code and message. Any other error body is left to finish() (http_NNN).
+   */
+  private readErrorAnswers(body: Buffer): void {
+    const parsed = parseJsonRpc(body.toString('utf8'));
+    if (!parsed.ok) return;
+    const carried = new Set(this.requestIds.map(idKey));
+    if (!parsed.messages.every((m) => m.kind === 'response' && m.id !== null && carried.has(idKey(m.id)))) return;
+    for (const message of parsed.messages) this.fromServer(message, parsed.messages.length === 1 ? body : undefined);
   }
 
   /** Hands the messages of a JSON answer to the tracker; returns what is wrong with it, if anything. */
@@ -168,14 +185,15 @@ export class McpObserver implements ExchangeObserver {
     if (exchange.status !== 'ok' && (!head || exchange.error_code !== null)) {
       // The call failed (upstream down, cut mid-stream, the agent went away).
       const status = exchange.status === 'aborted' ? 'aborted' : 'error';
-      this.ctx.tracker.failOwned(this, status, exchange.error_code ?? 'upstream_error', exchange.error_message ?? 'the HTTP call failed');
+      this.ctx.tracker.failOwned(this, status, exchange.error_code ?? 'upstream_error', exchange.error_message ?? 'the HTTP call failed', exchange.http_status ?? undefined);
     } else if (head && !this.reviewed && outcome.body) {
       this.readAnswer(head, outcome.body);
     }
     if (head && head.status >= 400) {
       // An HTTP error answers every request this call carried (e.g. 404 session not found).
       const message = `the MCP server answered HTTP ${head.status}`;
-      this.ctx.tracker.failOwned(this, 'error', `http_${head.status}`, outcome.body?.toString('utf8').slice(0, 500) || message);
+      const answer = outcome.body ? { headers: this.responseHeaders, bytes: outcome.body } : undefined;
+      this.ctx.tracker.failOwned(this, 'error', `http_${head.status}`, outcome.body?.toString('utf8').slice(0, 500) || message, head.status, answer);
     }
     if (method === 'DELETE') {
       exchange.method = 'DELETE';

@@ -1,12 +1,12 @@
 // Correlates MCP JSON-RPC messages into exchanges, whatever carried them (a POST body, an
 // SSE stream, a stdio line): a request opens an exchange, the response with its id (in the
 // same MCP session) completes it, a notification is an exchange of its own and, when it
-// carries a progress token, also an event of the request it reports on. Completed
-// exchanges get their estimated token cost and go to the record sink.
+// carries a progress token (or a subscriptions/listen id), also an event of the request it
+// reports on. Completed exchanges get their estimated token cost and go to the record sink.
 import { performance } from 'node:perf_hooks';
 import { blankExchange, type Direction, type Exchange, type ExchangeEvent, type Payload } from '../exchange.js';
 import type { HeaderMap } from '../headers.js';
-import { idKey, idText, type JsonRpcMessage } from '../jsonrpc.js';
+import { idKey, idText, type JsonRpcId, type JsonRpcMessage } from '../jsonrpc.js';
 import { estimateTokens } from '../llm/tokenizer.js';
 import type { RecordSink } from '../observer.js';
 import { requestFacts, resultFacts, type McpRequestFacts } from './facts.js';
@@ -60,6 +60,11 @@ export interface TrackerOptions {
   onError?: (err: unknown) => void;
 }
 
+/** The `_meta` key stamping a notification with the subscriptions/listen request it belongs to. */
+const SUBSCRIPTION_ID = 'io.modelcontextprotocol/subscriptionId';
+/** 2026-07-28: answered only when the subscription ends, so never unanswered for too long. */
+const LISTEN = 'subscriptions/listen';
+
 /** A session with nothing pending and no traffic for this long is forgotten. */
 const IDLE_SESSION_MS = 60 * 60 * 1000;
 
@@ -75,6 +80,8 @@ function progressKey(token: string | number): string {
 export class McpTracker {
   private readonly sessions = new Map<string, McpSession>();
   private readonly sweeper: NodeJS.Timeout;
+  /** Records still counting their tokens: close() waits for them, so none reaches a closed recorder. */
+  private readonly completing = new Set<Promise<void>>();
 
   constructor(private readonly options: TrackerOptions) {
     this.sweeper = setInterval(() => this.sweep(), Math.min(5000, options.pendingTimeoutMs)).unref();
@@ -137,6 +144,8 @@ export class McpTracker {
     open.owner = owner;
     open.facts = requestFacts(message.method, message.params);
     open.exchange.target = open.facts.target;
+    // A server's request arrives on a response (an SSE stream) whose status is already known.
+    open.exchange.http_status = carrier.httpStatus ?? null;
     const pending = direction === 'client_to_server' ? session.clientRequests : session.serverRequests;
     pending.set(idKey(message.id), open);
     if (open.facts.progressToken !== null) session.progress.set(progressKey(open.facts.progressToken), open);
@@ -148,7 +157,14 @@ export class McpTracker {
     const open = this.open(session, direction, message.method, null, carrier, bytes);
     const params = message.params as Record<string, unknown> | undefined;
     const token = params?.progressToken;
-    const related = typeof token === 'string' || typeof token === 'number' ? session.progress.get(progressKey(token)) : undefined;
+    // 2026-07-28: what a subscriptions/listen stream delivers names the listen request's id.
+    const subscription = direction === 'server_to_client' ? (params?._meta as Record<string, unknown> | undefined)?.[SUBSCRIPTION_ID] : undefined;
+    const related =
+      typeof token === 'string' || typeof token === 'number'
+        ? session.progress.get(progressKey(token))
+        : typeof subscription === 'string' || typeof subscription === 'number'
+          ? session.clientRequests.get(idKey(subscription))
+          : undefined;
     if (related) {
       related.events.push({ offset_ms: this.elapsed(related), event: message.method, event_id: null, data: bytes.toString('utf8') });
     }
@@ -199,17 +215,59 @@ export class McpTracker {
     return true;
   }
 
-  /** Ends every exchange `owner` carried that is still open (its HTTP call failed or was cut). */
-  failOwned(owner: object, status: 'error' | 'aborted', code: string, message: string): void {
+  /**
+   * Ends every exchange `owner` carried that is still open (its HTTP call failed or was cut);
+   * `httpStatus` is what the agent received for that call, when it received a status, and
+   * `response` what the server answered in it, when that answer was no JSON-RPC response.
+   */
+  failOwned(owner: object, status: 'error' | 'aborted', code: string, message: string, httpStatus?: number, response?: Omit<Carrier, 'httpStatus'>): void {
     for (const session of this.sessions.values()) {
       for (const map of [session.clientRequests, session.serverRequests]) {
         for (const [key, open] of map) {
           if (open.owner !== owner) continue;
           map.delete(key);
-          this.end(session, open, status, code, message);
+          if (httpStatus !== undefined) open.exchange.http_status = httpStatus;
+          this.end(session, open, status, code, message, response);
         }
       }
     }
+  }
+
+  /** Something that is not a JSON-RPC message (e.g. a stdio line): an exchange of its own, an error. */
+  invalid(session: McpSession, direction: Direction, reason: string, carrier: Carrier & { bytes: Buffer }): void {
+    const open = this.open(session, direction, '(invalid)', null, carrier, carrier.bytes);
+    open.exchange.status = 'error';
+    open.exchange.error_code = 'invalid_jsonrpc';
+    open.exchange.error_message = reason;
+    this.emit(open, null);
+  }
+
+  /**
+   * Ends every request of `session` that went `direction` and still waits for its answer,
+   * because nothing will answer it any more (a stdio server exited). `answer` gives the
+   * response tapwire sends in its place, recorded as the exchange's response. Returns the
+   * ids of those requests, oldest first.
+   */
+  failPending(session: McpSession, direction: Direction, code: string, message: string, answer?: (id: JsonRpcId) => Buffer): JsonRpcId[] {
+    const pending = direction === 'client_to_server' ? session.clientRequests : session.serverRequests;
+    const ids: JsonRpcId[] = [];
+    for (const [key, open] of pending) {
+      pending.delete(key);
+      const id = JSON.parse(open.exchange.jsonrpc_id ?? 'null') as JsonRpcId;
+      ids.push(id);
+      const bytes = answer?.(id);
+      if (!bytes) {
+        this.end(session, open, 'error', code, message);
+        continue;
+      }
+      if (open.facts.progressToken !== null) session.progress.delete(progressKey(open.facts.progressToken));
+      open.exchange.status = 'error';
+      open.exchange.error_code = code;
+      open.exchange.error_message = message;
+      open.exchange.response_bytes = bytes.length;
+      this.emit(open, { headers: {}, bytes, result: undefined });
+    }
+    return ids;
   }
 
   /** A session is over (DELETE, its stream or connection closed): what it left open is ended. */
@@ -223,10 +281,11 @@ export class McpTracker {
     }
   }
 
-  /** Records everything still open as aborted and stops the sweeper (the sidecar is stopping). */
-  close(): void {
+  /** Records everything still open as aborted, stops the sweeper, and resolves once every record reached the sink. */
+  async close(): Promise<void> {
     clearInterval(this.sweeper);
     for (const key of [...this.sessions.keys()]) this.endSession(key, 'sidecar_stopped', 'tapwire stopped before the exchange completed');
+    while (this.completing.size > 0) await Promise.all(this.completing);
   }
 
   private sweep(): void {
@@ -235,7 +294,7 @@ export class McpTracker {
     for (const [key, session] of this.sessions) {
       for (const map of [session.clientRequests, session.serverRequests]) {
         for (const [id, open] of map) {
-          if (now - open.t0 < this.options.pendingTimeoutMs) continue;
+          if (now - open.t0 < this.options.pendingTimeoutMs || open.method === LISTEN) continue;
           map.delete(id);
           this.end(session, open, 'error', 'no_response', `no response within ${this.options.pendingTimeoutMs} ms`);
         }
@@ -244,12 +303,14 @@ export class McpTracker {
     }
   }
 
-  private end(session: McpSession, open: OpenExchange, status: 'error' | 'aborted', code: string, message: string): void {
+  private end(session: McpSession, open: OpenExchange, status: 'error' | 'aborted', code: string, message: string, response?: Omit<Carrier, 'httpStatus'>): void {
     if (open.facts.progressToken !== null) session.progress.delete(progressKey(open.facts.progressToken));
     open.exchange.status = status;
     open.exchange.error_code = code;
     open.exchange.error_message = message;
-    this.emit(open, null);
+    const bytes = response?.bytes;
+    if (bytes) open.exchange.response_bytes = bytes.length;
+    this.emit(open, response && bytes ? { headers: response.headers, bytes, result: undefined } : null);
   }
 
   private elapsed(open: OpenExchange): number {
@@ -261,7 +322,10 @@ export class McpTracker {
     exchange.ended_at = Date.now();
     exchange.duration_ms = this.elapsed(open);
     if (response) exchange.ttfb_ms = open.events[0]?.offset_ms ?? exchange.duration_ms;
-    this.complete(open, response).catch((err: unknown) => this.options.onError?.(err));
+    const completing = this.complete(open, response)
+      .catch((err: unknown) => this.options.onError?.(err))
+      .finally(() => this.completing.delete(completing));
+    this.completing.add(completing);
   }
 
   private async complete(open: OpenExchange, response: { headers: HeaderMap; bytes: Buffer; result: unknown } | null): Promise<void> {

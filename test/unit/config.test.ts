@@ -49,7 +49,7 @@ describe('config', () => {
     );
     const route = config.routes.openai!;
     assert.deepEqual(route.headers, { authorization: 'Bearer sk-live', 'x-org': 'default-org' });
-    assert.deepEqual(route.timeouts, { connect_ms: 10_000, response_ms: 5000, idle_ms: 300_000 });
+    assert.deepEqual(route.timeouts, { connect_ms: 10_000, response_ms: 5000, idle_ms: 300_000, session_idle_ms: 600_000 });
     assert.deepEqual(config.agent, { name: 'planner', labels: { team: 'search' } });
   });
 
@@ -65,7 +65,7 @@ describe('config', () => {
 
   test('an unknown key inside a route names the route', () => {
     const message = configError('routes:\n  openai:\n    protocol: llm\n    upstream: https://x.test\n    timeout: 5\n');
-    assert.match(message, /tapwire\.yaml:5:\d+: routes\.openai\.timeout: unknown key \(allowed here: protocol, upstream, provider, headers, timeouts\)/);
+    assert.match(message, /tapwire\.yaml:5:\d+: routes\.openai\.timeout: unknown key \(allowed here: protocol, upstream, command, args, env, cwd, provider, (?:[a-z_]+, )*headers, timeouts\)/);
   });
 
   test('a wrong value names the field, its line and what was expected', () => {
@@ -99,6 +99,26 @@ describe('config', () => {
       configError('routes:\n  tools: { protocol: mcp, upstream: "http://x.test", provider: openai }\n'),
       /tapwire\.yaml:2:\d+: routes\.tools\.provider: only routes with protocol llm have a provider/,
     );
+  });
+
+  test('a route has exactly one of upstream or command; command routes are mcp routes with args, env and cwd', () => {
+    const config = parseConfig(
+      'routes:\n  fs:\n    protocol: mcp\n    command: npx\n    args: [server, "${ROOT}"]\n    env: { TOKEN: "${TOKEN:-none}" }\n    cwd: /srv\n',
+      'tapwire.yaml',
+      { ROOT: '/data' },
+    );
+    assert.deepEqual(
+      { command: config.routes.fs?.command, args: config.routes.fs?.args, env: config.routes.fs?.env, cwd: config.routes.fs?.cwd, upstream: config.routes.fs?.upstream },
+      { command: 'npx', args: ['server', '/data'], env: { TOKEN: 'none' }, cwd: '/srv', upstream: undefined },
+    );
+    assert.equal(config.routes.fs?.timeouts.session_idle_ms, 600_000);
+    assert.match(configError('routes:\n  fs:\n    protocol: mcp\n'), /tapwire\.yaml:3:\d+: routes\.fs\.upstream: missing: give the route an upstream .* or a command/);
+    assert.match(
+      configError('routes:\n  fs: { protocol: mcp, upstream: "http://x.test", command: npx }\n'),
+      /tapwire\.yaml:2:\d+: routes\.fs\.command: give either upstream or command, not both/,
+    );
+    assert.match(configError('routes:\n  fs: { protocol: llm, command: npx }\n'), /routes\.fs\.command: only routes with protocol mcp can run a command/);
+    assert.match(configError('routes:\n  fs: { protocol: mcp, upstream: "http://x.test", args: [a] }\n'), /routes\.fs\.args: only routes with a command have args/);
   });
 
   test('a config file that cannot be read is named', () => {

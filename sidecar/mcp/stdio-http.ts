@@ -1,0 +1,161 @@
+// Serves a command route (a stdio MCP server) to agents as stateful Streamable HTTP
+// (protocol revisions 2025-03-26 to 2025-11-25): an initialize POST starts a server process
+// and a session (Mcp-Session-Id), later POSTs, the GET stream and DELETE go to that session.
+// Requests are checked the way the MCP SDKs' servers check them, with the same statuses
+// and JSON-RPC error bodies. One bridge per route; sessions live in stdio-session.ts.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CommandRouteConfig } from '../config.js';
+import { blankExchange } from '../exchange.js';
+import type { HeaderMap } from '../headers.js';
+import { INVALID_REQUEST, parseJsonRpc, PARSE_ERROR } from '../jsonrpc.js';
+import type { Logger } from '../log.js';
+import type { RecordSink } from '../observer.js';
+import { serverEnvironment, type StdioCommand } from './stdio-process.js';
+import { StdioHttpSession } from './stdio-session.js';
+import type { McpTracker } from './tracker.js';
+
+export interface StdioBridgeContext {
+  agent: string;
+  tracker: McpTracker;
+  sink: RecordSink;
+  log: Logger;
+  /** Redacts the agent's headers for the record. */
+  redact: (headers: IncomingMessage['headers']) => HeaderMap;
+}
+
+/** The MCP SDKs' code for an unknown session. */
+const SESSION_NOT_FOUND = -32001;
+const BAD_REQUEST = -32000;
+
+function first(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function sendError(res: ServerResponse, status: number, code: number, message: string, extraHeaders: HeaderMap = {}): void {
+  const body = JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...extraHeaders });
+  res.end(body);
+}
+
+export class StdioHttpBridge {
+  /** Sessions by id, while they can be used. */
+  private readonly sessions = new Map<string, StdioHttpSession>();
+  /** Sessions whose process has not finished yet (ended ones included, while they stop). */
+  private readonly running = new Set<StdioHttpSession>();
+  private readonly command: StdioCommand;
+  private closing = false;
+
+  constructor(
+    private readonly name: string,
+    private readonly route: CommandRouteConfig,
+    private readonly ctx: StdioBridgeContext,
+  ) {
+    this.command = { command: route.command, args: route.args ?? [], env: serverEnvironment(route.env), cwd: route.cwd };
+  }
+
+  /** The server process of a session, for tests and diagnostics. */
+  pidOf(sessionId: string): number | undefined {
+    return this.sessions.get(sessionId)?.pid;
+  }
+
+  /** Handles one HTTP request on the route (any path); resolves when its response is over. */
+  async handle(req: IncomingMessage, res: ServerResponse, body: Buffer | null): Promise<void> {
+    const method = req.method ?? 'GET';
+    if (method !== 'POST' && method !== 'GET' && method !== 'DELETE') {
+      return sendError(res, 405, BAD_REQUEST, 'Method not allowed.', { allow: 'GET, POST, DELETE' });
+    }
+    const accept = req.headers.accept ?? '';
+    const sessionId = first(req.headers['mcp-session-id']);
+    if (method === 'POST') return this.post(req, res, body ?? Buffer.alloc(0), accept, sessionId);
+    if (method === 'GET' && !/text\/event-stream|\*\/\*/.test(accept)) {
+      return sendError(res, 406, BAD_REQUEST, 'Not Acceptable: Client must accept text/event-stream');
+    }
+    const session = this.find(res, sessionId);
+    if (!session) return;
+    if (method === 'DELETE') return this.terminate(req, res, session);
+    const standing = session.openStanding(res);
+    if (!standing) return sendError(res, 409, BAD_REQUEST, 'Conflict: Only one SSE stream is allowed per session');
+    return standing;
+  }
+
+  /** Stops every session's process (the sidecar is stopping) once their records are complete. */
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all([...this.running].map((s) => s.end('sidecar_stopped', 'tapwire stopped')));
+  }
+
+  private async post(req: IncomingMessage, res: ServerResponse, body: Buffer, accept: string, sessionId: string | undefined): Promise<void> {
+    if (!/text\/event-stream|\*\/\*/.test(accept) || !/application\/json|\*\/\*/.test(accept)) {
+      return sendError(res, 406, BAD_REQUEST, 'Not Acceptable: Client must accept both application/json and text/event-stream');
+    }
+    if (!(req.headers['content-type'] ?? '').includes('application/json')) {
+      return sendError(res, 415, BAD_REQUEST, 'Unsupported Media Type: Content-Type must be application/json');
+    }
+    const parsed = parseJsonRpc(body.toString('utf8'));
+    if (!parsed.ok) {
+      const code = parsed.reason.startsWith('invalid JSON') ? PARSE_ERROR : INVALID_REQUEST;
+      return sendError(res, 400, code, `${code === PARSE_ERROR ? 'Parse error' : 'Invalid Request'}: ${parsed.reason}`);
+    }
+    const invalid = parsed.messages.find((m) => m.kind === 'invalid');
+    if (invalid?.kind === 'invalid') return sendError(res, 400, INVALID_REQUEST, `Invalid Request: ${invalid.reason}`);
+    const initialize = parsed.messages.some((m) => m.kind === 'request' && m.method === 'initialize');
+    let session: StdioHttpSession | null;
+    if (initialize) {
+      if (parsed.messages.length > 1) return sendError(res, 400, INVALID_REQUEST, 'Invalid Request: Only one initialization request is allowed');
+      if (sessionId !== undefined) return sendError(res, 400, INVALID_REQUEST, 'Invalid Request: Server already initialized');
+      if (this.closing) return sendError(res, 503, BAD_REQUEST, 'tapwire is stopping');
+      session = this.start();
+    } else {
+      session = this.find(res, sessionId);
+      if (!session) return;
+    }
+    return session.post(parsed.messages, body, this.ctx.redact(req.headers), res);
+  }
+
+  private start(): StdioHttpSession {
+    const session = new StdioHttpSession(this.command, {
+      routeName: this.name,
+      tracker: this.ctx.tracker,
+      log: this.ctx.log,
+      idleMs: this.route.timeouts.session_idle_ms,
+      onEnd: (ended) => this.sessions.delete(ended.id),
+    });
+    this.sessions.set(session.id, session);
+    this.running.add(session);
+    void session.finished.then(() => this.running.delete(session));
+    return session;
+  }
+
+  /** The session a request names; answers 400 or 404 itself when there is none. */
+  private find(res: ServerResponse, sessionId: string | undefined): StdioHttpSession | null {
+    if (sessionId === undefined) {
+      sendError(res, 400, BAD_REQUEST, 'Bad Request: Mcp-Session-Id header is required');
+      return null;
+    }
+    const session = this.sessions.get(sessionId);
+    if (!session?.alive) {
+      sendError(res, 404, SESSION_NOT_FOUND, 'Session not found');
+      return null;
+    }
+    return session;
+  }
+
+  /** DELETE: the client ends the session; its process is stopped. Recorded as the HTTP flow records it. */
+  private terminate(req: IncomingMessage, res: ServerResponse, session: StdioHttpSession): void {
+    const exchange = blankExchange({ agent: this.ctx.agent, route: this.name, protocol: 'mcp' });
+    exchange.method = 'DELETE';
+    exchange.session_id = session.id;
+    void session.end('session_ended', 'the client ended the MCP session');
+    res.writeHead(200, { 'mcp-session-id': session.id });
+    res.end();
+    exchange.http_status = 200;
+    exchange.ended_at = Date.now();
+    exchange.duration_ms = exchange.ended_at - exchange.started_at;
+    this.ctx.sink({
+      exchange,
+      request: { headers: this.ctx.redact(req.headers), body: null, body_size: 0, truncated: false },
+      response: { headers: { 'mcp-session-id': session.id }, body: null, body_size: 0, truncated: false },
+      events: [],
+    });
+  }
+}

@@ -1,0 +1,262 @@
+// One Streamable HTTP session of a command route: its own stdio server process, the client
+// messages of each POST written to the server's stdin as lines, and each line the server
+// writes sent as an SSE event on the HTTP stream it belongs to: a response on the stream
+// of the POST that carried its request, a progress notification on the stream of the
+// request whose token it carries, a server request on the stream of the newest pending
+// request, anything else on the standing GET stream (dropped when none is open, as the
+// MCP SDKs' servers do). Every message is recorded through the tracker.
+import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import type { HeaderMap } from '../headers.js';
+import { CONNECTION_CLOSED, errorResponse, idKey, type JsonRpcId, type JsonRpcMessage } from '../jsonrpc.js';
+import type { Logger } from '../log.js';
+import { requestFacts } from './facts.js';
+import { LineSplitter, readLine, trackLine, type Line } from './stdio-lines.js';
+import { describeExit, StdioServerProcess, type ProcessExit, type StdioCommand } from './stdio-process.js';
+import type { Carrier, McpSession, McpTracker } from './tracker.js';
+
+export interface StdioSessionContext {
+  routeName: string;
+  tracker: McpTracker;
+  log: Logger;
+  /** With no request in flight and no stream open this long, the session ends. */
+  idleMs: number;
+  /** Called once, when the session ends (from then on its id is unknown). */
+  onEnd: (session: StdioHttpSession) => void;
+}
+
+/** Why a session ended, recorded on whatever it left unanswered. */
+interface EndReason {
+  code: string;
+  message: string;
+}
+
+const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform' };
+const LF = Buffer.from('\n');
+
+/** The SSE response of one POST that carried requests; it ends once each has its response. */
+class RequestStream {
+  /** Keys (idKey) of the requests this POST carried that have no response yet. */
+  readonly waiting = new Set<string>();
+  constructor(
+    readonly res: ServerResponse,
+    readonly headers: HeaderMap,
+  ) {}
+  get open(): boolean {
+    return !this.res.destroyed && !this.res.writableEnded;
+  }
+}
+
+export class StdioHttpSession {
+  /** The Mcp-Session-Id: also the session id of its records. */
+  readonly id = randomUUID();
+  private readonly server: StdioServerProcess;
+  private readonly mcp: McpSession;
+  /** Pending client requests (idKey) -> the stream their response goes on. */
+  private readonly streamOf = new Map<string, RequestStream>();
+  /** Progress tokens (idKey) of pending requests -> their stream. */
+  private readonly progressStreams = new Map<string, RequestStream>();
+  /** Pending client requests (idKey) -> their progress token's key. */
+  private readonly progressOf = new Map<string, string>();
+  private standing: { res: ServerResponse; headers: HeaderMap } | null = null;
+  private busy = 0;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private endReason: EndReason | null = null;
+  private ended = false;
+  /** Settles once the process is gone and the session's records are complete. */
+  readonly finished: Promise<void>;
+
+  constructor(
+    command: StdioCommand,
+    private readonly ctx: StdioSessionContext,
+  ) {
+    this.mcp = ctx.tracker.session(this.id);
+    this.server = StdioServerProcess.start(command, 'pipe');
+    const lines = new LineSplitter();
+    this.server.stdout.on('data', (chunk: Buffer) => {
+      for (const line of lines.push(chunk)) this.fromServer(line);
+    });
+    this.server.stdout.once('end', () => lines.end().forEach((line) => this.fromServer(line)));
+    this.logStderr();
+    this.finished = this.server.exited.then((exit) => this.onExit(exit));
+    this.idle();
+  }
+
+  get pid(): number | undefined {
+    return this.server.pid;
+  }
+
+  get alive(): boolean {
+    return !this.ended && this.endReason === null;
+  }
+
+  /**
+   * A POST's messages: written to the server, each recorded. With requests among them the
+   * answer is an SSE stream that ends when each has its response; else a 202.
+   * Resolves when the HTTP response is over.
+   */
+  post(messages: JsonRpcMessage[], body: Buffer, requestHeaders: HeaderMap, res: ServerResponse): Promise<void> {
+    const done = this.hold(res);
+    const hasRequests = messages.some((m) => m.kind === 'request');
+    const headers: HeaderMap = { ...(hasRequests ? SSE_HEADERS : {}), 'mcp-session-id': this.id };
+    const stream = hasRequests ? new RequestStream(res, headers) : null;
+    const carrier: Carrier = { headers: requestHeaders, httpStatus: hasRequests ? 200 : 202 };
+    const single = messages.length === 1 && !body.includes(0x0a) && !body.includes(0x0d);
+    const lines: Buffer[] = [];
+    for (const message of messages) {
+      // Stdio carries one message per line and no batches: a one-line body goes as it came.
+      const line = single ? body : Buffer.from(JSON.stringify(message.raw));
+      lines.push(line, LF);
+      const read = { kind: 'message', message } as const;
+      if (message.kind === 'request' && stream) this.await(message.id, message.method, message.params, stream);
+      trackLine(this.ctx.tracker, this.mcp, 'client_to_server', read, { ...carrier, bytes: line }, stream);
+    }
+    res.writeHead(hasRequests ? 200 : 202, headers);
+    if (stream) {
+      res.flushHeaders();
+      res.once('close', () => this.abandon(stream));
+    } else res.end();
+    this.server.stdin.write(Buffer.concat(lines));
+    return done;
+  }
+
+  /** Opens the standing GET stream; false when one is already open. */
+  openStanding(res: ServerResponse): Promise<void> | false {
+    if (this.standing && !this.standing.res.destroyed) return false;
+    const done = this.hold(res);
+    const headers: HeaderMap = { ...SSE_HEADERS, 'mcp-session-id': this.id };
+    res.writeHead(200, headers);
+    res.flushHeaders();
+    const standing = { res, headers };
+    this.standing = standing;
+    res.once('close', () => {
+      if (this.standing === standing) this.standing = null;
+    });
+    return done;
+  }
+
+  /** Ends the session: its process is stopped; what it left unanswered is recorded with `code`. */
+  end(code: string, message: string): Promise<void> {
+    if (this.alive) {
+      this.endReason = { code, message };
+      this.ctx.onEnd(this);
+      void this.server.stop();
+    }
+    return this.finished;
+  }
+
+  private await(id: JsonRpcId, method: string, params: unknown, stream: RequestStream): void {
+    const key = idKey(id);
+    stream.waiting.add(key);
+    this.streamOf.set(key, stream);
+    const token = requestFacts(method, params).progressToken;
+    if (token !== null) {
+      this.progressStreams.set(idKey(token), stream);
+      this.progressOf.set(key, idKey(token));
+    }
+  }
+
+  /** A request has its response (or never will): its stream ends once nothing else waits. */
+  private settle(key: string): RequestStream | undefined {
+    const stream = this.streamOf.get(key);
+    this.streamOf.delete(key);
+    const token = this.progressOf.get(key);
+    if (token !== undefined) this.progressStreams.delete(token);
+    this.progressOf.delete(key);
+    stream?.waiting.delete(key);
+    return stream;
+  }
+
+  /** The client closed a POST stream early: its requests are recorded as aborted. */
+  private abandon(stream: RequestStream): void {
+    if (stream.res.writableFinished) return;
+    for (const key of stream.waiting) this.settle(key);
+    this.ctx.tracker.failOwned(stream, 'aborted', 'client_aborted', 'the agent closed the connection before the response was complete');
+  }
+
+  private fromServer(line: Line): void {
+    const read = readLine(line);
+    if (read.kind === 'blank') return;
+    const destination = read.kind === 'message' ? this.destinationOf(read.message) : null;
+    if (read.kind === 'invalid') this.ctx.log.warn({ route: this.ctx.routeName, session: this.id, reason: read.reason }, 'the MCP server wrote a line that is not JSON-RPC; not sent to the agent');
+    let carrier: Carrier = { headers: {}, httpStatus: null };
+    if (destination && !destination.res.destroyed) {
+      destination.res.write(`event: message\ndata: ${line.bytes.toString('utf8').replace(/\r/g, '')}\n\n`);
+      carrier = { headers: destination.headers, httpStatus: 200 };
+    }
+    trackLine(this.ctx.tracker, this.mcp, 'server_to_client', read, { ...carrier, bytes: line.bytes });
+    if (destination instanceof RequestStream && destination.waiting.size === 0 && destination.open) destination.res.end();
+  }
+
+  /** The stream a server message goes on, or null when it is dropped. */
+  private destinationOf(message: JsonRpcMessage): RequestStream | { res: ServerResponse; headers: HeaderMap } | null {
+    if (message.kind === 'response') return message.id === null ? null : (this.settle(idKey(message.id)) ?? null);
+    if (message.kind === 'notification') {
+      const token = (message.params as { progressToken?: unknown } | undefined)?.progressToken;
+      const related = typeof token === 'string' || typeof token === 'number' ? this.progressStreams.get(idKey(token)) : undefined;
+      if (related) return related;
+    }
+    if (message.kind === 'request') {
+      const newest = [...this.streamOf.values()].pop();
+      if (newest?.open) return newest;
+    }
+    return this.standing;
+  }
+
+  /** The process is gone: every request it left unanswered gets a JSON-RPC error on its stream. */
+  private onExit(exit: ProcessExit): void {
+    this.ended = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    const reason = this.endReason ?? { code: 'server_exited', message: `the MCP server ${describeExit(exit)}` };
+    const logged = { route: this.ctx.routeName, session: this.id, exit: describeExit(exit) };
+    if (this.endReason) this.ctx.log.debug(logged, 'MCP server stopped');
+    else {
+      this.ctx.onEnd(this);
+      this.ctx.log.warn(logged, 'MCP server exited on its own: session ended');
+    }
+    const message = `${reason.message} before the MCP server answered`;
+    const data = { tapwire_error: reason.code };
+    this.ctx.tracker.failPending(this.mcp, 'client_to_server', reason.code, message, (id) => {
+      const answer = Buffer.from(JSON.stringify(errorResponse(id, CONNECTION_CLOSED, `tapwire: ${message}`, data)));
+      const stream = this.settle(idKey(id));
+      if (stream?.open) stream.res.write(`event: message\ndata: ${answer.toString('utf8')}\n\n`);
+      return answer;
+    });
+    for (const stream of this.streamOf.values()) if (stream.open) stream.res.end();
+    this.streamOf.clear();
+    if (this.standing?.res.writable) this.standing.res.end();
+    this.ctx.tracker.endSession(this.mcp.key, reason.code, reason.message);
+  }
+
+  /** Counts `res` as activity until it is over; resolves then. */
+  private hold(res: ServerResponse): Promise<void> {
+    this.busy++;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+    return new Promise((resolve) =>
+      res.once('close', () => {
+        this.busy--;
+        this.idle();
+        resolve();
+      }),
+    );
+  }
+
+  private idle(): void {
+    if (this.busy > 0 || !this.alive) return;
+    this.idleTimer = setTimeout(() => void this.end('session_idle', `the session was idle for ${this.ctx.idleMs} ms`), this.ctx.idleMs);
+    this.idleTimer.unref();
+  }
+
+  private logStderr(): void {
+    const stderr = this.server.stderr;
+    if (!stderr) return;
+    const lines = new LineSplitter(4096);
+    const log = (line: Line): void => {
+      const text = line.bytes.toString('utf8').trimEnd();
+      if (text) this.ctx.log.info({ route: this.ctx.routeName, session: this.id, stderr: text }, 'MCP server stderr');
+    };
+    stderr.on('data', (chunk: Buffer) => lines.push(chunk).forEach(log));
+    stderr.once('end', () => lines.end().forEach(log));
+  }
+}

@@ -1,0 +1,111 @@
+// `tapwire wrap`: an MCP client launches tapwire in place of a stdio server. tapwire spawns
+// the server, relays both directions byte for byte, passes the server's stderr through,
+// records every message, answers the client's pending requests with errors when the server
+// dies, flushes the record and reports the server's exit status as its own. stdout is the
+// protocol channel: tapwire itself only ever writes there what the server wrote, plus those
+// error answers.
+import { randomUUID } from 'node:crypto';
+import type { Writable } from 'node:stream';
+import { Recorder } from '../../store/recorder.js';
+import { ConfigError, type Config } from '../config.js';
+import { CONNECTION_CLOSED, errorResponse } from '../jsonrpc.js';
+import type { Logger } from '../log.js';
+import { readLine, trackLine } from './stdio-lines.js';
+import { describeExit, exitStatus, StdioServerProcess, type ProcessExit, type StdioCommand } from './stdio-process.js';
+import { relayLines } from './stdio-relay.js';
+import { McpTracker, type McpSession } from './tracker.js';
+
+const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+
+/**
+ * What `tapwire wrap --route NAME [-- command...]` runs: the command after `--`, else the
+ * route's own `command` and `args`. The route must be an mcp route; its `env` is added to
+ * tapwire's own environment (the client chose what to give the server) and `cwd` applies.
+ */
+export function wrapCommand(config: Config, routeName: string, commandLine: readonly string[], env: NodeJS.ProcessEnv = process.env): StdioCommand {
+  const route = config.routes[routeName];
+  if (!route) {
+    throw new ConfigError(`no route "${routeName}" in the config; routes: ${Object.keys(config.routes).join(', ') || '(none)'}`);
+  }
+  if (route.protocol !== 'mcp') throw new ConfigError(`route "${routeName}" has protocol ${route.protocol}; wrap needs an mcp route`);
+  const [command, ...args] = commandLine.length > 0 ? commandLine : route.command ? [route.command, ...(route.args ?? [])] : [];
+  if (!command) throw new ConfigError(`route "${routeName}" has no command: give the server's command after --`);
+  return { command, args, env: { ...env, ...route.env }, cwd: route.cwd };
+}
+
+export interface WrapOptions {
+  config: Config;
+  routeName: string;
+  command: StdioCommand;
+  /** tapwire's own messages: to stderr, never stdout. */
+  log: Logger;
+}
+
+/** Runs the wrapped server to its end and returns the exit status tapwire should exit with. */
+export async function runWrap({ config, routeName, command, log }: WrapOptions): Promise<number> {
+  const route = config.routes[routeName]!;
+  const recorder = await Recorder.start({
+    path: config.store.path,
+    flushIntervalMs: config.store.flush_interval_ms,
+    onError: (message, lost) => log.error({ err: message, records: lost }, 'store write failed'),
+  });
+  const tracker = new McpTracker({
+    agent: config.agent.name,
+    route: routeName,
+    sink: (record) => recorder.record(record),
+    maxBodyBytes: config.store.max_body_bytes,
+    pendingTimeoutMs: route.timeouts.response_ms,
+    onError: (err) => log.error({ err }, 'could not complete an MCP record'),
+  });
+  const session = tracker.session(randomUUID());
+  const stdout = process.stdout;
+  // A client that stops reading is the client's business; the server's exit still ends tapwire.
+  stdout.on('error', () => undefined);
+
+  const server = StdioServerProcess.start(command, 'inherit');
+  const forwardSignal = (signal: NodeJS.Signals): void => server.signal(signal);
+  for (const signal of FORWARDED_SIGNALS) process.on(signal, forwardSignal);
+  void relayLines(process.stdin, server.stdin, (line) => trackLine(tracker, session, 'client_to_server', readLine(line), { headers: {}, bytes: line.bytes })).then(() => server.stdin.end());
+  void relayLines(server.stdout, stdout, (line) => trackLine(tracker, session, 'server_to_client', readLine(line), { headers: {}, bytes: line.bytes }));
+
+  // The handlers stay until the record is flushed: a signal now must not cut the flush short.
+  const exit = await server.exited;
+  process.stdin.destroy();
+  if (exit.kind === 'not_started') log.error({ command: command.command, err: exit.error.message }, 'cannot start the MCP server');
+  answerPending(tracker, session, exit, stdout);
+  await tracker.close();
+  await recorder.close();
+  const { failed } = recorder.getStats();
+  if (failed > 0) log.error({ failed }, 'some records could not be written');
+  log.flush();
+  await drained(stdout);
+  for (const signal of FORWARDED_SIGNALS) process.off(signal, forwardSignal);
+  return exitStatus(exit);
+}
+
+/**
+ * The server is gone: each client request it left unanswered gets a JSON-RPC error on
+ * stdout, so the client does not wait forever, and is recorded with error_code server_exited.
+ */
+function answerPending(tracker: McpTracker, session: McpSession, exit: ProcessExit, stdout: Writable): void {
+  const message = `the MCP server ${describeExit(exit)} before answering`;
+  const data = {
+    tapwire_error: 'server_exited',
+    exit_code: exit.kind === 'exited' ? exit.code : null,
+    signal: exit.kind === 'signalled' ? exit.signal : null,
+  };
+  const answers: Buffer[] = [];
+  tracker.failPending(session, 'client_to_server', 'server_exited', message, (id) => {
+    const answer = Buffer.from(JSON.stringify(errorResponse(id, CONNECTION_CLOSED, `tapwire: ${message}`, data)));
+    answers.push(answer, Buffer.from('\n'));
+    return answer;
+  });
+  if (answers.length > 0 && !stdout.destroyed) stdout.write(Buffer.concat(answers));
+  // Requests the server sent and the client never answered end with it.
+  tracker.endSession(session.key, 'server_exited', `the MCP server ${describeExit(exit)}`);
+}
+
+function drained(stream: Writable): Promise<void> {
+  if (stream.destroyed || !stream.writable) return Promise.resolve();
+  return new Promise((resolve) => stream.write('', () => resolve()));
+}

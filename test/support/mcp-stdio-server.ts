@@ -1,0 +1,23 @@
+// A small stdio MCP server (v1 SDK) for the stdio tests, run as `node mcp-stdio-server.js`:
+// `echo` answers, `pid` tells which process answered (to see a session's process stop),
+// `exit` makes the server exit with a code while that very call is still pending, and
+// `kill` makes it kill itself with a signal the same way, and `log` sends a logging
+// notification tied to no request (over HTTP it belongs on the standing GET stream).
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { z } from 'zod';
+
+const server = new McpServer({ name: 'tapwire-test-stdio', version: '1.0.0' }, { capabilities: { logging: {} } });
+server.registerTool('echo', { inputSchema: { text: z.string() } }, ({ text }) => ({ content: [{ type: 'text', text }] }));
+server.registerTool('pid', { inputSchema: {} }, () => ({ content: [{ type: 'text', text: String(process.pid) }] }));
+server.registerTool('exit', { inputSchema: { code: z.number().int() } }, ({ code }) => process.exit(code));
+server.registerTool('kill', { inputSchema: { signal: z.string() } }, ({ signal }) => {
+  process.kill(process.pid, signal);
+  return new Promise<never>(() => undefined);
+});
+server.registerTool('log', { inputSchema: { text: z.string() } }, async ({ text }) => {
+  await server.server.sendLoggingMessage({ level: 'info', data: text });
+  return { content: [{ type: 'text', text: 'logged' }] };
+});
+await server.connect(new StdioServerTransport());
+process.stderr.write('tapwire-test-stdio ready\n');
