@@ -29,7 +29,6 @@ export interface Sidecar {
   close(deadlineMs?: number): Promise<void>;
 }
 
-
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
@@ -271,7 +270,7 @@ function logExchange(log: Logger, e: Exchange): void {
       id: e.id,
       route: e.route,
       method: e.method,
-      model: e.model,
+      target: e.target,
       status: e.status,
       http_status: e.http_status,
       input_tokens: e.input_tokens,

@@ -172,6 +172,11 @@ export class McpObserver implements ExchangeObserver {
   }
 
   finish(outcome: ForwardOutcome): void {
+    this.readOutcome(outcome);
+    this.ctx.tracker.release(this);
+  }
+
+  private readOutcome(outcome: ForwardOutcome): void {
     const { exchange, head } = outcome;
     const method = this.req.method ?? 'GET';
     if (method === 'POST' && this.parsed && !this.parsed.ok) {

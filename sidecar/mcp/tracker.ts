@@ -62,8 +62,6 @@ export interface TrackerOptions {
 
 /** The `_meta` key stamping a notification with the subscriptions/listen request it belongs to. */
 const SUBSCRIPTION_ID = 'io.modelcontextprotocol/subscriptionId';
-/** 2026-07-28: answered only when the subscription ends, so never unanswered for too long. */
-const LISTEN = 'subscriptions/listen';
 
 /** A session with nothing pending and no traffic for this long is forgotten. */
 const IDLE_SESSION_MS = 60 * 60 * 1000;
@@ -80,6 +78,11 @@ function progressKey(token: string | number): string {
 export class McpTracker {
   private readonly sessions = new Map<string, McpSession>();
   private readonly sweeper: NodeJS.Timeout;
+  /**
+   * Calls (HTTP requests, stdio streams) still carrying traffic: a request whose answer may
+   * yet arrive on its own open stream is not timed out, however long it runs.
+   */
+  private readonly liveOwners = new WeakSet<object>();
   /** Records still counting their tokens: close() waits for them, so none reaches a closed recorder. */
   private readonly completing = new Set<Promise<void>>();
 
@@ -142,6 +145,7 @@ export class McpTracker {
     const bytes = carrier.bytes ?? Buffer.from(JSON.stringify(message.raw));
     const open = this.open(session, direction, message.method, idText(message.id), carrier, bytes);
     open.owner = owner;
+    if (owner) this.liveOwners.add(owner);
     open.facts = requestFacts(message.method, message.params);
     open.exchange.target = open.facts.target;
     // A server's request arrives on a response (an SSE stream) whose status is already known.
@@ -281,6 +285,11 @@ export class McpTracker {
     }
   }
 
+  /** The call that carried `owner`'s requests is over: what it left unanswered may now time out. */
+  release(owner: object): void {
+    this.liveOwners.delete(owner);
+  }
+
   /** Records everything still open as aborted, stops the sweeper, and resolves once every record reached the sink. */
   async close(): Promise<void> {
     clearInterval(this.sweeper);
@@ -294,7 +303,7 @@ export class McpTracker {
     for (const [key, session] of this.sessions) {
       for (const map of [session.clientRequests, session.serverRequests]) {
         for (const [id, open] of map) {
-          if (now - open.t0 < this.options.pendingTimeoutMs || open.method === LISTEN) continue;
+          if (now - open.t0 < this.options.pendingTimeoutMs || (open.owner && this.liveOwners.has(open.owner))) continue;
           map.delete(id);
           this.end(session, open, 'error', 'no_response', `no response within ${this.options.pendingTimeoutMs} ms`);
         }

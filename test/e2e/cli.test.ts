@@ -122,7 +122,7 @@ describe('tapwire CLI', () => {
     const lines = stdout().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     const logged = lines.find((l) => l.msg === 'exchange');
     assert.equal(logged?.route, 'openai');
-    assert.equal(logged?.model, 'gpt-4o-mini');
+    assert.equal(logged?.target, 'gpt-4o-mini');
     assert.ok(lines.some((l) => l.msg === 'stopped' && l.recorded === 1));
 
     assert.equal(statSync(dbPath).mode & 0o777, 0o600);

@@ -17,7 +17,8 @@ import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import OpenAI from 'openai';
 import type { Exchange } from '../../sidecar/exchange.js';
 import { BUILT_IN_PRICES, type Price } from '../../sidecar/llm/prices.js';
-import { rejectionOf, startRoutes, theExchange } from '../support/routes.js';
+import { rejectionOf, startRoutes } from '../support/routes.js';
+import { onlyExchange } from '../support/sidecar.js';
 import { sseEvent, startUpstream, type ScriptedUpstream } from '../support/upstream.js';
 
 interface Capture {
@@ -171,7 +172,7 @@ describe('Anthropic captured responses', () => {
     const message = await anthropicClient(`${tapwire.url}/anthropic`).messages.create(anthropicRequest);
     assert.deepEqual(message.usage, ANTHROPIC_CACHE_WRITE.usage, 'the agent sees the usage Anthropic sent');
 
-    const e = await theExchange(tapwire);
+    const e = await onlyExchange(tapwire);
     assert.equal(e.status, 'ok');
     assert.equal(e.response_model, CLAUDE_SNAPSHOT);
     assert.equal(e.finish_reasons, '["end_turn"]');
@@ -199,7 +200,7 @@ describe('Anthropic captured responses', () => {
       assert.equal(final.usage.output_tokens, 64);
       assert.equal(final.usage.cache_read_input_tokens, 2048);
 
-      const e = await theExchange(tapwire);
+      const e = await onlyExchange(tapwire);
       assert.equal(e.status, 'ok');
       assert.equal(e.streamed, 1);
       assert.equal(e.response_id, 'msg_01HZt4nC7yL2ePqRkVw8XaGm');
@@ -233,7 +234,7 @@ describe('Anthropic captured responses', () => {
     assert.match(err.message, /Overloaded/);
     assert.deepEqual(got.map((ev) => ev.type), ['message_start', 'content_block_start']);
 
-    const e = await theExchange(tapwire);
+    const e = await onlyExchange(tapwire);
     assert.equal(e.status, 'error');
     assert.equal(e.http_status, 200);
     assert.equal(e.error_code, 'overloaded_error');
@@ -306,7 +307,7 @@ describe('OpenAI captured responses', () => {
     assert.ok(got.every((c) => !('usage' in c)), 'no chunk carries a usage key');
     assert.deepEqual(got, chunks.slice(0, -1).map(withoutUsage), 'the agent gets the stream it would have got without asking');
 
-    const e = await theExchange(tapwire);
+    const e = await onlyExchange(tapwire);
     assert.equal(e.status, 'ok');
     assert.equal(e.response_model, GPT_SNAPSHOT);
     assert.equal(e.finish_reasons, '["stop"]');
@@ -324,7 +325,7 @@ describe('OpenAI captured responses', () => {
       await openaiClient(`${tapwire.url}/openai`).chat.completions.create({ ...chatRequest, stream: true, stream_options: { include_usage: true } }),
     );
     assert.deepEqual(got, chunks);
-    const e = await theExchange(tapwire);
+    const e = await onlyExchange(tapwire);
     assert.equal(e.input_tokens, 1210);
     assert.equal(e.cache_read_tokens, 1024);
   });
@@ -351,7 +352,7 @@ describe('OpenAI captured responses', () => {
     const completion = await openaiClient(`${tapwire.url}/openai`).chat.completions.create({ ...chatRequest, model: 'o4-mini' });
     assert.deepEqual(completion.usage, body.usage);
 
-    const e = await theExchange(tapwire);
+    const e = await onlyExchange(tapwire);
     assert.deepEqual(tokens(e), { input_tokens: 3150, output_tokens: 330, cache_read_tokens: 2944, cache_write_tokens: null, reasoning_tokens: 320, tokens_estimated: 0 });
     assertCost(e.cost_usd, expectedCost(price('openai', 'o4-mini'), { input: 3150, cacheRead: 2944, cacheWrite: 0, output: 330 }));
   });
@@ -378,7 +379,7 @@ describe('OpenAI captured responses', () => {
     assert.deepEqual(got, chunks, 'the agent gets the stream unchanged');
     assert.equal(got.map((c) => c.choices[0]?.delta.content ?? '').join(''), pieces.join(''));
 
-    const e = await theExchange(tapwire);
+    const e = await onlyExchange(tapwire);
     const input = countTokens(prompt);
     const output = countTokens(pieces.join(''));
     assert.equal(e.status, 'ok');

@@ -17,7 +17,8 @@ import { LLMock } from '@copilotkit/aimock';
 import OpenAI, { APIError as OpenAiApiError } from 'openai';
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import type { Exchange } from '../../sidecar/exchange.js';
-import { rejectionOf, startRoutes, theExchange } from '../support/routes.js';
+import { rejectionOf, startRoutes } from '../support/routes.js';
+import { onlyExchange } from '../support/sidecar.js';
 import type { TestSidecar } from '../support/sidecar.js';
 import { closedPortUrl, sseEvent, startEventStream, startUpstream, type ScriptedUpstream, type UpstreamHandler } from '../support/upstream.js';
 
@@ -127,7 +128,7 @@ describe('upstream down', () => {
     assert.deepEqual(Object.keys(err.error as object).sort(), ['code', 'message', 'param', 'type']);
     assert.equal(err.headers?.get('x-tapwire-error'), 'upstream_unreachable');
 
-    const e = await theExchange(tapwire);
+    const e = await onlyExchange(tapwire);
     assert.deepEqual(failure(e), { status: 'error', error_code: 'upstream_unreachable', http_status: 502, provider: 'openai', model: OPENAI_MODEL });
     assert.ok(e.error_message?.includes(down), `error_message names the upstream: ${e.error_message}`);
   });
@@ -143,7 +144,7 @@ describe('upstream down', () => {
     assert.match(body.error.message, new RegExp(`^cannot reach upstream ${down}`));
     assert.equal(err.type, 'api_error');
 
-    const e = await theExchange(tapwire);
+    const e = await onlyExchange(tapwire);
     assert.deepEqual(failure(e), { status: 'error', error_code: 'upstream_unreachable', http_status: 502, provider: 'anthropic', model: ANTHROPIC_MODEL });
     assert.ok(e.error_message?.includes(down), `error_message names the upstream: ${e.error_message}`);
   });
@@ -158,7 +159,7 @@ describe('upstream slower than the route timeouts', () => {
     assert.equal(err.code, 'upstream_timeout');
     assert.match(err.message, /sent no response within 200 ms/);
 
-    const e = await theExchange(tapwire);
+    const e = await onlyExchange(tapwire);
     assert.deepEqual(failure(e), { status: 'error', error_code: 'upstream_timeout', http_status: 504, provider: 'openai', model: OPENAI_MODEL });
     assert.ok(e.error_message?.includes(silent.url));
   });
@@ -172,7 +173,7 @@ describe('upstream slower than the route timeouts', () => {
     assert.equal(body.type, 'error');
     assert.match(body.error.message, /sent no response within 200 ms/);
 
-    const e = await theExchange(tapwire);
+    const e = await onlyExchange(tapwire);
     assert.deepEqual(failure(e), { status: 'error', error_code: 'upstream_timeout', http_status: 504, provider: 'anthropic', model: ANTHROPIC_MODEL });
   });
 
@@ -187,7 +188,7 @@ describe('upstream slower than the route timeouts', () => {
     })());
     assert.deepEqual(got.map((c) => c.choices[0]?.delta.content), ['Hel'], 'the agent got what arrived, then an error');
 
-    const e = await theExchange(tapwire);
+    const e = await onlyExchange(tapwire);
     // The status line (200) had already been sent when the stream stalled.
     assert.deepEqual(failure(e), { status: 'error', error_code: 'upstream_timeout', http_status: 200, provider: 'openai', model: OPENAI_MODEL });
     assert.match(e.error_message ?? '', /sent nothing for 200 ms mid-response/);
@@ -205,7 +206,7 @@ describe('upstream resetting the connection', () => {
     assert.equal(err.status, 502);
     assert.equal(err.code, 'upstream_reset');
 
-    const e = await theExchange(tapwire);
+    const e = await onlyExchange(tapwire);
     assert.deepEqual(failure(e), { status: 'error', error_code: 'upstream_reset', http_status: 502, provider: 'openai', model: OPENAI_MODEL });
     assert.equal(closing.requests.length, 1, 'a POST is not retried behind the agent\'s back');
   });
@@ -227,7 +228,7 @@ describe('upstream resetting the connection', () => {
     assert.ok(err instanceof Error);
     assert.deepEqual(got.map((c) => c.choices[0]?.delta.content), ['Hel', 'lo']);
 
-    const e = await theExchange(tapwire);
+    const e = await onlyExchange(tapwire);
     assert.deepEqual(failure(e), { status: 'error', error_code: 'upstream_reset', http_status: 200, provider: 'openai', model: OPENAI_MODEL });
     assert.ok(e.error_message?.includes(resetting.url), `error_message names the upstream: ${e.error_message}`);
     const record = tapwire.record(e.id);
@@ -250,7 +251,7 @@ describe('upstream resetting the connection', () => {
     assert.ok(err instanceof Error);
     assert.deepEqual(got.map((ev) => ev.type), ['message_start', 'content_block_start', 'content_block_delta', 'content_block_delta']);
 
-    const e = await theExchange(tapwire);
+    const e = await onlyExchange(tapwire);
     assert.deepEqual(failure(e), { status: 'error', error_code: 'upstream_reset', http_status: 200, provider: 'anthropic', model: ANTHROPIC_MODEL });
     const record = tapwire.record(e.id);
     assert.deepEqual(record.events.map((ev) => ev.event), ['message_start', 'content_block_start', 'content_block_delta', 'content_block_delta']);
@@ -340,7 +341,7 @@ describe('upstream answering a provider error', () => {
       assert.equal(p.headers?.get('retry-after'), d.headers?.get('retry-after'), 'Retry-After reaches the SDK');
       assert.ok(p.message.includes(c.error.message));
 
-      const e = await theExchange(tapwire);
+      const e = await onlyExchange(tapwire);
       assert.deepEqual(failure(e), { status: 'error', error_code: c.recordedCode, http_status: c.status, provider: c.provider, model: c.provider === 'openai' ? OPENAI_MODEL : ANTHROPIC_MODEL });
       assert.equal(e.error_message, c.error.message);
       assert.equal(e.input_tokens, null, 'a refused call used no tokens, and none are estimated');

@@ -12,7 +12,6 @@ import {
   canonicalIds,
   collect,
   llmColumns,
-  onlyExchange,
   startAimock,
   startTapwire,
   tableCost,
@@ -20,6 +19,7 @@ import {
   type JournalEntry,
   type LLMock,
 } from '../support/aimock.js';
+import { onlyExchange } from '../support/sidecar.js';
 import type { TestSidecar } from '../support/sidecar.js';
 
 const KEY = 'sk-test-openai-real-key-4711';

@@ -22,7 +22,7 @@ import { createLegacyAwarePushNotificationSender } from '@a2a-js/sdk/compat/v0_3
 import { ClientFactory, ClientFactoryOptions, type Client } from '@a2a-js/sdk/client';
 import { ClientFactory as V03ClientFactory, ClientFactoryOptions as V03ClientFactoryOptions, type Client as V03Client } from 'a2a-v03/client';
 import type { SendMessageRequest } from '@a2a-js/sdk';
-import { startTestSidecar, type TestSidecar } from './sidecar.js';
+import { startTestSidecarFor, type TestSidecar } from './sidecar.js';
 
 export type Binding = 'JSONRPC' | 'HTTP+JSON';
 
@@ -165,12 +165,7 @@ export async function startA2aTapwire(t: TestContext, routes: Record<string, A2a
     lines.push(`  ${name}:`, '    protocol: a2a', `    upstream: ${spec.upstream}`);
     if (spec.signed_cards) lines.push(`    signed_cards: ${spec.signed_cards}`);
   }
-  const tapwire = await startTestSidecar(lines.join('\n'));
-  t.after(async () => {
-    await tapwire.stop();
-    tapwire.cleanup();
-  });
-  return tapwire;
+  return startTestSidecarFor(t, lines.join('\n'));
 }
 
 /** A v1.0 client (@a2a-js/sdk 1.3.0) built from the card found under `baseUrl`, preferring `binding`. */

@@ -5,7 +5,7 @@ import type { TestContext } from 'node:test';
 import { LLMock, type JournalEntry } from '@copilotkit/aimock';
 import type { Exchange } from '../../sidecar/exchange.js';
 import { BUILT_IN_PRICES } from '../../sidecar/llm/prices.js';
-import { startTestSidecar, type TestSidecar } from './sidecar.js';
+import { startTestSidecarFor, type TestSidecar } from './sidecar.js';
 
 export { LLMock, type JournalEntry };
 
@@ -40,20 +40,9 @@ export async function startTapwire(
       ...(r.extra ? r.extra.split('\n').map((line) => `    ${line}`) : []),
     ]),
   ].join('\n');
-  const tapwire = await startTestSidecar(yaml, env);
-  t.after(async () => {
-    await tapwire.stop();
-    tapwire.cleanup();
-  });
-  return tapwire;
+  return startTestSidecarFor(t, yaml, env);
 }
 
-/** Stops the sidecar and returns the one exchange it must have recorded. */
-export async function onlyExchange(tapwire: TestSidecar): Promise<Exchange> {
-  const exchanges = await tapwire.stop();
-  if (exchanges.length !== 1) throw new Error(`expected 1 recorded exchange, got ${exchanges.length}`);
-  return exchanges[0]!;
-}
 
 /** Runs `call` with a fresh aimock journal and returns its result with the requests upstream saw. */
 export async function withJournal<T>(mock: LLMock, call: () => Promise<T>): Promise<{ result: T; upstream: JournalEntry[] }> {

@@ -16,7 +16,7 @@ import { StreamableHTTPClientTransport as V1ClientTransport } from '@modelcontex
 import { McpServer as V1McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport as V1ServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Exchange } from '../../sidecar/exchange.js';
-import { startTestSidecar, type TestSidecar } from './sidecar.js';
+import { startTestSidecarFor, type TestSidecar } from './sidecar.js';
 
 export const MODERN = '2026-07-28';
 
@@ -160,11 +160,7 @@ export async function startV1StatefulServer(t: TestContext): Promise<McpTestServ
  */
 export async function startMcpTapwire(t: TestContext, upstream: string, extra: string[] = []): Promise<TestSidecar & { mcpUrl: string }> {
   const name = 'tools';
-  const tapwire = await startTestSidecar(['routes:', `  ${name}:`, '    protocol: mcp', `    upstream: ${upstream}`, ...extra.map((line) => `    ${line}`)].join('\n'));
-  t.after(async () => {
-    await tapwire.stop();
-    tapwire.cleanup();
-  });
+  const tapwire = await startTestSidecarFor(t, ['routes:', `  ${name}:`, '    protocol: mcp', `    upstream: ${upstream}`, ...extra.map((line) => `    ${line}`)].join('\n'));
   return { ...tapwire, mcpUrl: `${tapwire.url}/${name}/mcp` };
 }
 

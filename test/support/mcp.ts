@@ -25,7 +25,7 @@ import {
   type ElicitResult,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Exchange, ExchangeRecord } from '../../sidecar/exchange.js';
-import { startTestSidecar, type TestSidecar } from './sidecar.js';
+import { startTestSidecarFor, type TestSidecar } from './sidecar.js';
 
 /** The name of the sidecar's MCP route: the agent talks to `<tapwire>/mcp/...`. */
 export const ROUTE = 'mcp';
@@ -37,12 +37,7 @@ export const ROUTE = 'mcp';
 export async function startMcpTapwire(t: TestContext, upstream: string, more: Record<string, string> = {}): Promise<TestSidecar> {
   const routes = { [ROUTE]: upstream, ...more };
   const yaml = ['routes:', ...Object.entries(routes).flatMap(([name, url]) => [`  ${name}:`, '    protocol: mcp', `    upstream: ${url}`])].join('\n');
-  const tapwire = await startTestSidecar(yaml);
-  t.after(async () => {
-    await tapwire.stop();
-    tapwire.cleanup();
-  });
-  return tapwire;
+  return startTestSidecarFor(t, yaml);
 }
 
 /** What an MCP server saw of one HTTP request. */

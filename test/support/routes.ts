@@ -1,8 +1,7 @@
 // Per-test sidecars for LLM route tests: builds the tapwire.yaml for a few named routes,
 // starts the sidecar, and stops it (removing its database) when the test ends.
 import type { TestContext } from 'node:test';
-import type { Exchange } from '../../sidecar/exchange.js';
-import { startTestSidecar, type TestSidecar } from './sidecar.js';
+import { startTestSidecarFor, type TestSidecar } from './sidecar.js';
 
 export interface RouteSpec {
   upstream: string;
@@ -30,20 +29,9 @@ export function routesYaml(routes: Record<string, RouteSpec>, extra = ''): strin
 }
 
 export async function startRoutes(t: TestContext, routes: Record<string, RouteSpec>, options: RoutesOptions = {}): Promise<TestSidecar> {
-  const tapwire = await startTestSidecar(routesYaml(routes, options.yaml));
-  t.after(async () => {
-    await tapwire.stop();
-    tapwire.cleanup();
-  });
-  return tapwire;
+  return startTestSidecarFor(t, routesYaml(routes, options.yaml));
 }
 
-/** Stops the sidecar (so every record is flushed) and returns the one exchange it recorded. */
-export async function theExchange(tapwire: TestSidecar): Promise<Exchange> {
-  const exchanges = await tapwire.stop();
-  if (exchanges.length !== 1) throw new Error(`expected 1 recorded exchange, got ${exchanges.length}`);
-  return exchanges[0]!;
-}
 
 /** The error a promise rejects with; fails the test when it resolves. */
 export async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {

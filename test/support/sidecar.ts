@@ -1,6 +1,7 @@
 // Test harness: starts an in-process sidecar on an ephemeral loopback port with a fresh
 // database in a temp directory, and reads back what it recorded after a graceful stop.
 import { mkdtempSync, rmSync } from 'node:fs';
+import type { TestContext } from 'node:test';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig, type Config } from '../../sidecar/config.js';
@@ -68,4 +69,21 @@ export async function startTestSidecar(yaml: string, env: NodeJS.ProcessEnv = pr
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** startTestSidecar, stopped and its files removed when the test `t` ends. */
+export async function startTestSidecarFor(t: TestContext, yaml: string, env: NodeJS.ProcessEnv = process.env): Promise<TestSidecar> {
+  const tapwire = await startTestSidecar(yaml, env);
+  t.after(async () => {
+    await tapwire.stop();
+    tapwire.cleanup();
+  });
+  return tapwire;
+}
+
+/** Stops the sidecar (so every record is flushed) and returns the one exchange it must have recorded. */
+export async function onlyExchange(tapwire: TestSidecar): Promise<Exchange> {
+  const exchanges = await tapwire.stop();
+  if (exchanges.length !== 1) throw new Error(`expected 1 recorded exchange, got ${exchanges.length}`);
+  return exchanges[0]!;
 }
