@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The tapwire command line: `tapwire run` starts the sidecar; `tapwire wrap` stands in for a
-// stdio MCP server and records its traffic.
+// stdio MCP server and records its traffic; `tapwire policy` checks and tests policy files.
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { ConfigError, configForCommand, loadConfig } from './config.js';
@@ -8,6 +8,9 @@ import { createLogger } from './log.js';
 import { runWrap, wrapCommand } from './mcp/stdio-wrap.js';
 import { startSidecar } from './sidecar.js';
 import { StoreError } from '../store/db.js';
+import { policyCheck } from '../policies/cli-check.js';
+import { policyTest } from '../policies/cli-test.js';
+import { PolicyError } from '../policies/file.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -82,10 +85,28 @@ program
     process.exit(await runWrap({ config, routeName: opts.route, command, log }));
   });
 
+const policy = program.command('policy').description('check and test CEL policy files');
+policy
+  .command('check')
+  .description('parse and type-check policy files; errors name the file, line and column')
+  .argument('<files...>', 'policy files (wildcards allowed in the file name)')
+  .action((files: string[]) => {
+    process.exitCode = policyCheck(files, process.stdout, process.stderr);
+  });
+policy
+  .command('test')
+  .description("run policy files' inline tests; with --db, what they would have done to the recorded traffic")
+  .argument('<files...>', 'policy files (wildcards allowed in the file name)')
+  .option('--db <file>', 'a tapwire database to evaluate the policies against')
+  .option('--since <duration>', 'only exchanges recorded within this long, e.g. 12h or 7d')
+  .action((files: string[], opts: { db?: string; since?: string }) => {
+    process.exitCode = policyTest(files, opts, process.stdout, process.stderr);
+  });
+
 try {
   await program.parseAsync();
 } catch (err) {
-  if (err instanceof ConfigError || err instanceof StoreError) {
+  if (err instanceof ConfigError || err instanceof StoreError || err instanceof PolicyError) {
     process.stderr.write(`tapwire: ${err.message}\n`);
     process.exit(2);
   }

@@ -1,9 +1,10 @@
 // tapwire.yaml: schema, defaults, ${ENV} interpolation and validation errors that name the
 // file, line, field path and what was expected. Unknown keys are errors.
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument, isNode } from 'yaml';
 import { z } from 'zod';
+import { telemetrySchema } from './telemetry/config.js';
 
 const ROUTE_NAME = /^[a-z0-9][a-z0-9._-]*$/i;
 
@@ -30,6 +31,8 @@ const routeSchema = z.strictObject({
   // URLs to tapwire and remove the signatures; pass: hand it over unmodified (calls then
   // bypass tapwire).
   signed_cards: z.enum(['strip', 'pass']).optional(),
+  // Refuse calls without a valid identity token (identity.jwt) on this route.
+  require_identity: z.boolean().optional(),
   headers: z.record(z.string(), z.string()).default({}),
   timeouts: timeoutsSchema.default(() => timeoutsSchema.parse({})),
 });
@@ -64,6 +67,21 @@ export const configSchema = z.strictObject({
     .record(z.string().regex(ROUTE_NAME, 'a route name: letters, digits, ".", "_" or "-", starting with a letter or digit'), routeSchema)
     .default({}),
   pricing: z.array(priceSchema).default([]),
+  /** Policy files (globs allowed in the file name), relative to the config file. */
+  policies: z.array(z.string().min(1)).default([]),
+  /** The agent's identity: a JWT it presents, verified against a JWKS; its claims are jwt.claims in policies. */
+  identity: z
+    .strictObject({
+      jwt: z.strictObject({
+        jwks: z.string().min(1), // a JWKS file (relative to the config file) or an http(s) URL
+        issuer: z.string().min(1).optional(),
+        audience: z.string().min(1).optional(),
+        header: z.string().min(1).default('authorization'), // "Bearer " is taken off; never forwarded upstream
+        clock_skew_s: z.number().int().nonnegative().default(30),
+      }),
+    })
+    .optional(),
+  telemetry: telemetrySchema.default({}),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -191,6 +209,12 @@ function checkRoutes(config: Config, where: (path: readonly PropertyKey[]) => st
     if (route.provider && route.protocol !== 'llm') {
       messages.push(`${at('provider')}: only routes with protocol llm have a provider`);
     }
+    if (route.require_identity && !config.identity) {
+      messages.push(`${at('require_identity')}: there is no identity section to verify tokens with`);
+    }
+    if (route.require_identity && route.command !== undefined) {
+      messages.push(`${at('require_identity')}: only routes with an upstream can require an identity`);
+    }
     if (route.signed_cards && route.protocol !== 'a2a') {
       messages.push(`${at('signed_cards')}: only routes with protocol a2a have signed_cards`);
     }
@@ -223,7 +247,12 @@ export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = pr
   } catch (err) {
     throw new ConfigError(`cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
-  return parseConfig(text, path, env);
+  const config = parseConfig(text, path, env);
+  // Policy file patterns are relative to the config file, wherever tapwire runs from.
+  config.policies = config.policies.map((pattern) => resolve(dirname(file), pattern));
+  const jwt = config.identity?.jwt;
+  if (jwt && !/^https?:\/\//.test(jwt.jwks)) jwt.jwks = resolve(dirname(file), jwt.jwks);
+  return config;
 }
 
 /** `tapwire wrap` without a config file: the defaults, with one mcp route `name` running `command`. */

@@ -14,6 +14,7 @@ import type { Exchange, Payload } from './exchange.js';
 import { forwardableHeaders, redactHeaders, type HeaderMap } from './headers.js';
 import { EventLog, type ExchangeObserver, type ResponseHead } from './observer.js';
 import type { Route } from './route.js';
+import { formatTraceparent, spanOf } from './telemetry/context.js';
 import { SseParser, type SseEvent } from './sse.js';
 
 export interface ForwardContext {
@@ -154,6 +155,9 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
     // Servers that guard against DNS rebinding check Origin (and Host, which undici sets).
     if (upstreamHeaders.origin !== undefined) upstreamHeaders.origin = route.upstream.origin;
     if (observer.editsStream || observer.reviewBody) upstreamHeaders['accept-encoding'] = 'identity';
+    // The upstream continues this exchange's trace (tracestate passes through unchanged).
+    const span = spanOf(this.request.exchange);
+    if (span) upstreamHeaders.traceparent = formatTraceparent(span);
 
     let body: Dispatcher.DispatchOptions['body'] = observer.upstreamBody ?? this.request.body;
     if (this.request.body) this.requestPayload.add(this.request.body);

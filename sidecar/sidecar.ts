@@ -19,6 +19,12 @@ import { A2aFlow, isRootCardRequest, rootCard } from './a2a/flow.js';
 import { StdioHttpBridge } from './mcp/stdio-http.js';
 import { McpTracker } from './mcp/tracker.js';
 import { Route } from './route.js';
+import { PolicyGate } from '../policies/enforce.js';
+import { PolicyWatcher } from '../policies/watch.js';
+import { PolicySet } from '../policies/engine.js';
+import { IdentityVerifier } from '../policies/identity.js';
+import { parseTraceparent } from './telemetry/context.js';
+import { METRICS_PATH, Telemetry } from './telemetry/telemetry.js';
 
 export interface Sidecar {
   /** Base URL the sidecar listens on, e.g. http://127.0.0.1:4100 */
@@ -53,11 +59,26 @@ function splitRoute(url: string): { name: string; rest: string } {
   return { name: decodeURIComponent(url.slice(1, end)), rest: rest.startsWith('/') ? rest : `/${rest}` };
 }
 
-export async function startSidecar(config: Config, log: Logger): Promise<Sidecar> {
+/** `env` supplies the OTEL_* variables the config's `telemetry:` section leaves unset. */
+export async function startSidecar(config: Config, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<Sidecar> {
+  // The identity JWKS (a file is read now) and policy files are ready before anything starts.
+  const identity = config.identity ? new IdentityVerifier(config.identity.jwt) : null;
+  // Policy files are compiled before anything starts (a bad one stops the sidecar with a
+  // PolicyError), then watched: a valid change applies, an invalid one is logged and ignored.
+  const policies =
+    config.policies.length > 0
+      ? new PolicyWatcher(config.policies, (outcome) => {
+          if (outcome.ok) log.info({ files: outcome.files }, 'policies reloaded');
+          else log.error({ problems: outcome.problems }, 'policy change rejected: the policies in force are kept');
+        })
+      : null;
   const recorder = await Recorder.start({
     path: config.store.path,
     flushIntervalMs: config.store.flush_interval_ms,
     onError: (message, lost) => log.error({ err: message, records: lost }, 'store write failed'),
+  }).catch((err: unknown) => {
+    policies?.close();
+    throw err;
   });
   const routes = new Map<string, Route>();
   const bridges = new Map<string, StdioHttpBridge>(); // routes with a command: stdio servers served over HTTP
@@ -69,10 +90,18 @@ export async function startSidecar(config: Config, log: Logger): Promise<Sidecar
     redacted: new Set([...DEFAULT_REDACTED, ...config.store.redact_headers.map((h) => h.toLowerCase())]),
     maxBodyBytes: config.store.max_body_bytes,
   };
+  const telemetry = new Telemetry(config, env, log);
   const sink: RecordSink = (record) => {
+    policyGate?.review(record);
     recorder.record(record);
+    telemetry.record(record);
     logExchange(log, record.exchange);
   };
+  const noPolicies = new PolicySet([]);
+  const policyGate =
+    policies || identity
+      ? new PolicyGate(() => policies?.current ?? noPolicies, { agentLabels: config.agent.labels, identity, redact: (headers) => redactHeaders(headers, ctx.redacted), sink })
+      : null;
   const plainHttp = new PlainHttpObserver(sink);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -80,6 +109,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Sidecar
     const started = Date.now();
     const url = req.url ?? '/';
     if (url === '/_tapwire/health') return sendJson(res, 200, { status: 'ok', routes: routeNames });
+    if (url === METRICS_PATH && req.method === 'GET' && telemetry.serveMetrics(req, res)) return;
     // A2A clients given a route URL without a trailing slash look for the card at the root.
     const rootCardRoute = isRootCardRequest(url) ? rootCard(url, a2aRouteNames, `http://${req.headers.host ?? config.listen}`) : null;
     if (rootCardRoute?.kind === 'error') return sendJson(res, rootCardRoute.status, rootCardRoute.body);
@@ -99,6 +129,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Sidecar
     const exchange = blankExchange({ agent: config.agent.name, route: name, protocol: route.config.protocol, started_at: started });
     const pathOnly = rest.split('?', 1)[0]!;
     exchange.method = `${req.method ?? 'GET'} ${route.basePath}${pathOnly}`;
+    telemetry.traces.begin(exchange, parseTraceparent(req.headers.traceparent));
     let body: Buffer | null = null;
     let observer: ExchangeObserver = plainHttp;
     const protocol = route.config.protocol;
@@ -113,6 +144,9 @@ export async function startSidecar(config: Config, log: Logger): Promise<Sidecar
         return; // the agent went away before sending its request: nothing to forward
       }
     }
+    // A call the policies refuse is answered and recorded here, and never forwarded.
+    const admission = await policyGate?.admit({ req, res, route, path: pathOnly, exchange, body });
+    if (admission === null) return;
     if (protocol === 'llm') {
       observer = new LlmObserver(adapterFor(route.config.provider, pathOnly), pathOnly, body, prices, sink);
     } else if (protocol === 'mcp') {
@@ -123,10 +157,12 @@ export async function startSidecar(config: Config, log: Logger): Promise<Sidecar
         requestHeaders: redactHeaders(req.headers, ctx.redacted),
         redact: (headers) => redactHeaders(headers, ctx.redacted),
         connectionKey: connections.keyOf(req.socket),
+        call: exchange,
       });
     } else if (protocol === 'a2a') {
       ({ observer, path } = await a2a.prepare({ req, route, rest, body, sink }));
     }
+    if (admission) observer = admission(observer);
     await forward({ req, res, route, path, exchange, body, observer, t0 }, ctx);
   }
 
@@ -141,6 +177,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Sidecar
         maxBodyBytes: config.store.max_body_bytes,
         pendingTimeoutMs: config.routes[routeName]!.timeouts.response_ms,
         onError: (err) => log.error({ err }, 'could not complete an MCP record'),
+        traces: telemetry.traces,
       });
       trackers.set(routeName, tracker);
     }
@@ -193,6 +230,8 @@ export async function startSidecar(config: Config, log: Logger): Promise<Sidecar
       });
     });
   } catch (err) {
+    await telemetry.close(0);
+    policies?.close();
     await recorder.close();
     await Promise.all([...routes.values()].map((r) => r.close()));
     throw err;
@@ -221,7 +260,10 @@ export async function startSidecar(config: Config, log: Logger): Promise<Sidecar
         // Command routes' server processes stop before their trackers record what is left open.
         await Promise.all([...bridges.values()].map((bridge) => bridge.close()));
         await Promise.all([...trackers.values()].map((tracker) => tracker.close()));
+        policies?.close();
         await recorder.close();
+        // Spans and metrics go last, with every record in them; an endpoint down or hanging delays the stop by at most 2 s.
+        await telemetry.close(2000);
         await Promise.all([...routes.values()].map((r) => r.close()));
       })();
       return closing;

@@ -4,6 +4,7 @@
 // that is not JSON-RPC, replaced by a JSON-RPC error naming the problem. Every message in
 // the request body, the JSON answer or the SSE stream is handed to the tracker.
 import type { IncomingMessage } from 'node:http';
+import type { Exchange } from '../exchange.js';
 import type { HeaderMap } from '../headers.js';
 import { errorResponse, idKey, INTERNAL_ERROR, parseJsonRpc, type JsonRpcId, type JsonRpcMessage, type ParsedBody } from '../jsonrpc.js';
 import { httpRecord, type ExchangeObserver, type ForwardOutcome, type Replacement, type ResponseHead, type RecordSink } from '../observer.js';
@@ -21,6 +22,8 @@ export interface McpCallContext {
   redact: (headers: HeaderMap) => HeaderMap;
   /** The session of a client that sent no session id (sessionless era, or initialize). */
   connectionKey: string;
+  /** The HTTP call's exchange: the first request it carries takes over its span (telemetry/context.ts). */
+  call?: Exchange;
 }
 
 function first(value: string | string[] | undefined): string | undefined {
@@ -50,7 +53,7 @@ export class McpObserver implements ExchangeObserver {
     this.parsed = body && body.length > 0 ? parseJsonRpc(body.toString('utf8')) : null;
     if (!this.parsed?.ok) return;
     const single = this.parsed.messages.length === 1 ? body! : undefined;
-    for (const message of this.parsed.messages) this.fromClient(message, { headers: ctx.requestHeaders, bytes: single });
+    for (const message of this.parsed.messages) this.fromClient(message, { headers: ctx.requestHeaders, bytes: single, call: ctx.call });
   }
 
   private fromClient(message: JsonRpcMessage, carrier: Carrier): void {

@@ -9,6 +9,7 @@ import type { HeaderMap } from '../headers.js';
 import { idKey, idText, type JsonRpcId, type JsonRpcMessage } from '../jsonrpc.js';
 import { estimateTokens } from '../llm/tokenizer.js';
 import type { RecordSink } from '../observer.js';
+import { metaTraceparent, parseTraceparent, spanOf, TraceStarter, type TraceParent } from '../telemetry/context.js';
 import { requestFacts, resultFacts, type McpRequestFacts } from './facts.js';
 
 type Request = Extract<JsonRpcMessage, { kind: 'request' }>;
@@ -21,6 +22,8 @@ export interface Carrier {
   httpStatus?: number | null;
   /** The message's own bytes when it is the whole body (kept byte for byte). */
   bytes?: Buffer;
+  /** The HTTP call that carried a client's message: its first request takes over the call's span. */
+  call?: Exchange;
 }
 
 interface OpenExchange {
@@ -58,6 +61,8 @@ export interface TrackerOptions {
   pendingTimeoutMs: number;
   /** Called when a record could not be completed (never expected; logged). */
   onError?: (err: unknown) => void;
+  /** Gives each exchange its span ids (telemetry/context.ts); default: parent-based, always sampled. */
+  traces?: TraceStarter;
 }
 
 /** The `_meta` key stamping a notification with the subscriptions/listen request it belongs to. */
@@ -85,8 +90,10 @@ export class McpTracker {
   private readonly liveOwners = new WeakSet<object>();
   /** Records still counting their tokens: close() waits for them, so none reaches a closed recorder. */
   private readonly completing = new Set<Promise<void>>();
+  private readonly traces: TraceStarter;
 
   constructor(private readonly options: TrackerOptions) {
+    this.traces = options.traces ?? new TraceStarter();
     this.sweeper = setInterval(() => this.sweep(), Math.min(5000, options.pendingTimeoutMs)).unref();
   }
 
@@ -129,6 +136,7 @@ export class McpTracker {
     exchange.session_id = session.sessionId;
     exchange.jsonrpc_id = id;
     exchange.request_bytes = bytes.length;
+    this.traces.begin(exchange, parseTraceparent(carrier.headers.traceparent));
     return {
       exchange,
       t0: performance.now(),
@@ -146,6 +154,7 @@ export class McpTracker {
     const open = this.open(session, direction, message.method, idText(message.id), carrier, bytes);
     open.owner = owner;
     if (owner) this.liveOwners.add(owner);
+    this.continueTrace(open.exchange, carrier, metaTraceparent(message.params), direction === 'client_to_server');
     open.facts = requestFacts(message.method, message.params);
     open.exchange.target = open.facts.target;
     // A server's request arrives on a response (an SSE stream) whose status is already known.
@@ -169,6 +178,8 @@ export class McpTracker {
         : typeof subscription === 'string' || typeof subscription === 'number'
           ? session.clientRequests.get(idKey(subscription))
           : undefined;
+    const relatedSpan = related ? spanOf(related.exchange) : undefined;
+    this.continueTrace(open.exchange, carrier, metaTraceparent(params) ?? (relatedSpan ? { ...relatedSpan } : null), false);
     if (related) {
       related.events.push({ offset_ms: this.elapsed(related), event: message.method, event_id: null, data: bytes.toString('utf8') });
     }
@@ -320,6 +331,17 @@ export class McpTracker {
     const bytes = response?.bytes;
     if (bytes) open.exchange.response_bytes = bytes.length;
     this.emit(open, response && bytes ? { headers: response.headers, bytes, result: undefined } : null);
+  }
+
+  /**
+   * The span of a message: a `traceparent` header on its carrier wins (the hop that carried
+   * it, e.g. another tapwire), then the message's `params._meta.traceparent` (or, for a
+   * notification, the request it reports on). The first request of an agent's HTTP call
+   * takes over that call's span, the one named in the `traceparent` sent upstream.
+   */
+  private continueTrace(exchange: Exchange, carrier: Carrier, meta: TraceParent | null, mayAdopt: boolean): void {
+    if (mayAdopt && carrier.call && this.traces.adopt(carrier.call, exchange, meta)) return;
+    if (meta && !parseTraceparent(carrier.headers.traceparent)) this.traces.begin(exchange, meta);
   }
 
   private elapsed(open: OpenExchange): number {

@@ -1,0 +1,429 @@
+// Policies on the live flows. Before a call is forwarded, the request-phase decision: a
+// refused call never reaches the upstream, the agent gets an error its client understands
+// (the provider's error JSON with 403 or 429 and retry-after for LLM calls; for MCP and A2A
+// a JSON-RPC error with the request's id, and for a denied MCP tools/call a tool result with
+// isError, which the model sees), and the refusal is recorded. Calls let through get an
+// observer wrapper that removes from MCP tools/list (prompts/list, resources/list) what the
+// rules would deny, and applies response-phase rules to non-streamed bodies and MCP answers.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Exchange, ExchangeRecord } from '../sidecar/exchange.js';
+import type { HeaderMap } from '../sidecar/headers.js';
+import { errorResponse, idText, parseJsonRpc, type JsonRpcId, type JsonRpcMessage } from '../sidecar/jsonrpc.js';
+import { describeCall, versionHeader } from '../sidecar/a2a/wire.js';
+import { safeParseJson } from '../sidecar/llm/adapter.js';
+import { adapterFor } from '../sidecar/llm/observer.js';
+import { emptyFacts, type Usage } from '../sidecar/llm/usage.js';
+import type { ExchangeObserver, ForwardOutcome, RecordSink, Replacement, ResponseHead } from '../sidecar/observer.js';
+import type { Route } from '../sidecar/route.js';
+import type { SseEvent } from '../sidecar/sse.js';
+import type { Bindings } from './cel.js';
+import { buildContext, eventText, type ContextSource } from './context.js';
+import { stamp, type Decision, type PolicySet } from './engine.js';
+import type { IdentityVerifier } from './identity.js';
+
+/** The JSON-RPC error code of a call refused by policy (implementation-defined server error range). */
+export const POLICY_DENIED = -32040;
+
+export interface GateOptions {
+  agentLabels: Record<string, string>;
+  /** Verifies the agent's identity token when the config has an identity section. */
+  identity: IdentityVerifier | null;
+  /** Redacts headers for the record. */
+  redact: (headers: IncomingMessage['headers']) => HeaderMap;
+  sink: RecordSink;
+}
+
+export interface GateCall {
+  req: IncomingMessage;
+  res: ServerResponse;
+  route: Route;
+  /** The path under the route, without the query. */
+  path: string;
+  exchange: Exchange;
+  body: Buffer | null;
+  /** The verified identity's claims, set by admit(). */
+  jwtClaims?: Record<string, unknown> | null;
+}
+
+/** What a call let through is forwarded with: the protocol's observer, wrapped when rules must see the answer. */
+export type Admission = (observer: ExchangeObserver) => ExchangeObserver;
+
+const unchanged: Admission = (observer) => observer;
+
+const LISTS: Readonly<Record<string, { field: string; asCall: (item: Record<string, unknown>) => { method: string; params: unknown } | null }>> = {
+  'tools/list': { field: 'tools', asCall: (t) => (typeof t.name === 'string' ? { method: 'tools/call', params: { name: t.name, arguments: {} } } : null) },
+  'prompts/list': { field: 'prompts', asCall: (p) => (typeof p.name === 'string' ? { method: 'prompts/get', params: { name: p.name, arguments: {} } } : null) },
+  'resources/list': { field: 'resources', asCall: (r) => (typeof r.uri === 'string' ? { method: 'resources/read', params: { uri: r.uri } } : null) },
+};
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function first(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+export class PolicyGate {
+  constructor(
+    private readonly policies: () => PolicySet,
+    private readonly options: GateOptions,
+  ) {}
+
+  private context(call: GateCall, source: Omit<ContextSource, 'agentLabels' | 'jwtClaims'>): Bindings {
+    return buildContext({ ...source, agentLabels: this.options.agentLabels, jwtClaims: call.jwtClaims ?? null });
+  }
+
+  /** MCP answers replaced by a response-phase refusal, until their record is written: route, id, method -> decision. */
+  private readonly refusedAnswers = new Map<string, Decision>();
+
+  /** Applies the record-time rules (token charges, audits, redactions) and records refused MCP answers as denied. */
+  review(record: ExchangeRecord): void {
+    const e = record.exchange;
+    const key = answerKey(e.route, e.jsonrpc_id, e.method);
+    const refused = e.protocol === 'mcp' ? this.refusedAnswers.get(key) : undefined;
+    if (refused) {
+      this.refusedAnswers.delete(key);
+      stamp(e, refused);
+    }
+    this.policies().review(record, { agentLabels: this.options.agentLabels });
+  }
+
+  /**
+   * Decides a call before its observer is made and it is forwarded. Returns null when it
+   * was refused (the agent has its answer and the refusal is recorded).
+   */
+  async admit(call: GateCall): Promise<Admission | null> {
+    const identity = this.options.identity;
+    if (identity) {
+      const verified = await identity.verify(call.req.headers);
+      if ('claims' in verified) call.jwtClaims = verified.claims;
+      else if (call.route.config.require_identity) {
+        const decision: Decision = { outcome: 'deny', rule: 'identity', reason: verified.problem, retryAfterSeconds: null, findings: [] };
+        const provider = call.exchange.protocol === 'llm' ? adapterFor(call.route.config.provider, call.path).provider : null;
+        this.refuse(call, call.exchange, decision, identityError(provider, verified.problem), 401);
+        return null;
+      }
+    }
+    const set = this.policies();
+    const protocol = call.exchange.protocol;
+    if (protocol === 'llm') return this.gateLlm(set, call);
+    if (protocol === 'mcp' || protocol === 'a2a') return this.gateJsonRpc(set, call);
+    if (!set.applies('request', protocol)) return unchanged;
+    const decision = set.decide('request', this.context(call, { exchange: call.exchange, request: { headers: call.req.headers }, path: call.path, routeUpstream: call.route.config.upstream }), Date.now());
+    if (decision.outcome === 'allow') {
+      stamp(call.exchange, decision);
+      return unchanged;
+    }
+    this.refuse(call, call.exchange, decision, httpError(decision), null);
+    return null;
+  }
+
+  private gateLlm(set: PolicySet, call: GateCall): Admission | null {
+    if (!set.applies('request', 'llm') && !set.applies('response', 'llm')) return unchanged;
+    const adapter = adapterFor(call.route.config.provider, call.path);
+    const described = call.body ? adapter.describe(call.path, safeParseJson(call.body.toString('utf8')), call.body) : null;
+    const facts = described?.request;
+    const live = { ...call.exchange, provider: adapter.provider, operation: facts?.operation ?? null, model: facts?.model ?? null };
+    const source = { exchange: live, request: { headers: call.req.headers, body: call.body }, path: call.path, routeUpstream: call.route.config.upstream };
+    const decision = set.decide('request', this.context(call, source), Date.now());
+    if (decision.outcome !== 'allow') {
+      Object.assign(call.exchange, { provider: live.provider, operation: live.operation, model: live.model, target: live.model });
+      this.refuse(call, call.exchange, decision, llmError(adapter.provider, decision), null);
+      return null;
+    }
+    stamp(call.exchange, decision);
+    if (!set.applies('response', 'llm')) return unchanged;
+    let head: ResponseHead | null = null;
+    const judge = (response: ContextSource['response'], responseText?: string, usage?: Usage | null): Decision | null => {
+      const exchange = { ...live, http_status: head?.status ?? null, input_tokens: usage?.input_tokens ?? null, output_tokens: usage?.output_tokens ?? null };
+      const verdict = this.policies().decide('response', this.context(call, { ...source, exchange, response, responseText }), Date.now());
+      if (verdict.outcome === 'allow') return null;
+      stamp(call.exchange, verdict);
+      return verdict;
+    };
+    return (observer) =>
+      new ResponsePolicyObserver(observer, {
+        onHead: (h) => (head = h),
+        body: (h, body) => {
+          // The provider's usage, read as the record will read it, so live rules see usage.* too.
+          const answer = emptyFacts();
+          described?.readBody(safeParseJson(body.toString('utf8')), answer);
+          const verdict = judge({ headers: h.headers, body }, undefined, answer.usage);
+          if (!verdict) return null;
+          const status = verdict.outcome === 'limit' ? 429 : 403;
+          return { status, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(llmError(adapter.provider, verdict))) };
+        },
+        events: (text) => {
+          const verdict = judge({ headers: head?.headers ?? {} }, text);
+          return verdict ? llmErrorEvent(adapter.provider, verdict) : null;
+        },
+      });
+  }
+
+  private gateJsonRpc(set: PolicySet, call: GateCall): Admission | null {
+    const protocol = call.exchange.protocol;
+    if (!set.applies('request', protocol) && !set.applies('response', protocol)) return unchanged;
+    const parsed = call.body && call.body.length > 0 ? parseJsonRpc(call.body.toString('utf8')) : null;
+    // One request per POST (JSON-RPC batches were dropped from MCP in 2025-06-18): decided as a whole when every message is let through.
+    const request = parsed?.ok && !parsed.batch && parsed.messages[0]?.kind === 'request' ? parsed.messages[0] : null;
+    const sessionId = first(call.req.headers['mcp-session-id']) ?? null;
+    // A2A calls are named by their v1.0 method whatever the version and binding, as they are recorded.
+    const a2aMethod =
+      protocol === 'a2a'
+        ? describeCall({ httpMethod: call.req.method ?? 'GET', path: call.path, a2aVersion: versionHeader(call.req.headers['a2a-version']), body: call.body }).method
+        : null;
+    const messageExchange = (message: Extract<JsonRpcMessage, { kind: 'request' }>): Exchange => ({
+      ...call.exchange,
+      method: protocol === 'mcp' ? message.method : (a2aMethod ?? message.method),
+      session_id: protocol === 'mcp' ? sessionId : call.exchange.session_id,
+      jsonrpc_id: idText(message.id),
+    });
+    if (request && set.applies('request', protocol)) {
+      const live = messageExchange(request);
+      const decision = set.decide('request', this.context(call, { exchange: live, request: { headers: call.req.headers, body: call.body }, path: call.path, routeUpstream: call.route.config.upstream }), Date.now());
+      if (decision.outcome !== 'allow') {
+        // The call's own exchange becomes the record of the refused message (its trace span goes with it).
+        Object.assign(call.exchange, { method: live.method, jsonrpc_id: live.jsonrpc_id, session_id: live.session_id });
+        if (protocol === 'mcp') call.exchange.target = targetOf(request);
+        this.refuse(call, call.exchange, decision, refusalMessage(request, decision), 200);
+        return null;
+      }
+      if (protocol === 'a2a') stamp(call.exchange, decision);
+    } else if (!request && a2aMethod && a2aMethod !== 'GetAgentCard' && set.applies('request', protocol)) {
+      // The HTTP+JSON binding: a REST call, refused with an HTTP error. (Agent card fetches are not A2A calls.)
+      const live = { ...call.exchange, method: a2aMethod };
+      const decision = set.decide('request', this.context(call, { exchange: live, request: { headers: call.req.headers, body: call.body }, path: call.path, routeUpstream: call.route.config.upstream }), Date.now());
+      if (decision.outcome !== 'allow') {
+        call.exchange.method = a2aMethod;
+        this.refuse(call, call.exchange, decision, httpError(decision), null);
+        return null;
+      }
+      stamp(call.exchange, decision);
+    }
+    if (protocol !== 'mcp' || !request) return unchanged;
+    const list = LISTS[request.method];
+    const respond = set.applies('response', 'mcp');
+    if (!list && !respond) return unchanged;
+    const requestExchange = messageExchange(request);
+    return (observer) => new McpAnswerPolicyObserver(observer, request.id, (answer) => {
+      if (list) return this.filterList(requestExchange, call, list, answer);
+      if (!respond) return null;
+      const verdict = this.policies().decide(
+        'response',
+        this.context(call, { exchange: { ...requestExchange, http_status: 200 }, request: { headers: call.req.headers, body: call.body }, response: { body: JSON.stringify(answer) } }),
+        Date.now(),
+      );
+      if (verdict.outcome === 'allow') return null;
+      this.refusedAnswers.set(answerKey(call.route.name, idText(request.id), request.method), verdict);
+      return refusalMessage(request, verdict);
+    });
+  }
+
+  /** The list answer without the entries the rules would deny this agent if it called them; null when nothing is removed. */
+  private filterList(exchange: Exchange, call: GateCall, list: (typeof LISTS)[string], answer: Record<string, unknown>): Record<string, unknown> | null {
+    const result = answer.result;
+    if (!isObject(result) || !Array.isArray(result[list.field])) return null;
+    const set = this.policies();
+    const items = result[list.field] as unknown[];
+    const kept = items.filter((item) => {
+      const asCall = isObject(item) ? list.asCall(item) : null;
+      if (!asCall) return true;
+      const body = JSON.stringify({ jsonrpc: '2.0', id: 0, method: asCall.method, params: asCall.params });
+      const bindings = this.context(call, { exchange: { ...exchange, method: asCall.method }, request: { headers: call.req.headers, body }, path: call.path });
+      return set.decide('request', bindings, Date.now(), false).outcome !== 'deny';
+    });
+    if (kept.length === items.length) return null;
+    return { ...answer, result: { ...result, [list.field]: kept } };
+  }
+
+  /** Answers a refused call and records it. `httpStatus` null: 403, or 429 for a limit. */
+  private refuse(call: GateCall, exchange: Exchange, decision: Decision, answer: unknown, httpStatus: number | null): void {
+    const status = httpStatus ?? (decision.outcome === 'limit' ? 429 : 403);
+    const text = JSON.stringify(answer);
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), 'x-tapwire-policy': decision.rule ?? 'policy' };
+    if (status === 401) headers['www-authenticate'] = 'Bearer';
+    if (decision.retryAfterSeconds !== null) headers['retry-after'] = String(decision.retryAfterSeconds);
+    call.res.writeHead(status, headers);
+    call.res.end(text);
+    stamp(exchange, decision);
+    exchange.http_status = status;
+    exchange.ended_at = Date.now();
+    exchange.duration_ms = exchange.ended_at - exchange.started_at;
+    exchange.request_bytes = call.body?.length ?? 0;
+    exchange.response_bytes = Buffer.byteLength(text);
+    this.options.sink({
+      exchange,
+      request: { headers: this.options.redact(call.req.headers), body: call.body, body_size: call.body?.length ?? 0, truncated: false },
+      response: { headers, body: Buffer.from(text), body_size: Buffer.byteLength(text), truncated: false },
+      events: [],
+    });
+  }
+}
+
+function answerKey(route: string, id: string | null, method: string | null): string {
+  return `${route}\n${id}\n${method}`;
+}
+
+function targetOf(request: Extract<JsonRpcMessage, { kind: 'request' }>): string | null {
+  const p = isObject(request.params) ? request.params : {};
+  return typeof p.name === 'string' ? p.name : typeof p.uri === 'string' ? p.uri : null;
+}
+
+/** The JSON-RPC answer to a refused request: a tool error result for tools/call, an error otherwise. */
+function refusalMessage(request: { id: JsonRpcId; method: string }, decision: Decision): Record<string, unknown> {
+  const text = `tapwire policy ${decision.rule ?? ''}: ${decision.reason}`;
+  if (request.method === 'tools/call') {
+    return { jsonrpc: '2.0', id: request.id, result: { content: [{ type: 'text', text }], isError: true } };
+  }
+  const data: Record<string, unknown> = { tapwire_error: decision.outcome === 'limit' ? 'policy_limited' : 'policy_denied', rule: decision.rule };
+  if (decision.retryAfterSeconds !== null) data.retry_after_seconds = decision.retryAfterSeconds;
+  return errorResponse(request.id, POLICY_DENIED, text, data);
+}
+
+function httpError(decision: Decision): unknown {
+  return { error: { code: decision.outcome === 'limit' ? 'policy_limited' : 'policy_denied', message: `tapwire policy ${decision.rule ?? ''}: ${decision.reason}`, rule: decision.rule } };
+}
+
+/** The provider's own error shape, so its SDK raises its usual permission or rate-limit error. */
+function llmError(provider: string, decision: Decision): unknown {
+  const message = `tapwire policy ${decision.rule ?? ''}: ${decision.reason}`;
+  const limited = decision.outcome === 'limit';
+  if (provider === 'anthropic') return { type: 'error', error: { type: limited ? 'rate_limit_error' : 'permission_error', message } };
+  return { error: { message, type: limited ? 'rate_limit_exceeded' : 'policy_denied', param: null, code: limited ? 'rate_limit_exceeded' : 'policy_denied' } };
+}
+
+/** The answer to a call without a valid identity token: the provider's authentication error for LLM calls. */
+function identityError(provider: string | null, problem: string): unknown {
+  const message = `tapwire: ${problem}`;
+  if (provider === 'anthropic') return { type: 'error', error: { type: 'authentication_error', message } };
+  if (provider === 'openai') return { error: { message, type: 'invalid_request_error', param: null, code: 'invalid_identity' } };
+  return { error: { code: 'identity_required', message } };
+}
+
+/** Delegates everything to the protocol's observer; subclasses add a review of the answer. */
+abstract class DelegatingObserver implements ExchangeObserver {
+  constructor(protected readonly inner: ExchangeObserver) {}
+  get upstreamBody(): Buffer | null {
+    return this.inner.upstreamBody;
+  }
+  get editsStream(): boolean {
+    return this.inner.editsStream;
+  }
+  get readsBody(): boolean {
+    return this.inner.readsBody;
+  }
+  onResponseHead(head: ResponseHead): void {
+    this.inner.onResponseHead?.(head);
+  }
+  onEvent(event: SseEvent, offsetMs: number): string | null | undefined {
+    return this.inner.onEvent(event, offsetMs);
+  }
+  finish(outcome: ForwardOutcome): Promise<void> | void {
+    return this.inner.finish(outcome);
+  }
+  errorBody(status: number, code: string, message: string): unknown {
+    return this.inner.errorBody(status, code, message);
+  }
+}
+
+/** The SSE event that ends an LLM stream with an error its provider's SDK raises. */
+function llmErrorEvent(provider: string, decision: Decision): string {
+  const body = JSON.stringify(llmError(provider, decision));
+  return provider === 'anthropic' ? `event: error\ndata: ${body}\n\n` : `data: ${body}\n\n`;
+}
+
+interface ResponseReview {
+  onHead(head: ResponseHead): void;
+  /** A non-streamed body: the replacement to send instead, or null. */
+  body(head: ResponseHead, body: Buffer): Replacement | null;
+  /** The text of a stream so far (see streamText): the error event that ends it, or null. */
+  events(text: string): string | null;
+}
+
+/**
+ * Applies the response-phase rules: a non-streamed response is held and judged whole; a
+ * stream is judged after each event on the events so far, and a refusal ends what the
+ * agent receives with an error event. The record keeps what the upstream sent.
+ */
+class ResponsePolicyObserver extends DelegatingObserver {
+  /** The stream's text so far, assembled as streamText does, one event at a time. */
+  private generated = '';
+  private raw = '';
+  private anyGenerated = false;
+  private cut = false;
+  constructor(
+    inner: ExchangeObserver,
+    private readonly review: ResponseReview,
+  ) {
+    super(inner);
+  }
+  override get editsStream(): boolean {
+    return true;
+  }
+  override onResponseHead(head: ResponseHead): void {
+    this.review.onHead(head);
+    super.onResponseHead(head);
+  }
+  override onEvent(event: SseEvent, offsetMs: number): string | null | undefined {
+    const inner = this.inner.onEvent(event, offsetMs);
+    if (this.cut) return null;
+    if (event.data === '') return inner;
+    const piece = eventText(event.data);
+    if (piece !== null) {
+      this.generated += piece;
+      this.anyGenerated = true;
+    }
+    this.raw += this.raw === '' ? event.data : `\n${event.data}`;
+    const error = this.review.events(this.anyGenerated ? this.generated : this.raw);
+    if (error === null) return inner;
+    this.cut = true;
+    return error;
+  }
+  reviewBody(head: ResponseHead, body: Buffer): Replacement | null {
+    return this.inner.reviewBody?.(head, body) ?? (head.status < 400 ? this.review.body(head, body) : null);
+  }
+}
+
+/**
+ * Finds the answer to one MCP request, as a JSON body or an SSE event, and sends the
+ * agent what `rewrite` makes of it instead (null leaves it unchanged). The tracker still
+ * records what the server answered.
+ */
+class McpAnswerPolicyObserver extends DelegatingObserver {
+  constructor(
+    inner: ExchangeObserver,
+    private readonly id: JsonRpcId,
+    private readonly rewrite: (answer: Record<string, unknown>) => Record<string, unknown> | null,
+  ) {
+    super(inner);
+  }
+
+  private rewritten(text: string): string | null {
+    const message = safeParseJson(text);
+    if (!isObject(message) || message.id !== this.id || (!('result' in message) && !('error' in message))) return null;
+    const replacement = this.rewrite(message);
+    return replacement ? JSON.stringify(replacement) : null;
+  }
+
+  override onEvent(event: SseEvent, offsetMs: number): string | null | undefined {
+    const inner = this.inner.onEvent(event, offsetMs);
+    if (inner !== undefined || event.data === '') return inner;
+    const data = this.rewritten(event.data);
+    if (data === null) return undefined;
+    return `${event.event !== null ? `event: ${event.event}\n` : ''}${event.id !== null ? `id: ${event.id}\n` : ''}data: ${data}\n\n`;
+  }
+
+  reviewBody(head: ResponseHead, body: Buffer): Replacement | null {
+    const inner = this.inner.reviewBody?.(head, body) ?? null;
+    if (inner || head.status >= 300) return inner;
+    const data = this.rewritten(body.toString('utf8'));
+    if (data === null) return null;
+    const headers: HeaderMap = {};
+    for (const [name, value] of Object.entries(head.headers)) {
+      if (!['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'content-encoding'].includes(name.toLowerCase())) headers[name] = value;
+    }
+    return { status: head.status, headers, body: Buffer.from(data) };
+  }
+}
+

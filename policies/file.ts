@@ -1,0 +1,262 @@
+// Policy files: YAML with rules (evaluated in order) and inline tests, validated with zod,
+// every CEL expression compiled and checked once at load. Errors name the file, the line
+// and column inside it (pointing into the expression itself), the rule and what is wrong.
+import { readFileSync } from 'node:fs';
+import { isNode, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
+import { z } from 'zod';
+import { compileExpression, ExpressionError, phaseProblem, type CompiledExpression } from './cel.js';
+import type { Phase } from './vocabulary.js';
+
+export type Action = 'allow' | 'deny' | 'audit' | 'limit' | 'redact';
+
+const DURATION = /^(\d+)(ms|s|m|h|d)$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "30s", "1m", "1h", "7d" in milliseconds, or null. */
+export function parseDuration(text: string): number | null {
+  const m = DURATION.exec(text.trim());
+  return m ? Number(m[1]) * UNIT_MS[m[2]!]! : null;
+}
+
+const durationSchema = z.string().regex(DURATION, 'a duration such as 30s, 1m, 1h or 1d');
+
+const ruleSchema = z.strictObject({
+  name: z.string().min(1),
+  when: z.string().min(1),
+  phase: z.enum(['request', 'response']).optional(),
+  action: z.enum(['allow', 'deny', 'audit', 'limit', 'redact']),
+  message: z.string().optional(),
+  limit: z
+    .strictObject({
+      requests: z.number().int().positive().optional(),
+      tokens: z.number().int().positive().optional(),
+      per: durationSchema,
+      key: z.string().min(1).optional(),
+    })
+    .optional(),
+  redact: z
+    .strictObject({
+      fields: z.array(z.string().regex(/^(request|response)\.body(\.[^.]+)+$/, 'a body field path such as request.body.messages')).default([]),
+      patterns: z.array(z.string().min(1)).default([]),
+    })
+    .optional(),
+});
+
+const testSchema = z.strictObject({
+  name: z.string().min(1),
+  exchange: z.record(z.string(), z.unknown()),
+  expect: z.enum(['allow', 'deny', 'audit', 'limit', 'redact']),
+  rule: z.string().optional(),
+});
+
+const fileSchema = z.strictObject({
+  default: z.enum(['allow', 'deny']).default('allow'),
+  mode: z.enum(['enforce', 'monitor']).default('enforce'),
+  on_error: z.enum(['deny', 'skip']).default('deny'),
+  rules: z.array(ruleSchema).default([]),
+  tests: z.array(testSchema).default([]),
+});
+
+export interface LimitSpec {
+  kind: 'requests' | 'tokens';
+  amount: number;
+  windowMs: number;
+  key: CompiledExpression | null;
+}
+
+export interface RedactSpec {
+  /** Paths under request.body / response.body, split: ["request", "messages"]. */
+  fields: string[][];
+  patterns: RegExp[];
+}
+
+export interface CompiledRule {
+  /** "file.yaml#rule-name": unique across files. */
+  readonly id: string;
+  readonly name: string;
+  readonly file: string;
+  readonly phase: Phase;
+  readonly action: Action;
+  readonly message: string | null;
+  readonly when: CompiledExpression;
+  readonly limit: LimitSpec | null;
+  readonly redact: RedactSpec | null;
+}
+
+export interface PolicyTest {
+  name: string;
+  exchange: Record<string, unknown>;
+  expect: Action;
+  rule: string | null;
+  /** "file:line:col" of the test, for reports. */
+  at: string;
+}
+
+export interface PolicyFile {
+  readonly path: string;
+  readonly default: 'allow' | 'deny';
+  readonly mode: 'enforce' | 'monitor';
+  readonly onError: 'deny' | 'skip';
+  readonly rules: readonly CompiledRule[];
+  readonly tests: readonly PolicyTest[];
+}
+
+export class PolicyError extends Error {
+  override readonly name = 'PolicyError';
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+  }
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '');
+}
+
+/** Locates nodes of a parsed document as file:line:col. */
+class Locator {
+  constructor(
+    private readonly source: string,
+    private readonly text: string,
+    private readonly doc: Document,
+    private readonly lines: LineCounter,
+  ) {}
+  private format(offset: number): string {
+    const pos = this.lines.linePos(offset);
+    return `${this.source}:${pos.line}:${pos.col}`;
+  }
+  /** The deepest existing node on `path`. */
+  at(path: readonly PropertyKey[]): string {
+    for (let depth = path.length; depth >= 0; depth--) {
+      const node: unknown = this.doc.getIn(path.slice(0, depth) as unknown[], true);
+      if (isNode(node) && node.range) return this.format(node.range[0]);
+    }
+    return this.source;
+  }
+  /** The position inside the file of `offset` inside the expression held by the scalar at `path`. */
+  inExpression(path: readonly PropertyKey[], expression: string, offset: number): string {
+    const node: unknown = this.doc.getIn(path as unknown[], true);
+    if (!isScalar(node) || !node.range) return this.at(path);
+    const before = expression.slice(0, offset).split('\n');
+    const lineIndex = before.length - 1;
+    const column = before[lineIndex]!.length;
+    // Find each of the expression's lines in the file in turn (plain, quoted and block scalars alike).
+    const exprLines = expression.split('\n');
+    let from = node.range[0];
+    for (let i = 0; i <= lineIndex; i++) {
+      const line = exprLines[i]!;
+      const trimmed = line.trimStart();
+      const found = trimmed === '' ? -1 : this.text.indexOf(trimmed, from);
+      if (found === -1 || found > node.range[2]) return this.at(path);
+      if (i === lineIndex) return this.format(found + Math.max(0, column - (line.length - trimmed.length)));
+      from = found + trimmed.length;
+    }
+    return this.at(path);
+  }
+}
+
+/** A caret line under the expression, pointing at `offset`. */
+function pointer(expression: string, offset: number): string {
+  const before = expression.slice(0, offset).split('\n');
+  const line = expression.split('\n')[before.length - 1] ?? '';
+  return `    ${line}\n    ${' '.repeat(before[before.length - 1]!.length)}^`;
+}
+
+/** Parses and compiles a policy file's text; `source` names it in errors. */
+export function parsePolicyFile(text: string, source: string): PolicyFile {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    throw new PolicyError(
+      doc.errors.map((e) => {
+        const pos = lineCounter.linePos(e.pos[0]);
+        return `${source}:${pos.line}:${pos.col}: invalid YAML: ${e.message.split('\n')[0]}`;
+      }),
+    );
+  }
+  const locate = new Locator(source, text, doc, lineCounter);
+  const result = fileSchema.safeParse(doc.toJS() ?? {});
+  if (!result.success) {
+    throw new PolicyError(
+      result.error.issues.flatMap((issue) => {
+        if (issue.code === 'unrecognized_keys') {
+          return issue.keys.map((key) => `${locate.at([...issue.path, key])}: ${formatPath([...issue.path, key])}: unknown key`);
+        }
+        return [`${locate.at(issue.path)}: ${formatPath(issue.path) || '(top level)'}: ${issue.message}`];
+      }),
+    );
+  }
+  const data = result.data;
+  const problems: string[] = [];
+  const rules: CompiledRule[] = [];
+  const names = new Set<string>();
+  data.rules.forEach((rule, index) => {
+    const label = `rules[${index}] (${rule.name})`;
+    const problem = (field: string, message: string): void => {
+      problems.push(`${locate.at(['rules', index, field])}: ${label}: ${field}: ${message}`);
+    };
+    if (names.has(rule.name)) problem('name', `another rule is already named "${rule.name}"`);
+    names.add(rule.name);
+    const compile = (field: (string | number)[], source: string): CompiledExpression | null => {
+      try {
+        return compileExpression(source);
+      } catch (err) {
+        if (!(err instanceof ExpressionError)) throw err;
+        const path = ['rules', index, ...field];
+        problems.push(
+          `${locate.inExpression(path, source, err.offset)}: ${label}: ${formatPath(field)}: column ${err.offset + 1} of the expression: ${err.message}\n${pointer(source, err.offset)}`,
+        );
+        return null;
+      }
+    };
+    const when = compile(['when'], rule.when);
+    const phase: Phase = rule.phase ?? (when?.needsResponse ? 'response' : 'request');
+    if (when) {
+      const wrongPhase = phaseProblem(when, phase);
+      if (wrongPhase) problem('when', wrongPhase);
+    }
+    let limit: LimitSpec | null = null;
+    if (rule.action === 'limit') {
+      const spec = rule.limit;
+      if (!spec) problem('limit', 'a limit rule needs limit: { requests: N or tokens: N, per: 1m, key: <CEL> }');
+      else if ((spec.requests === undefined) === (spec.tokens === undefined)) problem('limit', 'give exactly one of requests or tokens');
+      else {
+        const key = spec.key ? compile(['limit', 'key'], spec.key) : null;
+        if (spec.tokens !== undefined && phase === 'response') problem('phase', 'a token budget is checked before the call and charged after it: leave phase out');
+        limit = { kind: spec.requests !== undefined ? 'requests' : 'tokens', amount: spec.requests ?? spec.tokens!, windowMs: parseDuration(spec.per)!, key };
+      }
+    } else if (rule.limit) problem('limit', 'only limit rules have limit');
+    let redact: RedactSpec | null = null;
+    if (rule.action === 'redact') {
+      if (!rule.redact || (rule.redact.fields.length === 0 && rule.redact.patterns.length === 0)) {
+        problem('redact', 'a redact rule needs redact: { fields: [...], patterns: [...] }');
+      } else {
+        const patterns: RegExp[] = [];
+        rule.redact.patterns.forEach((pattern, i) => {
+          try {
+            patterns.push(new RegExp(pattern, 'g'));
+          } catch (err) {
+            problems.push(`${locate.at(['rules', index, 'redact', 'patterns', i])}: ${label}: redact.patterns[${i}]: ${(err as Error).message}`);
+          }
+        });
+        redact = { fields: rule.redact.fields.map((f) => f.split('.').filter((_, i) => i !== 1)), patterns };
+      }
+    } else if (rule.redact) problem('redact', 'only redact rules have redact');
+    if (when) {
+      rules.push({ id: `${source}#${rule.name}`, name: rule.name, file: source, phase, action: rule.action, message: rule.message ?? null, when, limit, redact });
+    }
+  });
+  if (problems.length > 0) throw new PolicyError(problems);
+  const tests = data.tests.map((t, i) => ({ name: t.name, exchange: t.exchange, expect: t.expect, rule: t.rule ?? null, at: locate.at(['tests', i]) }));
+  return { path: source, default: data.default, mode: data.mode, onError: data.on_error, rules, tests };
+}
+
+/** Reads and compiles a policy file. */
+export function loadPolicyFile(path: string): PolicyFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new PolicyError([`${path}: cannot read policy file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`]);
+  }
+  return parsePolicyFile(text, path);
+}

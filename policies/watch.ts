@@ -1,0 +1,63 @@
+// Hot reload of policy files: the directories holding them are watched, and a change loads
+// every file again. A valid change takes effect for the next call (limit windows of rules
+// kept unchanged carry over); an invalid one is rejected with its errors reported and the
+// policies in force are kept.
+import { watch, type FSWatcher } from 'node:fs';
+import { dirname } from 'node:path';
+import { PolicySet } from './engine.js';
+import { PolicyError } from './file.js';
+import { loadPolicyFiles } from './load.js';
+
+export type ReloadOutcome = { ok: true; files: string[] } | { ok: false; problems: string[] };
+
+export class PolicyWatcher {
+  private set: PolicySet;
+  private readonly watchers: FSWatcher[] = [];
+  private timer: NodeJS.Timeout | null = null;
+
+  /** Loads the files (throws PolicyError when they are invalid) and starts watching them. */
+  constructor(
+    private readonly patterns: readonly string[],
+    private readonly onReload: (outcome: ReloadOutcome) => void,
+    private readonly debounceMs = 50,
+  ) {
+    this.set = new PolicySet(loadPolicyFiles(patterns));
+    for (const dir of new Set(patterns.map((p) => dirname(p)))) {
+      const watcher = watch(dir, () => this.schedule());
+      watcher.on('error', () => undefined); // a directory removed later: nothing more to watch there
+      this.watchers.push(watcher);
+    }
+  }
+
+  /** The policies in force. */
+  get current(): PolicySet {
+    return this.set;
+  }
+
+  private schedule(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.reload(), this.debounceMs);
+    this.timer.unref();
+  }
+
+  /** Loads the files again; keeps the policies in force when they are now invalid. */
+  reload(): ReloadOutcome {
+    this.timer = null;
+    let outcome: ReloadOutcome;
+    try {
+      const files = loadPolicyFiles(this.patterns);
+      this.set = new PolicySet(files, this.set);
+      outcome = { ok: true, files: files.map((f) => f.path) };
+    } catch (err) {
+      if (!(err instanceof PolicyError)) throw err;
+      outcome = { ok: false, problems: err.problems };
+    }
+    this.onReload(outcome);
+    return outcome;
+  }
+
+  close(): void {
+    if (this.timer) clearTimeout(this.timer);
+    for (const watcher of this.watchers) watcher.close();
+  }
+}

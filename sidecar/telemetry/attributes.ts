@@ -1,0 +1,135 @@
+// Names and attributes of an exchange's span, per the OpenTelemetry GenAI and MCP semantic
+// conventions (v1.41 names), read from the finished record. One function per protocol.
+import type { Attributes } from '@opentelemetry/api';
+import type { ExchangeRecord } from '../exchange.js';
+
+/** Where a route sends its calls, for server.address / server.port and network.transport. */
+export interface RouteTarget {
+  address: string | null;
+  port: number | null;
+  /** True for a stdio MCP server tapwire runs (network.transport = pipe). */
+  pipe: boolean;
+}
+
+export interface SpanDescription {
+  name: string;
+  attributes: Attributes;
+}
+
+/** The part of a JSON-RPC method or LLM operation before any argument, for span names. */
+function withTarget(name: string, target: string | null): string {
+  return target ? `${name} ${target}` : name;
+}
+
+function header(record: ExchangeRecord, name: string): string | undefined {
+  const value = record.request?.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function set(attributes: Attributes, key: string, value: string | number | boolean | string[] | null | undefined): void {
+  if (value !== null && value !== undefined) attributes[key] = value;
+}
+
+function finishReasons(text: string | null): string[] | null {
+  if (!text) return null;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return Array.isArray(parsed) ? parsed.filter((r): r is string => typeof r === 'string') : null;
+  } catch {
+    return null;
+  }
+}
+
+function details(text: string | null): Record<string, unknown> {
+  if (!text) return {};
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** The GenAI operation of an LLM exchange (`chat` unless the adapter named another). */
+export function llmOperation(record: ExchangeRecord): string {
+  return record.exchange.operation ?? 'chat';
+}
+
+/** True when an MCP exchange is a request the client sent and the server answered (not a notification). */
+export function isMcpClientRequest(record: ExchangeRecord): boolean {
+  const e = record.exchange;
+  return e.direction === 'client_to_server' && e.jsonrpc_id !== null && e.method !== null && !e.method.startsWith('(');
+}
+
+function llmSpan(record: ExchangeRecord, attributes: Attributes): string {
+  const e = record.exchange;
+  const operation = llmOperation(record);
+  set(attributes, 'gen_ai.operation.name', operation);
+  set(attributes, 'gen_ai.provider.name', e.provider);
+  set(attributes, 'gen_ai.request.model', e.model);
+  set(attributes, 'gen_ai.response.model', e.response_model);
+  set(attributes, 'gen_ai.response.id', e.response_id);
+  set(attributes, 'gen_ai.usage.input_tokens', e.input_tokens);
+  set(attributes, 'gen_ai.usage.output_tokens', e.output_tokens);
+  set(attributes, 'gen_ai.usage.cache_read.input_tokens', e.cache_read_tokens);
+  set(attributes, 'gen_ai.usage.cache_creation.input_tokens', e.cache_write_tokens);
+  set(attributes, 'gen_ai.usage.reasoning.output_tokens', e.reasoning_tokens);
+  set(attributes, 'gen_ai.response.finish_reasons', finishReasons(e.finish_reasons));
+  set(attributes, 'gen_ai.request.stream', e.streamed === 1);
+  if (e.ttft_ms !== null) set(attributes, 'gen_ai.response.time_to_first_chunk', e.ttft_ms / 1000);
+  set(attributes, 'tapwire.cost_usd', e.cost_usd);
+  set(attributes, 'tapwire.tokens_estimated', e.tokens_estimated === 1);
+  return withTarget(operation, e.model);
+}
+
+function mcpSpan(record: ExchangeRecord, attributes: Attributes, route: RouteTarget): string {
+  const e = record.exchange;
+  const method = e.method ?? '(unknown)';
+  set(attributes, 'mcp.method.name', method);
+  if (method === 'tools/call') {
+    set(attributes, 'gen_ai.operation.name', 'execute_tool');
+    set(attributes, 'gen_ai.tool.name', e.target);
+  }
+  set(attributes, 'mcp.session.id', e.session_id?.startsWith('conn-') ? null : e.session_id);
+  set(attributes, 'mcp.protocol.version', header(record, 'mcp-protocol-version'));
+  set(attributes, 'jsonrpc.request.id', e.jsonrpc_id);
+  // A JSON-RPC error's code is recorded as the error code: it is the response's status code.
+  if (e.error_code !== null && /^-?\d+$/.test(e.error_code)) set(attributes, 'rpc.response.status_code', e.error_code);
+  set(attributes, 'network.transport', route.pipe ? 'pipe' : 'tcp');
+  set(attributes, 'tapwire.direction', e.direction);
+  return withTarget(method, e.target);
+}
+
+function a2aSpan(record: ExchangeRecord, attributes: Attributes): string {
+  const e = record.exchange;
+  const method = e.method ?? '(unknown)';
+  const extra = details(e.details);
+  set(attributes, 'a2a.method.name', method);
+  set(attributes, 'a2a.task.id', e.task_id);
+  set(attributes, 'a2a.task.state', e.task_state);
+  set(attributes, 'a2a.context.id', e.session_id);
+  set(attributes, 'a2a.protocol.version', typeof extra.version === 'string' ? extra.version : null);
+  // The target is "agent name:skill" or the agent name alone (sidecar/a2a/observer.ts).
+  set(attributes, 'gen_ai.agent.name', e.target?.split(':', 1)[0] || null);
+  set(attributes, 'jsonrpc.request.id', e.jsonrpc_id);
+  return withTarget(method, e.target);
+}
+
+/** The span name and attributes of a finished exchange. */
+export function describeSpan(record: ExchangeRecord, route: RouteTarget): SpanDescription {
+  const e = record.exchange;
+  const attributes: Attributes = { 'tapwire.exchange.id': e.id, 'tapwire.route': e.route, 'tapwire.protocol': e.protocol };
+  set(attributes, 'tapwire.status', e.status);
+  set(attributes, 'tapwire.policy.rule', e.policy_rule);
+  set(attributes, 'tapwire.policy.action', e.policy_action);
+  set(attributes, 'server.address', route.address);
+  set(attributes, 'server.port', route.port);
+  set(attributes, 'http.response.status_code', e.http_status);
+  if (e.status !== 'ok') set(attributes, 'error.type', e.error_code ?? (e.status === 'aborted' ? 'aborted' : '_OTHER'));
+  let name: string;
+  if (e.protocol === 'llm') name = llmSpan(record, attributes);
+  else if (e.protocol === 'mcp') name = mcpSpan(record, attributes, route);
+  else if (e.protocol === 'a2a') name = a2aSpan(record, attributes);
+  else name = e.method ?? 'HTTP';
+  return { name, attributes };
+}

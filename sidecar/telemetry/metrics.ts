@@ -1,0 +1,139 @@
+// The metrics charted from exchanges: GenAI token usage and durations, MCP operation
+// durations, cost, policy decisions and an exchange count, with the conventions' bucket
+// boundaries and low-cardinality attributes only. Pushed over OTLP/HTTP when an endpoint is
+// set, and served in Prometheus text format at GET /_tapwire/metrics.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Attributes, Counter, Histogram } from '@opentelemetry/api';
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import type { Resource } from '@opentelemetry/resources';
+import { MeterProvider, PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
+import type { ExchangeRecord } from '../exchange.js';
+import { isMcpClientRequest, llmOperation, type RouteTarget } from './attributes.js';
+import type { TelemetrySettings } from './config.js';
+
+/** gen_ai.client.token.usage buckets (GenAI semantic conventions). */
+const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
+/** gen_ai.client.operation.duration and time_to_first_chunk buckets, in seconds (GenAI conventions). */
+const GEN_AI_SECONDS_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
+/** mcp.client.operation.duration buckets, in seconds (MCP conventions). */
+const MCP_SECONDS_BUCKETS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300];
+
+function put(attributes: Attributes, key: string, value: string | number | null | undefined): Attributes {
+  if (value !== null && value !== undefined) attributes[key] = value;
+  return attributes;
+}
+
+/** The exchange counter's `method`: the JSON-RPC method or GenAI operation; for plain HTTP only the verb (paths carry ids). */
+function countedMethod(record: ExchangeRecord): string {
+  const e = record.exchange;
+  if (e.protocol === 'llm') return llmOperation(record);
+  if (e.protocol === 'http') return e.method?.split(' ', 1)[0] ?? 'unknown';
+  if (e.method?.includes(' ')) return e.method.split(' ', 1)[0]!; // an A2A card fetch or an MCP DELETE: the HTTP verb
+  return e.method ?? 'unknown';
+}
+
+export class ExchangeMetrics {
+  private readonly provider: MeterProvider;
+  private readonly prometheus: PrometheusExporter | null;
+  private readonly tokenUsage: Histogram;
+  private readonly genAiDuration: Histogram;
+  private readonly timeToFirstChunk: Histogram;
+  private readonly mcpDuration: Histogram;
+  private readonly cost: Counter;
+  private readonly policyDecisions: Counter;
+  private readonly exchanges: Counter;
+
+  constructor(
+    settings: TelemetrySettings,
+    resource: Resource,
+    private readonly routeTarget: (route: string) => RouteTarget,
+  ) {
+    const readers: IMetricReader[] = [];
+    if (settings.metricsUrl) {
+      const exporter = new OTLPMetricExporter({ url: settings.metricsUrl, headers: settings.headers, timeoutMillis: settings.exportTimeoutMs });
+      readers.push(
+        new PeriodicExportingMetricReader({
+          exporter,
+          exportIntervalMillis: settings.metricsIntervalMs,
+          exportTimeoutMillis: Math.min(settings.exportTimeoutMs, settings.metricsIntervalMs),
+        }),
+      );
+    }
+    this.prometheus = settings.prometheus ? new PrometheusExporter({ preventServerStart: true }) : null;
+    if (this.prometheus) readers.push(this.prometheus);
+    this.provider = new MeterProvider({ resource, readers });
+    const meter = this.provider.getMeter('tapwire');
+    this.tokenUsage = meter.createHistogram('gen_ai.client.token.usage', {
+      unit: '{token}',
+      description: 'Number of input and output tokens used',
+      advice: { explicitBucketBoundaries: TOKEN_BUCKETS },
+    });
+    this.genAiDuration = meter.createHistogram('gen_ai.client.operation.duration', {
+      unit: 's',
+      description: 'GenAI operation duration',
+      advice: { explicitBucketBoundaries: GEN_AI_SECONDS_BUCKETS },
+    });
+    this.timeToFirstChunk = meter.createHistogram('gen_ai.client.operation.time_to_first_chunk', {
+      unit: 's',
+      description: 'Time until the first chunk of a streamed response',
+      advice: { explicitBucketBoundaries: GEN_AI_SECONDS_BUCKETS },
+    });
+    this.mcpDuration = meter.createHistogram('mcp.client.operation.duration', {
+      unit: 's',
+      description: 'Duration of an MCP request as the client sees it',
+      advice: { explicitBucketBoundaries: MCP_SECONDS_BUCKETS },
+    });
+    this.cost = meter.createCounter('tapwire.cost', { unit: 'USD', description: 'Cost of LLM calls, from the price table' });
+    this.policyDecisions = meter.createCounter('tapwire.policy.decisions', { unit: '{decision}', description: 'Policy decisions taken on exchanges' });
+    this.exchanges = meter.createCounter('tapwire.exchanges', { unit: '{exchange}', description: 'Exchanges recorded' });
+  }
+
+  /** Counts a finished exchange. */
+  record(record: ExchangeRecord): void {
+    const e = record.exchange;
+    const errorType = e.status === 'ok' ? null : (e.error_code ?? e.status);
+    this.exchanges.add(1, { 'tapwire.protocol': e.protocol, 'tapwire.route': e.route, 'tapwire.method': countedMethod(record), 'tapwire.status': e.status });
+    if (e.policy_action) this.policyDecisions.add(1, put({ 'tapwire.route': e.route, 'tapwire.policy.action': e.policy_action }, 'tapwire.policy.rule', e.policy_rule));
+    if (e.protocol === 'llm') this.recordLlm(record, errorType);
+    else if (e.protocol === 'mcp' && isMcpClientRequest(record) && e.duration_ms !== null) {
+      const attributes: Attributes = { 'mcp.method.name': e.method!, 'network.transport': this.routeTarget(e.route).pipe ? 'pipe' : 'tcp' };
+      if (e.method === 'tools/call') put(attributes, 'gen_ai.tool.name', e.target);
+      this.mcpDuration.record(e.duration_ms / 1000, put(attributes, 'error.type', errorType));
+    }
+  }
+
+  private recordLlm(record: ExchangeRecord, errorType: string | null): void {
+    const e = record.exchange;
+    const target = this.routeTarget(e.route);
+    const attributes: Attributes = { 'gen_ai.operation.name': llmOperation(record) };
+    put(attributes, 'gen_ai.provider.name', e.provider);
+    put(attributes, 'gen_ai.request.model', e.model);
+    put(attributes, 'gen_ai.response.model', e.response_model);
+    put(attributes, 'server.address', target.address);
+    put(attributes, 'server.port', target.port);
+    if (e.duration_ms !== null) this.genAiDuration.record(e.duration_ms / 1000, put({ ...attributes }, 'error.type', errorType));
+    if (e.ttft_ms !== null) this.timeToFirstChunk.record(e.ttft_ms / 1000, attributes);
+    if (e.input_tokens !== null) this.tokenUsage.record(e.input_tokens, { ...attributes, 'gen_ai.token.type': 'input' });
+    if (e.output_tokens !== null) this.tokenUsage.record(e.output_tokens, { ...attributes, 'gen_ai.token.type': 'output' });
+    if (e.cost_usd !== null && e.cost_usd > 0) {
+      this.cost.add(e.cost_usd, put({ 'tapwire.route': e.route, 'gen_ai.request.model': e.model ?? 'unknown' }, 'gen_ai.provider.name', e.provider));
+    }
+  }
+
+  /** True when GET /_tapwire/metrics is served. */
+  get servesPrometheus(): boolean {
+    return this.prometheus !== null;
+  }
+
+  /** Answers GET /_tapwire/metrics with the Prometheus text exposition. */
+  servePrometheus(req: IncomingMessage, res: ServerResponse): void {
+    this.prometheus?.getMetricsRequestHandler(req, res);
+  }
+
+  /** Pushes what is pending, waiting at most `deadlineMs`, and stops. */
+  async close(deadlineMs: number): Promise<void> {
+    const deadline = new Promise<void>((resolve) => setTimeout(resolve, deadlineMs).unref());
+    await Promise.race([this.provider.shutdown().catch(() => undefined), deadline]);
+  }
+}

@@ -1,0 +1,123 @@
+// OpenTelemetry for MCP: a v1 SDK client calls a v1 SDK Streamable HTTP server through two
+// chained sidecars (agent → sidecar A → sidecar B → server), both exporting over OTLP/HTTP to
+// a real endpoint the test runs. A tools/call carrying `params._meta.traceparent` must give
+// one trace: A's span the child of the agent's, B's the child of A's (the `traceparent`
+// header A sends), the server receiving B's; spans named and attributed per the MCP
+// conventions, tool errors as error spans, and the MCP duration metric served.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { z } from 'zod';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { Exchange } from '../../sidecar/exchange.js';
+import { connectClient, startStreamableServer, type McpHttpServer } from '../support/mcp.js';
+import { spanOfExchange, startOtlpCollector, SPAN_KIND_CLIENT, STATUS_ERROR, type OtlpCollector } from '../support/otlp.js';
+import { startTestSidecarFor } from '../support/sidecar.js';
+
+const AGENT_TRACE = '0af7651916cd43dd8448eb211c80319c';
+const AGENT_SPAN = 'b7ad6b7169203331';
+
+function buildServer(): McpServer {
+  const mcp = new McpServer({ name: 'tapwire-telemetry-fixture', version: '1.0.0' });
+  mcp.registerTool('echo', { description: 'Echoes its message', inputSchema: { msg: z.string() } }, ({ msg }) => ({
+    content: [{ type: 'text', text: msg }],
+  }));
+  mcp.registerTool('fail', { description: 'Always fails', inputSchema: {} }, () => ({ content: [{ type: 'text', text: 'no' }], isError: true }));
+  return mcp;
+}
+
+function yaml(agent: string, upstream: string, collector: OtlpCollector): string {
+  return [`agent: { name: ${agent} }`, 'routes:', '  mcp:', '    protocol: mcp', `    upstream: ${upstream}`, 'telemetry:', `  endpoint: ${collector.url}`].join('\n');
+}
+
+function toolCall(rows: Exchange[], tool: string): Exchange {
+  const found = rows.filter((e) => e.method === 'tools/call' && e.target === tool);
+  assert.equal(found.length, 1, `one tools/call ${tool}`);
+  return found[0]!;
+}
+
+describe('OpenTelemetry for MCP calls', () => {
+  let server: McpHttpServer;
+  let collector: OtlpCollector;
+
+  before(async () => {
+    server = await startStreamableServer(buildServer);
+    collector = await startOtlpCollector();
+  });
+
+  after(async () => {
+    await server.close();
+    await collector.close();
+  });
+
+  test('two chained sidecars: tools/call spans form one trace under the agent span from params._meta', async (t) => {
+    const gateway = await startTestSidecarFor(t, yaml('gateway', server.origin, collector));
+    const planner = await startTestSidecarFor(t, yaml('planner', `${gateway.url}/mcp`, collector));
+    const connected = await connectClient('streamable', `${planner.url}/mcp/mcp`);
+    const { client } = connected;
+    const echoed = await client.callTool({ name: 'echo', arguments: { msg: 'traced' }, _meta: { traceparent: `00-${AGENT_TRACE}-${AGENT_SPAN}-01` } });
+    assert.deepEqual(echoed.content, [{ type: 'text', text: 'traced' }]);
+    const failed = await client.callTool({ name: 'fail', arguments: {} });
+    assert.equal(failed.isError, true);
+    const session = connected.sessionId();
+    await connected.close();
+
+    const plannerRows = await planner.stop();
+    const gatewayRows = await gateway.stop();
+    const spans = collector.spans();
+
+    const a = spanOfExchange(spans, toolCall(plannerRows, 'echo').id);
+    const b = spanOfExchange(spans, toolCall(gatewayRows, 'echo').id);
+    assert.equal(a.traceId, AGENT_TRACE);
+    assert.equal(a.parentSpanId, AGENT_SPAN);
+    assert.equal(b.traceId, AGENT_TRACE);
+    assert.equal(b.parentSpanId, a.spanId, "the gateway's span is the child of the planner's");
+    assert.equal(toolCall(plannerRows, 'echo').span_id, a.spanId);
+    assert.equal(toolCall(gatewayRows, 'echo').trace_id, AGENT_TRACE);
+    const upstreamTraceparents = server.seen.map((r) => r.headers.traceparent);
+    assert.ok(upstreamTraceparents.includes(`00-${AGENT_TRACE}-${b.spanId}-01`), 'the server got the gateway span as its parent');
+
+    assert.equal(a.name, 'tools/call echo');
+    assert.equal(a.kind, SPAN_KIND_CLIENT);
+    assert.deepEqual(
+      Object.fromEntries(
+        ['mcp.method.name', 'gen_ai.operation.name', 'gen_ai.tool.name', 'mcp.session.id', 'jsonrpc.request.id', 'network.transport', 'tapwire.route'].map(
+          (k) => [k, a.attributes[k]],
+        ),
+      ),
+      {
+        'mcp.method.name': 'tools/call',
+        'gen_ai.operation.name': 'execute_tool',
+        'gen_ai.tool.name': 'echo',
+        'mcp.session.id': session,
+        'jsonrpc.request.id': toolCall(plannerRows, 'echo').jsonrpc_id,
+        'network.transport': 'tcp',
+        'tapwire.route': 'mcp',
+      },
+    );
+    assert.equal(typeof a.attributes['mcp.protocol.version'], 'string');
+    assert.equal(a.resource['gen_ai.agent.name'], 'planner');
+
+    const failSpan = spanOfExchange(spans, toolCall(plannerRows, 'fail').id);
+    assert.equal(failSpan.statusCode, STATUS_ERROR);
+    assert.equal(failSpan.attributes['error.type'], 'tool_error');
+    assert.equal(failSpan.parentSpanId, null, 'no trace context from the agent: a trace of its own');
+
+    const initialize = plannerRows.find((e) => e.method === 'initialize')!;
+    assert.equal(spanOfExchange(spans, initialize.id).name, 'initialize');
+  });
+
+  test('GET /_tapwire/metrics counts MCP requests and their durations by method and tool', async (t) => {
+    const tapwire = await startTestSidecarFor(t, yaml('planner', server.origin, collector));
+    const connected = await connectClient('streamable', `${tapwire.url}/mcp/mcp`);
+    await connected.client.callTool({ name: 'echo', arguments: { msg: 'counted' } });
+    await connected.client.callTool({ name: 'fail', arguments: {} });
+    await connected.close();
+    const text = await (await fetch(`${tapwire.url}/_tapwire/metrics`)).text();
+    const lines = text.split('\n');
+    const has = (name: string, labels: string[]): boolean => lines.some((l) => l.startsWith(`${name}{`) && labels.every((label) => l.includes(label)));
+    assert.ok(has('mcp_client_operation_duration_count', ['mcp_method_name="tools/call"', 'gen_ai_tool_name="echo"', 'network_transport="tcp"']), text);
+    assert.ok(has('mcp_client_operation_duration_count', ['gen_ai_tool_name="fail"', 'error_type="tool_error"']), text);
+    assert.ok(has('tapwire_exchanges_total', ['tapwire_protocol="mcp"', 'tapwire_method="tools/call"', 'tapwire_status="error"']), text);
+    assert.ok(has('tapwire_exchanges_total', ['tapwire_method="notifications/initialized"']), text);
+  });
+});

@@ -1,0 +1,215 @@
+// The policy engine on its own: CEL environment fixes, the load-time checks with positions,
+// decisions (first match, monitor mode, errors), limits, redaction, the context builder and
+// hot reload of watched files.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { parseConfig } from '../../sidecar/config.js';
+import { blankExchange, type ExchangeRecord } from '../../sidecar/exchange.js';
+import { compileExpression } from '../../policies/cel.js';
+import { buildContext } from '../../policies/context.js';
+import { PolicySet, stamp } from '../../policies/engine.js';
+import { parsePolicyFile, PolicyError } from '../../policies/file.js';
+import { loadPolicyFiles } from '../../policies/load.js';
+import { runInlineTests, testContext } from '../../policies/testing.js';
+import { PolicyWatcher, type ReloadOutcome } from '../../policies/watch.js';
+
+function policy(yaml: string): PolicySet {
+  return new PolicySet([parsePolicyFile(yaml, 'p.yaml')]);
+}
+
+function problemsOf(yaml: string): string {
+  try {
+    parsePolicyFile(yaml, 'p.yaml');
+  } catch (err) {
+    assert.ok(err instanceof PolicyError);
+    return err.message;
+  }
+  assert.fail('expected the file to be refused');
+}
+
+const mcpCall = (tool: string) => testContext({ protocol: 'mcp', mcp: { method: 'tools/call', tool } });
+
+describe('CEL environment', () => {
+  test('timestamp(int) reads seconds since the epoch', () => {
+    const expr = compileExpression('timestamp(1700000000) == timestamp("2023-11-14T22:13:20Z")');
+    assert.equal(expr.evaluate({}), true);
+  });
+  test('the strings extension is there', () => {
+    assert.equal(compileExpression('"A,B".lowerAscii().split(",") == ["a", "b"]').evaluate({}), true);
+  });
+  test('RE2 matches() runs in linear time on a pathological pattern', () => {
+    assert.equal(compileExpression('"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!".matches("^(a+)+$")').evaluate({}), false);
+  });
+});
+
+describe('policy check', () => {
+  test('an unknown variable is reported at its line and column, with a pointer into the expression', () => {
+    const message = problemsOf('rules:\n  - name: r\n    when: mcp.tool == "x" && mcpp.method == "y"\n    action: deny\n');
+    assert.match(message, /^p\.yaml:3:30: rules\[0\] \(r\): when: column 20 of the expression: unknown variable "mcpp"/);
+    assert.match(message, /\n {4}mcp\.tool == "x" && mcpp\.method == "y"\n {23}\^/);
+  });
+  test('an unknown field of the vocabulary, inside a block scalar', () => {
+    const message = problemsOf('rules:\n  - name: r\n    when: |\n      llm.model == "a" &&\n        llm.nope > 3\n    action: deny\n');
+    assert.match(message, /^p\.yaml:5:13: .*column 27 of the expression: llm has no field "nope"/);
+  });
+  test('an unknown function, a syntax error, a response field in the request phase, a bad limit', () => {
+    assert.match(problemsOf('rules:\n  - { name: r, when: "foo(1)", action: deny }\n'), /unknown function "foo"/);
+    assert.match(problemsOf('rules:\n  - { name: r, when: "a ==", action: deny }\n'), /syntax error/);
+    assert.match(problemsOf('rules:\n  - { name: r, when: "usage.output_tokens > 1", phase: request, action: deny }\n'), /only the response phase knows/);
+    assert.match(problemsOf('rules:\n  - { name: r, when: "true", action: limit, limit: { per: 1m } }\n'), /exactly one of requests or tokens/);
+    assert.match(problemsOf('rules:\n  - { name: r, when: "true", action: deny, colour: red }\n'), /rules\[0\]\.colour: unknown key/);
+  });
+  test('wire data (bodies, arguments, headers, claims) may be read at any depth', () => {
+    assert.doesNotThrow(() => parsePolicyFile('rules:\n  - { name: r, when: "mcp.arguments.path.startsWith(\'/etc\') || jwt.claims.sub == \'x\' || request.headers[\'x-a\'] == \'1\'", action: deny }\n', 'p.yaml'));
+  });
+  test('the shipped examples load and their inline tests pass', () => {
+    const files = loadPolicyFiles(['policies/examples/*.yaml']);
+    assert.ok(files.length >= 3);
+    for (const file of files) for (const result of runInlineTests(file)) assert.ok(result.passed, `${file.path}: ${result.test.name}: ${JSON.stringify(result.got)}`);
+  });
+});
+
+describe('decisions', () => {
+  test('first allow or deny wins; audits are noted on the way', () => {
+    const set = policy(`rules:
+  - { name: flag, when: 'mcp.method == "tools/call"', action: audit }
+  - { name: ok-read, when: 'mcp.tool == "read"', action: allow }
+  - { name: no-tools, when: 'mcp.method == "tools/call"', action: deny, message: no tools today }
+`);
+    const read = set.decide('request', mcpCall('read'), 0);
+    assert.equal(read.outcome, 'allow');
+    assert.deepEqual(read.findings.map((f) => f.rule), ['flag']);
+    const write = set.decide('request', mcpCall('write'), 0);
+    assert.deepEqual([write.outcome, write.rule, write.reason], ['deny', 'no-tools', 'no tools today']);
+  });
+  test('a rule naming llm fields does not apply to MCP calls, so a missing model never errors', () => {
+    const set = policy('rules:\n  - { name: big, when: \'llm.model.startsWith("gpt-5")\', action: deny }\n');
+    assert.equal(set.decide('request', mcpCall('x'), 0).outcome, 'allow');
+    assert.equal(set.decide('request', testContext({ protocol: 'llm', llm: { model: 'gpt-5' } }), 0).outcome, 'deny');
+  });
+  test('an evaluation error denies by default and is skipped (and reported) with on_error: skip', () => {
+    const rule = "rules:\n  - { name: odd, when: 'int(mcp.tool) > 3', action: deny }\n";
+    const denied = policy(rule).decide('request', mcpCall('not-a-number'), 0);
+    assert.equal(denied.outcome, 'deny');
+    assert.match(denied.reason, /rule odd could not be evaluated/);
+    const skipped = policy(`on_error: skip\n${rule}`).decide('request', mcpCall('not-a-number'), 0);
+    assert.equal(skipped.outcome, 'allow');
+    assert.equal(skipped.findings[0]?.action, 'error');
+  });
+  test('a non-boolean result never matches', () => {
+    assert.equal(policy("rules:\n  - { name: r, when: 'mcp.tool', action: deny }\n").decide('request', mcpCall('x'), 0).outcome, 'allow');
+  });
+  test('default deny refuses what no rule allows; monitor mode only records it', () => {
+    const file = "default: deny\nrules:\n  - { name: reads, when: 'mcp.tool == \"read\"', action: allow }\n";
+    assert.equal(policy(file).decide('request', mcpCall('read'), 0).outcome, 'allow');
+    assert.equal(policy(file).decide('request', mcpCall('write'), 0).rule, 'p.yaml#default');
+    const monitored = policy(`mode: monitor\n${file}`).decide('request', mcpCall('write'), 0);
+    assert.equal(monitored.outcome, 'allow');
+    const exchange = blankExchange({ agent: 'a', route: 'r', protocol: 'mcp' });
+    stamp(exchange, monitored);
+    assert.deepEqual([exchange.status, exchange.policy_action], ['ok', 'would_deny']);
+  });
+  test('a request rate is limited per key over a sliding window, with a retry-after', () => {
+    const set = policy("rules:\n  - { name: rate, when: 'mcp.method == \"tools/call\"', action: limit, limit: { requests: 2, per: 1m, key: mcp.tool } }\n");
+    assert.equal(set.decide('request', mcpCall('a'), 0).outcome, 'allow');
+    assert.equal(set.decide('request', mcpCall('a'), 10_000).outcome, 'allow');
+    const third = set.decide('request', mcpCall('a'), 20_000);
+    assert.deepEqual([third.outcome, third.retryAfterSeconds], ['limit', 40]);
+    assert.equal(set.decide('request', mcpCall('b'), 20_000).outcome, 'allow');
+    assert.equal(set.decide('request', mcpCall('a'), 60_001).outcome, 'allow');
+  });
+  test('a token budget is charged with the real usage: the call that crosses it completes, the next is refused', () => {
+    const set = policy("rules:\n  - { name: budget, when: 'protocol == \"llm\"', action: limit, limit: { tokens: 100, per: 1h, key: agent.name } }\n");
+    const call = (at: number, tokens: number): string => {
+      const exchange = { ...blankExchange({ agent: 'bot', route: 'openai', protocol: 'llm', started_at: at }), input_tokens: tokens, output_tokens: 0, ended_at: at };
+      const decision = set.decide('request', buildContext({ exchange }), at);
+      if (decision.outcome === 'allow') set.review({ exchange, request: null, response: null, events: [] });
+      return decision.outcome;
+    };
+    assert.equal(call(0, 60), 'allow');
+    assert.equal(call(1000, 60), 'allow'); // 120 used: this one crossed the budget
+    assert.equal(call(2000, 1), 'limit');
+    assert.equal(call(3_600_001, 1), 'allow');
+  });
+  test('redact rules mask fields and patterns in the record', () => {
+    const set = policy(`rules:
+  - name: mask
+    when: protocol == "llm"
+    action: redact
+    redact: { fields: [request.body.api_secret], patterns: ['sk-[a-z0-9]+'] }
+`);
+    const record: ExchangeRecord = {
+      exchange: blankExchange({ agent: 'a', route: 'r', protocol: 'llm' }),
+      request: { headers: {}, body: Buffer.from('{"api_secret":"s3","prompt":"key sk-abc123"}'), body_size: 0, truncated: false },
+      response: null,
+      events: [{ offset_ms: 1, event: null, event_id: null, data: 'echo sk-zzz' }],
+    };
+    set.review(record);
+    assert.deepEqual(JSON.parse(record.request!.body!.toString()), { api_secret: '[redacted]', prompt: 'key [redacted]' });
+    assert.equal(record.events[0]!.data, 'echo [redacted]');
+  });
+});
+
+describe('context', () => {
+  test('a recorded MCP exchange: fields from the request body, integers as BigInt, absent fields empty', () => {
+    const exchange = { ...blankExchange({ agent: 'a', route: 'fs', protocol: 'mcp' }), method: 'tools/call', output_tokens: 7, http_status: 200 };
+    const ctx = buildContext({
+      exchange,
+      request: { headers: {}, body: '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"read","arguments":{"path":"/x"}}}' },
+    });
+    const mcp = ctx.mcp as Map<string, unknown>;
+    assert.equal(mcp.get('tool'), 'read');
+    assert.equal((mcp.get('arguments') as Map<string, unknown>).get('path'), '/x');
+    assert.equal((ctx.usage as Map<string, unknown>).get('output_tokens'), 7n);
+    assert.equal((ctx.llm as Map<string, unknown>).get('model'), '');
+    assert.equal(compileExpression('mcp.tool == "read" && jsonrpc.id == "3" && response.status == 200 && llm.model == ""').evaluate(ctx), true);
+  });
+});
+
+describe('hot reload', () => {
+  test('a valid change applies, an invalid one is rejected and the policies in force are kept', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tapwire-watch-'));
+    const file = join(dir, 'p.yaml');
+    const denyTool = (tool: string) => `rules:\n  - { name: no-${tool}, when: 'mcp.tool == "${tool}"', action: deny }\n`;
+    writeFileSync(file, denyTool('rm'));
+    const outcomes: ReloadOutcome[] = [];
+    let notify: () => void = () => undefined;
+    const watcher = new PolicyWatcher([file], (outcome) => {
+      outcomes.push(outcome);
+      notify();
+    });
+    const reloaded = (count: number) => new Promise<void>((resolve) => (notify = () => outcomes.length >= count && resolve()));
+    try {
+      assert.equal(watcher.current.decide('request', mcpCall('rm'), 0).outcome, 'deny');
+      let next = reloaded(1);
+      writeFileSync(file, denyTool('curl'));
+      await next;
+      assert.equal(outcomes.at(-1)?.ok, true);
+      assert.equal(watcher.current.decide('request', mcpCall('rm'), 0).outcome, 'allow');
+      assert.equal(watcher.current.decide('request', mcpCall('curl'), 0).outcome, 'deny');
+      next = reloaded(outcomes.length + 1);
+      writeFileSync(file, "rules:\n  - { name: broken, when: 'mcp.tol == 1', action: deny }\n");
+      await next;
+      const rejected = outcomes.at(-1)!;
+      assert.ok(!rejected.ok && /mcp has no field "tol"/.test(rejected.problems.join('\n')));
+      assert.equal(watcher.current.decide('request', mcpCall('curl'), 0).outcome, 'deny');
+    } finally {
+      watcher.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('policy and identity config', () => {
+  test('a route requiring an identity needs an identity section, and an upstream', () => {
+    assert.throws(
+      () => parseConfig('routes:\n  openai: { protocol: llm, upstream: "https://api.openai.com", require_identity: true }\n', 't.yaml'),
+      /t\.yaml:2:\d+: routes\.openai\.require_identity: there is no identity section/,
+    );
+    const config = parseConfig('policies: [p/*.yaml]\nidentity:\n  jwt: { jwks: "https://id.example/jwks.json" }\nroutes:\n  openai: { protocol: llm, upstream: "https://api.openai.com", require_identity: true }\n', 't.yaml');
+    assert.deepEqual([config.policies, config.identity?.jwt.header, config.identity?.jwt.clock_skew_s], [['p/*.yaml'], 'authorization', 30]);
+  });
+});
