@@ -5,10 +5,12 @@
 // isError, which the model sees), and the refusal is recorded. Calls let through get an
 // observer wrapper that removes from MCP tools/list (prompts/list, resources/list) what the
 // rules would deny, and applies response-phase rules to non-streamed bodies and MCP answers.
+// MCP messages carried over stdio (tapwire wrap, command routes) get the same decisions,
+// answers and list filtering through admitMessage() and AnswerReviews.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Exchange, ExchangeRecord } from '../sidecar/exchange.js';
+import { blankExchange, type Exchange, type ExchangeRecord, type Payload } from '../sidecar/exchange.js';
 import type { HeaderMap } from '../sidecar/headers.js';
-import { errorResponse, idText, parseJsonRpc, type JsonRpcId, type JsonRpcMessage } from '../sidecar/jsonrpc.js';
+import { errorResponse, idKey, idText, parseJsonRpc, type JsonRpcId, type JsonRpcMessage } from '../sidecar/jsonrpc.js';
 import { describeCall, versionHeader } from '../sidecar/a2a/wire.js';
 import { safeParseJson } from '../sidecar/llm/adapter.js';
 import { adapterFor } from '../sidecar/llm/observer.js';
@@ -50,6 +52,36 @@ export type Admission = (observer: ExchangeObserver) => ExchangeObserver;
 
 const unchanged: Admission = (observer) => observer;
 
+type McpRequest = Extract<JsonRpcMessage, { kind: 'request' }>;
+
+/** What the agent gets instead of the server's answer to a request let through; null leaves it unchanged. */
+export type AnswerReview = (answer: Record<string, unknown>) => Record<string, unknown> | null;
+
+/** What an MCP request's rules see besides the message itself: the carrier's headers, the route, the agent's identity. */
+interface McpScope {
+  headers: IncomingMessage['headers'];
+  path?: string;
+  routeUpstream?: string;
+  jwtClaims: Record<string, unknown> | null;
+}
+
+/** One MCP request that came over stdio: a line of `tapwire wrap`, or a message of a command route's POST. */
+export interface McpMessageCall {
+  agent: string;
+  route: string;
+  sessionId: string | null;
+  request: McpRequest;
+  /** The message's own bytes. */
+  body: Buffer;
+  /** The HTTP headers that carried it (none on stdio). */
+  headers: IncomingMessage['headers'];
+  /** The status of the HTTP response its answer goes on; null on stdio. */
+  httpStatus: number | null;
+}
+
+/** A stdio MCP request decided: refused (recorded, `refusal` is the client's answer) or let through with its answer's review. */
+export type MessageAdmission = { refusal: Record<string, unknown> } | { review: AnswerReview | null };
+
 const LISTS: Readonly<Record<string, { field: string; asCall: (item: Record<string, unknown>) => { method: string; params: unknown } | null }>> = {
   'tools/list': { field: 'tools', asCall: (t) => (typeof t.name === 'string' ? { method: 'tools/call', params: { name: t.name, arguments: {} } } : null) },
   'prompts/list': { field: 'prompts', asCall: (p) => (typeof p.name === 'string' ? { method: 'prompts/get', params: { name: p.name, arguments: {} } } : null) },
@@ -70,7 +102,7 @@ export class PolicyGate {
     private readonly options: GateOptions,
   ) {}
 
-  private context(call: GateCall, source: Omit<ContextSource, 'agentLabels' | 'jwtClaims'>): Bindings {
+  private context(call: { jwtClaims?: Record<string, unknown> | null }, source: Omit<ContextSource, 'agentLabels' | 'jwtClaims'>): Bindings {
     return buildContext({ ...source, agentLabels: this.options.agentLabels, jwtClaims: call.jwtClaims ?? null });
   }
 
@@ -179,17 +211,28 @@ export class PolicyGate {
       session_id: protocol === 'mcp' ? sessionId : call.exchange.session_id,
       jsonrpc_id: idText(message.id),
     });
+    if (request && protocol === 'mcp') {
+      const live = messageExchange(request);
+      const judged = this.judgeMcp(set, { headers: call.req.headers, path: call.path, routeUpstream: call.route.config.upstream, jwtClaims: call.jwtClaims ?? null }, live, request, call.body);
+      if ('refused' in judged) {
+        // The call's own exchange becomes the record of the refused message (its trace span goes with it).
+        Object.assign(call.exchange, { method: live.method, jsonrpc_id: live.jsonrpc_id, session_id: live.session_id, target: targetOf(request) });
+        this.refuse(call, call.exchange, judged.refused, refusalMessage(request, judged.refused), 200);
+        return null;
+      }
+      const review = judged.review;
+      return review ? (observer) => new McpAnswerPolicyObserver(observer, request.id, review) : unchanged;
+    }
     if (request && set.applies('request', protocol)) {
       const live = messageExchange(request);
       const decision = set.decide('request', this.context(call, { exchange: live, request: { headers: call.req.headers, body: call.body }, path: call.path, routeUpstream: call.route.config.upstream }), Date.now());
       if (decision.outcome !== 'allow') {
         // The call's own exchange becomes the record of the refused message (its trace span goes with it).
         Object.assign(call.exchange, { method: live.method, jsonrpc_id: live.jsonrpc_id, session_id: live.session_id });
-        if (protocol === 'mcp') call.exchange.target = targetOf(request);
         this.refuse(call, call.exchange, decision, refusalMessage(request, decision), 200);
         return null;
       }
-      if (protocol === 'a2a') stamp(call.exchange, decision);
+      stamp(call.exchange, decision);
     } else if (!request && a2aMethod && a2aMethod !== 'GetAgentCard' && set.applies('request', protocol)) {
       // The HTTP+JSON binding: a REST call, refused with an HTTP error. (Agent card fetches are not A2A calls.)
       const live = { ...call.exchange, method: a2aMethod };
@@ -201,27 +244,58 @@ export class PolicyGate {
       }
       stamp(call.exchange, decision);
     }
-    if (protocol !== 'mcp' || !request) return unchanged;
+    return unchanged;
+  }
+
+  /**
+   * One MCP request over stdio (a `tapwire wrap` line, a command route's message), decided
+   * as an HTTP route decides it: a refusal is recorded here and `refusal` is what the client
+   * gets instead (the server never sees the request); a request let through gets the review
+   * its answer must go through (list filtering, response-phase rules), or null.
+   */
+  admitMessage(call: McpMessageCall): MessageAdmission {
+    const set = this.policies();
+    if (!set.applies('request', 'mcp') && !set.applies('response', 'mcp')) return { review: null };
+    const exchange = blankExchange({ agent: call.agent, route: call.route, protocol: 'mcp' });
+    Object.assign(exchange, { method: call.request.method, session_id: call.sessionId, jsonrpc_id: idText(call.request.id) });
+    const judged = this.judgeMcp(set, { headers: call.headers, jwtClaims: null }, exchange, call.request, call.body);
+    if (!('refused' in judged)) return judged;
+    const refusal = refusalMessage(call.request, judged.refused);
+    const text = Buffer.from(JSON.stringify(refusal));
+    exchange.target = targetOf(call.request);
+    exchange.http_status = call.httpStatus;
+    const request: Payload = { headers: this.options.redact(call.headers), body: call.body, body_size: call.body.length, truncated: false };
+    this.recordRefusal(exchange, judged.refused, request, { headers: {}, body: text, body_size: text.length, truncated: false });
+    return { refusal };
+  }
+
+  /** The request phase of one MCP request, and the review of its answer: the same for HTTP routes and stdio. */
+  private judgeMcp(set: PolicySet, scope: McpScope, live: Exchange, request: McpRequest, body: Buffer | null): { refused: Decision } | { review: AnswerReview | null } {
+    if (set.applies('request', 'mcp')) {
+      const decision = set.decide('request', this.context(scope, { exchange: live, request: { headers: scope.headers, body }, path: scope.path, routeUpstream: scope.routeUpstream }), Date.now());
+      if (decision.outcome !== 'allow') return { refused: decision };
+    }
     const list = LISTS[request.method];
     const respond = set.applies('response', 'mcp');
-    if (!list && !respond) return unchanged;
-    const requestExchange = messageExchange(request);
-    return (observer) => new McpAnswerPolicyObserver(observer, request.id, (answer) => {
-      if (list) return this.filterList(requestExchange, call, list, answer);
-      if (!respond) return null;
-      const verdict = this.policies().decide(
-        'response',
-        this.context(call, { exchange: { ...requestExchange, http_status: 200 }, request: { headers: call.req.headers, body: call.body }, response: { body: JSON.stringify(answer) } }),
-        Date.now(),
-      );
-      if (verdict.outcome === 'allow') return null;
-      this.refusedAnswers.set(answerKey(call.route.name, idText(request.id), request.method), verdict);
-      return refusalMessage(request, verdict);
-    });
+    if (!list && !respond) return { review: null };
+    return {
+      review: (answer) => {
+        if (list) return this.filterList(live, scope, list, answer);
+        if (!respond) return null;
+        const verdict = this.policies().decide(
+          'response',
+          this.context(scope, { exchange: { ...live, http_status: 200 }, request: { headers: scope.headers, body }, response: { body: JSON.stringify(answer) } }),
+          Date.now(),
+        );
+        if (verdict.outcome === 'allow') return null;
+        this.refusedAnswers.set(answerKey(live.route, idText(request.id), request.method), verdict);
+        return refusalMessage(request, verdict);
+      },
+    };
   }
 
   /** The list answer without the entries the rules would deny this agent if it called them; null when nothing is removed. */
-  private filterList(exchange: Exchange, call: GateCall, list: (typeof LISTS)[string], answer: Record<string, unknown>): Record<string, unknown> | null {
+  private filterList(exchange: Exchange, call: McpScope, list: (typeof LISTS)[string], answer: Record<string, unknown>): Record<string, unknown> | null {
     const result = answer.result;
     if (!isObject(result) || !Array.isArray(result[list.field])) return null;
     const set = this.policies();
@@ -230,7 +304,7 @@ export class PolicyGate {
       const asCall = isObject(item) ? list.asCall(item) : null;
       if (!asCall) return true;
       const body = JSON.stringify({ jsonrpc: '2.0', id: 0, method: asCall.method, params: asCall.params });
-      const bindings = this.context(call, { exchange: { ...exchange, method: asCall.method }, request: { headers: call.req.headers, body }, path: call.path });
+      const bindings = this.context(call, { exchange: { ...exchange, method: asCall.method }, request: { headers: call.headers, body }, path: call.path });
       return set.decide('request', bindings, Date.now(), false).outcome !== 'deny';
     });
     if (kept.length === items.length) return null;
@@ -246,18 +320,23 @@ export class PolicyGate {
     if (decision.retryAfterSeconds !== null) headers['retry-after'] = String(decision.retryAfterSeconds);
     call.res.writeHead(status, headers);
     call.res.end(text);
-    stamp(exchange, decision);
     exchange.http_status = status;
+    this.recordRefusal(
+      exchange,
+      decision,
+      { headers: this.options.redact(call.req.headers), body: call.body, body_size: call.body?.length ?? 0, truncated: false },
+      { headers, body: Buffer.from(text), body_size: Buffer.byteLength(text), truncated: false },
+    );
+  }
+
+  /** Records a refused call: its request, and the answer the agent got instead. */
+  private recordRefusal(exchange: Exchange, decision: Decision, request: Payload, response: Payload): void {
+    stamp(exchange, decision);
     exchange.ended_at = Date.now();
     exchange.duration_ms = exchange.ended_at - exchange.started_at;
-    exchange.request_bytes = call.body?.length ?? 0;
-    exchange.response_bytes = Buffer.byteLength(text);
-    this.options.sink({
-      exchange,
-      request: { headers: this.options.redact(call.req.headers), body: call.body, body_size: call.body?.length ?? 0, truncated: false },
-      response: { headers, body: Buffer.from(text), body_size: Buffer.byteLength(text), truncated: false },
-      events: [],
-    });
+    exchange.request_bytes = request.body_size;
+    exchange.response_bytes = response.body_size;
+    this.options.sink({ exchange, request, response, events: [] });
   }
 }
 
@@ -394,14 +473,14 @@ class McpAnswerPolicyObserver extends DelegatingObserver {
   constructor(
     inner: ExchangeObserver,
     private readonly id: JsonRpcId,
-    private readonly rewrite: (answer: Record<string, unknown>) => Record<string, unknown> | null,
+    private readonly rewrite: AnswerReview,
   ) {
     super(inner);
   }
 
   private rewritten(text: string): string | null {
     const message = safeParseJson(text);
-    if (!isObject(message) || message.id !== this.id || (!('result' in message) && !('error' in message))) return null;
+    if (!isAnswer(message) || message.id !== this.id) return null;
     const replacement = this.rewrite(message);
     return replacement ? JSON.stringify(replacement) : null;
   }
@@ -427,3 +506,31 @@ class McpAnswerPolicyObserver extends DelegatingObserver {
   }
 }
 
+
+function isAnswer(message: unknown): message is Record<string, unknown> & { id: JsonRpcId } {
+  return isObject(message) && (typeof message.id === 'string' || typeof message.id === 'number') && ('result' in message || 'error' in message);
+}
+
+/**
+ * The reviews the answers to stdio requests let through are waiting for, by request id:
+ * each server answer with a pending id is reviewed once, as McpAnswerPolicyObserver reviews
+ * an HTTP route's answer.
+ */
+export class AnswerReviews {
+  private readonly pending = new Map<string, AnswerReview>();
+
+  expect(id: JsonRpcId, review: AnswerReview): void {
+    this.pending.set(idKey(id), review);
+  }
+
+  /** What the client gets instead of this server message (its own JSON text), or null to send it unchanged. */
+  answer(message: unknown): string | null {
+    if (this.pending.size === 0 || !isAnswer(message)) return null;
+    const key = idKey(message.id);
+    const review = this.pending.get(key);
+    if (!review) return null;
+    this.pending.delete(key);
+    const replacement = review(message);
+    return replacement ? JSON.stringify(replacement) : null;
+  }
+}

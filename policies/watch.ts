@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import { PolicySet } from './engine.js';
 import { PolicyError } from './file.js';
 import { loadPolicyFiles } from './load.js';
+import type { Logger } from '../sidecar/log.js';
 
 export type ReloadOutcome = { ok: true; files: string[] } | { ok: false; problems: string[] };
 
@@ -60,4 +61,16 @@ export class PolicyWatcher {
     if (this.timer) clearTimeout(this.timer);
     for (const watcher of this.watchers) watcher.close();
   }
+}
+
+/**
+ * The config's policy files, loaded (a bad one throws PolicyError) and watched, reloads
+ * logged; null when the config names none. Used by `tapwire run` and `tapwire wrap`.
+ */
+export function watchPolicies(patterns: readonly string[], log: Logger): PolicyWatcher | null {
+  if (patterns.length === 0) return null;
+  return new PolicyWatcher(patterns, (outcome) => {
+    if (outcome.ok) log.info({ files: outcome.files }, 'policies reloaded');
+    else log.error({ problems: outcome.problems }, 'policy change rejected: the policies in force are kept');
+  });
 }

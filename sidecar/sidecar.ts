@@ -20,7 +20,7 @@ import { StdioHttpBridge } from './mcp/stdio-http.js';
 import { McpTracker } from './mcp/tracker.js';
 import { Route } from './route.js';
 import { PolicyGate } from '../policies/enforce.js';
-import { PolicyWatcher } from '../policies/watch.js';
+import { watchPolicies } from '../policies/watch.js';
 import { PolicySet } from '../policies/engine.js';
 import { IdentityVerifier } from '../policies/identity.js';
 import { parseTraceparent } from './telemetry/context.js';
@@ -65,13 +65,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
   const identity = config.identity ? new IdentityVerifier(config.identity.jwt) : null;
   // Policy files are compiled before anything starts (a bad one stops the sidecar with a
   // PolicyError), then watched: a valid change applies, an invalid one is logged and ignored.
-  const policies =
-    config.policies.length > 0
-      ? new PolicyWatcher(config.policies, (outcome) => {
-          if (outcome.ok) log.info({ files: outcome.files }, 'policies reloaded');
-          else log.error({ problems: outcome.problems }, 'policy change rejected: the policies in force are kept');
-        })
-      : null;
+  const policies = watchPolicies(config.policies, log);
   const recorder = await Recorder.start({
     path: config.store.path,
     flushIntervalMs: config.store.flush_interval_ms,
@@ -191,7 +185,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
   for (const [name, rc] of Object.entries(config.routes)) {
     if (isCommandRoute(rc)) {
       const redact = (headers: IncomingMessage['headers']) => redactHeaders(headers, ctx.redacted);
-      bridges.set(name, new StdioHttpBridge(name, rc, { agent: config.agent.name, tracker: trackerFor(name), sink, log, redact }));
+      bridges.set(name, new StdioHttpBridge(name, rc, { agent: config.agent.name, tracker: trackerFor(name), sink, log, redact, gate: policyGate }));
     } else routes.set(name, new Route(name, { ...rc, upstream: rc.upstream! }));
   }
 

@@ -2,8 +2,10 @@
 // (protocol revisions 2025-03-26 to 2025-11-25): an initialize POST starts a server process
 // and a session (Mcp-Session-Id), later POSTs, the GET stream and DELETE go to that session.
 // Requests are checked the way the MCP SDKs' servers check them, with the same statuses
-// and JSON-RPC error bodies. One bridge per route; sessions live in stdio-session.ts.
+// and JSON-RPC error bodies. Policies apply to each request as on an HTTP MCP route (see
+// StdioHttpSession.post). One bridge per route; sessions live in stdio-session.ts.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { PolicyGate } from '../../policies/enforce.js';
 import type { CommandRouteConfig } from '../config.js';
 import { blankExchange } from '../exchange.js';
 import type { HeaderMap } from '../headers.js';
@@ -21,6 +23,8 @@ export interface StdioBridgeContext {
   log: Logger;
   /** Redacts the agent's headers for the record. */
   redact: (headers: IncomingMessage['headers']) => HeaderMap;
+  /** Decides each request before it reaches the server, and reviews list answers; null without policies. */
+  gate: PolicyGate | null;
 }
 
 /** The MCP SDKs' code for an unknown session. */
@@ -109,13 +113,16 @@ export class StdioHttpBridge {
       session = this.find(res, sessionId);
       if (!session) return;
     }
-    return session.post(parsed.messages, body, this.ctx.redact(req.headers), res);
+    return session.post(parsed.messages, body, req.headers, res);
   }
 
   private start(): StdioHttpSession {
     const session = new StdioHttpSession(this.command, {
+      agent: this.ctx.agent,
       routeName: this.name,
       tracker: this.ctx.tracker,
+      gate: this.ctx.gate,
+      redact: this.ctx.redact,
       log: this.ctx.log,
       idleMs: this.route.timeouts.session_idle_ms,
       onEnd: (ended) => this.sessions.delete(ended.id),

@@ -4,9 +4,12 @@
 // of the POST that carried its request, a progress notification on the stream of the
 // request whose token it carries, a server request on the stream of the newest pending
 // request, anything else on the standing GET stream (dropped when none is open, as the
-// MCP SDKs' servers do). Every message is recorded through the tracker.
+// MCP SDKs' servers do). Every message is recorded through the tracker. With policies, a
+// request the gate refuses is answered on its POST's stream and never written to the
+// server, and the server's answers to list requests are filtered before they are sent.
 import { randomUUID } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AnswerReviews, type PolicyGate } from '../../policies/enforce.js';
 import type { HeaderMap } from '../headers.js';
 import { CONNECTION_CLOSED, errorResponse, idKey, type JsonRpcId, type JsonRpcMessage } from '../jsonrpc.js';
 import type { Logger } from '../log.js';
@@ -16,8 +19,12 @@ import { describeExit, StdioServerProcess, type ProcessExit, type StdioCommand }
 import type { Carrier, McpSession, McpTracker } from './tracker.js';
 
 export interface StdioSessionContext {
+  agent: string;
   routeName: string;
   tracker: McpTracker;
+  gate: PolicyGate | null;
+  /** Redacts the agent's headers for the record. */
+  redact: (headers: IncomingMessage['headers']) => HeaderMap;
   log: Logger;
   /** With no request in flight and no stream open this long, the session ends. */
   idleMs: number;
@@ -33,6 +40,11 @@ interface EndReason {
 
 const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform' };
 const LF = Buffer.from('\n');
+
+/** One JSON-RPC message (one line of JSON) as the SSE event that carries it. */
+function sseMessage(json: string): string {
+  return `event: message\ndata: ${json}\n\n`;
+}
 
 /** The SSE response of one POST that carried requests; it ends once each has its response. */
 class RequestStream {
@@ -59,6 +71,8 @@ export class StdioHttpSession {
   /** Pending client requests (idKey) -> their progress token's key. */
   private readonly progressOf = new Map<string, string>();
   private standing: { res: ServerResponse; headers: HeaderMap } | null = null;
+  /** Answers the policies review before the agent gets them (list filtering, response-phase rules). */
+  private readonly reviews = new AnswerReviews();
   private busy = 0;
   private idleTimer: NodeJS.Timeout | null = null;
   private endReason: EndReason | null = null;
@@ -95,17 +109,27 @@ export class StdioHttpSession {
    * answer is an SSE stream that ends when each has its response; else a 202.
    * Resolves when the HTTP response is over.
    */
-  post(messages: JsonRpcMessage[], body: Buffer, requestHeaders: HeaderMap, res: ServerResponse): Promise<void> {
+  post(messages: JsonRpcMessage[], body: Buffer, agentHeaders: IncomingMessage['headers'], res: ServerResponse): Promise<void> {
     const done = this.hold(res);
     const hasRequests = messages.some((m) => m.kind === 'request');
     const headers: HeaderMap = { ...(hasRequests ? SSE_HEADERS : {}), 'mcp-session-id': this.id };
     const stream = hasRequests ? new RequestStream(res, headers) : null;
-    const carrier: Carrier = { headers: requestHeaders, httpStatus: hasRequests ? 200 : 202 };
+    const carrier: Carrier = { headers: this.ctx.redact(agentHeaders), httpStatus: hasRequests ? 200 : 202 };
     const single = messages.length === 1 && !body.includes(0x0a) && !body.includes(0x0d);
     const lines: Buffer[] = [];
+    /** Answers to the requests the policies refused, sent on this POST's stream. */
+    const refusals: string[] = [];
     for (const message of messages) {
       // Stdio carries one message per line and no batches: a one-line body goes as it came.
       const line = single ? body : Buffer.from(JSON.stringify(message.raw));
+      if (message.kind === 'request' && this.ctx.gate) {
+        const admission = this.ctx.gate.admitMessage({ agent: this.ctx.agent, route: this.ctx.routeName, sessionId: this.id, request: message, body: line, headers: agentHeaders, httpStatus: 200 });
+        if ('refusal' in admission) {
+          refusals.push(JSON.stringify(admission.refusal));
+          continue;
+        }
+        if (admission.review) this.reviews.expect(message.id, admission.review);
+      }
       lines.push(line, LF);
       const read = { kind: 'message', message } as const;
       if (message.kind === 'request' && stream) this.await(message.id, message.method, message.params, stream);
@@ -115,8 +139,10 @@ export class StdioHttpSession {
     if (stream) {
       res.flushHeaders();
       res.once('close', () => this.abandon(stream));
+      for (const refusal of refusals) res.write(sseMessage(refusal));
+      if (stream.waiting.size === 0) res.end();
     } else res.end();
-    this.server.stdin.write(Buffer.concat(lines));
+    if (lines.length > 0) this.server.stdin.write(Buffer.concat(lines));
     return done;
   }
 
@@ -181,7 +207,8 @@ export class StdioHttpSession {
     if (read.kind === 'invalid') this.ctx.log.warn({ route: this.ctx.routeName, session: this.id, reason: read.reason }, 'the MCP server wrote a line that is not JSON-RPC; not sent to the agent');
     let carrier: Carrier = { headers: {}, httpStatus: null };
     if (destination && !destination.res.destroyed) {
-      destination.res.write(`event: message\ndata: ${line.bytes.toString('utf8').replace(/\r/g, '')}\n\n`);
+      const reviewed = read.kind === 'message' ? this.reviews.answer(read.message.raw) : null;
+      destination.res.write(sseMessage(reviewed ?? line.bytes.toString('utf8').replace(/\r/g, '')));
       carrier = { headers: destination.headers, httpStatus: 200 };
     }
     trackLine(this.ctx.tracker, this.mcp, 'server_to_client', read, { ...carrier, bytes: line.bytes });
@@ -219,7 +246,7 @@ export class StdioHttpSession {
     this.ctx.tracker.failPending(this.mcp, 'client_to_server', reason.code, message, (id) => {
       const answer = Buffer.from(JSON.stringify(errorResponse(id, CONNECTION_CLOSED, `tapwire: ${message}`, data)));
       const stream = this.settle(idKey(id));
-      if (stream?.open) stream.res.write(`event: message\ndata: ${answer.toString('utf8')}\n\n`);
+      if (stream?.open) stream.res.write(sseMessage(answer.toString('utf8')));
       return answer;
     });
     for (const stream of this.streamOf.values()) if (stream.open) stream.res.end();

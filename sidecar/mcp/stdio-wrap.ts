@@ -3,16 +3,22 @@
 // records every message, answers the client's pending requests with errors when the server
 // dies, flushes the record and reports the server's exit status as its own. stdout is the
 // protocol channel: tapwire itself only ever writes there what the server wrote, plus those
-// error answers.
+// error answers. With the config's policies, each client request is decided as on an HTTP
+// route (a refused one never reaches the server; its answer goes to stdout), and answers
+// to list requests are filtered: the relays then move whole lines.
 import { randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { Recorder } from '../../store/recorder.js';
+import { AnswerReviews, PolicyGate } from '../../policies/enforce.js';
+import { watchPolicies } from '../../policies/watch.js';
 import { ConfigError, type Config } from '../config.js';
+import type { RecordSink } from '../observer.js';
+import { DEFAULT_REDACTED, redactHeaders } from '../headers.js';
 import { CONNECTION_CLOSED, errorResponse } from '../jsonrpc.js';
 import type { Logger } from '../log.js';
-import { readLine, trackLine } from './stdio-lines.js';
+import { readLine, trackLine, type Line } from './stdio-lines.js';
 import { describeExit, exitStatus, StdioServerProcess, type ProcessExit, type StdioCommand } from './stdio-process.js';
-import { relayLines } from './stdio-relay.js';
+import { relayLines, type LineFate } from './stdio-relay.js';
 import { McpTracker, type McpSession } from './tracker.js';
 
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
@@ -44,15 +50,25 @@ export interface WrapOptions {
 /** Runs the wrapped server to its end and returns the exit status tapwire should exit with. */
 export async function runWrap({ config, routeName, command, log }: WrapOptions): Promise<number> {
   const route = config.routes[routeName]!;
+  const policies = watchPolicies(config.policies, log);
   const recorder = await Recorder.start({
     path: config.store.path,
     flushIntervalMs: config.store.flush_interval_ms,
     onError: (message, lost) => log.error({ err: message, records: lost }, 'store write failed'),
+  }).catch((err: unknown) => {
+    policies?.close();
+    throw err;
   });
+  const sink: RecordSink = (record) => {
+    gate?.review(record);
+    recorder.record(record);
+  };
+  const redacted = new Set([...DEFAULT_REDACTED, ...config.store.redact_headers.map((h) => h.toLowerCase())]);
+  const gate = policies ? new PolicyGate(() => policies.current, { agentLabels: config.agent.labels, identity: null, redact: (headers) => redactHeaders(headers, redacted), sink }) : null;
   const tracker = new McpTracker({
     agent: config.agent.name,
     route: routeName,
-    sink: (record) => recorder.record(record),
+    sink,
     maxBodyBytes: config.store.max_body_bytes,
     pendingTimeoutMs: route.timeouts.response_ms,
     onError: (err) => log.error({ err }, 'could not complete an MCP record'),
@@ -65,8 +81,30 @@ export async function runWrap({ config, routeName, command, log }: WrapOptions):
   const server = StdioServerProcess.start(command, 'inherit');
   const forwardSignal = (signal: NodeJS.Signals): void => server.signal(signal);
   for (const signal of FORWARDED_SIGNALS) process.on(signal, forwardSignal);
-  void relayLines(process.stdin, server.stdin, (line) => trackLine(tracker, session, 'client_to_server', readLine(line), { headers: {}, bytes: line.bytes })).then(() => server.stdin.end());
-  void relayLines(server.stdout, stdout, (line) => trackLine(tracker, session, 'server_to_client', readLine(line), { headers: {}, bytes: line.bytes }));
+  const reviews = new AnswerReviews();
+  const fromClient = (line: Line): LineFate => {
+    const read = readLine(line);
+    if (gate && read.kind === 'message' && read.message.kind === 'request') {
+      const request = read.message;
+      const admission = gate.admitMessage({ agent: config.agent.name, route: routeName, sessionId: session.sessionId, request, body: line.bytes, headers: {}, httpStatus: null });
+      if ('refusal' in admission) {
+        // Written between two whole lines of the server's: the server-to-client relay holds partial ones.
+        if (!stdout.destroyed) stdout.write(`${JSON.stringify(admission.refusal)}\n`);
+        return null;
+      }
+      if (admission.review) reviews.expect(request.id, admission.review);
+    }
+    trackLine(tracker, session, 'client_to_server', read, { headers: {}, bytes: line.bytes });
+    return undefined;
+  };
+  const fromServer = (line: Line): LineFate => {
+    const read = readLine(line);
+    trackLine(tracker, session, 'server_to_client', read, { headers: {}, bytes: line.bytes });
+    const replacement = read.kind === 'message' ? reviews.answer(read.message.raw) : null;
+    return replacement === null ? undefined : Buffer.from(replacement);
+  };
+  void relayLines(process.stdin, server.stdin, fromClient, gate !== null).then(() => server.stdin.end());
+  void relayLines(server.stdout, stdout, fromServer, gate !== null);
 
   // The handlers stay until the record is flushed: a signal now must not cut the flush short.
   const exit = await server.exited;
@@ -74,6 +112,7 @@ export async function runWrap({ config, routeName, command, log }: WrapOptions):
   if (exit.kind === 'not_started') log.error({ command: command.command, err: exit.error.message }, 'cannot start the MCP server');
   answerPending(tracker, session, exit, stdout);
   await tracker.close();
+  policies?.close();
   await recorder.close();
   const { failed } = recorder.getStats();
   if (failed > 0) log.error({ failed }, 'some records could not be written');

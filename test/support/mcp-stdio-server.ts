@@ -2,7 +2,9 @@
 // `echo` answers, `pid` tells which process answered (to see a session's process stop),
 // `exit` makes the server exit with a code while that very call is still pending, and
 // `kill` makes it kill itself with a signal the same way, and `log` sends a logging
-// notification tied to no request (over HTTP it belongs on the standing GET stream).
+// notification tied to no request (over HTTP it belongs on the standing GET stream), and
+// `write_file` writes a file and says so on stderr (a side effect policy tests look for).
+import { writeFileSync } from 'node:fs';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { z } from 'zod';
@@ -18,6 +20,11 @@ server.registerTool('kill', { inputSchema: { signal: z.string() } }, ({ signal }
 server.registerTool('log', { inputSchema: { text: z.string() } }, async ({ text }) => {
   await server.server.sendLoggingMessage({ level: 'info', data: text });
   return { content: [{ type: 'text', text: 'logged' }] };
+});
+server.registerTool('write_file', { inputSchema: { path: z.string(), text: z.string() } }, ({ path, text }) => {
+  process.stderr.write(`write_file ${path}\n`);
+  writeFileSync(path, text);
+  return { content: [{ type: 'text', text: 'written' }] };
 });
 await server.connect(new StdioServerTransport());
 process.stderr.write('tapwire-test-stdio ready\n');

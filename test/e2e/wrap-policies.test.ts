@@ -1,0 +1,93 @@
+// Policies on `tapwire wrap`, through the v1 SDK's StdioClientTransport: the config's rules
+// refuse a tool call (a tool error naming the rule, and the server never runs it), remove
+// the denied tool from tools/list, and audit what they let through; the record shows each
+// decision, and keeps the server's own list answer.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { openDatabase } from '../../store/db.js';
+import { getExchangeRecord, listExchanges } from '../../store/queries.js';
+import { isRunning } from '../support/mcp-everything.js';
+import { one } from '../support/mcp.js';
+import { until } from '../support/upstream.js';
+
+const CLI = fileURLToPath(new URL('../../sidecar/cli.js', import.meta.url));
+const TEST_SERVER = fileURLToPath(new URL('../support/mcp-stdio-server.js', import.meta.url));
+
+const POLICY = [
+  'rules:',
+  '  - name: no-writes',
+  '    when: mcp.method == "tools/call" && mcp.tool == "write_file"',
+  '    action: deny',
+  '    message: writes need a human',
+  '  - { name: no-pings, when: \'mcp.method == "ping"\', action: deny }',
+  '  - { name: echo-watch, when: \'mcp.tool == "echo"\', action: audit }',
+  '',
+].join('\n');
+
+describe('tapwire wrap with policies', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tapwire-wrap-policies-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('a denied call is a tool error naming the rule and never reaches the server; tools/list is filtered; the record has the decisions', async () => {
+    const policyPath = join(dir, 'policy.yaml');
+    writeFileSync(policyPath, POLICY);
+    const configPath = join(dir, 'tapwire.yaml');
+    writeFileSync(configPath, `agent: { name: wrapped }\npolicies: [${JSON.stringify(policyPath)}]\nroutes:\n  files: { protocol: mcp, command: ${JSON.stringify(process.execPath)} }\n`);
+    const dbPath = join(dir, 'policies.db');
+    const target = join(dir, 'written.txt');
+
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [CLI, 'wrap', '--route', 'files', '--config', configPath, '--db', dbPath, '--', process.execPath, TEST_SERVER],
+      stderr: 'pipe',
+    });
+    let stderr = '';
+    transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const client = new Client({ name: 'wrap-policy-test', version: '1.0.0' });
+    await client.connect(transport);
+    const pid = transport.pid!;
+    try {
+      const tools = await client.listTools();
+      assert.deepEqual(tools.tools.map((tool) => tool.name).sort(), ['echo', 'exit', 'kill', 'log', 'pid']);
+      const denied = await client.callTool({ name: 'write_file', arguments: { path: target, text: 'x' } });
+      assert.equal(denied.isError, true);
+      assert.deepEqual(denied.content, [{ type: 'text', text: 'tapwire policy no-writes: writes need a human' }]);
+      await assert.rejects(client.ping(), (err: unknown) => err instanceof McpError && err.code === -32040 && /no-pings/.test(err.message));
+      const echoed = await client.callTool({ name: 'echo', arguments: { text: 'still works' } });
+      assert.deepEqual(echoed.content, [{ type: 'text', text: 'still works' }]);
+    } finally {
+      await client.close();
+      await until(() => !isRunning(pid), 'tapwire wrap to exit', 15_000);
+    }
+    assert.equal(existsSync(target), false, 'the server never ran the denied tool');
+    assert.doesNotMatch(stderr, /write_file/);
+
+    const db = openDatabase(dbPath, { readonly: true });
+    try {
+      const exchanges = listExchanges(db);
+      const refused = one(exchanges, { method: 'tools/call', target: 'write_file' });
+      assert.deepEqual([refused.status, refused.policy_rule, refused.policy_action, refused.policy_reason, refused.agent, refused.route], ['denied', 'no-writes', 'deny', 'writes need a human', 'wrapped', 'files']);
+      const refusedRecord = getExchangeRecord(db, refused.id)!;
+      assert.match(String(refusedRecord.response?.body), /"isError":true/);
+      assert.equal(one(exchanges, { method: 'ping' }).policy_rule, 'no-pings');
+      const echo = one(exchanges, { method: 'tools/call', target: 'echo' });
+      assert.deepEqual([echo.status, echo.policy_rule, echo.policy_action], ['ok', 'echo-watch', 'audit']);
+      // The record keeps what the server answered; only the client's copy was filtered.
+      const list = one(exchanges, { method: 'tools/list' });
+      assert.match(String(getExchangeRecord(db, list.id)?.response?.body), /write_file/);
+      assert.equal(refused.session_id, echo.session_id);
+    } finally {
+      db.close();
+    }
+  });
+});
