@@ -26,6 +26,9 @@ import type { IdentityVerifier } from './identity.js';
 /** The JSON-RPC error code of a call refused by policy (implementation-defined server error range). */
 export const POLICY_DENIED = -32040;
 
+/** What a batch member is judged as when no request-phase rule applies to its protocol. */
+const ALLOW_ALL = { outcome: 'allow', rule: null, reason: '', retryAfterSeconds: null, findings: [] } as const satisfies Decision;
+
 export interface GateOptions {
   agentLabels: Record<string, string>;
   /** Verifies the agent's identity token when the config has an identity section. */
@@ -211,6 +214,9 @@ export class PolicyGate {
       session_id: protocol === 'mcp' ? sessionId : call.exchange.session_id,
       jsonrpc_id: idText(message.id),
     });
+    if (parsed?.ok && parsed.batch && (set.applies('request', protocol) || set.applies('response', protocol))) {
+      return this.gateBatch(set, call, parsed.messages, messageExchange);
+    }
     if (request && protocol === 'mcp') {
       const live = messageExchange(request);
       const judged = this.judgeMcp(set, { headers: call.req.headers, path: call.path, routeUpstream: call.route.config.upstream, jwtClaims: call.jwtClaims ?? null }, live, request, call.body);
@@ -245,6 +251,48 @@ export class PolicyGate {
       stamp(call.exchange, decision);
     }
     return unchanged;
+  }
+
+  /**
+   * A JSON-RPC batch (MCP 2025-03-26, A2A): each request is judged as it would be alone, and
+   * the batch is forwarded only when every one is let through. Otherwise no part of it reaches
+   * the upstream: the refused requests get their refusal, the others an error saying their
+   * batch was refused. Batches that hold a list request, or that response-phase rules would
+   * have to see, are refused too: their answers cannot be filtered per message.
+   */
+  private gateBatch(set: PolicySet, call: GateCall, messages: JsonRpcMessage[], exchangeOf: (message: McpRequest) => Exchange): Admission | null {
+    const requests = messages.filter((m): m is McpRequest => m.kind === 'request');
+    if (requests.length === 0) return unchanged;
+    let refused: { request: McpRequest; decision: Decision } | null = null;
+    for (const request of requests) {
+      const live = exchangeOf(request);
+      // Each member is judged on its own bytes, as if it had come alone.
+      const body = Buffer.from(JSON.stringify(request.raw));
+      const decision = set.applies('request', live.protocol)
+        ? set.decide('request', this.context(call, { exchange: live, request: { headers: call.req.headers, body }, path: call.path, routeUpstream: call.route.config.upstream }), Date.now())
+        : ALLOW_ALL;
+      if (decision.outcome !== 'allow') {
+        refused = { request, decision };
+        break;
+      }
+    }
+    const unreviewable = requests.find((r) => LISTS[r.method] !== undefined || set.applies('response', call.exchange.protocol));
+    if (!refused && !unreviewable) return unchanged;
+    const decision: Decision = refused?.decision ?? {
+      outcome: 'deny',
+      rule: null,
+      reason: `a JSON-RPC batch holding ${unreviewable!.method}: its answer must be reviewed on its own, so send it in a request of its own`,
+      retryAfterSeconds: null,
+      findings: [],
+    };
+    const answers = requests.map((request) =>
+      request === refused?.request
+        ? refusalMessage(request, decision)
+        : errorResponse(request.id, POLICY_DENIED, `tapwire policy ${decision.rule ?? ''}: not sent, because its batch was refused: ${decision.reason}`, { tapwire_error: 'policy_denied', rule: decision.rule }),
+    );
+    Object.assign(call.exchange, { method: (refused?.request ?? requests[0]!).method, jsonrpc_id: null });
+    this.refuse(call, call.exchange, decision, answers, 200);
+    return null;
   }
 
   /**

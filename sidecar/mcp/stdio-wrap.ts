@@ -14,7 +14,7 @@ import { watchPolicies } from '../../policies/watch.js';
 import { ConfigError, type Config } from '../config.js';
 import type { RecordSink } from '../observer.js';
 import { DEFAULT_REDACTED, redactHeaders } from '../headers.js';
-import { CONNECTION_CLOSED, errorResponse } from '../jsonrpc.js';
+import { CONNECTION_CLOSED, errorResponse, INVALID_REQUEST, parseJsonRpc } from '../jsonrpc.js';
 import type { Logger } from '../log.js';
 import { readLine, trackLine, type Line } from './stdio-lines.js';
 import { describeExit, exitStatus, StdioServerProcess, type ProcessExit, type StdioCommand } from './stdio-process.js';
@@ -95,6 +95,18 @@ export async function runWrap({ config, routeName, command, log }: WrapOptions):
       if (admission.review) reviews.expect(request.id, admission.review);
     }
     trackLine(tracker, session, 'client_to_server', read, { headers: {}, bytes: line.bytes });
+    if (gate && read.kind === 'invalid') {
+      // Stdio MCP has no batches, and a batch cannot be judged as one message: under
+      // policies its requests are answered with an error instead of reaching the server.
+      const batch = parseJsonRpc(line.bytes.toString('utf8'));
+      if (batch.ok && batch.batch) {
+        for (const member of batch.messages) {
+          if (member.kind !== 'request' || stdout.destroyed) continue;
+          stdout.write(`${JSON.stringify(errorResponse(member.id, INVALID_REQUEST, 'tapwire: stdio MCP carries no JSON-RPC batches; with policies on, they are not forwarded'))}\n`);
+        }
+        return null;
+      }
+    }
     return undefined;
   };
   const fromServer = (line: Line): LineFate => {

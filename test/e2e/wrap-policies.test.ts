@@ -3,6 +3,8 @@
 // the denied tool from tools/list, and audit what they let through; the record shows each
 // decision, and keeps the server's own list answer.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,5 +91,35 @@ describe('tapwire wrap with policies', () => {
     } finally {
       db.close();
     }
+  });
+
+  test('a JSON-RPC batch line cannot slip a denied call past the rules: its requests are answered, the server never sees it', async () => {
+    const policyPath = join(dir, 'batch-policy.yaml');
+    writeFileSync(policyPath, POLICY);
+    const configPath = join(dir, 'batch.yaml');
+    writeFileSync(configPath, `policies: [${JSON.stringify(policyPath)}]\nroutes:\n  files: { protocol: mcp, command: ${JSON.stringify(process.execPath)} }\n`);
+    const target = join(dir, 'batch-written.txt');
+    const child = spawn(process.execPath, [CLI, 'wrap', '--route', 'files', '--config', configPath, '--db', join(dir, 'batch.db'), '--', process.execPath, TEST_SERVER], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = once(child, 'exit');
+    const send = (value: unknown): boolean => child.stdin.write(`${JSON.stringify(value)}\n`);
+    send({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+    send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    send([
+      { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'hi' } } },
+      { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'write_file', arguments: { path: target, text: 'x' } } },
+    ]);
+    await until(() => stdout.includes('"id":2'), 'the answers to the batch', 15_000);
+    child.stdin.end();
+    await exited;
+    const answers = stdout.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { id?: number; error?: { code: number } });
+    assert.deepEqual(answers.filter((a) => a.id === 1 || a.id === 2).map((a) => [a.id, a.error?.code]), [[1, -32600], [2, -32600]]);
+    assert.equal(existsSync(target), false, 'the server never ran the batched call');
+    assert.doesNotMatch(stderr, /write_file/);
   });
 });

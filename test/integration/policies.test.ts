@@ -75,6 +75,42 @@ describe('policies on MCP', () => {
     assert.deepEqual([denied.policy_rule, denied.policy_action, denied.policy_reason], ['no-destructive-tools', 'deny', 'destructive tools need a human']);
     assert.equal(one(exchanges, { method: 'tools/call', target: 'echo' }).status, 'ok');
   });
+
+  test('a denied call hidden in a JSON-RPC batch: no part of the batch reaches the server', async (t) => {
+    const tapwire = await startWithPolicy(
+      t,
+      `  fs:\n    protocol: mcp\n    upstream: ${server.origin}\n`,
+      `rules:\n  - name: no-destructive-tools\n    when: mcp.method == "tools/call" && mcp.tool == "delete_file"\n    action: deny\n`,
+    );
+    const connected = await connectClient('streamable', `${tapwire.url}/fs/mcp`);
+    const batch = [
+      { jsonrpc: '2.0', id: 'a', method: 'tools/call', params: { name: 'echo', arguments: { msg: 'first' } } },
+      { jsonrpc: '2.0', id: 'b', method: 'tools/call', params: { name: 'delete_file', arguments: { path: '/etc/passwd' } } },
+    ];
+    const response = await fetch(`${tapwire.url}/fs/mcp`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-session-id': connected.sessionId() ?? '',
+        'mcp-protocol-version': '2025-03-26',
+      },
+      body: JSON.stringify(batch),
+    });
+    const answers = (await response.json()) as { id: string; result?: { isError?: boolean }; error?: { code: number; message: string } }[];
+    await connected.close();
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('x-tapwire-policy'), 'no-destructive-tools');
+    assert.deepEqual(answers.map((a) => a.id), ['a', 'b']);
+    assert.equal(answers[0]?.error?.code, -32040);
+    assert.match(answers[0]?.error?.message ?? '', /not sent, because its batch was refused/);
+    assert.equal(answers[1]?.result?.isError, true);
+    assert.equal(deleted, 0, 'the server never ran the denied tool');
+    assert.ok(!server.seen.some((r) => r.method === 'POST' && r.headers['mcp-protocol-version'] === '2025-03-26'), 'the batch never reached the server');
+    const exchanges = await tapwire.stop();
+    const refused = one(exchanges, { status: 'denied' });
+    assert.deepEqual([refused.method, refused.policy_rule], ['tools/call', 'no-destructive-tools']);
+  });
 });
 
 describe('audits, redactions and rate limits on MCP', () => {
