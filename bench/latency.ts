@@ -3,8 +3,11 @@
 // upstream and tapwire as child processes, drives them from this process, checks that
 // tapwire recorded every request it was sent, prints the tables and writes
 // bench/results/latency-<date>.json and bench/results/README.md. Every child is stopped,
-// on failure too. Knobs (env): see README_HEAD in report.ts.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// on failure too. With BENCH_OTLP=down|hanging|accepting a second tapwire, exporting spans
+// and metrics to an OTLP endpoint in that state, runs the same load beside the first, to
+// show what export adds (results then go to latency-<date>-otlp-<mode>.json). Knobs (env):
+// see README_HEAD in report.ts.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,6 +16,7 @@ import type { ChildProcess } from 'node:child_process';
 import { openDatabase } from '../store/db.js';
 import { loadPool, mergeLoadResults, runLoad, type LoadPlan, type LoadResult } from './load.js';
 import { agentRequestBody } from './openai-fixtures.js';
+import { otlpMode, startOtlpTarget, type OtlpTarget } from './otlp-target.js';
 import { killAllChildren, startSidecarProcess, startUpstream, stopChild, type SidecarProcess } from './processes.js';
 import {
   addedTable,
@@ -27,6 +31,7 @@ import {
   type BenchReport,
   type RecordCheck,
   type ScenarioResult,
+  type Target,
 } from './report.js';
 import { percentiles } from './stats.js';
 import type { ProbeSample } from './tapwire-probe.js';
@@ -82,16 +87,49 @@ interface CpuUse {
 
 interface Scenario {
   name: string;
-  target: 'direct' | 'tapwire';
+  target: Target;
   stream: boolean;
 }
 
-const SCENARIOS: Scenario[] = [
-  { name: 'direct non-stream', target: 'direct', stream: false },
-  { name: 'tapwire non-stream', target: 'tapwire', stream: false },
-  { name: 'direct stream', target: 'direct', stream: true },
-  { name: 'tapwire stream', target: 'tapwire', stream: true },
-];
+/** The scenarios, interleaved; with an OTLP mode, the exporting tapwire's after each plain one. */
+function scenariosFor(mode: string | null): Scenario[] {
+  return [false, true].flatMap((stream) => {
+    const kind = stream ? 'stream' : 'non-stream';
+    return [
+      { name: `direct ${kind}`, target: 'direct' as const, stream },
+      { name: `tapwire ${kind}`, target: 'tapwire' as const, stream },
+      ...(mode ? [{ name: `otlp ${mode} ${kind}`, target: 'tapwire-otlp' as const, stream }] : []),
+    ];
+  });
+}
+
+/** What `measured` adds over `base` (both the same stream kind). */
+function addedBetween(kind: string, base: ScenarioResult, measured: ScenarioResult): AddedLatency {
+  const p99 = measured.latencyMs.p99 - base.latencyMs.p99;
+  return {
+    kind,
+    p50: measured.latencyMs.p50 - base.latencyMs.p50,
+    p99,
+    firstByteP50: measured.stream ? measured.firstByteMs!.p50 - base.firstByteMs!.p50 : null,
+    firstByteP99: measured.stream ? measured.firstByteMs!.p99 - base.firstByteMs!.p99 : null,
+    meetsTarget: p99 < TARGET_ADDED_P99_MS,
+  };
+}
+
+/** Stops a tapwire gracefully (every queued record flushed) and checks it recorded every request it was sent. */
+async function checkRecords(sidecar: SidecarProcess, sent: number, streamed: number): Promise<RecordCheck> {
+  const tapwireExitCode = await stopChild(sidecar.child, 'SIGTERM', 20_000);
+  const counted = countRecords(sidecar.dbPath);
+  return {
+    expected: sent,
+    recorded: counted.all,
+    expectedStreamed: streamed,
+    recordedStreamed: counted.streamed,
+    recordedOk: counted.ok,
+    tapwireExitCode,
+    passed: tapwireExitCode === 0 && counted.all === sent && counted.streamed === streamed,
+  };
+}
 
 /** Asks the probe preloaded in tapwire for the interval just ended (and to start a new one). */
 async function signalProbe(sidecar: SidecarProcess, file: string): Promise<ProbeSample> {
@@ -146,6 +184,8 @@ async function main(): Promise<number> {
   const profileDir = process.env.BENCH_PROFILE || undefined;
   const probeWanted = process.env.BENCH_PROBE === '1';
   const extraNodeFlags = (process.env.BENCH_TAPWIRE_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const otlp = otlpMode(process.env.BENCH_OTLP);
+  const SCENARIOS = scenariosFor(otlp);
   if (rate <= 0 || measuredSeconds <= 0) throw new Error('BENCH_RATE and BENCH_SECONDS must be positive');
   const dir = mkdtempSync(join(tmpdir(), 'tapwire-bench-'));
   removeOnSignal = dir;
@@ -163,8 +203,10 @@ async function main(): Promise<number> {
     flushIntervalMs: 'default (100 ms)',
     tapwireLogLevel: logLevel ?? 'default (info)',
     requestBytes: { nonStream: bodies.nonStream.length, stream: bodies.stream.length },
+    otlp,
   };
   let keepDir = false;
+  let otlpTarget: OtlpTarget | null = null;
   try {
     const upstream = await startUpstream(chunkDelayMs);
     const sidecar: SidecarProcess = await startSidecarProcess({
@@ -178,12 +220,25 @@ async function main(): Promise<number> {
       ],
       env: probeOut ? { TAPWIRE_BENCH_PROBE_OUT: probeOut } : {},
     });
+    otlpTarget = otlp ? await startOtlpTarget(otlp) : null;
+    const otlpDir = join(dir, 'otlp');
+    if (otlpTarget) mkdirSync(otlpDir);
+    // The same tapwire with telemetry on (no profile or probe: only the export differs).
+    const exporting: SidecarProcess | null = otlpTarget
+      ? await startSidecarProcess({ dir: otlpDir, upstreamOrigin: upstream.origin, logLevel, nodeFlags: extraNodeFlags, env: {}, otlpEndpoint: otlpTarget.url })
+      : null;
+    const sidecars: Record<Exclude<Target, 'direct'>, SidecarProcess | null> = { tapwire: sidecar, 'tapwire-otlp': exporting };
     console.log(
       `tapwire ${pkg.version} bench: ${rate} req/s open-loop, ${warmupSeconds} s warm-up + ${measuredSeconds} s measured per scenario; ` +
-        `upstream ${upstream.origin}, tapwire ${sidecar.origin}, db ${sidecar.dbPath}`,
+        `upstream ${upstream.origin}, tapwire ${sidecar.origin}, db ${sidecar.dbPath}` +
+        (exporting && otlpTarget ? `; exporting tapwire ${exporting.origin} -> OTLP endpoint ${otlp} at ${otlpTarget.url}` : ''),
     );
 
-    const pools = { direct: loadPool(upstream.origin, 10_000), tapwire: loadPool(sidecar.origin, 10_000) };
+    const pools: Record<Target, ReturnType<typeof loadPool>> = {
+      direct: loadPool(upstream.origin, 10_000),
+      tapwire: loadPool(sidecar.origin, 10_000),
+      'tapwire-otlp': loadPool(exporting?.origin ?? sidecar.origin, 10_000),
+    };
     const sliceSeconds = measuredSeconds / rounds;
     const parts = new Map<Scenario, LoadResult[]>(SCENARIOS.map((s) => [s, []]));
     const zeroUse = (): CpuUse => ({ tapwire: 0, upstream: 0, generator: 0, wall: 0, machineBusy: 0, machineSteal: 0, machineAll: 0 });
@@ -202,9 +257,10 @@ async function main(): Promise<number> {
           warmupSeconds: round === 0 ? warmupSeconds : sliceWarmupSeconds,
           measuredSeconds: sliceSeconds,
         };
-        if (probeOut) await signalProbe(sidecar, probeOut); // start the probe's interval afresh
+        if (probeOut && scenario.target === 'tapwire') await signalProbe(sidecar, probeOut); // start the probe's interval afresh
+        const measured = scenario.target === 'direct' ? null : sidecars[scenario.target];
         const before = {
-          tapwire: cpuSeconds(sidecar.child),
+          tapwire: measured ? cpuSeconds(measured.child) : null,
           upstream: cpuSeconds(upstream.child),
           generator: process.cpuUsage(),
           machine: machineTicks(),
@@ -215,7 +271,7 @@ async function main(): Promise<number> {
         const machine = machineTicks();
         const generator = process.cpuUsage(before.generator);
         used.wall += (performance.now() - before.wall) / 1000;
-        used.tapwire += (cpuSeconds(sidecar.child) ?? Number.NaN) - (before.tapwire ?? Number.NaN);
+        used.tapwire += (measured ? (cpuSeconds(measured.child) ?? Number.NaN) : Number.NaN) - (before.tapwire ?? Number.NaN);
         used.upstream += (cpuSeconds(upstream.child) ?? Number.NaN) - (before.upstream ?? Number.NaN);
         used.generator += (generator.user + generator.system) / 1e6;
         used.machineBusy += (machine?.busy ?? Number.NaN) - (before.machine?.busy ?? Number.NaN);
@@ -231,17 +287,16 @@ async function main(): Promise<number> {
         await sleep(200); // let the processes settle between slices
       }
     }
-    await Promise.all([pools.direct.close(), pools.tapwire.close()]);
+    await Promise.all(Object.values(pools).map((pool) => pool.close()));
 
     const scenarios: ScenarioResult[] = [];
-    let sentToTapwire = 0;
-    let streamedToTapwire = 0;
+    const sent = { tapwire: { all: 0, streamed: 0 }, 'tapwire-otlp': { all: 0, streamed: 0 } };
     for (const scenario of SCENARIOS) {
       const load = mergeLoadResults(parts.get(scenario)!);
       const used = cpu.get(scenario)!;
-      if (scenario.target === 'tapwire') {
-        sentToTapwire += load.sent;
-        if (scenario.stream) streamedToTapwire += load.sent;
+      if (scenario.target !== 'direct') {
+        sent[scenario.target].all += load.sent;
+        if (scenario.stream) sent[scenario.target].streamed += load.sent;
       }
       const probe = probes.get(scenario)!;
       scenarios.push({
@@ -259,7 +314,7 @@ async function main(): Promise<number> {
         latencyMs: percentiles(load.latencyMs),
         firstByteMs: scenario.stream ? percentiles(load.firstByteMs) : null,
         startLagMs: percentiles(load.startLagMs),
-        tapwireCpuPercent: scenario.target === 'tapwire' && Number.isFinite(used.tapwire) ? (used.tapwire / used.wall) * 100 : null,
+        tapwireCpuPercent: scenario.target !== 'direct' && Number.isFinite(used.tapwire) ? (used.tapwire / used.wall) * 100 : null,
         upstreamCpuPercent: Number.isFinite(used.upstream) ? (used.upstream / used.wall) * 100 : null,
         generatorCpuPercent: (used.generator / used.wall) * 100,
         machineBusyPercent: Number.isFinite(used.machineBusy) ? (used.machineBusy / used.machineAll) * 100 : null,
@@ -268,32 +323,22 @@ async function main(): Promise<number> {
       });
     }
 
-    // A graceful stop flushes every queued record; only then is the count final.
-    const tapwireExitCode = await stopChild(sidecar.child, 'SIGTERM', 20_000);
+    // A graceful stop flushes every queued record; only then is the count final. The
+    // exporting tapwire's stop waits at most 2 s more for its OTLP endpoint.
+    const records = await checkRecords(sidecar, sent.tapwire.all, sent.tapwire.streamed);
+    const otlpRecords = exporting ? await checkRecords(exporting, sent['tapwire-otlp'].all, sent['tapwire-otlp'].streamed) : null;
     await stopChild(upstream.child, 'SIGTERM', 5_000);
-    const counted = countRecords(sidecar.dbPath);
-    const records: RecordCheck = {
-      expected: sentToTapwire,
-      recorded: counted.all,
-      expectedStreamed: streamedToTapwire,
-      recordedStreamed: counted.streamed,
-      recordedOk: counted.ok,
-      tapwireExitCode,
-      passed: tapwireExitCode === 0 && counted.all === sentToTapwire && counted.streamed === streamedToTapwire,
-    };
 
-    const added: AddedLatency[] = [false, true].map((stream) => {
-      const direct = scenarios.find((s) => s.target === 'direct' && s.stream === stream)!;
-      const tapwire = scenarios.find((s) => s.target === 'tapwire' && s.stream === stream)!;
-      const p99 = tapwire.latencyMs.p99 - direct.latencyMs.p99;
-      return {
-        kind: stream ? 'stream' : 'non-stream',
-        p50: tapwire.latencyMs.p50 - direct.latencyMs.p50,
-        p99,
-        firstByteP50: stream ? tapwire.firstByteMs!.p50 - direct.firstByteMs!.p50 : null,
-        firstByteP99: stream ? tapwire.firstByteMs!.p99 - direct.firstByteMs!.p99 : null,
-        meetsTarget: p99 < TARGET_ADDED_P99_MS,
-      };
+    const added: AddedLatency[] = [false, true].flatMap((stream) => {
+      const kind = stream ? 'stream' : 'non-stream';
+      const of = (target: Target): ScenarioResult | undefined => scenarios.find((s) => s.target === target && s.stream === stream);
+      const direct = of('direct')!;
+      const tapwire = of('tapwire')!;
+      const exported = of('tapwire-otlp');
+      return [
+        addedBetween(kind, direct, tapwire),
+        ...(exported ? [addedBetween(`${kind}, exporting to OTLP ${otlp}`, direct, exported), addedBetween(`${kind}, export over no export`, tapwire, exported)] : []),
+      ];
     });
 
     const report: BenchReport = {
@@ -304,27 +349,31 @@ async function main(): Promise<number> {
       scenarios,
       added,
       records,
+      otlpRecords,
+      otlpRequestsReceived: otlpTarget?.requests() ?? null,
     };
     const probeText = probeTable(scenarios);
     console.log(
       `\nLatency in ms (scheduled start to last body byte):\n\n${latencyTable(scenarios)}\n\n${addedTable(added)}\n\n` +
-        `${probeText ? `${probeText}\n\n` : ''}${recordLine(records)}`,
+        `${probeText ? `${probeText}\n\n` : ''}${recordLine(records)}` +
+        (otlpRecords ? `\n${recordLine(otlpRecords, `tapwire exporting to OTLP ${otlp}`)} OTLP endpoint received ${String(report.otlpRequestsReceived)} export requests.` : ''),
     );
     const written = writeResults(RESULTS_DIR, report);
     console.log(`\nwrote ${written.json} and ${written.readme}`);
     if (profileDir) console.log(`tapwire CPU profile written to ${profileDir}`);
     const errors = scenarios.reduce((n, s) => n + s.errorCount, 0);
-    if (!records.passed) {
+    if (!records.passed || otlpRecords?.passed === false) {
       keepDir = true;
       console.error(`record check failed; the database and tapwire's log are kept in ${dir}`);
     }
-    return records.passed && errors === 0 ? 0 : 1;
+    return records.passed && otlpRecords?.passed !== false && errors === 0 ? 0 : 1;
   } catch (err) {
     keepDir = true;
     console.error(`\nbench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n(temp dir kept: ${dir})`);
     return 1;
   } finally {
     killAllChildren();
+    await otlpTarget?.close();
     if (!keepDir) rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -76,10 +76,12 @@ export interface SidecarOptions {
   nodeFlags: string[];
   /** Extra environment variables for tapwire. */
   env: Record<string, string>;
+  /** An OTLP/HTTP base URL: tapwire exports spans and metrics (every second) to it. */
+  otlpEndpoint?: string;
 }
 
 /** A loopback port nothing listens on right now (the OS's pick for an ephemeral listener). */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -89,7 +91,7 @@ async function freePort(): Promise<number> {
 
 /**
  * Writes a tapwire.yaml with one OpenAI route to the upstream (store in `dir`, default flush
- * interval), starts `tapwire run` on a free loopback port with stdout and stderr going to a
+ * interval, telemetry when `otlpEndpoint` is given), starts `tapwire run` on a free loopback port with stdout and stderr going to a
  * log file, and waits until /_tapwire/health answers.
  */
 export async function startSidecarProcess(options: SidecarOptions): Promise<SidecarProcess> {
@@ -111,6 +113,7 @@ export async function startSidecarProcess(options: SidecarOptions): Promise<Side
       '    protocol: llm',
       '    provider: openai',
       `    upstream: ${options.upstreamOrigin}`,
+      ...(options.otlpEndpoint ? ['telemetry:', `  endpoint: ${options.otlpEndpoint}`, '  metrics_interval_ms: 1000'] : []),
       '',
     ].join('\n'),
   );

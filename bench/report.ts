@@ -30,11 +30,16 @@ export interface BenchParameters {
   flushIntervalMs: string;
   tapwireLogLevel: string;
   requestBytes: { nonStream: number; stream: number };
+  /** BENCH_OTLP: the state of the OTLP endpoint a second, exporting tapwire sends to; null without. */
+  otlp: string | null;
 }
+
+/** Where a scenario's requests go: the upstream, tapwire, or tapwire exporting to OTLP (BENCH_OTLP). */
+export type Target = 'direct' | 'tapwire' | 'tapwire-otlp';
 
 export interface ScenarioResult {
   name: string;
-  target: 'direct' | 'tapwire';
+  target: Target;
   stream: boolean;
   sent: number;
   measuredSent: number;
@@ -60,7 +65,8 @@ export interface ScenarioResult {
 }
 
 export interface AddedLatency {
-  kind: 'non-stream' | 'stream';
+  /** e.g. `non-stream` (tapwire over direct), `stream, export over no export`. */
+  kind: string;
   p50: number;
   p99: number;
   firstByteP50: number | null;
@@ -86,6 +92,10 @@ export interface BenchReport {
   scenarios: ScenarioResult[];
   added: AddedLatency[];
   records: RecordCheck;
+  /** The exporting tapwire's record check (BENCH_OTLP runs). */
+  otlpRecords: RecordCheck | null;
+  /** Export requests the OTLP endpoint received (BENCH_OTLP runs; 0 when it is down). */
+  otlpRequestsReceived: number | null;
 }
 
 export function describeMachine(tapwireVersion: string): Machine {
@@ -135,7 +145,7 @@ export function latencyTable(scenarios: ScenarioResult[]): string {
 
 export function addedTable(added: AddedLatency[]): string {
   return table(
-    ['added by tapwire', 'p50', 'p99', '1st byte p50', '1st byte p99', `target p99 < ${TARGET_ADDED_P99_MS} ms`],
+    ['added', 'p50', 'p99', '1st byte p50', '1st byte p99', `target p99 < ${TARGET_ADDED_P99_MS} ms`],
     added.map((a) => [a.kind, signedMs(a.p50), signedMs(a.p99), signedMs(a.firstByteP50), signedMs(a.firstByteP99), a.meetsTarget ? 'met' : 'MISSED']),
   );
 }
@@ -153,9 +163,9 @@ export function probeTable(scenarios: ScenarioResult[]): string | null {
   );
 }
 
-export function recordLine(r: RecordCheck): string {
+export function recordLine(r: RecordCheck, who = 'tapwire'): string {
   return (
-    `Records: tapwire was sent ${r.expected} requests (warm-up included; ${r.expectedStreamed} streamed) and recorded ` +
+    `Records: ${who} was sent ${r.expected} requests (warm-up included; ${r.expectedStreamed} streamed) and recorded ` +
     `${r.recorded} (${r.recordedStreamed} streamed, ${r.recordedOk} ok); exit code ${String(r.tapwireExitCode)}: ` +
     (r.passed ? 'every request recorded.' : 'MISMATCH — the record is incomplete or tapwire did not stop cleanly.')
   );
@@ -166,7 +176,7 @@ export function markdownSection(report: BenchReport): string {
   const p = report.parameters;
   const errors = report.scenarios.filter((s) => s.errorCount > 0).map((s) => `${s.name}: ${JSON.stringify(s.errors)}`);
   return [
-    `## Latency, ${report.date}`,
+    `## Latency, ${report.date}${p.otlp ? `, OTLP endpoint ${p.otlp}` : ''}`,
     '',
     `Aim: < ${TARGET_ADDED_P99_MS} ms added at p99 at 500 req/s.`,
     '',
@@ -189,6 +199,13 @@ export function markdownSection(report: BenchReport): string {
         .join('; ') +
       '.',
     `- Recording on: SQLite in a temp dir, flush interval ${p.flushIntervalMs}; tapwire log level ${p.tapwireLogLevel}, logs to a file.`,
+    ...(p.otlp
+      ? [
+          `- OTLP export (BENCH_OTLP=${p.otlp}): a second tapwire, the same but for spans and metrics (every second) exported ` +
+            `to an OTLP/HTTP endpoint that is ${p.otlp === 'down' ? 'down (nothing listens on its port)' : p.otlp === 'hanging' ? 'hanging (accepts, never answers)' : 'accepting (answers 200)'}, ` +
+            `gets the same load in the same interleaved rounds; it received ${String(report.otlpRequestsReceived)} export requests.`,
+        ]
+      : []),
     '',
     'Latency in ms:',
     '',
@@ -198,6 +215,7 @@ export function markdownSection(report: BenchReport): string {
     '',
     ...(probeTable(report.scenarios) ? [probeTable(report.scenarios)!, ''] : []),
     recordLine(report.records),
+    ...(report.otlpRecords ? ['', recordLine(report.otlpRecords, `tapwire exporting to OTLP ${p.otlp}`)] : []),
     ...(errors.length > 0 ? ['', `Errors: ${errors.join('; ')}`] : []),
     '',
   ].join('\n');
@@ -214,18 +232,21 @@ const README_HEAD = [
   '`BENCH_CHUNK_DELAY_MS` (upstream delay between stream events, default 0), `BENCH_INCLUDE_USAGE=1`',
   '(agent asks for stream usage itself), `BENCH_LOG_LEVEL` (tapwire log level, default: config default),',
   '`BENCH_PROFILE=<dir>` (run tapwire with `--cpu-prof` into that directory; summarise with',
-  '`node dist/bench/cpuprofile-summary.js <file>`), `BENCH_TAPWIRE_NODE_FLAGS` (extra node flags for tapwire).',
+  '`node dist/bench/cpuprofile-summary.js <file>`), `BENCH_TAPWIRE_NODE_FLAGS` (extra node flags for tapwire),',
+  '`BENCH_OTLP=down|hanging|accepting` (adds a tapwire exporting spans and metrics to an OTLP endpoint in that state;',
+  'its results go to `latency-<date>-otlp-<mode>.json` and a section of their own).',
   '',
 ].join('\n');
 
 /** Writes latency-<date>.json and puts this date's section into README.md. Returns the paths. */
 export function writeResults(dir: string, report: BenchReport): { json: string; readme: string } {
   mkdirSync(dir, { recursive: true });
-  const json = join(dir, `latency-${report.date}.json`);
+  const key = report.parameters.otlp ? `${report.date}-otlp-${report.parameters.otlp}` : report.date;
+  const json = join(dir, `latency-${key}.json`);
   writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
   const readme = join(dir, 'README.md');
-  const start = `<!-- latency ${report.date} -->`;
-  const end = `<!-- /latency ${report.date} -->`;
+  const start = `<!-- latency ${key} -->`;
+  const end = `<!-- /latency ${key} -->`;
   const section = `${start}\n${markdownSection(report)}${end}\n`;
   // The head (what the file is, the knobs) is always today's; the dated sections are kept.
   const previous = existsSync(readme) ? readFileSync(readme, 'utf8') : '';

@@ -16,6 +16,7 @@ import type { RecordSink } from '../observer.js';
 import { DEFAULT_REDACTED, redactHeaders } from '../headers.js';
 import { CONNECTION_CLOSED, errorResponse, INVALID_REQUEST, parseJsonRpc } from '../jsonrpc.js';
 import type { Logger } from '../log.js';
+import { Telemetry } from '../telemetry/telemetry.js';
 import { readLine, trackLine, type Line } from './stdio-lines.js';
 import { describeExit, exitStatus, StdioServerProcess, type ProcessExit, type StdioCommand } from './stdio-process.js';
 import { relayLines, type LineFate } from './stdio-relay.js';
@@ -59,9 +60,13 @@ export async function runWrap({ config, routeName, command, log }: WrapOptions):
     policies?.close();
     throw err;
   });
+  // Spans and metrics, when an OTLP endpoint is configured (tapwire.yaml or OTEL_*), built
+  // like the sidecar's from the record after the policies' review (and so their redactions).
+  const telemetry = new Telemetry(config, process.env, log, { wrapRoute: routeName });
   const sink: RecordSink = (record) => {
     gate?.review(record);
     recorder.record(record);
+    telemetry.record(record);
   };
   const redacted = new Set([...DEFAULT_REDACTED, ...config.store.redact_headers.map((h) => h.toLowerCase())]);
   const gate = policies ? new PolicyGate(() => policies.current, { agentLabels: config.agent.labels, identity: null, redact: (headers) => redactHeaders(headers, redacted), sink }) : null;
@@ -72,6 +77,7 @@ export async function runWrap({ config, routeName, command, log }: WrapOptions):
     maxBodyBytes: config.store.max_body_bytes,
     pendingTimeoutMs: route.timeouts.response_ms,
     onError: (err) => log.error({ err }, 'could not complete an MCP record'),
+    traces: telemetry.traces,
   });
   const session = tracker.session(randomUUID());
   const stdout = process.stdout;
@@ -126,6 +132,8 @@ export async function runWrap({ config, routeName, command, log }: WrapOptions):
   await tracker.close();
   policies?.close();
   await recorder.close();
+  // Spans and metrics go last, with every record in them; an endpoint down or hanging delays the exit by at most 2 s.
+  await telemetry.close(2000);
   const { failed } = recorder.getStats();
   if (failed > 0) log.error({ failed }, 'some records could not be written');
   log.flush();

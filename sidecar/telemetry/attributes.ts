@@ -1,7 +1,8 @@
 // Names and attributes of an exchange's span, per the OpenTelemetry GenAI and MCP semantic
 // conventions (v1.41 names), read from the finished record. One function per protocol.
 import type { Attributes } from '@opentelemetry/api';
-import type { ExchangeRecord } from '../exchange.js';
+import type { ExchangeRecord, Payload } from '../exchange.js';
+import { llmContent, toolContent } from './content.js';
 
 /** Where a route sends its calls, for server.address / server.port and network.transport. */
 export interface RouteTarget {
@@ -9,6 +10,11 @@ export interface RouteTarget {
   port: number | null;
   /** True for a stdio MCP server tapwire runs (network.transport = pipe). */
   pipe: boolean;
+}
+
+export interface SpanOptions {
+  /** Adds message content (prompts, answers, tool arguments and results): telemetry.capture_content. */
+  captureContent: boolean;
 }
 
 export interface SpanDescription {
@@ -40,14 +46,45 @@ function finishReasons(text: string | null): string[] | null {
   }
 }
 
-function details(text: string | null): Record<string, unknown> {
+/** A JSON object from recorded text (a body or the details column); {} when absent, truncated or not an object. */
+function jsonObject(text: string | null | undefined): Record<string, unknown> {
   if (!text) return {};
   try {
     const parsed: unknown = JSON.parse(text);
-    return parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : {};
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
   } catch {
     return {};
   }
+}
+
+/** A recorded body as a JSON object, parsed once per span ({} when it was truncated or is not JSON). */
+function bodyJson(payload: Payload | null): Record<string, unknown> {
+  return payload?.body && !payload.truncated ? jsonObject(payload.body.toString('utf8')) : {};
+}
+
+function numberIn(body: Record<string, unknown>, ...keys: string[]): number | null {
+  for (const key of keys) if (typeof body[key] === 'number' && Number.isFinite(body[key])) return body[key];
+  return null;
+}
+
+/**
+ * gen_ai.request.* parameters from an LLM request body: OpenAI Chat Completions and
+ * Responses (`max_completion_tokens`, `max_output_tokens`, `stop`, `n`) and Anthropic
+ * Messages (`top_k`, `stop_sequences`). Only what the request set is reported.
+ */
+function requestParameters(body: Record<string, unknown>, attributes: Attributes): void {
+  set(attributes, 'gen_ai.request.max_tokens', numberIn(body, 'max_tokens', 'max_completion_tokens', 'max_output_tokens'));
+  set(attributes, 'gen_ai.request.temperature', numberIn(body, 'temperature'));
+  set(attributes, 'gen_ai.request.top_p', numberIn(body, 'top_p'));
+  set(attributes, 'gen_ai.request.top_k', numberIn(body, 'top_k'));
+  set(attributes, 'gen_ai.request.frequency_penalty', numberIn(body, 'frequency_penalty'));
+  set(attributes, 'gen_ai.request.presence_penalty', numberIn(body, 'presence_penalty'));
+  set(attributes, 'gen_ai.request.seed', numberIn(body, 'seed'));
+  const n = numberIn(body, 'n');
+  if (n !== null && n !== 1) set(attributes, 'gen_ai.request.choice.count', n);
+  const stop = body.stop_sequences ?? body.stop;
+  if (typeof stop === 'string') set(attributes, 'gen_ai.request.stop_sequences', [stop]);
+  else if (Array.isArray(stop)) set(attributes, 'gen_ai.request.stop_sequences', stop.filter((s): s is string => typeof s === 'string'));
 }
 
 /** The GenAI operation of an LLM exchange (`chat` unless the adapter named another). */
@@ -61,8 +98,12 @@ export function isMcpClientRequest(record: ExchangeRecord): boolean {
   return e.direction === 'client_to_server' && e.jsonrpc_id !== null && e.method !== null && !e.method.startsWith('(');
 }
 
-function llmSpan(record: ExchangeRecord, attributes: Attributes): string {
+function llmSpan(record: ExchangeRecord, attributes: Attributes, options: SpanOptions): string {
   const e = record.exchange;
+  const request = bodyJson(record.request);
+  requestParameters(request, attributes);
+  // A streamed answer is a series of events, not one document: its output is not captured.
+  if (options.captureContent) llmContent(request, e.streamed === 1 ? {} : bodyJson(record.response), attributes);
   const operation = llmOperation(record);
   set(attributes, 'gen_ai.operation.name', operation);
   set(attributes, 'gen_ai.provider.name', e.provider);
@@ -82,13 +123,14 @@ function llmSpan(record: ExchangeRecord, attributes: Attributes): string {
   return withTarget(operation, e.model);
 }
 
-function mcpSpan(record: ExchangeRecord, attributes: Attributes, route: RouteTarget): string {
+function mcpSpan(record: ExchangeRecord, attributes: Attributes, route: RouteTarget, options: SpanOptions): string {
   const e = record.exchange;
   const method = e.method ?? '(unknown)';
   set(attributes, 'mcp.method.name', method);
   if (method === 'tools/call') {
     set(attributes, 'gen_ai.operation.name', 'execute_tool');
     set(attributes, 'gen_ai.tool.name', e.target);
+    if (options.captureContent) toolContent(bodyJson(record.request), bodyJson(record.response), attributes);
   }
   set(attributes, 'mcp.session.id', e.session_id?.startsWith('conn-') ? null : e.session_id);
   set(attributes, 'mcp.protocol.version', header(record, 'mcp-protocol-version'));
@@ -103,7 +145,7 @@ function mcpSpan(record: ExchangeRecord, attributes: Attributes, route: RouteTar
 function a2aSpan(record: ExchangeRecord, attributes: Attributes): string {
   const e = record.exchange;
   const method = e.method ?? '(unknown)';
-  const extra = details(e.details);
+  const extra = jsonObject(e.details);
   set(attributes, 'a2a.method.name', method);
   set(attributes, 'a2a.task.id', e.task_id);
   set(attributes, 'a2a.task.state', e.task_state);
@@ -116,7 +158,7 @@ function a2aSpan(record: ExchangeRecord, attributes: Attributes): string {
 }
 
 /** The span name and attributes of a finished exchange. */
-export function describeSpan(record: ExchangeRecord, route: RouteTarget): SpanDescription {
+export function describeSpan(record: ExchangeRecord, route: RouteTarget, options: SpanOptions): SpanDescription {
   const e = record.exchange;
   const attributes: Attributes = { 'tapwire.exchange.id': e.id, 'tapwire.route': e.route, 'tapwire.protocol': e.protocol };
   set(attributes, 'tapwire.status', e.status);
@@ -127,8 +169,8 @@ export function describeSpan(record: ExchangeRecord, route: RouteTarget): SpanDe
   set(attributes, 'http.response.status_code', e.http_status);
   if (e.status !== 'ok') set(attributes, 'error.type', e.error_code ?? (e.status === 'aborted' ? 'aborted' : '_OTHER'));
   let name: string;
-  if (e.protocol === 'llm') name = llmSpan(record, attributes);
-  else if (e.protocol === 'mcp') name = mcpSpan(record, attributes, route);
+  if (e.protocol === 'llm') name = llmSpan(record, attributes, options);
+  else if (e.protocol === 'mcp') name = mcpSpan(record, attributes, route, options);
   else if (e.protocol === 'a2a') name = a2aSpan(record, attributes);
   else name = e.method ?? 'HTTP';
   return { name, attributes };

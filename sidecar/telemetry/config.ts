@@ -33,6 +33,8 @@ export const telemetrySchema = z.strictObject({
   max_queue_size: z.number().int().positive().optional(),
   /** GET /_tapwire/metrics serves the metrics in Prometheus text format. */
   prometheus: z.boolean().optional(),
+  /** Spans carry message content (prompts, answers, tool arguments and results), redacted by the policies' redact rules. */
+  capture_content: z.boolean().optional(),
 });
 
 export type TelemetryConfig = z.infer<typeof telemetrySchema>;
@@ -52,6 +54,7 @@ export interface TelemetrySettings {
   metricsIntervalMs: number;
   maxQueueSize: number;
   prometheus: boolean;
+  captureContent: boolean;
 }
 
 /** Parses OTEL_EXPORTER_OTLP_HEADERS / OTEL_RESOURCE_ATTRIBUTES: `key=value,key=value`, values percent-encoded. */
@@ -107,5 +110,6 @@ export function telemetrySettings(config: TelemetryConfig, env: NodeJS.ProcessEn
     metricsIntervalMs: config.metrics_interval_ms ?? positiveInt(env.OTEL_METRIC_EXPORT_INTERVAL) ?? 60_000,
     maxQueueSize: config.max_queue_size ?? positiveInt(env.OTEL_BSP_MAX_QUEUE_SIZE) ?? 2048,
     prometheus: config.prometheus ?? true,
+    captureContent: config.capture_content ?? env.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT?.trim().toLowerCase() === 'true',
   };
 }

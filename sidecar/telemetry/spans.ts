@@ -29,12 +29,14 @@ export class SpanExport {
   private readonly provider: TracerProvider;
   private readonly ids = new ChosenIds();
   private readonly tracer;
+  private readonly captureContent: boolean;
 
   constructor(
     settings: TelemetrySettings & { tracesUrl: string },
     resource: Resource,
     private readonly routeTarget: (route: string) => RouteTarget,
   ) {
+    this.captureContent = settings.captureContent;
     const exporter = new OTLPTraceExporter({ url: settings.tracesUrl, headers: settings.headers, timeoutMillis: settings.exportTimeoutMs });
     const processor = new BatchSpanProcessor({
       exporter,
@@ -53,7 +55,7 @@ export class SpanExport {
     const e = record.exchange;
     const span = spanOf(e);
     if (!span?.sampled) return;
-    const { name, attributes } = describeSpan(record, this.routeTarget(e.route));
+    const { name, attributes } = describeSpan(record, this.routeTarget(e.route), { captureContent: this.captureContent });
     const parent = span.parentSpanId ? { traceId: span.traceId, spanId: span.parentSpanId, sampled: true } : null;
     this.ids.traceId = span.traceId;
     this.ids.spanId = span.spanId;

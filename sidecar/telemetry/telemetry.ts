@@ -40,10 +40,19 @@ function samplerFor(settings: TelemetrySettings): Sampler {
   }
 }
 
-function routeTargets(config: Config): (route: string) => RouteTarget {
+/** How a process other than the sidecar uses telemetry. */
+export interface TelemetryOptions {
+  /**
+   * `tapwire wrap`: the route whose server it runs over stdio (network.transport = pipe,
+   * whatever the route's config says). It has no listener, so no Prometheus endpoint.
+   */
+  wrapRoute?: string;
+}
+
+function routeTargets(config: Config, wrapRoute: string | undefined): (route: string) => RouteTarget {
   const targets = new Map<string, RouteTarget>();
   for (const [name, route] of Object.entries(config.routes)) {
-    if (!route.upstream) {
+    if (!route.upstream || name === wrapRoute) {
       targets.set(name, { address: null, port: null, pipe: true });
       continue;
     }
@@ -51,6 +60,7 @@ function routeTargets(config: Config): (route: string) => RouteTarget {
     const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
     targets.set(name, { address: url.hostname.replace(/^\[|\]$/g, ''), port, pipe: false });
   }
+  if (wrapRoute !== undefined) targets.set(wrapRoute, { address: null, port: null, pipe: true });
   const unknown: RouteTarget = { address: null, port: null, pipe: false };
   return (route) => targets.get(route) ?? unknown;
 }
@@ -65,8 +75,10 @@ export class Telemetry {
     config: Config,
     env: NodeJS.ProcessEnv,
     private readonly log: Logger,
+    options: TelemetryOptions = {},
   ) {
     const settings = telemetrySettings(config.telemetry, env);
+    if (options.wrapRoute !== undefined) settings.prometheus = false;
     this.traces = new TraceStarter(samplerFor(settings));
     const labels = Object.fromEntries(Object.entries(config.agent.labels).map(([k, v]) => [`tapwire.agent.label.${k}`, v]));
     const resource = resourceFromAttributes({
@@ -75,7 +87,7 @@ export class Telemetry {
       'service.name': settings.serviceName,
       'gen_ai.agent.name': config.agent.name,
     });
-    const targets = routeTargets(config);
+    const targets = routeTargets(config, options.wrapRoute);
     this.spans = settings.tracesUrl ? new SpanExport({ ...settings, tracesUrl: settings.tracesUrl }, resource, targets) : null;
     this.metrics = settings.metricsUrl || settings.prometheus ? new ExchangeMetrics(settings, resource, targets) : null;
   }

@@ -3,6 +3,9 @@
 // endpoint the test runs. The spans must form one trace under the agent's own span, carry the
 // GenAI attributes, and match the trace and span ids the exchange rows store; the metrics
 // must be served in Prometheus text format with their labels.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
@@ -15,8 +18,9 @@ const MODEL = 'gpt-4o-mini';
 const AGENT_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const AGENT_SPAN = '00f067aa0ba902b7';
 
-function telemetryYaml(agent: string, upstream: string, collector: OtlpCollector): string {
+function telemetryYaml(agent: string, upstream: string, collector: OtlpCollector, extra: string[] = []): string {
   return [
+    ...extra,
     `agent: { name: ${agent} }`,
     'routes:',
     '  openai:',
@@ -26,6 +30,7 @@ function telemetryYaml(agent: string, upstream: string, collector: OtlpCollector
     `  endpoint: ${collector.url}`,
     '  service_name: tapwire-test',
     '  resource_attributes: { deployment.environment: test }',
+    ...(extra.length > 0 ? ['  capture_content: true'] : []),
   ].join('\n');
 }
 
@@ -36,6 +41,7 @@ describe('OpenTelemetry for LLM calls', () => {
   before(async () => {
     mock = await startAimock([KEY], (m) => {
       m.onMessage(/^traced chat$/, { content: 'Traced answer.', usage: { prompt_tokens: 120, completion_tokens: 8 }, id: 'chatcmpl-traced' });
+      m.onMessage(/^my card is card-\d+$/, { content: 'Noted card-1234.', usage: { prompt_tokens: 9, completion_tokens: 4 } });
       m.onMessage(/^traced stream$/, { content: 'A traced streamed answer.', usage: { prompt_tokens: 60, completion_tokens: 6 }, id: 'chatcmpl-stream' });
     });
     collector = await startOtlpCollector();
@@ -56,7 +62,18 @@ describe('OpenTelemetry for LLM calls', () => {
       defaultHeaders: { traceparent: `00-${AGENT_TRACE}-${AGENT_SPAN}-01` },
     });
 
-    const completion = await agent.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'traced chat' }] });
+    const completion = await agent.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: 'user', content: 'traced chat' }],
+      max_completion_tokens: 64,
+      temperature: 0.25,
+      top_p: 0.9,
+      frequency_penalty: 0.5,
+      presence_penalty: -0.5,
+      stop: ['END', 'STOP'],
+      seed: 7,
+      n: 2,
+    });
     const chunks = await collect(
       await agent.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'traced stream' }], stream: true, stream_options: { include_usage: true } }),
     );
@@ -118,10 +135,55 @@ describe('OpenTelemetry for LLM calls', () => {
         route: 'openai',
       },
     );
+    // Request parameters, read from the recorded request body (GenAI gen_ai.request.*).
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(chat.attributes).filter(([k]) => k.startsWith('gen_ai.request.') && k !== 'gen_ai.request.model' && k !== 'gen_ai.request.stream')),
+      {
+        'gen_ai.request.max_tokens': 64,
+        'gen_ai.request.temperature': 0.25,
+        'gen_ai.request.top_p': 0.9,
+        'gen_ai.request.frequency_penalty': 0.5,
+        'gen_ai.request.presence_penalty': -0.5,
+        'gen_ai.request.stop_sequences': ['END', 'STOP'],
+        'gen_ai.request.seed': 7,
+        'gen_ai.request.choice.count': 2,
+      },
+    );
     const streamed = spanOfExchange(spans, plannerStream!.id);
+    assert.equal(streamed.attributes['gen_ai.request.temperature'], undefined, 'a parameter the request did not set is absent');
+    for (const key of ['gen_ai.input.messages', 'gen_ai.output.messages', 'gen_ai.system_instructions']) {
+      assert.equal(chat.attributes[key], undefined, `no ${key} unless capture_content is on`);
+    }
     assert.equal(streamed.attributes['gen_ai.request.stream'], true);
     assert.equal(typeof streamed.attributes['gen_ai.response.time_to_first_chunk'], 'number');
     assert.equal(streamed.attributes['gen_ai.usage.input_tokens'], 60);
+  });
+
+  test('capture_content: the messages are on the span as JSON, masked by the redact rules as in the record', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tapwire-content-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const policy = join(dir, 'policy.yaml');
+    writeFileSync(policy, ['rules:', '  - name: mask-cards', '    when: protocol == "llm"', '    action: redact', "    redact: { patterns: ['card-[0-9]+'] }", ''].join('\n'));
+    const tapwire = await startTestSidecarFor(t, telemetryYaml('planner', mock.url, collector, [`policies: [${JSON.stringify(policy)}]`]));
+    const agent = new OpenAI({ baseURL: `${tapwire.url}/openai/v1`, apiKey: KEY, maxRetries: 0 });
+    const completion = await agent.chat.completions.create({
+      model: MODEL,
+      messages: [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'my card is card-4242' },
+      ],
+    });
+    assert.equal(completion.choices[0]?.message.content, 'Noted card-1234.', 'the agent gets the real answer');
+    const [row] = await tapwire.stop();
+    const span = spanOfExchange(collector.spans(), row!.id);
+    assert.deepEqual(JSON.parse(String(span.attributes['gen_ai.input.messages'])), [
+      { role: 'system', parts: [{ type: 'text', content: 'Be brief.' }] },
+      { role: 'user', parts: [{ type: 'text', content: 'my card is [redacted]' }] },
+    ]);
+    assert.deepEqual(JSON.parse(String(span.attributes['gen_ai.output.messages'])), [
+      { role: 'assistant', parts: [{ type: 'text', content: 'Noted [redacted].' }], finish_reason: 'stop' },
+    ]);
+    assert.ok(!JSON.stringify(span.attributes).includes('card-'), 'nothing the rule masks leaves in the span');
   });
 
   test('a failed call is an error span with error.type, and the agent still gets its answer', async (t) => {

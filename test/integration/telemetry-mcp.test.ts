@@ -4,8 +4,12 @@
 // one trace: A's span the child of the agent's, B's the child of A's (the `traceparent`
 // header A sends), the server receiving B's; spans named and attributed per the MCP
 // conventions, tool errors as error spans, and the MCP duration metric served.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { CONTENT_MAX_CHARS, TRUNCATED_MARK } from '../../sidecar/telemetry/content.js';
 import { z } from 'zod';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Exchange } from '../../sidecar/exchange.js';
@@ -95,6 +99,8 @@ describe('OpenTelemetry for MCP calls', () => {
       },
     );
     assert.equal(typeof a.attributes['mcp.protocol.version'], 'string');
+    assert.equal(a.attributes['gen_ai.tool.call.arguments'], undefined, 'no tool arguments unless capture_content is on');
+    assert.equal(a.attributes['gen_ai.tool.call.result'], undefined, 'no tool result unless capture_content is on');
     assert.equal(a.resource['gen_ai.agent.name'], 'planner');
 
     const failSpan = spanOfExchange(spans, toolCall(plannerRows, 'fail').id);
@@ -104,6 +110,30 @@ describe('OpenTelemetry for MCP calls', () => {
 
     const initialize = plannerRows.find((e) => e.method === 'initialize')!;
     assert.equal(spanOfExchange(spans, initialize.id).name, 'initialize');
+  });
+
+  test('capture_content: tool arguments and results on tools/call spans, redacted and capped', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tapwire-content-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const policy = join(dir, 'policy.yaml');
+    writeFileSync(policy, ['rules:', '  - name: mask-tokens', '    when: protocol == "mcp"', '    action: redact', "    redact: { patterns: ['tok_[a-z0-9]+'] }", ''].join('\n'));
+    const tapwire = await startTestSidecarFor(t, [`policies: [${JSON.stringify(policy)}]`, yaml('planner', server.origin, collector), '  capture_content: true'].join('\n'));
+    const connected = await connectClient('streamable', `${tapwire.url}/mcp/mcp`);
+    const echoed = await connected.client.callTool({ name: 'echo', arguments: { msg: 'key tok_abc123 here' } });
+    assert.deepEqual(echoed.content, [{ type: 'text', text: 'key tok_abc123 here' }], 'the agent gets the real answer');
+    const long = 'x'.repeat(CONTENT_MAX_CHARS * 2);
+    await connected.client.callTool({ name: 'echo', arguments: { msg: long } });
+    await connected.close();
+    const rows = await tapwire.stop();
+    const spans = collector.spans();
+    const [first, second] = rows.filter((e) => e.method === 'tools/call').map((e) => spanOfExchange(spans, e.id));
+    assert.deepEqual(JSON.parse(String(first!.attributes['gen_ai.tool.call.arguments'])), { msg: 'key [redacted] here' });
+    assert.deepEqual(JSON.parse(String(first!.attributes['gen_ai.tool.call.result'])), { content: [{ type: 'text', text: 'key [redacted] here' }] });
+    for (const key of ['gen_ai.tool.call.arguments', 'gen_ai.tool.call.result']) {
+      const value = String(second!.attributes[key]);
+      assert.equal(value.length, CONTENT_MAX_CHARS, `${key} is capped`);
+      assert.ok(value.endsWith(TRUNCATED_MARK));
+    }
   });
 
   test('GET /_tapwire/metrics counts MCP requests and their durations by method and tool', async (t) => {

@@ -51,6 +51,16 @@ describe('telemetry settings', () => {
     assert.deepEqual(fromFile.headers, { 'x-team': 'other', authorization: 'Bearer abc' });
   });
 
+  test('message content is off by default; OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT turns it on, the file wins', () => {
+    const none = parseConfig('', 't.yaml', {}).telemetry;
+    assert.equal(telemetrySettings(none, {}).captureContent, false);
+    assert.equal(telemetrySettings(none, { OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'true' }).captureContent, true);
+    const off = parseConfig('telemetry:\n  capture_content: false', 't.yaml', {}).telemetry;
+    assert.equal(telemetrySettings(off, { OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'true' }).captureContent, false);
+    const on = parseConfig('telemetry:\n  capture_content: true', 't.yaml', {}).telemetry;
+    assert.equal(telemetrySettings(on, {}).captureContent, true);
+  });
+
   test('OTEL_SDK_DISABLED and OTEL_TRACES_EXPORTER=none turn export off', () => {
     const config = parseConfig('telemetry:\n  endpoint: http://file:4318', 't.yaml', {}).telemetry;
     assert.equal(telemetrySettings(config, { OTEL_SDK_DISABLED: 'true' }).tracesUrl, null);
