@@ -56,7 +56,9 @@ function splitRoute(url: string): { name: string; rest: string } {
   const query = url.indexOf('?');
   const end = slash === -1 ? (query === -1 ? url.length : query) : query !== -1 && query < slash ? query : slash;
   const rest = url.slice(end);
-  return { name: decodeURIComponent(url.slice(1, end)), rest: rest.startsWith('/') ? rest : `/${rest}` };
+  // Route names are plain path characters, so the segment is compared as sent: a malformed
+  // percent-escape is then just an unknown route, never an error.
+  return { name: url.slice(1, end), rest: rest.startsWith('/') ? rest : `/${rest}` };
 }
 
 /** `env` supplies the OTEL_* variables the config's `telemetry:` section leaves unset. */
