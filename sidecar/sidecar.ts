@@ -5,26 +5,26 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { Recorder } from '../store/recorder.js';
+import type { Recorder } from '../store/recorder.js';
 import { isCommandRoute, type Config } from './config.js';
 import { blankExchange, type Exchange } from './exchange.js';
 import { forward, type ForwardContext } from './forward.js';
-import { DEFAULT_REDACTED, redactHeaders } from './headers.js';
+import { redactHeaders } from './headers.js';
 import { adapterFor, LlmObserver } from './llm/observer.js';
 import { PriceBook } from './llm/pricing.js';
 import type { Logger } from './log.js';
-import { PlainHttpObserver, type ExchangeObserver, type RecordSink } from './observer.js';
+import { PlainHttpObserver, type ExchangeObserver } from './observer.js';
+import { Recording } from './recording.js';
 import { McpObserver } from './mcp/observer.js';
 import { A2aFlow, isRootCardRequest, rootCard } from './a2a/flow.js';
 import { StdioHttpBridge } from './mcp/stdio-http.js';
 import { McpTracker } from './mcp/tracker.js';
 import { Route } from './route.js';
 import { PolicyGate } from '../policies/enforce.js';
-import { watchPolicies } from '../policies/watch.js';
 import { PolicySet } from '../policies/engine.js';
 import { IdentityVerifier } from '../policies/identity.js';
 import { parseTraceparent } from './telemetry/context.js';
-import { METRICS_PATH, Telemetry } from './telemetry/telemetry.js';
+import { METRICS_PATH } from './telemetry/telemetry.js';
 
 export interface Sidecar {
   /** Base URL the sidecar listens on, e.g. http://127.0.0.1:4100 */
@@ -67,37 +67,21 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
   const identity = config.identity ? new IdentityVerifier(config.identity.jwt) : null;
   // Policy files are compiled before anything starts (a bad one stops the sidecar with a
   // PolicyError), then watched: a valid change applies, an invalid one is logged and ignored.
-  const policies = watchPolicies(config.policies, log);
-  const recorder = await Recorder.start({
-    path: config.store.path,
-    flushIntervalMs: config.store.flush_interval_ms,
-    onError: (message, lost) => log.error({ err: message, records: lost }, 'store write failed'),
-  }).catch((err: unknown) => {
-    policies?.close();
-    throw err;
-  });
+  const recording = await Recording.open(config, log, env, { afterRecord: (record) => logExchange(log, record.exchange) });
+  const { policies, recorder, telemetry, sink } = recording;
   const routes = new Map<string, Route>();
   const bridges = new Map<string, StdioHttpBridge>(); // routes with a command: stdio servers served over HTTP
   const routeNames = Object.keys(config.routes);
   const a2aRouteNames = routeNames.filter((n) => config.routes[n]!.protocol === 'a2a' && !isCommandRoute(config.routes[n]!));
   const a2a = new A2aFlow();
   const prices = new PriceBook(config.pricing);
-  const ctx: ForwardContext = {
-    redacted: new Set([...DEFAULT_REDACTED, ...config.store.redact_headers.map((h) => h.toLowerCase())]),
-    maxBodyBytes: config.store.max_body_bytes,
-  };
-  const telemetry = new Telemetry(config, env, log);
-  const sink: RecordSink = (record) => {
-    policyGate?.review(record);
-    recorder.record(record);
-    telemetry.record(record);
-    logExchange(log, record.exchange);
-  };
+  const ctx: ForwardContext = { redacted: recording.redacted, maxBodyBytes: config.store.max_body_bytes };
   const noPolicies = new PolicySet([]);
   const policyGate =
     policies || identity
       ? new PolicyGate(() => policies?.current ?? noPolicies, { agentLabels: config.agent.labels, identity, redact: (headers) => redactHeaders(headers, ctx.redacted), sink })
       : null;
+  recording.gate = policyGate;
   const plainHttp = new PlainHttpObserver(sink);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -226,9 +210,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
       });
     });
   } catch (err) {
-    await telemetry.close(0);
-    policies?.close();
-    await recorder.close();
+    await recording.close(0);
     await Promise.all([...routes.values()].map((r) => r.close()));
     throw err;
   }
@@ -256,10 +238,8 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
         // Command routes' server processes stop before their trackers record what is left open.
         await Promise.all([...bridges.values()].map((bridge) => bridge.close()));
         await Promise.all([...trackers.values()].map((tracker) => tracker.close()));
-        policies?.close();
-        await recorder.close();
         // Spans and metrics go last, with every record in them; an endpoint down or hanging delays the stop by at most 2 s.
-        await telemetry.close(2000);
+        await recording.close(2000);
         await Promise.all([...routes.values()].map((r) => r.close()));
       })();
       return closing;

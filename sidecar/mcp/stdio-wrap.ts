@@ -8,15 +8,12 @@
 // to list requests are filtered: the relays then move whole lines.
 import { randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
-import { Recorder } from '../../store/recorder.js';
 import { AnswerReviews, PolicyGate } from '../../policies/enforce.js';
-import { watchPolicies } from '../../policies/watch.js';
 import { ConfigError, type Config } from '../config.js';
-import type { RecordSink } from '../observer.js';
-import { DEFAULT_REDACTED, redactHeaders } from '../headers.js';
+import { redactHeaders } from '../headers.js';
 import { CONNECTION_CLOSED, errorResponse, INVALID_REQUEST, parseJsonRpc } from '../jsonrpc.js';
 import type { Logger } from '../log.js';
-import { Telemetry } from '../telemetry/telemetry.js';
+import { Recording } from '../recording.js';
 import { readLine, trackLine, type Line } from './stdio-lines.js';
 import { describeExit, exitStatus, StdioServerProcess, type ProcessExit, type StdioCommand } from './stdio-process.js';
 import { relayLines, type LineFate } from './stdio-relay.js';
@@ -51,25 +48,12 @@ export interface WrapOptions {
 /** Runs the wrapped server to its end and returns the exit status tapwire should exit with. */
 export async function runWrap({ config, routeName, command, log }: WrapOptions): Promise<number> {
   const route = config.routes[routeName]!;
-  const policies = watchPolicies(config.policies, log);
-  const recorder = await Recorder.start({
-    path: config.store.path,
-    flushIntervalMs: config.store.flush_interval_ms,
-    onError: (message, lost) => log.error({ err: message, records: lost }, 'store write failed'),
-  }).catch((err: unknown) => {
-    policies?.close();
-    throw err;
-  });
   // Spans and metrics, when an OTLP endpoint is configured (tapwire.yaml or OTEL_*), built
   // like the sidecar's from the record after the policies' review (and so their redactions).
-  const telemetry = new Telemetry(config, process.env, log, { wrapRoute: routeName });
-  const sink: RecordSink = (record) => {
-    gate?.review(record);
-    recorder.record(record);
-    telemetry.record(record);
-  };
-  const redacted = new Set([...DEFAULT_REDACTED, ...config.store.redact_headers.map((h) => h.toLowerCase())]);
-  const gate = policies ? new PolicyGate(() => policies.current, { agentLabels: config.agent.labels, identity: null, redact: (headers) => redactHeaders(headers, redacted), sink }) : null;
+  const recording = await Recording.open(config, log, process.env, { telemetry: { wrapRoute: routeName } });
+  const { policies, telemetry, sink } = recording;
+  const gate = policies ? new PolicyGate(() => policies.current, { agentLabels: config.agent.labels, identity: null, redact: (headers) => redactHeaders(headers, recording.redacted), sink }) : null;
+  recording.gate = gate;
   const tracker = new McpTracker({
     agent: config.agent.name,
     route: routeName,
@@ -130,11 +114,9 @@ export async function runWrap({ config, routeName, command, log }: WrapOptions):
   if (exit.kind === 'not_started') log.error({ command: command.command, err: exit.error.message }, 'cannot start the MCP server');
   answerPending(tracker, session, exit, stdout);
   await tracker.close();
-  policies?.close();
-  await recorder.close();
   // Spans and metrics go last, with every record in them; an endpoint down or hanging delays the exit by at most 2 s.
-  await telemetry.close(2000);
-  const { failed } = recorder.getStats();
+  await recording.close(2000);
+  const { failed } = recording.recorder.getStats();
   if (failed > 0) log.error({ failed }, 'some records could not be written');
   log.flush();
   await drained(stdout);

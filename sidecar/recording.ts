@@ -1,0 +1,65 @@
+// The path every finished record takes, shared by `tapwire run` and `tapwire wrap`: policy
+// files (compiled, then watched), the recorder, telemetry, and the sink that runs the
+// policies' review first (so its redactions reach both the store and the spans).
+import { Recorder } from '../store/recorder.js';
+import type { PolicyGate } from '../policies/enforce.js';
+import { watchPolicies, type PolicyWatcher } from '../policies/watch.js';
+import type { Config } from './config.js';
+import type { ExchangeRecord } from './exchange.js';
+import { DEFAULT_REDACTED } from './headers.js';
+import type { Logger } from './log.js';
+import type { RecordSink } from './observer.js';
+import { Telemetry, type TelemetryOptions } from './telemetry/telemetry.js';
+
+export class Recording {
+  /** Set once the policy gate exists (the gate itself records through `sink`). */
+  gate: PolicyGate | null = null;
+  /** Credential headers never stored in clear: the built-in ones and `store.redact_headers`. */
+  readonly redacted: ReadonlySet<string>;
+  readonly sink: RecordSink;
+
+  private constructor(
+    config: Config,
+    readonly policies: PolicyWatcher | null,
+    readonly recorder: Recorder,
+    readonly telemetry: Telemetry,
+    afterRecord: ((record: ExchangeRecord) => void) | undefined,
+  ) {
+    this.redacted = new Set([...DEFAULT_REDACTED, ...config.store.redact_headers.map((h) => h.toLowerCase())]);
+    this.sink = (record) => {
+      this.gate?.review(record);
+      recorder.record(record);
+      telemetry.record(record);
+      afterRecord?.(record);
+    };
+  }
+
+  /** Compiles the policy files (a bad one throws) and opens the database, then telemetry. */
+  static async open(
+    config: Config,
+    log: Logger,
+    env: NodeJS.ProcessEnv,
+    options: { telemetry?: TelemetryOptions; afterRecord?: (record: ExchangeRecord) => void } = {},
+  ): Promise<Recording> {
+    const policies = watchPolicies(config.policies, log);
+    const recorder = await Recorder.start({
+      path: config.store.path,
+      flushIntervalMs: config.store.flush_interval_ms,
+      onError: (message, lost) => log.error({ err: message, records: lost }, 'store write failed'),
+    }).catch((err: unknown) => {
+      policies?.close();
+      throw err;
+    });
+    return new Recording(config, policies, recorder, new Telemetry(config, env, log, options.telemetry), options.afterRecord);
+  }
+
+  /**
+   * Stops watching policies, flushes the record, then exports the last spans and metrics,
+   * waiting at most `telemetryDeadlineMs` for an endpoint that is down or hanging.
+   */
+  async close(telemetryDeadlineMs: number): Promise<void> {
+    this.policies?.close();
+    await this.recorder.close();
+    await this.telemetry.close(telemetryDeadlineMs);
+  }
+}
