@@ -5,6 +5,7 @@
 // absent ones hold the empty value of their type ("" / 0 / false / {} / []), so a rule never
 // fails because this protocol has no such field. Objects are Maps (the evaluator copies
 // plain objects on every access), integers are BigInt, timestamps are protobuf Timestamps.
+import { jsonValue } from '../sidecar/json-body.js';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { Exchange } from '../sidecar/exchange.js';
 import { messageTexts } from '../sidecar/a2a/facts.js';
@@ -124,7 +125,9 @@ export function streamText(events: readonly { data: string }[]): string {
 export function buildContext(source: ContextSource): Bindings {
   const e = source.exchange;
   const requestText = text(source.request?.body);
-  const requestJson = parseJson(requestText);
+  // A Buffer is the live request body: its one parse is shared with the gate and the observer.
+  const requestBody = source.request?.body;
+  const requestJson = Buffer.isBuffer(requestBody) ? (jsonValue(requestBody) ?? null) : parseJson(requestText);
   const body = asObject(requestJson);
   const isJsonRpc = e.protocol === 'mcp' || e.protocol === 'a2a';
   const rpcMethod = isJsonRpc ? str(body?.method) || (e.protocol === 'mcp' ? str(e.method) : '') : '';

@@ -10,8 +10,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { blankExchange, type Exchange, type ExchangeRecord, type Payload } from '../sidecar/exchange.js';
 import type { HeaderMap } from '../sidecar/headers.js';
-import { errorResponse, idKey, idText, parseJsonRpc, type JsonRpcId, type JsonRpcMessage } from '../sidecar/jsonrpc.js';
+import { errorResponse, idKey, idText, parseJsonRpcBody, type JsonRpcId, type JsonRpcMessage } from '../sidecar/jsonrpc.js';
 import { describeCall, versionHeader } from '../sidecar/a2a/wire.js';
+import { jsonValue } from '../sidecar/json-body.js';
 import { safeParseJson } from '../sidecar/llm/adapter.js';
 import { adapterFor } from '../sidecar/llm/observer.js';
 import { emptyFacts, type Usage } from '../sidecar/llm/usage.js';
@@ -157,7 +158,7 @@ export class PolicyGate {
   private gateLlm(set: PolicySet, call: GateCall): Admission | null {
     if (!set.applies('request', 'llm') && !set.applies('response', 'llm')) return unchanged;
     const adapter = adapterFor(call.route.config.provider, call.path);
-    const described = call.body ? adapter.describe(call.path, safeParseJson(call.body.toString('utf8')), call.body) : null;
+    const described = call.body ? adapter.describe(call.path, jsonValue(call.body), call.body) : null;
     const facts = described?.request;
     const live = { ...call.exchange, provider: adapter.provider, operation: facts?.operation ?? null, model: facts?.model ?? null };
     const source = { exchange: live, request: { headers: call.req.headers, body: call.body }, path: call.path, routeUpstream: call.route.config.upstream };
@@ -183,7 +184,7 @@ export class PolicyGate {
         body: (h, body) => {
           // The provider's usage, read as the record will read it, so live rules see usage.* too.
           const answer = emptyFacts();
-          described?.readBody(safeParseJson(body.toString('utf8')), answer);
+          described?.readBody(jsonValue(body), answer);
           const verdict = judge({ headers: h.headers, body }, undefined, answer.usage);
           if (!verdict) return null;
           const status = verdict.outcome === 'limit' ? 429 : 403;
@@ -199,7 +200,7 @@ export class PolicyGate {
   private gateJsonRpc(set: PolicySet, call: GateCall): Admission | null {
     const protocol = call.exchange.protocol;
     if (!set.applies('request', protocol) && !set.applies('response', protocol)) return unchanged;
-    const parsed = call.body && call.body.length > 0 ? parseJsonRpc(call.body.toString('utf8')) : null;
+    const parsed = call.body && call.body.length > 0 ? parseJsonRpcBody(call.body) : null;
     // One request per POST (JSON-RPC batches were dropped from MCP in 2025-06-18): decided as a whole when every message is let through.
     const request = parsed?.ok && !parsed.batch && parsed.messages[0]?.kind === 'request' ? parsed.messages[0] : null;
     const sessionId = first(call.req.headers['mcp-session-id']) ?? null;

@@ -1,6 +1,8 @@
 // JSON-RPC 2.0 on the wire: tells requests, notifications and responses apart in what an
 // agent or a server sent, without any SDK's session state. Used by the MCP and A2A flows.
 
+import { jsonBody } from './json-body.js';
+
 export type JsonRpcId = string | number;
 
 export interface JsonRpcError {
@@ -52,6 +54,16 @@ export function parseJsonRpc(text: string): ParsedBody {
   } catch (err) {
     return { ok: false, reason: `invalid JSON: ${(err as Error).message}` };
   }
+  return jsonRpcOf(value);
+}
+
+/** parseJsonRpc for a request or response Buffer, sharing its one JSON parse (json-body.ts). */
+export function parseJsonRpcBody(body: Buffer): ParsedBody {
+  const json = jsonBody(body);
+  return json.ok ? jsonRpcOf(json.value) : json;
+}
+
+function jsonRpcOf(value: unknown): ParsedBody {
   if (Array.isArray(value)) {
     if (value.length === 0) return { ok: false, reason: 'empty batch' };
     return { ok: true, messages: value.map(classify), batch: true };

@@ -3,6 +3,7 @@
 // v1.0 method name whichever version the agent spoke.
 import type { JsonRpcId } from '../jsonrpc.js';
 import { classify } from '../jsonrpc.js';
+import { jsonValue } from '../json-body.js';
 
 export type A2aBinding = 'JSONRPC' | 'HTTP+JSON' | 'card';
 export type A2aVersion = '0.3' | '1.0';
@@ -65,14 +66,6 @@ function headerSaysV1(header: string | null): boolean {
   return Number.isFinite(major) && major >= 1;
 }
 
-function safeJson(body: Buffer | null): unknown {
-  if (!body || body.length === 0) return undefined;
-  try {
-    return JSON.parse(body.toString('utf8')) as unknown;
-  } catch {
-    return undefined;
-  }
-}
 
 function decodeSegment(segment: string): string {
   try {
@@ -141,7 +134,7 @@ export function describeCall(input: DescribeInput): A2aCall {
   if (httpMethod === 'GET' && (path.endsWith(AGENT_CARD_PATH) || path.endsWith(OLD_AGENT_CARD_PATH))) {
     return { ...base, binding: 'card', method: 'GetAgentCard', version: headerSaysV1(a2aVersion) ? '1.0' : '0.3' };
   }
-  const parsed = httpMethod === 'POST' ? safeJson(input.body) : undefined;
+  const parsed = httpMethod === 'POST' ? jsonValue(input.body) : undefined;
   if (parsed !== undefined && !Array.isArray(parsed)) {
     const message = classify(parsed);
     if (message.kind === 'request' || message.kind === 'notification') {

@@ -3,7 +3,8 @@
 // prices the call, and sets the exchange's LLM columns.
 import { httpRecord, type ExchangeObserver, type ForwardOutcome, type RecordSink } from '../observer.js';
 import type { SseEvent } from '../sse.js';
-import { safeParseJson, type LlmAdapter, type LlmCall, type Provider } from './adapter.js';
+import { jsonValue } from '../json-body.js';
+import { type LlmAdapter, type LlmCall, type Provider } from './adapter.js';
 import { anthropicAdapter } from './anthropic.js';
 import { openaiAdapter } from './openai.js';
 import type { PriceBook } from './pricing.js';
@@ -33,8 +34,7 @@ export class LlmObserver implements ExchangeObserver {
     private readonly prices: PriceBook,
     private readonly sink: RecordSink,
   ) {
-    const parsed = requestBody && requestBody.length > 0 ? safeParseJson(requestBody.toString('utf8')) : undefined;
-    this.call = requestBody ? adapter.describe(path, parsed, requestBody) : null;
+    this.call = requestBody ? adapter.describe(path, jsonValue(requestBody), requestBody) : null;
     this.upstreamBody = this.call?.upstreamBody ?? null;
     this.editsStream = this.call?.rewriteEvent != null;
   }
@@ -64,7 +64,7 @@ export class LlmObserver implements ExchangeObserver {
     exchange.target = request.model;
     exchange.streamed = request.stream ? 1 : 0;
     exchange.ttft_ms = this.firstOutputMs;
-    if (body) call.readBody(safeParseJson(body.toString('utf8')), this.facts);
+    if (body) call.readBody(jsonValue(body), this.facts);
     const facts = this.facts;
     exchange.response_model = facts.response_model;
     exchange.response_id = facts.response_id;

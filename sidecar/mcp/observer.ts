@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Exchange } from '../exchange.js';
 import type { HeaderMap } from '../headers.js';
-import { errorResponse, idKey, INTERNAL_ERROR, parseJsonRpc, type JsonRpcId, type JsonRpcMessage, type ParsedBody } from '../jsonrpc.js';
+import { errorResponse, idKey, INTERNAL_ERROR, parseJsonRpc, parseJsonRpcBody, type JsonRpcId, type JsonRpcMessage, type ParsedBody } from '../jsonrpc.js';
 import { httpRecord, type ExchangeObserver, type ForwardOutcome, type Replacement, type ResponseHead, type RecordSink } from '../observer.js';
 import type { Route } from '../route.js';
 import type { SseEvent } from '../sse.js';
@@ -50,7 +50,7 @@ export class McpObserver implements ExchangeObserver {
     const url = new URL(req.url ?? '/', 'http://tapwire.invalid');
     const sessionId = first(req.headers['mcp-session-id']) ?? url.searchParams.get('sessionId');
     this.session = sessionId ? ctx.tracker.session(sessionId) : ctx.tracker.session(ctx.connectionKey);
-    this.parsed = body && body.length > 0 ? parseJsonRpc(body.toString('utf8')) : null;
+    this.parsed = body && body.length > 0 ? parseJsonRpcBody(body) : null;
     if (!this.parsed?.ok) return;
     const single = this.parsed.messages.length === 1 ? body! : undefined;
     for (const message of this.parsed.messages) this.fromClient(message, { headers: ctx.requestHeaders, bytes: single, call: ctx.call });
@@ -157,7 +157,7 @@ export class McpObserver implements ExchangeObserver {
    * server's own code and message. Any other error body is left to finish() (http_NNN).
    */
   private readErrorAnswers(body: Buffer): void {
-    const parsed = parseJsonRpc(body.toString('utf8'));
+    const parsed = parseJsonRpcBody(body);
     if (!parsed.ok) return;
     const carried = new Set(this.requestIds.map(idKey));
     if (!parsed.messages.every((m) => m.kind === 'response' && m.id !== null && carried.has(idKey(m.id)))) return;
@@ -166,7 +166,7 @@ export class McpObserver implements ExchangeObserver {
 
   /** Hands the messages of a JSON answer to the tracker; returns what is wrong with it, if anything. */
   private readMessages(body: Buffer): string | null {
-    const parsed = parseJsonRpc(body.toString('utf8'));
+    const parsed = parseJsonRpcBody(body);
     if (!parsed.ok) return parsed.reason;
     const bad = parsed.messages.find((m) => m.kind === 'invalid');
     if (bad?.kind === 'invalid') return bad.reason;
