@@ -1,6 +1,7 @@
 // tapwire.yaml parsing: defaults, ${ENV} interpolation, and errors that name the file,
 // line, field path and what was expected.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { ConfigError, loadConfig, parseConfig } from '../../sidecar/config.js';
 
@@ -119,6 +120,15 @@ describe('config', () => {
     );
     assert.match(configError('routes:\n  fs: { protocol: llm, command: npx }\n'), /routes\.fs\.command: only routes with protocol mcp can run a command/);
     assert.match(configError('routes:\n  fs: { protocol: mcp, upstream: "http://x.test", args: [a] }\n'), /routes\.fs\.args: only routes with a command have args/);
+  });
+
+  test("README's configuration reference is a valid config", () => {
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    const start = readme.indexOf('```yaml\nlisten:');
+    assert.ok(start !== -1, 'README has the config reference block');
+    const block = readme.slice(start + '```yaml\n'.length, readme.indexOf('```', start + 7));
+    const config = parseConfig(block, 'README.md', { OPENAI_API_KEY: 'k', ANTHROPIC_API_KEY: 'k', OTEL_KEY: 'k' });
+    assert.deepEqual(Object.keys(config.routes), ['openai', 'anthropic', 'files', 'planner']);
   });
 
   test('a config file that cannot be read is named', () => {
