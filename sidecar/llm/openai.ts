@@ -97,7 +97,8 @@ function chatCall(body: Json, raw: Buffer): LlmCall {
         const c = obj(choice);
         const delta = obj(c?.delta);
         const index = num(c?.index) ?? 0;
-        const text = str(delta?.content) ?? '';
+        // Chat deltas carry `delta.content`; legacy completion chunks carry `text`.
+        const text = str(delta?.content) ?? str(c?.text) ?? '';
         if (text || delta?.tool_calls || delta?.refusal || delta?.reasoning_content) output = true;
         if (text) choiceText.set(index, (choiceText.get(index) ?? '') + text);
         const toolArgs = Array.isArray(delta?.tool_calls)
@@ -107,7 +108,8 @@ function chatCall(body: Json, raw: Buffer): LlmCall {
         const finish = str(c?.finish_reason);
         if (finish) facts.finish_reasons[index] = finish;
       }
-      facts.output_text = [...choiceText.values()].join('\n');
+      // One choice (the usual case) needs no join: the accumulated string is the text.
+      facts.output_text = choiceText.size === 1 ? (choiceText.values().next().value ?? '') : [...choiceText.values()].join('\n');
       return output;
     },
     rewriteEvent: addUsage
@@ -213,19 +215,6 @@ function completionsCall(body: Json, raw: Buffer): LlmCall {
     ...call.request,
     operation: 'text_completion',
     inputText: () => (typeof prompt === 'string' ? prompt : Array.isArray(prompt) ? prompt.join('\n') : ''),
-  };
-  const observeChat = call.observeEvent.bind(call);
-  let completionText = '';
-  call.observeEvent = (event, facts) => {
-    // The chat reader rewrites output_text from chat deltas (none here), so the completion
-    // text is kept apart and set after it.
-    const output = observeChat(event, facts);
-    const chunk = obj(safeParseJson(event.data));
-    const choice = Array.isArray(chunk?.choices) ? obj(chunk.choices[0]) : null;
-    const text = str(choice?.text);
-    if (text) completionText += text;
-    if (completionText) facts.output_text = completionText;
-    return output || Boolean(text);
   };
   return call;
 }
