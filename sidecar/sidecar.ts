@@ -171,7 +171,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
   for (const [name, rc] of Object.entries(config.routes)) {
     if (isCommandRoute(rc)) {
       const redact = (headers: IncomingMessage['headers']) => redactHeaders(headers, ctx.redacted);
-      bridges.set(name, new StdioHttpBridge(name, rc, { agent: config.agent.name, tracker: trackerFor(name), sink, log, redact, gate: policyGate }));
+      bridges.set(name, new StdioHttpBridge(name, rc, { agent: config.agent.name, tracker: trackerFor(name), sink, log, redact, gate: policyGate, traces: telemetry.traces }));
     } else routes.set(name, new Route(name, { ...rc, upstream: rc.upstream! }));
   }
 

@@ -15,6 +15,7 @@ import type { RecordSink } from '../observer.js';
 import { serverEnvironment, type StdioCommand } from './stdio-process.js';
 import { StdioHttpSession } from './stdio-session.js';
 import type { McpTracker } from './tracker.js';
+import { parseTraceparent, type TraceStarter } from '../telemetry/context.js';
 
 export interface StdioBridgeContext {
   agent: string;
@@ -25,6 +26,8 @@ export interface StdioBridgeContext {
   redact: (headers: IncomingMessage['headers']) => HeaderMap;
   /** Decides each request before it reaches the server, and reviews list answers; null without policies. */
   gate: PolicyGate | null;
+  /** Gives the exchanges the bridge records itself (DELETE) their span. */
+  traces: TraceStarter;
 }
 
 /** The MCP SDKs' code for an unknown session. */
@@ -152,6 +155,7 @@ export class StdioHttpBridge {
     const exchange = blankExchange({ agent: this.ctx.agent, route: this.name, protocol: 'mcp' });
     exchange.method = 'DELETE';
     exchange.session_id = session.id;
+    this.ctx.traces.begin(exchange, parseTraceparent(req.headers.traceparent));
     void session.end('session_ended', 'the client ended the MCP session');
     res.writeHead(200, { 'mcp-session-id': session.id });
     res.end();

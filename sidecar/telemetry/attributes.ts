@@ -1,5 +1,6 @@
-// Names and attributes of an exchange's span, per the OpenTelemetry GenAI and MCP semantic
-// conventions (v1.41 names), read from the finished record. One function per protocol.
+// Names and attributes of an exchange's span, per the OpenTelemetry GenAI, MCP and A2A semantic
+// conventions (v1.41 names, or the newer ones when opted in), read from the finished record.
+// One function per protocol.
 import type { Attributes } from '@opentelemetry/api';
 import type { ExchangeRecord, Payload } from '../exchange.js';
 import { llmContent, toolContent } from './content.js';
@@ -15,6 +16,8 @@ export interface RouteTarget {
 export interface SpanOptions {
   /** Adds message content (prompts, answers, tool arguments and results): telemetry.capture_content. */
   captureContent: boolean;
+  /** OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental: the newer GenAI and A2A names. */
+  latestConventions: boolean;
 }
 
 export interface SpanDescription {
@@ -113,7 +116,8 @@ function llmSpan(record: ExchangeRecord, attributes: Attributes, options: SpanOp
   set(attributes, 'gen_ai.usage.input_tokens', e.input_tokens);
   set(attributes, 'gen_ai.usage.output_tokens', e.output_tokens);
   set(attributes, 'gen_ai.usage.cache_read.input_tokens', e.cache_read_tokens);
-  set(attributes, 'gen_ai.usage.cache_creation.input_tokens', e.cache_write_tokens);
+  // Renamed after v1.41 in the GenAI conventions repository.
+  set(attributes, options.latestConventions ? 'gen_ai.usage.cache_write.input_tokens' : 'gen_ai.usage.cache_creation.input_tokens', e.cache_write_tokens);
   set(attributes, 'gen_ai.usage.reasoning.output_tokens', e.reasoning_tokens);
   set(attributes, 'gen_ai.response.finish_reasons', finishReasons(e.finish_reasons));
   set(attributes, 'gen_ai.request.stream', e.streamed === 1);
@@ -142,13 +146,20 @@ function mcpSpan(record: ExchangeRecord, attributes: Attributes, route: RouteTar
   return withTarget(method, e.target);
 }
 
-function a2aSpan(record: ExchangeRecord, attributes: Attributes): string {
+/** The A2A conventions' TaskState value (`TASK_STATE_INPUT_REQUIRED`) of a recorded state (`input-required`). */
+function taskStateEnum(state: string | null): string | null {
+  if (state === null) return null;
+  return state === 'unknown' ? 'TASK_STATE_UNSPECIFIED' : `TASK_STATE_${state.toUpperCase().replace(/-/g, '_')}`;
+}
+
+function a2aSpan(record: ExchangeRecord, attributes: Attributes, options: SpanOptions): string {
   const e = record.exchange;
   const method = e.method ?? '(unknown)';
   const extra = jsonObject(e.details);
+  // The record names the logical operation (SendMessage) whatever the protocol version sent.
   set(attributes, 'a2a.method.name', method);
+  set(attributes, 'a2a.task.state', options.latestConventions ? taskStateEnum(e.task_state) : e.task_state);
   set(attributes, 'a2a.task.id', e.task_id);
-  set(attributes, 'a2a.task.state', e.task_state);
   set(attributes, 'a2a.context.id', e.session_id);
   set(attributes, 'a2a.protocol.version', typeof extra.version === 'string' ? extra.version : null);
   // The target is "agent name:skill" or the agent name alone (sidecar/a2a/observer.ts).
@@ -171,7 +182,7 @@ export function describeSpan(record: ExchangeRecord, route: RouteTarget, options
   let name: string;
   if (e.protocol === 'llm') name = llmSpan(record, attributes, options);
   else if (e.protocol === 'mcp') name = mcpSpan(record, attributes, route, options);
-  else if (e.protocol === 'a2a') name = a2aSpan(record, attributes);
+  else if (e.protocol === 'a2a') name = a2aSpan(record, attributes, options);
   else name = e.method ?? 'HTTP';
   return { name, attributes };
 }

@@ -55,6 +55,16 @@ export interface TelemetrySettings {
   maxQueueSize: number;
   prometheus: boolean;
   captureContent: boolean;
+  /**
+   * OTEL_SEMCONV_STABILITY_OPT_IN names `gen_ai_latest_experimental`: spans and metrics use the
+   * newer GenAI names (docs/telemetry.md lists them) instead of the v1.41 ones.
+   */
+  latestGenAiConventions: boolean;
+}
+
+/** True when OTEL_SEMCONV_STABILITY_OPT_IN (a comma-separated list) opts into the latest GenAI conventions. */
+export function optsIntoLatestGenAi(value: string | undefined): boolean {
+  return (value ?? '').split(',').some((item) => item.trim().toLowerCase() === 'gen_ai_latest_experimental');
 }
 
 /** Parses OTEL_EXPORTER_OTLP_HEADERS / OTEL_RESOURCE_ATTRIBUTES: `key=value,key=value`, values percent-encoded. */
@@ -111,5 +121,6 @@ export function telemetrySettings(config: TelemetryConfig, env: NodeJS.ProcessEn
     maxQueueSize: config.max_queue_size ?? positiveInt(env.OTEL_BSP_MAX_QUEUE_SIZE) ?? 2048,
     prometheus: config.prometheus ?? true,
     captureContent: config.capture_content ?? env.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT?.trim().toLowerCase() === 'true',
+    latestGenAiConventions: optsIntoLatestGenAi(env.OTEL_SEMCONV_STABILITY_OPT_IN),
   };
 }

@@ -1,9 +1,10 @@
 // The metrics charted from exchanges: GenAI token usage and durations, MCP operation
 // durations, cost, policy decisions and an exchange count, with the conventions' bucket
-// boundaries and low-cardinality attributes only. Pushed over OTLP/HTTP when an endpoint is
+// boundaries and low-cardinality attributes only. Token usage follows v1.41
+// (gen_ai.client.token.usage) or, opted in, the newer per-kind token counters. Pushed over OTLP/HTTP when an endpoint is
 // set, and served in Prometheus text format at GET /_tapwire/metrics.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Attributes, Counter, Histogram } from '@opentelemetry/api';
+import type { Attributes, Counter, Histogram, Meter } from '@opentelemetry/api';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import type { Resource } from '@opentelemetry/resources';
@@ -33,10 +34,70 @@ function countedMethod(record: ExchangeRecord): string {
   return e.method ?? 'unknown';
 }
 
+/** How an LLM exchange's token counts are charted: one of two generations of the conventions. */
+interface TokenInstruments {
+  record(record: ExchangeRecord, attributes: Attributes): void;
+}
+
+/** v1.41: one histogram, gen_ai.client.token.usage, split by gen_ai.token.type. */
+class TokenUsageHistogram implements TokenInstruments {
+  private readonly usage: Histogram;
+
+  constructor(meter: Meter) {
+    this.usage = meter.createHistogram('gen_ai.client.token.usage', {
+      unit: '{token}',
+      description: 'Number of input and output tokens used',
+      advice: { explicitBucketBoundaries: TOKEN_BUCKETS },
+    });
+  }
+
+  record({ exchange: e }: ExchangeRecord, attributes: Attributes): void {
+    if (e.input_tokens !== null) this.usage.record(e.input_tokens, { ...attributes, 'gen_ai.token.type': 'input' });
+    if (e.output_tokens !== null) this.usage.record(e.output_tokens, { ...attributes, 'gen_ai.token.type': 'output' });
+  }
+}
+
+/**
+ * The GenAI conventions repository's newer token metrics: a counter per kind of token
+ * (gen_ai.client.inference.usage.*) with gen_ai.token.modality, and per-operation histograms
+ * of input and output tokens. Providers report no per-modality split on the routes tapwire
+ * reads, so the modality is `unknown`, as the conventions say for a count not broken down.
+ */
+class LatestTokenInstruments implements TokenInstruments {
+  private readonly counters: ReadonlyArray<[Counter, (e: ExchangeRecord['exchange']) => number | null]>;
+  private readonly operationInput: Histogram;
+  private readonly operationOutput: Histogram;
+
+  constructor(meter: Meter) {
+    const counter = (name: string, description: string): Counter => meter.createCounter(name, { unit: '{token}', description });
+    this.counters = [
+      [counter('gen_ai.client.inference.usage.input_tokens', 'Input tokens used, including cached tokens'), (e) => e.input_tokens],
+      [counter('gen_ai.client.inference.usage.output_tokens', 'Output tokens used, including reasoning tokens'), (e) => e.output_tokens],
+      [counter('gen_ai.client.inference.usage.cache_read.input_tokens', 'Input tokens served from a provider cache'), (e) => e.cache_read_tokens],
+      [counter('gen_ai.client.inference.usage.cache_write.input_tokens', 'Input tokens written to a provider cache'), (e) => e.cache_write_tokens],
+      [counter('gen_ai.client.inference.usage.reasoning.output_tokens', 'Output tokens used for reasoning'), (e) => e.reasoning_tokens],
+    ];
+    const histogram = (name: string, description: string): Histogram =>
+      meter.createHistogram(name, { unit: '{token}', description, advice: { explicitBucketBoundaries: TOKEN_BUCKETS } });
+    this.operationInput = histogram('gen_ai.client.inference.operation.input_tokens', 'Input tokens used per inference operation');
+    this.operationOutput = histogram('gen_ai.client.inference.operation.output_tokens', 'Output tokens used per inference operation');
+  }
+
+  record({ exchange: e }: ExchangeRecord, attributes: Attributes): void {
+    const withModality = { ...attributes, 'gen_ai.token.modality': 'unknown' };
+    for (const [counter, count] of this.counters) {
+      const value = count(e);
+      if (value !== null) counter.add(value, withModality);
+    }
+    if (e.input_tokens !== null) this.operationInput.record(e.input_tokens, attributes);
+    if (e.output_tokens !== null) this.operationOutput.record(e.output_tokens, attributes);
+  }
+}
+
 export class ExchangeMetrics {
   private readonly provider: MeterProvider;
   private readonly prometheus: PrometheusExporter | null;
-  private readonly tokenUsage: Histogram;
+  private readonly tokens: TokenInstruments;
   private readonly genAiDuration: Histogram;
   private readonly timeToFirstChunk: Histogram;
   private readonly mcpDuration: Histogram;
@@ -64,11 +125,7 @@ export class ExchangeMetrics {
     if (this.prometheus) readers.push(this.prometheus);
     this.provider = new MeterProvider({ resource, readers });
     const meter = this.provider.getMeter('tapwire');
-    this.tokenUsage = meter.createHistogram('gen_ai.client.token.usage', {
-      unit: '{token}',
-      description: 'Number of input and output tokens used',
-      advice: { explicitBucketBoundaries: TOKEN_BUCKETS },
-    });
+    this.tokens = settings.latestGenAiConventions ? new LatestTokenInstruments(meter) : new TokenUsageHistogram(meter);
     this.genAiDuration = meter.createHistogram('gen_ai.client.operation.duration', {
       unit: 's',
       description: 'GenAI operation duration',
@@ -114,8 +171,7 @@ export class ExchangeMetrics {
     put(attributes, 'server.port', target.port);
     if (e.duration_ms !== null) this.genAiDuration.record(e.duration_ms / 1000, put({ ...attributes }, 'error.type', errorType));
     if (e.ttft_ms !== null) this.timeToFirstChunk.record(e.ttft_ms / 1000, attributes);
-    if (e.input_tokens !== null) this.tokenUsage.record(e.input_tokens, { ...attributes, 'gen_ai.token.type': 'input' });
-    if (e.output_tokens !== null) this.tokenUsage.record(e.output_tokens, { ...attributes, 'gen_ai.token.type': 'output' });
+    this.tokens.record(record, attributes);
     if (e.cost_usd !== null && e.cost_usd > 0) {
       this.cost.add(e.cost_usd, put({ 'tapwire.route': e.route, 'gen_ai.request.model': e.model ?? 'unknown' }, 'gen_ai.provider.name', e.provider));
     }

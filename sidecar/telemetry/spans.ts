@@ -6,7 +6,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import type { Resource } from '@opentelemetry/resources';
 import { AlwaysOnSampler, BatchSpanProcessor, TracerProvider, type IdGenerator } from '@opentelemetry/sdk-trace';
 import type { ExchangeRecord } from '../exchange.js';
-import { describeSpan, type RouteTarget } from './attributes.js';
+import { describeSpan, type RouteTarget, type SpanOptions } from './attributes.js';
 import { parentContext, spanOf } from './context.js';
 import type { TelemetrySettings } from './config.js';
 
@@ -29,14 +29,14 @@ export class SpanExport {
   private readonly provider: TracerProvider;
   private readonly ids = new ChosenIds();
   private readonly tracer;
-  private readonly captureContent: boolean;
+  private readonly spanOptions: SpanOptions;
 
   constructor(
     settings: TelemetrySettings & { tracesUrl: string },
     resource: Resource,
     private readonly routeTarget: (route: string) => RouteTarget,
   ) {
-    this.captureContent = settings.captureContent;
+    this.spanOptions = { captureContent: settings.captureContent, latestConventions: settings.latestGenAiConventions };
     const exporter = new OTLPTraceExporter({ url: settings.tracesUrl, headers: settings.headers, timeoutMillis: settings.exportTimeoutMs });
     const processor = new BatchSpanProcessor({
       exporter,
@@ -55,7 +55,7 @@ export class SpanExport {
     const e = record.exchange;
     const span = spanOf(e);
     if (!span?.sampled) return;
-    const { name, attributes } = describeSpan(record, this.routeTarget(e.route), { captureContent: this.captureContent });
+    const { name, attributes } = describeSpan(record, this.routeTarget(e.route), this.spanOptions);
     const parent = span.parentSpanId ? { traceId: span.traceId, spanId: span.parentSpanId, sampled: true } : null;
     this.ids.traceId = span.traceId;
     this.ids.spanId = span.spanId;

@@ -3,19 +3,25 @@
 // a real endpoint the test runs. A tools/call carrying `params._meta.traceparent` must give
 // one trace: A's span the child of the agent's, B's the child of A's (the `traceparent`
 // header A sends), the server receiving B's; spans named and attributed per the MCP
-// conventions, tool errors as error spans, and the MCP duration metric served.
+// conventions, tool errors as error spans, and the MCP duration metric served. A command
+// route (a stdio server tapwire runs) exports a span for every row it records, DELETE included.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CONTENT_MAX_CHARS, TRUNCATED_MARK } from '../../sidecar/telemetry/content.js';
 import { z } from 'zod';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Exchange } from '../../sidecar/exchange.js';
 import { connectClient, startStreamableServer, type McpHttpServer } from '../support/mcp.js';
 import { spanOfExchange, startOtlpCollector, SPAN_KIND_CLIENT, STATUS_ERROR, type OtlpCollector } from '../support/otlp.js';
 import { startTestSidecarFor } from '../support/sidecar.js';
+
+const STDIO_SERVER = fileURLToPath(new URL('../support/mcp-stdio-server.js', import.meta.url));
 
 const AGENT_TRACE = '0af7651916cd43dd8448eb211c80319c';
 const AGENT_SPAN = 'b7ad6b7169203331';
@@ -149,5 +155,27 @@ describe('OpenTelemetry for MCP calls', () => {
     assert.ok(has('mcp_client_operation_duration_count', ['gen_ai_tool_name="fail"', 'error_type="tool_error"']), text);
     assert.ok(has('tapwire_exchanges_total', ['tapwire_protocol="mcp"', 'tapwire_method="tools/call"', 'tapwire_status="error"']), text);
     assert.ok(has('tapwire_exchanges_total', ['tapwire_method="notifications/initialized"']), text);
+  });
+
+  test('a command route (stdio server): every recorded exchange, the DELETE included, has its span, over a pipe', async (t) => {
+    const route = ['  tiny:', '    protocol: mcp', `    command: ${JSON.stringify(process.execPath)}`, `    args: [${JSON.stringify(STDIO_SERVER)}]`];
+    const tapwire = await startTestSidecarFor(t, ['agent: { name: planner }', 'routes:', ...route, 'telemetry:', `  endpoint: ${collector.url}`].join('\n'));
+    const transport = new StreamableHTTPClientTransport(new URL(`${tapwire.url}/tiny/mcp`));
+    const client = new Client({ name: 'telemetry-stdio', version: '1.0.0' });
+    await client.connect(transport);
+    await client.callTool({ name: 'echo', arguments: { text: 'over a pipe' } });
+    await transport.terminateSession();
+    await client.close();
+    const rows = await tapwire.stop();
+
+    assert.ok(rows.some((e) => e.method === 'DELETE'), `a DELETE row among ${rows.map((e) => e.method).join(', ')}`);
+    const spans = collector.spans();
+    for (const row of rows) {
+      const span = spanOfExchange(spans, row.id);
+      assert.equal(span.spanId, row.span_id, `the ${row.method} row names its span`);
+    }
+    assert.equal(spanOfExchange(spans, rows.find((e) => e.method === 'DELETE')!.id).name, 'DELETE');
+    const call = toolCall(rows, 'echo');
+    assert.equal(spanOfExchange(spans, call.id).attributes['network.transport'], 'pipe');
   });
 });

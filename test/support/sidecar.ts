@@ -38,7 +38,7 @@ export async function startTestSidecar(yaml: string, env: NodeJS.ProcessEnv = pr
   config.listen = '127.0.0.1:0';
   config.store.path = dbPath;
   config.store.flush_interval_ms = options.flushIntervalMs ?? 10;
-  const sidecar = await startSidecar(config, createLogger('silent'));
+  const sidecar = await startSidecar(config, createLogger('silent'), env);
   let stopped = false;
   return {
     sidecar,
