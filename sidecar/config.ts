@@ -39,8 +39,9 @@ const routeSchema = z.strictObject({
   prefix: z.enum(['auto', 'always', 'never']).optional(),
   // Federated routes: a server that is down leaves it out of lists (open) or fails them (closed).
   failure: z.enum(['open', 'closed']).optional(),
-  // Federated routes: how long a server has to answer initialize and list requests before it counts as down.
-  server_timeout_ms: z.number().int().positive().optional(),
+  // Federated routes: how long a server has to answer a list request before it counts as down
+  // (initialize, which may start a process, gets timeouts.connect_ms).
+  list_timeout_ms: z.number().int().positive().optional(),
   headers: z.record(z.string(), z.string()).default({}),
   timeouts: timeoutsSchema.default(() => timeoutsSchema.parse({})),
 });
@@ -234,10 +235,10 @@ function checkRoutes(config: Config, where: (path: readonly PropertyKey[]) => st
       messages.push(`${at('signed_cards')}: only routes with protocol a2a have signed_cards`);
     }
     if (route.servers !== undefined) {
-      messages.push(...federationProblems(config, name, at));
+      messages.push(...federationProblems(config, name, where));
       continue;
     }
-    for (const field of ['prefix', 'failure', 'server_timeout_ms'] as const) {
+    for (const field of ['prefix', 'failure', 'list_timeout_ms'] as const) {
       if (route[field] !== undefined) messages.push(`${at(field)}: only routes with servers (federated mcp routes) have ${field}`);
     }
     if (route.upstream === undefined && route.command === undefined) {
@@ -258,8 +259,9 @@ function checkRoutes(config: Config, where: (path: readonly PropertyKey[]) => st
 }
 
 /** What is wrong with federated route `name`: its servers must be other, distinct, non-federated mcp routes. */
-function federationProblems(config: Config, name: string, at: (field: string) => string): string[] {
+function federationProblems(config: Config, name: string, where: (path: readonly PropertyKey[]) => string): string[] {
   const route = config.routes[name]!;
+  const at = (field: string): string => `${where(['routes', name, field])}: routes.${name}.${field}`;
   const problems: string[] = [];
   if (route.protocol !== 'mcp') problems.push(`${at('servers')}: only routes with protocol mcp can federate servers`);
   for (const field of ['upstream', 'command', 'args', 'env', 'cwd'] as const) {
@@ -268,14 +270,14 @@ function federationProblems(config: Config, name: string, at: (field: string) =>
   if (Object.keys(route.headers).length > 0) problems.push(`${at('headers')}: a route with servers sends no headers (give them to its servers)`);
   const seen = new Set<string>();
   route.servers!.forEach((server, i) => {
-    const where = `${at('servers')}[${i}]`;
+    const entry = `${where(['routes', name, 'servers', i])}: routes.${name}.servers[${i}]`;
     const member = config.routes[server];
-    if (seen.has(server)) problems.push(`${where}: ${server} is listed twice`);
+    if (seen.has(server)) problems.push(`${entry}: ${server} is listed twice`);
     seen.add(server);
-    if (server === name) problems.push(`${where}: a route cannot federate itself`);
-    else if (!member) problems.push(`${where}: there is no route ${server}; routes: ${Object.keys(config.routes).join(', ')}`);
-    else if (member.protocol !== 'mcp') problems.push(`${where}: route ${server} has protocol ${member.protocol}; servers must be mcp routes`);
-    else if (member.servers !== undefined) problems.push(`${where}: route ${server} is itself federated; servers must have an upstream or a command`);
+    if (server === name) problems.push(`${entry}: a route cannot federate itself`);
+    else if (!member) problems.push(`${entry}: there is no route ${server}; routes: ${Object.keys(config.routes).join(', ')}`);
+    else if (member.protocol !== 'mcp') problems.push(`${entry}: route ${server} has protocol ${member.protocol}; servers must be mcp routes`);
+    else if (member.servers !== undefined) problems.push(`${entry}: route ${server} is itself federated; servers must have an upstream or a command`);
   });
   return problems;
 }

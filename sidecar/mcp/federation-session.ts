@@ -147,8 +147,8 @@ class FederatedSession implements BridgedSession {
     return !this.ended;
   }
 
-  private get serverTimeoutMs(): number {
-    return this.ctx.route.server_timeout_ms ?? 10_000;
+  private get listTimeoutMs(): number {
+    return this.ctx.route.list_timeout_ms ?? 10_000;
   }
 
   post(messages: JsonRpcMessage[], _body: Buffer, agentHeaders: IncomingMessage['headers'], res: ServerResponse): Promise<void> {
@@ -298,7 +298,7 @@ class FederatedSession implements BridgedSession {
       case 'ping':
         return ok({});
       case 'logging/setLevel':
-        await Promise.all(this.members.filter((m) => m.offers('logging')).map((m) => this.forward(m, request.method, request.params, exchange, agentKey, this.serverTimeoutMs)));
+        await Promise.all(this.members.filter((m) => m.offers('logging')).map((m) => this.forward(m, request.method, request.params, exchange, agentKey, this.listTimeoutMs)));
         return ok({});
       default:
         return errorResponse(request.id, METHOD_NOT_FOUND, `Method not found: ${request.method} (tapwire federated route ${this.ctx.routeName})`);
@@ -335,7 +335,7 @@ class FederatedSession implements BridgedSession {
     const answers = await Promise.all(
       asked.map(async (m) => {
         const cursor = cursors?.get(m.name);
-        const answer = await this.forward(m, request.method, cursor === undefined ? {} : { cursor }, exchange, agentKey, this.serverTimeoutMs);
+        const answer = await this.forward(m, request.method, cursor === undefined ? {} : { cursor }, exchange, agentKey, this.listTimeoutMs);
         if ('refused' in answer) return { member: m, failure: answer.refused };
         if (answer.error) return { member: m, failure: `it answered error ${answer.error.code}: ${answer.error.message}` };
         return { member: m, result: isObject(answer.result) ? answer.result : {} };
@@ -433,7 +433,7 @@ class FederatedSession implements BridgedSession {
       });
       m.connection = connection;
       m.down = null;
-      const answer = await this.forward(m, 'initialize', this.initializeParams, parent, null, this.serverTimeoutMs, true);
+      const answer = await this.forward(m, 'initialize', this.initializeParams, parent, null, this.ctx.route.timeouts.connect_ms, true);
       const result = 'refused' in answer || answer.error || !isObject(answer.result) ? null : answer.result;
       if (!result) {
         const reason = 'refused' in answer ? answer.refused : `initialize failed: ${answer.error?.message ?? 'no result'}`;

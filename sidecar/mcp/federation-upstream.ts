@@ -4,6 +4,7 @@
 // JSON or an SSE stream, a standing GET stream for what the server sends on its own, DELETE
 // at the end); a command member is its own stdio server process, one JSON-RPC message per
 // line. Every message the server sends is handed to `onMessage`, with what carried it.
+import { setTimeout as delay } from 'node:timers/promises';
 import { errors as undiciErrors } from 'undici';
 import type { HeaderMap } from '../headers.js';
 import { classify, type JsonRpcId, type JsonRpcMessage } from '../jsonrpc.js';
@@ -44,6 +45,9 @@ export interface UpstreamConnection {
 }
 
 const SSE = /^text\/event-stream/i;
+
+/** How long after a server ended its GET stream it is opened again. */
+const RELISTEN_MS = 1000;
 
 function header(headers: HeaderMap, name: string): string | undefined {
   const value = headers[name];
@@ -152,6 +156,8 @@ export class HttpUpstream implements UpstreamConnection {
           return;
         }
         await this.readEvents(response.body, { headers: response.headers as HeaderMap, httpStatus: 200, via: null });
+        // The server ended the stream: open it again, a moment later so a server that keeps ending it costs little.
+        await delay(RELISTEN_MS, undefined, { signal: this.aborts.signal });
       } catch (err) {
         if (!this.closed) this.log.debug({ route: this.route.name, err }, 'federated route: the GET stream of a server ended');
         return;

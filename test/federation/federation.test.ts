@@ -16,7 +16,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { LoggingMessageNotificationSchema, McpError, ToolListChangedNotificationSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Exchange } from '../../sidecar/exchange.js';
 import { SERVER_UNAVAILABLE } from '../../sidecar/mcp/federation-session.js';
-import { buildAlpha, buildBeta, federationYaml, SAMPLED_PREFIX, type FederationRoutes } from '../support/mcp-federation.js';
+import { buildAlpha, buildBeta, buildSlowLister, federationYaml, SAMPLED_PREFIX, type FederationRoutes } from '../support/mcp-federation.js';
 import { connectClient, one, startStreamableServer, type Connected, type McpHttpServer } from '../support/mcp.js';
 import { startTestSidecar, type TestSidecar } from '../support/sidecar.js';
 import { closedPortUrl, until } from '../support/upstream.js';
@@ -188,6 +188,20 @@ describe('federated MCP route', () => {
     const failed = exchanges.filter((e) => e.route === 'alpha' && e.method === 'initialize');
     assert.ok(failed.length >= 2, 'alpha was tried at initialize and again at the list');
     assert.ok(failed.every((e) => e.status === 'error' && e.error_code === 'server_unavailable' && e.parent_id !== null));
+  });
+
+  test('a server slower than list_timeout_ms counts as down: left out of the list, named in the log notification', async (t) => {
+    const slow = await startStreamableServer(buildSlowLister(3000));
+    t.after(() => slow.close());
+    const tapwire = await federated(t, { ...urls(), beta: `${slow.origin}/mcp`, federated: ['list_timeout_ms: 300'] });
+    const { client } = await connect(t, tapwire);
+    const logged: { data: { missing: { server: string; reason: string }[] } }[] = [];
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logged.push(n.params as (typeof logged)[number]));
+    const names = (await client.listTools()).tools.map((tool) => tool.name);
+    assert.ok(names.includes('alpha_search') && names.includes('everything_echo'));
+    assert.ok(!names.some((name) => name.startsWith('beta_')));
+    await until(() => logged.length > 0, 'the log notification');
+    assert.deepEqual(logged[0]!.data.missing, [{ server: 'beta', reason: 'no answer within 300 ms' }]);
   });
 
   test('failure: closed: a server that is down fails the list with a JSON-RPC error naming it', async (t) => {

@@ -52,6 +52,18 @@ export function buildBeta(): McpServer {
   return mcp;
 }
 
+/** A server whose tools/list answers only after `delayMs`: slow enough to count as down. */
+export function buildSlowLister(delayMs: number): () => McpServer {
+  return () => {
+    const mcp = new McpServer({ name: 'slow', version: '1.0.0' }, { capabilities: { tools: {} } });
+    mcp.server.setRequestHandler(ListToolsRequestSchema, async () => {
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      return { tools: BETA_TOOLS };
+    });
+    return mcp;
+  };
+}
+
 export interface FederationRoutes {
   alpha: string;
   beta: string;
