@@ -69,6 +69,9 @@ function isObject(value: unknown): value is Json {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
+/** A server did not answer in time (it may still: its session is kept). */
+class TimedOut extends Error {}
+
 /** A request of the route to a server that has no answer yet. */
 interface Pending {
   /** The id the server got. */
@@ -483,7 +486,7 @@ class FederatedSession implements BridgedSession {
     let timer: NodeJS.Timeout | undefined;
     const answer = new Promise<Response | Error>((resolve) => {
       m.pending.set(key, { id, settle: resolve, agentKey });
-      if (timeoutMs !== null) timer = setTimeout(() => resolve(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      if (timeoutMs !== null) timer = setTimeout(() => resolve(new TimedOut(`no answer within ${timeoutMs} ms`)), timeoutMs);
     });
     const sent = connection.send(message).then(
       () => (connection.answersWithinSend ? new Error('its answer ended without a response') : null),
@@ -494,9 +497,11 @@ class FederatedSession implements BridgedSession {
     m.pending.delete(key);
     tracker.release(owner);
     if (!(outcome instanceof Error)) return outcome;
-    tracker.failOwned(owner, 'error', 'server_unavailable', outcome.message);
-    // A server that cannot take a request, or leaves one unanswered, is down until it initializes again.
-    if (m.connection === connection) await this.disconnect(m, outcome.message);
+    const timedOut = outcome instanceof TimedOut;
+    tracker.failOwned(owner, 'error', timedOut ? 'server_timeout' : 'server_unavailable', outcome.message);
+    // A server that cannot take a request, or ends its answer without one, is down until it
+    // initializes again; one that is only slow keeps its session (a late answer is recorded as unmatched).
+    if (!timedOut && m.connection === connection) await this.disconnect(m, outcome.message);
     return { refused: outcome.message };
   }
 
