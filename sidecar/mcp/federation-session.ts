@@ -23,6 +23,7 @@ import type { Arrival, UpstreamConnection, UpstreamHandlers } from './federation
 import { requestFacts } from './facts.js';
 import type { BridgedSession, SessionFactory } from './stdio-http.js';
 import { RequestStream, SSE_HEADERS, sseMessage } from './stdio-session.js';
+import { formatTraceparent, spanOf, type TraceParent } from '../telemetry/context.js';
 import type { Carrier, McpSession, McpTracker } from './tracker.js';
 
 type Request = Extract<JsonRpcMessage, { kind: 'request' }>;
@@ -482,13 +483,15 @@ class FederatedSession implements BridgedSession {
     const key = idKey(id);
     const owner = {};
     const tracker = m.spec.tracker;
-    tracker.request(m.session, 'client_to_server', classify(message) as Request, { headers: this.sentHeaders(m), bytes: Buffer.from(JSON.stringify(message)), parentId: parent.id, server: m.name }, owner);
+    const headers = this.sentHeaders(m);
+    const child = tracker.request(m.session, 'client_to_server', classify(message) as Request, { headers, bytes: Buffer.from(JSON.stringify(message)), parentId: parent.id, server: m.name, ...this.traceOf(parent) }, owner);
+    const traceparent = this.traceparentOf(child, headers);
     let timer: NodeJS.Timeout | undefined;
     const answer = new Promise<Response | Error>((resolve) => {
       m.pending.set(key, { id, settle: resolve, agentKey });
       if (timeoutMs !== null) timer = setTimeout(() => resolve(new TimedOut(`no answer within ${timeoutMs} ms`)), timeoutMs);
     });
-    const sent = connection.send(message).then(
+    const sent = connection.send(message, traceparent).then(
       () => (connection.answersWithinSend ? new Error('its answer ended without a response') : null),
       (err: unknown) => err as Error,
     );
@@ -510,8 +513,23 @@ class FederatedSession implements BridgedSession {
     const connection = m.connection;
     if (!connection) return;
     const message = { jsonrpc: '2.0', method, ...(params === undefined ? {} : { params }) };
-    m.spec.tracker.notification(m.session, 'client_to_server', classify(message) as Notification, { headers: this.sentHeaders(m), bytes: Buffer.from(JSON.stringify(message)), parentId: parent.id, server: m.name });
-    await connection.send(message).catch((err: unknown) => this.ctx.log.warn({ route: this.ctx.routeName, server: m.name, err: (err as Error).message }, 'federated route: could not send a notification to a server'));
+    const headers = this.sentHeaders(m);
+    const child = m.spec.tracker.notification(m.session, 'client_to_server', classify(message) as Notification, { headers, bytes: Buffer.from(JSON.stringify(message)), parentId: parent.id, server: m.name, ...this.traceOf(parent) });
+    await connection.send(message, this.traceparentOf(child, headers)).catch((err: unknown) => this.ctx.log.warn({ route: this.ctx.routeName, server: m.name, err: (err as Error).message }, 'federated route: could not send a notification to a server'));
+  }
+
+  /** A per-server message's span continues its agent-facing exchange's. */
+  private traceOf(parent: Exchange): { traceParent?: TraceParent } {
+    const span = spanOf(parent);
+    return span ? { traceParent: span } : {};
+  }
+
+  /** The `traceparent` an HTTP server gets for a per-server message: its own span, also kept in its recorded headers (stdio has none). */
+  private traceparentOf(child: Exchange, recorded: HeaderMap): string | undefined {
+    const span = spanOf(child);
+    if (!span || Object.keys(recorded).length === 0) return undefined;
+    recorded.traceparent = formatTraceparent(span);
+    return recorded.traceparent;
   }
 
   /** A message a server sent: a response to the route, or a request or notification for the agent. */

@@ -36,9 +36,9 @@ export interface UpstreamConnection {
   /**
    * Sends one message. Resolves once it was delivered and, for a request over HTTP, its
    * POST response is over (whatever it carried went to onMessage); rejects with the reason
-   * it could not be delivered.
+   * it could not be delivered. `traceparent` names the message's span to an HTTP server.
    */
-  send(message: Record<string, unknown>): Promise<void>;
+  send(message: Record<string, unknown>, traceparent?: string): Promise<void>;
   /** After initialize: the session's negotiated protocol version (HTTP members send it on every request). */
   initialized(protocolVersion: string | null): void;
   close(): Promise<void>;
@@ -90,14 +90,14 @@ export class HttpUpstream implements UpstreamConnection {
     void this.listen();
   }
 
-  async send(message: Record<string, unknown>): Promise<void> {
+  async send(message: Record<string, unknown>, traceparent?: string): Promise<void> {
     const via = message.method !== undefined && message.id !== undefined ? (message.id as JsonRpcId) : null;
     let response;
     try {
       response = await this.route.pool.request({
         method: 'POST',
         path: this.route.basePath || '/',
-        headers: this.sentHeaders,
+        headers: traceparent ? { ...this.sentHeaders, traceparent } : this.sentHeaders,
         body: JSON.stringify(message),
         signal: this.aborts.signal,
       });

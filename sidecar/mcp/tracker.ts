@@ -26,6 +26,8 @@ export interface Carrier {
   call?: Exchange;
   /** Federated routes: the agent-facing exchange that caused this message (recorded as parent_id). */
   parentId?: string;
+  /** The span this message continues when its carrier has no `traceparent` (a federated route's message to a server: the agent-facing exchange's). */
+  traceParent?: TraceParent;
   /** Federated routes: the member server the message went to or came from (recorded in details.server). */
   server?: string;
 }
@@ -143,7 +145,7 @@ export class McpTracker {
     exchange.jsonrpc_id = id;
     exchange.request_bytes = bytes.length;
     exchange.parent_id = carrier.parentId ?? null;
-    this.traces.begin(exchange, parseTraceparent(carrier.headers.traceparent));
+    this.traces.begin(exchange, carrier.traceParent ?? parseTraceparent(carrier.headers.traceparent));
     return {
       exchange,
       t0: performance.now(),
@@ -351,7 +353,7 @@ export class McpTracker {
    */
   private continueTrace(exchange: Exchange, carrier: Carrier, meta: TraceParent | null, mayAdopt: boolean): void {
     if (mayAdopt && carrier.call && this.traces.adopt(carrier.call, exchange, meta)) return;
-    if (meta && !parseTraceparent(carrier.headers.traceparent)) this.traces.begin(exchange, meta);
+    if (meta && !carrier.traceParent && !parseTraceparent(carrier.headers.traceparent)) this.traces.begin(exchange, meta);
   }
 
   private elapsed(open: OpenExchange): number {

@@ -145,6 +145,9 @@ describe('federated MCP route', () => {
       { route: child!.route, method: child!.method, target: child!.target, status: child!.status, session_id: child!.session_id },
       { route: 'alpha', method: 'tools/call', target: 'search', status: 'ok', session_id: call.session_id },
     );
+    // The server's call continues the agent-facing call's trace, and alpha was told its span.
+    assert.equal(child!.trace_id, call.trace_id);
+    assert.ok(alpha.seen.some((r) => r.headers.traceparent === `00-${child!.trace_id}-${child!.span_id}-01`), 'alpha got the per-server span as traceparent');
     assert.equal(one(exchanges, { route: 'tools', method: 'tools/call', target: 'beta_lookup' }).status, 'ok');
     assert.equal(childrenOf(exchanges, one(exchanges, { route: 'tools', method: 'tools/call', target: 'everything_echo' }))[0]?.route, 'everything');
 
