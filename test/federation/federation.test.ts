@@ -2,15 +2,18 @@
 // against a route `tools` that federates two v1 SDK servers on Streamable HTTP (alpha,
 // beta: beta pages its tools one at a time) and @modelcontextprotocol/server-everything
 // over stdio. The client sees one server: aggregated and paged lists with prefixed names,
-// calls reaching the server that owns the name, a server's sampling request answered by
-// the client, a server's list_changed; a server that is down is left out and named in a log
-// notification (failure: open) or fails the list (failure: closed); a policy on mcp.server
-// hides one server's tools. The record holds each agent-facing exchange and, linked by
-// parent_id, the per-server exchanges it caused.
+// calls reaching the server that owns the name, a server's sampling and elicitation
+// requests answered by the client, a server's list_changed; a server that is down is left
+// out and named in a log notification (failure: open) or fails the list (failure: closed);
+// a policy on mcp.server hides one server's tools. A slow server misses the list; one that
+// answers garbage or whose process exits counts as down and comes back at the next list.
+// The record holds each agent-facing exchange and, linked by parent_id, the per-server
+// exchanges it caused.
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { LoggingMessageNotificationSchema, McpError, ToolListChangedNotificationSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
@@ -19,7 +22,7 @@ import { SERVER_UNAVAILABLE } from '../../sidecar/mcp/federation-session.js';
 import { buildAlpha, buildBeta, buildSlowLister, federationYaml, SAMPLED_PREFIX, type FederationRoutes } from '../support/mcp-federation.js';
 import { connectClient, one, startStreamableServer, type Connected, type McpHttpServer } from '../support/mcp.js';
 import { startTestSidecar, type TestSidecar } from '../support/sidecar.js';
-import { closedPortUrl, until } from '../support/upstream.js';
+import { closedPortUrl, startUpstream, until } from '../support/upstream.js';
 
 const SAMPLED = 'forty-two';
 
@@ -36,6 +39,7 @@ async function federated(t: TestContext, routes: FederationRoutes): Promise<Test
 async function connect(t: TestContext, tapwire: TestSidecar): Promise<Connected> {
   const connected = await connectClient('streamable', `${tapwire.url}/tools`, {
     sampling: () => ({ model: 'test-model', role: 'assistant', content: { type: 'text', text: SAMPLED } }),
+    elicitation: () => ({ action: 'decline' }),
   });
   t.after(() => connected.close());
   return connected;
@@ -107,6 +111,9 @@ describe('federated MCP route', () => {
     assert.equal(text(await client.callTool({ name: 'alpha_ask-model', arguments: { question: 'meaning?' } })), `${SAMPLED_PREFIX}${SAMPLED}`);
     assert.match(text(await client.callTool({ name: 'everything_trigger-sampling-request', arguments: { prompt: 'hi', maxTokens: 5 } })), new RegExp(SAMPLED));
 
+    // An elicitation from the stdio server is answered by the client too.
+    assert.match(text(await client.callTool({ name: 'everything_trigger-elicitation-request', arguments: {} })), /User declined/);
+
     // alpha registers a tool: its list_changed reaches the client, and the list has the tool.
     let changed = 0;
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changed++);
@@ -166,6 +173,9 @@ describe('federated MCP route', () => {
     assert.deepEqual({ route: alphaChild.route, direction: alphaChild.direction, status: alphaChild.status }, { route: 'alpha', direction: 'server_to_client', status: 'ok' });
     assert.notEqual(alphaSampling.jsonrpc_id, null);
 
+    const elicitation = one(exchanges, { route: 'tools', method: 'elicitation/create' });
+    assert.deepEqual(childrenOf(exchanges, elicitation).map((e) => [e.route, e.method, e.status]), [['everything', 'elicitation/create', 'ok']]);
+
     const changedNotice = exchanges.find((e) => e.route === 'alpha' && e.method === 'notifications/tools/list_changed');
     assert.ok(changedNotice?.parent_id, 'alpha\'s list_changed is recorded with its agent-facing parent');
     assert.equal(exchanges.find((e) => e.id === changedNotice.parent_id)?.route, 'tools');
@@ -205,6 +215,54 @@ describe('federated MCP route', () => {
     assert.ok(!names.some((name) => name.startsWith('beta_')));
     await until(() => logged.length > 0, 'the log notification');
     assert.deepEqual(logged[0]!.data.missing, [{ server: 'beta', reason: 'no answer within 300 ms' }]);
+  });
+
+  test('a server that answers with something that is not JSON-RPC counts as down; the agent still gets the others', async (t) => {
+    // A hand-made upstream: no real MCP server answers initialize with an HTML page.
+    const broken = await startUpstream((_req, res) => void res.writeHead(200, { 'content-type': 'text/html' }).end('<html>maintenance</html>'));
+    t.after(() => broken.close());
+    const tapwire = await federated(t, { ...urls(), alpha: `${broken.url}/mcp` });
+    const { client } = await connect(t, tapwire);
+    const logged: { data: { missing: { server: string; reason: string }[] } }[] = [];
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logged.push(n.params as (typeof logged)[number]));
+    const names = (await client.listTools()).tools.map((tool) => tool.name);
+    assert.ok(names.includes('beta_search') && !names.some((name) => name.startsWith('alpha_')));
+    await until(() => logged.length > 0, 'the log notification');
+    assert.deepEqual(logged[0]!.data.missing, [{ server: 'alpha', reason: 'its answer ended without a response' }]);
+    assert.equal(text(await client.callTool({ name: 'everything_echo', arguments: { message: 'still here' } })), 'Echo: still here');
+  });
+
+  test('a stdio server that exits mid-call fails that call, and is started again at the next list', async (t) => {
+    const tiny = fileURLToPath(new URL('../support/mcp-stdio-server.js', import.meta.url));
+    const yaml = [
+      'routes:',
+      '  beta:',
+      '    protocol: mcp',
+      `    upstream: ${beta.origin}/mcp`,
+      '  tiny:',
+      '    protocol: mcp',
+      `    command: ${JSON.stringify(process.execPath)}`,
+      `    args: [${JSON.stringify(tiny)}]`,
+      '  tools:',
+      '    protocol: mcp',
+      '    servers: [tiny, beta]',
+    ].join('\n');
+    const tapwire = await startTestSidecar(yaml);
+    t.after(async () => {
+      await tapwire.stop();
+      tapwire.cleanup();
+    });
+    const { client } = await connect(t, tapwire);
+    const pid = Number(text(await client.callTool({ name: 'tiny_pid', arguments: {} })));
+    await assert.rejects(
+      client.callTool({ name: 'tiny_exit', arguments: { code: 3 } }),
+      (err: unknown) => err instanceof McpError && err.code === SERVER_UNAVAILABLE && /the MCP server exited with code 3/.test(err.message),
+    );
+    await assert.rejects(client.callTool({ name: 'tiny_echo', arguments: { text: 'x' } }), (err: unknown) => err instanceof McpError && err.code === SERVER_UNAVAILABLE);
+    assert.ok((await client.listTools()).tools.some((tool) => tool.name === 'tiny_echo'));
+    const again = Number(text(await client.callTool({ name: 'tiny_pid', arguments: {} })));
+    assert.ok(again > 0 && again !== pid, 'a new server process answers');
+    assert.equal(text(await client.callTool({ name: 'tiny_echo', arguments: { text: 'back' } })), 'back');
   });
 
   test('failure: closed: a server that is down fails the list with a JSON-RPC error naming it', async (t) => {
