@@ -125,7 +125,7 @@ class FederatedSession implements BridgedSession {
   private standing: { res: ServerResponse; headers: HeaderMap } | null = null;
   private buffered: string[] = [];
   /** Server requests sent to the agent: the id it got (idKey) -> the server and the server's own id. */
-  private readonly serverRequests = new Map<string, { member: Member; id: JsonRpcId }>();
+  private readonly serverRequests = new Map<string, { member: Member; id: JsonRpcId; connection: UpstreamConnection | null }>();
   /** The other way: `server\nidKey(server's id)` -> the id the agent got. */
   private readonly agentIds = new Map<string, JsonRpcId>();
   private nextAgentId = 1;
@@ -420,7 +420,9 @@ class FederatedSession implements BridgedSession {
     const bytes = Buffer.from(JSON.stringify(forwarded));
     const { member } = target;
     member.spec.tracker.response(member.session, 'client_to_server', classify(forwarded) as Response, { headers: this.sentHeaders(member), bytes, server: member.name });
-    member.connection?.send(forwarded).catch((err: unknown) => this.ctx.log.warn({ route: this.ctx.routeName, server: member.name, err: (err as Error).message }, 'federated route: could not pass the agent\'s answer to a server'));
+    // A server that went down since it asked has a new session (or none) that never asked.
+    if (member.connection !== target.connection) return;
+    target.connection?.send(forwarded).catch((err: unknown) => this.ctx.log.warn({ route: this.ctx.routeName, server: member.name, err: (err as Error).message }, 'federated route: could not pass the agent\'s answer to a server'));
   }
 
   // ---- the servers ----
@@ -546,7 +548,7 @@ class FederatedSession implements BridgedSession {
     const related = arrival.via === null ? null : (m.pending.get(idKey(arrival.via))?.agentKey ?? null);
     if (message.kind === 'request') {
       const agentId = this.nextAgentId++;
-      this.serverRequests.set(idKey(agentId), { member: m, id: message.id });
+      this.serverRequests.set(idKey(agentId), { member: m, id: message.id, connection: m.connection });
       this.agentIds.set(`${m.name}\n${idKey(message.id)}`, agentId);
       const forwarded = { ...message.raw, id: agentId };
       const destination = (related !== null ? this.streamOf.get(related) : undefined) ?? [...this.streamOf.values()].filter((s) => s.open).pop() ?? null;
