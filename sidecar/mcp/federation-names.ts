@@ -90,17 +90,20 @@ function isObject(value: unknown): value is Json {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
+/** The server capabilities a federated route can route; others (e.g. tasks, keyed by ids no name maps) are not announced. */
+export const ROUTED_CAPABILITIES: readonly string[] = ['tools', 'prompts', 'resources', 'logging', 'completions'];
+
 /**
- * The capabilities announced to the agent: the union of the servers' (a flag such as
- * listChanged or subscribe is on when any server has it), plus logging, which the route
- * itself uses to report a server it left out.
+ * The capabilities announced to the agent: the union of the servers' routed ones (a flag
+ * such as listChanged or subscribe is on when any server has it), plus logging, which the
+ * route itself uses to report a server it left out.
  */
 export function unionCapabilities(all: readonly unknown[]): Json {
   const union: Json = { logging: {} };
   for (const capabilities of all) {
     if (!isObject(capabilities)) continue;
     for (const [name, value] of Object.entries(capabilities)) {
-      if (!isObject(value)) continue;
+      if (!isObject(value) || !ROUTED_CAPABILITIES.includes(name)) continue;
       const merged: Json = isObject(union[name]) ? { ...(union[name]) } : {};
       for (const [flag, on] of Object.entries(value)) merged[flag] = typeof on === 'boolean' ? merged[flag] === true || on : (merged[flag] ?? on);
       union[name] = merged;

@@ -89,6 +89,7 @@ describe('federated MCP route', () => {
     assert.equal(client.getServerVersion()?.name, 'tapwire/tools');
     const capabilities = client.getServerCapabilities() ?? {};
     for (const capability of ['tools', 'prompts', 'resources', 'logging']) assert.ok(capability in capabilities, `capability ${capability}`);
+    assert.ok(!('tasks' in capabilities), 'server-everything\'s tasks are not announced: nothing routes them');
     assert.match(client.getInstructions() ?? '', /^alpha: alpha searches/);
 
     const pages = await toolPages(client);

@@ -105,8 +105,8 @@ describe('federated names and cursors', () => {
     assert.equal(decodeCursor(Buffer.from('{"a":1}').toString('base64url'), ['a']), null);
   });
 
-  test('capabilities are the union of the servers\', with logging; the protocol version is the oldest', () => {
-    assert.deepEqual(unionCapabilities([{ tools: { listChanged: false } }, { tools: { listChanged: true }, resources: { subscribe: true } }, null]), {
+  test('capabilities are the union of the servers\' that the route can route, with logging; the protocol version is the oldest', () => {
+    assert.deepEqual(unionCapabilities([{ tools: { listChanged: false }, tasks: { list: {} } }, { tools: { listChanged: true }, resources: { subscribe: true } }, null]), {
       logging: {},
       tools: { listChanged: true },
       resources: { subscribe: true },
