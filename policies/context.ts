@@ -121,6 +121,19 @@ export function streamText(events: readonly { data: string }[]): string {
   return generated ? out : events.map((event) => event.data).join('\n');
 }
 
+/**
+ * mcp.server: the MCP server a message went to or came from. A federated route records it
+ * in details.server (empty for what goes to all its servers); on any other route the route
+ * is the server.
+ */
+function mcpServer(e: Pick<Exchange, 'route'> & Partial<Exchange>): string {
+  if (e.details) {
+    const details = asObject(parseJson(e.details));
+    if (details && typeof details.server === 'string') return details.server;
+  }
+  return e.route;
+}
+
 /** The CEL bindings of an exchange. */
 export function buildContext(source: ContextSource): Bindings {
   const e = source.exchange;
@@ -147,6 +160,7 @@ export function buildContext(source: ContextSource): Bindings {
     ['resource', mcpMethod.startsWith('resources/') ? str(p?.uri) || str(e.target) : ''],
     ['prompt', mcpMethod === 'prompts/get' ? str(p?.name) || str(e.target) : ''],
     ['session', e.protocol === 'mcp' ? (e.session_id ?? '') : ''],
+    ['server', e.protocol === 'mcp' ? mcpServer(e) : ''],
   ]);
 
   const message = asObject(p?.message) ?? asObject(p?.request);

@@ -81,6 +81,8 @@ export interface McpMessageCall {
   headers: IncomingMessage['headers'];
   /** The status of the HTTP response its answer goes on; null on stdio. */
   httpStatus: number | null;
+  /** Federated routes: the member server the request goes to (mcp.server, details.server); "" for all of them. */
+  server?: string;
 }
 
 /** A stdio MCP request decided: refused (recorded, `refusal` is the client's answer) or let through with its answer's review. */
@@ -305,8 +307,7 @@ export class PolicyGate {
   admitMessage(call: McpMessageCall): MessageAdmission {
     const set = this.policies();
     if (!set.applies('request', 'mcp') && !set.applies('response', 'mcp')) return { review: null };
-    const exchange = blankExchange({ agent: call.agent, route: call.route, protocol: 'mcp' });
-    Object.assign(exchange, { method: call.request.method, session_id: call.sessionId, jsonrpc_id: idText(call.request.id) });
+    const exchange = messageExchange(call);
     const judged = this.judgeMcp(set, { headers: call.headers, jwtClaims: null }, exchange, call.request, call.body);
     if (!('refused' in judged)) return judged;
     const refusal = refusalMessage(call.request, judged.refused);
@@ -316,6 +317,18 @@ export class PolicyGate {
     const request: Payload = { headers: this.options.redact(call.headers), body: call.body, body_size: call.body.length, truncated: false };
     this.recordRefusal(exchange, judged.refused, request, { headers: {}, body: text, body_size: text.length, truncated: false });
     return { refusal };
+  }
+
+  /**
+   * The review that removes from one server's answer to a list request what the rules would
+   * deny: a federated route filters each server's page with that server as mcp.server. No
+   * request-phase decision (admitMessage made it for the agent's list request), nothing recorded.
+   */
+  listFilter(call: McpMessageCall): AnswerReview | null {
+    const list = LISTS[call.request.method];
+    if (!list || !this.policies().applies('request', 'mcp')) return null;
+    const exchange = messageExchange(call);
+    return (answer) => this.filterList(exchange, { headers: call.headers, jwtClaims: null }, list, answer);
   }
 
   /** The request phase of one MCP request, and the review of its answer: the same for HTTP routes and stdio. */
@@ -387,6 +400,14 @@ export class PolicyGate {
     exchange.response_bytes = response.body_size;
     this.options.sink({ exchange, request, response, events: [] });
   }
+}
+
+/** The exchange of an MCP request that came over stdio or through a federated route, as its rules see it. */
+function messageExchange(call: McpMessageCall): Exchange {
+  const exchange = blankExchange({ agent: call.agent, route: call.route, protocol: 'mcp' });
+  Object.assign(exchange, { method: call.request.method, session_id: call.sessionId, jsonrpc_id: idText(call.request.id) });
+  if (call.server !== undefined) exchange.details = JSON.stringify({ server: call.server });
+  return exchange;
 }
 
 function answerKey(route: string, id: string | null, method: string | null): string {

@@ -19,7 +19,7 @@ export const VOCABULARY: Struct = {
   route: { name: 'string', upstream: 'string' },
   request: { method: 'string', path: 'string', headers: 'map', body: 'dyn' },
   jsonrpc: { method: 'string', id: 'string', params: 'dyn' },
-  mcp: { method: 'string', tool: 'string', arguments: 'dyn', resource: 'string', prompt: 'string', session: 'string' },
+  mcp: { method: 'string', tool: 'string', arguments: 'dyn', resource: 'string', prompt: 'string', session: 'string', server: 'string' },
   a2a: { method: 'string', task_id: 'string', context_id: 'string', text: 'string' },
   llm: { provider: 'string', operation: 'string', model: 'string', stream: 'bool', max_tokens: 'int', messages: 'list', tools: 'list' },
   response: { status: 'int', headers: 'map', body: 'dyn', text: 'string', error: { code: 'string', message: 'string' } },

@@ -33,6 +33,15 @@ const routeSchema = z.strictObject({
   signed_cards: z.enum(['strip', 'pass']).optional(),
   // Refuse calls without a valid identity token (identity.jwt) on this route.
   require_identity: z.boolean().optional(),
+  // A federated MCP route: one endpoint in front of these other mcp routes (see docs/federation.md).
+  servers: z.array(z.string().min(1)).min(1).optional(),
+  // Federated routes: tool and prompt names get "<server>_"; auto = only with more than one server.
+  prefix: z.enum(['auto', 'always', 'never']).optional(),
+  // Federated routes: a server that is down leaves it out of lists (open) or fails them (closed).
+  failure: z.enum(['open', 'closed']).optional(),
+  // Federated routes: how long a server has to answer a list request before it counts as down
+  // (initialize, which may start a process, gets timeouts.connect_ms).
+  list_timeout_ms: z.number().int().positive().optional(),
   headers: z.record(z.string(), z.string()).default({}),
   timeouts: timeoutsSchema.default(() => timeoutsSchema.parse({})),
 });
@@ -93,6 +102,13 @@ export type CommandRouteConfig = RouteConfig & { command: string };
 
 export function isCommandRoute(route: RouteConfig): route is CommandRouteConfig {
   return route.command !== undefined;
+}
+
+/** A route federating other mcp routes (its `servers`) behind one endpoint. */
+export type FederatedRouteConfig = RouteConfig & { servers: string[] };
+
+export function isFederatedRoute(route: RouteConfig): route is FederatedRouteConfig {
+  return route.servers !== undefined;
 }
 export type PriceOverride = Config['pricing'][number];
 
@@ -212,11 +228,18 @@ function checkRoutes(config: Config, where: (path: readonly PropertyKey[]) => st
     if (route.require_identity && !config.identity) {
       messages.push(`${at('require_identity')}: there is no identity section to verify tokens with`);
     }
-    if (route.require_identity && route.command !== undefined) {
+    if (route.require_identity && (route.command !== undefined || route.servers !== undefined)) {
       messages.push(`${at('require_identity')}: only routes with an upstream can require an identity`);
     }
     if (route.signed_cards && route.protocol !== 'a2a') {
       messages.push(`${at('signed_cards')}: only routes with protocol a2a have signed_cards`);
+    }
+    if (route.servers !== undefined) {
+      messages.push(...federationProblems(config, name, where));
+      continue;
+    }
+    for (const field of ['prefix', 'failure', 'list_timeout_ms'] as const) {
+      if (route[field] !== undefined) messages.push(`${at(field)}: only routes with servers (federated mcp routes) have ${field}`);
     }
     if (route.upstream === undefined && route.command === undefined) {
       messages.push(`${at('upstream')}: missing: give the route an upstream (an http(s) URL) or a command (a stdio MCP server to run)`);
@@ -233,6 +256,30 @@ function checkRoutes(config: Config, where: (path: readonly PropertyKey[]) => st
   }
   if (messages.length > 0) throw new ConfigError(`invalid config\n${messages.join('\n')}`);
   return config;
+}
+
+/** What is wrong with federated route `name`: its servers must be other, distinct, non-federated mcp routes. */
+function federationProblems(config: Config, name: string, where: (path: readonly PropertyKey[]) => string): string[] {
+  const route = config.routes[name]!;
+  const at = (field: string): string => `${where(['routes', name, field])}: routes.${name}.${field}`;
+  const problems: string[] = [];
+  if (route.protocol !== 'mcp') problems.push(`${at('servers')}: only routes with protocol mcp can federate servers`);
+  for (const field of ['upstream', 'command', 'args', 'env', 'cwd'] as const) {
+    if (route[field] !== undefined) problems.push(`${at(field)}: a route with servers has no ${field} (its servers do)`);
+  }
+  if (Object.keys(route.headers).length > 0) problems.push(`${at('headers')}: a route with servers sends no headers (give them to its servers)`);
+  const seen = new Set<string>();
+  route.servers!.forEach((server, i) => {
+    const entry = `${where(['routes', name, 'servers', i])}: routes.${name}.servers[${i}]`;
+    const member = config.routes[server];
+    if (seen.has(server)) problems.push(`${entry}: ${server} is listed twice`);
+    seen.add(server);
+    if (server === name) problems.push(`${entry}: a route cannot federate itself`);
+    else if (!member) problems.push(`${entry}: there is no route ${server}; routes: ${Object.keys(config.routes).join(', ')}`);
+    else if (member.protocol !== 'mcp') problems.push(`${entry}: route ${server} has protocol ${member.protocol}; servers must be mcp routes`);
+    else if (member.servers !== undefined) problems.push(`${entry}: route ${server} is itself federated; servers must have an upstream or a command`);
+  });
+  return problems;
 }
 
 /** Loads a config file, or the defaults with the built-in routes when `path` is undefined. */

@@ -55,6 +55,8 @@ export interface Exchange {
   task_id: string | null;
   /** A2A: the task's last state seen in the call, normalised across protocol versions (see sidecar/a2a/facts.ts). */
   task_state: string | null;
+  /** Federated MCP routes: the agent-facing exchange that caused this per-server one. */
+  parent_id: string | null;
 }
 
 /** Headers and body of one side of an exchange, as stored (credentials already redacted). */
@@ -150,5 +152,6 @@ export function blankExchange(init: Pick<Exchange, 'agent' | 'route' | 'protocol
     details: null,
     task_id: null,
     task_state: null,
+    parent_id: null,
   };
 }

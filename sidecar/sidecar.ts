@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Recorder } from '../store/recorder.js';
-import { isCommandRoute, type Config } from './config.js';
+import { isCommandRoute, isFederatedRoute, type Config } from './config.js';
 import { blankExchange, type Exchange } from './exchange.js';
 import { forward, type ForwardContext } from './forward.js';
 import { redactHeaders } from './headers.js';
@@ -17,7 +17,8 @@ import { PlainHttpObserver, type ExchangeObserver } from './observer.js';
 import { Recording } from './recording.js';
 import { McpObserver } from './mcp/observer.js';
 import { A2aFlow, isRootCardRequest, rootCard } from './a2a/flow.js';
-import { StdioHttpBridge } from './mcp/stdio-http.js';
+import { commandSessions, SessionHttpBridge } from './mcp/stdio-http.js';
+import { federatedSessions, memberSpec } from './mcp/federation.js';
 import { McpTracker } from './mcp/tracker.js';
 import { Route } from './route.js';
 import { PolicyGate } from '../policies/enforce.js';
@@ -70,7 +71,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
   const recording = await Recording.open(config, log, env, { afterRecord: (record) => logExchange(log, record.exchange) });
   const { policies, recorder, telemetry, sink } = recording;
   const routes = new Map<string, Route>();
-  const bridges = new Map<string, StdioHttpBridge>(); // routes with a command: stdio servers served over HTTP
+  const bridges = new Map<string, SessionHttpBridge>(); // routes with a command (stdio servers) or servers (federated), served over HTTP
   const routeNames = Object.keys(config.routes);
   const a2aRouteNames = routeNames.filter((n) => config.routes[n]!.protocol === 'a2a' && !isCommandRoute(config.routes[n]!));
   const a2a = new A2aFlow();
@@ -169,10 +170,19 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
   });
 
   for (const [name, rc] of Object.entries(config.routes)) {
+    if (isFederatedRoute(rc)) continue; // after the routes it federates
     if (isCommandRoute(rc)) {
       const redact = (headers: IncomingMessage['headers']) => redactHeaders(headers, ctx.redacted);
-      bridges.set(name, new StdioHttpBridge(name, rc, { agent: config.agent.name, tracker: trackerFor(name), sink, log, redact, gate: policyGate, traces: telemetry.traces }));
+      const stdio = { agent: config.agent.name, tracker: trackerFor(name), sink, log, redact, gate: policyGate, traces: telemetry.traces };
+      bridges.set(name, new SessionHttpBridge(name, stdio, commandSessions(name, rc, stdio)));
     } else routes.set(name, new Route(name, { ...rc, upstream: rc.upstream! }));
+  }
+  for (const [name, rc] of Object.entries(config.routes)) {
+    if (!isFederatedRoute(rc)) continue;
+    const redact = (headers: IncomingMessage['headers']) => redactHeaders(headers, ctx.redacted);
+    const members = rc.servers.map((server) => memberSpec(server, config.routes[server]!, routes.get(server), trackerFor(server), log));
+    const federation = { agent: config.agent.name, routeName: name, route: rc, members, tracker: trackerFor(name), gate: policyGate, redact, log };
+    bridges.set(name, new SessionHttpBridge(name, { agent: config.agent.name, sink, redact, traces: telemetry.traces }, federatedSessions(federation)));
   }
 
   // Requests whose handling (forwarding and recording) has not finished. close() lets the

@@ -98,6 +98,14 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX exchanges_task ON exchanges(task_id) WHERE task_id IS NOT NULL;
     `,
   },
+  {
+    version: 5,
+    description: 'parent exchange id: the agent-facing exchange of a federated MCP route that caused a per-server one',
+    sql: `
+      ALTER TABLE exchanges ADD COLUMN parent_id TEXT;
+      CREATE INDEX exchanges_parent ON exchanges(parent_id) WHERE parent_id IS NOT NULL;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,33 +1,73 @@
-// Serves a command route (a stdio MCP server) to agents as stateful Streamable HTTP
-// (protocol revisions 2025-03-26 to 2025-11-25): an initialize POST starts a server process
-// and a session (Mcp-Session-Id), later POSTs, the GET stream and DELETE go to that session.
-// Requests are checked the way the MCP SDKs' servers check them, with the same statuses
-// and JSON-RPC error bodies. Policies apply to each request as on an HTTP MCP route (see
-// StdioHttpSession.post). One bridge per route; sessions live in stdio-session.ts.
+// Serves MCP sessions to agents as stateful Streamable HTTP (protocol revisions 2025-03-26
+// to 2025-11-25): an initialize POST starts a session (Mcp-Session-Id), later POSTs, the GET
+// stream and DELETE go to that session. Requests are checked the way the MCP SDKs' servers
+// check them, with the same statuses and JSON-RPC error bodies. What a session is behind
+// that depends on the route: a command route's stdio server process (stdio-session.ts,
+// where policies apply to each request as on an HTTP MCP route), or a federated route's
+// servers (federation-session.ts). One bridge per route.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { PolicyGate } from '../../policies/enforce.js';
 import type { CommandRouteConfig } from '../config.js';
 import { blankExchange } from '../exchange.js';
 import type { HeaderMap } from '../headers.js';
-import { INVALID_REQUEST, parseJsonRpc, PARSE_ERROR } from '../jsonrpc.js';
+import { INVALID_REQUEST, parseJsonRpc, PARSE_ERROR, type JsonRpcMessage } from '../jsonrpc.js';
 import type { Logger } from '../log.js';
 import type { RecordSink } from '../observer.js';
-import { serverEnvironment, type StdioCommand } from './stdio-process.js';
+import { serverEnvironment } from './stdio-process.js';
 import { StdioHttpSession } from './stdio-session.js';
 import type { McpTracker } from './tracker.js';
 import { parseTraceparent, type TraceStarter } from '../telemetry/context.js';
 
-export interface StdioBridgeContext {
+export interface BridgeContext {
   agent: string;
-  tracker: McpTracker;
   sink: RecordSink;
-  log: Logger;
   /** Redacts the agent's headers for the record. */
   redact: (headers: IncomingMessage['headers']) => HeaderMap;
-  /** Decides each request before it reaches the server, and reviews list answers; null without policies. */
-  gate: PolicyGate | null;
   /** Gives the exchanges the bridge records itself (DELETE) their span. */
   traces: TraceStarter;
+}
+
+export interface StdioBridgeContext extends BridgeContext {
+  tracker: McpTracker;
+  log: Logger;
+  /** Decides each request before it reaches the server, and reviews list answers; null without policies. */
+  gate: PolicyGate | null;
+}
+
+/** One session a bridge serves. */
+export interface BridgedSession {
+  /** The Mcp-Session-Id. */
+  readonly id: string;
+  /** False once the session has ended (its id is then unknown). */
+  readonly alive: boolean;
+  /** Settles once the session is over and its records are complete. */
+  readonly finished: Promise<void>;
+  /** The server process, when the session has one. */
+  readonly pid?: number | undefined;
+  /** A POST's (already validated) messages; resolves when its HTTP response is over. */
+  post(messages: JsonRpcMessage[], body: Buffer, agentHeaders: IncomingMessage['headers'], res: ServerResponse): Promise<void>;
+  /** Opens the standing GET stream; false when one is already open. */
+  openStanding(res: ServerResponse): Promise<void> | false;
+  end(code: string, message: string): Promise<void>;
+}
+
+/** Starts a session for an initialize request; it calls `onEnd` once, when it ends. */
+export type SessionFactory = (onEnd: (session: BridgedSession) => void) => BridgedSession;
+
+/** A command route's sessions: each its own stdio server process. */
+export function commandSessions(name: string, route: CommandRouteConfig, ctx: StdioBridgeContext): SessionFactory {
+  const command = { command: route.command, args: route.args ?? [], env: serverEnvironment(route.env), cwd: route.cwd };
+  return (onEnd) =>
+    new StdioHttpSession(command, {
+      agent: ctx.agent,
+      routeName: name,
+      tracker: ctx.tracker,
+      gate: ctx.gate,
+      redact: ctx.redact,
+      log: ctx.log,
+      idleMs: route.timeouts.session_idle_ms,
+      onEnd,
+    });
 }
 
 /** The MCP SDKs' code for an unknown session. */
@@ -44,21 +84,18 @@ function sendError(res: ServerResponse, status: number, code: number, message: s
   res.end(body);
 }
 
-export class StdioHttpBridge {
+export class SessionHttpBridge {
   /** Sessions by id, while they can be used. */
-  private readonly sessions = new Map<string, StdioHttpSession>();
-  /** Sessions whose process has not finished yet (ended ones included, while they stop). */
-  private readonly running = new Set<StdioHttpSession>();
-  private readonly command: StdioCommand;
+  private readonly sessions = new Map<string, BridgedSession>();
+  /** Sessions not finished yet (ended ones included, while they stop). */
+  private readonly running = new Set<BridgedSession>();
   private closing = false;
 
   constructor(
     private readonly name: string,
-    private readonly route: CommandRouteConfig,
-    private readonly ctx: StdioBridgeContext,
-  ) {
-    this.command = { command: route.command, args: route.args ?? [], env: serverEnvironment(route.env), cwd: route.cwd };
-  }
+    private readonly ctx: BridgeContext,
+    private readonly newSession: SessionFactory,
+  ) {}
 
   /** The server process of a session, for tests and diagnostics. */
   pidOf(sessionId: string): number | undefined {
@@ -85,7 +122,7 @@ export class StdioHttpBridge {
     return standing;
   }
 
-  /** Stops every session's process (the sidecar is stopping) once their records are complete. */
+  /** Ends every session (the sidecar is stopping); resolves once their records are complete. */
   async close(): Promise<void> {
     this.closing = true;
     await Promise.all([...this.running].map((s) => s.end('sidecar_stopped', 'tapwire stopped')));
@@ -106,7 +143,7 @@ export class StdioHttpBridge {
     const invalid = parsed.messages.find((m) => m.kind === 'invalid');
     if (invalid?.kind === 'invalid') return sendError(res, 400, INVALID_REQUEST, `Invalid Request: ${invalid.reason}`);
     const initialize = parsed.messages.some((m) => m.kind === 'request' && m.method === 'initialize');
-    let session: StdioHttpSession | null;
+    let session: BridgedSession | null;
     if (initialize) {
       if (parsed.messages.length > 1) return sendError(res, 400, INVALID_REQUEST, 'Invalid Request: Only one initialization request is allowed');
       if (sessionId !== undefined) return sendError(res, 400, INVALID_REQUEST, 'Invalid Request: Server already initialized');
@@ -119,17 +156,8 @@ export class StdioHttpBridge {
     return session.post(parsed.messages, body, req.headers, res);
   }
 
-  private start(): StdioHttpSession {
-    const session = new StdioHttpSession(this.command, {
-      agent: this.ctx.agent,
-      routeName: this.name,
-      tracker: this.ctx.tracker,
-      gate: this.ctx.gate,
-      redact: this.ctx.redact,
-      log: this.ctx.log,
-      idleMs: this.route.timeouts.session_idle_ms,
-      onEnd: (ended) => this.sessions.delete(ended.id),
-    });
+  private start(): BridgedSession {
+    const session = this.newSession((ended) => this.sessions.delete(ended.id));
     this.sessions.set(session.id, session);
     this.running.add(session);
     void session.finished.then(() => this.running.delete(session));
@@ -137,7 +165,7 @@ export class StdioHttpBridge {
   }
 
   /** The session a request names; answers 400 or 404 itself when there is none. */
-  private find(res: ServerResponse, sessionId: string | undefined): StdioHttpSession | null {
+  private find(res: ServerResponse, sessionId: string | undefined): BridgedSession | null {
     if (sessionId === undefined) {
       sendError(res, 400, BAD_REQUEST, 'Bad Request: Mcp-Session-Id header is required');
       return null;
@@ -151,7 +179,7 @@ export class StdioHttpBridge {
   }
 
   /** DELETE: the client ends the session; its process is stopped. Recorded as the HTTP flow records it. */
-  private terminate(req: IncomingMessage, res: ServerResponse, session: StdioHttpSession): void {
+  private terminate(req: IncomingMessage, res: ServerResponse, session: BridgedSession): void {
     const exchange = blankExchange({ agent: this.ctx.agent, route: this.name, protocol: 'mcp' });
     exchange.method = 'DELETE';
     exchange.session_id = session.id;

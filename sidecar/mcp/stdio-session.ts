@@ -38,16 +38,16 @@ interface EndReason {
   message: string;
 }
 
-const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform' };
+export const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform' };
 const LF = Buffer.from('\n');
 
 /** One JSON-RPC message (one line of JSON) as the SSE event that carries it. */
-function sseMessage(json: string): string {
+export function sseMessage(json: string): string {
   return `event: message\ndata: ${json}\n\n`;
 }
 
 /** The SSE response of one POST that carried requests; it ends once each has its response. */
-class RequestStream {
+export class RequestStream {
   /** Keys (idKey) of the requests this POST carried that have no response yet. */
   readonly waiting = new Set<string>();
   constructor(

@@ -24,6 +24,12 @@ export interface Carrier {
   bytes?: Buffer;
   /** The HTTP call that carried a client's message: its first request takes over the call's span. */
   call?: Exchange;
+  /** Federated routes: the agent-facing exchange that caused this message (recorded as parent_id). */
+  parentId?: string;
+  /** The span this message continues when its carrier has no `traceparent` (a federated route's message to a server: the agent-facing exchange's). */
+  traceParent?: TraceParent;
+  /** Federated routes: the member server the message went to or came from (recorded in details.server). */
+  server?: string;
 }
 
 interface OpenExchange {
@@ -35,6 +41,8 @@ interface OpenExchange {
   events: ExchangeEvent[];
   /** The HTTP call (or stdio pipe) that carried the request; its failure ends the exchange. */
   owner: object | null;
+  /** Federated routes: the member server, kept in details. */
+  server: string | null;
 }
 
 export class McpSession {
@@ -136,7 +144,8 @@ export class McpTracker {
     exchange.session_id = session.sessionId;
     exchange.jsonrpc_id = id;
     exchange.request_bytes = bytes.length;
-    this.traces.begin(exchange, parseTraceparent(carrier.headers.traceparent));
+    exchange.parent_id = carrier.parentId ?? null;
+    this.traces.begin(exchange, carrier.traceParent ?? parseTraceparent(carrier.headers.traceparent));
     return {
       exchange,
       t0: performance.now(),
@@ -145,11 +154,12 @@ export class McpTracker {
       request: payload(carrier.headers, bytes, this.options.maxBodyBytes),
       events: [],
       owner: null,
+      server: carrier.server ?? null,
     };
   }
 
-  /** A request, from the agent (client_to_server) or from the server (server_to_client). */
-  request(session: McpSession, direction: Direction, message: Request, carrier: Carrier, owner: object | null): void {
+  /** A request, from the agent (client_to_server) or from the server (server_to_client). Returns its exchange, still open. */
+  request(session: McpSession, direction: Direction, message: Request, carrier: Carrier, owner: object | null): Exchange {
     const bytes = carrier.bytes ?? Buffer.from(JSON.stringify(message.raw));
     const open = this.open(session, direction, message.method, idText(message.id), carrier, bytes);
     open.owner = owner;
@@ -162,10 +172,11 @@ export class McpTracker {
     const pending = direction === 'client_to_server' ? session.clientRequests : session.serverRequests;
     pending.set(idKey(message.id), open);
     if (open.facts.progressToken !== null) session.progress.set(progressKey(open.facts.progressToken), open);
+    return open.exchange;
   }
 
-  /** A notification: its own exchange, and an event of the request it reports progress on. */
-  notification(session: McpSession, direction: Direction, message: Notification, carrier: Carrier): void {
+  /** A notification: its own exchange (returned), and an event of the request it reports progress on. */
+  notification(session: McpSession, direction: Direction, message: Notification, carrier: Carrier): Exchange {
     const bytes = carrier.bytes ?? Buffer.from(JSON.stringify(message.raw));
     const open = this.open(session, direction, message.method, null, carrier, bytes);
     const params = message.params as Record<string, unknown> | undefined;
@@ -197,6 +208,7 @@ export class McpTracker {
     open.exchange.target = related?.exchange.target ?? null;
     open.exchange.http_status = carrier.httpStatus ?? null;
     this.emit(open, null);
+    return open.exchange;
   }
 
   /**
@@ -341,7 +353,7 @@ export class McpTracker {
    */
   private continueTrace(exchange: Exchange, carrier: Carrier, meta: TraceParent | null, mayAdopt: boolean): void {
     if (mayAdopt && carrier.call && this.traces.adopt(carrier.call, exchange, meta)) return;
-    if (meta && !parseTraceparent(carrier.headers.traceparent)) this.traces.begin(exchange, meta);
+    if (meta && !carrier.traceParent && !parseTraceparent(carrier.headers.traceparent)) this.traces.begin(exchange, meta);
   }
 
   private elapsed(open: OpenExchange): number {
@@ -375,6 +387,7 @@ export class McpTracker {
       exchange.tokens_estimated = 1;
     }
     const details: Record<string, unknown> = {};
+    if (open.server !== null) details.server = open.server;
     if (result?.resultType) details.result_type = result.resultType;
     if (result?.toolDefinitions) {
       const perTool: Record<string, number> = {};
