@@ -35,7 +35,11 @@ export function stepBudget(filter: Filter | null): number {
 export class ExchangeWindow {
   private readonly statements = new Map<string, Database.Statement>();
 
-  constructor(readonly db: Db) {}
+  /** `budget` overrides the rows a step examines (tests use a small one to force many steps). */
+  constructor(
+    readonly db: Db,
+    private readonly budget?: number,
+  ) {}
 
   private statement(sql: string): Database.Statement {
     let stmt = this.statements.get(sql);
@@ -44,7 +48,7 @@ export class ExchangeWindow {
   }
 
   /** One budgeted step: up to `want` matching rows after (forward) or before (backward) `from`, null meaning the table's edge. */
-  step(filter: Filter | null, direction: ScanDirection, from: string | null, want: number, budget = stepBudget(filter)): ScanStep {
+  step(filter: Filter | null, direction: ScanDirection, from: string | null, want: number, budget = this.budget ?? stepBudget(filter)): ScanStep {
     const forward = direction === 'forward';
     const start = from ?? (forward ? '' : PAST_END);
     const [cmp, order] = forward ? ['>', 'ASC'] : ['<', 'DESC'];
@@ -54,7 +58,7 @@ export class ExchangeWindow {
     }
     // The id range this step may look at: `budget` rows from the start, by the id index.
     const bound = this.statement(`SELECT id FROM exchanges WHERE id ${cmp} ? ORDER BY id ${order} LIMIT 1 OFFSET ?`).pluck().get(start, budget - 1) as string | undefined;
-    const range = bound === undefined ? '' : ` AND id ${cmp}= ?`;
+    const range = bound === undefined ? '' : ` AND id ${forward ? '<=' : '>='} ?`;
     const where = filter.where ? ` AND ${filter.where}` : '';
     const sql = `SELECT ${COLUMNS} FROM exchanges WHERE id ${cmp} ?${range}${where} ORDER BY id ${order}`;
     const params = bound === undefined ? [start, ...filter.params] : [start, bound, ...filter.params];
