@@ -70,38 +70,39 @@ function tokensCell(e: Exchange): string {
   return `${count(e.input_tokens ?? 0)}/${count(e.output_tokens ?? 0)}${e.tokens_estimated === 1 ? '~' : ''}`;
 }
 
-/** Every column, in order; the flexible ones (agent/route, method, target) share what is left. */
-const FIXED: Column[] = [
+/** Every column, in order. Flexible ones (width 0) share what is left; `drop` orders what goes first on a narrow terminal. */
+const COLUMNS: (Column & { min?: number; share?: number; drop?: number })[] = [
   { title: 'time', width: TIME_ONLY, cell: (e) => clock(e.started_at) },
   { title: 'proto', width: 5, cell: (e) => e.protocol },
-];
-const TAIL: Column[] = [
+  { title: 'agent/route', width: 0, min: 8, share: 2, drop: 4, cell: (e) => `${e.agent}/${e.route}` },
+  { title: 'method', width: 0, min: 8, share: 3, cell: methodCell },
+  { title: 'target', width: 0, min: 8, share: 3, cell: (e) => e.target ?? '' },
   { title: 'status', width: 11, cell: statusCell },
-  { title: 'policy', width: 16, cell: policyCell },
-  { title: 'dur', width: 7, right: true, cell: (e) => duration(e.duration_ms) },
-  { title: 'tok in/out', width: 12, right: true, cell: tokensCell },
-  { title: 'cost', width: 8, right: true, cell: (e) => cost(e.cost_usd) },
-];
-const FLEX: { title: string; share: number; min: number; cell: (e: Exchange) => string }[] = [
-  { title: 'agent/route', share: 2, min: 8, cell: (e) => `${e.agent}/${e.route}` },
-  { title: 'method', share: 3, min: 8, cell: methodCell },
-  { title: 'target', share: 3, min: 8, cell: (e) => e.target ?? '' },
+  { title: 'policy', width: 16, drop: 1, cell: policyCell },
+  { title: 'dur', width: 7, right: true, drop: 5, cell: (e) => duration(e.duration_ms) },
+  { title: 'tok in/out', width: 12, right: true, drop: 3, cell: tokensCell },
+  { title: 'cost', width: 8, right: true, drop: 2, cell: (e) => cost(e.cost_usd) },
 ];
 
-/** The columns for a list `width` characters wide (one space between columns, the last cell left free). */
+/** The columns for a terminal `terminalWidth` characters wide (one space between columns, the last cell left free). */
 export function columnsFor(terminalWidth: number): Column[] {
   // A line exactly as wide as the terminal wraps in some terminals: keep the last cell free.
   const width = terminalWidth - 1;
-  const fixed = [...FIXED, ...TAIL];
-  const used = fixed.reduce((n, c) => n + c.width, 0) + fixed.length + FLEX.length - 1;
-  let room = Math.max(0, width - used);
-  const shares = FLEX.reduce((n, f) => n + f.share, 0);
-  const flex = FLEX.map((f, i) => {
-    const w = i === FLEX.length - 1 ? room : Math.max(f.min, Math.floor(((width - used) * f.share) / shares));
+  let kept = [...COLUMNS];
+  const needed = (cols: typeof kept): number => cols.reduce((n, c) => n + (c.width || c.min!), 0) + cols.length - 1;
+  for (let order = 1; needed(kept) > width && order <= 5; order++) kept = kept.filter((c) => c.drop !== order);
+  const fixed = kept.reduce((n, c) => n + c.width, 0) + kept.length - 1;
+  const flex = kept.filter((c) => c.width === 0);
+  const shares = flex.reduce((n, c) => n + c.share!, 0);
+  let room = Math.max(0, width - fixed);
+  const free = room;
+  return kept.map((c) => {
+    if (c.width > 0) return c;
+    const last = c === flex[flex.length - 1];
+    const w = Math.max(c.min!, last ? room : Math.floor((free * c.share!) / shares));
     room -= w;
-    return { title: f.title, width: Math.max(f.min, w), cell: f.cell };
+    return { ...c, width: w };
   });
-  return [...FIXED, ...flex, ...TAIL];
 }
 
 function fit(text: string, width: number, right = false): string {
