@@ -35,7 +35,7 @@ const TONE_TAGS: Record<RowTone, [string, string]> = {
 };
 
 /** Seconds shown in the sparklines. */
-const SPARK_SECONDS = 30;
+const SPARK_SECONDS = 20;
 
 interface KeyHelp {
   keys: string;
@@ -86,6 +86,11 @@ export class TuiApp {
     this.sessionsList = blessed.list({ parent: this.screen, top: 1, left: 0, width: '100%', height: '100%-3', hidden: true, tags: true, style: { selected: { inverse: true } } });
     this.help = box({ top: 1, left: 'center', width: 76, height: '100%-3', hidden: true, border: 'line', label: ' keys ', scrollable: true });
     this.bindKeys();
+    // The prompt starts with the current filter; ctrl-u clears it, as in a shell.
+    this.prompt.key('C-u', () => {
+      this.prompt.setValue('');
+      this.screen.render();
+    });
     this.screen.on('resize', () => void this.resized());
   }
 
@@ -137,7 +142,8 @@ export class TuiApp {
     this.drawStats();
     if (this.view === 'list' || this.view === 'help') this.drawList();
     this.drawFilterLine();
-    this.status.setContent(` ${blessed.escape(this.message || this.hints())}`);
+    // While the filter prompt is open its own help stays in the status line.
+    if (this.prompt.hidden) this.status.setContent(` ${blessed.escape(this.message || this.hints())}`);
     this.screen.render();
   }
 
@@ -146,19 +152,18 @@ export class TuiApp {
     const newest = newestStart(this.options.db);
     const rates = newest === null ? null : ratesUntil(this.options.db, Math.max(newest, this.model.following ? Date.now() : 0), SPARK_SECONDS);
     const parts = [
-      '{bold}tapwire{/bold}',
-      blessed.escape(this.options.dbPath),
-      `${t.exchanges.toLocaleString('en-US')} exchanges`,
+      ...(this.model.following ? ['{green-bg}{black-fg} FOLLOW {/black-fg}{/green-bg}'] : []),
+      `{bold}tapwire{/bold} ${t.exchanges.toLocaleString('en-US')} exchanges`,
       `${t.errors > 0 ? '{red-fg}' : ''}errors ${t.errors}${t.errors > 0 ? '{/red-fg}' : ''}`,
       `${t.denied > 0 ? '{yellow-fg}' : ''}denied ${t.denied}${t.denied > 0 ? '{/yellow-fg}' : ''}`,
       `tokens ${count(t.tokens)}`,
       `cost ${cost(t.costUsd) || '$0'}`,
     ];
     if (rates) {
-      const perSecond = (values: number[]): string => count(values[values.length - 1] ?? 0);
-      parts.push(`req/s ${sparkline(rates.requests)} ${perSecond(rates.requests)}`, `tok/s ${sparkline(rates.tokens)} ${perSecond(rates.tokens)}`);
+      const last = (values: number[]): string => count(values[values.length - 1] ?? 0);
+      parts.push(`req/s ${sparkline(rates.requests)} ${last(rates.requests)}`, `tok/s ${sparkline(rates.tokens)} ${last(rates.tokens)}`);
     }
-    if (this.model.following) parts.push('{green-bg}{black-fg} FOLLOW {/black-fg}{/green-bg}');
+    parts.push(blessed.escape(this.options.dbPath));
     this.stats.setContent(parts.join('  '));
   }
 

@@ -48,7 +48,7 @@ function streamTab(record: ExchangeRecord): string {
     return `+${e.offset_ms.toFixed(1).padStart(8)} ms  ${name}${id}${fold(e.data.replace(/\n/g, '\\n'))}`;
   });
   const generated = record.events.some((e) => eventText(e.data) !== null);
-  const text = generated ? ['', '── reassembled text ──', streamText(record.events)] : [];
+  const text = generated ? ['', '--- reassembled text ---', streamText(record.events)] : [];
   return [`${record.events.length} events`, '', ...lines, ...text].join('\n');
 }
 

@@ -78,7 +78,7 @@ const COLUMNS: (Column & { min?: number; share?: number; drop?: number })[] = [
   { title: 'method', width: 0, min: 8, share: 3, cell: methodCell },
   { title: 'target', width: 0, min: 8, share: 3, cell: (e) => e.target ?? '' },
   { title: 'status', width: 11, cell: statusCell },
-  { title: 'policy', width: 16, drop: 1, cell: policyCell },
+  { title: 'policy', width: 0, min: 10, share: 3, drop: 1, cell: policyCell },
   { title: 'dur', width: 7, right: true, drop: 5, cell: (e) => duration(e.duration_ms) },
   { title: 'tok in/out', width: 12, right: true, drop: 3, cell: tokensCell },
   { title: 'cost', width: 8, right: true, drop: 2, cell: (e) => cost(e.cost_usd) },

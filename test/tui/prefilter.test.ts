@@ -41,7 +41,7 @@ let clock = Date.parse('2026-11-01T00:00:00Z');
 
 /** A record as the sidecar would write it: the model / method / tool columns come from the body. */
 function toRecord(r: RecordShape): ExchangeRecord {
-  const e = blankExchange({ agent: r.agent, route: r.route, protocol: r.protocol as 'llm', started_at: clock++ });
+  const e = blankExchange({ agent: r.agent, route: r.route, protocol: r.protocol, started_at: clock++ });
   Object.assign(e, {
     status: r.status,
     direction: r.direction,

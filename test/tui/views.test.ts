@@ -68,7 +68,7 @@ describe('detail tabs', () => {
   test('stream: events with offsets, then the reassembled text', () => {
     const text = tabText('Stream', llmRecord(), []);
     assert.match(text, /^\+ {4}12\.3 ms {2}\{"id":"c1"/m);
-    assert.match(text, /── reassembled text ──\nHello, world$/);
+    assert.match(text, /--- reassembled text ---\nHello, world$/);
   });
 
   test('policy and meta', () => {
