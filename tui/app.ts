@@ -94,11 +94,16 @@ export class TuiApp {
     this.screen.on('resize', () => void this.resized());
   }
 
-  /** Opens on the newest page, follows new records, and resolves when the person quits. */
-  async start(): Promise<void> {
+  /** Reads the totals and the newest page, and draws the first screen. */
+  async open(): Promise<void> {
     this.totals = updateTotals(this.options.db, this.totals);
     await this.model.last();
-    this.draw();
+    this.draw(true);
+  }
+
+  /** Opens, looks for new records every refreshMs, and resolves when the person quits. */
+  async start(): Promise<void> {
+    await this.open();
     const every = this.options.refreshMs ?? 500;
     if (every > 0) this.timer = setInterval(() => void this.tick(), every);
     return this.done;
@@ -125,8 +130,8 @@ export class TuiApp {
   private async tick(): Promise<void> {
     if (this.closed) return;
     this.totals = updateTotals(this.options.db, this.totals);
-    const changed = await this.model.refresh();
-    if (changed || this.view === 'list') this.draw();
+    await this.model.refresh();
+    this.draw(true);
   }
 
   private async scanning(progress: ScanProgress): Promise<void> {
@@ -137,9 +142,10 @@ export class TuiApp {
 
   // ── drawing ────────────────────────────────────────────────────────────────────────────
 
-  draw(): void {
+  /** Redraws; the stats bar's queries run only when `stats` is set (opening, each refresh, follow). */
+  draw(stats = false): void {
     if (this.closed) return;
-    this.drawStats();
+    if (stats) this.drawStats();
     if (this.view === 'list' || this.view === 'help') this.drawList();
     this.drawFilterLine();
     // While the filter prompt is open its own help stays in the status line.
@@ -297,7 +303,8 @@ export class TuiApp {
         if (this.view !== 'list') break;
         await this.model.toggleFollow();
         this.message = this.model.following ? 'following new exchanges (F stops)' : 'follow mode off';
-        break;
+        this.draw(true);
+        return;
       case 'sessions':
         if (this.view === 'list') this.openSessions();
         break;
