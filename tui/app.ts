@@ -34,6 +34,9 @@ const TONE_TAGS: Record<RowTone, [string, string]> = {
   aborted: ['{gray-fg}', '{/gray-fg}'],
 };
 
+/** Rows counted per step when the totals are first read. */
+const TOTALS_STEP = 100_000;
+
 /** Seconds shown in the sparklines. */
 const SPARK_SECONDS = 20;
 
@@ -94,10 +97,27 @@ export class TuiApp {
     this.screen.on('resize', () => void this.resized());
   }
 
-  /** Reads the totals and the newest page, and draws the first screen. */
+  /** Resolves once the totals cover every row that was there when the TUI opened. */
+  totalsCounted: Promise<void> = Promise.resolve();
+  private counting = false;
+
+  /** Reads the newest page and draws the first screen; the totals are counted after it, in steps. */
   async open(): Promise<void> {
-    this.totals = updateTotals(this.options.db, this.totals);
+    this.counting = true;
     await this.model.last();
+    this.draw(true);
+    this.totalsCounted = this.countTotals();
+  }
+
+  private async countTotals(): Promise<void> {
+    for (;;) {
+      const next = updateTotals(this.options.db, this.totals, TOTALS_STEP);
+      this.totals = next;
+      if (next.done || this.closed) break;
+      this.draw(true);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    this.counting = false;
     this.draw(true);
   }
 
@@ -129,7 +149,7 @@ export class TuiApp {
 
   private async tick(): Promise<void> {
     if (this.closed) return;
-    this.totals = updateTotals(this.options.db, this.totals);
+    if (!this.counting) this.totals = updateTotals(this.options.db, this.totals);
     await this.model.refresh();
     this.draw(true);
   }
@@ -159,7 +179,7 @@ export class TuiApp {
     const rates = newest === null ? null : ratesUntil(this.options.db, Math.max(newest, this.model.following ? Date.now() : 0), SPARK_SECONDS);
     const parts = [
       ...(this.model.following ? ['{green-bg}{black-fg} FOLLOW {/black-fg}{/green-bg}'] : []),
-      `{bold}tapwire{/bold} ${t.exchanges.toLocaleString('en-US')} exchanges`,
+      `{bold}tapwire{/bold} ${t.exchanges.toLocaleString('en-US')}${this.counting ? '… (counting)' : ''} exchanges`,
       `${t.errors > 0 ? '{red-fg}' : ''}errors ${t.errors}${t.errors > 0 ? '{/red-fg}' : ''}`,
       `${t.denied > 0 ? '{yellow-fg}' : ''}denied ${t.denied}${t.denied > 0 ? '{/yellow-fg}' : ''}`,
       `tokens ${count(t.tokens)}`,
@@ -266,6 +286,11 @@ export class TuiApp {
   /** One named action, as a key runs it; resolves once the screen shows its result. */
   async handle(action: string): Promise<void> {
     this.message = '';
+    // Moving away from the newest row in the list ends follow mode, as scrolling back in a log does.
+    if (this.view === 'list' && this.model.following && ['up', 'pageup', 'first'].includes(action)) {
+      this.model.following = false;
+      this.draw(true);
+    }
     switch (action) {
       case 'down':
       case 'up':

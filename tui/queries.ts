@@ -19,17 +19,25 @@ export function emptyTotals(): Totals {
   return { exchanges: 0, errors: 0, denied: 0, tokens: 0, costUsd: 0, countedTo: '' };
 }
 
-/** Adds the rows recorded after `totals.countedTo`. */
-export function updateTotals(db: Db, totals: Totals): Totals {
+/**
+ * Adds the rows recorded after `totals.countedTo`, at most `maxRows` of them (a million rows
+ * take seconds: the TUI counts them in steps after its first screen). `done` is false when
+ * rows were left for the next call.
+ */
+export function updateTotals(db: Db, totals: Totals, maxRows = Number.POSITIVE_INFINITY): Totals & { done: boolean } {
+  const bound = Number.isFinite(maxRows)
+    ? (db.prepare('SELECT id FROM exchanges WHERE id > ? ORDER BY id LIMIT 1 OFFSET ?').pluck().get(totals.countedTo, maxRows - 1) as string | undefined)
+    : undefined;
   const row = db
     .prepare(
       `SELECT count(*) AS n, total(status = 'error') AS errors, total(status = 'denied') AS denied,
               total(COALESCE(input_tokens, 0) + COALESCE(output_tokens, 0)) AS tokens, total(cost_usd) AS cost, max(id) AS newest
-       FROM exchanges WHERE id > ?`,
+       FROM exchanges WHERE id > ? AND id <= ?`,
     )
-    .get(totals.countedTo) as { n: number; errors: number; denied: number; tokens: number; cost: number; newest: string | null };
-  if (row.n === 0) return totals;
+    .get(totals.countedTo, bound ?? '~') as { n: number; errors: number; denied: number; tokens: number; cost: number; newest: string | null };
+  if (row.n === 0) return { ...totals, done: true };
   return {
+    done: bound === undefined,
     exchanges: totals.exchanges + row.n,
     errors: totals.errors + row.errors,
     denied: totals.denied + row.denied,

@@ -103,8 +103,8 @@ describe('tapwire tui in a terminal', () => {
 
   test('the list shows every recorded exchange with its protocol, target, status and policy', async (t) => {
     const tmux = startTui(t);
-    const screen = await tmux.waitFor(/delete_file/, 'the list');
-    assert.match(screen, new RegExp(`tapwire ${total} exchanges .*denied 1`));
+    await tmux.waitFor(/delete_file/, 'the list');
+    const screen = await tmux.waitFor(new RegExp(`tapwire ${total} exchanges .*denied 1`), 'the totals in the stats bar');
     assert.match(screen, /llm\s+\S+\/openai\s+\/v1\/chat\/completions\s+gpt-4o-mini\s+ok/);
     assert.match(screen, /mcp\s+\S+\/fs\s+tools\/call\s+echo\s+ok/);
     assert.match(screen, /mcp\s+\S+\/fs\s+tools\/call\s+delete_file\s+denied\s+deny:no-destructive-tools/);

@@ -107,11 +107,16 @@ describe('totals, rates and sessions', () => {
     insert(Array.from({ length: 300 }, (_, i) => syntheticRecord(i, end - 3000 + i * 10)));
     const totals = updateTotals(db, emptyTotals());
     const expectedErrors = Array.from({ length: 300 }, (_, i) => i).filter((i) => i % 97 !== 0 && i % 53 === 0).length;
-    assert.deepEqual([totals.exchanges, totals.denied, totals.errors], [300, 4, expectedErrors]);
+    assert.deepEqual([totals.exchanges, totals.denied, totals.errors, totals.done], [300, 4, expectedErrors, true]);
+    let stepped = updateTotals(db, emptyTotals(), 128);
+    const steps = [stepped.exchanges];
+    while (!stepped.done) steps.push((stepped = updateTotals(db, stepped, 128)).exchanges);
+    assert.deepEqual(steps, [128, 256, 300], 'counted in steps of 128 rows');
+    assert.deepEqual({ ...stepped, done: true }, totals);
     insert([syntheticRecord(97 * 7, end)]);
     const more = updateTotals(db, totals);
     assert.deepEqual([more.exchanges, more.denied], [301, 5]);
-    assert.equal(updateTotals(db, more), more, 'nothing new: the same totals');
+    assert.deepEqual(updateTotals(db, more), more, 'nothing new: the same totals');
     const rates = ratesUntil(db, end, 2);
     assert.deepEqual(rates.requests, [100, 1], 'the second before the last holds 100 rows, the last one the row at its start');
     const found = sessions(db);
