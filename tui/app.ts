@@ -66,6 +66,10 @@ export class TuiApp {
   private detailRecord: ExchangeRecord | null = null;
   private sessionRows: SessionSummary[] = [];
   private totals: Totals = emptyTotals();
+  /** True until the totals cover every row that was there when the TUI opened. */
+  private counting = false;
+  /** Resolves when they do. */
+  totalsCounted: Promise<void> = Promise.resolve();
   private message = '';
   private filterNote = '';
   private timer: NodeJS.Timeout | null = null;
@@ -96,10 +100,6 @@ export class TuiApp {
     });
     this.screen.on('resize', () => void this.resized());
   }
-
-  /** Resolves once the totals cover every row that was there when the TUI opened. */
-  totalsCounted: Promise<void> = Promise.resolve();
-  private counting = false;
 
   /** Reads the newest page and draws the first screen; the totals are counted after it, in steps. */
   async open(): Promise<void> {

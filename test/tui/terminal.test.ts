@@ -180,6 +180,19 @@ describe('tapwire tui in a terminal', () => {
     assert.match(script, /"content":"stream a poem"/);
   });
 
+  test('the sessions view lists the MCP session, and enter filters the list to it', async (t) => {
+    const tmux = startTui(t);
+    await tmux.waitFor(/delete_file/, 'the list');
+    tmux.keys('S');
+    const screen = await tmux.waitFor(/^mcp +fs +\S+ +\d+ ex/m, 'the sessions view');
+    const [, sessionId, count] = /^mcp +fs +(\S+) +(\d+) ex +0 err +1 denied/m.exec(screen)!;
+    tmux.keys('Enter');
+    const list = await tmux.waitFor(new RegExp(`filter: exchange\\.session_id == "${sessionId!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`), 'the list filtered to the session');
+    const rows = list.split('\n').filter((line) => /^\d\d:\d\d:\d\d\.\d{3} /.test(line));
+    assert.equal(rows.length, Number(count));
+    assert.ok(rows.every((row) => /^\S+ mcp /.test(row)), 'only the session\'s MCP exchanges');
+  });
+
   test('follow mode picks up an exchange recorded while the TUI is open', async (t) => {
     const tmux = startTui(t);
     await tmux.waitFor(/delete_file/, 'the list');

@@ -11,11 +11,12 @@ import { syntheticRecord } from '../../bench/tui-data.js';
 import { blankExchange, type ExchangeRecord } from '../../sidecar/exchange.js';
 import { openDatabase, StoreError } from '../../store/db.js';
 import { prepareInsert } from '../../store/insert.js';
+import { getExchangeRecord, listExchanges } from '../../store/queries.js';
 import { curlCommand } from '../../tui/curl.js';
 import { FOLD_AT, prettyBody, tabText } from '../../tui/detail.js';
 import { columnsFor, cost, duration, formatRow, headerLine, toneOf } from '../../tui/format.js';
 import { openForBrowsing } from '../../tui/open.js';
-import { emptyTotals, ratesUntil, sessions, sparkline, updateTotals } from '../../tui/queries.js';
+import { emptyTotals, ratesUntil, related, sessions, sparkline, updateTotals } from '../../tui/queries.js';
 
 function llmRecord(): ExchangeRecord {
   const e = blankExchange({ agent: 'planner', route: 'openai', protocol: 'llm', started_at: Date.parse('2026-11-21T10:00:00Z') });
@@ -121,6 +122,12 @@ describe('totals, rates and sessions', () => {
     assert.deepEqual(rates.requests, [100, 1], 'the second before the last holds 100 rows, the last one the row at its start');
     const found = sessions(db);
     assert.ok(found.some((s) => s.session_id === 'session-0' && s.protocol === 'mcp' && s.exchanges === 80));
+    // In session-0 every tenth exchange from 8 on is a server-sent progress notification.
+    const call = getExchangeRecord(db, listExchanges(db).find((e) => e.session_id === 'session-0' && e.method === 'tools/call')!.id)!;
+    const notes = related(db, call.exchange);
+    assert.equal(notes.length, 20);
+    assert.ok(notes.every((n) => n.method === 'notifications/progress' && n.direction === 'server_to_client' && n.session_id === 'session-0'));
+    assert.match(tabText('Related', call, notes), /session session-0: 20 notifications and server-to-client messages\n\n\d\d:\d\d:\d\d\.\d{3} {2}server → client {2}notifications\/progress/);
     db.close();
   });
 
