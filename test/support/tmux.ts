@@ -19,7 +19,11 @@ export class Tmux {
     writeFileSync(config, ['set -g default-terminal xterm-256color', 'set -g set-clipboard on', ''].join('\n'));
     const env = Object.entries(options.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
     this.tmux('-f', config, 'new-session', '-d', '-s', 'main', '-x', String(options.width ?? 160), '-y', String(options.height ?? 40), '-c', options.cwd, ...env, `${command}; echo "[exit $?]"; exec sleep 3600`);
+    this.socketPath = this.tmux('display-message', '-p', '#{socket_path}').trim();
   }
+
+  /** The server's socket file, which kill-server leaves behind. */
+  private readonly socketPath: string;
 
   private tmux(...args: string[]): string {
     return execFileSync('tmux', ['-L', this.socket, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -69,5 +73,6 @@ export class Tmux {
       // Already gone.
     }
     rmSync(this.configDir, { recursive: true, force: true });
+    rmSync(this.socketPath, { force: true });
   }
 }
