@@ -11,6 +11,7 @@ import { StoreError } from '../store/db.js';
 import { policyCheck } from '../policies/cli-check.js';
 import { policyTest } from '../policies/cli-test.js';
 import { PolicyError } from '../policies/file.js';
+import { tuiCommand } from '../tui/command.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -102,6 +103,8 @@ policy
   .action((files: string[], opts: { db?: string; since?: string }) => {
     process.exitCode = policyTest(files, opts, process.stdout, process.stderr);
   });
+
+program.addCommand(tuiCommand);
 
 try {
   await program.parseAsync();

@@ -3,6 +3,7 @@
 import type { Exchange, ExchangeEvent, ExchangeRecord, Payload } from '../sidecar/exchange.js';
 import { EXCHANGE_COLUMNS } from './columns.js';
 import type { Db } from './db.js';
+import type { Statement } from 'better-sqlite3';
 
 interface PayloadRow {
   kind: 'request' | 'response';
@@ -21,15 +22,25 @@ export function listExchanges(db: Db, options: { limit?: number; route?: string 
     .all({ limit: options.limit ?? -1, ...(options.route ? { route: options.route } : {}) }) as Exchange[];
 }
 
+/** The record statements of each open database, prepared once: callers that read many records (the TUI filter) would otherwise spend most of their time preparing. */
+const recordStatements = new WeakMap<Db, { exchange: Statement; payloads: Statement; events: Statement }>();
+
 export function getExchangeRecord(db: Db, id: string): ExchangeRecord | null {
-  const exchange = db.prepare(`SELECT ${COLUMNS} FROM exchanges WHERE id = ?`).get(id) as Exchange | undefined;
+  let statements = recordStatements.get(db);
+  if (!statements) {
+    statements = {
+      exchange: db.prepare(`SELECT ${COLUMNS} FROM exchanges WHERE id = ?`),
+      payloads: db.prepare('SELECT kind, headers, body, body_size, truncated FROM payloads WHERE exchange_id = ?'),
+      events: db.prepare('SELECT offset_ms, event, event_id, data FROM events WHERE exchange_id = ? ORDER BY seq'),
+    };
+    recordStatements.set(db, statements);
+  }
+  const exchange = statements.exchange.get(id) as Exchange | undefined;
   if (!exchange) return null;
-  const payloads = db.prepare('SELECT kind, headers, body, body_size, truncated FROM payloads WHERE exchange_id = ?').all(id) as PayloadRow[];
+  const payloads = statements.payloads.all(id) as PayloadRow[];
   const toPayload = (row: PayloadRow | undefined): Payload | null =>
     row ? { headers: JSON.parse(row.headers) as Payload['headers'], body: row.body, body_size: row.body_size, truncated: row.truncated === 1 } : null;
-  const events = db
-    .prepare('SELECT offset_ms, event, event_id, data FROM events WHERE exchange_id = ? ORDER BY seq')
-    .all(id) as ExchangeEvent[];
+  const events = statements.events.all(id) as ExchangeEvent[];
   return {
     exchange,
     request: toPayload(payloads.find((p) => p.kind === 'request')),

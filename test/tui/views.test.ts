@@ -1,0 +1,171 @@
+// The pure parts of the TUI's screens: list columns and row text, the detail tabs, the curl
+// export, the totals and sparklines, and the messages for a database that cannot be opened.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { syntheticRecord } from '../../bench/tui-data.js';
+import { blankExchange, type ExchangeRecord } from '../../sidecar/exchange.js';
+import { openDatabase, StoreError } from '../../store/db.js';
+import { prepareInsert } from '../../store/insert.js';
+import { getExchangeRecord, listExchanges } from '../../store/queries.js';
+import { curlCommand } from '../../tui/curl.js';
+import { FOLD_AT, prettyBody, tabText } from '../../tui/detail.js';
+import { columnsFor, cost, duration, formatRow, headerLine, toneOf } from '../../tui/format.js';
+import { openForBrowsing } from '../../tui/open.js';
+import { emptyTotals, ratesUntil, related, sessions, sparkline, updateTotals } from '../../tui/queries.js';
+
+function llmRecord(): ExchangeRecord {
+  const e = blankExchange({ agent: 'planner', route: 'openai', protocol: 'llm', started_at: Date.parse('2026-11-21T10:00:00Z') });
+  Object.assign(e, { method: 'POST /v1/chat/completions', model: 'gpt-4o-mini', target: 'gpt-4o-mini', status: 'denied', http_status: 403, policy_rule: 'no-gpt', policy_action: 'deny', policy_reason: 'not this model', duration_ms: 1234, input_tokens: 1500, output_tokens: 20, cost_usd: 0.00123, streamed: 1 });
+  const body = JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: `it's ${'x'.repeat(FOLD_AT + 50)}` }] });
+  const chunk = (text: string): string => JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: text } }] });
+  return {
+    exchange: e,
+    request: { headers: { 'content-type': 'application/json', authorization: '[redacted]', host: '127.0.0.1:4100' }, body: Buffer.from(body), body_size: body.length, truncated: false },
+    response: null,
+    events: [
+      { offset_ms: 12.25, event: null, event_id: null, data: chunk('Hello') },
+      { offset_ms: 30.5, event: null, event_id: null, data: chunk(', world') },
+      { offset_ms: 31, event: null, event_id: null, data: '[DONE]' },
+    ],
+  };
+}
+
+describe('list rows', () => {
+  test('columns fill the width, one cell short, at any terminal size', () => {
+    for (const width of [60, 80, 120, 160, 240]) {
+      const columns = columnsFor(width);
+      assert.equal(headerLine(columns).length, width - 1, `header at ${width}`);
+      assert.equal(formatRow(llmRecord().exchange, columns).length, width - 1, `row at ${width}`);
+    }
+  });
+
+  test('a row shows what a person scans for', () => {
+    const row = formatRow(llmRecord().exchange, columnsFor(160));
+    for (const cell of ['llm', 'planner/openai', '/v1/chat/completions', 'gpt-4o-mini', 'denied 403', 'deny:no-gpt', '1.23s', '1.5k/20', '$0.0012']) assert.ok(row.includes(cell), `${cell} in ${row}`);
+    assert.equal(toneOf(llmRecord().exchange), 'denied');
+    assert.equal(toneOf({ ...llmRecord().exchange, status: 'error' }), 'error');
+  });
+
+  test('numbers', () => {
+    assert.deepEqual([duration(12.4), duration(1530), duration(123_000), duration(null)], ['12ms', '1.53s', '2m03s', '']);
+    assert.deepEqual([cost(1.234), cost(0.00123), cost(0.00001), cost(0), cost(null)], ['$1.23', '$0.0012', '<$0.0001', '$0', '']);
+  });
+});
+
+describe('detail tabs', () => {
+  test('request: headers as recorded, indented JSON, long strings folded', () => {
+    const text = tabText('Request', llmRecord(), []);
+    assert.match(text, /authorization: \[redacted\]/);
+    assert.match(text, /^ {2}"model": "gpt-4o-mini",$/m);
+    assert.match(text, /… \(\+5\d chars\)/);
+    assert.equal(prettyBody('not json'), 'not json');
+  });
+
+  test('stream: events with offsets, then the reassembled text', () => {
+    const text = tabText('Stream', llmRecord(), []);
+    assert.match(text, /^\+ {4}12\.3 ms {2}\{"id":"c1"/m);
+    assert.match(text, /--- reassembled text ---\nHello, world$/);
+  });
+
+  test('policy and meta', () => {
+    assert.match(tabText('Policy', llmRecord(), []), /rule: {4}no-gpt\naction: {2}deny\nreason: {2}not this model/);
+    const meta = tabText('Meta', llmRecord(), []);
+    assert.match(meta, /tokens in \/ out\s+1500 \/ 20/);
+    assert.match(meta, new RegExp(`id\\s+${llmRecord().exchange.id.slice(0, 6)}`));
+  });
+});
+
+describe('curl export', () => {
+  test('the recorded request through the route, credentials left redacted, quoting safe', () => {
+    const record = llmRecord();
+    const script = curlCommand(record);
+    assert.match(script, /curl -sS -X POST "\$\{TAPWIRE_URL:-http:\/\/127\.0\.0\.1:4100\}\/openai\/v1\/chat\/completions"/);
+    assert.match(script, /-H 'authorization: \[redacted\]'/);
+    assert.match(script, /# authorization: redacted in the record/);
+    assert.doesNotMatch(script, /host:/);
+    // The shell gets back exactly the recorded body, single quote included.
+    const dir = mkdtempSync(join(tmpdir(), 'tapwire-curl-'));
+    try {
+      const body = /--data-binary ('(?:[^']|'\\'')*')/.exec(script)![1]!;
+      const echoed = execFileSync('sh', ['-c', `printf %s ${body}`]);
+      assert.equal(echoed.toString(), record.request!.body!.toString());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('totals, rates and sessions', () => {
+  test('totals count once, then only newer rows; rates per second; sessions grouped', () => {
+    const db = openDatabase(':memory:');
+    const insert = prepareInsert(db);
+    const end = Date.parse('2026-11-21T10:00:10Z');
+    insert(Array.from({ length: 300 }, (_, i) => syntheticRecord(i, end - 3000 + i * 10)));
+    const totals = updateTotals(db, emptyTotals());
+    const expectedErrors = Array.from({ length: 300 }, (_, i) => i).filter((i) => i % 97 !== 0 && i % 53 === 0).length;
+    assert.deepEqual([totals.exchanges, totals.denied, totals.errors, totals.done], [300, 4, expectedErrors, true]);
+    let stepped = updateTotals(db, emptyTotals(), 128);
+    const steps = [stepped.exchanges];
+    while (!stepped.done) steps.push((stepped = updateTotals(db, stepped, 128)).exchanges);
+    assert.deepEqual(steps, [128, 256, 300], 'counted in steps of 128 rows');
+    assert.deepEqual({ ...stepped, done: true }, totals);
+    insert([syntheticRecord(97 * 7, end)]);
+    const more = updateTotals(db, totals);
+    assert.deepEqual([more.exchanges, more.denied], [301, 5]);
+    assert.deepEqual(updateTotals(db, more), more, 'nothing new: the same totals');
+    const rates = ratesUntil(db, end, 2);
+    assert.deepEqual(rates.requests, [100, 1], 'the second before the last holds 100 rows, the last one the row at its start');
+    const found = sessions(db);
+    assert.ok(found.some((s) => s.session_id === 'session-0' && s.protocol === 'mcp' && s.exchanges === 80));
+    // In session-0 every tenth exchange from 8 on is a server-sent progress notification.
+    const call = getExchangeRecord(db, listExchanges(db).find((e) => e.session_id === 'session-0' && e.method === 'tools/call')!.id)!;
+    const notes = related(db, call.exchange);
+    assert.equal(notes.length, 20);
+    assert.ok(notes.every((n) => n.method === 'notifications/progress' && n.direction === 'server_to_client' && n.session_id === 'session-0'));
+    assert.match(tabText('Related', call, notes), /session session-0: 20 notifications and server-to-client messages\n\n\d\d:\d\d:\d\d\.\d{3} {2}server → client {2}notifications\/progress/);
+    db.close();
+  });
+
+  test('sparkline', () => {
+    assert.equal(sparkline([0, 1, 2, 4, 8]), '▁▂▃▅█');
+    assert.equal(sparkline([0, 0]), '▁▁');
+  });
+});
+
+describe('opening a database', () => {
+  let dir: string;
+  before(() => (dir = mkdtempSync(join(tmpdir(), 'tapwire-open-'))));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const message = (path: string): string => {
+    try {
+      openForBrowsing(path).close();
+    } catch (err) {
+      assert.ok(err instanceof StoreError);
+      return err.message;
+    }
+    return 'opened';
+  };
+
+  test('missing, not SQLite, not tapwire, newer schema: one sentence each', () => {
+    assert.match(message(join(dir, 'missing.db')), /missing\.db does not exist/);
+    writeFileSync(join(dir, 'notes.txt'), 'hello, this is not a database at all, not even close');
+    assert.match(message(join(dir, 'notes.txt')), /notes\.txt is not a tapwire database \(file is not a database\)/);
+    const other = new Database(join(dir, 'other.db'));
+    other.exec('CREATE TABLE t (x)');
+    other.close();
+    assert.match(message(join(dir, 'other.db')), /other\.db is not a tapwire database \(it has no exchanges table\)/);
+    openDatabase(join(dir, 'newer.db')).close();
+    const newer = new Database(join(dir, 'newer.db'));
+    newer.pragma('user_version = 99');
+    newer.close();
+    assert.match(message(join(dir, 'newer.db')), /schema version 99.*written by a newer tapwire/);
+    openDatabase(join(dir, 'ok.db')).close();
+    assert.equal(message(join(dir, 'ok.db')), 'opened');
+  });
+});

@@ -1,0 +1,21 @@
+// `tapwire tui [--db FILE]`: opens the recorded traffic in the terminal UI. The database is
+// checked before the screen takes over the terminal, so a wrong path is one plain message.
+import { Command } from 'commander';
+import blessed from 'blessed';
+import { actionHooks } from './actions.js';
+import { TuiApp } from './app.js';
+import { openForBrowsing } from './open.js';
+
+export const tuiCommand = new Command('tui')
+  .description('explore the recorded traffic in a terminal UI (read-only; works while the sidecar records)')
+  .option('--db <file>', 'the SQLite file to open', 'tapwire.db')
+  .action(async (opts: { db: string }) => {
+    const db = openForBrowsing(opts.db);
+    const screen = blessed.screen({ smartCSR: true, title: `tapwire ${opts.db}`, warnings: false, fullUnicode: true });
+    const app = new TuiApp({ db, dbPath: opts.db, screen, hooks: actionHooks });
+    try {
+      await app.start();
+    } finally {
+      db.close();
+    }
+  });

@@ -1,0 +1,80 @@
+// The TUI filter: what the person typed (CEL, or shorthand compiled to CEL), checked against
+// the shared vocabulary, split into an SQL prefilter and the CEL that decides the rest, and
+// judged on a recorded exchange through the same buildContext policies use.
+import { compileExpression, ExpressionError, matched, type CompiledExpression } from '../policies/cel.js';
+import { buildContext } from '../policies/context.js';
+import { VOCABULARY, type Struct } from '../policies/vocabulary.js';
+import type { Exchange, ExchangeRecord } from '../sidecar/exchange.js';
+import { prefilter, type Prefilter } from './prefilter.js';
+import { isShorthand, shorthandToCel } from './shorthand.js';
+
+export interface Filter extends Prefilter {
+  /** What was typed. */
+  input: string;
+  /** The CEL that runs (the input itself, or what the shorthand compiled to). */
+  cel: string;
+  /** Judges one exchange; `load` reads its payloads and events when the expression needs them. */
+  matches(row: Exchange, load: () => ExchangeRecord | null): boolean;
+}
+
+/** A filter that could not be compiled: the message and where in the input it points. */
+export class FilterError extends Error {
+  override readonly name = 'FilterError';
+  constructor(
+    message: string,
+    /** 0-based offset into the input, or null when it points into compiled CEL. */
+    readonly offset: number | null,
+    readonly cel: string | null,
+  ) {
+    super(message);
+  }
+}
+
+/** Compiles what was typed after `/`; throws FilterError. An empty input is no filter (null). */
+export function compileFilter(input: string): Filter | null {
+  const trimmed = input.trim();
+  if (trimmed === '') return null;
+  let cel = trimmed;
+  const shorthand = isShorthand(trimmed);
+  if (shorthand) {
+    try {
+      cel = shorthandToCel(trimmed);
+    } catch (err) {
+      if (err instanceof ExpressionError) throw new FilterError(err.message, err.offset + input.indexOf(trimmed), null);
+      throw err;
+    }
+  }
+  let expression: CompiledExpression;
+  try {
+    expression = compileExpression(cel);
+  } catch (err) {
+    if (!(err instanceof ExpressionError)) throw err;
+    throw new FilterError(withHint(err.message), shorthand ? null : err.offset + input.indexOf(trimmed), shorthand ? cel : null);
+  }
+  const sql = prefilter(cel);
+  return {
+    ...sql,
+    input: trimmed,
+    cel,
+    matches(row, load) {
+      if (sql.rowOnly) return matched(expression.evaluate(buildContext({ exchange: row })));
+      const record = load();
+      if (!record) return false;
+      return matched(expression.evaluate(buildContext({ exchange: record.exchange, request: record.request, response: record.response, events: record.events })));
+    },
+  };
+}
+
+/** `duration_ms` is `exchange.duration_ms` in the vocabulary: say so. */
+function withHint(message: string): string {
+  const unknown = /^unknown variable "([^"]+)"/.exec(message);
+  if (!unknown) return message;
+  const name = unknown[1]!;
+  const parent = ['exchange', 'usage', 'llm', 'mcp', 'a2a', 'response'].find((root) => (VOCABULARY[root] as Struct)[name] !== undefined);
+  return parent ? `unknown variable "${name}": did you mean ${parent}.${name}?` : message;
+}
+
+/** Where an error points, as a caret line under the input (for the filter prompt). */
+export function caretLine(offset: number): string {
+  return `${' '.repeat(Math.max(0, offset))}^`;
+}
