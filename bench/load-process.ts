@@ -9,7 +9,8 @@ export type LoadJob =
   | { type: 'open-loop'; origin: string; plan: Omit<LoadPlan, 'body'> & { body: string } }
   | { type: 'streams'; origin: string; plan: Omit<StreamPlan, 'body' | 'onAllStarted'> & { body: string } };
 
-const REQUEST_TIMEOUT_MS = 30_000;
+/** A request unanswered this long fails: it bounds how long an overloaded peer can hold a slice. */
+const REQUEST_TIMEOUT_MS = 10_000;
 const pools = new Map<string, Pool>();
 
 function poolFor(origin: string, connections: number): Pool {
