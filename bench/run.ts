@@ -8,7 +8,8 @@
 // CI uses to keep this code working; its numbers mean nothing.
 // Environment: BENCH_RESULTS_DIR (default bench/results), BENCH_KEEP_DIR (keep the work dir,
 // databases included, at this path), BENCH_NOTE (a line put at the top of the results, e.g.
-// that the machine was busy), BENCH_PROFILE=<dir> (each tapwire writes a CPU profile there),
+// that the machine was busy), BENCH_SIZE (JSON overriding fields of the run's size, see
+// context.ts), BENCH_PROFILE=<dir> (each tapwire writes a CPU profile there),
 // BENCH_NGINX, BENCH_WRK (binaries, default /usr/sbin/nginx and /usr/bin/wrk).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -16,7 +17,7 @@ import { createRequire } from 'node:module';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BenchContext, FULL, QUICK } from './context.js';
+import { BenchContext, FULL, QUICK, type BenchSize } from './context.js';
 import { LoadProcess } from './load-client.js';
 import { startOtlpTarget, type OtlpTarget } from './otlp-target.js';
 import { PEER_LABELS, startStandingPeers } from './peers.js';
@@ -62,7 +63,8 @@ function versions(tapwire: string): Record<string, string> {
 
 async function main(): Promise<number> {
   const quick = process.argv.includes('--quick');
-  const size = quick ? QUICK : FULL;
+  // BENCH_SIZE: JSON overriding parts of the run's size, e.g. a shorter full run on a busy machine; the results record the size used.
+  const size: BenchSize = { ...(quick ? QUICK : FULL), ...(JSON.parse(process.env.BENCH_SIZE || '{}') as Partial<BenchSize>) };
   const startedAt = new Date();
   const loadAverageAtStart = loadavg();
   const keepDir = process.env.BENCH_KEEP_DIR ? resolve(process.env.BENCH_KEEP_DIR) : null;
