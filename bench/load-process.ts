@@ -11,21 +11,23 @@ export type LoadJob =
 
 /** A request unanswered this long fails: it bounds how long an overloaded peer can hold a slice. */
 const REQUEST_TIMEOUT_MS = 10_000;
+/** Streams get longer: 1,000 opened at once measure memory, and may queue on a busy machine. */
+const STREAM_TIMEOUT_MS = 60_000;
 const pools = new Map<string, Pool>();
 
-function poolFor(origin: string, connections: number): Pool {
-  const key = `${origin} ${connections}`;
+function poolFor(origin: string, connections: number, timeoutMs: number): Pool {
+  const key = `${origin} ${connections} ${timeoutMs}`;
   let pool = pools.get(key);
   if (!pool) {
-    pool = loadPool(origin, REQUEST_TIMEOUT_MS, connections);
+    pool = loadPool(origin, timeoutMs, connections);
     pools.set(key, pool);
   }
   return pool;
 }
 
 async function run(job: LoadJob): Promise<unknown> {
-  if (job.type === 'open-loop') return runLoad(poolFor(job.origin, 256), { ...job.plan, body: Buffer.from(job.plan.body) });
-  const pool = poolFor(job.origin, Math.max(256, job.plan.concurrency));
+  if (job.type === 'open-loop') return runLoad(poolFor(job.origin, 256, REQUEST_TIMEOUT_MS), { ...job.plan, body: Buffer.from(job.plan.body) });
+  const pool = poolFor(job.origin, Math.max(256, job.plan.concurrency), STREAM_TIMEOUT_MS);
   return runStreams(pool, { ...job.plan, body: Buffer.from(job.plan.body) });
 }
 
