@@ -34,6 +34,9 @@ function place(url: string): string {
   return url;
 }
 
+/** tapwire's own compiled code. */
+const OURS = /\/dist\/(sidecar|store|policies)\//;
+
 function summarise(path: string, top: number): void {
   const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
@@ -46,18 +49,25 @@ function summarise(path: string, top: number): void {
   const fnSelf = new Map<string, number>();
   const placeSelf = new Map<string, number>();
   const placeTotal = new Map<string, number>();
+  const oursTotal = new Map<string, number>();
   for (const [id, us] of selfUs) {
     const frame = byId.get(id)!.callFrame;
     const key = `${frame.functionName || '(anonymous)'} ${place(frame.url)}:${frame.lineNumber + 1}`;
     fnSelf.set(key, (fnSelf.get(key) ?? 0) + us);
     placeSelf.set(place(frame.url), (placeSelf.get(place(frame.url)) ?? 0) + us);
-    // Inclusive time: each place on the stack counts once per sample.
+    // Inclusive time: each place (and each tapwire function) on the stack counts once per sample.
     const seen = new Set<string>();
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
-      const p = place(byId.get(at)!.callFrame.url);
+      const atFrame = byId.get(at)!.callFrame;
+      const p = place(atFrame.url);
       if (!seen.has(p)) {
         seen.add(p);
         placeTotal.set(p, (placeTotal.get(p) ?? 0) + us);
+      }
+      const fn = `${atFrame.functionName || '(anonymous)'} ${p}:${atFrame.lineNumber + 1}`;
+      if (OURS.test(atFrame.url) && !seen.has(fn)) {
+        seen.add(fn);
+        oursTotal.set(fn, (oursTotal.get(fn) ?? 0) + us);
       }
     }
   }
@@ -70,6 +80,7 @@ function summarise(path: string, top: number): void {
   print('self time by function', fnSelf, top);
   print('self time by file/package', placeSelf, 20);
   print('total (inclusive) time by file/package', placeTotal, 20);
+  print('total (inclusive) time by tapwire function', oursTotal, top);
   printLongTasks(profile, byId, parent, 10);
 }
 
@@ -109,7 +120,7 @@ function printLongTasks(profile: CpuProfile, byId: Map<number, ProfileNode>, par
       self.set(key, (self.get(key) ?? 0) + 1);
       for (let up: number | undefined = id; up !== undefined; up = parent.get(up)) {
         const f = byId.get(up)!.callFrame;
-        if (/\/dist\/(sidecar|store)\//.test(f.url)) {
+        if (OURS.test(f.url)) {
           const k = `${f.functionName || '(anonymous)'} ${place(f.url)}`;
           ours.set(k, (ours.get(k) ?? 0) + 1);
           break;

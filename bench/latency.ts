@@ -1,4 +1,4 @@
-// `npm run bench`: the latency tapwire adds over calling the upstream directly, at a fixed
+// `npm run bench:latency`: the latency tapwire adds over calling the upstream directly, at a fixed
 // open-loop request rate, non-streamed and streamed, with recording on. Runs the mock
 // upstream and tapwire as child processes, drives them from this process, checks that
 // tapwire recorded every request it was sent, prints the tables and writes
@@ -12,7 +12,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import type { ChildProcess } from 'node:child_process';
 import { openDatabase } from '../store/db.js';
 import { loadPool, mergeLoadResults, runLoad, type LoadPlan, type LoadResult } from './load.js';
 import { agentRequestBody } from './openai-fixtures.js';
@@ -33,6 +32,7 @@ import {
   type ScenarioResult,
   type Target,
 } from './report.js';
+import { cpuSeconds, machineTicks } from './proc.js';
 import { percentiles } from './stats.js';
 import type { ProbeSample } from './tapwire-probe.js';
 
@@ -48,30 +48,6 @@ function envNumber(name: string, fallback: number): number {
   const value = Number(raw);
   if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number, got "${raw}"`);
   return value;
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc; null off Linux. */
-function cpuSeconds(child: ChildProcess): number | null {
-  try {
-    const stat = readFileSync(`/proc/${String(child.pid)}/stat`, 'utf8');
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticksPerSecond = 100; // USER_HZ on Linux
-    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
-  } catch {
-    return null;
-  }
-}
-
-/** Machine-wide CPU ticks (all CPUs) from /proc/stat: busy (user+nice+system+irq+softirq), all, stolen by the hypervisor. */
-function machineTicks(): { busy: number; all: number; steal: number } | null {
-  try {
-    const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
-    const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = fields;
-    return { busy: user + nice + system + irq + softirq, all: user + nice + system + idle + iowait + irq + softirq + steal, steal };
-  } catch {
-    return null;
-  }
 }
 
 /** CPU used during a scenario's slices, summed: seconds per process, ticks for the machine. */
@@ -260,8 +236,8 @@ async function main(): Promise<number> {
         if (probeOut && scenario.target === 'tapwire') await signalProbe(sidecar, probeOut); // start the probe's interval afresh
         const measured = scenario.target === 'direct' ? null : sidecars[scenario.target];
         const before = {
-          tapwire: measured ? cpuSeconds(measured.child) : null,
-          upstream: cpuSeconds(upstream.child),
+          tapwire: measured ? cpuSeconds(measured.child.pid) : null,
+          upstream: cpuSeconds(upstream.child.pid),
           generator: process.cpuUsage(),
           machine: machineTicks(),
           wall: performance.now(),
@@ -271,8 +247,8 @@ async function main(): Promise<number> {
         const machine = machineTicks();
         const generator = process.cpuUsage(before.generator);
         used.wall += (performance.now() - before.wall) / 1000;
-        used.tapwire += (measured ? (cpuSeconds(measured.child) ?? Number.NaN) : Number.NaN) - (before.tapwire ?? Number.NaN);
-        used.upstream += (cpuSeconds(upstream.child) ?? Number.NaN) - (before.upstream ?? Number.NaN);
+        used.tapwire += (measured ? (cpuSeconds(measured.child.pid) ?? Number.NaN) : Number.NaN) - (before.tapwire ?? Number.NaN);
+        used.upstream += (cpuSeconds(upstream.child.pid) ?? Number.NaN) - (before.upstream ?? Number.NaN);
         used.generator += (generator.user + generator.system) / 1e6;
         used.machineBusy += (machine?.busy ?? Number.NaN) - (before.machine?.busy ?? Number.NaN);
         used.machineSteal += (machine?.steal ?? Number.NaN) - (before.machine?.steal ?? Number.NaN);

@@ -2,19 +2,28 @@
 // (`rate` per second) whether or not earlier ones have finished, so a slow server shows up
 // as queueing in the numbers instead of silently lowering the rate (no coordinated
 // omission). Latency is measured from each request's scheduled start to the last byte of
-// its body; time to first byte is measured to the first body chunk.
+// its body; time to first byte is measured to the first body chunk. runStreams() is the
+// closed-loop counterpart for streams: rounds of N concurrent streamed calls.
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
-import { checkResponse } from './openai-fixtures.js';
+import { checkToolResult, MCP_HEADERS, toolCallBody } from './mcp-fixtures.js';
+import { checkResponse, DEFAULT_STREAM_PIECES } from './openai-fixtures.js';
 
 export interface LoadPlan {
   path: string;
+  /** The chat completion request (ignored for MCP, whose bodies carry each request's own id). */
   body: Buffer;
   stream: boolean;
   includeUsage: boolean;
   rate: number;
   warmupSeconds: number;
   measuredSeconds: number;
+  /** MCP tools/call requests instead of chat completions. */
+  mcp?: boolean;
+  /** Headers added to every request (e.g. Portkey's provider headers). */
+  headers?: Record<string, string>;
+  /** Content chunks the upstream streams (default: the fixtures' default). */
+  streamPieces?: number;
 }
 
 export interface LoadResult {
@@ -41,9 +50,9 @@ export interface LoadResult {
 }
 
 /** Keep-alive connections to the server under test; a request not finished within `requestTimeoutMs` fails. */
-export function loadPool(origin: string, requestTimeoutMs: number): Pool {
+export function loadPool(origin: string, requestTimeoutMs: number, connections = 256): Pool {
   return new Pool(origin, {
-    connections: 256,
+    connections,
     pipelining: 1,
     keepAliveTimeout: 60_000,
     headersTimeout: requestTimeoutMs,
@@ -88,7 +97,7 @@ function emptyResult(): LoadResult {
   };
 }
 
-const HEADERS = {
+export const HEADERS = {
   'content-type': 'application/json',
   accept: 'application/json',
   authorization: 'Bearer sk-bench-000000000000000000000000000000000000000000000000',
@@ -106,7 +115,7 @@ export async function runLoad(pool: Pool, plan: LoadPlan): Promise<LoadResult> {
   const warmupCount = Math.round(plan.warmupSeconds * plan.rate);
   const total = warmupCount + Math.round(plan.measuredSeconds * plan.rate);
   const result = emptyResult();
-  const headers = { ...HEADERS, 'content-length': String(plan.body.length) };
+  const baseHeaders = { ...(plan.mcp ? MCP_HEADERS : HEADERS), ...plan.headers };
   let measuredStart = 0;
   let lastCompletion = 0;
 
@@ -124,7 +133,9 @@ export async function runLoad(pool: Pool, plan: LoadPlan): Promise<LoadResult> {
     const startedAt = performance.now();
     if (measured) result.startLagMs.push(startedAt - scheduledAt);
     try {
-      const response = await pool.request({ method: 'POST', path: plan.path, headers, body: plan.body });
+      const body = plan.mcp ? toolCallBody(index + 1) : plan.body;
+      const headers = { ...baseHeaders, 'content-length': String(body.length) };
+      const response = await pool.request({ method: 'POST', path: plan.path, headers, body });
       const chunks: Buffer[] = [];
       let firstByteAt = 0;
       for await (const chunk of response.body as AsyncIterable<Buffer>) {
@@ -134,11 +145,14 @@ export async function runLoad(pool: Pool, plan: LoadPlan): Promise<LoadResult> {
       const doneAt = performance.now();
       if (!measured) return;
       lastCompletion = doneAt;
-      const body = Buffer.concat(chunks);
-      const wrong = checkResponse(plan.stream, plan.includeUsage, response.statusCode, body.toString('utf8'));
+      const answer = Buffer.concat(chunks);
+      const text = answer.toString('utf8');
+      const wrong = plan.mcp
+        ? checkToolResult(index + 1, response.statusCode, text)
+        : checkResponse(plan.stream, plan.includeUsage, response.statusCode, text, plan.streamPieces ?? DEFAULT_STREAM_PIECES);
       if (wrong) return fail(true, wrong);
       result.measuredOk++;
-      result.responseBytes += body.length;
+      result.responseBytes += answer.length;
       result.latencyMs.push(doneAt - scheduledAt);
       result.firstByteMs.push((firstByteAt || doneAt) - scheduledAt);
     } catch (err) {
@@ -173,5 +187,68 @@ export async function runLoad(pool: Pool, plan: LoadPlan): Promise<LoadResult> {
   await Promise.all(inFlight);
   result.measuredCompleted = result.measuredOk + result.errorCount;
   result.measuredWallMs = lastCompletion - measuredStart;
+  return result;
+}
+
+export interface StreamPlan {
+  path: string;
+  body: Buffer;
+  headers?: Record<string, string>;
+  /** Streams started at once in each round; the next round starts when all have ended. */
+  concurrency: number;
+  rounds: number;
+  streamPieces: number;
+  /** Called once every stream of a round has sent its headers (e.g. to sample memory then). */
+  onAllStarted?: () => void;
+}
+
+export interface StreamResult {
+  sent: number;
+  ok: number;
+  errors: Record<string, number>;
+  /** Send to first body chunk (the first event), ms, per successful stream. */
+  firstEventMs: number[];
+  /** Send to last body byte, ms. */
+  totalMs: number[];
+  /** Body chunks the client received per stream: one per event unless someone batched them. */
+  chunks: number[];
+}
+
+/** Rounds of `concurrency` streamed chat completions at once (closed loop: times from each send). */
+export async function runStreams(pool: Pool, plan: StreamPlan): Promise<StreamResult> {
+  const result: StreamResult = { sent: 0, ok: 0, errors: {}, firstEventMs: [], totalMs: [], chunks: [] };
+  const headers = { ...HEADERS, ...plan.headers, 'content-length': String(plan.body.length) };
+  for (let round = 0; round < plan.rounds; round++) {
+    let started = 0;
+    const one = async (): Promise<void> => {
+      const sentAt = performance.now();
+      result.sent++;
+      try {
+        const response = await pool.request({ method: 'POST', path: plan.path, headers, body: plan.body });
+        if (++started === plan.concurrency) plan.onAllStarted?.();
+        const parts: Buffer[] = [];
+        let firstAt = 0;
+        for await (const chunk of response.body as AsyncIterable<Buffer>) {
+          if (firstAt === 0) firstAt = performance.now();
+          parts.push(chunk);
+        }
+        const doneAt = performance.now();
+        const wrong = checkResponse(true, false, response.statusCode, Buffer.concat(parts).toString('utf8'), plan.streamPieces);
+        if (wrong) {
+          result.errors[wrong] = (result.errors[wrong] ?? 0) + 1;
+          return;
+        }
+        result.ok++;
+        result.firstEventMs.push(firstAt - sentAt);
+        result.totalMs.push(doneAt - sentAt);
+        result.chunks.push(parts.length);
+      } catch (err) {
+        const e = err as { code?: string; message?: string };
+        const reason = e.code ?? e.message ?? String(err);
+        result.errors[reason] = (result.errors[reason] ?? 0) + 1;
+      }
+    };
+    await Promise.all(Array.from({ length: plan.concurrency }, one));
+  }
   return result;
 }

@@ -51,6 +51,22 @@ export function agentRequestBody(stream: boolean, includeUsage: boolean): Buffer
   return Buffer.from(JSON.stringify(agentRequest(stream, includeUsage)));
 }
 
+/** A short agent turn (about 300 B): the comparative bench's request (bench/run.ts). */
+export function shortRequestBody(stream: boolean): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      model: BENCH_MODEL,
+      messages: [
+        { role: 'system', content: 'You are a concise support assistant. Cite the order number you use; never invent refunds.' },
+        { role: 'user', content: 'Where is my order 48213? The trail shoes have not arrived and I need them for a race on Saturday.' },
+      ],
+      temperature: 0.2,
+      max_tokens: 400,
+      ...(stream ? { stream: true } : {}),
+    }),
+  );
+}
+
 /** The assistant's answer, split into the pieces a stream delivers one chunk each. */
 const ANSWER_PIECES = [
   'I checked order 48213: ',
@@ -96,12 +112,20 @@ export function completionBody(id: string, created: number): Buffer {
   );
 }
 
+/** The default stream: one content chunk per answer piece. */
+export const DEFAULT_STREAM_PIECES = ANSWER_PIECES.length;
+
+/** Events in a stream of `pieces` content chunks: role chunk, pieces, finish chunk, [DONE] (usage chunk not counted). */
+export function streamEventCount(pieces: number): number {
+  return pieces + 3;
+}
+
 /**
- * The streamed answer as SSE frames: a role chunk, one chunk per answer piece, a finish
- * chunk, the usage chunk when `includeUsage` (every other chunk then says "usage":null,
- * as OpenAI's do), and [DONE].
+ * The streamed answer as SSE frames: a role chunk, `pieces` content chunks (the answer
+ * pieces, repeated as needed), a finish chunk, the usage chunk when `includeUsage` (every
+ * other chunk then says "usage":null, as OpenAI's do), and [DONE].
  */
-export function streamFrames(id: string, created: number, includeUsage: boolean): string[] {
+export function streamFrames(id: string, created: number, includeUsage: boolean, pieces = DEFAULT_STREAM_PIECES): string[] {
   const chunk = (choices: unknown[], usage?: unknown): string => {
     const body: Record<string, unknown> = {
       id,
@@ -116,7 +140,9 @@ export function streamFrames(id: string, created: number, includeUsage: boolean)
     return `data: ${JSON.stringify(body)}\n\n`;
   };
   const frames = [chunk([{ index: 0, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }])];
-  for (const piece of ANSWER_PIECES) frames.push(chunk([{ index: 0, delta: { content: piece }, logprobs: null, finish_reason: null }]));
+  for (let i = 0; i < pieces; i++) {
+    frames.push(chunk([{ index: 0, delta: { content: ANSWER_PIECES[i % ANSWER_PIECES.length] }, logprobs: null, finish_reason: null }]));
+  }
   frames.push(chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }]));
   if (includeUsage) frames.push(chunk([], USAGE));
   frames.push('data: [DONE]\n\n');
@@ -124,7 +150,7 @@ export function streamFrames(id: string, created: number, includeUsage: boolean)
 }
 
 /** Checks a response the agent received; returns what is wrong, or null when it is right. */
-export function checkResponse(stream: boolean, includeUsage: boolean, status: number, body: string): string | null {
+export function checkResponse(stream: boolean, includeUsage: boolean, status: number, body: string, pieces = DEFAULT_STREAM_PIECES): string | null {
   if (status !== 200) return `HTTP ${status}`;
   if (!stream) {
     try {
@@ -136,7 +162,7 @@ export function checkResponse(stream: boolean, includeUsage: boolean, status: nu
   }
   if (!body.endsWith('data: [DONE]\n\n')) return 'stream does not end with [DONE]';
   const frames = body.split('\n\n').length - 1;
-  const expected = ANSWER_PIECES.length + 3 + (includeUsage ? 1 : 0);
+  const expected = streamEventCount(pieces) + (includeUsage ? 1 : 0);
   if (frames !== expected) return `stream has ${frames} events, expected ${expected}`;
   if (!includeUsage && body.includes('"usage"')) return 'stream carries usage the agent did not ask for';
   return null;

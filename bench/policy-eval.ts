@@ -2,10 +2,11 @@
 // 50 compiled rules (a realistic mix over the three protocols: models, tools, agents,
 // limits, audits), for an LLM call and an MCP tool call, each timed on its own. Context
 // building is timed separately (it happens once per exchange, whatever the rule count).
-// Target: the decision under 50 µs at the median. Writes bench/results/policy-eval-<date>.json.
+// Target: the decision under 50 µs at the median. Run on its own, it writes
+// bench/results/policy-eval-<date>.json; bench/run.ts calls measurePolicyEval().
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { blankExchange } from '../sidecar/exchange.js';
 import { buildContext } from '../policies/context.js';
 import { PolicySet } from '../policies/engine.js';
@@ -14,8 +15,7 @@ import { describeMachine } from './report.js';
 import { percentiles } from './stats.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
-const TARGET_MEDIAN_US = 50;
-const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 20_000);
+export const TARGET_MEDIAN_US = 50;
 
 /** 50 rules: none matches the two exchanges below, so every applicable rule is evaluated. */
 function fiftyRules(): string {
@@ -31,10 +31,16 @@ function fiftyRules(): string {
   return `rules:\n${rules.join('\n')}\n`;
 }
 
-function time(label: string, run: () => unknown): { label: string; median_us: number; p99_us: number } {
+export interface PolicyTiming {
+  label: string;
+  median_us: number;
+  p99_us: number;
+}
+
+function time(label: string, iterations: number, run: () => unknown): PolicyTiming {
   for (let i = 0; i < 2000; i++) run(); // warm up
   const samples: number[] = [];
-  for (let i = 0; i < ITERATIONS; i++) {
+  for (let i = 0; i < iterations; i++) {
     const t0 = performance.now();
     run();
     samples.push((performance.now() - t0) * 1000);
@@ -43,27 +49,37 @@ function time(label: string, run: () => unknown): { label: string; median_us: nu
   return { label, median_us: Math.round(p.p50 * 100) / 100, p99_us: Math.round(p.p99 * 100) / 100 };
 }
 
-const set = new PolicySet([parsePolicyFile(fiftyRules(), 'bench.yaml')]);
-const llmBody = JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 512, messages: [{ role: 'system', content: 'You plan trips.' }, { role: 'user', content: 'Plan a weekend in Lisbon.' }] });
-const llm = { exchange: { ...blankExchange({ agent: 'planner', route: 'openai', protocol: 'llm' }), provider: 'openai', model: 'gpt-4o-mini' }, request: { headers: { 'x-tier': 'pro' }, body: llmBody }, agentLabels: { team: 'search' } };
-const mcpBody = JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'read_file', arguments: { path: '/srv/data/notes.md' } } });
-const mcp = { exchange: { ...blankExchange({ agent: 'planner', route: 'fs', protocol: 'mcp' }), method: 'tools/call' }, request: { headers: {}, body: mcpBody }, agentLabels: { team: 'search' } };
-const llmContext = buildContext(llm);
-const mcpContext = buildContext(mcp);
-let now = Date.now();
+/** Times the two decisions (50 rules) and the two context builds, `iterations` each. */
+export function measurePolicyEval(iterations: number): PolicyTiming[] {
+  const set = new PolicySet([parsePolicyFile(fiftyRules(), 'bench.yaml')]);
+  const llmBody = JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 512, messages: [{ role: 'system', content: 'You plan trips.' }, { role: 'user', content: 'Plan a weekend in Lisbon.' }] });
+  const llm = { exchange: { ...blankExchange({ agent: 'planner', route: 'openai', protocol: 'llm' }), provider: 'openai', model: 'gpt-4o-mini' }, request: { headers: { 'x-tier': 'pro' }, body: llmBody }, agentLabels: { team: 'search' } };
+  const mcpBody = JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'read_file', arguments: { path: '/srv/data/notes.md' } } });
+  const mcp = { exchange: { ...blankExchange({ agent: 'planner', route: 'fs', protocol: 'mcp' }), method: 'tools/call' }, request: { headers: {}, body: mcpBody }, agentLabels: { team: 'search' } };
+  const llmContext = buildContext(llm);
+  const mcpContext = buildContext(mcp);
+  let now = Date.now();
 
-const results = [
-  time('decision, LLM call, 50 rules', () => set.decide('request', llmContext, now++)),
-  time('decision, MCP tools/call, 50 rules', () => set.decide('request', mcpContext, now++)),
-  time('context build, LLM call', () => buildContext(llm)),
-  time('context build, MCP tools/call', () => buildContext(mcp)),
-];
-for (const r of results) console.log(`${r.label.padEnd(36)} median ${r.median_us.toFixed(2).padStart(7)} µs   p99 ${r.p99_us.toFixed(2).padStart(7)} µs`);
-const decisionsOk = results.slice(0, 2).every((r) => r.median_us < TARGET_MEDIAN_US);
-console.log(decisionsOk ? `decisions within the ${TARGET_MEDIAN_US} µs median target` : `decisions OVER the ${TARGET_MEDIAN_US} µs median target`);
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-const date = new Date().toISOString().slice(0, 10);
-mkdirSync(RESULTS_DIR, { recursive: true });
-const file = `${RESULTS_DIR}policy-eval-${date}.json`;
-writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), machine: describeMachine(pkg.version), iterations: ITERATIONS, rules: 50, target_median_us: TARGET_MEDIAN_US, results }, null, 2)}\n`);
-console.log(`written to ${file}`);
+  return [
+    time('decision, LLM call, 50 rules', iterations, () => set.decide('request', llmContext, now++)),
+    time('decision, MCP tools/call, 50 rules', iterations, () => set.decide('request', mcpContext, now++)),
+    time('context build, LLM call', iterations, () => buildContext(llm)),
+    time('context build, MCP tools/call', iterations, () => buildContext(mcp)),
+  ];
+}
+
+function main(): void {
+  const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 20_000);
+  const results = measurePolicyEval(ITERATIONS);
+  for (const r of results) console.log(`${r.label.padEnd(36)} median ${r.median_us.toFixed(2).padStart(7)} µs   p99 ${r.p99_us.toFixed(2).padStart(7)} µs`);
+  const decisionsOk = results.slice(0, 2).every((r) => r.median_us < TARGET_MEDIAN_US);
+  console.log(decisionsOk ? `decisions within the ${TARGET_MEDIAN_US} µs median target` : `decisions OVER the ${TARGET_MEDIAN_US} µs median target`);
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const date = new Date().toISOString().slice(0, 10);
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const file = `${RESULTS_DIR}policy-eval-${date}.json`;
+  writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), machine: describeMachine(pkg.version), iterations: ITERATIONS, rules: 50, target_median_us: TARGET_MEDIAN_US, results }, null, 2)}\n`);
+  console.log(`written to ${file}`);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) main();

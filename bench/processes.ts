@@ -1,6 +1,7 @@
-// Child processes of the latency bench: the mock upstream (forked) and tapwire itself,
-// started the way a user runs it (`node dist/sidecar/cli.js run --config <yaml>`). Every
-// child is registered so the bench can stop it on success, on failure and on Ctrl-C.
+// Child processes of the benches: the mock upstream and the bare pass-through (forked, they
+// report their port over IPC) and tapwire itself, started the way a user runs it
+// (`node dist/sidecar/cli.js run --config <yaml>`). Every child is registered so the bench
+// can stop it on success, on failure and on Ctrl-C.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
@@ -20,7 +21,8 @@ export function killAllChildren(): void {
   running.clear();
 }
 
-function track(child: ChildProcess): ChildProcess {
+/** Registers a child the bench started, so killAllChildren() stops it. */
+export function track(child: ChildProcess): ChildProcess {
   running.add(child);
   child.once('exit', () => running.delete(child));
   return child;
@@ -44,20 +46,26 @@ export interface UpstreamProcess {
   origin: string;
 }
 
-export async function startUpstream(chunkDelayMs: number): Promise<UpstreamProcess> {
-  const child = track(fork(fileURLToPath(new URL('./upstream.js', import.meta.url)), [String(chunkDelayMs)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+/** Forks a bench module that listens on 127.0.0.1 and sends its parent `{ port }` once it does. */
+export async function forkListening(module: string, args: string[], what: string): Promise<UpstreamProcess> {
+  const child = track(fork(fileURLToPath(new URL(module, import.meta.url)), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('mock upstream did not start within 10 s')), 10_000);
+    const timer = setTimeout(() => reject(new Error(`${what} did not start within 10 s`)), 10_000);
     child.once('message', (message: UpstreamReady) => {
       clearTimeout(timer);
       resolve(message.port);
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`mock upstream exited with code ${String(code)} before listening`));
+      reject(new Error(`${what} exited with code ${String(code)} before listening`));
     });
   });
   return { child, origin: `http://127.0.0.1:${port}` };
+}
+
+/** The mock upstream: streams `streamPieces` content chunks, `chunkDelayMs` apart. */
+export function startUpstream(chunkDelayMs: number, streamPieces?: number): Promise<UpstreamProcess> {
+  return forkListening('./upstream.js', [String(chunkDelayMs), ...(streamPieces === undefined ? [] : [String(streamPieces)])], 'mock upstream');
 }
 
 export interface SidecarProcess {
@@ -78,6 +86,10 @@ export interface SidecarOptions {
   env: Record<string, string>;
   /** An OTLP/HTTP base URL: tapwire exports spans and metrics (every second) to it. */
   otlpEndpoint?: string;
+  /** An MCP server's endpoint URL: served as route `mcp`. */
+  mcpUpstream?: string;
+  /** A policy file's text: written next to the config and loaded. */
+  policyYaml?: string;
 }
 
 /** A loopback port nothing listens on right now (the OS's pick for an ephemeral listener). */
@@ -90,15 +102,16 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * Writes a tapwire.yaml with one OpenAI route to the upstream (store in `dir`, default flush
- * interval, telemetry when `otlpEndpoint` is given), starts `tapwire run` on a free loopback port with stdout and stderr going to a
- * log file, and waits until /_tapwire/health answers.
+ * Writes a tapwire.yaml with an OpenAI route to the upstream (store in `dir`, default flush
+ * interval; an MCP route, policies and telemetry when given) and spawns `tapwire run` on a
+ * free loopback port with stdout and stderr going to a log file. Does not wait for it.
  */
-export async function startSidecarProcess(options: SidecarOptions): Promise<SidecarProcess> {
+export async function launchSidecarProcess(options: SidecarOptions): Promise<SidecarProcess> {
   const port = await freePort();
   const configPath = join(options.dir, 'tapwire.yaml');
   const dbPath = join(options.dir, 'tapwire.db');
   const logPath = join(options.dir, 'tapwire.log');
+  if (options.policyYaml !== undefined) writeFileSync(join(options.dir, 'policies.yaml'), options.policyYaml);
   writeFileSync(
     configPath,
     [
@@ -113,18 +126,28 @@ export async function startSidecarProcess(options: SidecarOptions): Promise<Side
       '    protocol: llm',
       '    provider: openai',
       `    upstream: ${options.upstreamOrigin}`,
+      ...(options.mcpUpstream ? ['  mcp:', '    protocol: mcp', `    upstream: ${options.mcpUpstream}`] : []),
+      ...(options.policyYaml !== undefined ? ['policies: [policies.yaml]'] : []),
       ...(options.otlpEndpoint ? ['telemetry:', `  endpoint: ${options.otlpEndpoint}`, '  metrics_interval_ms: 1000'] : []),
       '',
     ].join('\n'),
   );
   const logFd = openSync(logPath, 'w');
   const cli = fileURLToPath(new URL('../sidecar/cli.js', import.meta.url));
-  const child = track(spawn(process.execPath, [...options.nodeFlags, cli, 'run', '--config', configPath], {
+  const child = track(
+    spawn(process.execPath, [...options.nodeFlags, cli, 'run', '--config', configPath], {
       stdio: ['ignore', logFd, logFd],
       env: { ...process.env, ...options.env },
-    }));
+    }),
+  );
   closeSync(logFd);
-  const origin = `http://127.0.0.1:${port}`;
+  return { child, origin: `http://127.0.0.1:${port}`, dbPath, logPath };
+}
+
+/** launchSidecarProcess(), then waits until /_tapwire/health answers. */
+export async function startSidecarProcess(options: SidecarOptions): Promise<SidecarProcess> {
+  const sidecar = await launchSidecarProcess(options);
+  const { child, origin, logPath } = sidecar;
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
@@ -134,7 +157,7 @@ export async function startSidecarProcess(options: SidecarOptions): Promise<Side
     try {
       const health = await probe.request({ method: 'GET', path: '/_tapwire/health' });
       await health.body.dump();
-      if (health.statusCode === 200) return { child, origin, dbPath, logPath };
+      if (health.statusCode === 200) return sidecar;
     } catch {
       // not listening yet
     } finally {

@@ -1,8 +1,9 @@
-// Reporting for the latency bench: the machine description, the Markdown tables printed to
-// stdout and written to bench/results/README.md (one section per date, replaced on rerun),
-// and the JSON results file.
+// Reporting for the latency deep dive (latency.ts): the machine description, the Markdown
+// tables printed to stdout and written to bench/results/README.md (one section per date,
+// replaced on rerun), and the JSON results file.
 import { cpus, totalmem, platform, release } from 'node:os';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { putResultsSection } from './results-readme.js';
 import { join } from 'node:path';
 import type { Percentiles } from './stats.js';
 import type { ProbeSample } from './tapwire-probe.js';
@@ -221,41 +222,11 @@ export function markdownSection(report: BenchReport): string {
   ].join('\n');
 }
 
-const README_HEAD = [
-  '# Benchmark results',
-  '',
-  'Written by `npm run bench` (bench/latency.ts). Each run writes `latency-<date>.json` with every',
-  'number and replaces its date\'s section below. Parameters: `BENCH_RATE` (req/s, default 500),',
-  '`BENCH_SECONDS` (measured seconds per scenario, default 15), `BENCH_WARMUP_SECONDS` (default 3),',
-  '`BENCH_ROUNDS` (interleaved slices the measured seconds are split into, default 5),',
-  '`BENCH_PROBE=1` (event-loop delay and GC inside tapwire, via a preloaded probe),',
-  '`BENCH_CHUNK_DELAY_MS` (upstream delay between stream events, default 0), `BENCH_INCLUDE_USAGE=1`',
-  '(agent asks for stream usage itself), `BENCH_LOG_LEVEL` (tapwire log level, default: config default),',
-  '`BENCH_PROFILE=<dir>` (run tapwire with `--cpu-prof` into that directory; summarise with',
-  '`node dist/bench/cpuprofile-summary.js <file>`), `BENCH_TAPWIRE_NODE_FLAGS` (extra node flags for tapwire),',
-  '`BENCH_OTLP=down|hanging|accepting` (adds a tapwire exporting spans and metrics to an OTLP endpoint in that state;',
-  'its results go to `latency-<date>-otlp-<mode>.json` and a section of their own).',
-  '',
-].join('\n');
-
 /** Writes latency-<date>.json and puts this date's section into README.md. Returns the paths. */
 export function writeResults(dir: string, report: BenchReport): { json: string; readme: string } {
   mkdirSync(dir, { recursive: true });
   const key = report.parameters.otlp ? `${report.date}-otlp-${report.parameters.otlp}` : report.date;
   const json = join(dir, `latency-${key}.json`);
   writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
-  const readme = join(dir, 'README.md');
-  const start = `<!-- latency ${key} -->`;
-  const end = `<!-- /latency ${key} -->`;
-  const section = `${start}\n${markdownSection(report)}${end}\n`;
-  // The head (what the file is, the knobs) is always today's; the dated sections are kept.
-  const previous = existsSync(readme) ? readFileSync(readme, 'utf8') : '';
-  const firstSection = previous.indexOf('<!-- latency ');
-  let text = firstSection === -1 ? README_HEAD : `${README_HEAD}\n${previous.slice(firstSection)}`;
-  const from = text.indexOf(start);
-  const to = text.indexOf(end);
-  if (from !== -1 && to > from) text = text.slice(0, from) + section + text.slice(to + end.length + 1);
-  else text = `${text.trimEnd()}\n\n${section}`;
-  writeFileSync(readme, text);
-  return { json, readme };
+  return { json, readme: putResultsSection(dir, `latency ${key}`, markdownSection(report)) };
 }

@@ -1,11 +1,13 @@
-// The latency bench's mock OpenAI upstream, run as its own child process (node:child_process
-// fork) so its CPU never shares an event loop with the load generator. It answers
+// The benches' mock upstream, run as its own child process (node:child_process fork) so its
+// CPU never shares an event loop with the load generator. It answers
 // POST /v1/chat/completions with a canned completion, or an SSE stream written frame by
-// frame (one res.write each) with no delay, or `chunkDelayMs` apart when argv[2] sets it.
-// It tells its parent the port it listens on over the IPC channel.
+// frame (one res.write each) with no delay, or `chunkDelayMs` apart when argv[2] sets it,
+// of argv[3] content chunks (default 10); and POST /mcp (a JSON-RPC tools/call) with the
+// tool's result as application/json. It tells its parent the port it listens on over IPC.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { completionBody, streamFrames } from './openai-fixtures.js';
+import { MCP_PATH, toolResultBody } from './mcp-fixtures.js';
+import { completionBody, DEFAULT_STREAM_PIECES, streamFrames } from './openai-fixtures.js';
 
 export interface UpstreamReady {
   type: 'ready';
@@ -13,6 +15,7 @@ export interface UpstreamReady {
 }
 
 const chunkDelayMs = Number(process.argv[2] ?? '0');
+const streamPieces = Number(process.argv[3] ?? String(DEFAULT_STREAM_PIECES));
 let served = 0;
 
 function readBody(req: IncomingMessage): Promise<string> {
@@ -44,6 +47,13 @@ function writeFrames(res: ServerResponse, frames: string[]): void {
 
 async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const text = await readBody(req);
+  // tapwire forwards a request for its route's root (`/mcp`) to the upstream path plus "/".
+  if (req.method === 'POST' && (req.url === MCP_PATH || req.url === `${MCP_PATH}/`)) {
+    const body = toolResultBody((JSON.parse(text) as { id?: unknown }).id ?? null);
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+    res.end(body);
+    return;
+  }
   if (req.method !== 'POST' || req.url !== '/v1/chat/completions') {
     res.writeHead(404, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ error: { message: `no route ${req.method ?? ''} ${req.url ?? ''}`, type: 'invalid_request_error' } }));
@@ -56,7 +66,7 @@ async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> 
   const headers = { 'x-request-id': `req_${String(served).padStart(32, '0')}`, 'openai-processing-ms': '412', 'openai-version': '2020-10-01' };
   if (request.stream === true) {
     res.writeHead(200, { ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
-    writeFrames(res, streamFrames(id, created, request.stream_options?.include_usage === true));
+    writeFrames(res, streamFrames(id, created, request.stream_options?.include_usage === true, streamPieces));
     return;
   }
   const body = completionBody(id, created);

@@ -5,7 +5,8 @@ import { readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { loadPolicyFile, PolicyError, type PolicyFile } from './file.js';
 
-function wildcard(pattern: string): RegExp {
+/** A file-name pattern (`*`, `?`) as a regular expression over names. */
+export function wildcard(pattern: string): RegExp {
   const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
   return new RegExp(`^${escaped}$`);
 }

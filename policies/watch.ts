@@ -1,12 +1,13 @@
-// Hot reload of policy files: the directories holding them are watched, and a change loads
-// every file again. A valid change takes effect for the next call (limit windows of rules
-// kept unchanged carry over); an invalid one is rejected with its errors reported and the
-// policies in force are kept.
+// Hot reload of policy files: the directories holding them are watched, and a change to a
+// file a pattern names loads every file again (other files there, such as tapwire.db and its
+// WAL when the store sits next to the policies, change on every write and are ignored). A
+// valid change takes effect for the next call (limit windows of rules kept unchanged carry
+// over); an invalid one is rejected with its errors reported and the policies in force are kept.
 import { watch, type FSWatcher } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { PolicySet } from './engine.js';
 import { PolicyError } from './file.js';
-import { loadPolicyFiles } from './load.js';
+import { loadPolicyFiles, wildcard } from './load.js';
 import type { Logger } from '../sidecar/log.js';
 
 export type ReloadOutcome = { ok: true; files: string[] } | { ok: false; problems: string[] };
@@ -24,7 +25,11 @@ export class PolicyWatcher {
   ) {
     this.set = new PolicySet(loadPolicyFiles(patterns));
     for (const dir of new Set(patterns.map((p) => dirname(p)))) {
-      const watcher = watch(dir, () => this.schedule());
+      const names = patterns.filter((p) => dirname(p) === dir).map((p) => wildcard(basename(p)));
+      // Without a file name (some platforms give none), any change may be ours.
+      const watcher = watch(dir, (_event, name) => {
+        if (name === null || names.some((n) => n.test(name))) this.schedule();
+      });
       watcher.on('error', () => undefined); // a directory removed later: nothing more to watch there
       this.watchers.push(watcher);
     }

@@ -201,6 +201,29 @@ describe('hot reload', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+  test('other files in the policies\' directory (the database, its WAL, logs) do not reload them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tapwire-watch-'));
+    const file = join(dir, 'p.yaml');
+    writeFileSync(file, "rules:\n  - { name: no-rm, when: 'mcp.tool == \"rm\"', action: deny }\n");
+    const outcomes: ReloadOutcome[] = [];
+    let notify: () => void = () => undefined;
+    const watcher = new PolicyWatcher([join(dir, '*.yaml')], (outcome) => {
+      outcomes.push(outcome);
+      notify();
+    });
+    try {
+      for (const name of ['tapwire.db', 'tapwire.db-wal', 'tapwire.log']) writeFileSync(join(dir, name), 'x');
+      await new Promise((resolve) => setTimeout(resolve, 300)); // six debounce periods: a reload they caused would have run
+      const reloaded = new Promise<void>((resolve) => (notify = resolve));
+      writeFileSync(file, "rules:\n  - { name: no-curl, when: 'mcp.tool == \"curl\"', action: deny }\n");
+      await reloaded;
+      assert.equal(outcomes.length, 1, 'one reload, for the policy file');
+      assert.equal(watcher.current.decide('request', mcpCall('curl'), 0).outcome, 'deny');
+    } finally {
+      watcher.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('policy and identity config', () => {

@@ -1,0 +1,222 @@
+// The comparative bench's report: every number of a run, the targets of issue 11 judged met
+// or not, the Markdown printed at the end and kept in bench/results/README.md, and the JSON
+// results file. Rendering only; the numbers come from the scenarios.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BenchSize } from './context.js';
+import { PEER_LABELS, type PeerName, type RecordCheck } from './peers.js';
+import type { PolicyTiming } from './policy-eval.js';
+import type { Machine } from './report.js';
+import { putResultsSection } from './results-readme.js';
+import type { LatencyRow } from './scenario-latency.js';
+import type { Pinning, SaturationRow } from './scenario-saturation.js';
+import type { StartupResult } from './scenario-startup.js';
+import type { StoreResult } from './scenario-store.js';
+import type { MemoryResult, StreamRow } from './scenario-streaming.js';
+
+export interface Target {
+  name: string;
+  /** The bar, in words. */
+  target: string;
+  measured: string;
+  met: boolean;
+}
+
+export interface RunReport {
+  kind: 'tapwire comparative bench';
+  quick: boolean;
+  date: string;
+  startedAt: string;
+  durationSeconds: number;
+  /** BENCH_NOTE: e.g. that the machine was busy with other work. */
+  note: string | null;
+  machine: Machine & { loadAverageAtStart: number[]; loadAverageAtEnd: number[] };
+  versions: Record<string, string>;
+  size: BenchSize;
+  peers: Record<PeerName, string>;
+  latency: LatencyRow[];
+  saturation: { pinning: Pinning; rows: SaturationRow[] };
+  streaming: StreamRow[];
+  memory: MemoryResult;
+  store: StoreResult;
+  startup: StartupResult;
+  policyEval: PolicyTiming[];
+  records: RecordCheck[];
+  targets: Target[];
+}
+
+const MB = 1_000_000;
+const f = (v: number | null | undefined, digits = 3): string => (v === null || v === undefined || Number.isNaN(v) ? '–' : v.toFixed(digits));
+const signed = (v: number, digits = 3): string => `${v >= 0 ? '+' : ''}${v.toFixed(digits)}`;
+
+/** The issue's targets, judged on this run's numbers (latency at the highest rate measured). */
+export function judgeTargets(r: Omit<RunReport, 'targets'>): Target[] {
+  const targets: Target[] = [];
+  const rate = Math.max(...r.size.rates);
+  for (const workload of ['llm', 'mcp'] as const) {
+    const row = (peer: PeerName): LatencyRow | undefined => r.latency.find((l) => l.workload === workload && l.rate === rate && l.peer === peer);
+    const direct = row('direct');
+    const tapwire = row('tapwire');
+    if (!direct || !tapwire) continue;
+    const p50 = tapwire.latencyMs.p50 - direct.latencyMs.p50;
+    const p99 = tapwire.latencyMs.p99 - direct.latencyMs.p99;
+    const what = workload === 'llm' ? 'chat completion' : 'MCP tools/call';
+    targets.push({ name: `p50 added, ${what}, ${rate}/s`, target: '≤ 0.3 ms', measured: `${signed(p50)} ms`, met: p50 <= 0.3 });
+    targets.push({ name: `p99 added, ${what}, ${rate}/s`, target: '≤ 1.5 ms', measured: `${signed(p99)} ms`, met: p99 <= 1.5 });
+  }
+  const sat = (peer: PeerName): SaturationRow | undefined => r.saturation.rows.find((s) => s.peer === peer);
+  const node = sat('node');
+  const tapwireSat = sat('tapwire');
+  if (node && tapwireSat) {
+    const share = tapwireSat.requestsPerSecond / node.requestsPerSecond;
+    targets.push({ name: 'saturation vs bare Node pass-through', target: '≥ 70%', measured: `${(share * 100).toFixed(0)}% (${tapwireSat.requestsPerSecond.toFixed(0)} vs ${node.requestsPerSecond.toFixed(0)} req/s)`, met: share >= 0.7 });
+  }
+  const stream = (peer: PeerName): StreamRow | undefined => r.streaming.find((s) => s.peer === peer);
+  const sDirect = stream('direct');
+  const sNode = stream('node');
+  const sTapwire = stream('tapwire');
+  if (sDirect && sNode && sTapwire) {
+    const nodeAdded = sNode.firstEventMs.p99 - sDirect.firstEventMs.p99;
+    const added = sTapwire.firstEventMs.p99 - sDirect.firstEventMs.p99;
+    targets.push({ name: 'time to first event added, p99', target: `≤ pass-through's + 1 ms (${f(nodeAdded + 1)} ms)`, measured: `${signed(added)} ms`, met: added <= nodeAdded + 1 });
+    targets.push({ name: 'streamed events not batched', target: `${sTapwire.events} chunks per stream, as direct`, measured: `${f(sTapwire.chunksP50, 0)} (direct ${f(sDirect.chunksP50, 0)})`, met: sTapwire.chunksP50 >= sDirect.chunksP50 });
+  }
+  const m = r.memory;
+  targets.push({ name: `RSS under ${m.streams} concurrent streams`, target: '≤ 150 MB', measured: `${f((m.peakBytes ?? NaN) / MB, 1)} MB`, met: m.peakBytes !== null && m.peakBytes <= 150 * MB });
+  targets.push({ name: 'RSS idle', target: '≤ 80 MB', measured: `${f((m.idleBytes ?? NaN) / MB, 1)} MB`, met: m.idleBytes !== null && m.idleBytes <= 80 * MB });
+  targets.push({ name: 'exchanges committed to SQLite', target: '≥ 20,000/s', measured: `${r.store.exchangesPerSecond.toFixed(0)}/s`, met: r.store.exchangesPerSecond >= 20_000 });
+  targets.push({ name: 'start-up to first proxied request, p50', target: '≤ 300 ms', measured: `${f(r.startup.firstProxiedMs.p50, 0)} ms`, met: r.startup.firstProxiedMs.p50 <= 300 });
+  for (const timing of r.policyEval.filter((t) => t.label.startsWith('decision'))) {
+    targets.push({ name: `policy ${timing.label}, median`, target: '< 50 µs', measured: `${timing.median_us.toFixed(1)} µs`, met: timing.median_us < 50 });
+  }
+  const failed = r.records.filter((c) => !c.passed);
+  targets.push({ name: 'one exchange recorded per request, every scenario', target: `${r.records.length} databases`, measured: failed.length === 0 ? 'all exact' : `${failed.length} off: ${failed.map((c) => c.scenario).join(', ')}`, met: failed.length === 0 });
+  return targets;
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]): string => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (i === 0 ? `${'-'.repeat(w + 1)}-` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
+  return [line(header), rule, ...rows.map(line)].join('\n');
+}
+
+function latencyTables(r: RunReport): string[] {
+  const out: string[] = [];
+  for (const workload of ['llm', 'mcp'] as const) {
+    for (const rate of r.size.rates) {
+      const rows = r.latency.filter((l) => l.workload === workload && l.rate === rate);
+      const direct = rows.find((l) => l.peer === 'direct');
+      if (!direct) continue;
+      out.push(`${workload === 'llm' ? 'Non-streamed chat completion' : 'MCP tools/call'} at ${rate} req/s (ms, from the scheduled send time):`, '');
+      out.push(
+        table(
+          ['peer', 'ok', 'errors', 'p50', 'p90', 'p99', 'added p50', 'added p99', 'proxy CPU'],
+          rows.map((l) => [
+            PEER_LABELS[l.peer],
+            String(l.ok),
+            String(l.measuredSent - l.ok),
+            f(l.latencyMs.p50),
+            f(l.latencyMs.p90),
+            f(l.latencyMs.p99),
+            l.peer === 'direct' ? '–' : signed(l.latencyMs.p50 - direct.latencyMs.p50),
+            l.peer === 'direct' ? '–' : signed(l.latencyMs.p99 - direct.latencyMs.p99),
+            l.proxyCpuPercent === null ? '–' : `${l.proxyCpuPercent.toFixed(0)}%`,
+          ]),
+        ),
+        '',
+      );
+    }
+  }
+  return out;
+}
+
+export function markdown(r: RunReport): string {
+  const m = r.machine;
+  const s = r.size;
+  const direct = r.saturation.rows.find((x) => x.peer === 'direct');
+  const sDirect = r.streaming.find((x) => x.peer === 'direct');
+  const pin = r.saturation.pinning;
+  return [
+    `## ${r.quick ? 'Quick run' : 'Run'}, ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC`,
+    '',
+    ...(r.note ? [`**${r.note}**`, ''] : []),
+    `- Machine: ${m.cpu}, ${m.cpuCount} CPUs, ${m.memoryGiB} GiB, ${m.os}; load average ${m.loadAverageAtStart.map((v) => v.toFixed(2)).join(' ')} at the start, ${m.loadAverageAtEnd.map((v) => v.toFixed(2)).join(' ')} at the end.`,
+    `- Versions: ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
+    `- Took ${r.durationSeconds.toFixed(0)} s. tapwire "everything on": recording to SQLite, 10 policy rules, spans and metrics exported over OTLP/HTTP to a local endpoint that accepts and discards. A fresh tapwire per scenario.`,
+    `- Upstream: a mock OpenAI and MCP server (node:http, one process); requests ~300 B, answers ~1 KB.`,
+    '',
+    '### Targets',
+    '',
+    table(['target', 'bar', 'measured', 'met'], r.targets.map((t) => [t.name, t.target, t.measured, t.met ? 'met' : 'NOT MET'])),
+    '',
+    '### 1. Added latency, open loop',
+    '',
+    `${s.latencySeconds} s measured per peer (after ${s.latencyWarmupSeconds} s warm-up), in ${s.latencyRounds} interleaved rounds; load from a separate process.`,
+    '',
+    ...latencyTables(r),
+    '### 2. Throughput at saturation (wrk)',
+    '',
+    `wrk, 1 thread, ${s.wrkConnections} connections, ${s.wrkSeconds} s (after ${s.wrkWarmupSeconds} s unmeasured), non-streamed chat completions; ` +
+      (pin.loadCpu === null ? 'not pinned (one CPU).' : `wrk on CPU ${pin.loadCpu}, upstream and proxy on CPU ${pin.serverCpu}.`),
+    '',
+    table(
+      ['peer', 'req/s', '× direct', 'proxy CPU-ms / 1k', 'upstream CPU-ms / 1k', 'wrk p99 ms', 'errors'],
+      r.saturation.rows.map((x) => [
+        PEER_LABELS[x.peer],
+        x.requestsPerSecond.toFixed(0),
+        direct ? (x.requestsPerSecond / direct.requestsPerSecond).toFixed(2) : '–',
+        f(x.proxyCpuMsPer1k, 0),
+        f(x.upstreamCpuMsPer1k, 0),
+        f(x.wrkLatencyP99Ms, 2),
+        String(x.errors),
+      ]),
+    ),
+    '',
+    '### 3. Streaming',
+    '',
+    `${s.streamConcurrency} concurrent streams × ${s.streamRounds} rounds per peer, ${r.streaming[0]?.events ?? '?'} events ${s.streamEventDelayMs} ms apart (ms, from the send):`,
+    '',
+    table(
+      ['peer', 'ok', 'first event p50', 'first event p99', 'added p99', 'total p50', 'total p99', 'chunks per stream'],
+      r.streaming.map((x) => [
+        PEER_LABELS[x.peer],
+        `${x.ok}/${x.sent}`,
+        f(x.firstEventMs.p50, 2),
+        f(x.firstEventMs.p99, 2),
+        sDirect && x.peer !== 'direct' ? signed(x.firstEventMs.p99 - sDirect.firstEventMs.p99, 2) : '–',
+        f(x.totalMs.p50, 1),
+        f(x.totalMs.p99, 1),
+        `${f(x.chunksP50, 0)} of ${x.events}`,
+      ]),
+    ),
+    '',
+    '### 4–7. Memory, store, start-up, policy evaluation',
+    '',
+    `- tapwire RSS: ${f((r.memory.idleBytes ?? NaN) / MB, 1)} MB idle (fresh, 1 s after start); ${f((r.memory.peakBytes ?? NaN) / MB, 1)} MB at the peak of ${r.memory.streams} concurrent streams ` +
+      `(${r.memory.ok} ok); ${f((r.memory.afterBytes ?? NaN) / MB, 1)} MB 2 s after them.`,
+    `- Store: ${r.store.committed.toLocaleString('en-US')} exchanges (copies of a recorded chat completion, ${r.store.templateBodyBytes} B of bodies each) committed through tapwire's recorder in ` +
+      `${r.store.seconds.toFixed(1)} s: ${r.store.exchangesPerSecond.toFixed(0)} exchanges/s sustained; database ${f(r.store.dbBytes / MB, 1)} MB, ` +
+      `${r.store.committed === 1_000_000 ? '' : 'extrapolated linearly to '}${f(r.store.dbBytesPer1M / MB, 0)} MB per 1M exchanges; ` +
+      `RSS of the recording process after all of them: ${f(r.store.rssBytes / MB, 1)} MB.`,
+    `- Start-up to the first proxied request: p50 ${f(r.startup.firstProxiedMs.p50, 0)} ms, max ${f(r.startup.firstProxiedMs.max, 0)} ms over ${r.startup.runs} runs.`,
+    `- Policy evaluation: ${r.policyEval.map((t) => `${t.label} median ${t.median_us.toFixed(1)} µs (p99 ${t.p99_us.toFixed(1)})`).join('; ')}.`,
+    '',
+    '### Records',
+    '',
+    table(
+      ['scenario', 'requests', 'recorded', 'ok', 'exit', 'exact'],
+      r.records.map((c) => [c.scenario, String(c.sent), String(c.recorded), String(c.ok), String(c.exitCode), c.passed ? 'yes' : 'NO']),
+    ),
+    '',
+  ].join('\n');
+}
+
+/** Writes the JSON results file; for a full run, also its section of README.md. */
+export function writeRunResults(dir: string, report: RunReport): string {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `bench-${report.date}${report.quick ? '-quick' : ''}.json`);
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  if (!report.quick) putResultsSection(dir, `bench ${report.date}`, markdown(report));
+  return file;
+}

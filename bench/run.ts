@@ -1,0 +1,155 @@
+// `npm run bench`: tapwire against direct calls, a bare Node pass-through, nginx and the
+// Portkey gateway, in one run on one machine (issue 11): added latency at a fixed open-loop
+// rate (chat completions and MCP tools/call), throughput at saturation (wrk, pinned),
+// streaming (time to first event, no batching), memory, store throughput and size, start-up,
+// and policy evaluation. Every scenario checks that tapwire recorded exactly one exchange per
+// request. Writes bench/results/bench-<date>.json (with machine, versions and date, each
+// target met or not) and its summary to bench/results/README.md. `--quick` is the short run
+// CI uses to keep this code working; its numbers mean nothing.
+// Environment: BENCH_RESULTS_DIR (default bench/results), BENCH_KEEP_DIR (keep the work dir,
+// databases included, at this path), BENCH_NOTE (a line put at the top of the results, e.g.
+// that the machine was busy), BENCH_SIZE (JSON overriding fields of the run's size, see
+// context.ts), BENCH_PROFILE=<dir> (each tapwire writes a CPU profile there),
+// BENCH_NGINX, BENCH_WRK (binaries, default /usr/sbin/nginx and /usr/bin/wrk).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BenchContext, FULL, QUICK, type BenchSize } from './context.js';
+import { LoadProcess } from './load-client.js';
+import { startOtlpTarget, type OtlpTarget } from './otlp-target.js';
+import { PEER_LABELS, startStandingPeers } from './peers.js';
+import { measurePolicyEval } from './policy-eval.js';
+import { killAllChildren, startUpstream, stopChild } from './processes.js';
+import { describeMachine } from './report.js';
+import { judgeTargets, markdown, writeRunResults, type RunReport } from './run-report.js';
+import { runLatency } from './scenario-latency.js';
+import { runSaturation, WRK_BINARY } from './scenario-saturation.js';
+import { runStartup } from './scenario-startup.js';
+import { runStore } from './scenario-store.js';
+import { runStreaming } from './scenario-streaming.js';
+import { NGINX_BINARY } from './nginx.js';
+
+/** The temp work dir of the run in progress, removed if the bench is interrupted. */
+let removeOnSignal: string | null = null;
+
+const RESULTS_DIR = process.env.BENCH_RESULTS_DIR || fileURLToPath(new URL('../../bench/results/', import.meta.url));
+
+/** A tool's version from what it prints (nginx -v prints to stderr). */
+function commandVersion(command: string, args: string[], pattern: RegExp): string {
+  const run = spawnSync(command, args, { encoding: 'utf8' });
+  return pattern.exec(`${run.stdout ?? ''}${run.stderr ?? ''}`)?.[1] ?? 'unknown';
+}
+
+function versions(tapwire: string): Record<string, string> {
+  const require = createRequire(import.meta.url);
+  const portkeyDir = dirname(require.resolve('@portkey-ai/gateway/package.json'));
+  const version = (path: string): string => (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version;
+  // The copy Portkey resolves: its own (the pinned override) or a hoisted one.
+  const honoServer = [join(portkeyDir, 'node_modules'), ...(require.resolve.paths('@hono/node-server') ?? [])]
+    .map((base) => join(base, '@hono', 'node-server', 'package.json'))
+    .find((path) => existsSync(path));
+  return {
+    tapwire,
+    node: process.version,
+    nginx: commandVersion(NGINX_BINARY, ['-v'], /nginx\/(\S+)/),
+    wrk: commandVersion(WRK_BINARY, ['--version'], /wrk (\S+)/),
+    '@portkey-ai/gateway': version(join(portkeyDir, 'package.json')),
+    '@hono/node-server (under Portkey)': honoServer ? version(honoServer) : 'unknown',
+  };
+}
+
+async function main(): Promise<number> {
+  const quick = process.argv.includes('--quick');
+  // BENCH_SIZE: JSON overriding parts of the run's size, e.g. a shorter full run on a busy machine; the results record the size used.
+  const size: BenchSize = { ...(quick ? QUICK : FULL), ...(JSON.parse(process.env.BENCH_SIZE || '{}') as Partial<BenchSize>) };
+  const startedAt = new Date();
+  const loadAverageAtStart = loadavg();
+  const keepDir = process.env.BENCH_KEEP_DIR ? resolve(process.env.BENCH_KEEP_DIR) : null;
+  if (keepDir) mkdirSync(keepDir, { recursive: true });
+  const dir = keepDir ?? mkdtempSync(join(tmpdir(), 'tapwire-bench-'));
+  if (!keepDir) removeOnSignal = dir;
+  const log = (line: string): void => console.log(line);
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  let otlp: OtlpTarget | null = null;
+  let succeeded = false;
+  try {
+    const upstream = await startUpstream(size.streamEventDelayMs, size.streamPieces);
+    const standing = await startStandingPeers(dir, upstream.origin);
+    otlp = await startOtlpTarget('accepting');
+    const load = await LoadProcess.start();
+    const ctx = new BenchContext(size, dir, load, standing, upstream.origin, upstream.child.pid, otlp.url, log);
+    log(`tapwire ${pkg.version} comparative bench${quick ? ' (--quick)' : ''}: upstream ${upstream.origin}, work dir ${dir}`);
+
+    log('1. added latency, open loop');
+    const latency = await runLatency(ctx);
+    log('2. throughput at saturation (wrk)');
+    const saturation = await runSaturation(ctx);
+    log('3. streaming and memory');
+    const streaming = await runStreaming(ctx);
+    log('4. store');
+    const store = await runStore(ctx, latency.records[0]!.dbPath);
+    log('6. start-up');
+    const startup = await runStartup(ctx);
+    log('7. policy evaluation');
+    const policyEval = measurePolicyEval(size.policyIterations);
+
+    await load.close();
+    for (const process of standing.processes) await stopChild(process.child, 'SIGTERM', 5_000);
+    await stopChild(upstream.child, 'SIGTERM', 5_000);
+    const records = [...latency.records, ...saturation.records, ...streaming.records, ...startup.records];
+    const partial: Omit<RunReport, 'targets'> = {
+      kind: 'tapwire comparative bench',
+      quick,
+      date: startedAt.toISOString().slice(0, 10),
+      startedAt: startedAt.toISOString(),
+      durationSeconds: (Date.now() - startedAt.getTime()) / 1000,
+      note: process.env.BENCH_NOTE || null,
+      machine: { ...describeMachine(pkg.version), loadAverageAtStart, loadAverageAtEnd: loadavg() },
+      versions: versions(pkg.version),
+      size,
+      peers: PEER_LABELS,
+      latency: latency.rows,
+      saturation: { pinning: saturation.pinning, rows: saturation.rows },
+      streaming: streaming.rows,
+      memory: streaming.memory,
+      store,
+      startup: startup.result,
+      policyEval,
+      records: records.map((r) => ({ ...r, dbPath: keepDir ? r.dbPath : '(removed)' })),
+    };
+    const report: RunReport = { ...partial, targets: judgeTargets(partial) };
+    log(`\n${markdown(report)}`);
+    log(`wrote ${writeRunResults(RESULTS_DIR, report)}`);
+    // The exit code says whether tapwire did its job (every request answered right and
+    // recorded once); other peers' failures are their results, in the tables.
+    const tapwireErrors =
+      latency.rows.filter((r) => r.peer === 'tapwire').reduce((n, r) => n + (r.measuredSent - r.ok), 0) +
+      saturation.rows.filter((r) => r.peer === 'tapwire').reduce((n, r) => n + r.errors, 0) +
+      streaming.rows.filter((r) => r.peer === 'tapwire').reduce((n, r) => n + (r.sent - r.ok), 0) +
+      (streaming.memory.streams - streaming.memory.ok);
+    succeeded = records.every((r) => r.passed) && tapwireErrors === 0;
+    if (!succeeded) console.error(`bench: ${tapwireErrors} requests through tapwire failed, ${records.filter((r) => !r.passed).length} record checks off`);
+    return succeeded ? 0 : 1;
+  } catch (err) {
+    console.error(`\nbench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    return 1;
+  } finally {
+    killAllChildren();
+    await otlp?.close();
+    if (!keepDir && succeeded) rmSync(dir, { recursive: true, force: true });
+    else if (!keepDir) console.error(`work dir kept for inspection: ${dir}`);
+  }
+}
+
+process.on('exit', killAllChildren);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    killAllChildren();
+    if (removeOnSignal) rmSync(removeOnSignal, { recursive: true, force: true });
+    process.exit(130);
+  });
+}
+process.exitCode = await main();

@@ -1,0 +1,83 @@
+// Scenario 3 of the comparative bench: streamed chat completions of 50 events 5 ms apart,
+// rounds of 16 at once, per peer: time to first event, total time, and how many body chunks
+// the client got per stream (one per event unless a peer batches them). Then memory: a fresh
+// tapwire's RSS idle, at its peak under 1,000 concurrent streams, and after them.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { BenchContext } from './context.js';
+import { shortRequestBody, streamEventCount } from './openai-fixtures.js';
+import { stopAndCheck, type Peer, type PeerName, type RecordCheck } from './peers.js';
+import { rssBytes } from './proc.js';
+import { percentiles, type Percentiles } from './stats.js';
+
+export interface StreamRow {
+  peer: PeerName;
+  sent: number;
+  ok: number;
+  errors: Record<string, number>;
+  firstEventMs: Percentiles;
+  totalMs: Percentiles;
+  /** Median body chunks per stream, against `events` sent by the upstream. */
+  chunksP50: number;
+  events: number;
+}
+
+export interface MemoryResult {
+  /** A fresh tapwire, started and settled, no traffic yet. */
+  idleBytes: number | null;
+  streams: number;
+  /** Highest RSS sampled (every 10 ms) while the streams ran. */
+  peakBytes: number | null;
+  /** 2 s after the last stream ended. */
+  afterBytes: number | null;
+  ok: number;
+  errors: Record<string, number>;
+}
+
+const MiB = 2 ** 20;
+
+export async function runStreaming(ctx: BenchContext): Promise<{ rows: StreamRow[]; memory: MemoryResult; records: RecordCheck[] }> {
+  const { size, standing, load } = ctx;
+  const body = shortRequestBody(true).toString('utf8');
+  const rows: StreamRow[] = [];
+  const records: RecordCheck[] = [];
+  const tapwire = await ctx.startTapwire('streaming');
+  let tapwireSent = 0;
+  for (const peer of [...Object.values(standing.peers), tapwire] as Peer[]) {
+    const result = await load.streams(peer.origin, {
+      path: peer.llmPath,
+      body,
+      headers: peer.headers,
+      concurrency: size.streamConcurrency,
+      rounds: size.streamRounds,
+      streamPieces: size.streamPieces,
+    });
+    if (peer.name === 'tapwire') tapwireSent = result.sent;
+    const row: StreamRow = {
+      peer: peer.name,
+      sent: result.sent,
+      ok: result.ok,
+      errors: result.errors,
+      firstEventMs: percentiles(result.firstEventMs),
+      totalMs: percentiles(result.totalMs),
+      chunksP50: percentiles(result.chunks).p50,
+      events: streamEventCount(size.streamPieces),
+    };
+    rows.push(row);
+    ctx.log(`  streaming ${peer.name.padEnd(8)} first event p50 ${row.firstEventMs.p50.toFixed(2)} p99 ${row.firstEventMs.p99.toFixed(2)} ms, total p50 ${row.totalMs.p50.toFixed(1)} ms, ${result.sent - result.ok} errors`);
+  }
+  records.push(await stopAndCheck(tapwire, 'streaming', tapwireSent));
+
+  const fresh = await ctx.startTapwire('memory');
+  await sleep(1000);
+  const idleBytes = rssBytes(fresh.pid);
+  let peakBytes = idleBytes ?? 0;
+  const sampler = setInterval(() => (peakBytes = Math.max(peakBytes, rssBytes(fresh.pid) ?? 0)), 10);
+  const many = await load
+    .streams(fresh.origin, { path: fresh.llmPath, body, concurrency: size.memoryStreams, rounds: 1, streamPieces: size.streamPieces })
+    .finally(() => clearInterval(sampler));
+  await sleep(2000);
+  const memory: MemoryResult = { idleBytes, streams: size.memoryStreams, peakBytes: idleBytes === null ? null : peakBytes, afterBytes: rssBytes(fresh.pid), ok: many.ok, errors: many.errors };
+  ctx.log(`  memory: idle ${((idleBytes ?? 0) / MiB).toFixed(1)} MiB, peak under ${size.memoryStreams} streams ${(peakBytes / MiB).toFixed(1)} MiB, ${many.sent - many.ok} errors`);
+  records.push(await stopAndCheck(fresh, `${size.memoryStreams} concurrent streams`, many.sent));
+  return { rows, memory, records };
+}
