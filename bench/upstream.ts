@@ -47,8 +47,7 @@ function writeFrames(res: ServerResponse, frames: string[]): void {
 
 async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const text = await readBody(req);
-  // tapwire forwards a request for its route's root (`/mcp`) to the upstream path plus "/".
-  if (req.method === 'POST' && (req.url === MCP_PATH || req.url === `${MCP_PATH}/`)) {
+  if (req.method === 'POST' && req.url === MCP_PATH) {
     const body = toolResultBody((JSON.parse(text) as { id?: unknown }).id ?? null);
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
     res.end(body);

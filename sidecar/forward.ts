@@ -171,7 +171,7 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
       this.controller?.abort(new ClientGone());
     });
     try {
-      route.pool.dispatch({ method: req.method as Dispatcher.HttpMethod, path: route.basePath + this.request.path, headers: upstreamHeaders, body }, this);
+      route.pool.dispatch({ method: req.method as Dispatcher.HttpMethod, path: route.upstreamPath(this.request.path), headers: upstreamHeaders, body }, this);
     } catch (err) {
       this.fail(err);
     }

@@ -23,6 +23,12 @@ export class Route {
     });
   }
 
+  /** The path sent upstream for `path` (what followed the route name; may be empty or a bare query). */
+  upstreamPath(path: string): string {
+    const joined = this.basePath + path;
+    return joined.startsWith('/') ? joined : `/${joined}`;
+  }
+
   close(): Promise<void> {
     return this.pool.close();
   }

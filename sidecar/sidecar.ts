@@ -51,15 +51,20 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-function splitRoute(url: string): { name: string; rest: string } {
-  // "/openai/v1/chat/completions?x" -> name "openai", rest "/v1/chat/completions?x"
+/**
+ * "/openai/v1/chat/completions?x" -> name "openai", rest "/v1/chat/completions?x". `bare` when
+ * nothing but a query follows the name ("/github", "/github?x"): the upstream URL is then
+ * called as configured, without a slash added.
+ */
+function splitRoute(url: string): { name: string; rest: string; bare: boolean } {
   const slash = url.indexOf('/', 1);
   const query = url.indexOf('?');
   const end = slash === -1 ? (query === -1 ? url.length : query) : query !== -1 && query < slash ? query : slash;
   const rest = url.slice(end);
   // Route names are plain path characters, so the segment is compared as sent: a malformed
   // percent-escape is then just an unknown route, never an error.
-  return { name: url.slice(1, end), rest: rest.startsWith('/') ? rest : `/${rest}` };
+  const bare = !rest.startsWith('/');
+  return { name: url.slice(1, end), rest: bare ? `/${rest}` : rest, bare };
 }
 
 /** `env` supplies the OTEL_* variables the config's `telemetry:` section leaves unset. */
@@ -94,7 +99,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
     // A2A clients given a route URL without a trailing slash look for the card at the root.
     const rootCardRoute = isRootCardRequest(url) ? rootCard(url, a2aRouteNames, `http://${req.headers.host ?? config.listen}`) : null;
     if (rootCardRoute?.kind === 'error') return sendJson(res, rootCardRoute.status, rootCardRoute.body);
-    const { name, rest } = rootCardRoute ?? splitRoute(url);
+    const { name, rest, bare } = rootCardRoute ? { ...rootCardRoute, bare: false } : splitRoute(url);
     const bridge = bridges.get(name);
     if (bridge) {
       const body = req.method === 'POST' ? await readBody(req).catch(() => null) : null;
@@ -144,6 +149,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
       ({ observer, path } = await a2a.prepare({ req, route, rest, body, sink }));
     }
     if (admission) observer = admission(observer);
+    if (bare && path === rest) path = rest.slice(1);
     await forward({ req, res, route, path, exchange, body, observer, t0 }, ctx);
   }
 
