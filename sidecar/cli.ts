@@ -11,6 +11,9 @@ import { StoreError } from '../store/db.js';
 import { policyCheck } from '../policies/cli-check.js';
 import { policyTest } from '../policies/cli-test.js';
 import { PolicyError } from '../policies/file.js';
+import { exportCommand } from './replay/export-cli.js';
+import { mockCommand } from './replay/mock-cli.js';
+import { SelectionError } from '../store/select.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -103,10 +106,13 @@ policy
     process.exitCode = policyTest(files, opts, process.stdout, process.stderr);
   });
 
+program.addCommand(exportCommand());
+program.addCommand(mockCommand());
+
 try {
   await program.parseAsync();
 } catch (err) {
-  if (err instanceof ConfigError || err instanceof StoreError || err instanceof PolicyError) {
+  if (err instanceof ConfigError || err instanceof StoreError || err instanceof PolicyError || err instanceof SelectionError) {
     process.stderr.write(`tapwire: ${err.message}\n`);
     process.exit(2);
   }
