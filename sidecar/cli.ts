@@ -13,6 +13,7 @@ import { policyTest } from '../policies/cli-test.js';
 import { PolicyError } from '../policies/file.js';
 import { exportCommand } from './replay/export-cli.js';
 import { mockCommand } from './replay/mock-cli.js';
+import { replayCommand } from './replay/replay-cli.js';
 import { SelectionError } from '../store/select.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -108,6 +109,7 @@ policy
 
 program.addCommand(exportCommand());
 program.addCommand(mockCommand());
+program.addCommand(replayCommand());
 
 try {
   await program.parseAsync();
