@@ -57,3 +57,12 @@ export function firstDifference(a: unknown, b: unknown, at = ''): string | null 
   }
   return null;
 }
+
+/** A copy of `value` in which every string that is a key of `replacements` is replaced (ids generated anew on another run). */
+export function replaceStrings(value: unknown, replacements: ReadonlyMap<string, string>): unknown {
+  if (replacements.size === 0) return value;
+  if (typeof value === 'string') return replacements.get(value) ?? value;
+  if (Array.isArray(value)) return value.map((item) => replaceStrings(item, replacements));
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, replaceStrings(v, replacements)]));
+}

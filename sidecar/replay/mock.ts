@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { request as undiciRequest } from 'undici';
 import type { CompiledExpression } from '../../policies/cel.js';
 import { recordedBody, recordedJson } from '../../store/bodies.js';
-import type { JsonPath } from '../../store/canonical-json.js';
+import { replaceStrings, type JsonPath } from '../../store/canonical-json.js';
 import { openDatabase } from '../../store/db.js';
 import { llmKey, mcpKey, RecordingPool, type KeyPart, type Miss } from '../../store/replay-match.js';
 import { selectRecords } from '../../store/select.js';
@@ -27,7 +27,7 @@ import { adapterFor } from '../llm/observer.js';
 import type { Provider } from '../llm/adapter.js';
 import { emptyFacts } from '../llm/usage.js';
 import { splitListen } from '../sidecar.js';
-import { a2aCallKey, recordedKey, recordedMcpRequest } from './recorded-call.js';
+import { a2aCallKey, recordedA2aCall, recordedKey, recordedMcpRequest } from './recorded-call.js';
 
 export interface MockOptions {
   db: string;
@@ -115,6 +115,29 @@ function withProgressToken(message: unknown, recorded: unknown, live: unknown): 
   const m = message as { method?: unknown; params?: Record<string, unknown> };
   if (m.method !== 'notifications/progress' || m.params?.progressToken !== recorded) return message;
   return { ...m, params: { ...m.params, progressToken: live } };
+}
+
+/**
+ * A2A: ids the live message names in place of the recorded call's, recorded → live, to put
+ * into the answer: its task id, and its context id (a client may choose its own; the
+ * recorded one may have been the server's, kept as the exchange's session id).
+ */
+function messageIds(record: ExchangeRecord, liveParams: unknown): Map<string, string> {
+  const message = (params: unknown): Record<string, unknown> => {
+    const p = (params ?? {}) as Record<string, unknown>;
+    return (p.message ?? p.request ?? {}) as Record<string, unknown>;
+  };
+  const recorded = message(recordedA2aCall(record)?.params);
+  const live = message(liveParams);
+  const ids = new Map<string, string>();
+  const pairs: [unknown, unknown][] = [
+    [recorded.taskId, live.taskId],
+    [typeof recorded.contextId === 'string' && recorded.contextId !== '' ? recorded.contextId : record.exchange.session_id, live.contextId],
+  ];
+  for (const [from, to] of pairs) {
+    if (typeof from === 'string' && from !== '' && typeof to === 'string' && to !== '' && from !== to) ids.set(from, to);
+  }
+  return ids;
 }
 
 function progressToken(params: unknown): unknown {
@@ -287,16 +310,18 @@ export async function startMock(options: MockOptions): Promise<MockServer> {
     }
     const record = found.hit;
     const status = record.exchange.http_status ?? 200;
+    const ids = messageIds(record, call.params);
     if (record.exchange.streamed === 1) {
       res.writeHead(status, responseHeaders(record));
       await writeEvents(res, record.events, (event) => {
-        if (call.binding !== 'JSONRPC') return sseText(event);
         const parsed = parseJson(Buffer.from(event.data));
-        return sseText({ ...event, data: parsed === undefined ? event.data : JSON.stringify(withId(parsed, call.jsonrpcId)) });
+        if (parsed === undefined) return sseText(event);
+        const mapped = replaceStrings(parsed, ids);
+        return sseText({ ...event, data: JSON.stringify(call.binding === 'JSONRPC' ? withId(mapped, call.jsonrpcId) : mapped) });
       });
       return;
     }
-    let answer = recordedJson(record.response);
+    let answer = replaceStrings(recordedJson(record.response), ids);
     if (answer === undefined) {
       res.writeHead(status, responseHeaders(record)).end(recordedBody(record.response)?.bytes ?? Buffer.alloc(0));
       return;

@@ -15,7 +15,7 @@ import { REDACTED, REPLAY_OF_HEADER, type HeaderMap } from '../headers.js';
 import { classify } from '../jsonrpc.js';
 import { SseParser, type SseEvent } from '../sse.js';
 import { AGENT_CARD_PATH, CARD_METHODS } from '../a2a/wire.js';
-import type { JsonPath } from '../../store/canonical-json.js';
+import { replaceStrings, type JsonPath } from '../../store/canonical-json.js';
 import { recordedBody, recordedJson } from '../../store/bodies.js';
 import { openDatabase, type Db } from '../../store/db.js';
 import { getExchangeRecord } from '../../store/queries.js';
@@ -114,13 +114,6 @@ function learnIds(before: unknown, after: unknown, ids: Map<string, string>): vo
   }
 }
 
-function mapIds(value: unknown, ids: ReadonlyMap<string, string>): unknown {
-  if (typeof value === 'string') return ids.get(value) ?? value;
-  if (Array.isArray(value)) return value.map((item) => mapIds(item, ids));
-  if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, mapIds(v, ids)]));
-}
-
 export class Replayer {
   private readonly results = new Map<string, ReplayResult>();
 
@@ -214,7 +207,7 @@ export class Replayer {
       const [method, path] =
         details.binding === 'card' ? ['GET', AGENT_CARD_PATH] : details.binding === 'HTTP+JSON' && wire ? [wire[1]!, wire[2]!.split('/').map((s) => ids.get(decodeURIComponent(s)) ?? s).join('/')] : ['POST', jsonRpcPath];
       const json = recordedJson(record.request);
-      const body = json === undefined ? (recordedBody(record.request)?.bytes ?? null) : Buffer.from(JSON.stringify(mapIds(json, ids)));
+      const body = json === undefined ? (recordedBody(record.request)?.bytes ?? null) : Buffer.from(JSON.stringify(replaceStrings(json, ids)));
       const headers = replayHeaders(record, record.exchange.id);
       if (body) headers['content-type'] ??= 'application/json';
       try {

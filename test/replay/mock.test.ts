@@ -6,8 +6,16 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import type { Task } from '@a2a-js/sdk';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { connectClient } from '../support/mcp.js';
-import { a2aScenario, llmScenario, mcpScenario, OPENAI_MODEL, recordTraffic, type Recorded } from '../support/recorded-traffic.js';
+import { startAimock } from '../support/aimock.js';
+import { parseConfig } from '../../sidecar/config.js';
+import { sendRequest, v1Client } from '../support/a2a.js';
+import { a2aScenario, llmScenario, mcpScenario, OPENAI_KEY, OPENAI_MODEL, recordTraffic, type Recorded } from '../support/recorded-traffic.js';
+
+const CLI = new URL('../../sidecar/cli.js', import.meta.url).pathname;
 import { DEFAULT_LLM_IGNORED } from '../../store/replay-match.js';
 import { startMock, type MockServer } from '../../sidecar/replay/mock.js';
 
@@ -46,6 +54,16 @@ describe('tapwire mock serves recorded traffic to unmodified SDK clients', () =>
     assert.deepEqual(got, recorded.live.a2a);
   });
 
+  test("A2A: a context id the client chooses is put in place of the recorded one", async () => {
+    const client = await v1Client(`${mock.url}/planner/`, 'JSONRPC');
+    const request = sendRequest('plan a trip');
+    request.message!.contextId = 'ctx-chosen-by-the-client';
+    const task = (await client.sendMessage(request)) as Task;
+    assert.equal(task.contextId, 'ctx-chosen-by-the-client');
+    assert.equal(task.id, recorded.live.a2a.task.id);
+    assert.deepEqual(task.history.map((m) => m.contextId), recorded.live.a2a.task.history.map(() => 'ctx-chosen-by-the-client'));
+  });
+
   test('recorded timing replays the stream with the same content', async () => {
     const timed = await startMock({ db: recorded.dbPath, listen: '127.0.0.1:0', onMiss: 'error', timing: 'recorded', ignore: [] });
     try {
@@ -55,6 +73,32 @@ describe('tapwire mock serves recorded traffic to unmodified SDK clients', () =>
     } finally {
       await timed.close();
     }
+  });
+
+  test('--on-miss forward sends an unrecorded call to the route upstream of the config, with its credentials', async () => {
+    const upstream = await startAimock([OPENAI_KEY], (m) => m.onMessage(/^not recorded$/, { content: 'Fresh from upstream.' }));
+    const yaml = ['routes:', '  openai:', '    protocol: llm', `    upstream: ${upstream.url}`, '    provider: openai', '    headers:', `      authorization: "Bearer ${OPENAI_KEY}"`].join('\n');
+    const forwarding = await startMock({ db: recorded.dbPath, listen: '127.0.0.1:0', onMiss: 'forward', timing: 'instant', ignore: [], config: parseConfig(yaml, 'test.yaml') });
+    try {
+      const openai = new OpenAI({ baseURL: `${forwarding.url}/openai/v1`, apiKey: 'agent-has-no-key', maxRetries: 0 });
+      const fresh = await openai.chat.completions.create({ model: OPENAI_MODEL, messages: [{ role: 'user', content: 'not recorded' }] });
+      assert.equal(fresh.choices[0]?.message.content, 'Fresh from upstream.');
+      const served = await openai.chat.completions.create({ model: OPENAI_MODEL, messages: [{ role: 'user', content: 'chat plain' }] });
+      assert.deepEqual(served, recorded.live.llm.chat);
+    } finally {
+      await forwarding.close();
+      await upstream.stop();
+    }
+  });
+
+  test('the tapwire mock command serves the MCP client as the sidecar did', async (t) => {
+    const child = spawn(process.execPath, [CLI, 'mock', '--db', recorded.dbPath, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    t.after(() => void child.kill('SIGTERM'));
+    const [line] = (await once(child.stderr, 'data')) as [Buffer];
+    const url = /on (http:\/\/127\.0\.0\.1:\d+)/.exec(line.toString())?.[1];
+    assert.ok(url, line.toString());
+    assert.match(line.toString(), /serving 12 recorded exchanges/);
+    assert.deepEqual(await mcpScenario(`${url}/tools/mcp`), recorded.live.mcp);
   });
 
   test('an LLM miss names the field that differs from the nearest recording', async () => {
