@@ -103,7 +103,7 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** Replaces the JSON-RPC id of a recorded response (object or SSE data text) with the live one. */
+/** A recorded JSON-RPC response with the live request's id in place of the recorded one. */
 function withId(message: unknown, id: JsonRpcId | null): unknown {
   if (message === null || typeof message !== 'object' || Array.isArray(message) || !('id' in message)) return message;
   return { ...(message as Record<string, unknown>), id };
@@ -342,7 +342,8 @@ export async function startMock(options: MockOptions): Promise<MockServer> {
     const rootCard = (url === AGENT_CARD_PATH || url === OLD_AGENT_CARD_PATH) && a2aRoutes.length === 1;
     const slash = url.indexOf('/', 1);
     const end = slash === -1 ? url.length : slash;
-    const name = rootCard ? a2aRoutes[0]! : decodeURIComponent(url.slice(1, end).split('?', 1)[0]!);
+    // Route names are plain path characters, compared as sent (as the sidecar does).
+    const name = rootCard ? a2aRoutes[0]! : url.slice(1, end).split('?', 1)[0]!;
     const rest = rootCard ? url : url.slice(end) || '/';
     const route = routes.get(name);
     if (!route) {

@@ -164,7 +164,9 @@ export class Replayer {
     const first = records[0]!;
     const url = this.url(first, this.options.paths?.[first.exchange.route] ?? '');
     let session: string | undefined;
+    let version: string | undefined;
     const sessionHeaders = (record: ExchangeRecord, replayOf: string | null): Record<string, string | string[]> => ({
+      ...(version ? { 'mcp-protocol-version': version } : {}),
       ...replayHeaders(record, replayOf),
       ...(session ? { 'mcp-session-id': session } : {}),
     });
@@ -174,6 +176,9 @@ export class Replayer {
         const answer = mcpAnswer(sent, initialize);
         if (records.includes(initialize)) this.note(initialize, sent, null, recordedJson(initialize.response), answer);
         session = header(sent.headers, 'mcp-session-id');
+        // The version this server agreed to, for the messages that had none recorded (initialized, DELETE).
+        const agreed = (answer as { result?: { protocolVersion?: unknown } } | null)?.result?.protocolVersion;
+        if (typeof agreed === 'string') version = agreed;
         const initialized = Buffer.from(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
         await send(url, 'POST', sessionHeaders(initialize, null), initialized);
       }
