@@ -13,6 +13,14 @@ import { runReplay, type ReplayCliOptions } from '../../sidecar/replay/replay-cl
 import type { ReplayResult } from '../../sidecar/replay/replay.js';
 import { openDatabase } from '../../store/db.js';
 import { getExchangeRecord } from '../../store/queries.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { loadConfig } from '../../sidecar/config.js';
+import { createLogger } from '../../sidecar/log.js';
+import { startSidecar } from '../../sidecar/sidecar.js';
+
+const CLI = new URL('../../sidecar/cli.js', import.meta.url).pathname;
+const run = promisify(execFile);
 
 describe('tapwire replay', () => {
   let recorded: Recorded;
@@ -37,6 +45,15 @@ describe('tapwire replay', () => {
     out.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const results = await runReplay({ db: recorded.dbPath, ids: [], config: configPath, concurrency: 1, path: ['tools=/mcp'], ignore: [], ...options }, out);
     return { results, output };
+  }
+
+  function idsWhere(where: string): string[] {
+    const db = openDatabase(recorded.dbPath, { readonly: true });
+    try {
+      return db.prepare(`SELECT id FROM exchanges WHERE ${where} ORDER BY id`).pluck().all() as string[];
+    } finally {
+      db.close();
+    }
   }
 
   function block(output: string, id: string): string {
@@ -74,17 +91,6 @@ describe('tapwire replay', () => {
     }
   });
 
-  test('a changed answer shows in tokens and in the body diff', async () => {
-    recorded.peers.llm.clearFixtures();
-    recorded.peers.llm.onMessage(/^chat plain$/, { content: 'A different answer.', usage: { prompt_tokens: 12, completion_tokens: 4 } });
-    const { results, output } = await replay({ filter: 'llm.model == "gpt-4o-mini" && !llm.stream && exchange.replay_of == ""' });
-    assert.equal(results.length, 1);
-    const text = block(output, results[0]!.original.id);
-    assert.match(text, /tokens {3}11 in \/ 3 out → 12 in \/ 4 out/);
-    assert.match(text, /body {5}differs:\n {4}choices\[0\]\.message\.content: "Plain answer\." → "A different answer\."\n/);
-    assert.match(text, /usage\.prompt_tokens: 11 → 12/);
-  });
-
   test('MCP: the session is replayed in a fresh one, results compared, server messages skipped', async () => {
     const { results, output } = await replay({ filter: 'protocol == "mcp" && exchange.replay_of == ""' });
     const replayed = results.filter((r) => r.status !== null);
@@ -115,10 +121,52 @@ describe('tapwire replay', () => {
     assert.equal(getTask!.replay!.task_state, 'completed');
   });
 
+  test('--to sends through a running sidecar, which records the replay in its database', async () => {
+    const config = loadConfig(configPath);
+    config.listen = '127.0.0.1:0';
+    config.store.path = recorded.dbPath;
+    config.store.flush_interval_ms = 20;
+    const running = await startSidecar(config, createLogger('silent'));
+    try {
+      const original = recorded.sidecar.record(idsWhere("method = 'tools/list' AND replay_of IS NULL")[0]!).exchange;
+      const { results, output } = await replay({ ids: [original.id], to: running.url });
+      assert.equal(results.length, 1);
+      assert.equal(results[0]!.replay?.replay_of, original.id);
+      assert.match(block(output, original.id), new RegExp(`${original.id} → ${results[0]!.replay.id}  mcp tools tools/list`));
+    } finally {
+      await running.close();
+    }
+  });
+
+  test('the tapwire replay command, by id', async () => {
+    const [id] = idsWhere("method = 'POST /v1/messages' AND streamed = 1 AND replay_of IS NULL");
+    const { stdout } = await run(process.execPath, [CLI, 'replay', '--db', recorded.dbPath, '-c', configPath, id!], { env: process.env });
+    assert.match(stdout, new RegExp(`^${id} → \\w{26}  llm anthropic POST /v1/messages claude-haiku-4-5\n  status   200 → 200\n  tokens   23 in / 5 out → 23 in / 5 out\n`));
+    assert.match(stdout, /body {5}same/);
+    const bad = await run(process.execPath, [CLI, 'replay', '--db', recorded.dbPath, '-c', configPath]).then(
+      () => assert.fail('expected exit 2'),
+      (err: { code: number; stderr: string }) => err,
+    );
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /name the exchanges to replay: ids, or --filter CEL/);
+  });
+
   test('everything at once with --concurrency 3', async () => {
     const { results } = await replay({ filter: 'exchange.replay_of == ""', concurrency: 3 });
     assert.ok(results.length >= 20);
     assert.deepEqual(results.filter((r) => r.error), []);
     assert.ok(results.filter((r) => r.status !== null).every((r) => r.replay?.replay_of === r.original.id));
+  });
+
+  // Last: it changes the upstream's fixtures.
+  test('a changed answer shows in tokens and in the body diff', async () => {
+    recorded.peers.llm.clearFixtures();
+    recorded.peers.llm.onMessage(/^chat plain$/, { content: 'A different answer.', usage: { prompt_tokens: 12, completion_tokens: 4 } });
+    const { results, output } = await replay({ filter: 'llm.model == "gpt-4o-mini" && !llm.stream && exchange.replay_of == ""' });
+    assert.equal(results.length, 1);
+    const text = block(output, results[0]!.original.id);
+    assert.match(text, /tokens {3}11 in \/ 3 out → 12 in \/ 4 out/);
+    assert.match(text, /body {5}differs:\n {4}choices\[0\]\.message\.content: "Plain answer\." → "A different answer\."\n/);
+    assert.match(text, /usage\.prompt_tokens: 11 → 12/);
   });
 });
