@@ -12,6 +12,10 @@ import { policyCheck } from '../policies/cli-check.js';
 import { policyTest } from '../policies/cli-test.js';
 import { PolicyError } from '../policies/file.js';
 import { tuiCommand } from '../tui/command.js';
+import { exportCommand } from './replay/export-cli.js';
+import { mockCommand } from './replay/mock-cli.js';
+import { replayCommand } from './replay/replay-cli.js';
+import { SelectionError } from '../store/select.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -105,11 +109,14 @@ policy
   });
 
 program.addCommand(tuiCommand);
+program.addCommand(exportCommand());
+program.addCommand(mockCommand());
+program.addCommand(replayCommand());
 
 try {
   await program.parseAsync();
 } catch (err) {
-  if (err instanceof ConfigError || err instanceof StoreError || err instanceof PolicyError) {
+  if (err instanceof ConfigError || err instanceof StoreError || err instanceof PolicyError || err instanceof SelectionError) {
     process.stderr.write(`tapwire: ${err.message}\n`);
     process.exit(2);
   }

@@ -9,6 +9,12 @@ const HOP_BY_HOP = new Set([
   'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'expect', 'http2-settings',
 ]);
 
+/**
+ * `tapwire replay` names the exchange a request replays in this header; the sidecar records
+ * it as `replay_of` and never forwards it.
+ */
+export const REPLAY_OF_HEADER = 'x-tapwire-replay-of';
+
 export const DEFAULT_REDACTED = ['authorization', 'x-api-key', 'api-key', 'cookie', 'set-cookie', 'proxy-authorization', 'x-goog-api-key'];
 
 export const REDACTED = '[redacted]';
@@ -24,7 +30,7 @@ export function forwardableHeaders(headers: IncomingHttpHeaders | HeaderMap, dro
   );
   const out: HeaderMap = {};
   for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || listed.has(name) || drop.includes(name)) continue;
+    if (value === undefined || HOP_BY_HOP.has(name) || listed.has(name) || drop.includes(name) || name === REPLAY_OF_HEADER) continue;
     out[name] = value;
   }
   return out;

@@ -6,7 +6,7 @@ import type { PolicyGate } from '../policies/enforce.js';
 import { watchPolicies, type PolicyWatcher } from '../policies/watch.js';
 import type { Config } from './config.js';
 import type { ExchangeRecord } from './exchange.js';
-import { DEFAULT_REDACTED } from './headers.js';
+import { DEFAULT_REDACTED, REPLAY_OF_HEADER } from './headers.js';
 import type { Logger } from './log.js';
 import type { RecordSink } from './observer.js';
 import { Telemetry, type TelemetryOptions } from './telemetry/telemetry.js';
@@ -27,6 +27,7 @@ export class Recording {
   ) {
     this.redacted = new Set([...DEFAULT_REDACTED, ...config.store.redact_headers.map((h) => h.toLowerCase())]);
     this.sink = (record) => {
+      markReplay(record);
       this.gate?.review(record);
       recorder.record(record);
       telemetry.record(record);
@@ -62,4 +63,14 @@ export class Recording {
     await this.recorder.close();
     await this.telemetry.close(telemetryDeadlineMs);
   }
+}
+
+/** An exchange id, as `tapwire replay` names the original in REPLAY_OF_HEADER. */
+const EXCHANGE_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
+/** Sets replay_of from the request's REPLAY_OF_HEADER (a replayed call), when it holds an exchange id. */
+function markReplay(record: ExchangeRecord): void {
+  const value = record.request?.headers[REPLAY_OF_HEADER];
+  const id = Array.isArray(value) ? value[0] : value;
+  if (id && EXCHANGE_ID.test(id)) record.exchange.replay_of = id;
 }

@@ -1,0 +1,123 @@
+// `tapwire replay [--db F] (ID... | --filter CEL) [-c CONFIG] [--route NAME | --to URL]
+// [--concurrency N] [--path ROUTE=PATH]... [--ignore PATH]...`: replays the selected exchanges
+// (sidecar/replay/replay.ts) through a sidecar started in-process from the config, recording
+// into the same database, or through a running one (--to), and prints one comparison per exchange.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Command } from 'commander';
+import { parsePath } from '../../store/canonical-json.js';
+import { compileFilter, SelectionError } from '../../store/select.js';
+import { ConfigError, loadConfig } from '../config.js';
+import { newExchangeId } from '../exchange.js';
+import { createLogger } from '../log.js';
+import { startSidecar } from '../sidecar.js';
+import { attachReplays, Replayer, type ReplayResult } from './replay.js';
+
+export interface ReplayCliOptions {
+  db: string;
+  ids: string[];
+  filter?: string;
+  config?: string;
+  route?: string;
+  to?: string;
+  concurrency: number;
+  path: string[];
+  ignore: string[];
+}
+
+function ms(value: number | null): string {
+  return value === null ? '-' : `${value < 10 ? value.toFixed(1) : Math.round(value)} ms`;
+}
+
+function tokens(input: number | null, output: number | null): string {
+  return input === null && output === null ? '-' : `${input ?? 0} in / ${output ?? 0} out`;
+}
+
+/** The comparison lines of one replayed exchange. */
+export function formatResult(r: ReplayResult): string {
+  const e = r.original;
+  const what = [e.protocol, e.route, e.method, e.target].filter(Boolean).join(' ');
+  if (r.skipped) return `${e.id} ${what}\n  skipped: ${r.skipped}\n`;
+  if (r.error) return `${e.id} ${what}\n  failed: ${r.error}\n`;
+  const lines = [
+    `${e.id} → ${r.replay?.id ?? '(not recorded in this database)'}  ${what}`,
+    `  status   ${e.http_status ?? '-'} → ${r.status ?? '-'}${e.http_status === r.status ? '' : '  (changed)'}`,
+    `  tokens   ${tokens(e.input_tokens, e.output_tokens)} → ${r.replay ? tokens(r.replay.input_tokens, r.replay.output_tokens) : '-'}`,
+    `  latency  ${ms(e.duration_ms)} → ${ms(r.replay?.duration_ms ?? r.latencyMs)}`,
+  ];
+  if (r.differences.length === 0) lines.push('  body     same (ids and timestamps ignored)');
+  else {
+    lines.push(`  body     ${r.differences.length === 5 ? 'differs (first 5)' : 'differs'}:`);
+    for (const d of r.differences) lines.push(`    ${d.path}: ${d.before} → ${d.after}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function parsePaths(entries: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const entry of entries) {
+    const m = /^([^=]+)=(\/.*)$/.exec(entry);
+    if (!m) throw new SelectionError(`--path ${entry}: expected ROUTE=/sub/path, e.g. tools=/mcp`);
+    out[m[1]!] = m[2]!;
+  }
+  return out;
+}
+
+/** Runs a replay and writes the comparisons; resolves to the results (exit code 1 when one could not be sent). */
+export async function runReplay(opts: ReplayCliOptions, out: NodeJS.WritableStream): Promise<ReplayResult[]> {
+  if (opts.ids.length === 0 && !opts.filter) throw new SelectionError('name the exchanges to replay: ids, or --filter CEL');
+  if (opts.route && opts.to) throw new SelectionError('--route and --to are alternatives: --to sends to a running sidecar, which routes as recorded');
+  const config = loadConfig(opts.config);
+  if (opts.route && !config.routes[opts.route]) throw new ConfigError(`--route ${opts.route}: the config has no such route (routes: ${Object.keys(config.routes).join(', ')})`);
+  const selection = { ids: opts.ids, filter: opts.filter ? compileFilter(opts.filter) : null };
+  const since = newExchangeId();
+  let results: ReplayResult[];
+  if (opts.to) {
+    const replayer = new Replayer({ db: opts.db, selection, config, sidecarUrl: opts.to.replace(/\/+$/, ''), paths: parsePaths(opts.path), concurrency: opts.concurrency, ignore: opts.ignore.map(parsePath) });
+    results = await replayer.run();
+    // The running sidecar writes its records within its flush interval; wait for them a little.
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const found = attachReplays(opts.db, results, since);
+      if (found.every((r) => r.status === null || r.replay) || Date.now() > deadline) {
+        results = found;
+        break;
+      }
+      await sleep(100);
+    }
+  } else {
+    config.listen = '127.0.0.1:0';
+    config.store.path = opts.db;
+    const sidecar = await startSidecar(config, createLogger('silent'));
+    try {
+      const replayer = new Replayer({ db: opts.db, selection, config, sidecarUrl: sidecar.url, route: opts.route ?? null, paths: parsePaths(opts.path), concurrency: opts.concurrency, ignore: opts.ignore.map(parsePath) });
+      results = await replayer.run();
+    } finally {
+      await sidecar.close();
+    }
+    results = attachReplays(opts.db, results, since);
+  }
+  for (const result of results) out.write(formatResult(result));
+  return results;
+}
+
+export function replayCommand(): Command {
+  return new Command('replay')
+    .description('send recorded requests again through a live route and compare the answers with the recorded ones')
+    .argument('[ids...]', 'exchange ids to replay')
+    .option('--db <file>', 'the tapwire database to read from (and, without --to, record the replays into)', 'tapwire.db')
+    .option('--filter <cel>', 'replay the exchanges this CEL expression is true for')
+    .option('-c, --config <file>', 'tapwire.yaml: the routes, with their upstream credentials (default: the built-in openai and anthropic routes)')
+    .option('--route <name>', 'send every call to this route of the config instead of its recorded one')
+    .option('--to <url>', 'send through a running sidecar at this URL instead of starting one (it records the replays in its own database)')
+    .option('--concurrency <n>', 'independent calls (an LLM call, an MCP session, an A2A route) replayed at once', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new SelectionError(`--concurrency ${v}: expected a whole number of at least 1`);
+      return n;
+    }, 1)
+    .option('--path <route=path>', 'sub-path of a JSON-RPC endpoint under its route, e.g. tools=/mcp (repeatable; A2A defaults to the recorded agent card\'s)', (v: string, all: string[]) => [...all, v], [])
+    .option('--ignore <path>', 'response field left out of the diff, dotted (repeatable)', (v: string, all: string[]) => [...all, v], [])
+    .action(async (ids: string[], opts: Omit<ReplayCliOptions, 'ids'>) => {
+      const results = await runReplay({ ...opts, ids }, process.stdout);
+      process.exitCode = results.some((r) => r.error) ? 1 : 0;
+    });
+}
