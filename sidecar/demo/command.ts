@@ -5,7 +5,7 @@
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { configSchema, type Config } from '../config.js';
+import { ConfigError, configSchema, type Config } from '../config.js';
 import { createLogger } from '../log.js';
 import { startSidecar, type Sidecar } from '../sidecar.js';
 import { openDatabase } from '../../store/db.js';
@@ -37,7 +37,7 @@ interface Upstreams {
 
 /** The sidecar's config: one route per upstream, the example policies, telemetry when asked. */
 export function demoConfig(upstreams: Upstreams, options: DemoOptions): Config {
-  return configSchema.parse({
+  const parsed = configSchema.safeParse({
     listen: options.listen,
     agent: { name: DEMO_AGENT, labels: { team: 'platform' } },
     store: { path: options.db },
@@ -51,6 +51,11 @@ export function demoConfig(upstreams: Upstreams, options: DemoOptions): Config {
     policies: [join(EXAMPLE_POLICIES, '*.yaml')],
     telemetry: options.otlp ? { endpoint: options.otlp } : {},
   });
+  if (parsed.success) return parsed.data;
+  // Only the options can be wrong here: name them as the user typed them.
+  const flag: Record<string, string> = { listen: '--listen', store: '--db', telemetry: '--otlp' };
+  const problems = parsed.error.issues.map((issue) => `${flag[String(issue.path[0])] ?? issue.path.join('.')}: ${issue.message}`);
+  throw new ConfigError(`invalid demo option\n${problems.join('\n')}`);
 }
 
 async function startUpstreams(): Promise<Upstreams> {
@@ -100,7 +105,7 @@ async function runDemo(options: DemoOptions): Promise<number> {
   const upstreams = await startUpstreams();
   let sidecar: Sidecar | null = null;
   const signals = stopSignal();
-  let failure: unknown = null;
+  let failure = false;
   let rounds = 0;
   try {
     const config = demoConfig(upstreams, options);
@@ -124,13 +129,14 @@ async function runDemo(options: DemoOptions): Promise<number> {
         out.write(`  ${String(rounds).padStart(3)}  round done\n`);
       } catch (err) {
         out.write(`  ${String(rounds).padStart(3)}  round failed: ${(err as Error).message}\n`);
-        if (!options.forever) failure = err;
+        if (!options.forever) failure = true;
       }
       if (options.forever && !signals.stopped()) await signals.pause(FOREVER_PAUSE_MS);
     } while (options.forever && !signals.stopped());
   } finally {
     // The sidecar first: it lets the last calls finish, then flushes the record and telemetry.
     await sidecar?.close();
+    if (sidecar && sidecar.recorder.getStats().failed > 0) failure = true;
     await Promise.all([upstreams.llm.stop(), upstreams.mcp.close(), upstreams.a2a.close()]);
     signals.dispose();
   }

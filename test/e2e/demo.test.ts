@@ -173,6 +173,12 @@ describe('tapwire demo', () => {
     assert.match(tested.stdout, /no-destructive-tools: would have denied 1\b/);
   });
 
+  test('a bad option exits 2 naming the option, with nothing left running', () => {
+    const bad = spawnSync(process.execPath, [CLI, 'demo', '--listen', 'nowhere', '--db', join(dir, 'bad.db')], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(bad.status, 2, 'exits by itself, with its upstreams closed');
+    assert.match(bad.stderr, /^tapwire: invalid demo option\n--listen: host:port/m);
+  });
+
   test('--forever: rounds until SIGTERM, then a clean stop and the summary of every round', () => {
     assert.equal(forever.code, 0, forever.stderr);
     assert.match(forever.stderr, /SIGTERM, finishing the round in progress/);
