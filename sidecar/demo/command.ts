@@ -157,15 +157,13 @@ function relativeOrAbsolute(path: string): string {
 
 function nextSteps(dbPath: string): string {
   const policies = join(relativeOrAbsolute(EXAMPLE_POLICIES), '*.yaml');
-  return [
-    '',
-    'What to run next:',
-    `  tapwire tui --db ${dbPath}                          # explore every exchange, its bodies and events`,
-    `  tapwire policy test ${policies} --db ${dbPath}   # what the example policies decided, rule by rule`,
-    `  sqlite3 ${dbPath} "SELECT protocol, method, target, status, duration_ms FROM exchanges ORDER BY id DESC LIMIT 20"`,
-    '  docker compose up                                  # the same demo with Grafana, Tempo and Prometheus (docs/demo.md)',
-    '',
-  ].join('\n');
+  const steps: [command: string, why: string][] = [
+    [`tapwire tui --db ${dbPath}`, 'explore every exchange, its bodies and events'],
+    [`tapwire policy test ${policies} --db ${dbPath}`, 'what each example rule decided on this traffic'],
+    [`sqlite3 ${dbPath} "SELECT protocol, method, target, status, duration_ms FROM exchanges ORDER BY id DESC LIMIT 20"`, 'the record is plain SQLite'],
+    ['docker compose up --build', 'this demo with Grafana, Tempo and Prometheus (docs/demo.md)'],
+  ];
+  return ['', 'What to run next:', ...steps.flatMap(([command, why]) => [`  # ${why}`, `  ${command}`]), ''].join('\n');
 }
 
 export const demoCommand = new Command('demo')
