@@ -36,7 +36,7 @@ interface Upstreams {
 }
 
 /** The sidecar's config: one route per upstream, the example policies, telemetry when asked. */
-export function demoConfig(upstreams: Upstreams, options: DemoOptions): Config {
+function demoConfig(upstreams: Upstreams, options: DemoOptions): Config {
   const parsed = configSchema.safeParse({
     listen: options.listen,
     agent: { name: DEMO_AGENT, labels: { team: 'platform' } },
@@ -110,17 +110,13 @@ async function runDemo(options: DemoOptions): Promise<number> {
   try {
     const config = demoConfig(upstreams, options);
     sidecar = await startSidecar(config, createLogger(config.log.level, process.stderr));
-    out.write(
-      [
-        `tapwire demo: sidecar on ${sidecar.url}, recording to ${config.store.path}, agent "${DEMO_AGENT}"`,
-        `  upstreams on 127.0.0.1: LLM (OpenAI and Anthropic formats) ${upstreams.llm.url}, MCP server ${upstreams.mcp.url}, A2A agent ${upstreams.a2a.origin}`,
-        `  policies: ${join(relativeOrAbsolute(EXAMPLE_POLICIES), '*.yaml')}${options.otlp ? `; OTLP export to ${options.otlp}` : ''}`,
-        options.forever ? `  generating traffic every ${FOREVER_PAUSE_MS / 1000} s until SIGINT or SIGTERM (Ctrl-C)` : '',
-        '',
-      ]
-        .filter((line, i, all) => line !== '' || i === all.length - 1)
-        .join('\n') + '\n',
-    );
+    const header = [
+      `tapwire demo: sidecar on ${sidecar.url}, recording to ${config.store.path}, agent "${DEMO_AGENT}"`,
+      `  upstreams on 127.0.0.1: LLM (OpenAI and Anthropic formats) ${upstreams.llm.url}, MCP server ${upstreams.mcp.url}, A2A agent ${upstreams.a2a.origin}`,
+      `  policies: ${join(relativeOrAbsolute(EXAMPLE_POLICIES), '*.yaml')}${options.otlp ? `; OTLP export to ${options.otlp}` : ''}`,
+    ];
+    if (options.forever) header.push(`  generating traffic every ${FOREVER_PAUSE_MS / 1000} s until SIGINT or SIGTERM (Ctrl-C)`);
+    out.write(`${header.join('\n')}\n\n`);
     const progress = progressPrinter(out, () => rounds);
     do {
       rounds++;
