@@ -1,16 +1,15 @@
 // The demo's scripted agent: one round of work through the sidecar with the real SDK clients
 // (openai, @anthropic-ai/sdk, the MCP client, the A2A client). The models decide to call
 // tools, the tools run over MCP (one call is refused by a policy), a task is delegated to
-// another agent over A2A, and the last answer is streamed. Every call of a round carries one
-// W3C traceparent, so a round is one trace.
-import { randomBytes } from 'node:crypto';
+// another agent over A2A, and the last answer is streamed. Every call of a round carries the
+// round's W3C traceparent (agent-trace.ts), so a round is one trace.
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { Role, TaskState } from '@a2a-js/sdk';
-import { ClientFactory, ClientFactoryOptions, JsonRpcTransportFactory } from '@a2a-js/sdk/client';
+import { ClientFactory, ClientFactoryOptions, DefaultAgentCardResolver, JsonRpcTransportFactory } from '@a2a-js/sdk/client';
 import { textPart } from './a2a-agent.js';
 import { ANTHROPIC_MODEL, OPENAI_MODEL, PROMPTS } from './llm-upstream.js';
 
@@ -23,10 +22,6 @@ export type Progress = (protocol: 'llm' | 'mcp' | 'a2a', call: string, outcome: 
 const SYSTEM = 'You are the team\'s operations assistant. Use the tools to look things up; never guess file contents.';
 const MAX_STEPS = 6;
 
-function traceparent(): string {
-  return `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
-}
-
 function toolText(result: Awaited<ReturnType<McpClient['callTool']>>): string {
   const content = (result.content ?? []) as { type: string; text?: string }[];
   return content.map((part) => (part.type === 'text' ? (part.text ?? '') : `[${part.type}]`)).join('\n');
@@ -37,9 +32,9 @@ function shorten(text: string, max = 60): string {
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 
-/** One round of the scripted agent against the sidecar at `sidecarUrl`. Throws when a call fails. */
-export async function runRound(sidecarUrl: string, progress: Progress): Promise<void> {
-  const headers = { traceparent: traceparent() };
+/** One round of the scripted agent against the sidecar at `sidecarUrl`, every call carrying `traceparent`. Throws when a call fails. */
+export async function runRound(sidecarUrl: string, traceparent: string, progress: Progress): Promise<void> {
+  const headers = { traceparent };
   const mcp = new McpClient({ name: 'tapwire-demo-agent', version: '1.0.0' });
   await mcp.connect(new StreamableHTTPClientTransport(new URL(`${sidecarUrl}/${AGENT_ROUTES.docs}`), { requestInit: { headers } }));
   try {
@@ -100,7 +95,10 @@ async function delegate(sidecarUrl: string, headers: Record<string, string>, pro
     return fetch(input, { ...init, headers: merged });
   };
   const factory = new ClientFactory(
-    ClientFactoryOptions.createFrom(ClientFactoryOptions.default, { transports: [new JsonRpcTransportFactory({ fetchImpl: tracedFetch })] }),
+    ClientFactoryOptions.createFrom(ClientFactoryOptions.default, {
+      transports: [new JsonRpcTransportFactory({ fetchImpl: tracedFetch })],
+      cardResolver: new DefaultAgentCardResolver({ fetchImpl: tracedFetch }),
+    }),
   );
   const client = await factory.createFromUrl(`${sidecarUrl}/${AGENT_ROUTES.researcher}/`);
   const result = await client.sendMessage({

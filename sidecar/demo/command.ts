@@ -11,6 +11,7 @@ import { startSidecar, type Sidecar } from '../sidecar.js';
 import { openDatabase } from '../../store/db.js';
 import { startA2aAgent, type DemoA2aAgent } from './a2a-agent.js';
 import { AGENT_ROUTES, runRound, type Progress } from './agent.js';
+import { AgentTracer } from './agent-trace.js';
 import { startLlmUpstream } from './llm-upstream.js';
 import { startMcpServer, type DemoMcpServer } from './mcp-server.js';
 import { formatSummary, readSummary } from './summary.js';
@@ -105,6 +106,7 @@ async function runDemo(options: DemoOptions): Promise<number> {
   const upstreams = await startUpstreams();
   let sidecar: Sidecar | null = null;
   const signals = stopSignal();
+  const tracer = new AgentTracer(DEMO_AGENT, options.otlp);
   let failure = false;
   let rounds = 0;
   try {
@@ -121,7 +123,8 @@ async function runDemo(options: DemoOptions): Promise<number> {
     do {
       rounds++;
       try {
-        await runRound(sidecar.url, progress);
+        const url = sidecar.url;
+        await tracer.round((traceparent) => runRound(url, traceparent, progress));
         out.write(`  ${String(rounds).padStart(3)}  round done\n`);
       } catch (err) {
         out.write(`  ${String(rounds).padStart(3)}  round failed: ${(err as Error).message}\n`);
@@ -133,7 +136,7 @@ async function runDemo(options: DemoOptions): Promise<number> {
     // The sidecar first: it lets the last calls finish, then flushes the record and telemetry.
     await sidecar?.close();
     if (sidecar && sidecar.recorder.getStats().failed > 0) failure = true;
-    await Promise.all([upstreams.llm.stop(), upstreams.mcp.close(), upstreams.a2a.close()]);
+    await Promise.all([upstreams.llm.stop(), upstreams.mcp.close(), upstreams.a2a.close(), tracer.close(2000)]);
     signals.dispose();
   }
   const db = openDatabase(options.db, { readonly: true });

@@ -266,9 +266,20 @@ describe('tapwire demo', () => {
         if (equals !== null) assert.ok(values.includes(equals), `${panel}: some span has ${scope}.${name} = "${equals}"`);
       }
     }
-    // The Audit dashboard links trace ids to the Traces dashboard: those ids are exported traces.
-    const exported = new Set(spans.map((s) => s.traceId));
-    const recorded = readExchanges(foreverDb).filter((e) => e.trace_id !== null);
-    assert.ok(recorded.length > 0 && recorded.every((e) => exported.has(e.trace_id!)), 'every recorded trace id was exported');
+    // The Audit dashboard links trace ids to the Traces dashboard: each is a complete exported
+    // trace, the agent's round span at its root and every other span under a span of the trace.
+    const rows = readExchanges(foreverDb);
+    const traceIds = new Set(rows.map((e) => e.trace_id));
+    assert.ok(!traceIds.has(null), 'every exchange has a trace id');
+    const rounds = [...forever.stdout.matchAll(/^ +\d+ {2}round done$/gm)].length;
+    assert.equal(traceIds.size, rounds, 'one trace per round');
+    for (const traceId of traceIds) {
+      const inTrace = spans.filter((s) => s.traceId === traceId);
+      const roots = inTrace.filter((s) => s.parentSpanId === null);
+      assert.deepEqual(roots.map((s) => s.name), ['invoke_agent demo-agent'], `trace ${traceId} has the agent's span as its one root`);
+      const ids = new Set(inTrace.map((s) => s.spanId));
+      assert.ok(inTrace.every((s) => s.parentSpanId === null || ids.has(s.parentSpanId)), `trace ${traceId} has no missing parent`);
+      assert.equal(inTrace.length - 1, rows.filter((e) => e.trace_id === traceId && e.span_id !== null).length, 'one exported span per recorded exchange, plus the root');
+    }
   });
 });
