@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { ConfigError, configForCommand, loadConfig } from './config.js';
 import { createLogger } from './log.js';
+import { demoCommand } from './demo/command.js';
 import { runWrap, wrapCommand } from './mcp/stdio-wrap.js';
 import { startSidecar } from './sidecar.js';
 import { StoreError } from '../store/db.js';
@@ -89,6 +90,8 @@ program
     const log = createLogger(opts.logLevel, process.stderr);
     process.exit(await runWrap({ config, routeName: opts.route, command, log }));
   });
+
+program.addCommand(demoCommand);
 
 const policy = program.command('policy').description('check and test CEL policy files');
 policy
