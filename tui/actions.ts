@@ -1,6 +1,13 @@
-// Actions on the selected exchange that other parts of tapwire provide. The TUI binds a key
-// only for the hooks set here, so every key it lists does something. Wiring point for
-// replay (`r`) and JSONL export (`J`): set the hooks to the shared store/export modules.
+// Actions on the selected exchange that other parts of tapwire provide: JSONL export
+// (store/export.ts) and replay (sidecar/replay/). The TUI binds a key only for the hooks
+// it is given, so every key it lists does something.
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Writable } from 'node:stream';
+import { loadConfig } from '../sidecar/config.js';
+import { openDatabase } from '../store/db.js';
+import { DEFAULT_EXPORT_REDACTION, exportExchangeById, exportRedaction } from '../store/export.js';
+
 export interface ActionHooks {
   /** Sends the recorded exchange again; resolves to a line for the status bar. */
   replay?: (dbPath: string, id: string) => Promise<string>;
@@ -8,4 +15,43 @@ export interface ActionHooks {
   exportJsonl?: (dbPath: string, id: string) => Promise<string>;
 }
 
-export const actionHooks: ActionHooks = {};
+export interface ActionOptions {
+  /** tapwire.yaml: its redaction applies to exports, and replay (`r`) goes through its routes. */
+  config?: string;
+  /** Where exported files are written. */
+  exportDir: string;
+}
+
+/** The hooks the TUI gets: JSONL export always; replay only with a config, whose routes hold the upstream credentials. */
+export function actionHooks(options: ActionOptions): ActionHooks {
+  const redaction = options.config ? exportRedaction(loadConfig(options.config)) : DEFAULT_EXPORT_REDACTION;
+  const hooks: ActionHooks = {
+    exportJsonl: (dbPath, id) => {
+      const db = openDatabase(dbPath, { readonly: true });
+      try {
+        const line = exportExchangeById(db, id, redaction);
+        if (line === null) return Promise.reject(new Error(`exchange ${id} is not in ${dbPath}`));
+        const file = resolve(options.exportDir, `tapwire-${id}.jsonl`);
+        writeFileSync(file, `${line}\n`, { mode: 0o600 });
+        return Promise.resolve(file);
+      } finally {
+        db.close();
+      }
+    },
+  };
+  if (options.config) {
+    const config = options.config;
+    hooks.replay = async (dbPath, id) => {
+      // Loaded on first use: replay starts a sidecar, which the TUI otherwise never needs.
+      const { runReplay } = await import('../sidecar/replay/replay-cli.js');
+      const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
+      const [result] = await runReplay({ db: dbPath, ids: [id], config, concurrency: 1, path: [], ignore: [] }, discard);
+      if (!result) return `replay of ${id}: nothing was sent`;
+      if (result.skipped) return `replay of ${id} skipped: ${result.skipped}`;
+      if (result.error) return `replay of ${id} failed: ${result.error}`;
+      const body = result.differences.length === 0 ? 'body same' : `body differs at ${result.differences.map((d) => d.path).join(', ')}`;
+      return `replayed as ${result.replay?.id ?? '(unrecorded)'}: status ${result.original.http_status ?? '-'} → ${result.status ?? '-'}, ${body}`;
+    };
+  }
+  return hooks;
+}

@@ -9,10 +9,12 @@ import { openForBrowsing } from './open.js';
 export const tuiCommand = new Command('tui')
   .description('explore the recorded traffic in a terminal UI (read-only; works while the sidecar records)')
   .option('--db <file>', 'the SQLite file to open', 'tapwire.db')
-  .action(async (opts: { db: string }) => {
+  .option('-c, --config <file>', "tapwire.yaml: its redaction applies to exports, and `r` replays through its routes")
+  .action(async (opts: { db: string; config?: string }) => {
+    const hooks = actionHooks({ config: opts.config, exportDir: '.' });
     const db = openForBrowsing(opts.db);
     const screen = blessed.screen({ smartCSR: true, title: `tapwire ${opts.db}`, warnings: false, fullUnicode: true });
-    const app = new TuiApp({ db, dbPath: opts.db, screen, hooks: actionHooks });
+    const app = new TuiApp({ db, dbPath: opts.db, screen, hooks });
     try {
       await app.start();
     } finally {

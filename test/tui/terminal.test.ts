@@ -2,8 +2,9 @@
 // over a database a running sidecar fills with real traffic (the OpenAI SDK against aimock,
 // the MCP SDK against an SDK server, one tool call denied by a policy). Each test types keys
 // and waits for the screen to show the result: the list, filters narrowing it (CEL and
-// shorthand, and an invalid one), detail tabs, copy and curl export, follow mode picking up
-// a call made while the TUI is open, and the message for a database it cannot open.
+// shorthand, and an invalid one), detail tabs, copy and curl export, JSONL export and replay
+// (with --config), follow mode picking up a call made while the TUI is open, and the message
+// for a database it cannot open.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -95,8 +96,8 @@ describe('tapwire tui in a terminal', () => {
     rmSync(workDir, { recursive: true, force: true });
   });
 
-  function startTui(t: { after: (fn: () => void) => void }, db = tapwire.dbPath): Tmux {
-    const tmux = new Tmux(`node ${CLI} tui --db ${db}`, { cwd: workDir });
+  function startTui(t: { after: (fn: () => void) => void }, db = tapwire.dbPath, extra = ''): Tmux {
+    const tmux = new Tmux(`node ${CLI} tui --db ${db}${extra}`, { cwd: workDir });
     t.after(() => tmux.kill());
     return tmux;
   }
@@ -214,5 +215,32 @@ describe('tapwire tui in a terminal', () => {
     const other = startTui(t, notes);
     const screen = await other.waitFor(/is not a tapwire database/, 'the not-tapwire message');
     assert.doesNotMatch(screen, /at .*\.js:\d+/, 'no stack trace');
+  });
+
+  test('with --config: J exports the exchange as JSONL, r replays it through the config\'s route and says how it compared', async (t) => {
+    const config = join(workDir, 'replay.yaml');
+    writeFileSync(config, `routes:\n  openai:\n    protocol: llm\n    upstream: ${mock.url}\n    headers: { authorization: "Bearer ${KEY}" }\n`);
+    const tmux = startTui(t, tapwire.dbPath, ` --config ${config}`);
+    await tmux.waitFor(/delete_file/, 'the list');
+    await filter(tmux, '~model gpt-4o-mini');
+    await tmux.waitFor(/→ CEL: llm\.model\.contains\("gpt-4o-mini"\)/, 'the model filter');
+    tmux.keys('J');
+    const screen = await tmux.waitFor(/JSONL written to \S+/, 'the JSONL export');
+    const file = /JSONL written to (\S+)/.exec(screen)![1]!;
+    const line = JSON.parse(readFileSync(file, 'utf8')) as { exchange: { id: string; model: string }; request: { headers: Record<string, string> } };
+    assert.equal(line.exchange.model, 'gpt-4o-mini');
+    assert.equal(line.request.headers.authorization, '[redacted]');
+
+    tmux.keys('r');
+    const replayed = await tmux.waitFor(/replayed as [0-9A-Z]{26}: status 200 → 200, body same/, 'the replay comparison', 20_000);
+    const replayId = /replayed as ([0-9A-Z]{26})/.exec(replayed)![1]!;
+    const { openDatabase } = await import('../../store/db.js');
+    const db = openDatabase(tapwire.dbPath, { readonly: true });
+    try {
+      const row = db.prepare('SELECT replay_of, model, status FROM exchanges WHERE id = ?').get(replayId) as { replay_of: string; model: string; status: string };
+      assert.deepEqual(row, { replay_of: line.exchange.id, model: 'gpt-4o-mini', status: 'ok' });
+    } finally {
+      db.close();
+    }
   });
 });
