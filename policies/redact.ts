@@ -4,6 +4,7 @@
 import type { RE2JS } from 're2js';
 import type { ExchangeRecord, Payload } from '../sidecar/exchange.js';
 import type { RedactSpec } from './file.js';
+import { parseJson } from '../sidecar/json-body.js';
 
 export const MASK = '[redacted]';
 
@@ -30,7 +31,7 @@ function redactPayload(payload: Payload | null, fields: readonly string[][], pat
   let text = payload.body.toString('utf8');
   if (fields.length > 0) {
     try {
-      const json = JSON.parse(text) as unknown;
+      const json = parseJson(text);
       if (fields.map((path) => maskPath(json, path)).some(Boolean)) text = JSON.stringify(json);
     } catch {
       // not JSON: only patterns apply

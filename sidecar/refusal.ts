@@ -26,11 +26,8 @@ export class BodyTooLarge extends Error {
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > limit) {
-      req.resume();
-      return reject(new BodyTooLarge(limit, declared));
-    }
+    const declared = declaredTooLarge(req, limit);
+    if (declared) return reject(declared);
     const chunks: Buffer[] = [];
     let size = 0;
     const onData = (chunk: Buffer): void => {
@@ -48,6 +45,14 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
     req.on('error', reject);
   });
+}
+
+/** A refusal when the request's content-length is over `limit` (its body is then discarded unread). */
+export function declaredTooLarge(req: IncomingMessage, limit: number): BodyTooLarge | null {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (!(declared > limit)) return null;
+  req.resume();
+  return new BodyTooLarge(limit, declared);
 }
 
 /** The body of an error tapwire answers on `route`, in the route's protocol format. */

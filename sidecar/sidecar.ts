@@ -16,7 +16,7 @@ import { PriceBook } from './llm/pricing.js';
 import type { Logger } from './log.js';
 import { PlainHttpObserver, type ExchangeObserver } from './observer.js';
 import { Recording } from './recording.js';
-import { BodyTooLarge, protocolError, readBody, refuseTooLarge } from './refusal.js';
+import { BodyTooLarge, declaredTooLarge, protocolError, readBody, refuseTooLarge } from './refusal.js';
 import { McpObserver } from './mcp/observer.js';
 import { A2aFlow, isRootCardRequest, rootCard } from './a2a/flow.js';
 import { StdioHttpBridge } from './mcp/stdio-http.js';
@@ -132,6 +132,9 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
     let observer: ExchangeObserver = plainHttp;
     const protocol = route.config.protocol;
     let path = rest;
+    // Plain HTTP bodies stream through: only their declared length can be refused up front.
+    const declared = protocol === 'http' ? declaredTooLarge(req, maxRequestBytes) : null;
+    if (declared) return tooLarge(req, res, name, rest, declared, started, exchange);
     if (protocol === 'llm' || protocol === 'mcp' || protocol === 'a2a') {
       // LLM and JSON-RPC requests are small JSON documents whose facts decide how the
       // response is read (and, with policies, whether it is sent at all), so the body is

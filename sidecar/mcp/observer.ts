@@ -75,7 +75,7 @@ export class McpObserver implements ExchangeObserver {
   }
 
   private fromServer(message: JsonRpcMessage, bytes: Buffer | undefined): void {
-    const carrier: Carrier = { headers: this.responseHeaders, httpStatus: this.httpStatus, bytes };
+    const carrier: Carrier = { headers: this.responseHeaders, httpStatus: this.httpStatus, bytes, owner: this };
     const { tracker } = this.ctx;
     switch (message.kind) {
       case 'request':
