@@ -174,7 +174,14 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
     });
     throw new ConfigError(`invalid YAML\n${lines.join('\n')}`);
   }
-  const raw: unknown = doc.toJS() ?? {};
+  let raw: unknown;
+  try {
+    // Aliases are resolved here: an unknown one, or so many that they would expand a few
+    // bytes into gigabytes (the yaml library counts them), is an error in the file.
+    raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  } catch (err) {
+    throw new ConfigError(`invalid YAML\n${source}: ${(err as Error).message}`);
+  }
   const where = (path: readonly PropertyKey[]): string => {
     // Point at the deepest node that exists: an unknown key's parent, a missing key's map.
     for (let depth = path.length; depth >= 0; depth--) {

@@ -136,7 +136,7 @@ describe('JSON-RPC batches and reused ids', () => {
     const tapwire = await sidecarWithPolicy(t, `routes:\n  m: { protocol: mcp, upstream: "${upstream.url}" }`);
     const url = `${tapwire.url}/m/mcp`;
     const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': 'session-1' };
-    const send = async (body: unknown) => (await fetch(url, { method: 'POST', headers, body: JSON.stringify(body) })).json() as Promise<unknown>;
+    const send = async (body: unknown) => (await fetch(url, { method: 'POST', headers, body: JSON.stringify(body) })).json();
 
     const batch = await send([
       { jsonrpc: '2.0', id: 1, method: 'ping', params: { tag: 'b1' } },
