@@ -40,7 +40,7 @@ const headers = fc.dictionary(fc.string({ minLength: 1, maxLength: 12 }), fc.one
 
 const source: fc.Arbitrary<ContextSource> = fc.record({
   exchange: fc.record({
-    protocol: fc.constantFrom('llm', 'mcp', 'a2a', 'http') as fc.Arbitrary<'llm' | 'mcp' | 'a2a' | 'http'>,
+    protocol: fc.constantFrom<'llm' | 'mcp' | 'a2a' | 'http'>('llm', 'mcp', 'a2a', 'http'),
     agent: fc.string(),
     route: fc.string(),
     method: fc.option(fc.string(), { nil: null }),
@@ -50,7 +50,7 @@ const source: fc.Arbitrary<ContextSource> = fc.record({
     cost_usd: fc.option(fc.double(), { nil: null }),
     http_status: fc.option(fc.integer(), { nil: null }),
     started_at: fc.integer(),
-    direction: fc.constantFrom('client_to_server', 'server_to_client') as fc.Arbitrary<'client_to_server' | 'server_to_client'>,
+    direction: fc.constantFrom<'client_to_server' | 'server_to_client'>('client_to_server', 'server_to_client'),
   }),
   request: fc.option(fc.record({ headers: fc.option(headers, { nil: null }), body: fc.option(body, { nil: null }) }), { nil: null }),
   response: fc.option(fc.record({ headers: fc.option(headers, { nil: null }), body: fc.option(body, { nil: null }) }), { nil: null }),
@@ -72,7 +72,7 @@ describe('CEL context properties', () => {
         for (const root of Object.keys(VOCABULARY)) assert.ok(root in bindings, `context has ${root}`);
         for (const rule of rules) {
           const result = rule.when.evaluate(bindings);
-          assert.ok(typeof result === 'boolean' || isCelError(result), `${rule.name}: ${String(result)}`);
+          assert.ok(typeof result === 'boolean' || isCelError(result), `${rule.name}: ${JSON.stringify(result)}`);
           if (rule.limit?.key) rule.limit.key.evaluate(bindings);
         }
       }),
