@@ -4,7 +4,7 @@
 // what it forwards reaches the upstream byte for byte (the upstream owns the protocol and
 // answers), it records every call, and a body over the limit gets a 413 in the route's own
 // error format (the real OpenAI and Anthropic SDKs raise their usual errors) without reaching
-// the upstream. Policies are loaded, so the CEL context is built from every one of these.
+// the upstream, or the stdio server of a command route. Policies are loaded, so the CEL context is built from every one of these.
 //
 // The upstreams are scripted node:http servers: they report the exact bytes they received,
 // and answer bodies no SDK server would accept (an SDK server rejects them before any code
@@ -14,6 +14,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, test, type TestContext } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
@@ -21,6 +22,9 @@ import { rejectionOf } from '../support/routes.js';
 import { rawRequest } from '../support/raw-http.js';
 import { startTestSidecar, type TestSidecar } from '../support/sidecar.js';
 import { startUpstream, type ReceivedRequest, type ScriptedUpstream } from '../support/upstream.js';
+
+/** A stdio MCP server, for the command route (one that tapwire runs itself). */
+const STDIO_SERVER = fileURLToPath(new URL('../support/mcp-stdio-server.js', import.meta.url));
 
 const deepArray = (depth: number): string => `${'['.repeat(depth)}${']'.repeat(depth)}`;
 const deepObject = (depth: number): string => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
@@ -183,6 +187,7 @@ describe('bodies over limits.max_request_bytes', () => {
         `  mcp: { protocol: mcp, upstream: "${upstream.url}" }`,
         `  a2a: { protocol: a2a, upstream: "${upstream.url}" }`,
         `  files: { protocol: http, upstream: "${upstream.url}" }`,
+        `  stdio: { protocol: mcp, command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(STDIO_SERVER)}] }`,
       ].join('\n'),
       'limits: { max_request_bytes: 4096 }',
     );
@@ -204,7 +209,7 @@ describe('bodies over limits.max_request_bytes', () => {
     assert.deepEqual((anthropicError.error as { error: { type: string } }).error.type, 'request_too_large');
 
     const rpc = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'x', arguments: { big } } });
-    for (const path of ['/mcp/mcp', '/a2a/']) {
+    for (const path of ['/mcp/mcp', '/a2a/', '/stdio/mcp']) {
       const answer = await post(`${tapwire.url}${path}`, Buffer.from(rpc), 'application/json');
       assert.equal(answer.status, 413, path);
       assert.deepEqual(JSON.parse(answer.text), {
@@ -234,7 +239,15 @@ describe('bodies over limits.max_request_bytes', () => {
     const refused = exchanges.filter((e) => e.http_status === 413);
     assert.deepEqual(
       refused.map((e) => [e.route, e.status, e.error_code]),
-      [['openai', 'error', 'request_too_large'], ['anthropic', 'error', 'request_too_large'], ['mcp', 'error', 'request_too_large'], ['a2a', 'error', 'request_too_large'], ['mcp', 'error', 'request_too_large'], ['files', 'error', 'request_too_large']],
+      [
+        ['openai', 'error', 'request_too_large'],
+        ['anthropic', 'error', 'request_too_large'],
+        ['mcp', 'error', 'request_too_large'],
+        ['a2a', 'error', 'request_too_large'],
+        ['stdio', 'error', 'request_too_large'],
+        ['mcp', 'error', 'request_too_large'],
+        ['files', 'error', 'request_too_large'],
+      ],
     );
     assert.ok(refused.every((e) => e.request_bytes > 4096));
   });
