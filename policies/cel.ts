@@ -39,8 +39,18 @@ export interface CompiledExpression {
   evaluate(bindings: Bindings): CelResult;
 }
 
+/**
+ * Bounds on an expression, so evaluation cost is bounded by what the exchange holds: its
+ * size, its AST, and how deeply comprehensions (exists, all, map, filter) nest, each level
+ * of which multiplies the cost by the length of the list it walks.
+ */
+export const EXPRESSION_LIMITS = { chars: 4096, nodes: 1000, comprehensionDepth: 2 } as const;
+
 /** Parses, checks and plans an expression; throws ExpressionError with the offset of the problem. */
 export function compileExpression(source: string): CompiledExpression {
+  if (source.length > EXPRESSION_LIMITS.chars) {
+    throw new ExpressionError(`the expression is ${source.length} characters long; the limit is ${EXPRESSION_LIMITS.chars}`, EXPRESSION_LIMITS.chars);
+  }
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(source);
@@ -52,7 +62,8 @@ export function compileExpression(source: string): CompiledExpression {
   const positions = parsed.sourceInfo?.positions ?? {};
   const offsetOf = (expr: Expr): number => positions[String(expr.id)] ?? 0;
   const roots = new Set<string>();
-  checkExpr(parsed.expr, new Set(), roots, offsetOf);
+  const size = { nodes: 0 };
+  checkExpr(parsed.expr, { bound: new Set(), roots, offsetOf, size, depth: 0 });
   const program = plan(CEL_ENV, parsed);
   const protocolRoots = [...roots].filter((r) => PROTOCOL_ROOTS[r] !== undefined).map((r) => PROTOCOL_ROOTS[r]!);
   return {
@@ -67,7 +78,21 @@ export function compileExpression(source: string): CompiledExpression {
 /** The declared field at a select chain like mcp.tool, or what is wrong with it. */
 type Resolved = { field: Field; path: string } | null;
 
-function checkExpr(expr: Expr, bound: ReadonlySet<string>, roots: Set<string>, offsetOf: (e: Expr) => number): Resolved {
+interface Walk {
+  bound: ReadonlySet<string>;
+  roots: Set<string>;
+  offsetOf: (e: Expr) => number;
+  /** Nodes seen so far in the whole expression. */
+  size: { nodes: number };
+  /** Comprehensions enclosing this node. */
+  depth: number;
+}
+
+function checkExpr(expr: Expr, walk: Walk): Resolved {
+  const { bound, roots, offsetOf } = walk;
+  if (++walk.size.nodes > EXPRESSION_LIMITS.nodes) {
+    throw new ExpressionError(`the expression has more than ${EXPRESSION_LIMITS.nodes} parts; split it into several rules`, offsetOf(expr));
+  }
   const kind = expr.exprKind;
   switch (kind.case) {
     case 'identExpr': {
@@ -81,7 +106,7 @@ function checkExpr(expr: Expr, bound: ReadonlySet<string>, roots: Set<string>, o
       return { field, path: name };
     }
     case 'selectExpr': {
-      const operand = checkExpr(kind.value.operand!, bound, roots, offsetOf);
+      const operand = checkExpr(kind.value.operand!, walk);
       if (!operand) return null;
       // The parser places a select at its dot: point at the field name after it.
       return selectField(operand, kind.value.field, offsetOf(expr) + 1);
@@ -92,25 +117,28 @@ function checkExpr(expr: Expr, bound: ReadonlySet<string>, roots: Set<string>, o
       if (!/^[_@!]/.test(name) && !CEL_ENV.funcs.find(name)) {
         throw new ExpressionError(`unknown function "${name}"`, offsetOf(expr));
       }
-      if (target) checkExpr(target, bound, roots, offsetOf);
-      for (const arg of args) checkExpr(arg, bound, roots, offsetOf);
+      if (target) checkExpr(target, walk);
+      for (const arg of args) checkExpr(arg, walk);
       return null;
     }
     case 'listExpr':
-      for (const element of kind.value.elements) checkExpr(element, bound, roots, offsetOf);
+      for (const element of kind.value.elements) checkExpr(element, walk);
       return null;
     case 'structExpr':
       for (const entry of kind.value.entries) {
-        if (entry.keyKind.case === 'mapKey') checkExpr(entry.keyKind.value, bound, roots, offsetOf);
-        if (entry.value) checkExpr(entry.value, bound, roots, offsetOf);
+        if (entry.keyKind.case === 'mapKey') checkExpr(entry.keyKind.value, walk);
+        if (entry.value) checkExpr(entry.value, walk);
       }
       return null;
     case 'comprehensionExpr': {
       const c = kind.value;
-      checkExpr(c.iterRange!, bound, roots, offsetOf);
-      checkExpr(c.accuInit!, bound, roots, offsetOf);
-      const inner = new Set([...bound, c.iterVar, c.iterVar2, c.accuVar].filter(Boolean));
-      for (const part of [c.loopCondition, c.loopStep, c.result]) if (part) checkExpr(part, inner, roots, offsetOf);
+      if (walk.depth + 1 > EXPRESSION_LIMITS.comprehensionDepth) {
+        throw new ExpressionError(`comprehensions (exists, all, map, filter) nest more than ${EXPRESSION_LIMITS.comprehensionDepth} deep`, offsetOf(expr));
+      }
+      checkExpr(c.iterRange!, walk);
+      checkExpr(c.accuInit!, walk);
+      const inner: Walk = { ...walk, bound: new Set([...bound, c.iterVar, c.iterVar2, c.accuVar].filter(Boolean)), depth: walk.depth + 1 };
+      for (const part of [c.loopCondition, c.loopStep, c.result]) if (part) checkExpr(part, inner);
       return null;
     }
     default:

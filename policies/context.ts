@@ -5,7 +5,7 @@
 // absent ones hold the empty value of their type ("" / 0 / false / {} / []), so a rule never
 // fails because this protocol has no such field. Objects are Maps (the evaluator copies
 // plain objects on every access), integers are BigInt, timestamps are protobuf Timestamps.
-import { jsonValue } from '../sidecar/json-body.js';
+import { jsonValue, parseJson as parseWireJson } from '../sidecar/json-body.js';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { Exchange } from '../sidecar/exchange.js';
 import { messageTexts } from '../sidecar/a2a/facts.js';
@@ -62,7 +62,7 @@ function text(body: Buffer | string | null | undefined): string {
 function parseJson(body: string): unknown {
   if (body === '') return null;
   try {
-    return JSON.parse(body) as unknown;
+    return parseWireJson(body);
   } catch {
     return null;
   }

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { isNode, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
+import { RE2JS } from 're2js';
 import { compileExpression, ExpressionError, phaseProblem, type CompiledExpression } from './cel.js';
 import type { Phase } from './vocabulary.js';
 
@@ -67,7 +68,8 @@ export interface LimitSpec {
 export interface RedactSpec {
   /** Paths under request.body / response.body, split: ["request", "messages"]. */
   fields: string[][];
-  patterns: RegExp[];
+  /** RE2 patterns (linear-time matching: a policy's pattern cannot stall the sidecar). */
+  patterns: RE2JS[];
 }
 
 export interface CompiledRule {
@@ -230,10 +232,10 @@ export function parsePolicyFile(text: string, source: string): PolicyFile {
       if (!rule.redact || (rule.redact.fields.length === 0 && rule.redact.patterns.length === 0)) {
         problem('redact', 'a redact rule needs redact: { fields: [...], patterns: [...] }');
       } else {
-        const patterns: RegExp[] = [];
+        const patterns: RE2JS[] = [];
         rule.redact.patterns.forEach((pattern, i) => {
           try {
-            patterns.push(new RegExp(pattern, 'g'));
+            patterns.push(RE2JS.compile(pattern));
           } catch (err) {
             problems.push(`${locate.at(['rules', index, 'redact', 'patterns', i])}: ${label}: redact.patterns[${i}]: ${(err as Error).message}`);
           }

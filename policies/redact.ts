@@ -1,8 +1,10 @@
 // Redact rules: masks fields and patterns in what is recorded (and so exported), never in
 // what is forwarded. Body fields are JSON paths under the request or response body; patterns
 // are replaced wherever they occur in the recorded bodies and stream events.
+import type { RE2JS } from 're2js';
 import type { ExchangeRecord, Payload } from '../sidecar/exchange.js';
 import type { RedactSpec } from './file.js';
+import { parseJson } from '../sidecar/json-body.js';
 
 export const MASK = '[redacted]';
 
@@ -19,18 +21,23 @@ function maskPath(value: unknown, path: readonly string[]): boolean {
   return maskPath(holder[head!], rest);
 }
 
-function redactPayload(payload: Payload | null, fields: readonly string[][], patterns: readonly RegExp[]): void {
+/** Every match of `pattern` in `text` replaced by the mask, in time linear in the text (RE2). */
+function maskMatches(text: string, pattern: RE2JS): string {
+  return pattern.matcher(text).replaceAll(MASK);
+}
+
+function redactPayload(payload: Payload | null, fields: readonly string[][], patterns: readonly RE2JS[]): void {
   if (!payload?.body) return;
   let text = payload.body.toString('utf8');
   if (fields.length > 0) {
     try {
-      const json = JSON.parse(text) as unknown;
+      const json = parseJson(text);
       if (fields.map((path) => maskPath(json, path)).some(Boolean)) text = JSON.stringify(json);
     } catch {
       // not JSON: only patterns apply
     }
   }
-  for (const pattern of patterns) text = text.replace(pattern, MASK);
+  for (const pattern of patterns) text = maskMatches(text, pattern);
   payload.body = Buffer.from(text);
 }
 
@@ -42,6 +49,6 @@ export function redactRecord(record: ExchangeRecord, specs: readonly RedactSpec[
   redactPayload(record.request, requestFields, patterns);
   redactPayload(record.response, responseFields, patterns);
   if (patterns.length > 0) {
-    for (const event of record.events) for (const pattern of patterns) event.data = event.data.replace(pattern, MASK);
+    for (const event of record.events) for (const pattern of patterns) event.data = maskMatches(event.data, pattern);
   }
 }

@@ -33,13 +33,14 @@ program
   .option('--listen <host:port>', 'address to listen on (overrides the config; default 127.0.0.1:4100)')
   .option('--db <file>', 'SQLite file to record into (overrides store.path; default tapwire.db)')
   .addOption(new Option('--log-level <level>', 'log level (overrides log.level)').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
-  .action(async (opts: { config?: string; listen?: string; db?: string; logLevel?: string }) => {
+  .option('--insecure-listen', 'allow listening off loopback without auth.tokens / admin.token (warned at every start)')
+  .action(async (opts: { config?: string; listen?: string; db?: string; logLevel?: string; insecureListen?: boolean }) => {
     const config = loadConfig(opts.config);
     if (opts.listen) config.listen = opts.listen;
     if (opts.db) config.store.path = opts.db;
     if (opts.logLevel) config.log.level = opts.logLevel as typeof config.log.level;
     const log = createLogger(config.log.level);
-    const sidecar = await startSidecar(config, log);
+    const sidecar = await startSidecar(config, log, process.env, { insecureListen: opts.insecureListen ?? false });
     log.info({ url: sidecar.url, db: config.store.path, routes: Object.keys(config.routes), agent: config.agent.name }, 'tapwire listening');
     log.flush();
     let stopping = false;

@@ -62,8 +62,35 @@ const storeSchema = z.strictObject({
   redact_headers: z.array(z.string().min(1)).default([]),
 });
 
+const authSchema = z.strictObject({
+  // Agents present one of these in `header`; it is removed before forwarding and recording.
+  tokens: z.array(z.string().min(16, 'a token of at least 16 characters')).min(1, 'at least one token'),
+  header: z.string().min(1).default('x-tapwire-token'),
+});
+
+const adminSchema = z.strictObject({
+  // A separate listener for /_tapwire/* (health, metrics); the agent listener then has none.
+  listen: hostPort.optional(),
+  // Authorization: Bearer <token> for /_tapwire/*; needed where they are reachable off loopback.
+  token: z.string().min(16, 'a token of at least 16 characters').optional(),
+});
+
+const limitsSchema = z
+  .strictObject({
+    // A larger request body is refused with 413 in the route's protocol error format.
+    max_request_bytes: z.number().int().positive().default(16 * 1024 * 1024),
+    // node:http headersTimeout and requestTimeout: slow senders (slowloris) are cut with 408.
+    headers_timeout_ms: z.number().int().positive().default(30_000),
+    request_timeout_ms: z.number().int().positive().default(300_000),
+  })
+  .refine((l) => l.headers_timeout_ms <= l.request_timeout_ms, { message: 'headers_timeout_ms cannot exceed request_timeout_ms', path: ['headers_timeout_ms'] });
+
 export const configSchema = z.strictObject({
   listen: hostPort.default('127.0.0.1:4100'),
+  /** Inbound authentication of agents; listening off loopback needs it (or --insecure-listen). */
+  auth: authSchema.optional(),
+  admin: adminSchema.default({}),
+  limits: limitsSchema.default(() => limitsSchema.parse({})),
   agent: z
     .strictObject({
       name: z.string().min(1).default('agent'),
@@ -163,7 +190,14 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
     });
     throw new ConfigError(`invalid YAML\n${lines.join('\n')}`);
   }
-  const raw: unknown = doc.toJS() ?? {};
+  let raw: unknown;
+  try {
+    // Aliases are resolved here: an unknown one, or so many that they would expand a few
+    // bytes into gigabytes (the yaml library counts them), is an error in the file.
+    raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  } catch (err) {
+    throw new ConfigError(`invalid YAML\n${source}: ${(err as Error).message}`);
+  }
   const where = (path: readonly PropertyKey[]): string => {
     // Point at the deepest node that exists: an unknown key's parent, a missing key's map.
     for (let depth = path.length; depth >= 0; depth--) {

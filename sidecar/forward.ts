@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { Transform } from 'node:stream';
+import { pipeline, Transform } from 'node:stream';
 import { errors as undiciErrors } from 'undici';
 import type { Dispatcher } from 'undici';
 import { decodeBody, streamDecoder } from './encoding.js';
@@ -162,8 +162,17 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
     let body: Dispatcher.DispatchOptions['body'] = observer.upstreamBody ?? this.request.body;
     if (this.request.body) this.requestPayload.add(this.request.body);
     else if (req.method !== 'GET' && req.method !== 'HEAD') {
-      req.on('data', (chunk: Buffer) => this.requestPayload.add(chunk));
-      body = req;
+      // A streamed body is captured on its way to undici: a 'data' listener on req itself
+      // would start it flowing before undici reads it, and undici would send nothing.
+      const requestPayload = this.requestPayload;
+      const captured = new Transform({
+        transform(chunk: Buffer, _encoding, next) {
+          requestPayload.add(chunk);
+          next(null, chunk);
+        },
+      });
+      pipeline(req, captured, () => undefined);
+      body = captured;
     }
     res.on('close', () => {
       if (res.writableFinished) return;
@@ -247,8 +256,12 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
         this.decoder.end();
         await ended;
       }
-      if (this.parser) this.onEvents(this.parser.end());
-      else {
+      if (this.parser) {
+        this.onEvents(this.parser.end());
+        // Re-emitting events, the bytes after the last one must still go out unchanged.
+        const tail = this.editing ? this.parser.unterminated() : '';
+        if (tail) this.request.res.write(tail);
+      } else {
         const whole = this.responsePayload.whole();
         if (whole && whole.length > 0) body = decodeBody(whole, this.encoding);
       }

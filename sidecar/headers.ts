@@ -20,6 +20,17 @@ export const DEFAULT_REDACTED = ['authorization', 'x-api-key', 'api-key', 'cooki
 export const REDACTED = '[redacted]';
 
 /**
+ * Header names that carry a credential whatever the service calls them (x-auth-token,
+ * x-amz-security-token, x-custom-api-key ...): a whole word of the name says so. "tokens"
+ * is not one, so rate-limit headers such as x-ratelimit-remaining-tokens stay readable.
+ */
+const CREDENTIAL_NAME = /(^|[-_])(auth|authorization|token|secret|password|passwd|api[-_]?key|apikey|access[-_]?key|private[-_]?key|credentials?|cookie|signature)([-_]|$)/i;
+
+export function isCredentialHeader(name: string, redacted: ReadonlySet<string>): boolean {
+  return redacted.has(name) || CREDENTIAL_NAME.test(name);
+}
+
+/**
  * Copies headers for the next hop: drops hop-by-hop headers, those the Connection header
  * names, and `drop` (e.g. content-length when the body was rewritten).
  */
@@ -41,7 +52,7 @@ export function redactHeaders(headers: IncomingHttpHeaders | HeaderMap, redacted
   const out: HeaderMap = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
-    out[name] = redacted.has(name) ? REDACTED : value;
+    out[name] = isCredentialHeader(name, redacted) ? REDACTED : value;
   }
   return out;
 }

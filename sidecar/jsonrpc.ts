@@ -1,7 +1,7 @@
 // JSON-RPC 2.0 on the wire: tells requests, notifications and responses apart in what an
 // agent or a server sent, without any SDK's session state. Used by the MCP and A2A flows.
 
-import { jsonBody } from './json-body.js';
+import { jsonBody, parseJson } from './json-body.js';
 
 export type JsonRpcId = string | number;
 
@@ -50,7 +50,7 @@ export type ParsedBody = { ok: true; messages: JsonRpcMessage[]; batch: boolean 
 export function parseJsonRpc(text: string): ParsedBody {
   let value: unknown;
   try {
-    value = JSON.parse(text) as unknown;
+    value = parseJson(text);
   } catch (err) {
     return { ok: false, reason: `invalid JSON: ${(err as Error).message}` };
   }

@@ -6,15 +6,17 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Recorder } from '../store/recorder.js';
-import { isCommandRoute, isFederatedRoute, type Config } from './config.js';
+import { isCommandRoute, isFederatedRoute, type Config, type RouteConfig } from './config.js';
 import { blankExchange, type Exchange } from './exchange.js';
 import { forward, type ForwardContext } from './forward.js';
+import { ADMIN_PREFIX, checkListen, InboundGuard, listensInsecurely, type Refusal } from './inbound.js';
 import { redactHeaders } from './headers.js';
 import { adapterFor, LlmObserver } from './llm/observer.js';
 import { PriceBook } from './llm/pricing.js';
 import type { Logger } from './log.js';
 import { PlainHttpObserver, type ExchangeObserver } from './observer.js';
 import { Recording } from './recording.js';
+import { BodyTooLarge, declaredTooLarge, protocolError, readBody, refuseTooLarge } from './refusal.js';
 import { McpObserver } from './mcp/observer.js';
 import { A2aFlow, isRootCardRequest, rootCard } from './a2a/flow.js';
 import { commandSessions, SessionHttpBridge } from './mcp/stdio-http.js';
@@ -31,24 +33,17 @@ export interface Sidecar {
   /** Base URL the sidecar listens on, e.g. http://127.0.0.1:4100 */
   url: string;
   port: number;
+  /** Base URL of the admin endpoints (/_tapwire/*): admin.listen's, or the agents' listener. */
+  adminUrl: string;
   recorder: Recorder;
   /** Stops accepting, lets in-flight requests finish (up to `deadlineMs`), flushes the record. */
   close(deadlineMs?: number): Promise<void>;
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 /**
@@ -67,8 +62,18 @@ function splitRoute(url: string): { name: string; rest: string; bare: boolean } 
   return { name: url.slice(1, end), rest: bare ? `/${rest}` : rest, bare };
 }
 
+export interface StartOptions {
+  /** --insecure-listen: listen off loopback without inbound authentication (warned about at every start). */
+  insecureListen?: boolean;
+}
+
 /** `env` supplies the OTEL_* variables the config's `telemetry:` section leaves unset. */
-export async function startSidecar(config: Config, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<Sidecar> {
+export async function startSidecar(config: Config, log: Logger, env: NodeJS.ProcessEnv = process.env, options: StartOptions = {}): Promise<Sidecar> {
+  checkListen(config, options.insecureListen ?? false);
+  if (listensInsecurely(config)) {
+    log.warn({ listen: config.listen, admin: config.admin.listen ?? config.listen }, '--insecure-listen: tapwire is reachable off loopback without authentication; anyone who can connect can use its routes and their configured credentials');
+  }
+  const guard = new InboundGuard(config);
   // The identity JWKS (a file is read now) and policy files are ready before anything starts.
   const identity = config.identity ? new IdentityVerifier(config.identity.jwt) : null;
   // Policy files are compiled before anything starts (a bad one stops the sidecar with a
@@ -94,16 +99,29 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
     const t0 = performance.now();
     const started = Date.now();
     const url = req.url ?? '/';
-    if (url === '/_tapwire/health') return sendJson(res, 200, { status: 'ok', routes: routeNames });
-    if (url === METRICS_PATH && req.method === 'GET' && telemetry.serveMetrics(req, res)) return;
+    const refusal = guard.checkAgent(req);
+    if (refusal) {
+      log.warn({ refused: refusal.code, status: refusal.status, remote: req.socket.remoteAddress }, 'request refused before routing');
+      return refuse(res, refusal, config.routes[splitRoute(url).name], url);
+    }
+    if (url.startsWith(ADMIN_PREFIX)) {
+      // With an admin listener of their own, the admin endpoints are not on the agents' one.
+      if (config.admin.listen) return sendJson(res, 404, { error: { code: 'not_found', message: `the admin endpoints are on ${config.admin.listen}` } });
+      return serveAdmin(req, res);
+    }
     // A2A clients given a route URL without a trailing slash look for the card at the root.
     const rootCardRoute = isRootCardRequest(url) ? rootCard(url, a2aRouteNames, `http://${req.headers.host ?? config.listen}`) : null;
     if (rootCardRoute?.kind === 'error') return sendJson(res, rootCardRoute.status, rootCardRoute.body);
     const { name, rest, bare } = rootCardRoute ? { ...rootCardRoute, bare: false } : splitRoute(url);
     const bridge = bridges.get(name);
     if (bridge) {
-      const body = req.method === 'POST' ? await readBody(req).catch(() => null) : null;
-      if (req.method === 'POST' && !body) return; // the agent went away before sending its request
+      let body: Buffer | null = null;
+      try {
+        body = req.method === 'POST' ? await readBody(req, maxRequestBytes) : null;
+      } catch (err) {
+        if (err instanceof BodyTooLarge) tooLarge(req, res, name, rest, err, started);
+        return; // otherwise the agent went away before sending its request
+      }
       return bridge.handle(req, res, body);
     }
     const route = routes.get(name);
@@ -120,14 +138,18 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
     let observer: ExchangeObserver = plainHttp;
     const protocol = route.config.protocol;
     let path = rest;
+    // Plain HTTP bodies stream through: only their declared length can be refused up front.
+    const declared = protocol === 'http' ? declaredTooLarge(req, maxRequestBytes) : null;
+    if (declared) return tooLarge(req, res, name, rest, declared, started, exchange);
     if (protocol === 'llm' || protocol === 'mcp' || protocol === 'a2a') {
       // LLM and JSON-RPC requests are small JSON documents whose facts decide how the
       // response is read (and, with policies, whether it is sent at all), so the body is
       // read once, before forwarding.
       try {
-        body = req.method === 'GET' || req.method === 'HEAD' || req.method === 'DELETE' ? null : await readBody(req);
-      } catch {
-        return; // the agent went away before sending its request: nothing to forward
+        body = req.method === 'GET' || req.method === 'HEAD' || req.method === 'DELETE' ? null : await readBody(req, maxRequestBytes);
+      } catch (err) {
+        if (err instanceof BodyTooLarge) tooLarge(req, res, name, rest, err, started, exchange);
+        return; // otherwise the agent went away before sending its request: nothing to forward
       }
     }
     // A call the policies refuse is answered and recorded here, and never forwarded.
@@ -151,6 +173,25 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
     if (admission) observer = admission(observer);
     if (bare && path === rest) path = rest.slice(1);
     await forward({ req, res, route, path, exchange, body, observer, t0 }, ctx);
+  }
+
+  const maxRequestBytes = config.limits.max_request_bytes;
+  /** Answers and records a body over limits.max_request_bytes. */
+  function tooLarge(req: IncomingMessage, res: ServerResponse, name: string, rest: string, err: BodyTooLarge, started: number, exchange?: Exchange): void {
+    const routeConfig = config.routes[name]!;
+    const call = exchange ?? blankExchange({ agent: config.agent.name, route: name, protocol: routeConfig.protocol, started_at: started });
+    call.method ??= `${req.method ?? 'POST'} ${rest.split('?', 1)[0]}`;
+    refuseTooLarge({ req, res, route: routeConfig, path: rest, exchange: call, requestHeaders: redactHeaders(req.headers, ctx.redacted), sink }, err);
+  }
+
+  /** /_tapwire/health and /_tapwire/metrics, on whichever listener serves them. */
+  function serveAdmin(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '/';
+    const refusal = guard.checkAdmin(req);
+    if (refusal) return refuse(res, refusal, undefined, url);
+    if (url === '/_tapwire/health') return sendJson(res, 200, { status: 'ok', routes: routeNames });
+    if (url === METRICS_PATH && req.method === 'GET' && telemetry.serveMetrics(req, res)) return;
+    sendJson(res, 404, { error: { code: 'not_found', message: `no admin endpoint ${url}` } });
   }
 
   const trackers = new Map<string, McpTracker>();
@@ -198,7 +239,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
   const standing = new Set<ServerResponse>();
   let ordinary = 0;
   let onIdle: (() => void) | null = null;
-  const server: Server = createServer((req, res) => {
+  const server: Server = createServer({ connectionsCheckingInterval: checkingInterval(config) }, (req, res) => {
     const isStanding = isStandingStream(req, config);
     if (isStanding) standing.add(res);
     else ordinary++;
@@ -216,15 +257,11 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
     handling.add(handled);
   });
   server.keepAliveTimeout = 65_000;
-  const [host, portText] = splitListen(config.listen);
+  // Slow senders (slowloris) are answered 408 and cut: headers and whole requests have deadlines.
+  server.headersTimeout = config.limits.headers_timeout_ms;
+  server.requestTimeout = config.limits.request_timeout_ms;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(Number(portText), host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listen(server, config.listen);
   } catch (err) {
     await recording.close(0);
     await Promise.all([...routes.values()].map((r) => r.close()));
@@ -232,14 +269,34 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
   }
   const address = server.address() as AddressInfo;
   const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  let admin: Server | null = null;
+  if (config.admin.listen) {
+    admin = createServer((req, res) => {
+      const refusal = guard.checkAgent(req);
+      if (refusal) return refuse(res, refusal, undefined, req.url ?? '/');
+      if (!(req.url ?? '/').startsWith(ADMIN_PREFIX)) return sendJson(res, 404, { error: { code: 'not_found', message: 'this is the admin listener: only /_tapwire/* is here' } });
+      serveAdmin(req, res);
+    });
+    try {
+      await listen(admin, config.admin.listen);
+    } catch (err) {
+      server.close();
+      await recording.close(0);
+      await Promise.all([...routes.values()].map((r) => r.close()));
+      throw err;
+    }
+  }
 
   let closing: Promise<void> | null = null;
   return {
     url: `http://${hostForUrl}:${address.port}`,
     port: address.port,
+    adminUrl: admin ? urlOf(admin) : `http://${hostForUrl}:${address.port}`,
     recorder,
     close(deadlineMs = 10_000): Promise<void> {
       closing ??= (async () => {
+        admin?.close();
+        admin?.closeAllConnections();
         server.close();
         server.closeIdleConnections();
         for (const res of standing) res.destroy();
@@ -290,6 +347,33 @@ class ConnectionKeys {
     }
     return key;
   }
+}
+
+function listen(server: Server, address: string): Promise<void> {
+  const [host, portText] = splitListen(address);
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(Number(portText), host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function urlOf(server: Server): string {
+  const address = server.address() as AddressInfo;
+  return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+}
+
+/** How often node:http looks for requests past their deadlines: often enough for short ones. */
+function checkingInterval(config: Config): number {
+  return Math.max(50, Math.min(1000, Math.floor(config.limits.headers_timeout_ms / 4)));
+}
+
+/** Answers a request tapwire refuses before forwarding it, in the route's format when it has one. */
+function refuse(res: ServerResponse, refusal: Refusal, route: RouteConfig | undefined, url: string): void {
+  const body = route ? protocolError(route, splitRoute(url).rest, refusal.status, refusal.code, refusal.message) : { error: { code: refusal.code, message: refusal.message } };
+  sendJson(res, refusal.status, body, { 'x-tapwire-error': refusal.code, ...(refusal.status === 401 ? { 'www-authenticate': 'Bearer' } : {}) });
 }
 
 export function splitListen(listen: string): [string, string] {

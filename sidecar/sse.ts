@@ -8,7 +8,10 @@ export interface SseEvent {
   data: string;
   id: string | null;
   retry: number | null;
-  /** The event's lines exactly as received, including the blank line that ended it. */
+  /**
+   * The event's lines exactly as received, including the blank line that ended it and any
+   * blank lines before it: the raw texts of all events are the stream, byte for byte.
+   */
   raw: string;
 }
 
@@ -29,6 +32,15 @@ export class SseParser {
   /** Ends the stream; an event not closed by a blank line is discarded, as the spec says. */
   end(): SseEvent[] {
     return this.consume(this.pending + this.decoder.end(), true);
+  }
+
+  /**
+   * After end(): the text no event carried (an event not closed by a blank line), so a caller
+   * that re-emits events can still pass every byte on. The events' raw texts followed by this
+   * are exactly the stream.
+   */
+  unterminated(): string {
+    return this.raw + this.pending;
   }
 
   private consume(text: string, final: boolean): SseEvent[] {
@@ -52,8 +64,8 @@ export class SseParser {
       this.raw += text.slice(start, next);
       start = next;
       if (line === '') {
+        // A blank line with no field before it dispatches nothing: its bytes go with the next event.
         if (this.sawField) out.push(this.dispatch());
-        else this.raw = '';
         continue;
       }
       this.field(line);

@@ -4,6 +4,7 @@
 import type { Route } from '../route.js';
 import { isAgentCard, restInterfacePaths } from './card.js';
 import { AGENT_CARD_PATH } from './wire.js';
+import { parseJson } from '../json-body.js';
 
 interface KnownAgent {
   name: string;
@@ -56,7 +57,7 @@ export class AgentDirectory {
       const response = await route.pool.request({ method: 'GET', path: route.basePath + AGENT_CARD_PATH, headers, headersTimeout: 5000, bodyTimeout: 5000 });
       const text = await response.body.text();
       if (response.statusCode !== 200) return;
-      const card = JSON.parse(text) as unknown;
+      const card = parseJson(text);
       if (isAgentCard(card)) this.learn(route, card);
     } catch {
       // No name then: records keep a null target until a card passes through.

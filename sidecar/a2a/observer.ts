@@ -15,6 +15,7 @@ import type { AgentDirectory } from './directory.js';
 import { errorFacts, payloadFacts, requestFacts, type A2aError, type PayloadFacts, type RequestFacts, type TaskState } from './facts.js';
 import type { CardSignatureVerifier, SignatureCheck } from './signatures.js';
 import { CARD_METHODS, describeCall, type A2aCall } from './wire.js';
+import { parseJson } from '../json-body.js';
 
 /** What a route does with a signed card: strip its signatures and rewrite it, or pass it unmodified. */
 export type SignedCardMode = NonNullable<RouteConfig['signed_cards']>;
@@ -86,7 +87,7 @@ export class A2aObserver implements ExchangeObserver {
     if (head.status !== 200) return null;
     let parsed: unknown;
     try {
-      parsed = JSON.parse(body.toString('utf8')) as unknown;
+      parsed = parseJson(body.toString('utf8'));
     } catch {
       return null;
     }
@@ -132,7 +133,7 @@ export class A2aObserver implements ExchangeObserver {
     this.firstEventMs ??= offsetMs;
     let data: unknown;
     try {
-      data = JSON.parse(event.data) as unknown;
+      data = parseJson(event.data);
     } catch {
       return undefined;
     }
@@ -181,7 +182,7 @@ export class A2aObserver implements ExchangeObserver {
     else if (body && head) {
       let parsed: unknown;
       try {
-        parsed = JSON.parse(body.toString('utf8')) as unknown;
+        parsed = parseJson(body.toString('utf8'));
       } catch {
         parsed = undefined;
       }

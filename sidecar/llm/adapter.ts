@@ -3,6 +3,7 @@
 // stream back into what the agent asked for.
 import type { SseEvent } from '../sse.js';
 import type { ResponseFacts } from './usage.js';
+import { parseJson } from '../json-body.js';
 
 export type Provider = 'openai' | 'anthropic';
 
@@ -44,7 +45,7 @@ export interface LlmAdapter {
 
 export function safeParseJson(text: string): unknown {
   try {
-    return JSON.parse(text) as unknown;
+    return parseJson(text);
   } catch {
     return undefined;
   }

@@ -107,6 +107,8 @@ function countTokensCall(body: Json): LlmCall {
   };
 }
 
+const ANTHROPIC_ERROR_TYPES: Record<number, string> = { 400: 'invalid_request_error', 401: 'authentication_error', 403: 'permission_error', 413: 'request_too_large', 504: 'timeout_error' };
+
 export const anthropicAdapter: LlmAdapter = {
   provider: 'anthropic',
   describe(path: string, body: unknown): LlmCall | null {
@@ -117,7 +119,8 @@ export const anthropicAdapter: LlmAdapter = {
     return null;
   },
   errorBody(status: number, _code: string, message: string): unknown {
-    const type = status === 504 ? 'timeout_error' : 'api_error';
+    // Anthropic's own error types for these statuses, so its SDK raises its usual error class.
+    const type = ANTHROPIC_ERROR_TYPES[status] ?? 'api_error';
     return { type: 'error', error: { type, message } };
   },
 };

@@ -50,7 +50,8 @@ export class McpObserver implements ExchangeObserver {
     const url = new URL(req.url ?? '/', 'http://tapwire.invalid');
     const sessionId = first(req.headers['mcp-session-id']) ?? url.searchParams.get('sessionId');
     this.session = sessionId ? ctx.tracker.session(sessionId) : ctx.tracker.session(ctx.connectionKey);
-    this.parsed = body && body.length > 0 ? parseJsonRpcBody(body) : null;
+    // A POST always carries JSON-RPC: an empty one is recorded as not JSON-RPC, like any other.
+    this.parsed = body && body.length > 0 ? parseJsonRpcBody(body) : req.method === 'POST' ? { ok: false, reason: 'an empty body' } : null;
     if (!this.parsed?.ok) return;
     const single = this.parsed.messages.length === 1 ? body! : undefined;
     for (const message of this.parsed.messages) this.fromClient(message, { headers: ctx.requestHeaders, bytes: single, call: ctx.call });
@@ -75,7 +76,7 @@ export class McpObserver implements ExchangeObserver {
   }
 
   private fromServer(message: JsonRpcMessage, bytes: Buffer | undefined): void {
-    const carrier: Carrier = { headers: this.responseHeaders, httpStatus: this.httpStatus, bytes };
+    const carrier: Carrier = { headers: this.responseHeaders, httpStatus: this.httpStatus, bytes, owner: this };
     const { tracker } = this.ctx;
     switch (message.kind) {
       case 'request':

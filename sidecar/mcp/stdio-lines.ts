@@ -4,6 +4,7 @@
 import type { Direction } from '../exchange.js';
 import { classify, type JsonRpcMessage } from '../jsonrpc.js';
 import type { Carrier, McpSession, McpTracker } from './tracker.js';
+import { parseJson } from '../json-body.js';
 
 /** The longest line kept for the record; the SDKs' own stdio buffer limit is 10 MiB. */
 export const MAX_LINE_BYTES = 16 * 1024 * 1024;
@@ -59,7 +60,7 @@ export function readLine(line: Line): LineMessage {
   if (text.trim() === '') return { kind: 'blank' };
   let value: unknown;
   try {
-    value = JSON.parse(text) as unknown;
+    value = parseJson(text);
   } catch (err) {
     return { kind: 'invalid', reason: `not JSON: ${(err as Error).message}` };
   }

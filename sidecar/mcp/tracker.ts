@@ -30,6 +30,8 @@ export interface Carrier {
   traceParent?: TraceParent;
   /** Federated routes: the member server the message went to or came from (recorded in details.server). */
   server?: string;
+  /** The HTTP call a response came back on: it answers a request that call carried, if one has its id. */
+  owner?: object;
 }
 
 interface OpenExchange {
@@ -49,6 +51,8 @@ export class McpSession {
   readonly clientRequests = new Map<string, OpenExchange>();
   readonly serverRequests = new Map<string, OpenExchange>();
   readonly progress = new Map<string, OpenExchange>();
+  /** A request reused the id of one still pending: both wait, the later in a numbered slot (see slotFor). */
+  reusedIds = false;
   lastSeen = Date.now();
   constructor(
     readonly key: string,
@@ -170,7 +174,9 @@ export class McpTracker {
     // A server's request arrives on a response (an SSE stream) whose status is already known.
     open.exchange.http_status = carrier.httpStatus ?? null;
     const pending = direction === 'client_to_server' ? session.clientRequests : session.serverRequests;
-    pending.set(idKey(message.id), open);
+    const slot = slotFor(pending, idKey(message.id));
+    if (slot !== idKey(message.id)) session.reusedIds = true;
+    pending.set(slot, open);
     if (open.facts.progressToken !== null) session.progress.set(progressKey(open.facts.progressToken), open);
     return open.exchange;
   }
@@ -218,9 +224,10 @@ export class McpTracker {
   response(session: McpSession, direction: Direction, message: Response, carrier: Carrier): boolean {
     const pending = direction === 'server_to_client' ? session.clientRequests : session.serverRequests;
     const key = message.id === null ? null : idKey(message.id);
-    const open = key === null ? undefined : pending.get(key);
+    const slot = key === null ? undefined : session.reusedIds ? answeredSlot(pending, key, carrier.owner) : key;
+    const open = slot === undefined ? undefined : pending.get(slot);
     const bytes = carrier.bytes ?? Buffer.from(JSON.stringify(message.raw));
-    if (!open || key === null) {
+    if (!open || slot === undefined) {
       const orphan = this.open(session, direction, '(response)', idText(message.id), carrier, bytes);
       orphan.exchange.status = 'error';
       orphan.exchange.error_code = 'unmatched_response';
@@ -228,7 +235,7 @@ export class McpTracker {
       this.emit(orphan, null);
       return false;
     }
-    pending.delete(key);
+    pending.delete(slot);
     if (open.facts.progressToken !== null) session.progress.delete(progressKey(open.facts.progressToken));
     const { exchange } = open;
     exchange.http_status = carrier.httpStatus ?? exchange.http_status;
@@ -402,4 +409,26 @@ export class McpTracker {
       events: open.events,
     });
   }
+}
+
+/**
+ * Where a request waits for its answer: its id's key, or, when an agent reuses the id of a
+ * request still pending (JSON-RPC forbids it, agents do it), a numbered slot after it, so
+ * neither is lost and each is recorded once.
+ */
+function slotFor(pending: ReadonlyMap<string, OpenExchange>, key: string): string {
+  let slot = key;
+  for (let n = 2; pending.has(slot); n++) slot = `${key}\u0000${n}`;
+  return slot;
+}
+
+/** The slot of the request a response to `key` answers: one its own HTTP call carried, else the oldest. */
+function answeredSlot(pending: ReadonlyMap<string, OpenExchange>, key: string, owner: object | undefined): string | undefined {
+  let oldest: string | undefined;
+  for (const [slot, open] of pending) {
+    if (slot !== key && !slot.startsWith(`${key}\u0000`)) continue;
+    if (owner !== undefined && open.owner === owner) return slot;
+    oldest ??= slot;
+  }
+  return oldest;
 }

@@ -4,6 +4,7 @@
 import type { Attributes } from '@opentelemetry/api';
 import type { ExchangeRecord, Payload } from '../exchange.js';
 import { llmContent, toolContent } from './content.js';
+import { parseJson } from '../json-body.js';
 
 /** Where a route sends its calls, for server.address / server.port and network.transport. */
 export interface RouteTarget {
@@ -42,7 +43,7 @@ function set(attributes: Attributes, key: string, value: string | number | boole
 function finishReasons(text: string | null): string[] | null {
   if (!text) return null;
   try {
-    const parsed: unknown = JSON.parse(text);
+    const parsed = parseJson(text);
     return Array.isArray(parsed) ? parsed.filter((r): r is string => typeof r === 'string') : null;
   } catch {
     return null;
@@ -53,7 +54,7 @@ function finishReasons(text: string | null): string[] | null {
 function jsonObject(text: string | null | undefined): Record<string, unknown> {
   if (!text) return {};
   try {
-    const parsed: unknown = JSON.parse(text);
+    const parsed = parseJson(text);
     return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
   } catch {
     return {};

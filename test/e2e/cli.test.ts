@@ -1,50 +1,17 @@
 // The tapwire command as a user runs it: help and version, config errors on stderr with a
 // non-zero exit, and `tapwire run` recording a call and flushing it on SIGTERM.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { LLMock } from '@copilotkit/aimock';
 import Database from 'better-sqlite3';
+import { freePort, runCli, startCli } from '../support/cli.js';
 
-const CLI = fileURLToPath(new URL('../../sidecar/cli.js', import.meta.url));
 const PKG = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-
-function runCli(args: string[], cwd?: string): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd, timeout: 20_000 });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
-/** Starts `tapwire run` and resolves once it logs that it listens. */
-async function startCli(args: string[]): Promise<{ child: ChildProcess; stdout: () => string }> {
-  const child = spawn(process.execPath, [CLI, 'run', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const deadline = Date.now() + 15_000;
-  while (!out.includes('tapwire listening')) {
-    if (child.exitCode !== null) throw new Error(`tapwire exited ${child.exitCode}: ${err}`);
-    if (Date.now() > deadline) throw new Error(`tapwire did not start: ${out}${err}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { child, stdout: () => out };
-}
 
 describe('tapwire CLI', () => {
   let dir: string;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig, type Config } from '../../sidecar/config.js';
 import type { Exchange, ExchangeRecord } from '../../sidecar/exchange.js';
-import { createLogger } from '../../sidecar/log.js';
+import { createLogger, type Logger } from '../../sidecar/log.js';
 import { startSidecar, type Sidecar } from '../../sidecar/sidecar.js';
 import { openDatabase } from '../../store/db.js';
 import { getExchangeRecord, listExchanges } from '../../store/queries.js';
@@ -28,6 +28,11 @@ export interface TestSidecarOptions {
   dir?: string;
   /** How long finished records wait before they are written (default 10 ms). */
   flushIntervalMs?: number;
+  /** Listen address (default 127.0.0.1:0): e.g. 0.0.0.0:0 to test the off-loopback rules. */
+  listen?: string;
+  /** What tapwire logs (default: nothing). */
+  log?: Logger;
+  insecureListen?: boolean;
 }
 
 /** `yaml` is a tapwire.yaml without listen/store.path, which the harness fills in. */
@@ -35,10 +40,10 @@ export async function startTestSidecar(yaml: string, env: NodeJS.ProcessEnv = pr
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'tapwire-test-'));
   const dbPath = join(dir, 'tapwire.db');
   const config: Config = parseConfig(yaml, 'test.yaml', env);
-  config.listen = '127.0.0.1:0';
+  config.listen = options.listen ?? '127.0.0.1:0';
   config.store.path = dbPath;
   config.store.flush_interval_ms = options.flushIntervalMs ?? 10;
-  const sidecar = await startSidecar(config, createLogger('silent'), env);
+  const sidecar = await startSidecar(config, options.log ?? createLogger('silent'), env, { insecureListen: options.insecureListen ?? false });
   let stopped = false;
   return {
     sidecar,
@@ -72,8 +77,8 @@ export async function startTestSidecar(yaml: string, env: NodeJS.ProcessEnv = pr
 }
 
 /** startTestSidecar, stopped and its files removed when the test `t` ends. */
-export async function startTestSidecarFor(t: TestContext, yaml: string, env: NodeJS.ProcessEnv = process.env): Promise<TestSidecar> {
-  const tapwire = await startTestSidecar(yaml, env);
+export async function startTestSidecarFor(t: TestContext, yaml: string, env: NodeJS.ProcessEnv = process.env, options: TestSidecarOptions = {}): Promise<TestSidecar> {
+  const tapwire = await startTestSidecar(yaml, env, options);
   t.after(async () => {
     await tapwire.stop();
     tapwire.cleanup();

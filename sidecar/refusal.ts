@@ -1,0 +1,105 @@
+// Requests tapwire answers itself before forwarding: reading a body up to the configured
+// limit, and the refusal in the route's own error format (the provider's error JSON for LLM
+// routes, a JSON-RPC error for MCP and A2A), recorded like any other exchange.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Exchange } from './exchange.js';
+import type { HeaderMap } from './headers.js';
+import { errorResponse, INVALID_REQUEST } from './jsonrpc.js';
+import { adapterFor } from './llm/observer.js';
+import type { RecordSink } from './observer.js';
+import type { RouteConfig } from './config.js';
+
+/** A request body longer than limits.max_request_bytes. */
+export class BodyTooLarge extends Error {
+  constructor(
+    readonly limit: number,
+    /** Bytes received (or declared by content-length) when it was refused. */
+    readonly size: number,
+  ) {
+    super(`the request body is larger than ${limit} bytes (limits.max_request_bytes)`);
+  }
+}
+
+/**
+ * Reads a whole body, refusing it as soon as it is declared or found to be longer than
+ * `limit`: what was read is let go, and the rest is discarded unread as it arrives.
+ */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = declaredTooLarge(req, limit);
+    if (declared) return reject(declared);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        chunks.length = 0;
+        req.off('data', onData);
+        req.resume();
+        reject(new BodyTooLarge(limit, size));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+/** A refusal when the request's content-length is over `limit` (its body is then discarded unread). */
+export function declaredTooLarge(req: IncomingMessage, limit: number): BodyTooLarge | null {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (!(declared > limit)) return null;
+  req.resume();
+  return new BodyTooLarge(limit, declared);
+}
+
+/** The body of an error tapwire answers on `route`, in the route's protocol format. */
+export function protocolError(route: RouteConfig, path: string, status: number, code: string, message: string): unknown {
+  switch (route.protocol) {
+    case 'llm':
+      return adapterFor(route.provider, path).errorBody(status, code, message);
+    case 'mcp':
+    case 'a2a':
+      // The body was not read, so the request's id is unknown: JSON-RPC says null then.
+      return errorResponse(null, INVALID_REQUEST, message, { tapwire_error: code });
+    default:
+      return { error: { code, message } };
+  }
+}
+
+export interface RefusedCall {
+  req: IncomingMessage;
+  res: ServerResponse;
+  route: RouteConfig;
+  path: string;
+  exchange: Exchange;
+  requestHeaders: HeaderMap;
+  sink: RecordSink;
+}
+
+/** Answers a body over the limit with 413 and records the call (its body is not kept). */
+export function refuseTooLarge(call: RefusedCall, tooLarge: BodyTooLarge): void {
+  const { res, exchange } = call;
+  const text = JSON.stringify(protocolError(call.route, call.path, 413, 'request_too_large', tooLarge.message));
+  const headers = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), 'x-tapwire-error': 'request_too_large', connection: 'close' };
+  if (!res.headersSent) {
+    res.writeHead(413, headers);
+    res.end(text);
+  }
+  exchange.status = 'error';
+  exchange.http_status = 413;
+  exchange.error_code = 'request_too_large';
+  exchange.error_message = tooLarge.message;
+  exchange.ended_at = Date.now();
+  exchange.duration_ms = exchange.ended_at - exchange.started_at;
+  exchange.request_bytes = tooLarge.size;
+  exchange.response_bytes = Buffer.byteLength(text);
+  call.sink({
+    exchange,
+    request: { headers: call.requestHeaders, body: null, body_size: tooLarge.size, truncated: true },
+    response: { headers, body: Buffer.from(text), body_size: Buffer.byteLength(text), truncated: false },
+    events: [],
+  });
+}

@@ -1,0 +1,119 @@
+// Nothing leaked: `tapwire run` (the real CLI, logging at debug level) forwards an OpenAI SDK
+// call to aimock and an MCP SDK tool call to a real MCP server, with credentials planted
+// everywhere an agent puts them (auth headers, headers named like credentials, the query
+// string, message bodies matching a configured redact pattern) and upstream keys injected
+// from the config. Then every byte tapwire wrote is searched: the database files (with
+// their -wal and -shm), its stdout and stderr, and every span and metric it exported to a
+// real OTLP endpoint, with message content capture on. None holds any planted secret.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import OpenAI from 'openai';
+import { z } from 'zod';
+import { startAimock } from '../support/aimock.js';
+import { freePort, startCli } from '../support/cli.js';
+import { startStreamableServer } from '../support/mcp.js';
+import { startOtlpCollector } from '../support/otlp.js';
+
+/** Every secret planted, by where it was put. */
+const PLANTED = {
+  agentBearer: 'PLANTED-AGENT-BEARER-a1b2c3',
+  xApiKey: 'PLANTED-X-API-KEY-d4e5f6',
+  cookie: 'PLANTED-COOKIE-g7h8i9',
+  customTokenHeader: 'PLANTED-CUSTOM-TOKEN-j1k2l3',
+  queryKey: 'PLANTED-QUERY-KEY-m4n5o6',
+  queryApiKey: 'PLANTED-QUERY-API-KEY-p7q8r9',
+  queryToken: 'PLANTED-QUERY-TOKEN-s1t2u3',
+  llmBody: 'sk-live-PLANTEDLLMBODYv4w5x6',
+  mcpArgument: 'sk-live-PLANTEDMCPARGy7z8a9',
+  upstreamKey: 'INJECTED-UPSTREAM-KEY-b1c2d3',
+  mcpKey: 'INJECTED-MCP-KEY-e4f5g6',
+};
+
+describe('secrets', () => {
+  test('planted credentials appear in no database file, log line or exported span', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tapwire-secrets-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const mock = await startAimock([PLANTED.upstreamKey], (m) => m.onMessage('my key is', { content: 'noted', usage: { prompt_tokens: 9, completion_tokens: 1 } }));
+    t.after(() => mock.stop());
+    const mcp = await startStreamableServer(() => {
+      const server = new McpServer({ name: 'echo', version: '1.0.0' });
+      server.registerTool('echo', { inputSchema: { msg: z.string() } }, ({ msg }) => ({ content: [{ type: 'text', text: `you said ${msg}` }] }));
+      return server;
+    });
+    t.after(() => mcp.close());
+    const collector = await startOtlpCollector();
+    t.after(() => collector.close());
+
+    writeFileSync(
+      join(dir, 'redact.yaml'),
+      ['rules:', '  - name: mask-live-keys', '    when: "true"', '    action: redact', "    redact: { patterns: ['sk-live-[A-Za-z0-9]+'] }", ''].join('\n'),
+    );
+    writeFileSync(
+      join(dir, 'tapwire.yaml'),
+      [
+        'routes:',
+        `  openai: { protocol: llm, provider: openai, upstream: "${mock.url}", headers: { authorization: "Bearer \${UPSTREAM_KEY}", x-api-key: "\${UPSTREAM_KEY}" } }`,
+        `  tools: { protocol: mcp, upstream: "${mcp.origin}", headers: { x-mcp-key: "\${MCP_KEY}" } }`,
+        'policies: [redact.yaml]',
+        'telemetry:',
+        `  endpoint: ${collector.url}`,
+        '  capture_content: true',
+        '  metrics_interval_ms: 200',
+        '',
+      ].join('\n'),
+    );
+    const port = await freePort();
+    const cli = await startCli(['--config', join(dir, 'tapwire.yaml'), '--db', join(dir, 'tapwire.db'), '--listen', `127.0.0.1:${port}`, '--log-level', 'debug'], {
+      ...process.env,
+      UPSTREAM_KEY: PLANTED.upstreamKey,
+      MCP_KEY: PLANTED.mcpKey,
+    });
+    const base = `http://127.0.0.1:${port}`;
+
+    const openai = new OpenAI({
+      baseURL: `${base}/openai/v1`,
+      apiKey: PLANTED.agentBearer,
+      maxRetries: 0,
+      defaultHeaders: { 'x-api-key': PLANTED.xApiKey, cookie: `sid=${PLANTED.cookie}`, 'x-custom-auth-token': PLANTED.customTokenHeader },
+      defaultQuery: { key: PLANTED.queryKey, api_key: PLANTED.queryApiKey, token: PLANTED.queryToken },
+    });
+    const completion = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `my key is ${PLANTED.llmBody}` }] });
+    assert.equal(completion.choices[0]!.message.content, 'noted', 'aimock accepted only the injected key: the upstream got it');
+
+    const client = new Client({ name: 'secrets-test', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${base}/tools/mcp?token=${PLANTED.queryToken}`), { requestInit: { headers: { authorization: `Bearer ${PLANTED.agentBearer}` } } }));
+    const echoed = await client.callTool({ name: 'echo', arguments: { msg: PLANTED.mcpArgument } });
+    assert.deepEqual(echoed.content, [{ type: 'text', text: `you said ${PLANTED.mcpArgument}` }], 'the agent got the real answer: redaction is for the record only');
+    await client.close();
+    assert.ok(mcp.seen.some((r) => r.headers['x-mcp-key'] === PLANTED.mcpKey), 'the MCP server got the injected key');
+
+    cli.child.kill('SIGTERM');
+    await once(cli.child, 'exit');
+
+    const places: Record<string, string> = {
+      stdout: cli.stdout(),
+      stderr: cli.stderr(),
+      otlp: collector.server.requests.map((r) => r.body.toString('latin1')).join('\n'),
+    };
+    for (const file of readdirSync(dir).filter((f) => f.startsWith('tapwire.db'))) places[file] = readFileSync(join(dir, file)).toString('latin1');
+    // The record and the exports are there, and show that something was masked: the search can fail.
+    assert.match(places['tapwire.db']!, /\[redacted\]/);
+    assert.match(places['tapwire.db']!, /you said /);
+    assert.ok(collector.spans().some((s) => s.name === 'chat gpt-4o-mini'), 'spans were exported');
+    assert.match(places.stdout!, /"msg":"exchange"/);
+    for (const [where, text] of Object.entries(places)) {
+      for (const [what, secret] of Object.entries(PLANTED)) {
+        assert.ok(!text.includes(secret), `${what} (${secret}) leaked into ${where}`);
+        // Also as UTF-16, the way SQLite may store text.
+        assert.ok(!text.includes(Buffer.from(secret, 'utf16le').toString('latin1')), `${what} leaked into ${where} as UTF-16`);
+      }
+    }
+  });
+});
