@@ -31,7 +31,7 @@ export interface Sidecar {
   url: string;
   port: number;
   recorder: Recorder;
-  /** Stops accepting, lets in-flight requests finish (up to `deadlineMs`), flushes the record. */
+  /** Stops accepting, lets in-flight requests finish (up to `deadlineMs`, default shutdown_timeout_ms), flushes the record. */
   close(deadlineMs?: number): Promise<void>;
 }
 
@@ -76,6 +76,10 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
   const a2a = new A2aFlow();
   const prices = new PriceBook(config.pricing);
   const ctx: ForwardContext = { redacted: recording.redacted, maxBodyBytes: config.store.max_body_bytes };
+  if (config.store.durability === 'strict') {
+    ctx.committed = () => recorder.committed();
+    ctx.storeFailure = () => recorder.failure;
+  }
   const noPolicies = new PolicySet([]);
   const policyGate =
     policies || identity
@@ -222,7 +226,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
     url: `http://${hostForUrl}:${address.port}`,
     port: address.port,
     recorder,
-    close(deadlineMs = 10_000): Promise<void> {
+    close(deadlineMs = config.shutdown_timeout_ms): Promise<void> {
       closing ??= (async () => {
         server.close();
         server.closeIdleConnections();
