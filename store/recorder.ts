@@ -42,25 +42,40 @@ export interface RecorderStats {
   buffered: number;
 }
 
+interface Queued {
+  /** The record's place in arrival order (1, 2, ...). */
+  n: number;
+  record: ExchangeRecord;
+}
+
 interface Batch {
-  records: ExchangeRecord[];
+  items: Queued[];
   /** Resolves true when committed, false when the write failed (the records are queued again). */
   settled: Promise<boolean>;
   settle: (committed: boolean) => void;
+}
+
+interface Waiter {
+  n: number;
+  resolve: (committed: boolean) => void;
 }
 
 const DEFAULT_BUFFER_LIMIT = 10_000;
 const DEFAULT_RETRY_INTERVAL_MS = 1000;
 
 export class Recorder {
-  private queue: ExchangeRecord[] = [];
+  private queue: Queued[] = [];
   private timer: NodeJS.Timeout | null = null;
-  private soon: Promise<void> | null = null;
   private seq = 0;
-  private readonly inFlight = new Map<number, Batch>();
+  private arrived = 0;
+  /** Every record up to this place in arrival order is committed (or was dropped). */
+  private committedThrough = 0;
+  /** The one batch the writer is working on: batches go one at a time, so they commit in arrival order. */
+  private inFlight: (Batch & { seq: number }) | null = null;
+  private waiters: Waiter[] = [];
   private readonly stats: RecorderStats = { queued: 0, committed: 0, writeFailures: 0, dropped: 0, failed: 0, buffered: 0 };
   private closed = false;
-  /** The last write failed: batches wait for the retry interval, not the flush interval. */
+  /** The last write's error while the store fails: batches then wait for the retry interval. */
   private failingSince: string | null = null;
 
   private constructor(
@@ -82,16 +97,15 @@ export class Recorder {
 
   record(record: ExchangeRecord): void {
     if (this.closed) throw new Error('recorder is closed');
-    this.queue.push(record);
+    this.queue.push({ n: ++this.arrived, record });
     this.stats.queued++;
     this.dropOverflow();
-    if (this.failingSince !== null) this.timer ??= setTimeout(() => this.send(), this.retryIntervalMs);
-    else if (this.queue.length >= (this.options.maxBatch ?? 1000)) this.send();
-    else this.timer ??= setTimeout(() => this.send(), this.options.flushIntervalMs);
+    if (this.failingSince === null && this.queue.length >= (this.options.maxBatch ?? 1000)) this.send();
+    else this.schedule();
   }
 
   getStats(): Readonly<RecorderStats> {
-    this.stats.buffered = this.waiting();
+    this.stats.buffered = this.queue.length + (this.inFlight?.items.length ?? 0);
     return this.stats;
   }
 
@@ -101,29 +115,26 @@ export class Recorder {
   }
 
   /**
-   * Resolves true once every record handed over so far is committed, false when the batch
-   * holding one of them failed (its records stay queued for the next attempt). Callers in
-   * the same tick share one batch.
+   * Resolves true once every record handed over so far is committed; false when a write
+   * fails first (the records stay queued for the next attempt). Callers in the same tick
+   * share one batch.
    */
-  async committed(): Promise<boolean> {
-    if (this.queue.length > 0) {
-      this.soon ??= new Promise<void>((resolve) =>
-        setImmediate(() => {
-          this.soon = null;
-          this.send();
-          resolve();
-        }),
-      );
-      await this.soon;
-    }
-    const results = await Promise.all([...this.inFlight.values()].map((batch) => batch.settled));
-    return results.every(Boolean);
+  committed(): Promise<boolean> {
+    const n = this.arrived;
+    if (n <= this.committedThrough) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      this.waiters.push({ n, resolve });
+      if (this.waiters.length === 1) setImmediate(() => this.send());
+    });
   }
 
-  /** Sends what is queued and resolves once every batch sent so far is committed (or failed). */
+  /** Writes what is queued and resolves once it is committed, or once a write failed. */
   async flush(): Promise<void> {
-    this.send();
-    await Promise.all([...this.inFlight.values()].map((batch) => batch.settled));
+    for (;;) {
+      if (!this.inFlight) this.send();
+      const batch = this.inFlight;
+      if (!batch || !(await batch.settled)) return;
+    }
   }
 
   /** Writes what is queued (one more attempt if the store is failing), then stops the writer. */
@@ -140,21 +151,23 @@ export class Recorder {
     await this.worker.terminate();
   }
 
+  /** Sends the queue after the flush interval, or the retry interval while the store fails. */
+  private schedule(): void {
+    if (this.closed || this.queue.length === 0) return;
+    this.timer ??= setTimeout(() => this.send(), this.failingSince === null ? this.options.flushIntervalMs : this.retryIntervalMs);
+  }
+
   private get retryIntervalMs(): number {
     return this.options.retryIntervalMs ?? DEFAULT_RETRY_INTERVAL_MS;
   }
 
-  private waiting(): number {
-    let n = this.queue.length;
-    for (const batch of this.inFlight.values()) n += batch.records.length;
-    return n;
-  }
-
-  /** Keeps at most bufferLimit records waiting, dropping the oldest queued ones. */
+  /**
+   * Keeps at most bufferLimit records queued, dropping the oldest. The batch the writer is
+   * working on is not counted: it is either written, or queued again (in front) and judged.
+   */
   private dropOverflow(): void {
-    const excess = this.waiting() - (this.options.bufferLimit ?? DEFAULT_BUFFER_LIMIT);
-    if (excess <= 0) return;
-    const count = Math.min(excess, this.queue.length);
+    const count = this.queue.length - (this.options.bufferLimit ?? DEFAULT_BUFFER_LIMIT);
+    if (count <= 0) return;
     this.queue.splice(0, count);
     this.stats.dropped += count;
     this.stats.failed += count;
@@ -166,46 +179,50 @@ export class Recorder {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    if (this.queue.length === 0) return;
+    if (this.inFlight || this.queue.length === 0) return;
     const seq = ++this.seq;
-    const records = this.queue;
+    const items = this.queue;
     this.queue = [];
     let settle: (committed: boolean) => void = () => undefined;
     const settled = new Promise<boolean>((resolve) => (settle = resolve));
-    this.inFlight.set(seq, { records, settled, settle });
-    this.worker.postMessage({ type: 'batch', seq, records } satisfies WriterRequest);
+    this.inFlight = { seq, items, settled, settle };
+    this.worker.postMessage({ type: 'batch', seq, records: items.map((item) => item.record) } satisfies WriterRequest);
   }
 
   private onReply(reply: WriterReply): void {
     if (reply.type !== 'committed' && reply.type !== 'failed') return;
-    const batch = this.inFlight.get(reply.seq);
-    if (!batch) return;
-    this.inFlight.delete(reply.seq);
+    const batch = this.inFlight;
+    if (!batch || batch.seq !== reply.seq) return;
+    this.inFlight = null;
     if (reply.warning) {
       this.stats.writeFailures++;
       this.options.onWarning?.(reply.warning);
     }
     if (reply.type === 'committed') {
-      this.stats.committed += batch.records.length;
+      this.stats.committed += batch.items.length;
+      this.committedThrough = Math.max(this.committedThrough, batch.items[batch.items.length - 1]!.n);
+      this.waiters = this.waiters.filter((w) => (w.n <= this.committedThrough ? (w.resolve(true), false) : true));
       if (this.failingSince !== null) {
         this.failingSince = null;
-        this.options.onRecover?.(batch.records.length);
-        // What waited through the failure goes now, not after another interval.
-        if (this.queue.length > 0) this.send();
+        this.options.onRecover?.(batch.items.length);
       }
       batch.settle(true);
+      // Strict callers waiting for later records get them sent now; the rest wait for the timer.
+      if (this.waiters.length > 0) this.send();
+      else this.schedule();
       return;
     }
     // The batch goes back in front of what arrived since, and waits for the next attempt.
     this.stats.writeFailures++;
     this.failingSince = reply.message;
-    this.queue = batch.records.concat(this.queue);
+    this.queue = batch.items.concat(this.queue);
     this.dropOverflow();
-    this.options.onError?.(reply.message, this.waiting());
-    if (!this.closed) {
-      if (this.timer) clearTimeout(this.timer);
-      this.timer = setTimeout(() => this.send(), this.retryIntervalMs);
-    }
+    this.options.onError?.(reply.message, this.queue.length);
+    for (const waiter of this.waiters) waiter.resolve(false);
+    this.waiters = [];
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.schedule();
     batch.settle(false);
   }
 }

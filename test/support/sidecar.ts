@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig, type Config } from '../../sidecar/config.js';
 import type { Exchange, ExchangeRecord } from '../../sidecar/exchange.js';
-import { createLogger } from '../../sidecar/log.js';
+import { createLogger, type Logger } from '../../sidecar/log.js';
 import { startSidecar, type Sidecar } from '../../sidecar/sidecar.js';
 import { openDatabase } from '../../store/db.js';
 import { getExchangeRecord, listExchanges } from '../../store/queries.js';
@@ -28,6 +28,8 @@ export interface TestSidecarOptions {
   dir?: string;
   /** How long finished records wait before they are written (default 10 ms). */
   flushIntervalMs?: number;
+  /** Where the sidecar logs (default: nowhere). */
+  log?: Logger;
 }
 
 /** `yaml` is a tapwire.yaml without listen/store.path, which the harness fills in. */
@@ -38,7 +40,7 @@ export async function startTestSidecar(yaml: string, env: NodeJS.ProcessEnv = pr
   config.listen = '127.0.0.1:0';
   config.store.path = dbPath;
   config.store.flush_interval_ms = options.flushIntervalMs ?? 10;
-  const sidecar = await startSidecar(config, createLogger('silent'));
+  const sidecar = await startSidecar(config, options.log ?? createLogger('silent'));
   let stopped = false;
   return {
     sidecar,
