@@ -39,6 +39,8 @@ export interface ForwardRequest {
   observer: ExchangeObserver;
   /** performance.now() when the request arrived. */
   t0: number;
+  /** A stream that lasts as long as the agent keeps it (MCP GET, subscriptions/listen): strict durability never holds its events back. */
+  standing?: boolean;
 }
 
 /** The largest non-streamed response body kept whole for an observer that reads it. */
@@ -256,7 +258,7 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
 
   /** Writes to the agent; with strict durability one piece behind, so the last waits for the commit. */
   private write(piece: Buffer | string): void {
-    if (!this.ctx.committed) {
+    if (!this.ctx.committed || this.request.standing) {
       this.request.res.write(piece);
       return;
     }

@@ -20,6 +20,10 @@ export class Route {
       headersTimeout: config.timeouts.response_ms,
       bodyTimeout: config.timeouts.idle_ms,
       keepAliveTimeout: 30_000,
+      // An idle connection is reused only until 4 s before the server's Keep-Alive hint
+      // (Node servers: 5 s), so a request never meets a server closing it as idle (a reset
+      // the agent would see as a failed call) even when the server's event loop lags.
+      keepAliveTimeoutThreshold: 4000,
     });
   }
 

@@ -77,7 +77,11 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
   const prices = new PriceBook(config.pricing);
   const ctx: ForwardContext = { redacted: recording.redacted, maxBodyBytes: config.store.max_body_bytes };
   if (config.store.durability === 'strict') {
-    ctx.committed = () => recorder.committed();
+    // MCP records reach the sink once their tokens are counted, a few microtasks after the call ends.
+    ctx.committed = async () => {
+      await Promise.all([...trackers.values()].map((tracker) => tracker.settled()));
+      return recorder.committed();
+    };
     ctx.storeFailure = () => recorder.failure;
   }
   const noPolicies = new PolicySet([]);
@@ -147,7 +151,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
       ({ observer, path } = await a2a.prepare({ req, route, rest, body, sink }));
     }
     if (admission) observer = admission(observer);
-    await forward({ req, res, route, path, exchange, body, observer, t0 }, ctx);
+    await forward({ req, res, route, path, exchange, body, observer, t0, standing: isStandingStream(req, config) }, ctx);
   }
 
   const trackers = new Map<string, McpTracker>();
