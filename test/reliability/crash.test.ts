@@ -49,7 +49,7 @@ describe('tapwire killed or stopped under load', () => {
   async function start(store: Record<string, string | number> = {}, yaml = configYaml()): Promise<TapwireProcess> {
     const dir = mkdtempSync(join(tmpdir(), 'tapwire-crash-'));
     dirs.push(dir);
-    return startTapwireProcess(dir, yaml, { flush_interval_ms: FLUSH_INTERVAL_MS, ...store });
+    return startTapwireProcess(dir, yaml, { store: { flush_interval_ms: FLUSH_INTERVAL_MS, ...store } });
   }
 
   function client(tapwire: TapwireProcess): OpenAI {

@@ -4,10 +4,13 @@
 // tools/call, sessions opened and ended with DELETE), and @a2a-js/sdk clients sending
 // messages to an SDK agent. It checks that every request succeeds (each kind is first
 // called directly, to show it succeeds there), that each request has exactly one exchange
-// row, and samples tapwire's resident memory. Used by `npm run soak` (bench/soak.ts, full
+// row, and samples tapwire's resident memory, as it is and right after a full garbage
+// collection (V8 lets its heap grow for a long while before it collects, so only the
+// collected figure tells retained memory from garbage not yet freed). Used by `npm run soak` (bench/soak.ts, full
 // size) and by test/reliability/soak.test.ts (the --quick size).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Task } from '@a2a-js/sdk';
@@ -29,10 +32,21 @@ export interface SoakOptions {
   sampleIntervalMs: number;
   /** MCP tools/call per session before the client ends it and opens another. */
   callsPerSession: number;
+  /** The kinds of client, taken in turn (default all three): one kind alone shows whose memory grows. */
+  kinds?: SoakKind[];
 }
 
-export const FULL_SOAK: SoakOptions = { clients: 200, durationMs: 60_000, sampleIntervalMs: 1000, callsPerSession: 20 };
-export const QUICK_SOAK: SoakOptions = { clients: 50, durationMs: 8_000, sampleIntervalMs: 250, callsPerSession: 10 };
+export type SoakKind = 'llm' | 'mcp' | 'a2a';
+
+export const FULL_SOAK: SoakOptions = { clients: 200, durationMs: 60_000, sampleIntervalMs: 2000, callsPerSession: 20 };
+export const QUICK_SOAK: SoakOptions = { clients: 50, durationMs: 8_000, sampleIntervalMs: 500, callsPerSession: 10 };
+
+export interface MemoryGrowth {
+  baselineBytes: number;
+  finalBytes: number;
+  /** finalBytes / baselineBytes - 1 */
+  growth: number;
+}
 
 export interface SoakResult {
   options: SoakOptions;
@@ -45,13 +59,12 @@ export interface SoakResult {
   rows: { llm: number; mcp: number; a2a: number; total: number; byStatus: Record<string, number> };
   mismatches: string[];
   memory: {
-    /** [ms since the start, RSS bytes] */
-    samples: [number, number][];
-    /** Median RSS just after warm-up (25-50% of the run) and over the last quarter. */
-    baselineBytes: number;
-    finalBytes: number;
-    /** finalBytes / baselineBytes - 1 */
-    growth: number;
+    /** [ms since the start, RSS bytes as found, RSS bytes right after a full garbage collection] */
+    samples: [number, number, number][];
+    /** RSS after garbage collection: the median just after warm-up (25-50% of the run) and over the last quarter. */
+    collected: MemoryGrowth;
+    /** The same for RSS as found. */
+    raw: MemoryGrowth;
   };
   integrity: string;
   exitCode: number | null;
@@ -106,11 +119,19 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       '  mcp: { protocol: mcp, upstream: ' + mcpServer.origin + ' }',
       '  planner: { protocol: a2a, upstream: ' + agent.origin + ' }',
     ].join('\n');
-    const tapwire = await startTapwireProcess(dir, yaml);
+    const tapwire = await startTapwireProcess(dir, yaml, { inspect: true });
     const started = Date.now();
     const deadline = started + options.durationMs;
-    const samples: [number, number][] = [];
-    const sampler = setInterval(() => samples.push([Date.now() - started, tapwire.rss()]), options.sampleIntervalMs);
+    const samples: [number, number, number][] = [];
+    const sampler = (async () => {
+      for (;;) {
+        await sleep(options.sampleIntervalMs);
+        if (Date.now() >= deadline) return;
+        const raw = tapwire.rss();
+        await tapwire.collectGarbage();
+        samples.push([Date.now() - started, raw, tapwire.rss()]);
+      }
+    })();
 
     const requests = { llm: 0, mcp: 0, a2a: 0 };
     const failures: string[] = [];
@@ -187,10 +208,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         requests.a2a++;
       }
     };
-    const kinds = [llmClient, mcpClient, a2aClient];
-    await Promise.all(Array.from({ length: options.clients }, (_, c) => kinds[c % 3]!(c).catch((err: unknown) => fail('client', err))));
+    const clientsOf = { llm: llmClient, mcp: mcpClient, a2a: a2aClient };
+    const kinds = (options.kinds ?? ['llm', 'mcp', 'a2a']).map((kind) => clientsOf[kind]);
+    await Promise.all(Array.from({ length: options.clients }, (_, c) => kinds[c % kinds.length]!(c).catch((err: unknown) => fail('client', err))));
     const elapsedMs = Date.now() - started;
-    clearInterval(sampler);
+    await sampler;
 
     tapwire.child.kill('SIGTERM');
     const { code } = await tapwire.exited;
@@ -222,10 +244,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     const byStatus: Record<string, number> = {};
     for (const e of exchanges) byStatus[e.status] = (byStatus[e.status] ?? 0) + 1;
 
-    const windowOf = (from: number, to: number): number[] =>
-      samples.filter(([t]) => t >= from * options.durationMs && t <= to * options.durationMs).map(([, rss]) => rss);
-    const baselineBytes = median(windowOf(0.25, 0.5));
-    const finalBytes = median(windowOf(0.75, 1));
+    const growthOf = (column: 1 | 2): MemoryGrowth => {
+      const windowOf = (from: number, to: number): number[] =>
+        samples.filter(([t]) => t >= from * options.durationMs && t <= to * options.durationMs).map((sample) => sample[column]);
+      const baselineBytes = median(windowOf(0.25, 0.5));
+      const finalBytes = median(windowOf(0.75, 1));
+      return { baselineBytes, finalBytes, growth: finalBytes / baselineBytes - 1 };
+    };
     return {
       options,
       requests,
@@ -233,7 +258,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       failures,
       rows: { llm: llmRows.length, mcp: callRows.length, a2a: sendRows.length, total: exchanges.length, byStatus },
       mismatches,
-      memory: { samples, baselineBytes, finalBytes, growth: finalBytes / baselineBytes - 1 },
+      memory: { samples, collected: growthOf(2), raw: growthOf(1) },
       integrity: integrityCheck(tapwire.dbPath),
       exitCode: code,
       requestsPerSecond: Math.round(((requests.llm + requests.mcp + requests.a2a) / elapsedMs) * 1000),
