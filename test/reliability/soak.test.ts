@@ -1,4 +1,4 @@
-// The soak test at its --quick size (50 clients for 8 s; `npm run soak` runs 200 for 60 s):
+// The soak test at its --quick size (50 clients for 12 s; `npm run soak` runs 200 for 60 s):
 // mixed LLM / MCP / A2A traffic with real SDK clients and peers through one tapwire
 // process. No request fails (each kind succeeds direct first), every request has exactly
 // one exchange row, tapwire stops cleanly on SIGTERM with a sound database, and its
