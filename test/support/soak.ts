@@ -61,7 +61,7 @@ export interface SoakResult {
   memory: {
     /** [ms since the start, RSS bytes as found, RSS bytes right after a full garbage collection] */
     samples: [number, number, number][];
-    /** RSS after garbage collection: the median just after warm-up (the first 40% of the run: 40-60%) and over the last fifth. */
+    /** RSS after garbage collection: the medians of the first and second half of the samples taken after warm-up (the first 40% of the run). */
     collected: MemoryGrowth;
     /** The same for RSS as found. */
     raw: MemoryGrowth;
@@ -244,13 +244,16 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     const byStatus: Record<string, number> = {};
     for (const e of exchanges) byStatus[e.status] = (byStatus[e.status] ?? 0) + 1;
 
+    // Warm-up (code compiled, lazy modules such as the tokenizer loaded, pools and sessions
+    // opened) takes the first 40%; on a busy machine that is seconds even in a short run.
+    // Samples come less often than asked when the machine is busy, so the halves are of
+    // the samples taken, not of the time.
+    const settled = samples.filter(([t]) => t >= 0.4 * options.durationMs);
+    if (settled.length < 2) throw new Error(`only ${settled.length} memory samples after warm-up: ${JSON.stringify(samples)}`);
+    const half = Math.floor(settled.length / 2);
     const growthOf = (column: 1 | 2): MemoryGrowth => {
-      const windowOf = (from: number, to: number): number[] =>
-        samples.filter(([t]) => t >= from * options.durationMs && t <= to * options.durationMs).map((sample) => sample[column]);
-      // Warm-up (code compiled, lazy modules such as the tokenizer loaded, pools and sessions
-      // opened) takes the first 40%; on a busy machine that is seconds even in a short run.
-      const baselineBytes = median(windowOf(0.4, 0.6));
-      const finalBytes = median(windowOf(0.8, 1));
+      const baselineBytes = median(settled.slice(0, half).map((sample) => sample[column]));
+      const finalBytes = median(settled.slice(half).map((sample) => sample[column]));
       return { baselineBytes, finalBytes, growth: finalBytes / baselineBytes - 1 };
     };
     return {
