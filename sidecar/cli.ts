@@ -50,7 +50,7 @@ program
         process.exit(1);
       }
       stopping = true;
-      log.info({ signal }, 'stopping: finishing in-flight requests, then flushing the record');
+      log.info({ signal, deadline_ms: config.shutdown_timeout_ms }, 'stopping: finishing in-flight requests, then flushing the record');
       sidecar
         .close()
         .then(() => {

@@ -60,6 +60,13 @@ const storeSchema = z.strictObject({
   max_body_bytes: z.number().int().nonnegative().default(1_048_576),
   flush_interval_ms: z.number().int().positive().default(100),
   redact_headers: z.array(z.string().min(1)).default([]),
+  // relaxed: responses never wait for the store; strict: a response is completed only once
+  // its record is committed, and calls are refused while the store cannot be written.
+  durability: z.enum(['relaxed', 'strict']).default('relaxed'),
+  // Records kept in memory while the store cannot be written; beyond it the oldest are dropped.
+  buffer_records: z.number().int().positive().default(10_000),
+  // How long a failing store rests between attempts.
+  retry_interval_ms: z.number().int().positive().default(1000),
 });
 
 const authSchema = z.strictObject({
@@ -91,6 +98,8 @@ export const configSchema = z.strictObject({
   auth: authSchema.optional(),
   admin: adminSchema.default({}),
   limits: limitsSchema.default(() => limitsSchema.parse({})),
+  // SIGTERM/SIGINT: how long in-flight requests may take to finish before they are cut.
+  shutdown_timeout_ms: z.number().int().nonnegative().default(10_000),
   agent: z
     .strictObject({
       name: z.string().min(1).default('agent'),

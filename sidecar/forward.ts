@@ -2,7 +2,8 @@
 // the agent's request upstream, streams the response back chunk by chunk as it arrives (SSE
 // event by event when an adapter edits it), lets the protocol's observer read what passes,
 // and hands the finished record to the recorder. Upstream failures become errors in the
-// protocol's own format.
+// protocol's own format. With strict durability the last piece of every response waits
+// until the record is committed, and calls are refused while the store cannot be written.
 import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -12,7 +13,7 @@ import type { Dispatcher } from 'undici';
 import { decodeBody, streamDecoder } from './encoding.js';
 import type { Exchange, Payload } from './exchange.js';
 import { forwardableHeaders, redactHeaders, type HeaderMap } from './headers.js';
-import { EventLog, type ExchangeObserver, type ResponseHead } from './observer.js';
+import { EventLog, type ExchangeObserver, type Replacement, type ResponseHead } from './observer.js';
 import type { Route } from './route.js';
 import { formatTraceparent, spanOf } from './telemetry/context.js';
 import { SseParser, type SseEvent } from './sse.js';
@@ -20,6 +21,10 @@ import { SseParser, type SseEvent } from './sse.js';
 export interface ForwardContext {
   redacted: ReadonlySet<string>;
   maxBodyBytes: number;
+  /** store.durability strict: resolves true once every record handed over so far is committed. */
+  committed?: () => Promise<boolean>;
+  /** store.durability strict: why the store takes no records right now, or null when it does. */
+  storeFailure?: () => string | null;
 }
 
 export interface ForwardRequest {
@@ -34,13 +39,15 @@ export interface ForwardRequest {
   observer: ExchangeObserver;
   /** performance.now() when the request arrived. */
   t0: number;
+  /** A stream that lasts as long as the agent keeps it (MCP GET, subscriptions/listen): strict durability never holds its events back. */
+  standing?: boolean;
 }
 
 /** The largest non-streamed response body kept whole for an observer that reads it. */
 export const OBSERVED_BODY_LIMIT = 16 * 1024 * 1024;
 
 interface GatewayFailure {
-  status: 502 | 504;
+  status: 502 | 503 | 504;
   code: string;
   message: string;
 }
@@ -132,6 +139,8 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
   private holding = false;
   private clientGone = false;
   private settled = false;
+  /** Strict durability: the last piece written, sent once the record is committed. */
+  private held: Buffer | string | null = null;
 
   constructor(
     private readonly request: ForwardRequest,
@@ -179,6 +188,14 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
       this.clientGone = true;
       this.controller?.abort(new ClientGone());
     });
+    const storeFailure = this.ctx.storeFailure?.();
+    if (storeFailure) {
+      // Strict durability: nothing is forwarded that could not be recorded.
+      if (!this.request.body) req.resume();
+      // Its record joins the buffer without another write attempt: the retry timer makes those.
+      void this.answerFailure(storeUnavailable(storeFailure), false);
+      return;
+    }
     try {
       route.pool.dispatch({ method: req.method as Dispatcher.HttpMethod, path: route.upstreamPath(this.request.path), headers: upstreamHeaders, body }, this);
     } catch (err) {
@@ -219,7 +236,7 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
     this.responsePayload.add(chunk);
     if (this.decoder) this.decoder.write(chunk);
     else if (this.parser) this.onEvents(this.parser.push(chunk));
-    if (!this.editing && !this.holding) res.write(chunk);
+    if (!this.editing && !this.holding) this.write(chunk);
     if (res.writableNeedDrain && !controller.paused) {
       controller.pause();
       res.once('drain', () => controller.resume());
@@ -236,7 +253,7 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
 
   private onEvents(events: SseEvent[]): void {
     if (events.length === 0) return;
-    const { res, observer } = this.request;
+    const { observer } = this.request;
     // Re-emitted events go out in one write per upstream chunk, as the upstream sent them.
     let out = '';
     for (const event of events) {
@@ -245,7 +262,17 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
       const replacement = observer.onEvent(event, at);
       if (this.editing && replacement !== null) out += replacement ?? event.raw;
     }
-    if (out) res.write(out);
+    if (out) this.write(out);
+  }
+
+  /** Writes to the agent; with strict durability one piece behind, so the last waits for the commit. */
+  private write(piece: Buffer | string): void {
+    if (!this.ctx.committed || this.request.standing) {
+      this.request.res.write(piece);
+      return;
+    }
+    if (this.held !== null) this.request.res.write(this.held);
+    this.held = piece;
   }
 
   private async finishResponse(): Promise<void> {
@@ -268,52 +295,88 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
     } catch (err) {
       this.request.exchange.error_message = `tapwire could not decode the response (${this.encoding}): ${(err as Error).message}`;
     }
-    if (this.holding) this.sendReviewed(body);
-    this.request.res.end();
+    const { res } = this.request;
+    const reviewed = this.holding ? this.review(body) : null;
+    if (this.ctx.committed) {
+      await this.settle(body);
+      if (!(await this.ctx.committed())) return this.refuseUnrecorded();
+    }
+    if (reviewed) {
+      res.writeHead(reviewed.status, reviewed.headers);
+      res.write(reviewed.body);
+    }
+    if (this.held !== null) res.write(this.held);
+    res.end();
     await this.settle(body);
+    this.done();
   }
 
-  /** Sends a held response: the upstream's, or the observer's replacement for it. */
-  private sendReviewed(body: Buffer | null): void {
-    const { res, observer, exchange } = this.request;
+  /** What a held response sends: the upstream's, or the observer's replacement for it. */
+  private review(body: Buffer | null): Replacement {
+    const { observer, exchange } = this.request;
     const head = this.head!;
     const whole = body ?? this.responsePayload.whole() ?? Buffer.alloc(0);
     const replacement = observer.reviewBody!(head, whole);
     if (replacement) {
       exchange.http_status = replacement.status;
-      res.writeHead(replacement.status, { ...replacement.headers, 'content-length': String(replacement.body.length) });
-      res.write(replacement.body);
-      return;
+      return { ...replacement, headers: { ...replacement.headers, 'content-length': String(replacement.body.length) } };
     }
-    res.writeHead(head.status, forwardableHeaders(head.headers));
-    res.write(whole);
+    return { status: head.status, headers: forwardableHeaders(head.headers), body: whole };
+  }
+
+  /**
+   * Strict durability, the record could not be committed: the agent gets a store error
+   * when nothing was sent yet, else a cut connection, never a complete unrecorded response.
+   */
+  private refuseUnrecorded(): void {
+    const { res, observer } = this.request;
+    const failure = storeUnavailable(this.ctx.storeFailure?.() ?? 'the record could not be committed');
+    if (!res.headersSent) this.writeError(observer, failure);
+    else res.destroy();
+    this.done();
+  }
+
+  private writeError(observer: ExchangeObserver, failure: GatewayFailure): void {
+    const body = JSON.stringify(observer.errorBody(failure.status, failure.code, failure.message));
+    this.request.res.writeHead(failure.status, { 'content-type': 'application/json', 'x-tapwire-error': failure.code });
+    this.request.res.end(body);
   }
 
   private fail(err: unknown): void {
-    const { res, exchange, observer, route } = this.request;
+    const { exchange } = this.request;
+    this.decoder?.destroy();
     if (this.clientGone || err instanceof ClientGone) {
       exchange.status = 'aborted';
       exchange.error_code = 'client_aborted';
       exchange.error_message = new ClientGone().message;
-    } else {
-      const failure = classifyUpstreamError(err, route);
-      exchange.status = 'error';
-      exchange.error_code = failure.code;
-      exchange.error_message = failure.message;
-      if (!res.headersSent) {
-        exchange.http_status = failure.status;
-        const body = JSON.stringify(observer.errorBody(failure.status, failure.code, failure.message));
-        res.writeHead(failure.status, { 'content-type': 'application/json', 'x-tapwire-error': failure.code });
-        res.end(body);
-      } else {
-        // The status line is gone: cut the connection so the agent sees a broken response,
-        // never a silently shortened one.
-        exchange.error_message = `${failure.message} (after ${this.responsePayload.size} response bytes)`;
-        res.destroy();
-      }
+      void this.settle(null).then(() => this.done());
+      return;
     }
-    this.decoder?.destroy();
-    void this.settle(null);
+    void this.answerFailure(classifyUpstreamError(err, this.request.route));
+  }
+
+  /** Answers (and records) a call tapwire could not complete, in the protocol's error format. */
+  private async answerFailure(failure: GatewayFailure, waitForCommit = true): Promise<void> {
+    const { res, exchange, observer } = this.request;
+    exchange.status = 'error';
+    exchange.error_code = failure.code;
+    exchange.error_message = failure.message;
+    if (res.headersSent) {
+      // The status line is gone: cut the connection so the agent sees a broken response,
+      // never a silently shortened one.
+      exchange.error_message = `${failure.message} (after ${this.responsePayload.size} response bytes)`;
+      res.destroy();
+      await this.settle(null);
+      return this.done();
+    }
+    exchange.http_status = failure.status;
+    if (this.ctx.committed && waitForCommit) {
+      await this.settle(null);
+      if (!(await this.ctx.committed())) return this.refuseUnrecorded();
+    }
+    this.writeError(observer, failure);
+    await this.settle(null);
+    this.done();
   }
 
   /** Hands the finished call to the observer once, whichever way it ended. */
@@ -335,6 +398,13 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
       response: head ? this.responsePayload.payload(redactHeaders(head.headers, this.ctx.redacted)) : null,
       events: this.eventLog.events,
     });
-    this.done();
   }
+}
+
+function storeUnavailable(reason: string): GatewayFailure {
+  return {
+    status: 503,
+    code: 'store_unavailable',
+    message: `tapwire cannot record this call (store.durability is strict) because the database cannot be written: ${reason}`,
+  };
 }

@@ -46,12 +46,20 @@ export class Recording {
     const recorder = await Recorder.start({
       path: config.store.path,
       flushIntervalMs: config.store.flush_interval_ms,
-      onError: (message, lost) => log.error({ err: message, records: lost }, 'store write failed'),
+      bufferLimit: config.store.buffer_records,
+      retryIntervalMs: config.store.retry_interval_ms,
+      onError: (message, buffered) =>
+        log.error({ err: message, db: config.store.path, buffered, retry_ms: config.store.retry_interval_ms }, 'store write failed: records kept in memory and retried'),
+      onRecover: (written) => log.warn({ db: config.store.path, written }, 'store writable again: buffered records written'),
+      onDrop: (count, total) => log.error({ dropped: count, dropped_total: total, limit: config.store.buffer_records }, 'store buffer full: oldest records dropped'),
+      onWarning: (message) => log.error({ db: config.store.path }, message),
     }).catch((err: unknown) => {
       policies?.close();
       throw err;
     });
-    return new Recording(config, policies, recorder, new Telemetry(config, env, log, options.telemetry), options.afterRecord);
+    const telemetry = new Telemetry(config, env, log, options.telemetry);
+    telemetry.watchStore(() => recorder.getStats());
+    return new Recording(config, policies, recorder, telemetry, options.afterRecord);
   }
 
   /**

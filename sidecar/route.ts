@@ -19,7 +19,13 @@ export class Route {
       connect: { timeout: config.timeouts.connect_ms },
       headersTimeout: config.timeouts.response_ms,
       bodyTimeout: config.timeouts.idle_ms,
-      keepAliveTimeout: 30_000,
+      // Idle connections are closed before the server closes them, so a call never goes out
+      // on a connection the server is closing (a reset the agent would see as a failed
+      // call): 4 s before the server's Keep-Alive hint (Node servers: 5 s), and after 3 s
+      // when there is none (Node servers answering an SSE stream send none, yet close idle
+      // connections after 5 s).
+      keepAliveTimeout: 3000,
+      keepAliveTimeoutThreshold: 4000,
     });
   }
 

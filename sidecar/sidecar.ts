@@ -36,7 +36,7 @@ export interface Sidecar {
   /** Base URL of the admin endpoints (/_tapwire/*): admin.listen's, or the agents' listener. */
   adminUrl: string;
   recorder: Recorder;
-  /** Stops accepting, lets in-flight requests finish (up to `deadlineMs`), flushes the record. */
+  /** Stops accepting, lets in-flight requests finish (up to `deadlineMs`, default shutdown_timeout_ms), flushes the record. */
   close(deadlineMs?: number): Promise<void>;
 }
 
@@ -87,6 +87,14 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
   const a2a = new A2aFlow();
   const prices = new PriceBook(config.pricing);
   const ctx: ForwardContext = { redacted: recording.redacted, maxBodyBytes: config.store.max_body_bytes };
+  if (config.store.durability === 'strict') {
+    // MCP records reach the sink once their tokens are counted, a few microtasks after the call ends.
+    ctx.committed = async () => {
+      await Promise.all([...trackers.values()].map((tracker) => tracker.settled()));
+      return recorder.committed();
+    };
+    ctx.storeFailure = () => recorder.failure;
+  }
   const noPolicies = new PolicySet([]);
   const policyGate =
     policies || identity
@@ -172,7 +180,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
     }
     if (admission) observer = admission(observer);
     if (bare && path === rest) path = rest.slice(1);
-    await forward({ req, res, route, path, exchange, body, observer, t0 }, ctx);
+    await forward({ req, res, route, path, exchange, body, observer, t0, standing: isStandingStream(req, config) }, ctx);
   }
 
   const maxRequestBytes = config.limits.max_request_bytes;
@@ -293,7 +301,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
     port: address.port,
     adminUrl: admin ? urlOf(admin) : `http://${hostForUrl}:${address.port}`,
     recorder,
-    close(deadlineMs = 10_000): Promise<void> {
+    close(deadlineMs = config.shutdown_timeout_ms): Promise<void> {
       closing ??= (async () => {
         admin?.close();
         admin?.closeAllConnections();

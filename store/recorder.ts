@@ -1,6 +1,8 @@
 // The recorder: takes finished exchange records off the request path, batches them, and
 // hands each batch to the writer thread. `record()` only pushes onto an array; the flush
-// timer does the rest. close() drains everything queued before resolving.
+// timer does the rest. A batch the store cannot take (disk full, locked, read-only, ...)
+// goes back to the front of the queue and is retried; past `bufferLimit` records the
+// oldest are dropped and counted. close() drains everything queued before resolving.
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { ExchangeRecord } from '../sidecar/exchange.js';
@@ -12,22 +14,69 @@ export interface RecorderOptions {
   flushIntervalMs: number;
   /** A batch is sent early when this many records are waiting. */
   maxBatch?: number;
-  onError?: (message: string, lost: number) => void;
+  /** Records held in memory while the store cannot be written; beyond this the oldest are dropped. */
+  bufferLimit?: number;
+  /** How long a failed store rests before the next attempt. */
+  retryIntervalMs?: number;
+  /** A write failed; its `buffered` records wait for the next attempt. */
+  onError?: (message: string, buffered: number) => void;
+  /** The store took a batch again after failing. */
+  onRecover?: (written: number) => void;
+  /** The buffer was full: `count` of the oldest records were dropped (`total` so far). */
+  onDrop?: (count: number, total: number) => void;
+  /** Something the writer fixed on its own, e.g. a deleted database file it recreated. */
+  onWarning?: (message: string) => void;
 }
 
 export interface RecorderStats {
+  /** Records handed to record(). */
   queued: number;
   committed: number;
+  /** Write attempts that failed (each is retried), and problems the writer repaired. */
+  writeFailures: number;
+  /** Records dropped because the buffer was full while the store failed. */
+  dropped: number;
+  /** Records never written: dropped, or still unwritten when the recorder closed. */
   failed: number;
+  /** Records waiting for the store right now (queued or in a batch being written). */
+  buffered: number;
 }
 
+interface Queued {
+  /** The record's place in arrival order (1, 2, ...). */
+  n: number;
+  record: ExchangeRecord;
+}
+
+interface Batch {
+  items: Queued[];
+  /** Resolves true when committed, false when the write failed (the records are queued again). */
+  settled: Promise<boolean>;
+  settle: (committed: boolean) => void;
+}
+
+interface Waiter {
+  n: number;
+  resolve: (committed: boolean) => void;
+}
+
+const DEFAULT_BUFFER_LIMIT = 10_000;
+const DEFAULT_RETRY_INTERVAL_MS = 1000;
+
 export class Recorder {
-  private queue: ExchangeRecord[] = [];
+  private queue: Queued[] = [];
   private timer: NodeJS.Timeout | null = null;
   private seq = 0;
-  private readonly pending = new Map<number, () => void>();
-  private readonly stats: RecorderStats = { queued: 0, committed: 0, failed: 0 };
+  private arrived = 0;
+  /** Every record up to this place in arrival order is committed (or was dropped). */
+  private committedThrough = 0;
+  /** The one batch the writer is working on: batches go one at a time, so they commit in arrival order. */
+  private inFlight: (Batch & { seq: number }) | null = null;
+  private waiters: Waiter[] = [];
+  private readonly stats: RecorderStats = { queued: 0, committed: 0, writeFailures: 0, dropped: 0, failed: 0, buffered: 0 };
   private closed = false;
+  /** The last write's error while the store fails: batches then wait for the retry interval. */
+  private failingSince: string | null = null;
 
   private constructor(
     private readonly worker: Worker,
@@ -48,30 +97,81 @@ export class Recorder {
 
   record(record: ExchangeRecord): void {
     if (this.closed) throw new Error('recorder is closed');
-    this.queue.push(record);
+    this.queue.push({ n: ++this.arrived, record });
     this.stats.queued++;
-    if (this.queue.length >= (this.options.maxBatch ?? 1000)) this.send();
-    else this.timer ??= setTimeout(() => this.send(), this.options.flushIntervalMs);
+    this.dropOverflow();
+    if (this.failingSince === null && this.queue.length >= (this.options.maxBatch ?? 1000)) this.send();
+    else this.schedule();
   }
 
   getStats(): Readonly<RecorderStats> {
+    this.stats.buffered = this.queue.length + (this.inFlight?.items.length ?? 0);
     return this.stats;
   }
 
-  /** Sends what is queued and resolves once every batch sent so far is committed (or failed). */
-  async flush(): Promise<void> {
-    this.send();
-    await Promise.all([...this.pending.keys()].map((seq) => new Promise<void>((done) => this.whenSettled(seq, done))));
+  /** Why the store is not taking records right now (the last write's error), or null when it is. */
+  get failure(): string | null {
+    return this.failingSince;
   }
 
+  /**
+   * Resolves true once every record handed over so far is committed; false when a write
+   * fails first (the records stay queued for the next attempt). Callers in the same tick
+   * share one batch.
+   */
+  committed(): Promise<boolean> {
+    const n = this.arrived;
+    if (n <= this.committedThrough) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      this.waiters.push({ n, resolve });
+      if (this.waiters.length === 1) setImmediate(() => this.send());
+    });
+  }
+
+  /** Writes what is queued and resolves once it is committed, or once a write failed. */
+  async flush(): Promise<void> {
+    for (;;) {
+      if (!this.inFlight) this.send();
+      const batch = this.inFlight;
+      if (!batch || !(await batch.settled)) return;
+    }
+  }
+
+  /** Writes what is queued (one more attempt if the store is failing), then stops the writer. */
   async close(): Promise<void> {
     if (this.closed) return;
     await this.flush();
     this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.stats.failed += this.queue.length;
+    this.queue = [];
     const closedReply = once(this.worker, 'message');
     this.worker.postMessage({ type: 'close' } satisfies WriterRequest);
     await closedReply;
     await this.worker.terminate();
+  }
+
+  /** Sends the queue after the flush interval, or the retry interval while the store fails. */
+  private schedule(): void {
+    if (this.closed || this.queue.length === 0) return;
+    this.timer ??= setTimeout(() => this.send(), this.failingSince === null ? this.options.flushIntervalMs : this.retryIntervalMs);
+  }
+
+  private get retryIntervalMs(): number {
+    return this.options.retryIntervalMs ?? DEFAULT_RETRY_INTERVAL_MS;
+  }
+
+  /**
+   * Keeps at most bufferLimit records queued, dropping the oldest. The batch the writer is
+   * working on is not counted: it is either written, or queued again (in front) and judged.
+   */
+  private dropOverflow(): void {
+    const count = this.queue.length - (this.options.bufferLimit ?? DEFAULT_BUFFER_LIMIT);
+    if (count <= 0) return;
+    this.queue.splice(0, count);
+    this.stats.dropped += count;
+    this.stats.failed += count;
+    this.options.onDrop?.(count, this.stats.dropped);
   }
 
   private send(): void {
@@ -79,32 +179,50 @@ export class Recorder {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    if (this.queue.length === 0) return;
+    if (this.inFlight || this.queue.length === 0) return;
     const seq = ++this.seq;
-    const records = this.queue;
+    const items = this.queue;
     this.queue = [];
-    this.pending.set(seq, () => undefined);
-    this.worker.postMessage({ type: 'batch', seq, records } satisfies WriterRequest);
-  }
-
-  private whenSettled(seq: number, done: () => void): void {
-    const previous = this.pending.get(seq);
-    if (!previous) return done();
-    this.pending.set(seq, () => {
-      previous();
-      done();
-    });
+    let settle: (committed: boolean) => void = () => undefined;
+    const settled = new Promise<boolean>((resolve) => (settle = resolve));
+    this.inFlight = { seq, items, settled, settle };
+    this.worker.postMessage({ type: 'batch', seq, records: items.map((item) => item.record) } satisfies WriterRequest);
   }
 
   private onReply(reply: WriterReply): void {
     if (reply.type !== 'committed' && reply.type !== 'failed') return;
-    if (reply.type === 'committed') this.stats.committed += reply.count;
-    else {
-      this.stats.failed += reply.count;
-      this.options.onError?.(reply.message, reply.count);
+    const batch = this.inFlight;
+    if (!batch || batch.seq !== reply.seq) return;
+    this.inFlight = null;
+    if (reply.warning) {
+      this.stats.writeFailures++;
+      this.options.onWarning?.(reply.warning);
     }
-    const settle = this.pending.get(reply.seq);
-    this.pending.delete(reply.seq);
-    settle?.();
+    if (reply.type === 'committed') {
+      this.stats.committed += batch.items.length;
+      this.committedThrough = Math.max(this.committedThrough, batch.items[batch.items.length - 1]!.n);
+      this.waiters = this.waiters.filter((w) => (w.n <= this.committedThrough ? (w.resolve(true), false) : true));
+      if (this.failingSince !== null) {
+        this.failingSince = null;
+        this.options.onRecover?.(batch.items.length);
+      }
+      batch.settle(true);
+      // Strict callers waiting for later records get them sent now; the rest wait for the timer.
+      if (this.waiters.length > 0) this.send();
+      else this.schedule();
+      return;
+    }
+    // The batch goes back in front of what arrived since, and waits for the next attempt.
+    this.stats.writeFailures++;
+    this.failingSince = reply.message;
+    this.queue = batch.items.concat(this.queue);
+    this.dropOverflow();
+    this.options.onError?.(reply.message, this.queue.length);
+    for (const waiter of this.waiters) waiter.resolve(false);
+    this.waiters = [];
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.schedule();
+    batch.settle(false);
   }
 }

@@ -3,8 +3,9 @@ import type { ExchangeRecord } from '../sidecar/exchange.js';
 
 export type WriterRequest = { type: 'batch'; seq: number; records: ExchangeRecord[] } | { type: 'close' };
 
+/** `warning`: a problem the writer repaired before writing (e.g. it recreated a deleted database file). */
 export type WriterReply =
   | { type: 'ready' }
-  | { type: 'committed'; seq: number; count: number }
-  | { type: 'failed'; seq: number; count: number; message: string }
+  | { type: 'committed'; seq: number; count: number; warning?: string }
+  | { type: 'failed'; seq: number; count: number; message: string; warning?: string }
   | { type: 'closed' };

@@ -1,28 +1,77 @@
 // The writer thread: owns the write connection to tapwire.db and commits each batch the
 // sidecar posts in one transaction, so SQLite never runs on the request-serving thread.
+// After a failed write the connection is dropped and the next batch opens a fresh one, so
+// a store that recovers (space freed, lock released, file writable again) is used again.
+// Before each batch it checks that the path still names the file it has open: a database
+// deleted or replaced while tapwire runs is recreated instead of written into the void.
+import { statSync, type Stats } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { openDatabase } from './db.js';
-import { prepareInsert } from './insert.js';
+import { openDatabase, type Db } from './db.js';
+import { prepareInsert, type InsertBatch } from './insert.js';
 import type { WriterReply, WriterRequest } from './writer-protocol.js';
+
+/** How long a write waits for another process's lock before the batch fails and is retried. */
+const WRITE_BUSY_TIMEOUT_MS = 1000;
 
 const port = parentPort;
 if (!port) throw new Error('writer-worker runs as a worker thread');
 const { path } = workerData as { path: string };
-const db = openDatabase(path);
-const insertBatch = prepareInsert(db);
+
+interface Connection {
+  db: Db;
+  insert: InsertBatch;
+  file: Stats;
+}
+
+let connection: Connection | null = open();
+
+function open(): Connection {
+  const db = openDatabase(path);
+  db.pragma(`busy_timeout = ${WRITE_BUSY_TIMEOUT_MS}`);
+  return { db, insert: prepareInsert(db), file: statSync(path) };
+}
+
+function drop(): void {
+  try {
+    connection?.db.close();
+  } catch {
+    // a connection that failed may fail to close too; it is gone either way
+  }
+  connection = null;
+}
+
+/** Null when the path still names the open file; else why it does not. */
+function fileProblem(open: Connection): string | null {
+  let now: Stats;
+  try {
+    now = statSync(path);
+  } catch (err) {
+    return `database file ${path} disappeared while tapwire was running (${(err as NodeJS.ErrnoException).code ?? String(err)}); recreated it`;
+  }
+  if (now.ino !== open.file.ino || now.dev !== open.file.dev) return `database file ${path} was replaced while tapwire was running; writing to the new file`;
+  return null;
+}
 
 port.on('message', (message: WriterRequest) => {
   if (message.type === 'close') {
-    db.close();
+    drop();
     port.postMessage({ type: 'closed' } satisfies WriterReply);
     port.close();
     return;
   }
+  let warning: string | undefined;
   try {
-    insertBatch(message.records);
-    port.postMessage({ type: 'committed', seq: message.seq, count: message.records.length } satisfies WriterReply);
+    if (connection) {
+      warning = fileProblem(connection) ?? undefined;
+      // Closing the old connection removes its -wal and -shm files, so the new file starts clean.
+      if (warning) drop();
+    }
+    connection ??= open();
+    connection.insert(message.records);
+    port.postMessage({ type: 'committed', seq: message.seq, count: message.records.length, warning } satisfies WriterReply);
   } catch (err) {
-    port.postMessage({ type: 'failed', seq: message.seq, count: message.records.length, message: (err as Error).message } satisfies WriterReply);
+    drop();
+    port.postMessage({ type: 'failed', seq: message.seq, count: message.records.length, message: (err as Error).message, warning } satisfies WriterReply);
   }
 });
 port.postMessage({ type: 'ready' } satisfies WriterReply);

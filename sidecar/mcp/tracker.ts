@@ -320,6 +320,11 @@ export class McpTracker {
     this.liveOwners.delete(owner);
   }
 
+  /** Resolves once every record being completed now (its tokens being counted) has reached the sink. */
+  async settled(): Promise<void> {
+    await Promise.all(this.completing);
+  }
+
   /** Records everything still open as aborted, stops the sweeper, and resolves once every record reached the sink. */
   async close(): Promise<void> {
     clearInterval(this.sweeper);

@@ -1,8 +1,10 @@
 // The metrics charted from exchanges: GenAI token usage and durations, MCP operation
 // durations, cost, policy decisions and an exchange count, with the conventions' bucket
 // boundaries and low-cardinality attributes only. Token usage follows v1.41
-// (gen_ai.client.token.usage) or, opted in, the newer per-kind token counters. Pushed over OTLP/HTTP when an endpoint is
-// set, and served in Prometheus text format at GET /_tapwire/metrics.
+// (gen_ai.client.token.usage) or, opted in, the newer per-kind token counters. Pushed over
+// OTLP/HTTP when an endpoint is set, and served in Prometheus text format at
+// GET /_tapwire/metrics. The store's health (failed writes, dropped and buffered records) is
+// observed from the recorder.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Attributes, Counter, Histogram, Meter } from '@opentelemetry/api';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
@@ -94,6 +96,13 @@ class LatestTokenInstruments implements TokenInstruments {
   }
 }
 
+/** What the store metrics read from the recorder. */
+export interface StoreStats {
+  writeFailures: number;
+  dropped: number;
+  buffered: number;
+}
+
 export class ExchangeMetrics {
   private readonly provider: MeterProvider;
   private readonly prometheus: PrometheusExporter | null;
@@ -175,6 +184,29 @@ export class ExchangeMetrics {
     if (e.cost_usd !== null && e.cost_usd > 0) {
       this.cost.add(e.cost_usd, put({ 'tapwire.route': e.route, 'gen_ai.request.model': e.model ?? 'unknown' }, 'gen_ai.provider.name', e.provider));
     }
+  }
+
+  /** Store health, read when metrics are collected: failed writes, dropped and buffered records. */
+  watchStore(stats: () => StoreStats): void {
+    const meter = this.provider.getMeter('tapwire');
+    const failures = meter.createObservableCounter('tapwire.store.write_failures', {
+      unit: '{failure}',
+      description: 'Writes to the database that failed (each retried) and database files recreated after being deleted',
+    });
+    const dropped = meter.createObservableCounter('tapwire.store.dropped', {
+      unit: '{record}',
+      description: 'Records dropped because the buffer was full while the database could not be written',
+    });
+    const buffered = meter.createObservableGauge('tapwire.store.buffered', { unit: '{record}', description: 'Records waiting to be written to the database' });
+    meter.addBatchObservableCallback(
+      (observer) => {
+        const now = stats();
+        observer.observe(failures, now.writeFailures);
+        observer.observe(dropped, now.dropped);
+        observer.observe(buffered, now.buffered);
+      },
+      [failures, dropped, buffered],
+    );
   }
 
   /** True when GET /_tapwire/metrics is served. */

@@ -17,7 +17,7 @@ import type { Logger } from '../log.js';
 import type { RouteTarget } from './attributes.js';
 import { telemetrySettings, type TelemetrySettings } from './config.js';
 import { TraceStarter } from './context.js';
-import { ExchangeMetrics } from './metrics.js';
+import { ExchangeMetrics, type StoreStats } from './metrics.js';
 import { SpanExport } from './spans.js';
 
 /** The path on the sidecar's listener that serves the metrics in Prometheus text format. */
@@ -101,6 +101,11 @@ export class Telemetry {
       // Logged once in a while, not per record: a broken exporter must not flood the log.
       if (this.failures++ % 1000 === 0) this.log.warn({ err, failures: this.failures }, 'telemetry could not handle a record');
     }
+  }
+
+  /** Exposes the store's health (write failures, dropped and buffered records) as metrics. */
+  watchStore(stats: () => StoreStats): void {
+    this.metrics?.watchStore(stats);
   }
 
   /** Serves GET /_tapwire/metrics; false when the Prometheus endpoint is off. */
