@@ -1,8 +1,8 @@
 // The recorder: takes finished exchange records off the request path, batches them, and
 // hands each batch to the writer thread. `record()` only pushes onto an array; the flush
 // timer does the rest. A batch the store cannot take (disk full, locked, read-only, ...)
-// goes back to the front of the queue and is retried; past `bufferLimit` records the
-// oldest are dropped and counted. close() drains everything queued before resolving.
+// goes back to the front of the queue and is retried; while the store fails, past `bufferLimit`
+// records the oldest are dropped and counted. close() drains everything queued before resolving.
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { ExchangeRecord } from '../sidecar/exchange.js';
@@ -162,10 +162,13 @@ export class Recorder {
   }
 
   /**
-   * Keeps at most bufferLimit records queued, dropping the oldest. The batch the writer is
-   * working on is not counted: it is either written, or queued again (in front) and judged.
+   * While the store fails, keeps at most bufferLimit records queued, dropping the oldest. A
+   * healthy store is never dropped from: a burst waits for the writer, which drains it in
+   * batches. The batch the writer is working on is not counted: it is either written, or
+   * queued again (in front) and judged.
    */
   private dropOverflow(): void {
+    if (this.failingSince === null) return;
     const count = this.queue.length - (this.options.bufferLimit ?? DEFAULT_BUFFER_LIMIT);
     if (count <= 0) return;
     this.queue.splice(0, count);
