@@ -115,16 +115,48 @@ export class PolicyGate {
   /** MCP answers replaced by a response-phase refusal, until their record is written: route, id, method -> decision. */
   private readonly refusedAnswers = new Map<string, Decision>();
 
-  /** Applies the record-time rules (token charges, audits, redactions) and records refused MCP answers as denied. */
+  /**
+   * MCP requests let through with something to record (the allowing rule, an audit or a
+   * monitor-mode finding), until their record is written: route, id, method -> the decisions
+   * of the requests in flight with that key, oldest first, each with its target. The tracker
+   * makes the record of an MCP message, not the gate, so the decision waits here for it.
+   */
+  private readonly admittedDecisions = new Map<string, { target: string | null; decision: Decision }[]>();
+
+  /** Applies the record-time rules (token charges, audits, redactions) and puts the request-phase decision on MCP records. */
   review(record: ExchangeRecord): void {
     const e = record.exchange;
-    const key = answerKey(e.route, e.jsonrpc_id, e.method);
-    const refused = e.protocol === 'mcp' ? this.refusedAnswers.get(key) : undefined;
-    if (refused) {
-      this.refusedAnswers.delete(key);
-      stamp(e, refused);
+    if (e.protocol === 'mcp') {
+      const key = answerKey(e.route, e.jsonrpc_id, e.method);
+      const refused = this.refusedAnswers.get(key);
+      if (refused) {
+        this.refusedAnswers.delete(key);
+        stamp(e, refused);
+      } else if (e.direction === 'client_to_server' && e.status !== 'denied') {
+        const admitted = this.takeAdmitted(key, e.target);
+        if (admitted) stamp(e, admitted);
+      }
     }
     this.policies().review(record, { agentLabels: this.options.agentLabels });
+  }
+
+  private rememberAdmitted(live: Exchange, request: McpRequest, decision: Decision): void {
+    if (!decision.rule && decision.findings.length === 0) return;
+    const key = answerKey(live.route, idText(request.id), request.method);
+    const waiting = this.admittedDecisions.get(key);
+    if (waiting) waiting.push({ target: targetOf(request), decision });
+    else this.admittedDecisions.set(key, [{ target: targetOf(request), decision }]);
+    // Requests whose record never comes (a connection lost before the tracker saw them) must not pile up.
+    if (this.admittedDecisions.size > ADMITTED_LIMIT) this.admittedDecisions.delete(this.admittedDecisions.keys().next().value!);
+  }
+
+  private takeAdmitted(key: string, target: string | null): Decision | null {
+    const waiting = this.admittedDecisions.get(key);
+    const index = waiting?.findIndex((w) => w.target === target) ?? -1;
+    if (!waiting || index < 0) return null;
+    const [taken] = waiting.splice(index, 1);
+    if (waiting.length === 0) this.admittedDecisions.delete(key);
+    return taken!.decision;
   }
 
   /**
@@ -336,6 +368,7 @@ export class PolicyGate {
     if (set.applies('request', 'mcp')) {
       const decision = set.decide('request', this.context(scope, { exchange: live, request: { headers: scope.headers, body }, path: scope.path, routeUpstream: scope.routeUpstream }), Date.now());
       if (decision.outcome !== 'allow') return { refused: decision };
+      this.rememberAdmitted(live, request, decision);
     }
     const list = LISTS[request.method];
     const respond = set.applies('response', 'mcp');
@@ -409,6 +442,9 @@ function messageExchange(call: McpMessageCall): Exchange {
   if (call.server !== undefined) exchange.details = JSON.stringify({ server: call.server });
   return exchange;
 }
+
+/** MCP request keys whose decision waits for its record, at most (oldest forgotten first). */
+const ADMITTED_LIMIT = 10_000;
 
 function answerKey(route: string, id: string | null, method: string | null): string {
   return `${route}\n${id}\n${method}`;

@@ -182,7 +182,7 @@ export class PolicySet {
         }
       }
     }
-    if (e.policy_rule === null && notes.length > 0) stamp(e, { ...ALLOW, findings: notes });
+    if ((e.policy_rule === null || e.policy_action === 'redact') && notes.length > 0) stamp(e, { ...ALLOW, findings: notes });
     if (redactions.length > 0) redactRecord(record, redactions);
   }
 }
@@ -200,7 +200,12 @@ export function stamp(exchange: Exchange, decision: Decision): void {
     exchange.policy_reason = decision.reason;
     return;
   }
-  const finding = decision.findings.find((f) => f.action === 'would_deny' || f.action === 'would_limit') ?? decision.findings[0];
+  // What a reader of the record most needs first: a refusal monitor mode held back, then an
+  // audit or a rule error; a redaction shows in the bodies themselves.
+  const finding =
+    decision.findings.find((f) => f.action === 'would_deny' || f.action === 'would_limit') ??
+    decision.findings.find((f) => f.action !== 'redact') ??
+    decision.findings[0];
   if (finding) {
     exchange.policy_rule = finding.rule;
     exchange.policy_action = finding.action;

@@ -111,6 +111,38 @@ describe('policies on MCP', () => {
     const refused = one(exchanges, { status: 'denied' });
     assert.deepEqual([refused.method, refused.policy_rule], ['tools/call', 'no-destructive-tools']);
   });
+  test('calls let through carry their decision in the record: a monitor-mode finding and a request-phase audit', async (t) => {
+    const tapwire = await startWithPolicy(
+      t,
+      `  fs:\n    protocol: mcp\n    upstream: ${server.origin}\n`,
+      [
+        'mode: monitor',
+        'rules:',
+        '  - { name: no-destructive-tools, when: \'mcp.method == "tools/call" && mcp.tool == "delete_file"\', action: deny, message: destructive tools need a human }',
+        '  - { name: echo-watched, when: \'mcp.tool == "echo"\', action: audit, message: echo is watched }',
+        '',
+      ].join('\n'),
+    );
+    const before = deleted;
+    const connected = await connectClient('streamable', `${tapwire.url}/fs/mcp`);
+    // Two sessions calling with the same JSON-RPC ids: each record gets its own call's decision.
+    const other = await connectClient('streamable', `${tapwire.url}/fs/mcp`);
+    const [removed, echoed] = await Promise.all([
+      connected.client.callTool({ name: 'delete_file', arguments: { path: '/tmp/x' } }),
+      other.client.callTool({ name: 'echo', arguments: { msg: 'watched' } }),
+    ]);
+    assert.deepEqual(removed.content, [{ type: 'text', text: 'deleted' }], 'monitor mode lets the call through');
+    assert.deepEqual(echoed.content, [{ type: 'text', text: 'watched' }]);
+    await connected.close();
+    await other.close();
+    assert.equal(deleted, before + 1);
+    const exchanges = await tapwire.stop();
+    const flagged = one(exchanges, { method: 'tools/call', target: 'delete_file' });
+    assert.deepEqual([flagged.status, flagged.policy_rule, flagged.policy_action], ['ok', 'no-destructive-tools', 'would_deny']);
+    const audited = one(exchanges, { method: 'tools/call', target: 'echo' });
+    assert.deepEqual([audited.status, audited.policy_rule, audited.policy_action, audited.policy_reason], ['ok', 'echo-watched', 'audit', 'echo is watched']);
+    assert.ok(exchanges.filter((e) => e.method === 'initialize').every((e) => e.policy_rule === null), 'no rule matched initialize');
+  });
 });
 
 describe('audits, redactions and rate limits on MCP', () => {
