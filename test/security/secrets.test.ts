@@ -3,8 +3,9 @@
 // everywhere an agent puts them (auth headers, headers named like credentials, the query
 // string, message bodies matching a configured redact pattern) and upstream keys injected
 // from the config. Then every byte tapwire wrote is searched: the database files (with
-// their -wal and -shm), its stdout and stderr, and every span and metric it exported to a
-// real OTLP endpoint, with message content capture on. None holds any planted secret.
+// their -wal and -shm), its stdout and stderr, every span and metric it exported to a real
+// OTLP endpoint (message content capture on), and `tapwire export` of the record as JSONL and
+// HAR. None holds any planted secret.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +18,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import OpenAI from 'openai';
 import { z } from 'zod';
 import { startAimock } from '../support/aimock.js';
-import { freePort, startCli } from '../support/cli.js';
+import { freePort, runCli, startCli } from '../support/cli.js';
 import { startStreamableServer } from '../support/mcp.js';
 import { startOtlpCollector } from '../support/otlp.js';
 
@@ -70,11 +71,8 @@ describe('secrets', () => {
       ].join('\n'),
     );
     const port = await freePort();
-    const cli = await startCli(['--config', join(dir, 'tapwire.yaml'), '--db', join(dir, 'tapwire.db'), '--listen', `127.0.0.1:${port}`, '--log-level', 'debug'], {
-      ...process.env,
-      UPSTREAM_KEY: PLANTED.upstreamKey,
-      MCP_KEY: PLANTED.mcpKey,
-    });
+    const env = { ...process.env, UPSTREAM_KEY: PLANTED.upstreamKey, MCP_KEY: PLANTED.mcpKey };
+    const cli = await startCli(['--config', join(dir, 'tapwire.yaml'), '--db', join(dir, 'tapwire.db'), '--listen', `127.0.0.1:${port}`, '--log-level', 'debug'], env);
     const base = `http://127.0.0.1:${port}`;
 
     const openai = new OpenAI({
@@ -103,6 +101,15 @@ describe('secrets', () => {
       otlp: collector.server.requests.map((r) => r.body.toString('latin1')).join('\n'),
     };
     for (const file of readdirSync(dir).filter((f) => f.startsWith('tapwire.db'))) places[file] = readFileSync(join(dir, file)).toString('latin1');
+    // What `tapwire export` makes of the record, in both formats, with and without the config.
+    for (const [format, config] of [['jsonl', []], ['har', []], ['jsonl', ['-c', join(dir, 'tapwire.yaml')]]] as const) {
+      const out = join(dir, `export-${format}-${config.length}.${format}`);
+      const exported = runCli(['export', '--db', join(dir, 'tapwire.db'), '--format', format, '-o', out, ...config], dir, env);
+      assert.equal(exported.status, 0, exported.stderr);
+      places[`export ${format}${config.length ? ' -c' : ''}`] = readFileSync(out, 'latin1');
+      places[`export ${format} output`] = exported.stdout + exported.stderr;
+    }
+    assert.match(places['export jsonl']!, /you said /, 'the export holds the MCP answer');
     // The record and the exports are there, and show that something was masked: the search can fail.
     assert.match(places['tapwire.db']!, /\[redacted\]/);
     assert.match(places['tapwire.db']!, /you said /);
