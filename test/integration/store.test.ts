@@ -124,6 +124,9 @@ describe('tapwire.db', () => {
     const db = openDatabase(path, { readonly: true });
     try {
       assert.equal(schemaVersion(db), SCHEMA_VERSION);
+      const payloads = db.prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'payloads'").pluck().get() as string;
+      assert.doesNotMatch(payloads, /WITHOUT ROWID/, 'payloads rebuilt as a rowid table (v6)');
+      assert.deepEqual(db.pragma('foreign_key_check'), []);
     } finally {
       db.close();
     }
