@@ -214,7 +214,7 @@ function completionsCall(body: Json, raw: Buffer): LlmCall {
   call.request = {
     ...call.request,
     operation: 'text_completion',
-    inputText: () => (typeof prompt === 'string' ? prompt : Array.isArray(prompt) ? prompt.join('\n') : ''),
+    inputText: () => (typeof prompt === 'string' ? prompt : Array.isArray(prompt) ? prompt.filter((p) => typeof p === 'string').join('\n') : ''),
   };
   return call;
 }

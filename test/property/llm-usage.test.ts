@@ -92,7 +92,8 @@ describe('LLM adapter properties', () => {
           call.readBody(response, whole);
           assertRecordable(whole);
         }),
-        { numRuns: 1500 },
+        // Found by a CI run: a legacy-completions prompt array holding an object whose toString is not a function.
+        { numRuns: 1500, examples: [['/v1/completions', { prompt: [{ toString: false }] }, {}, []]] },
       );
     });
   }
