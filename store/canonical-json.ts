@@ -58,6 +58,16 @@ export function firstDifference(a: unknown, b: unknown, at = ''): string | null 
   return null;
 }
 
+/** The value at a path as firstDifference writes it ("a.b[2].c"), or undefined. */
+export function valueAt(value: unknown, path: string): unknown {
+  let current = value;
+  for (const token of path.match(/[^.[\]]+/g) ?? []) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<string, unknown>)[token];
+  }
+  return current;
+}
+
 /** A copy of `value` in which every string that is a key of `replacements` is replaced (ids generated anew on another run). */
 export function replaceStrings(value: unknown, replacements: ReadonlyMap<string, string>): unknown {
   if (replacements.size === 0) return value;

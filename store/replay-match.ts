@@ -3,7 +3,7 @@
 // parts); recordings with the same key are served in recorded order, the last one again once
 // all were served. A request no recording matches gets the nearest recording (the one that
 // agrees on the most leading parts) and the first part, down to the JSON path, that differs.
-import { canonicalJson, firstDifference, withoutPaths, type JsonPath } from './canonical-json.js';
+import { canonicalJson, firstDifference, valueAt, withoutPaths, type JsonPath } from './canonical-json.js';
 
 export interface KeyPart {
   name: string;
@@ -35,15 +35,6 @@ function short(text: string | undefined): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
-function valueAt(value: unknown, path: string): unknown {
-  // firstDifference paths: "a.b[2].c"
-  let current = value;
-  for (const token of path.match(/[^.[\]]+/g) ?? []) {
-    if (current === null || typeof current !== 'object') return undefined;
-    current = (current as Record<string, unknown>)[token];
-  }
-  return current;
-}
 
 export class RecordingPool<T> {
   private readonly entries = new Map<string, Entry<T>>();

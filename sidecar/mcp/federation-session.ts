@@ -20,9 +20,8 @@ import { classify, errorResponse, idKey, INTERNAL_ERROR, type JsonRpcId, type Js
 import type { Logger } from '../log.js';
 import { decodeCursor, encodeCursor, LISTS, NameSpace, oldestVersion, prefixes, unionCapabilities, type Owned } from './federation-names.js';
 import type { Arrival, UpstreamConnection, UpstreamHandlers } from './federation-upstream.js';
-import { requestFacts } from './facts.js';
 import type { BridgedSession, SessionFactory } from './stdio-http.js';
-import { RequestStream, SSE_HEADERS, sseMessage } from './stdio-session.js';
+import { PendingStreams, RequestStream, SSE_HEADERS, sseMessage } from './stdio-session.js';
 import { formatTraceparent, spanOf, type TraceParent } from '../telemetry/context.js';
 import type { Carrier, McpSession, McpTracker } from './tracker.js';
 
@@ -119,9 +118,7 @@ class FederatedSession implements BridgedSession {
   /** The agent's initialize params, sent to every server (again when one reconnects). */
   private initializeParams: Json = {};
   /** Pending agent requests (idKey) -> the POST stream its answer goes on. */
-  private readonly streamOf = new Map<string, RequestStream>();
-  private readonly progressStreams = new Map<string, RequestStream>();
-  private readonly progressOf = new Map<string, string>();
+  private readonly pending = new PendingStreams();
   private standing: { res: ServerResponse; headers: HeaderMap } | null = null;
   private buffered: string[] = [];
   /** Server requests sent to the agent: the id it got (idKey) -> the server and the server's own id. */
@@ -198,7 +195,7 @@ class FederatedSession implements BridgedSession {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.onEnd(this);
     await Promise.all(this.members.map((m) => this.disconnect(m, message)));
-    for (const stream of this.streamOf.values()) if (stream.open) stream.res.end();
+    this.pending.endAll();
     if (this.standing?.res.writable) this.standing.res.end();
     this.ctx.tracker.endSession(this.mcp.key, code, message);
     for (const m of this.members) m.spec.tracker.endSession(m.session.key, code, message);
@@ -210,13 +207,7 @@ class FederatedSession implements BridgedSession {
 
   private onAgentRequest(request: Request, carrier: Carrier & { bytes: Buffer }, agentHeaders: IncomingMessage['headers'], stream: RequestStream): void {
     const key = idKey(request.id);
-    stream.waiting.add(key);
-    this.streamOf.set(key, stream);
-    const token = requestFacts(request.method, request.params).progressToken;
-    if (token !== null) {
-      this.progressStreams.set(idKey(token), stream);
-      this.progressOf.set(key, idKey(token));
-    }
+    this.pending.await(request.id, request.method, request.params, stream);
     const routed = this.route(request);
     let review: AnswerReview | null = null;
     if (this.ctx.gate && !('error' in routed)) {
@@ -234,7 +225,7 @@ class FederatedSession implements BridgedSession {
       });
       if ('refusal' in admission) {
         // Recorded by the gate; the servers never see it.
-        this.send(this.settle(key), JSON.stringify(admission.refusal));
+        this.send(this.pending.settle(key), JSON.stringify(admission.refusal));
         return;
       }
       if (!LISTS[request.method]) review = admission.review;
@@ -355,7 +346,7 @@ class FederatedSession implements BridgedSession {
         });
       }
       // The agent learns which servers its list leaves out, before the list itself.
-      this.toAgent(this.streamOf.get(agentKey) ?? null, {
+      this.toAgent(this.pending.streamFor(agentKey) ?? null, {
         jsonrpc: '2.0',
         method: 'notifications/message',
         params: { level: 'warning', logger: 'tapwire', data: { message: `tapwire federated route ${this.ctx.routeName}: ${request.method} leaves out ${text}`, missing: failures } },
@@ -551,7 +542,7 @@ class FederatedSession implements BridgedSession {
       this.serverRequests.set(idKey(agentId), { member: m, id: message.id, connection: m.connection });
       this.agentIds.set(`${m.name}\n${idKey(message.id)}`, agentId);
       const forwarded = { ...message.raw, id: agentId };
-      const destination = (related !== null ? this.streamOf.get(related) : undefined) ?? [...this.streamOf.values()].filter((s) => s.open).pop() ?? null;
+      const destination = (related !== null ? this.pending.streamFor(related) : undefined) ?? this.pending.newestOpen() ?? null;
       const exchange = this.toAgent(destination, forwarded, m.name);
       tracker.request(m.session, 'server_to_client', message, { ...carrier, parentId: exchange.id }, null);
       return;
@@ -563,11 +554,7 @@ class FederatedSession implements BridgedSession {
       const agentId = this.agentIds.get(`${m.name}\n${idKey(params.requestId)}`);
       if (agentId !== undefined) forwarded = { ...message.raw, params: { ...params, requestId: agentId } };
     }
-    const token = params.progressToken;
-    const destination =
-      ((typeof token === 'string' || typeof token === 'number') ? this.progressStreams.get(idKey(token)) : undefined) ??
-      (related !== null ? this.streamOf.get(related) : undefined) ??
-      null;
+    const destination = this.pending.progressStream(params.progressToken) ?? (related !== null ? this.pending.streamFor(related) : undefined) ?? null;
     const exchange = this.toAgent(destination, forwarded, m.name);
     tracker.notification(m.session, 'server_to_client', message, { ...carrier, parentId: exchange.id });
   }
@@ -592,7 +579,7 @@ class FederatedSession implements BridgedSession {
   /** The answer to an agent's request, on the stream of the POST that carried it; recorded as the response. */
   private answer(id: JsonRpcId, answer: Json): void {
     const text = JSON.stringify(answer);
-    const stream = this.settle(idKey(id));
+    const stream = this.pending.settle(idKey(id));
     this.ctx.tracker.response(this.mcp, 'server_to_client', classify(answer) as Response, { headers: stream?.headers ?? {}, httpStatus: stream ? 200 : null, bytes: Buffer.from(text) });
     this.send(stream, text);
   }
@@ -603,21 +590,9 @@ class FederatedSession implements BridgedSession {
     if (stream.waiting.size === 0) stream.res.end();
   }
 
-  /** A request has its answer: its stream ends once nothing else waits on it. */
-  private settle(key: string): RequestStream | undefined {
-    const stream = this.streamOf.get(key);
-    this.streamOf.delete(key);
-    const token = this.progressOf.get(key);
-    if (token !== undefined) this.progressStreams.delete(token);
-    this.progressOf.delete(key);
-    stream?.waiting.delete(key);
-    return stream;
-  }
-
   /** The agent closed a POST stream early: its requests are recorded as aborted. */
   private abandon(stream: RequestStream): void {
-    if (stream.res.writableFinished) return;
-    for (const key of stream.waiting) this.settle(key);
+    if (!this.pending.abandon(stream)) return;
     this.ctx.tracker.failOwned(stream, 'aborted', 'client_aborted', 'the agent closed the connection before the response was complete');
   }
 

@@ -59,17 +59,79 @@ export class RequestStream {
   }
 }
 
+/**
+ * The agent's requests still waiting for an answer, each with the POST stream it goes on and
+ * the stream its progress token's notifications go on. Shared by the sessions tapwire serves
+ * itself over HTTP (command routes and federated routes).
+ */
+export class PendingStreams {
+  /** Pending requests (idKey) -> the stream their answer goes on, oldest first. */
+  private readonly streamOf = new Map<string, RequestStream>();
+  /** Progress tokens (idKey) of pending requests -> their stream. */
+  private readonly progressStreams = new Map<string, RequestStream>();
+  /** Pending requests (idKey) -> their progress token's key. */
+  private readonly progressOf = new Map<string, string>();
+
+  /** The request `id` (with `method` and `params`) is answered on `stream`. */
+  await(id: JsonRpcId, method: string, params: unknown, stream: RequestStream): void {
+    const key = idKey(id);
+    stream.waiting.add(key);
+    this.streamOf.set(key, stream);
+    const token = requestFacts(method, params).progressToken;
+    if (token !== null) {
+      this.progressStreams.set(idKey(token), stream);
+      this.progressOf.set(key, idKey(token));
+    }
+  }
+
+  /** A request has its answer (or never will): it stops waiting; the stream it was on, if any. */
+  settle(key: string): RequestStream | undefined {
+    const stream = this.streamOf.get(key);
+    this.streamOf.delete(key);
+    const token = this.progressOf.get(key);
+    if (token !== undefined) this.progressStreams.delete(token);
+    this.progressOf.delete(key);
+    stream?.waiting.delete(key);
+    return stream;
+  }
+
+  /** The stream a pending request (idKey) is answered on. */
+  streamFor(key: string): RequestStream | undefined {
+    return this.streamOf.get(key);
+  }
+
+  /** The stream of the request that gave this progress token, if it is still pending. */
+  progressStream(token: unknown): RequestStream | undefined {
+    return typeof token === 'string' || typeof token === 'number' ? this.progressStreams.get(idKey(token)) : undefined;
+  }
+
+  /** The newest stream still open, for a server message related to no request. */
+  newestOpen(): RequestStream | undefined {
+    return [...this.streamOf.values()].filter((stream) => stream.open).pop();
+  }
+
+  /** The agent closed `stream` early: its requests stop waiting. False when it had ended normally. */
+  abandon(stream: RequestStream): boolean {
+    if (stream.res.writableFinished) return false;
+    for (const key of stream.waiting) this.settle(key);
+    return true;
+  }
+
+  /** The session is over: every stream still open is ended. */
+  endAll(): void {
+    for (const stream of this.streamOf.values()) if (stream.open) stream.res.end();
+    this.streamOf.clear();
+    this.progressStreams.clear();
+    this.progressOf.clear();
+  }
+}
+
 export class StdioHttpSession {
   /** The Mcp-Session-Id: also the session id of its records. */
   readonly id = randomUUID();
   private readonly server: StdioServerProcess;
   private readonly mcp: McpSession;
-  /** Pending client requests (idKey) -> the stream their response goes on. */
-  private readonly streamOf = new Map<string, RequestStream>();
-  /** Progress tokens (idKey) of pending requests -> their stream. */
-  private readonly progressStreams = new Map<string, RequestStream>();
-  /** Pending client requests (idKey) -> their progress token's key. */
-  private readonly progressOf = new Map<string, string>();
+  private readonly pending = new PendingStreams();
   private standing: { res: ServerResponse; headers: HeaderMap } | null = null;
   /** Answers the policies review before the agent gets them (list filtering, response-phase rules). */
   private readonly reviews = new AnswerReviews();
@@ -132,7 +194,7 @@ export class StdioHttpSession {
       }
       lines.push(line, LF);
       const read = { kind: 'message', message } as const;
-      if (message.kind === 'request' && stream) this.await(message.id, message.method, message.params, stream);
+      if (message.kind === 'request' && stream) this.pending.await(message.id, message.method, message.params, stream);
       trackLine(this.ctx.tracker, this.mcp, 'client_to_server', read, { ...carrier, bytes: line }, stream);
     }
     res.writeHead(hasRequests ? 200 : 202, headers);
@@ -171,32 +233,9 @@ export class StdioHttpSession {
     return this.finished;
   }
 
-  private await(id: JsonRpcId, method: string, params: unknown, stream: RequestStream): void {
-    const key = idKey(id);
-    stream.waiting.add(key);
-    this.streamOf.set(key, stream);
-    const token = requestFacts(method, params).progressToken;
-    if (token !== null) {
-      this.progressStreams.set(idKey(token), stream);
-      this.progressOf.set(key, idKey(token));
-    }
-  }
-
-  /** A request has its response (or never will): its stream ends once nothing else waits. */
-  private settle(key: string): RequestStream | undefined {
-    const stream = this.streamOf.get(key);
-    this.streamOf.delete(key);
-    const token = this.progressOf.get(key);
-    if (token !== undefined) this.progressStreams.delete(token);
-    this.progressOf.delete(key);
-    stream?.waiting.delete(key);
-    return stream;
-  }
-
   /** The client closed a POST stream early: its requests are recorded as aborted. */
   private abandon(stream: RequestStream): void {
-    if (stream.res.writableFinished) return;
-    for (const key of stream.waiting) this.settle(key);
+    if (!this.pending.abandon(stream)) return;
     this.ctx.tracker.failOwned(stream, 'aborted', 'client_aborted', 'the agent closed the connection before the response was complete');
   }
 
@@ -217,15 +256,14 @@ export class StdioHttpSession {
 
   /** The stream a server message goes on, or null when it is dropped. */
   private destinationOf(message: JsonRpcMessage): RequestStream | { res: ServerResponse; headers: HeaderMap } | null {
-    if (message.kind === 'response') return message.id === null ? null : (this.settle(idKey(message.id)) ?? null);
+    if (message.kind === 'response') return message.id === null ? null : (this.pending.settle(idKey(message.id)) ?? null);
     if (message.kind === 'notification') {
-      const token = (message.params as { progressToken?: unknown } | undefined)?.progressToken;
-      const related = typeof token === 'string' || typeof token === 'number' ? this.progressStreams.get(idKey(token)) : undefined;
+      const related = this.pending.progressStream((message.params as { progressToken?: unknown } | undefined)?.progressToken);
       if (related) return related;
     }
     if (message.kind === 'request') {
-      const newest = [...this.streamOf.values()].pop();
-      if (newest?.open) return newest;
+      const newest = this.pending.newestOpen();
+      if (newest) return newest;
     }
     return this.standing;
   }
@@ -245,12 +283,11 @@ export class StdioHttpSession {
     const data = { tapwire_error: reason.code };
     this.ctx.tracker.failPending(this.mcp, 'client_to_server', reason.code, message, (id) => {
       const answer = Buffer.from(JSON.stringify(errorResponse(id, CONNECTION_CLOSED, `tapwire: ${message}`, data)));
-      const stream = this.settle(idKey(id));
+      const stream = this.pending.settle(idKey(id));
       if (stream?.open) stream.res.write(sseMessage(answer.toString('utf8')));
       return answer;
     });
-    for (const stream of this.streamOf.values()) if (stream.open) stream.res.end();
-    this.streamOf.clear();
+    this.pending.endAll();
     if (this.standing?.res.writable) this.standing.res.end();
     this.ctx.tracker.endSession(this.mcp.key, reason.code, reason.message);
   }

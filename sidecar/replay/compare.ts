@@ -3,7 +3,7 @@
 // every call (ids, timestamps, creation times). LLM streams are compared by the text they
 // generated (chunk boundaries differ between runs); other streams event by event.
 import { streamText } from '../../policies/context.js';
-import { firstDifference, withoutPaths } from '../../store/canonical-json.js';
+import { firstDifference, valueAt, withoutPaths } from '../../store/canonical-json.js';
 
 /** Object keys whose values change on every call, left out of the diff. */
 export const VOLATILE_KEYS = [
@@ -33,14 +33,6 @@ function withoutVolatile(value: unknown, keys: ReadonlySet<string>): unknown {
   );
 }
 
-function valueAt(value: unknown, path: string): unknown {
-  let current = value;
-  for (const token of path.match(/[^.[\]]+/g) ?? []) {
-    if (current === null || typeof current !== 'object') return undefined;
-    current = (current as Record<string, unknown>)[token];
-  }
-  return current;
-}
 
 /** Up to `limit` differences between two JSON values, volatile keys and `ignored` paths left out. */
 export function structuralDiff(before: unknown, after: unknown, ignored: readonly (readonly string[])[] = [], limit = 5): Difference[] {
