@@ -21,7 +21,7 @@ import type { Logger } from '../log.js';
 import { decodeCursor, encodeCursor, LISTS, NameSpace, oldestVersion, prefixes, unionCapabilities, type Owned } from './federation-names.js';
 import type { Arrival, UpstreamConnection, UpstreamHandlers } from './federation-upstream.js';
 import type { BridgedSession, SessionFactory } from './stdio-http.js';
-import { PendingStreams, RequestStream, SSE_HEADERS, sseMessage } from './stdio-session.js';
+import { IdleWatch, PendingStreams, RequestStream, SSE_HEADERS, sseMessage } from './stdio-session.js';
 import { formatTraceparent, spanOf, type TraceParent } from '../telemetry/context.js';
 import type { Carrier, McpSession, McpTracker } from './tracker.js';
 
@@ -126,8 +126,7 @@ class FederatedSession implements BridgedSession {
   /** The other way: `server\nidKey(server's id)` -> the id the agent got. */
   private readonly agentIds = new Map<string, JsonRpcId>();
   private nextAgentId = 1;
-  private busy = 0;
-  private idleTimer: NodeJS.Timeout | null = null;
+  private readonly activity: IdleWatch;
   private ended = false;
 
   constructor(
@@ -141,7 +140,7 @@ class FederatedSession implements BridgedSession {
     const prefixing = prefixes(ctx.route.prefix ?? 'auto', names.length);
     this.tools = new NameSpace(names, prefixing);
     this.prompts = new NameSpace(names, prefixing);
-    this.idle();
+    this.activity = new IdleWatch(ctx.route.timeouts.session_idle_ms, (idleMs) => void this.end('session_idle', `the session was idle for ${idleMs} ms`));
   }
 
   get alive(): boolean {
@@ -153,7 +152,7 @@ class FederatedSession implements BridgedSession {
   }
 
   post(messages: JsonRpcMessage[], _body: Buffer, agentHeaders: IncomingMessage['headers'], res: ServerResponse): Promise<void> {
-    const done = this.hold(res);
+    const done = this.activity.hold(res);
     const hasRequests = messages.some((m) => m.kind === 'request');
     const headers: HeaderMap = { ...(hasRequests ? SSE_HEADERS : {}), 'mcp-session-id': this.id };
     const stream = hasRequests ? new RequestStream(res, headers) : null;
@@ -175,7 +174,7 @@ class FederatedSession implements BridgedSession {
 
   openStanding(res: ServerResponse): Promise<void> | false {
     if (this.standing && !this.standing.res.destroyed) return false;
-    const done = this.hold(res);
+    const done = this.activity.hold(res);
     const headers: HeaderMap = { ...SSE_HEADERS, 'mcp-session-id': this.id };
     res.writeHead(200, headers);
     res.flushHeaders();
@@ -192,7 +191,7 @@ class FederatedSession implements BridgedSession {
   async end(code: string, message: string): Promise<void> {
     if (this.ended) return this.finished;
     this.ended = true;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.activity.stop();
     this.onEnd(this);
     await Promise.all(this.members.map((m) => this.disconnect(m, message)));
     this.pending.endAll();
@@ -594,26 +593,5 @@ class FederatedSession implements BridgedSession {
   private abandon(stream: RequestStream): void {
     if (!this.pending.abandon(stream)) return;
     this.ctx.tracker.failOwned(stream, 'aborted', 'client_aborted', 'the agent closed the connection before the response was complete');
-  }
-
-  /** Counts `res` as activity until it is over; resolves then. */
-  private hold(res: ServerResponse): Promise<void> {
-    this.busy++;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = null;
-    return new Promise((resolve) =>
-      res.once('close', () => {
-        this.busy--;
-        this.idle();
-        resolve();
-      }),
-    );
-  }
-
-  private idle(): void {
-    if (this.busy > 0 || this.ended) return;
-    const idleMs = this.ctx.route.timeouts.session_idle_ms;
-    this.idleTimer = setTimeout(() => void this.end('session_idle', `the session was idle for ${idleMs} ms`), idleMs);
-    this.idleTimer.unref();
   }
 }

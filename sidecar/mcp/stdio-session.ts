@@ -126,6 +126,53 @@ export class PendingStreams {
   }
 }
 
+/**
+ * A session's idleness: it is busy while one of the agent's HTTP responses is open, and after
+ * `idleMs` with none open `onIdle` runs (the session ends). Shared like PendingStreams.
+ */
+export class IdleWatch {
+  private busy = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly idleMs: number,
+    private readonly onIdle: (idleMs: number) => void,
+  ) {
+    this.arm();
+  }
+
+  /** Counts `res` as activity until it is over; resolves then. */
+  hold(res: ServerResponse): Promise<void> {
+    this.busy++;
+    this.disarm();
+    return new Promise((resolve) =>
+      res.once('close', () => {
+        this.busy--;
+        this.arm();
+        resolve();
+      }),
+    );
+  }
+
+  /** The session is over: no idle end any more. */
+  stop(): void {
+    this.stopped = true;
+    this.disarm();
+  }
+
+  private arm(): void {
+    if (this.busy > 0 || this.stopped) return;
+    this.timer = setTimeout(() => this.onIdle(this.idleMs), this.idleMs);
+    this.timer.unref();
+  }
+
+  private disarm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
+
 export class StdioHttpSession {
   /** The Mcp-Session-Id: also the session id of its records. */
   readonly id = randomUUID();
@@ -135,8 +182,7 @@ export class StdioHttpSession {
   private standing: { res: ServerResponse; headers: HeaderMap } | null = null;
   /** Answers the policies review before the agent gets them (list filtering, response-phase rules). */
   private readonly reviews = new AnswerReviews();
-  private busy = 0;
-  private idleTimer: NodeJS.Timeout | null = null;
+  private readonly activity: IdleWatch;
   private endReason: EndReason | null = null;
   private ended = false;
   /** Settles once the process is gone and the session's records are complete. */
@@ -155,7 +201,7 @@ export class StdioHttpSession {
     this.server.stdout.once('end', () => lines.end().forEach((line) => this.fromServer(line)));
     this.logStderr();
     this.finished = this.server.exited.then((exit) => this.onExit(exit));
-    this.idle();
+    this.activity = new IdleWatch(ctx.idleMs, (idleMs) => void this.end('session_idle', `the session was idle for ${idleMs} ms`));
   }
 
   get pid(): number | undefined {
@@ -172,7 +218,7 @@ export class StdioHttpSession {
    * Resolves when the HTTP response is over.
    */
   post(messages: JsonRpcMessage[], body: Buffer, agentHeaders: IncomingMessage['headers'], res: ServerResponse): Promise<void> {
-    const done = this.hold(res);
+    const done = this.activity.hold(res);
     const hasRequests = messages.some((m) => m.kind === 'request');
     const headers: HeaderMap = { ...(hasRequests ? SSE_HEADERS : {}), 'mcp-session-id': this.id };
     const stream = hasRequests ? new RequestStream(res, headers) : null;
@@ -211,7 +257,7 @@ export class StdioHttpSession {
   /** Opens the standing GET stream; false when one is already open. */
   openStanding(res: ServerResponse): Promise<void> | false {
     if (this.standing && !this.standing.res.destroyed) return false;
-    const done = this.hold(res);
+    const done = this.activity.hold(res);
     const headers: HeaderMap = { ...SSE_HEADERS, 'mcp-session-id': this.id };
     res.writeHead(200, headers);
     res.flushHeaders();
@@ -271,7 +317,7 @@ export class StdioHttpSession {
   /** The process is gone: every request it left unanswered gets a JSON-RPC error on its stream. */
   private onExit(exit: ProcessExit): void {
     this.ended = true;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.activity.stop();
     const reason = this.endReason ?? { code: 'server_exited', message: `the MCP server ${describeExit(exit)}` };
     const logged = { route: this.ctx.routeName, session: this.id, exit: describeExit(exit) };
     if (this.endReason) this.ctx.log.debug(logged, 'MCP server stopped');
@@ -292,25 +338,6 @@ export class StdioHttpSession {
     this.ctx.tracker.endSession(this.mcp.key, reason.code, reason.message);
   }
 
-  /** Counts `res` as activity until it is over; resolves then. */
-  private hold(res: ServerResponse): Promise<void> {
-    this.busy++;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = null;
-    return new Promise((resolve) =>
-      res.once('close', () => {
-        this.busy--;
-        this.idle();
-        resolve();
-      }),
-    );
-  }
-
-  private idle(): void {
-    if (this.busy > 0 || !this.alive) return;
-    this.idleTimer = setTimeout(() => void this.end('session_idle', `the session was idle for ${this.ctx.idleMs} ms`), this.ctx.idleMs);
-    this.idleTimer.unref();
-  }
 
   private logStderr(): void {
     const stderr = this.server.stderr;
