@@ -21,7 +21,7 @@ import type { Logger } from '../log.js';
 import { decodeCursor, encodeCursor, LISTS, NameSpace, oldestVersion, prefixes, unionCapabilities, type Owned } from './federation-names.js';
 import type { Arrival, UpstreamConnection, UpstreamHandlers } from './federation-upstream.js';
 import type { BridgedSession, SessionFactory } from './stdio-http.js';
-import { IdleWatch, PendingStreams, RequestStream, SSE_HEADERS, sseMessage } from './stdio-session.js';
+import { IdleWatch, PendingStreams, RequestStream, SSE_HEADERS, sseMessage, StandingStream } from './stdio-session.js';
 import { formatTraceparent, spanOf, type TraceParent } from '../telemetry/context.js';
 import type { Carrier, McpSession, McpTracker } from './tracker.js';
 
@@ -119,7 +119,7 @@ class FederatedSession implements BridgedSession {
   private initializeParams: Json = {};
   /** Pending agent requests (idKey) -> the POST stream its answer goes on. */
   private readonly pending = new PendingStreams();
-  private standing: { res: ServerResponse; headers: HeaderMap } | null = null;
+  private readonly standing = new StandingStream();
   private buffered: string[] = [];
   /** Server requests sent to the agent: the id it got (idKey) -> the server and the server's own id. */
   private readonly serverRequests = new Map<string, { member: Member; id: JsonRpcId; connection: UpstreamConnection | null }>();
@@ -173,16 +173,8 @@ class FederatedSession implements BridgedSession {
   }
 
   openStanding(res: ServerResponse): Promise<void> | false {
-    if (this.standing && !this.standing.res.destroyed) return false;
-    const done = this.activity.hold(res);
-    const headers: HeaderMap = { ...SSE_HEADERS, 'mcp-session-id': this.id };
-    res.writeHead(200, headers);
-    res.flushHeaders();
-    const standing = { res, headers };
-    this.standing = standing;
-    res.once('close', () => {
-      if (this.standing === standing) this.standing = null;
-    });
+    const done = this.standing.open(res, this.id, this.activity);
+    if (done === false) return false;
     for (const text of this.buffered) res.write(text);
     this.buffered = [];
     return done;
@@ -195,7 +187,7 @@ class FederatedSession implements BridgedSession {
     this.onEnd(this);
     await Promise.all(this.members.map((m) => this.disconnect(m, message)));
     this.pending.endAll();
-    if (this.standing?.res.writable) this.standing.res.end();
+    this.standing.end();
     this.ctx.tracker.endSession(this.mcp.key, code, message);
     for (const m of this.members) m.spec.tracker.endSession(m.session.key, code, message);
     this.finish();
@@ -563,7 +555,7 @@ class FederatedSession implements BridgedSession {
   /** Sends a request or notification to the agent on `stream` (else the GET stream), recorded on the federated route. */
   private toAgent(stream: RequestStream | null, message: Json, server: string): Exchange {
     const text = JSON.stringify(message);
-    const target = stream?.open ? stream : (this.standing ?? null);
+    const target = stream?.open ? stream : this.standing.stream;
     const carrier: Carrier = { headers: target?.headers ?? {}, httpStatus: target ? 200 : null, bytes: Buffer.from(text), server };
     const classified = classify(message);
     const exchange =

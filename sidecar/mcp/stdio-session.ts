@@ -173,13 +173,43 @@ export class IdleWatch {
   }
 }
 
+/** The agent's standing GET stream of a session: at most one open at a time. */
+export class StandingStream {
+  private current: { res: ServerResponse; headers: HeaderMap } | null = null;
+
+  /** The open stream, or null. */
+  get stream(): { res: ServerResponse; headers: HeaderMap } | null {
+    return this.current;
+  }
+
+  /** Opens it on `res` (counted as the session's activity); false when one is already open. */
+  open(res: ServerResponse, sessionId: string, activity: IdleWatch): Promise<void> | false {
+    if (this.current && !this.current.res.destroyed) return false;
+    const done = activity.hold(res);
+    const headers: HeaderMap = { ...SSE_HEADERS, 'mcp-session-id': sessionId };
+    res.writeHead(200, headers);
+    res.flushHeaders();
+    const standing = { res, headers };
+    this.current = standing;
+    res.once('close', () => {
+      if (this.current === standing) this.current = null;
+    });
+    return done;
+  }
+
+  /** The session is over. */
+  end(): void {
+    if (this.current?.res.writable) this.current.res.end();
+  }
+}
+
 export class StdioHttpSession {
   /** The Mcp-Session-Id: also the session id of its records. */
   readonly id = randomUUID();
   private readonly server: StdioServerProcess;
   private readonly mcp: McpSession;
   private readonly pending = new PendingStreams();
-  private standing: { res: ServerResponse; headers: HeaderMap } | null = null;
+  private readonly standing = new StandingStream();
   /** Answers the policies review before the agent gets them (list filtering, response-phase rules). */
   private readonly reviews = new AnswerReviews();
   private readonly activity: IdleWatch;
@@ -256,17 +286,7 @@ export class StdioHttpSession {
 
   /** Opens the standing GET stream; false when one is already open. */
   openStanding(res: ServerResponse): Promise<void> | false {
-    if (this.standing && !this.standing.res.destroyed) return false;
-    const done = this.activity.hold(res);
-    const headers: HeaderMap = { ...SSE_HEADERS, 'mcp-session-id': this.id };
-    res.writeHead(200, headers);
-    res.flushHeaders();
-    const standing = { res, headers };
-    this.standing = standing;
-    res.once('close', () => {
-      if (this.standing === standing) this.standing = null;
-    });
-    return done;
+    return this.standing.open(res, this.id, this.activity);
   }
 
   /** Ends the session: its process is stopped; what it left unanswered is recorded with `code`. */
@@ -311,7 +331,7 @@ export class StdioHttpSession {
       const newest = this.pending.newestOpen();
       if (newest) return newest;
     }
-    return this.standing;
+    return this.standing.stream;
   }
 
   /** The process is gone: every request it left unanswered gets a JSON-RPC error on its stream. */
@@ -334,7 +354,7 @@ export class StdioHttpSession {
       return answer;
     });
     this.pending.endAll();
-    if (this.standing?.res.writable) this.standing.res.end();
+    this.standing.end();
     this.ctx.tracker.endSession(this.mcp.key, reason.code, reason.message);
   }
 
