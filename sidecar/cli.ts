@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The tapwire command line: `tapwire run` starts the sidecar; `tapwire wrap` stands in for a
-// stdio MCP server and records its traffic; `tapwire policy` checks and tests policy files.
+// stdio MCP server and records its traffic; `tapwire policy` checks and tests policy files;
+// `demo`, `tui`, `replay`, `mock` and `export` come from their own modules.
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { ConfigError, configForCommand, loadConfig } from './config.js';
