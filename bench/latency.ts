@@ -16,7 +16,7 @@ import { openDatabase } from '../store/db.js';
 import { loadPool, mergeLoadResults, runLoad, type LoadPlan, type LoadResult } from './load.js';
 import { agentRequestBody } from './openai-fixtures.js';
 import { otlpMode, startOtlpTarget, type OtlpTarget } from './otlp-target.js';
-import { killAllChildren, startSidecarProcess, startUpstream, stopChild, type SidecarProcess } from './processes.js';
+import { killAllChildren, removeOnInterrupt, startSidecarProcess, startUpstream, stopChild, stopChildrenOnExit, type SidecarProcess } from './processes.js';
 import {
   addedTable,
   describeMachine,
@@ -35,9 +35,6 @@ import {
 import { cpuSeconds, machineTicks } from './proc.js';
 import { percentiles } from './stats.js';
 import type { ProbeSample } from './tapwire-probe.js';
-
-/** The temp dir of the run in progress, removed if the bench is interrupted. */
-let removeOnSignal: string | null = null;
 
 const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 const CHAT_PATH = '/v1/chat/completions';
@@ -164,7 +161,7 @@ async function main(): Promise<number> {
   const SCENARIOS = scenariosFor(otlp);
   if (rate <= 0 || measuredSeconds <= 0) throw new Error('BENCH_RATE and BENCH_SECONDS must be positive');
   const dir = mkdtempSync(join(tmpdir(), 'tapwire-bench-'));
-  removeOnSignal = dir;
+  removeOnInterrupt(dir);
   const probeOut = probeWanted ? join(dir, 'probe.jsonl') : undefined;
 
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -354,12 +351,5 @@ async function main(): Promise<number> {
   }
 }
 
-process.on('exit', killAllChildren);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    killAllChildren();
-    if (removeOnSignal) rmSync(removeOnSignal, { recursive: true, force: true });
-    process.exit(130);
-  });
-}
+stopChildrenOnExit();
 process.exitCode = await main();

@@ -3,7 +3,7 @@
 // (`node dist/sidecar/cli.js run --config <yaml>`). Every child is registered so the bench
 // can stop it on success, on failure and on Ctrl-C.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,6 +19,28 @@ export function killAllChildren(): void {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
   running.clear();
+}
+
+/** A work directory removed if the bench is interrupted (SIGINT/SIGTERM); null keeps it. */
+let removeOnSignal: string | null = null;
+
+export function removeOnInterrupt(dir: string | null): void {
+  removeOnSignal = dir;
+}
+
+/**
+ * For a bench's entry point: children are killed when the process exits, and on SIGINT or
+ * SIGTERM also the work directory named by removeOnInterrupt() is removed, exit code 130.
+ */
+export function stopChildrenOnExit(): void {
+  process.on('exit', killAllChildren);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      killAllChildren();
+      if (removeOnSignal) rmSync(removeOnSignal, { recursive: true, force: true });
+      process.exit(130);
+    });
+  }
 }
 
 /** Registers a child the bench started, so killAllChildren() stops it. */

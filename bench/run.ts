@@ -22,7 +22,7 @@ import { LoadProcess } from './load-client.js';
 import { startOtlpTarget, type OtlpTarget } from './otlp-target.js';
 import { PEER_LABELS, startStandingPeers } from './peers.js';
 import { measurePolicyEval } from './policy-eval.js';
-import { killAllChildren, startUpstream, stopChild } from './processes.js';
+import { killAllChildren, removeOnInterrupt, startUpstream, stopChild, stopChildrenOnExit } from './processes.js';
 import { describeMachine } from './report.js';
 import { judgeTargets, markdown, writeRunResults, type RunReport } from './run-report.js';
 import { runLatency } from './scenario-latency.js';
@@ -31,9 +31,6 @@ import { runStartup } from './scenario-startup.js';
 import { runStore } from './scenario-store.js';
 import { runStreaming } from './scenario-streaming.js';
 import { NGINX_BINARY } from './nginx.js';
-
-/** The temp work dir of the run in progress, removed if the bench is interrupted. */
-let removeOnSignal: string | null = null;
 
 const RESULTS_DIR = process.env.BENCH_RESULTS_DIR || fileURLToPath(new URL('../../bench/results/', import.meta.url));
 
@@ -70,7 +67,7 @@ async function main(): Promise<number> {
   const keepDir = process.env.BENCH_KEEP_DIR ? resolve(process.env.BENCH_KEEP_DIR) : null;
   if (keepDir) mkdirSync(keepDir, { recursive: true });
   const dir = keepDir ?? mkdtempSync(join(tmpdir(), 'tapwire-bench-'));
-  if (!keepDir) removeOnSignal = dir;
+  if (!keepDir) removeOnInterrupt(dir);
   const log = (line: string): void => console.log(line);
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   let otlp: OtlpTarget | null = null;
@@ -144,12 +141,5 @@ async function main(): Promise<number> {
   }
 }
 
-process.on('exit', killAllChildren);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    killAllChildren();
-    if (removeOnSignal) rmSync(removeOnSignal, { recursive: true, force: true });
-    process.exit(130);
-  });
-}
+stopChildrenOnExit();
 process.exitCode = await main();
