@@ -12,11 +12,10 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { openDatabase } from '../../store/db.js';
 import { getExchangeRecord, listExchanges } from '../../store/queries.js';
 import { isRunning } from '../support/mcp-everything.js';
-import { one } from '../support/mcp.js';
+import { assertStdioPolicies, one } from '../support/mcp.js';
 import { until } from '../support/upstream.js';
 
 const CLI = fileURLToPath(new URL('../../sidecar/cli.js', import.meta.url));
@@ -59,14 +58,7 @@ describe('tapwire wrap with policies', () => {
     await client.connect(transport);
     const pid = transport.pid!;
     try {
-      const tools = await client.listTools();
-      assert.deepEqual(tools.tools.map((tool) => tool.name).sort(), ['echo', 'exit', 'kill', 'log', 'pid']);
-      const denied = await client.callTool({ name: 'write_file', arguments: { path: target, text: 'x' } });
-      assert.equal(denied.isError, true);
-      assert.deepEqual(denied.content, [{ type: 'text', text: 'tapwire policy no-writes: writes need a human' }]);
-      await assert.rejects(client.ping(), (err: unknown) => err instanceof McpError && err.code === -32040 && /no-pings/.test(err.message));
-      const echoed = await client.callTool({ name: 'echo', arguments: { text: 'still works' } });
-      assert.deepEqual(echoed.content, [{ type: 'text', text: 'still works' }]);
+      await assertStdioPolicies(client, target);
     } finally {
       await client.close();
       await until(() => !isRunning(pid), 'tapwire wrap to exit', 15_000);

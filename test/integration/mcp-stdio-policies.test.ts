@@ -10,8 +10,7 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import { one } from '../support/mcp.js';
+import { assertStdioPolicies, one } from '../support/mcp.js';
 import { startTestSidecar } from '../support/sidecar.js';
 
 const TEST_SERVER = fileURLToPath(new URL('../support/mcp-stdio-server.js', import.meta.url));
@@ -45,14 +44,7 @@ describe('policies on MCP command routes', () => {
     const client = new Client({ name: 'stdio-policy-test', version: '1.0.0' });
     await client.connect(new StreamableHTTPClientTransport(new URL(`${tapwire.url}/tiny/mcp`)));
     try {
-      const tools = await client.listTools();
-      assert.deepEqual(tools.tools.map((tool) => tool.name).sort(), ['echo', 'exit', 'kill', 'log', 'pid']);
-      const denied = await client.callTool({ name: 'write_file', arguments: { path: target, text: 'x' } });
-      assert.equal(denied.isError, true);
-      assert.deepEqual(denied.content, [{ type: 'text', text: 'tapwire policy no-writes: writes need a human' }]);
-      await assert.rejects(client.ping(), (err: unknown) => err instanceof McpError && err.code === -32040 && /no-pings/.test(err.message));
-      const echoed = await client.callTool({ name: 'echo', arguments: { text: 'still works' } });
-      assert.deepEqual(echoed.content, [{ type: 'text', text: 'still works' }]);
+      await assertStdioPolicies(client, target);
     } finally {
       await client.close();
     }

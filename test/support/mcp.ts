@@ -2,6 +2,7 @@
 // one `mcp` route, v1 SDK servers on node:http (Streamable HTTP and the legacy HTTP+SSE
 // transport), @modelcontextprotocol/server-everything as a child process pinned to
 // 127.0.0.1, a v1 SDK client for either transport, and readers for what tapwire recorded.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
@@ -12,6 +13,7 @@ import type { TestContext } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { InMemoryEventStore } from '@modelcontextprotocol/sdk/examples/shared/inMemoryEventStore.js';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
@@ -318,4 +320,20 @@ export function one(exchanges: Exchange[], where: Partial<Exchange>, what = JSON
 export function bodyJson(payload: ExchangeRecord['request']): unknown {
   if (!payload?.body) throw new Error('the payload has no body');
   return JSON.parse(Buffer.from(payload.body).toString('utf8')) as unknown;
+}
+
+/**
+ * What an agent sees of the stdio policy tests' rules (`no-writes` denies write_file, `no-pings`
+ * denies ping) on test/support/mcp-stdio-server.ts, whichever way tapwire serves it: write_file
+ * hidden and refused as a tool error, ping refused with -32040, echo still answered.
+ */
+export async function assertStdioPolicies(client: Client, target: string): Promise<void> {
+  const tools = await client.listTools();
+  assert.deepEqual(tools.tools.map((tool) => tool.name).sort(), ['echo', 'exit', 'kill', 'log', 'pid']);
+  const denied = await client.callTool({ name: 'write_file', arguments: { path: target, text: 'x' } });
+  assert.equal(denied.isError, true);
+  assert.deepEqual(denied.content, [{ type: 'text', text: 'tapwire policy no-writes: writes need a human' }]);
+  await assert.rejects(client.ping(), (err: unknown) => err instanceof McpError && err.code === -32040 && /no-pings/.test(err.message));
+  const echoed = await client.callTool({ name: 'echo', arguments: { text: 'still works' } });
+  assert.deepEqual(echoed.content, [{ type: 'text', text: 'still works' }]);
 }
