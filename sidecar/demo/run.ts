@@ -47,7 +47,7 @@ function demoConfig(upstreams: Upstreams, options: DemoOptions): Config {
   // Only the options can be wrong here: name them as the user typed them.
   const flag: Record<string, string> = { listen: '--listen', store: '--db', telemetry: '--otlp' };
   const problems = parsed.error.issues.map((issue) => `${flag[String(issue.path[0])] ?? issue.path.join('.')}: ${issue.message}`);
-  throw new ConfigError(`invalid demo option\n${problems.join('\n')}`);
+  throw new ConfigError(problems.join('\n'));
 }
 
 async function startUpstreams(): Promise<Upstreams> {
