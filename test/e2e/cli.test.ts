@@ -102,7 +102,7 @@ describe('tapwire CLI', () => {
     assert.equal((JSON.parse(headers) as Record<string, string>).authorization, '[redacted]');
   });
 
-  test('run uses ./tapwire.yaml when no --config is given, --no-config ignores it, and the start log says which config is in force', async () => {
+  test('run uses ./tapwire.yaml when no --config is given, --no-config ignores it, and the start log says which config is in force', async (t) => {
     const here = join(dir, 'with-config');
     const elsewhere = join(dir, 'without-config');
     mkdirSync(here);
@@ -110,22 +110,30 @@ describe('tapwire CLI', () => {
     const port = await freePort();
     writeFileSync(join(here, 'tapwire.yaml'), `listen: 127.0.0.1:${port}\nroutes:\n  local: { protocol: llm, upstream: "${mock.url}/v1" }\n`);
     const routesOf = async (url: string): Promise<string[]> => ((await (await fetch(`${url}/_tapwire/health`)).json()) as { routes: string[] }).routes;
+    const started: RunningCli[] = [];
+    // A failed assertion must not leave a sidecar running (and the test runner waiting on it).
+    t.after(() => started.forEach((running) => running.child.kill('SIGKILL')));
+    const start = async (args: string[], cwd: string): Promise<RunningCli> => {
+      const running = await startCli(args, process.env, cwd);
+      started.push(running);
+      return running;
+    };
     const stop = async (running: RunningCli): Promise<Record<string, unknown>[]> => {
       running.child.kill('SIGTERM');
       await once(running.child, 'exit');
       return running.stdout().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     };
 
-    const found = await startCli(['--db', join(here, 'found.db')], process.env, here);
+    const found = await start(['--db', join(here, 'found.db')], here);
     assert.deepEqual(await routesOf(`http://127.0.0.1:${port}`), ['local']);
     assert.ok((await stop(found)).some((l) => l.msg === `config: ${join(here, 'tapwire.yaml')}`), 'the log names the file in force');
 
     const otherPort = await freePort();
-    const ignored = await startCli(['--no-config', '--db', join(here, 'ignored.db'), '--listen', `127.0.0.1:${otherPort}`], process.env, here);
+    const ignored = await start(['--no-config', '--db', join(here, 'ignored.db'), '--listen', `127.0.0.1:${otherPort}`], here);
     assert.deepEqual(await routesOf(`http://127.0.0.1:${otherPort}`), ['openai', 'anthropic']);
     assert.ok((await stop(ignored)).some((l) => typeof l.msg === 'string' && l.msg.startsWith('config: none (--no-config')));
 
-    const none = await startCli(['--db', join(elsewhere, 'none.db'), '--listen', `127.0.0.1:${otherPort}`], process.env, elsewhere);
+    const none = await start(['--db', join(elsewhere, 'none.db'), '--listen', `127.0.0.1:${otherPort}`], elsewhere);
     assert.ok((await stop(none)).some((l) => typeof l.msg === 'string' && l.msg.startsWith('config: none (no --config and no ./tapwire.yaml')));
 
     // A broken ./tapwire.yaml is not skipped: it stops the start like a --config file would.
