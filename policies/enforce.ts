@@ -15,6 +15,7 @@ import { describeCall, versionHeader } from '../sidecar/a2a/wire.js';
 import { jsonValue } from '../sidecar/json-body.js';
 import { safeParseJson } from '../sidecar/llm/adapter.js';
 import { adapterFor } from '../sidecar/llm/observer.js';
+import { completeResult, requestRevision } from '../sidecar/mcp/revision.js';
 import { emptyFacts, type Usage } from '../sidecar/llm/usage.js';
 import type { ExchangeObserver, ForwardOutcome, RecordSink, Replacement, ResponseHead } from '../sidecar/observer.js';
 import type { Route } from '../sidecar/route.js';
@@ -258,7 +259,7 @@ export class PolicyGate {
       if ('refused' in judged) {
         // The call's own exchange becomes the record of the refused message (its trace span goes with it).
         Object.assign(call.exchange, { method: live.method, jsonrpc_id: live.jsonrpc_id, session_id: live.session_id, target: targetOf(request) });
-        this.refuse(call, call.exchange, judged.refused, refusalMessage(request, judged.refused), 200);
+        this.refuse(call, call.exchange, judged.refused, refusalMessage(request, judged.refused, call.req.headers), 200);
         return null;
       }
       const review = judged.review;
@@ -270,7 +271,7 @@ export class PolicyGate {
       if (decision.outcome !== 'allow') {
         // The call's own exchange becomes the record of the refused message (its trace span goes with it).
         Object.assign(call.exchange, { method: live.method, jsonrpc_id: live.jsonrpc_id, session_id: live.session_id });
-        this.refuse(call, call.exchange, decision, refusalMessage(request, decision), 200);
+        this.refuse(call, call.exchange, decision, refusalMessage(request, decision, call.req.headers), 200);
         return null;
       }
       stamp(call.exchange, decision);
@@ -322,7 +323,7 @@ export class PolicyGate {
     };
     const answers = requests.map((request) =>
       request === refused?.request
-        ? refusalMessage(request, decision)
+        ? refusalMessage(request, decision, call.req.headers)
         : errorResponse(request.id, POLICY_DENIED, `tapwire policy ${decision.rule ?? ''}: not sent, because its batch was refused: ${decision.reason}`, { tapwire_error: 'policy_denied', rule: decision.rule }),
     );
     Object.assign(call.exchange, { method: (refused?.request ?? requests[0]!).method, jsonrpc_id: null });
@@ -342,7 +343,7 @@ export class PolicyGate {
     const exchange = messageExchange(call);
     const judged = this.judgeMcp(set, { headers: call.headers, jwtClaims: null }, exchange, call.request, call.body);
     if (!('refused' in judged)) return judged;
-    const refusal = refusalMessage(call.request, judged.refused);
+    const refusal = refusalMessage(call.request, judged.refused, call.headers);
     const text = Buffer.from(JSON.stringify(refusal));
     exchange.target = targetOf(call.request);
     exchange.http_status = call.httpStatus;
@@ -384,7 +385,7 @@ export class PolicyGate {
         );
         if (verdict.outcome === 'allow') return null;
         this.refusedAnswers.set(answerKey(live.route, idText(request.id), request.method), verdict);
-        return refusalMessage(request, verdict);
+        return refusalMessage(request, verdict, scope.headers);
       },
     };
   }
@@ -455,11 +456,15 @@ function targetOf(request: Extract<JsonRpcMessage, { kind: 'request' }>): string
   return typeof p.name === 'string' ? p.name : typeof p.uri === 'string' ? p.uri : null;
 }
 
-/** The JSON-RPC answer to a refused request: a tool error result for tools/call, an error otherwise. */
-function refusalMessage(request: { id: JsonRpcId; method: string }, decision: Decision): Record<string, unknown> {
+/**
+ * The JSON-RPC answer to a refused request: a tool error result for tools/call (with the
+ * `resultType` a 2026-07-28 request's revision requires), an error otherwise.
+ */
+export function refusalMessage(request: Pick<McpRequest, 'id' | 'method' | 'params'>, decision: Decision, headers: McpScope['headers']): Record<string, unknown> {
   const text = `tapwire policy ${decision.rule ?? ''}: ${decision.reason}`;
   if (request.method === 'tools/call') {
-    return { jsonrpc: '2.0', id: request.id, result: { content: [{ type: 'text', text }], isError: true } };
+    const result = completeResult({ content: [{ type: 'text', text }], isError: true }, requestRevision(request.params, headers));
+    return { jsonrpc: '2.0', id: request.id, result };
   }
   const data: Record<string, unknown> = { tapwire_error: decision.outcome === 'limit' ? 'policy_limited' : 'policy_denied', rule: decision.rule };
   if (decision.retryAfterSeconds !== null) data.retry_after_seconds = decision.retryAfterSeconds;
