@@ -15,6 +15,7 @@ import { describeCall, versionHeader } from '../sidecar/a2a/wire.js';
 import { jsonValue } from '../sidecar/json-body.js';
 import { safeParseJson } from '../sidecar/llm/adapter.js';
 import { adapterFor } from '../sidecar/llm/observer.js';
+import type { LegacyStream } from '../sidecar/mcp/legacy-sse.js';
 import { completeResult, requestRevision } from '../sidecar/mcp/revision.js';
 import { emptyFacts, type Usage } from '../sidecar/llm/usage.js';
 import type { ExchangeObserver, ForwardOutcome, RecordSink, Replacement, ResponseHead } from '../sidecar/observer.js';
@@ -50,6 +51,8 @@ export interface GateCall {
   body: Buffer | null;
   /** The verified identity's claims, set by admit(). */
   jwtClaims?: Record<string, unknown> | null;
+  /** Legacy HTTP+SSE: the session's GET stream, where the answers to this POST travel (the POST itself gets 202). */
+  answerStream?: LegacyStream | null;
 }
 
 /** What a call let through is forwarded with: the protocol's observer, wrapped when rules must see the answer. */
@@ -238,7 +241,7 @@ export class PolicyGate {
     const parsed = call.body && call.body.length > 0 ? parseJsonRpcBody(call.body) : null;
     // One request per POST (JSON-RPC batches were dropped from MCP in 2025-06-18): decided as a whole when every message is let through.
     const request = parsed?.ok && !parsed.batch && parsed.messages[0]?.kind === 'request' ? parsed.messages[0] : null;
-    const sessionId = first(call.req.headers['mcp-session-id']) ?? null;
+    const sessionId = first(call.req.headers['mcp-session-id']) ?? call.answerStream?.sessionId ?? null;
     // A2A calls are named by their v1.0 method whatever the version and binding, as they are recorded.
     const a2aMethod =
       protocol === 'a2a'
@@ -263,7 +266,13 @@ export class PolicyGate {
         return null;
       }
       const review = judged.review;
-      return review ? (observer) => new McpAnswerPolicyObserver(observer, request.id, review) : unchanged;
+      if (!review) return unchanged;
+      // Legacy HTTP+SSE: the answer comes on the GET stream, which reviews it there.
+      if (call.answerStream) {
+        call.answerStream.reviews.expect(request.id, review);
+        return unchanged;
+      }
+      return (observer) => new McpAnswerPolicyObserver(observer, request.id, review);
     }
     if (request && set.applies('request', protocol)) {
       const live = messageExchange(request);
@@ -407,15 +416,24 @@ export class PolicyGate {
     return { ...answer, result: { ...result, [list.field]: kept } };
   }
 
-  /** Answers a refused call and records it. `httpStatus` null: 403, or 429 for a limit. */
+  /**
+   * Answers a refused call and records it. `httpStatus` null: 403, or 429 for a limit. A
+   * JSON-RPC answer (`httpStatus` 200) to a legacy HTTP+SSE POST goes on the session's GET
+   * stream, and the POST gets what the transport's POSTs get, 202 Accepted.
+   */
   private refuse(call: GateCall, exchange: Exchange, decision: Decision, answer: unknown, httpStatus: number | null): void {
     const status = httpStatus ?? (decision.outcome === 'limit' ? 429 : 403);
     const text = JSON.stringify(answer);
     const headers: Record<string, string> = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), 'x-tapwire-policy': decision.rule ?? 'policy' };
     if (status === 401) headers['www-authenticate'] = 'Bearer';
     if (decision.retryAfterSeconds !== null) headers['retry-after'] = String(decision.retryAfterSeconds);
-    call.res.writeHead(status, headers);
-    call.res.end(text);
+    if (status === 200 && call.answerStream?.send(Array.isArray(answer) ? answer : [answer])) {
+      call.res.writeHead(202, { 'content-type': 'text/plain; charset=utf-8', 'x-tapwire-policy': headers['x-tapwire-policy']! });
+      call.res.end('Accepted');
+    } else {
+      call.res.writeHead(status, headers);
+      call.res.end(text);
+    }
     exchange.http_status = status;
     this.recordRefusal(
       exchange,

@@ -15,7 +15,7 @@ const PROTOCOL_VERSION_META = 'io.modelcontextprotocol/protocolVersion';
 const REVISION = /^\d{4}-\d{2}-\d{2}$/;
 
 function revisionOf(value: unknown): string | null {
-  const text = Array.isArray(value) ? value[0] : value;
+  const text: unknown = Array.isArray(value) ? (value as unknown[])[0] : value;
   return typeof text === 'string' && REVISION.test(text) ? text : null;
 }
 
