@@ -106,6 +106,9 @@ describe('MCP refusals over legacy HTTP+SSE (v1 SSEClientTransport)', () => {
     const connected = await connectClient('sse', `${tapwire.url}/tools/sse`);
     const { client } = connected;
 
+    // Answers on the stream go through the rules too: the denied tool is not listed.
+    const listed = await client.listTools(undefined, timeout);
+    assert.deepEqual(listed.tools.map((tool) => tool.name), ['echo']);
     const refused = await client.callTool({ name: 'sample', arguments: {} }, undefined, timeout);
     assert.equal(refused.isError, true);
     assert.deepEqual(refused.content, [{ type: 'text', text: 'tapwire policy no-sampling-tools: sampling needs a human' }]);
@@ -122,9 +125,9 @@ describe('MCP refusals over legacy HTTP+SSE (v1 SSEClientTransport)', () => {
     assert.deepEqual(
       exchanges.filter((e) => e.method === 'tools/call' && e.jsonrpc_id !== '"p"').map(mcpColumns),
       [
-        { method: 'tools/call', target: 'sample', direction: 'client_to_server', jsonrpc_id: '1', session_id: sessionId, status: 'denied', error_code: null, http_status: 200 },
-        { method: 'tools/call', target: 'echo', direction: 'client_to_server', jsonrpc_id: '2', session_id: sessionId, status: 'denied', error_code: null, http_status: 200 },
-        { method: 'tools/call', target: 'echo', direction: 'client_to_server', jsonrpc_id: '3', session_id: sessionId, status: 'ok', error_code: null, http_status: 200 },
+        { method: 'tools/call', target: 'sample', direction: 'client_to_server', jsonrpc_id: '2', session_id: sessionId, status: 'denied', error_code: null, http_status: 200 },
+        { method: 'tools/call', target: 'echo', direction: 'client_to_server', jsonrpc_id: '3', session_id: sessionId, status: 'denied', error_code: null, http_status: 200 },
+        { method: 'tools/call', target: 'echo', direction: 'client_to_server', jsonrpc_id: '4', session_id: sessionId, status: 'ok', error_code: null, http_status: 200 },
       ],
     );
   });
