@@ -22,7 +22,7 @@ export interface ExpressMcpServer {
 
 export async function startExpressMcpServer(): Promise<ExpressMcpServer> {
   const app = createMcpExpressApp();
-  const state: ExpressMcpServer = { url: '', ran: [], posts: 0, close: async () => undefined };
+  const state: ExpressMcpServer = { url: '', ran: [], posts: 0, close: () => Promise.resolve() };
   app.post('/mcp', (req, res) => {
     state.posts++;
     const mcp = new McpServer({ name: 'tapwire-test-express', version: '1.0.0' });
