@@ -18,6 +18,10 @@ import { failure, sendRequest, startA2aAgent, v1Client, type A2aAgent } from '..
 import { startAimock, withJournal, type LLMock } from '../support/aimock.js';
 import { connectClient, one, startStreamableServer, type McpHttpServer } from '../support/mcp.js';
 import { startTestSidecar, type TestSidecar } from '../support/sidecar.js';
+import { until } from '../support/upstream.js';
+import type { Exchange } from '../../sidecar/exchange.js';
+import { openDatabase } from '../../store/db.js';
+import { listExchanges } from '../../store/queries.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
@@ -34,6 +38,16 @@ async function startWithPolicy(t: TestContext, routes: string, policy: string, m
     tapwire.cleanup();
   });
   return tapwire;
+}
+
+/** What the database holds right now, read while tapwire runs. */
+function committed(tapwire: TestSidecar): Exchange[] {
+  const db = openDatabase(tapwire.dbPath, { readonly: true });
+  try {
+    return listExchanges(db);
+  } finally {
+    db.close();
+  }
 }
 
 describe('policies on MCP', () => {
@@ -289,6 +303,73 @@ describe('policies on LLM calls', () => {
     assert.match(refused.message, /two-calls-a-minute/);
     const retryAfter = Number(refused.headers?.get('retry-after'));
     assert.ok(retryAfter > 0 && retryAfter <= 60, `retry-after ${retryAfter}`);
+  });
+
+  /** A sidecar with both routes and one token budget per provider of `tokens` per `per`. */
+  async function startWithBudget(t: TestContext, per: string): Promise<TestSidecar> {
+    return startWithPolicy(t, routes(), `rules:\n  - name: token-budget\n    when: protocol == "llm"\n    action: limit\n    limit: { tokens: 10, per: ${per}, key: llm.provider }\n`);
+  }
+
+  /** One call of 13 tokens per provider, each charged to its budget once its record is written. */
+  async function spendBudgets(tapwire: TestSidecar, openai: OpenAI, anthropic: Anthropic): Promise<void> {
+    await openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello' }] });
+    await anthropic.messages.create({ model: 'claude-haiku-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'hello' }] });
+    await until(() => committed(tapwire).length === 2, 'both calls recorded, so their tokens are charged');
+  }
+
+  // A hang fails by this timeout: before x-should-retry, the SDKs slept the day's retry-after.
+  test('a day-long token budget: both SDKs at their default retries raise RateLimitError at once, after one request', { timeout: 30_000 }, async (t) => {
+    const tapwire = await startWithBudget(t, '1d');
+    const openai = new OpenAI({ baseURL: `${tapwire.url}/openai/v1`, apiKey: KEY });
+    const anthropic = new Anthropic({ baseURL: `${tapwire.url}/anthropic`, apiKey: KEY });
+    await spendBudgets(tapwire, openai, anthropic);
+    const { result: refusals, upstream } = await withJournal(mock, () =>
+      Promise.all([
+        openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello' }] }).then(() => null, (err: unknown) => err),
+        anthropic.messages.create({ model: 'claude-haiku-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'hello' }] }).then(() => null, (err: unknown) => err),
+      ]),
+    );
+    const [openaiRefusal, anthropicRefusal] = refusals;
+    assert.ok(openaiRefusal instanceof OpenAI.RateLimitError, `got ${String(openaiRefusal)}`);
+    assert.ok(anthropicRefusal instanceof Anthropic.RateLimitError, `got ${String(anthropicRefusal)}`);
+    for (const refusal of [openaiRefusal, anthropicRefusal]) {
+      assert.match(refusal.message, /token-budget/);
+      assert.ok(Number(refusal.headers?.get('retry-after')) > 60, 'the agent is still told when the budget frees up');
+      assert.equal(refusal.headers?.get('x-should-retry'), 'false');
+    }
+    assert.equal(upstream.length, 0);
+    const exchanges = await tapwire.stop();
+    assert.deepEqual(exchanges.map((e) => [e.provider, e.status, e.http_status]).sort(), [
+      ['anthropic', 'denied', 429],
+      ['anthropic', 'ok', 200],
+      ['openai', 'denied', 429],
+      ['openai', 'ok', 200],
+    ], 'each SDK sent its refused call once');
+  });
+
+  test('a token budget of a few seconds: both SDKs at their default retries wait for retry-after and get through', { timeout: 30_000 }, async (t) => {
+    const tapwire = await startWithBudget(t, '3s');
+    const openai = new OpenAI({ baseURL: `${tapwire.url}/openai/v1`, apiKey: KEY });
+    const anthropic = new Anthropic({ baseURL: `${tapwire.url}/anthropic`, apiKey: KEY });
+    await spendBudgets(tapwire, openai, anthropic);
+    const [chat, message] = await Promise.all([
+      openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello' }] }),
+      anthropic.messages.create({ model: 'claude-haiku-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'hello' }] }),
+    ]);
+    assert.equal(chat.choices[0]?.message.content, 'hi there');
+    assert.deepEqual(message.content, [{ type: 'text', text: 'hi there' }]);
+    const exchanges = await tapwire.stop();
+    for (const provider of ['openai', 'anthropic']) {
+      assert.deepEqual(
+        exchanges.filter((e) => e.provider === provider).map((e) => [e.status, e.http_status]),
+        [
+          ['ok', 200],
+          ['denied', 429],
+          ['ok', 200],
+        ],
+        `${provider}: refused once, then retried by the SDK`,
+      );
+    }
   });
 });
 
