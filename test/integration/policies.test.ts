@@ -2,9 +2,10 @@
 // (a tool error the model sees) and a filtered tools/list; a denied model with the OpenAI and
 // Anthropic SDKs (their own 403 errors); a denied A2A send (a JSON-RPC error); a token budget
 // crossed by one call and refusing the next; a request rate refused with retry-after. Every
-// refusal never reaches the upstream, names the rule, and is recorded as denied. Also: an
-// identity token verified against a JWKS, and response-phase rules on plain and streamed
-// LLM answers.
+// refusal never reaches the upstream, names the rule, and is recorded as denied. Token
+// budgets with the SDKs' default retries: a day's window fails at once, a short one is
+// retried. Also: an identity token verified against a JWKS, and response-phase rules on
+// plain and streamed LLM answers, recorded (and mocked) as the agent received them.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -488,7 +489,11 @@ describe('response-phase refusals in the record', () => {
   async function agentView(base: string): Promise<unknown[]> {
     const openai = new OpenAI({ baseURL: `${base}/openai/v1`, apiKey: KEY, maxRetries: 0 });
     const anthropic = new Anthropic({ baseURL: `${base}/anthropic`, apiKey: KEY, maxRetries: 0 });
-    const failure = (err: unknown): unknown => (err instanceof OpenAI.APIError || err instanceof Anthropic.APIError ? { status: err.status, message: err.message } : err);
+    const failure = (err: unknown): unknown => {
+      if (!(err instanceof OpenAI.APIError || err instanceof Anthropic.APIError)) return err;
+      const status: unknown = err.status;
+      return { status, message: err.message };
+    };
     const request = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'leak' }] };
     const anthropicRequest = { model: 'claude-haiku-4-5', max_tokens: 100, messages: [{ role: 'user' as const, content: 'leak' }] };
     const streamed = async (chunks: () => Promise<AsyncIterable<unknown>>, text: (chunk: unknown) => string): Promise<unknown> => {
@@ -554,10 +559,10 @@ describe('response-phase refusals in the record', () => {
       error: { message: 'tapwire policy no-cloud-keys: the answer carries an AWS key', type: 'policy_denied', param: null, code: 'policy_denied' },
     });
     assert.equal(plain!.response!.headers['x-tapwire-policy'], 'no-cloud-keys');
-    assert.equal(JSON.parse(anthropicPlainRecord!.response!.body!.toString()).error.type, 'permission_error');
+    assert.equal((JSON.parse(anthropicPlainRecord!.response!.body!.toString()) as { error: { type: string } }).error.type, 'permission_error');
     // A stream: the events that passed, then the error event that ended it; nothing after.
     const lastOpenai = stream!.events.at(-1)!;
-    assert.equal(JSON.parse(lastOpenai.data).error.code, 'policy_denied');
+    assert.equal((JSON.parse(lastOpenai.data) as { error: { code: string } }).error.code, 'policy_denied');
     assert.equal(anthropicStreamRecord!.events.at(-1)!.event, 'error');
     for (const record of [stream!, anthropicStreamRecord!]) {
       assert.equal(record.response!.body!.toString(), record.events.map((e) => `${e.event ? `event: ${e.event}\n` : ''}data: ${e.data}\n\n`).join(''), 'the stored body is the stream the agent got');
