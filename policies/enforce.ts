@@ -13,7 +13,7 @@ import { blankExchange, type Exchange, type ExchangeEvent, type ExchangeRecord, 
 import type { HeaderMap } from '../sidecar/headers.js';
 import { errorResponse, idKey, idText, parseJsonRpcBody, type JsonRpcId, type JsonRpcMessage } from '../sidecar/jsonrpc.js';
 import { describeCall, versionHeader } from '../sidecar/a2a/wire.js';
-import { jsonValue } from '../sidecar/json-body.js';
+import { jsonBody, jsonValue } from '../sidecar/json-body.js';
 import { safeParseJson } from '../sidecar/llm/adapter.js';
 import { adapterFor } from '../sidecar/llm/observer.js';
 import { emptyFacts, type Usage } from '../sidecar/llm/usage.js';
@@ -48,7 +48,10 @@ export interface GateCall {
   /** The path under the route, without the query. */
   path: string;
   exchange: Exchange;
+  /** The body as the upstream reads it (readable-body.ts): decoded, or as received when `cannotRead`. */
   body: Buffer | null;
+  /** Why tapwire could not decode the body (its content-encoding or charset); null when it could. */
+  cannotRead: string | null;
   /** The verified identity's claims, set by admit(). */
   jwtClaims?: Record<string, unknown> | null;
 }
@@ -143,11 +146,14 @@ export class PolicyGate {
   }
 
   private rememberAdmitted(live: Exchange, request: McpRequest, decision: Decision): void {
+    this.remember(answerKey(live.route, idText(request.id), request.method), targetOf(request), decision);
+  }
+
+  private remember(key: string, target: string | null, decision: Decision): void {
     if (!decision.rule && decision.findings.length === 0) return;
-    const key = answerKey(live.route, idText(request.id), request.method);
     const waiting = this.admittedDecisions.get(key);
-    if (waiting) waiting.push({ target: targetOf(request), decision });
-    else this.admittedDecisions.set(key, [{ target: targetOf(request), decision }]);
+    if (waiting) waiting.push({ target, decision });
+    else this.admittedDecisions.set(key, [{ target, decision }]);
     // Requests whose record never comes (a connection lost before the tracker saw them) must not pile up.
     if (this.admittedDecisions.size > ADMITTED_LIMIT) this.admittedDecisions.delete(this.admittedDecisions.keys().next().value!);
   }
@@ -179,6 +185,17 @@ export class PolicyGate {
     }
     const set = this.policies();
     const protocol = call.exchange.protocol;
+    const why = whyUnreadable(call);
+    if (why !== null) {
+      const decision = set.unreadable(protocol, why);
+      if (decision.outcome !== 'allow') {
+        this.refuse(call, call.exchange, decision, unreadableError(call, decision), null);
+        return null;
+      }
+      // Monitor mode, or no request-phase rule for this protocol: forwarded as received.
+      stamp(call.exchange, decision);
+      return unchanged;
+    }
     if (protocol === 'llm') return this.gateLlm(set, call);
     if (protocol === 'mcp' || protocol === 'a2a') return this.gateJsonRpc(set, call);
     if (!set.applies('request', protocol)) return unchanged;
@@ -354,6 +371,29 @@ export class PolicyGate {
   }
 
   /**
+   * A client message over stdio that tapwire cannot read (a `tapwire wrap` line or a command
+   * route's POST that is not JSON, nested deeper than MAX_JSON_DEPTH, or longer than it
+   * reads): refused when request-phase rules could judge it, recorded as denied, and
+   * `refusal` is the client's answer (id null: the request's id is unreadable too); else
+   * null. With `tracked`, the message goes on to the tracker, whose record of it then carries
+   * a monitor-mode would_deny.
+   */
+  admitUnreadable(call: Omit<McpMessageCall, 'request'>, why: string, tracked: boolean): { refusal: Record<string, unknown> } | null {
+    const decision = this.policies().unreadable('mcp', why);
+    if (decision.outcome === 'allow') {
+      if (tracked) this.remember(answerKey(call.route, null, INVALID_METHOD), null, decision);
+      return null;
+    }
+    const refusal = unreadableRefusal(decision);
+    const text = Buffer.from(JSON.stringify(refusal));
+    const exchange = blankExchange({ agent: call.agent, route: call.route, protocol: 'mcp' });
+    Object.assign(exchange, { method: INVALID_METHOD, session_id: call.sessionId, http_status: call.httpStatus });
+    const request: Payload = { headers: this.options.redact(call.headers), body: call.body, body_size: call.body.length, truncated: false };
+    this.recordRefusal(exchange, decision, request, { headers: {}, body: text, body_size: text.length, truncated: false });
+    return { refusal };
+  }
+
+  /**
    * The review that removes from one server's answer to a list request what the rules would
    * deny: a federated route filters each server's page with that server as mcp.server. No
    * request-phase decision (admitMessage made it for the agent's list request), nothing recorded.
@@ -435,6 +475,50 @@ export class PolicyGate {
     this.options.sink({ exchange, request, response, events: [] });
   }
 }
+
+/**
+ * Why the rules cannot judge a call's body, or null when they can: a body tapwire cannot
+ * decode, or one the protocol reads as JSON that is not (JSON nested deeper than
+ * MAX_JSON_DEPTH included). An empty body is read as empty, except where only JSON-RPC can
+ * be meant (an MCP POST, an A2A POST that is not an HTTP+JSON operation).
+ */
+function whyUnreadable(call: GateCall): string | null {
+  const protocol = call.exchange.protocol;
+  if (call.body === null || (protocol !== 'llm' && protocol !== 'mcp' && protocol !== 'a2a')) return null;
+  if (call.cannotRead !== null) return call.cannotRead;
+  if (call.body.length === 0) {
+    if (protocol === 'llm') return null;
+    if (protocol === 'a2a' && a2aRestMethod(call) !== null) return null;
+    return 'an empty body where a JSON-RPC message was expected';
+  }
+  if (protocol !== 'mcp') {
+    const json = jsonBody(call.body);
+    return json.ok ? null : `the body is not JSON tapwire reads (${json.reason})`;
+  }
+  const parsed = parseJsonRpcBody(call.body);
+  if (!parsed.ok) return `the body is not a JSON-RPC message tapwire reads (${parsed.reason})`;
+  const invalid = parsed.messages.find((m) => m.kind === 'invalid');
+  return invalid?.kind === 'invalid' ? `a batch member is not a JSON-RPC message (${invalid.reason})` : null;
+}
+
+/** The A2A method of an HTTP+JSON call with no body (e.g. a task's cancel); null for anything else. */
+function a2aRestMethod(call: GateCall): string | null {
+  return describeCall({ httpMethod: call.req.method ?? 'GET', path: call.path, a2aVersion: versionHeader(call.req.headers['a2a-version']), body: call.body }).method;
+}
+
+/** The answer to a call refused as unreadable, in its protocol's error format; a JSON-RPC one has no id to answer (null). */
+function unreadableError(call: GateCall, decision: Decision): unknown {
+  if (call.exchange.protocol === 'llm') return llmError(adapterFor(call.route.config.provider, call.path).provider, decision);
+  return unreadableRefusal(decision);
+}
+
+/** The JSON-RPC error answering a message refused as unreadable. */
+function unreadableRefusal(decision: Decision): Record<string, unknown> {
+  return errorResponse(null, POLICY_DENIED, `tapwire policy ${decision.rule ?? ''}: ${decision.reason}`, { tapwire_error: 'policy_denied', rule: decision.rule });
+}
+
+/** The method the tracker records a message that is not JSON-RPC under. */
+const INVALID_METHOD = '(invalid)';
 
 /** The exchange of an MCP request that came over stdio or through a federated route, as its rules see it. */
 function messageExchange(call: McpMessageCall): Exchange {
