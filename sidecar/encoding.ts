@@ -46,3 +46,23 @@ export function decodeBody(body: Buffer, encoding: string | undefined): Buffer {
       return body;
   }
 }
+
+/**
+ * One content coding of a request body, undone for reading (requests are forwarded as
+ * they came): null when tapwire cannot decode `encoding`; a RangeError (code
+ * ERR_BUFFER_TOO_LARGE) when it decodes to more than `limit` bytes, so a small bomb
+ * costs no more than `limit`.
+ */
+export function decodeBounded(body: Buffer, encoding: string, limit: number): Buffer | null {
+  const options = { maxOutputLength: Math.max(1, limit) };
+  switch (known(encoding)) {
+    case 'gzip':
+      return gunzipSync(body, options);
+    case 'deflate':
+      return inflateSync(body, options);
+    case 'br':
+      return brotliDecompressSync(body, options);
+    default:
+      return null;
+  }
+}
