@@ -13,6 +13,7 @@ import {
   inflateSync,
 } from 'node:zlib';
 import type { Transform } from 'node:stream';
+import type { Zlib } from 'node:zlib';
 import type { Payload } from './exchange.js';
 
 type Encoding = 'gzip' | 'deflate' | 'br';
@@ -61,8 +62,8 @@ export function streamDecoder(encoding: string | undefined): Transform | null {
 
 /**
  * Decompresses a body as it arrives, in zlib's thread pool, handing each decoded piece to
- * `onData` until the decoded total would pass `bound()`: then it stops, and the rest is not
- * decoded at all. `stopped` says why decoding ended early (the bound, or a corrupt body).
+ * `onData` until the decoded total would pass `bound(consumed)`, where `consumed` is the
+ * compressed bytes decoded so far: then it stops, and the rest is not decoded at all. `stopped` says why decoding ended early (the bound, or a corrupt body).
  */
 export class BoundedDecoder {
   decodedBytes = 0;
@@ -73,12 +74,12 @@ export class BoundedDecoder {
     private readonly stream: Transform,
     private readonly encoding: string,
     onData: (chunk: Buffer) => void,
-    bound: () => number,
+    bound: (consumed: number) => number,
   ) {
     this.closed = new Promise((resolve) => stream.once('close', () => resolve()));
     stream.on('data', (chunk: Buffer) => {
       if (this.stopped !== null) return;
-      const room = bound() - this.decodedBytes;
+      const room = bound((stream as Transform & Zlib).bytesWritten) - this.decodedBytes;
       const kept = chunk.length > room ? chunk.subarray(0, Math.max(0, room)) : chunk;
       this.decodedBytes += kept.length;
       if (kept.length > 0) onData(kept);
@@ -107,7 +108,7 @@ export class BoundedDecoder {
 }
 
 /** A bounded decoder for `encoding`, or null when the body is not compressed (or in an encoding tapwire does not know). */
-export function boundedDecoder(encoding: string | undefined, onData: (chunk: Buffer) => void, bound: () => number): BoundedDecoder | null {
+export function boundedDecoder(encoding: string | undefined, onData: (chunk: Buffer) => void, bound: (consumed: number) => number): BoundedDecoder | null {
   const stream = streamDecoder(encoding);
   return stream ? new BoundedDecoder(stream, encoding!.trim().toLowerCase(), onData, bound) : null;
 }

@@ -49,7 +49,7 @@ export const OBSERVED_BODY_LIMIT = MAX_DECODED_BYTES;
 
 /**
  * A compressed stream is decoded until its decoded size passes both OBSERVED_BODY_LIMIT and
- * this many times the compressed bytes received: text streams stay far below it, a
+ * this many times the compressed bytes decoded: text streams stay far below it, a
  * decompression bomb (gzip of zeros: about 1000) does not.
  */
 const STREAM_DECODE_RATIO = 100;
@@ -240,7 +240,7 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
     }
     const kept = this.responsePayload.keep;
     // A whole body is never decoded past what is kept (one byte more marks it truncated).
-    const bound = isSse ? () => Math.max(OBSERVED_BODY_LIMIT, STREAM_DECODE_RATIO * this.wireBytes) : () => kept + 1;
+    const bound = isSse ? (consumed: number) => Math.max(OBSERVED_BODY_LIMIT, STREAM_DECODE_RATIO * consumed) : () => kept + 1;
     this.decoder = boundedDecoder(this.encoding, (chunk) => this.onBody(chunk), bound);
     if (this.holding) return; // the head goes out with the reviewed body
     res.writeHead(statusCode, forwardableHeaders(this.head.headers, this.editing ? ['content-length'] : []));
