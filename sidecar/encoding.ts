@@ -114,7 +114,7 @@ export function boundedDecoder(encoding: string | undefined, onData: (chunk: Buf
 }
 
 /** A whole body decoded off the event loop: at most `limit` bytes of it, and why it stopped short, if it did. */
-export async function decodeBounded(body: Buffer, encoding: string | undefined, limit: number): Promise<{ bytes: Buffer; stopped: string | null }> {
+export async function decodeOffLoop(body: Buffer, encoding: string | undefined, limit: number): Promise<{ bytes: Buffer; stopped: string | null }> {
   const chunks: Buffer[] = [];
   const decoder = boundedDecoder(encoding, (chunk) => chunks.push(chunk), () => limit);
   if (!decoder) return { bytes: body, stopped: null };
@@ -124,21 +124,22 @@ export async function decodeBounded(body: Buffer, encoding: string | undefined, 
 }
 
 /**
- * A stored body decompressed synchronously, at most `limit` bytes (beyond it this throws,
- * having done at most that much work); a body cut short gives what it holds. The same
- * buffer when it is not compressed.
+ * One content coding undone synchronously, at most `limit` bytes: null when tapwire cannot
+ * decode `encoding`; a RangeError (code ERR_BUFFER_TOO_LARGE) when it decodes to more, so a
+ * small bomb costs no more than `limit`. Requests are read so (sidecar/readable-body.ts);
+ * stored rows with `partial`, which gives what a body cut short holds instead of throwing.
  */
-export function decodeStoredBody(body: Buffer, encoding: string | undefined, limit: number): Buffer {
-  const options = { maxOutputLength: Math.max(1, limit), finishFlush: constants.Z_SYNC_FLUSH };
+export function decodeBounded(body: Buffer, encoding: string, limit: number, { partial = false } = {}): Buffer | null {
+  const maxOutputLength = Math.max(1, limit);
   switch (known(encoding)) {
     case 'gzip':
-      return gunzipSync(body, options);
+      return gunzipSync(body, partial ? { maxOutputLength, finishFlush: constants.Z_SYNC_FLUSH } : { maxOutputLength });
     case 'deflate':
-      return inflateSync(body, options);
+      return inflateSync(body, partial ? { maxOutputLength, finishFlush: constants.Z_SYNC_FLUSH } : { maxOutputLength });
     case 'br':
-      return brotliDecompressSync(body, { maxOutputLength: Math.max(1, limit), finishFlush: constants.BROTLI_OPERATION_FLUSH });
+      return brotliDecompressSync(body, partial ? { maxOutputLength, finishFlush: constants.BROTLI_OPERATION_FLUSH } : { maxOutputLength });
     default:
-      return body;
+      return null;
   }
 }
 
@@ -156,7 +157,7 @@ export async function decodedPayload(payload: Payload, limit: number): Promise<P
   const value = payload.headers['content-encoding'];
   const encoding = Array.isArray(value) ? value[0] : value;
   if (!payload.body || !isDecodable(encoding)) return payload;
-  const decoded = await decodeBounded(payload.body, encoding, limit + 1);
+  const decoded = await decodeOffLoop(payload.body, encoding, limit + 1);
   const truncated = payload.truncated || decoded.stopped !== null || decoded.bytes.length > limit;
   return { headers: decodedHeaders(payload.headers), body: decoded.bytes.subarray(0, limit), body_size: truncated ? Math.max(payload.body_size, decoded.bytes.length) : decoded.bytes.length, truncated };
 }

@@ -4,7 +4,7 @@
 // first, bounded (MAX_DECODED_BYTES). A body that cannot be decompressed within that bound
 // is returned as stored, flagged.
 import type { Payload } from '../sidecar/exchange.js';
-import { decodeStoredBody, MAX_DECODED_BYTES } from '../sidecar/encoding.js';
+import { decodeBounded, MAX_DECODED_BYTES } from '../sidecar/encoding.js';
 
 export interface RecordedBody {
   bytes: Buffer;
@@ -23,7 +23,7 @@ export function recordedBody(payload: Payload | null): RecordedBody | null {
   const encoding = header(payload, 'content-encoding');
   if (!encoding || encoding === 'identity') return { bytes: payload.body, decoded: true };
   try {
-    return { bytes: decodeStoredBody(payload.body, encoding, MAX_DECODED_BYTES), decoded: true };
+    return { bytes: decodeBounded(payload.body, encoding, MAX_DECODED_BYTES, { partial: true }) ?? payload.body, decoded: true };
   } catch {
     return { bytes: payload.body, decoded: false };
   }

@@ -28,6 +28,7 @@ import { adapterFor } from '../llm/observer.js';
 import type { Provider } from '../llm/adapter.js';
 import { emptyFacts } from '../llm/usage.js';
 import { splitListen } from '../sidecar.js';
+import { sseText } from '../sse-text.js';
 import { a2aCallKey, recordedA2aCall, recordedKey, recordedMcpRequest } from './recorded-call.js';
 
 export interface MockOptions {
@@ -88,15 +89,6 @@ function parseJson(body: Buffer): unknown {
   } catch {
     return undefined;
   }
-}
-
-/** One SSE event as text; multi-line data becomes several data lines. */
-function sseText(event: { event: string | null; event_id: string | null; data: string }): string {
-  let out = '';
-  if (event.event) out += `event: ${event.event}\n`;
-  if (event.event_id) out += `id: ${event.event_id}\n`;
-  for (const line of event.data.split('\n')) out += `data: ${line}\n`;
-  return `${out}\n`;
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
