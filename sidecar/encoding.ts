@@ -47,7 +47,7 @@ export function isDecodable(encoding: string | undefined): boolean {
 }
 
 /** A streaming decompressor for `encoding`, or null when the body is not compressed. */
-export function streamDecoder(encoding: string | undefined): Transform | null {
+function streamDecoder(encoding: string | undefined): Transform | null {
   switch (known(encoding)) {
     case 'gzip':
       return createGunzip();
