@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Recorder } from '../store/recorder.js';
-import { isCommandRoute, isFederatedRoute, type Config, type RouteConfig } from './config.js';
+import { eventLimitsOf, isCommandRoute, isFederatedRoute, type Config, type RouteConfig } from './config.js';
 import { blankExchange, type Exchange } from './exchange.js';
 import { forward, type ForwardContext } from './forward.js';
 import { ADMIN_PREFIX, checkListen, InboundGuard, listensInsecurely, type Refusal } from './inbound.js';
@@ -87,7 +87,8 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
   const a2aRouteNames = routeNames.filter((n) => config.routes[n]!.protocol === 'a2a' && !isCommandRoute(config.routes[n]!));
   const a2a = new A2aFlow();
   const prices = new PriceBook(config.pricing);
-  const ctx: ForwardContext = { redacted: recording.redacted, maxBodyBytes: config.store.max_body_bytes };
+  const eventLimits = eventLimitsOf(config);
+  const ctx: ForwardContext = { redacted: recording.redacted, maxBodyBytes: config.store.max_body_bytes, eventLimits };
   if (config.store.durability === 'strict') {
     // MCP records reach the sink once their tokens are counted, a few microtasks after the call ends.
     ctx.committed = async () => {
@@ -229,6 +230,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
         route: routeName,
         sink,
         maxBodyBytes: config.store.max_body_bytes,
+        eventLimits,
         pendingTimeoutMs: config.routes[routeName]!.timeouts.response_ms,
         onError: (err) => log.error({ err }, 'could not complete an MCP record'),
         traces: telemetry.traces,

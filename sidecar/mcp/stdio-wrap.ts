@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { AnswerReviews, PolicyGate } from '../../policies/enforce.js';
-import { ConfigError, type Config } from '../config.js';
+import { ConfigError, eventLimitsOf, type Config } from '../config.js';
 import { redactHeaders } from '../headers.js';
 import { CONNECTION_CLOSED, errorResponse, INVALID_REQUEST, parseJsonRpc } from '../jsonrpc.js';
 import type { Logger } from '../log.js';
@@ -59,6 +59,7 @@ export async function runWrap({ config, routeName, command, log }: WrapOptions):
     route: routeName,
     sink,
     maxBodyBytes: config.store.max_body_bytes,
+    eventLimits: eventLimitsOf(config),
     pendingTimeoutMs: route.timeouts.response_ms,
     onError: (err) => log.error({ err }, 'could not complete an MCP record'),
     traces: telemetry.traces,

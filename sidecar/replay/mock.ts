@@ -20,6 +20,7 @@ import { selectRecords } from '../../store/select.js';
 import { isAgentCard } from '../a2a/card.js';
 import { AGENT_CARD_PATH, describeCall, OLD_AGENT_CARD_PATH } from '../a2a/wire.js';
 import type { Config } from '../config.js';
+import { DECODED_FROM_HEADER } from '../encoding.js';
 import type { ExchangeEvent, ExchangeRecord, Protocol } from '../exchange.js';
 import { forwardableHeaders, type HeaderMap } from '../headers.js';
 import { classify, errorResponse, type JsonRpcId } from '../jsonrpc.js';
@@ -58,7 +59,7 @@ interface MockRoute {
 }
 
 /** Headers of the recorded response that describe the recorded transfer, not the content. */
-const TRANSFER_HEADERS = ['content-length', 'transfer-encoding', 'content-encoding', 'connection', 'keep-alive', 'date', 'etag'];
+const TRANSFER_HEADERS = ['content-length', 'transfer-encoding', 'content-encoding', DECODED_FROM_HEADER, 'connection', 'keep-alive', 'date', 'etag'];
 
 function responseHeaders(record: ExchangeRecord): HeaderMap {
   const out: HeaderMap = {};
