@@ -563,7 +563,7 @@ function targetOf(request: Extract<JsonRpcMessage, { kind: 'request' }>): string
  * The JSON-RPC answer to a refused request: a tool error result for tools/call (with the
  * `resultType` a 2026-07-28 request's revision requires), an error otherwise.
  */
-export function refusalMessage(request: Pick<McpRequest, 'id' | 'method' | 'params'>, decision: Decision, headers: McpScope['headers']): Record<string, unknown> {
+function refusalMessage(request: Pick<McpRequest, 'id' | 'method' | 'params'>, decision: Decision, headers: McpScope['headers']): Record<string, unknown> {
   const text = `tapwire policy ${decision.rule ?? ''}: ${decision.reason}`;
   if (request.method === 'tools/call') {
     const result = completeResult({ content: [{ type: 'text', text }], isError: true }, requestRevision(request.params, headers));
