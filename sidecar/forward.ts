@@ -53,35 +53,34 @@ interface GatewayFailure {
 }
 
 /**
- * Keeps up to `keep` bytes of a body by reference (at least `cap`, what the record stores),
- * and counts the whole.
+ * Keeps up to `keep` bytes of a body by reference (at least store.max_body_bytes, what the
+ * record stores), and counts the whole.
  */
 class BodyCapture {
   readonly chunks: Buffer[] = [];
   size = 0;
   private kept = 0;
   private joined: Buffer | null = null;
-  constructor(
-    private readonly cap: number,
-    private readonly keep: number = cap,
-  ) {}
+  constructor(private readonly keep: number) {}
   add(chunk: Buffer): void {
     this.size += chunk.length;
     if (this.kept >= this.keep) return;
     this.chunks.push(chunk);
     this.kept += chunk.length;
   }
-  /** The whole body, or null when it was longer than `keep`. */
+  /** The whole body, or null when it was longer than what was kept. */
   whole(): Buffer | null {
-    if (this.size > this.keep) return null;
+    if (this.kept < this.size) return null;
     this.joined ??= this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
     return this.joined;
   }
+  /**
+   * Everything kept, truncated when that is not the whole body: the record is redacted whole
+   * and only then cut to store.max_body_bytes (sidecar/recording.ts).
+   */
   payload(headers: HeaderMap): Payload {
-    const truncated = this.size > this.cap;
-    // A truncated body is copied out, so the record does not hold on to the rest.
-    const body = truncated ? Buffer.concat(this.chunks, Math.min(this.kept, this.cap)) : this.whole();
-    return { headers, body, body_size: this.size, truncated };
+    const body = this.whole() ?? Buffer.concat(this.chunks, this.kept);
+    return { headers, body, body_size: this.size, truncated: this.kept < this.size };
   }
 }
 
@@ -224,7 +223,7 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
       this.decoder = streamDecoder(this.encoding);
       this.decoder?.on('data', (chunk: Buffer) => this.onEvents(this.parser!.push(chunk)));
     } else if (observer.readsBody || this.holding) {
-      this.responsePayload = new BodyCapture(this.ctx.maxBodyBytes, Math.max(this.ctx.maxBodyBytes, OBSERVED_BODY_LIMIT));
+      this.responsePayload = new BodyCapture(Math.max(this.ctx.maxBodyBytes, OBSERVED_BODY_LIMIT));
     }
     if (this.holding) return; // the head goes out with the reviewed body
     res.writeHead(statusCode, forwardableHeaders(this.head.headers, this.editing ? ['content-length'] : []));

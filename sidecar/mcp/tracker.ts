@@ -68,7 +68,6 @@ export interface TrackerOptions {
   agent: string;
   route: string;
   sink: RecordSink;
-  maxBodyBytes: number;
   /** Requests unanswered this long are recorded as errors. */
   pendingTimeoutMs: number;
   /** Called when a record could not be completed (never expected; logged). */
@@ -83,9 +82,9 @@ const SUBSCRIPTION_ID = 'io.modelcontextprotocol/subscriptionId';
 /** A session with nothing pending and no traffic for this long is forgotten. */
 const IDLE_SESSION_MS = 60 * 60 * 1000;
 
-function payload(headers: HeaderMap, bytes: Buffer, cap: number): Payload {
-  const truncated = bytes.length > cap;
-  return { headers, body: truncated ? Buffer.from(bytes.subarray(0, cap)) : bytes, body_size: bytes.length, truncated };
+/** A message's whole bytes: the record redacts them, then cuts them to store.max_body_bytes (sidecar/recording.ts). */
+function payload(headers: HeaderMap, bytes: Buffer): Payload {
+  return { headers, body: bytes, body_size: bytes.length, truncated: false };
 }
 
 function progressKey(token: string | number): string {
@@ -155,7 +154,7 @@ export class McpTracker {
       t0: performance.now(),
       method,
       facts: requestFacts(method, undefined),
-      request: payload(carrier.headers, bytes, this.options.maxBodyBytes),
+      request: payload(carrier.headers, bytes),
       events: [],
       owner: null,
       server: carrier.server ?? null,
@@ -410,7 +409,7 @@ export class McpTracker {
     this.options.sink({
       exchange,
       request: open.request,
-      response: response ? payload(response.headers, response.bytes, this.options.maxBodyBytes) : null,
+      response: response ? payload(response.headers, response.bytes) : null,
       events: open.events,
     });
   }
