@@ -6,6 +6,7 @@ import { Recorder } from '../store/recorder.js';
 import type { PolicyGate } from '../policies/enforce.js';
 import { watchPolicies, type PolicyWatcher } from '../policies/watch.js';
 import type { Config } from './config.js';
+import { reviewKeepingBytes } from './binary-bodies.js';
 import type { ExchangeRecord, Payload } from './exchange.js';
 import { DEFAULT_REDACTED, REPLAY_OF_HEADER } from './headers.js';
 import type { Logger } from './log.js';
@@ -33,7 +34,8 @@ export class Recording {
       markReplay(record);
       redactQueryCredentials(record);
       // Redact rules see the whole bodies; only then are they cut to what the store keeps.
-      this.gate?.review(record);
+      const gate = this.gate;
+      if (gate) reviewKeepingBytes(record, (r) => gate.review(r));
       truncateBody(record.request, maxBodyBytes);
       truncateBody(record.response, maxBodyBytes);
       recorder.record(record);

@@ -10,6 +10,7 @@ import { DEFAULT_REDACTED, redactHeaders } from '../sidecar/headers.js';
 import { redactQueryCredentials } from '../sidecar/url-credentials.js';
 import { PolicySet } from '../policies/engine.js';
 import { loadPolicyFiles } from '../policies/load.js';
+import { reviewKeepingBytes } from '../sidecar/binary-bodies.js';
 import { recordedBody } from './bodies.js';
 import type { Db } from './db.js';
 import { getExchangeRecord } from './queries.js';
@@ -56,7 +57,8 @@ export function redactedCopy(record: ExchangeRecord, redaction: ExportRedaction 
     events: record.events.map((e) => ({ ...e })),
   };
   redactQueryCredentials(copy);
-  redaction.rules?.review(copy);
+  const rules = redaction.rules;
+  if (rules) reviewKeepingBytes(copy, (r) => rules.review(r));
   return copy;
 }
 
@@ -96,11 +98,27 @@ export function exportExchangeById(db: Db, id: string, redaction: ExportRedactio
   return record ? exchangeJsonLine(record, redaction) : null;
 }
 
-/** Writes JSONL, one line per record; returns how many were written. */
-export function writeJsonl(records: Iterable<ExchangeRecord>, write: (text: string) => void, redaction: ExportRedaction = DEFAULT_EXPORT_REDACTION): number {
+/**
+ * Writes JSONL, one line per record; returns how many were written. A record that cannot be
+ * exported is left out and handed to `onSkip` (without one, the error is thrown).
+ */
+export function writeJsonl(
+  records: Iterable<ExchangeRecord>,
+  write: (text: string) => void,
+  redaction: ExportRedaction = DEFAULT_EXPORT_REDACTION,
+  onSkip?: (id: string, reason: string) => void,
+): number {
   let count = 0;
   for (const record of records) {
-    write(`${exchangeJsonLine(record, redaction)}\n`);
+    let line: string;
+    try {
+      line = exchangeJsonLine(record, redaction);
+    } catch (err) {
+      if (!onSkip) throw err;
+      onSkip(record.exchange.id, (err as Error).message);
+      continue;
+    }
+    write(`${line}\n`);
     count++;
   }
   return count;

@@ -4,11 +4,11 @@
 // carries a progress token (or a subscriptions/listen id), also an event of the request it
 // reports on. Completed exchanges get their estimated token cost and go to the record sink.
 import { performance } from 'node:perf_hooks';
-import { blankExchange, type Direction, type Exchange, type ExchangeEvent, type Payload } from '../exchange.js';
+import { blankExchange, type Direction, type Exchange, type Payload } from '../exchange.js';
 import type { HeaderMap } from '../headers.js';
 import { idKey, idText, type JsonRpcId, type JsonRpcMessage } from '../jsonrpc.js';
 import { estimateTokens } from '../llm/tokenizer.js';
-import type { RecordSink } from '../observer.js';
+import { EventLog, type EventLimits, type RecordSink } from '../observer.js';
 import { metaTraceparent, parseTraceparent, spanOf, TraceStarter, type TraceParent } from '../telemetry/context.js';
 import { requestFacts, resultFacts, type McpRequestFacts } from './facts.js';
 
@@ -40,7 +40,8 @@ interface OpenExchange {
   method: string;
   facts: McpRequestFacts;
   request: Payload;
-  events: ExchangeEvent[];
+  /** Notifications about the request (progress, subscription deliveries), up to the event limits. */
+  events: EventLog;
   /** The HTTP call (or stdio pipe) that carried the request; its failure ends the exchange. */
   owner: object | null;
   /** Federated routes: the member server, kept in details. */
@@ -68,6 +69,8 @@ export interface TrackerOptions {
   agent: string;
   route: string;
   sink: RecordSink;
+  /** store.max_events and store.max_event_bytes, per exchange; default DEFAULT_EVENT_LIMITS. */
+  eventLimits?: EventLimits;
   /** Requests unanswered this long are recorded as errors. */
   pendingTimeoutMs: number;
   /** Called when a record could not be completed (never expected; logged). */
@@ -155,7 +158,7 @@ export class McpTracker {
       method,
       facts: requestFacts(method, undefined),
       request: payload(carrier.headers, bytes),
-      events: [],
+      events: new EventLog(this.options.eventLimits),
       owner: null,
       server: carrier.server ?? null,
     };
@@ -197,7 +200,7 @@ export class McpTracker {
     const relatedSpan = related ? spanOf(related.exchange) : undefined;
     this.continueTrace(open.exchange, carrier, metaTraceparent(params) ?? (relatedSpan ? { ...relatedSpan } : null), false);
     if (related) {
-      related.events.push({ offset_ms: this.elapsed(related), event: message.method, event_id: null, data: bytes.toString('utf8') });
+      related.events.add({ offset_ms: this.elapsed(related), event: message.method, event_id: null, data: bytes.toString('utf8') });
     }
     if (message.method === 'notifications/cancelled') {
       const requestId = params?.requestId;
@@ -375,7 +378,8 @@ export class McpTracker {
     const { exchange } = open;
     exchange.ended_at = Date.now();
     exchange.duration_ms = this.elapsed(open);
-    if (response) exchange.ttfb_ms = open.events[0]?.offset_ms ?? exchange.duration_ms;
+    if (response) exchange.ttfb_ms = open.events.events[0]?.offset_ms ?? exchange.duration_ms;
+    if (open.events.count > 0) open.events.stamp(exchange);
     const completing = this.complete(open, response)
       .catch((err: unknown) => this.options.onError?.(err))
       .finally(() => this.completing.delete(completing));
@@ -410,7 +414,7 @@ export class McpTracker {
       exchange,
       request: open.request,
       response: response ? payload(response.headers, response.bytes) : null,
-      events: open.events,
+      events: open.events.events,
     });
   }
 }
