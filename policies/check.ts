@@ -202,7 +202,8 @@ function callType(expr: Expr, call: Call, walk: Walk): Typed {
   if (name === '_[_]') {
     const [container, index] = argTypes;
     if (container!.kind === 'map' || container!.kind === 'dyn') return DYN;
-    if (container!.kind === 'list' && ['int', 'uint', 'double', 'dyn'].includes(index!.kind)) return DYN;
+    // @bufbuild/cel also reads a bool as an index (0 or 1): refusing it would refuse what runs.
+    if (container!.kind === 'list' && ['int', 'uint', 'double', 'bool', 'dyn'].includes(index!.kind)) return DYN;
     throw mismatch();
   }
   if (!group) return DYN;
