@@ -137,6 +137,12 @@ describe('tapwire tui in a terminal', () => {
     assert.match(screen, /filter error at column \d+: syntax error/);
     assert.match(screen, /\/v1\/chat\/completions\s+gpt-4o\s/, 'the list keeps the last good filter');
 
+    // A type error is said as such, at its column, instead of a filter that matches nothing.
+    await filter(tmux, 'protocol == "llm" && usage.output_tokens > "100"');
+    screen = await tmux.waitFor(/filter error at column 42: no matching overload for '_>_' applied to '\(int, string\)'/, 'the type error');
+    assert.match(screen, /\/v1\/chat\/completions\s+gpt-4o\s/, 'the list keeps the last good filter');
+    assert.doesNotMatch(screen, /no exchange matches|no matches/);
+
     await filter(tmux, 'duration_ms > 0');
     screen = await tmux.waitFor(/did you mean exchange\.duration_ms/, 'the hint for a field of exchange');
   });
