@@ -19,9 +19,14 @@ function shellQuote(text: string): string {
   return `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
-/** Recorded text inside a `#` comment: control and line-separating characters escaped. */
+/** C0 and C1 controls, DEL, and the Unicode line and paragraph separators. */
+function isControl(code: number): boolean {
+  return code < 0x20 || (code >= 0x7f && code <= 0x9f) || code === 0x2028 || code === 0x2029;
+}
+
+/** Recorded text inside a `#` comment: control and line-separating characters escaped (a newline would end the comment). */
 function commentText(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return [...text].map((c) => (isControl(c.charCodeAt(0)) ? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}` : c)).join('');
 }
 
 /** A printf format that writes exactly `body`: `\` and `%` doubled, control bytes (and bytes of invalid UTF-8) in octal. */
@@ -30,7 +35,9 @@ function printfFormat(body: Buffer): string {
   const exact = Buffer.from(text, 'utf8').equals(body);
   const octal = (byte: number): string => `\\${byte.toString(8).padStart(3, '0')}`;
   if (!exact) return [...body].map((b) => (b >= 0x20 && b < 0x7f ? escapePrintable(String.fromCharCode(b)) : octal(b))).join('');
-  return text.replace(/[\\%\u0000-\u0008\u000b-\u001f\u007f]/g, (c) => (c === '\\' || c === '%' ? escapePrintable(c) : octal(c.charCodeAt(0))));
+  // Tabs and newlines stay as they are, so a JSON body stays readable.
+  const literal = (c: string): boolean => c === '\t' || c === '\n' || (c.charCodeAt(0) >= 0x20 && c !== '\u007f');
+  return [...text].map((c) => (literal(c) ? escapePrintable(c) : octal(c.charCodeAt(0)))).join('');
 }
 
 function escapePrintable(c: string): string {
