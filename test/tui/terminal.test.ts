@@ -106,6 +106,8 @@ describe('tapwire tui in a terminal', () => {
     const tmux = startTui(t);
     await tmux.waitFor(/delete_file/, 'the list');
     const screen = await tmux.waitFor(new RegExp(`tapwire ${total} exchanges .*denied 1`), 'the totals in the stats bar');
+    // The two LLM calls' usage (120 + 9, 80 + 12), and the MCP messages' estimates apart.
+    assert.match(screen, /llm tokens 221 {2}mcp ~[1-9]\d* /);
     assert.match(screen, /llm\s+\S+\/openai\s+\/v1\/chat\/completions\s+gpt-4o-mini\s+ok/);
     assert.match(screen, /mcp\s+\S+\/fs\s+tools\/call\s+echo\s+ok/);
     assert.match(screen, /mcp\s+\S+\/fs\s+tools\/call\s+delete_file\s+denied\s+deny:no-destructive-tools/);
