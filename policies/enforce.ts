@@ -1,24 +1,28 @@
 // Policies on the live flows. Before a call is forwarded, the request-phase decision: a
 // refused call never reaches the upstream, the agent gets an error its client understands
-// (the provider's error JSON with 403 or 429 and retry-after for LLM calls; for MCP and A2A
-// a JSON-RPC error with the request's id, and for a denied MCP tools/call a tool result with
-// isError, which the model sees), and the refusal is recorded. Calls let through get an
-// observer wrapper that removes from MCP tools/list (prompts/list, resources/list) what the
-// rules would deny, and applies response-phase rules to non-streamed bodies and MCP answers.
+// (the provider's error JSON with 403 or 429 and retry-after for LLM calls, told not to retry
+// when the wait is long; for MCP and A2A a JSON-RPC error with the request's id, and for a
+// denied MCP tools/call a tool result with isError, which the model sees), and the refusal
+// is recorded. Calls let through get an observer wrapper that removes from MCP tools/list
+// (prompts/list, resources/list) what the rules would deny, and applies response-phase rules
+// to LLM bodies and streams (recorded as the agent received them) and MCP answers.
 // MCP messages carried over stdio (tapwire wrap, command routes) get the same decisions,
 // answers and list filtering through admitMessage() and AnswerReviews.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { blankExchange, type Exchange, type ExchangeRecord, type Payload } from '../sidecar/exchange.js';
+import { blankExchange, type Exchange, type ExchangeEvent, type ExchangeRecord, type Payload } from '../sidecar/exchange.js';
 import type { HeaderMap } from '../sidecar/headers.js';
 import { errorResponse, idKey, idText, parseJsonRpcBody, type JsonRpcId, type JsonRpcMessage } from '../sidecar/jsonrpc.js';
 import { describeCall, versionHeader } from '../sidecar/a2a/wire.js';
-import { jsonValue } from '../sidecar/json-body.js';
+import { jsonBody, jsonValue } from '../sidecar/json-body.js';
 import { safeParseJson } from '../sidecar/llm/adapter.js';
 import { adapterFor } from '../sidecar/llm/observer.js';
+import type { LegacyStream } from '../sidecar/mcp/legacy-sse.js';
+import { completeResult, requestRevision } from '../sidecar/mcp/revision.js';
 import { emptyFacts, type Usage } from '../sidecar/llm/usage.js';
 import type { ExchangeObserver, ForwardOutcome, RecordSink, Replacement, ResponseHead } from '../sidecar/observer.js';
 import type { Route } from '../sidecar/route.js';
 import type { SseEvent } from '../sidecar/sse.js';
+import { sseText } from '../sidecar/sse-text.js';
 import type { Bindings } from './cel.js';
 import { buildContext, eventText, type ContextSource } from './context.js';
 import { stamp, type Decision, type PolicySet } from './engine.js';
@@ -46,9 +50,14 @@ export interface GateCall {
   /** The path under the route, without the query. */
   path: string;
   exchange: Exchange;
+  /** The body as the upstream reads it (readable-body.ts): decoded, or as received when `cannotRead`. */
   body: Buffer | null;
+  /** Why tapwire could not decode the body (its content-encoding or charset); null when it could. */
+  cannotRead: string | null;
   /** The verified identity's claims, set by admit(). */
   jwtClaims?: Record<string, unknown> | null;
+  /** Legacy HTTP+SSE: the session's GET stream, where the answers to this POST travel (the POST itself gets 202). */
+  answerStream?: LegacyStream | null;
 }
 
 /** What a call let through is forwarded with: the protocol's observer, wrapped when rules must see the answer. */
@@ -141,11 +150,14 @@ export class PolicyGate {
   }
 
   private rememberAdmitted(live: Exchange, request: McpRequest, decision: Decision): void {
+    this.remember(answerKey(live.route, idText(request.id), request.method), targetOf(request), decision);
+  }
+
+  private remember(key: string, target: string | null, decision: Decision): void {
     if (!decision.rule && decision.findings.length === 0) return;
-    const key = answerKey(live.route, idText(request.id), request.method);
     const waiting = this.admittedDecisions.get(key);
-    if (waiting) waiting.push({ target: targetOf(request), decision });
-    else this.admittedDecisions.set(key, [{ target: targetOf(request), decision }]);
+    if (waiting) waiting.push({ target, decision });
+    else this.admittedDecisions.set(key, [{ target, decision }]);
     // Requests whose record never comes (a connection lost before the tracker saw them) must not pile up.
     if (this.admittedDecisions.size > ADMITTED_LIMIT) this.admittedDecisions.delete(this.admittedDecisions.keys().next().value!);
   }
@@ -177,6 +189,17 @@ export class PolicyGate {
     }
     const set = this.policies();
     const protocol = call.exchange.protocol;
+    const why = whyUnreadable(call);
+    if (why !== null) {
+      const decision = set.unreadable(protocol, why);
+      if (decision.outcome !== 'allow') {
+        this.refuse(call, call.exchange, decision, unreadableError(call, decision), null);
+        return null;
+      }
+      // Monitor mode, or no request-phase rule for this protocol: forwarded as received.
+      stamp(call.exchange, decision);
+      return unchanged;
+    }
     if (protocol === 'llm') return this.gateLlm(set, call);
     if (protocol === 'mcp' || protocol === 'a2a') return this.gateJsonRpc(set, call);
     if (!set.applies('request', protocol)) return unchanged;
@@ -222,7 +245,7 @@ export class PolicyGate {
           const verdict = judge({ headers: h.headers, body }, undefined, answer.usage);
           if (!verdict) return null;
           const status = verdict.outcome === 'limit' ? 429 : 403;
-          return { status, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(llmError(adapter.provider, verdict))) };
+          return { status, headers: refusalHeaders(verdict), body: Buffer.from(JSON.stringify(llmError(adapter.provider, verdict))) };
         },
         events: (text) => {
           const verdict = judge({ headers: head?.headers ?? {} }, text);
@@ -237,7 +260,7 @@ export class PolicyGate {
     const parsed = call.body && call.body.length > 0 ? parseJsonRpcBody(call.body) : null;
     // One request per POST (JSON-RPC batches were dropped from MCP in 2025-06-18): decided as a whole when every message is let through.
     const request = parsed?.ok && !parsed.batch && parsed.messages[0]?.kind === 'request' ? parsed.messages[0] : null;
-    const sessionId = first(call.req.headers['mcp-session-id']) ?? null;
+    const sessionId = first(call.req.headers['mcp-session-id']) ?? call.answerStream?.sessionId ?? null;
     // A2A calls are named by their v1.0 method whatever the version and binding, as they are recorded.
     const a2aMethod =
       protocol === 'a2a'
@@ -258,11 +281,17 @@ export class PolicyGate {
       if ('refused' in judged) {
         // The call's own exchange becomes the record of the refused message (its trace span goes with it).
         Object.assign(call.exchange, { method: live.method, jsonrpc_id: live.jsonrpc_id, session_id: live.session_id, target: targetOf(request) });
-        this.refuse(call, call.exchange, judged.refused, refusalMessage(request, judged.refused), 200);
+        this.refuse(call, call.exchange, judged.refused, refusalMessage(request, judged.refused, call.req.headers), 200);
         return null;
       }
       const review = judged.review;
-      return review ? (observer) => new McpAnswerPolicyObserver(observer, request.id, review) : unchanged;
+      if (!review) return unchanged;
+      // Legacy HTTP+SSE: the answer comes on the GET stream, which reviews it there.
+      if (call.answerStream) {
+        call.answerStream.reviews.expect(request.id, review);
+        return unchanged;
+      }
+      return (observer) => new McpAnswerPolicyObserver(observer, request.id, review);
     }
     if (request && set.applies('request', protocol)) {
       const live = messageExchange(request);
@@ -270,7 +299,7 @@ export class PolicyGate {
       if (decision.outcome !== 'allow') {
         // The call's own exchange becomes the record of the refused message (its trace span goes with it).
         Object.assign(call.exchange, { method: live.method, jsonrpc_id: live.jsonrpc_id, session_id: live.session_id });
-        this.refuse(call, call.exchange, decision, refusalMessage(request, decision), 200);
+        this.refuse(call, call.exchange, decision, refusalMessage(request, decision, call.req.headers), 200);
         return null;
       }
       stamp(call.exchange, decision);
@@ -322,7 +351,7 @@ export class PolicyGate {
     };
     const answers = requests.map((request) =>
       request === refused?.request
-        ? refusalMessage(request, decision)
+        ? refusalMessage(request, decision, call.req.headers)
         : errorResponse(request.id, POLICY_DENIED, `tapwire policy ${decision.rule ?? ''}: not sent, because its batch was refused: ${decision.reason}`, { tapwire_error: 'policy_denied', rule: decision.rule }),
     );
     Object.assign(call.exchange, { method: (refused?.request ?? requests[0]!).method, jsonrpc_id: null });
@@ -342,12 +371,35 @@ export class PolicyGate {
     const exchange = messageExchange(call);
     const judged = this.judgeMcp(set, { headers: call.headers, jwtClaims: null }, exchange, call.request, call.body);
     if (!('refused' in judged)) return judged;
-    const refusal = refusalMessage(call.request, judged.refused);
+    const refusal = refusalMessage(call.request, judged.refused, call.headers);
     const text = Buffer.from(JSON.stringify(refusal));
     exchange.target = targetOf(call.request);
     exchange.http_status = call.httpStatus;
     const request: Payload = { headers: this.options.redact(call.headers), body: call.body, body_size: call.body.length, truncated: false };
     this.recordRefusal(exchange, judged.refused, request, { headers: {}, body: text, body_size: text.length, truncated: false });
+    return { refusal };
+  }
+
+  /**
+   * A client message over stdio that tapwire cannot read (a `tapwire wrap` line or a command
+   * route's POST that is not JSON, nested deeper than MAX_JSON_DEPTH, or longer than it
+   * reads): refused when request-phase rules could judge it, recorded as denied, and
+   * `refusal` is the client's answer (id null: the request's id is unreadable too); else
+   * null. With `tracked`, the message goes on to the tracker, whose record of it then carries
+   * a monitor-mode would_deny.
+   */
+  admitUnreadable(call: Omit<McpMessageCall, 'request'>, why: string, tracked: boolean): { refusal: Record<string, unknown> } | null {
+    const decision = this.policies().unreadable('mcp', why);
+    if (decision.outcome === 'allow') {
+      if (tracked) this.remember(answerKey(call.route, null, INVALID_METHOD), null, decision);
+      return null;
+    }
+    const refusal = unreadableRefusal(decision);
+    const text = Buffer.from(JSON.stringify(refusal));
+    const exchange = blankExchange({ agent: call.agent, route: call.route, protocol: 'mcp' });
+    Object.assign(exchange, { method: INVALID_METHOD, session_id: call.sessionId, http_status: call.httpStatus });
+    const request: Payload = { headers: this.options.redact(call.headers), body: call.body, body_size: call.body.length, truncated: false };
+    this.recordRefusal(exchange, decision, request, { headers: {}, body: text, body_size: text.length, truncated: false });
     return { refusal };
   }
 
@@ -384,7 +436,7 @@ export class PolicyGate {
         );
         if (verdict.outcome === 'allow') return null;
         this.refusedAnswers.set(answerKey(live.route, idText(request.id), request.method), verdict);
-        return refusalMessage(request, verdict);
+        return refusalMessage(request, verdict, scope.headers);
       },
     };
   }
@@ -406,15 +458,23 @@ export class PolicyGate {
     return { ...answer, result: { ...result, [list.field]: kept } };
   }
 
-  /** Answers a refused call and records it. `httpStatus` null: 403, or 429 for a limit. */
+  /**
+   * Answers a refused call and records it. `httpStatus` null: 403, or 429 for a limit. A
+   * JSON-RPC answer (`httpStatus` 200) to a legacy HTTP+SSE POST goes on the session's GET
+   * stream, and the POST gets what the transport's POSTs get, 202 Accepted.
+   */
   private refuse(call: GateCall, exchange: Exchange, decision: Decision, answer: unknown, httpStatus: number | null): void {
     const status = httpStatus ?? (decision.outcome === 'limit' ? 429 : 403);
     const text = JSON.stringify(answer);
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), 'x-tapwire-policy': decision.rule ?? 'policy' };
+    const headers: Record<string, string> = { ...refusalHeaders(decision), 'content-length': String(Buffer.byteLength(text)) };
     if (status === 401) headers['www-authenticate'] = 'Bearer';
-    if (decision.retryAfterSeconds !== null) headers['retry-after'] = String(decision.retryAfterSeconds);
-    call.res.writeHead(status, headers);
-    call.res.end(text);
+    if (status === 200 && call.answerStream?.send(Array.isArray(answer) ? answer : [answer])) {
+      call.res.writeHead(202, { 'content-type': 'text/plain; charset=utf-8', 'x-tapwire-policy': headers['x-tapwire-policy']! });
+      call.res.end('Accepted');
+    } else {
+      call.res.writeHead(status, headers);
+      call.res.end(text);
+    }
     exchange.http_status = status;
     this.recordRefusal(
       exchange,
@@ -434,6 +494,50 @@ export class PolicyGate {
     this.options.sink({ exchange, request, response, events: [] });
   }
 }
+
+/**
+ * Why the rules cannot judge a call's body, or null when they can: a body tapwire cannot
+ * decode, or one the protocol reads as JSON that is not (JSON nested deeper than
+ * MAX_JSON_DEPTH included). An empty body is read as empty, except where only JSON-RPC can
+ * be meant (an MCP POST, an A2A POST that is not an HTTP+JSON operation).
+ */
+function whyUnreadable(call: GateCall): string | null {
+  const protocol = call.exchange.protocol;
+  if (call.body === null || (protocol !== 'llm' && protocol !== 'mcp' && protocol !== 'a2a')) return null;
+  if (call.cannotRead !== null) return call.cannotRead;
+  if (call.body.length === 0) {
+    if (protocol === 'llm') return null;
+    if (protocol === 'a2a' && a2aRestMethod(call) !== null) return null;
+    return 'an empty body where a JSON-RPC message was expected';
+  }
+  if (protocol !== 'mcp') {
+    const json = jsonBody(call.body);
+    return json.ok ? null : `the body is not JSON tapwire reads (${json.reason})`;
+  }
+  const parsed = parseJsonRpcBody(call.body);
+  if (!parsed.ok) return `the body is not a JSON-RPC message tapwire reads (${parsed.reason})`;
+  const invalid = parsed.messages.find((m) => m.kind === 'invalid');
+  return invalid?.kind === 'invalid' ? `a batch member is not a JSON-RPC message (${invalid.reason})` : null;
+}
+
+/** The A2A method of an HTTP+JSON call with no body (e.g. a task's cancel); null for anything else. */
+function a2aRestMethod(call: GateCall): string | null {
+  return describeCall({ httpMethod: call.req.method ?? 'GET', path: call.path, a2aVersion: versionHeader(call.req.headers['a2a-version']), body: call.body }).method;
+}
+
+/** The answer to a call refused as unreadable, in its protocol's error format; a JSON-RPC one has no id to answer (null). */
+function unreadableError(call: GateCall, decision: Decision): unknown {
+  if (call.exchange.protocol === 'llm') return llmError(adapterFor(call.route.config.provider, call.path).provider, decision);
+  return unreadableRefusal(decision);
+}
+
+/** The JSON-RPC error answering a message refused as unreadable. */
+function unreadableRefusal(decision: Decision): Record<string, unknown> {
+  return errorResponse(null, POLICY_DENIED, `tapwire policy ${decision.rule ?? ''}: ${decision.reason}`, { tapwire_error: 'policy_denied', rule: decision.rule });
+}
+
+/** The method the tracker records a message that is not JSON-RPC under. */
+const INVALID_METHOD = '(invalid)';
 
 /** The exchange of an MCP request that came over stdio or through a federated route, as its rules see it. */
 function messageExchange(call: McpMessageCall): Exchange {
@@ -455,15 +559,39 @@ function targetOf(request: Extract<JsonRpcMessage, { kind: 'request' }>): string
   return typeof p.name === 'string' ? p.name : typeof p.uri === 'string' ? p.uri : null;
 }
 
-/** The JSON-RPC answer to a refused request: a tool error result for tools/call, an error otherwise. */
-function refusalMessage(request: { id: JsonRpcId; method: string }, decision: Decision): Record<string, unknown> {
+/**
+ * The JSON-RPC answer to a refused request: a tool error result for tools/call (with the
+ * `resultType` a 2026-07-28 request's revision requires), an error otherwise.
+ */
+function refusalMessage(request: Pick<McpRequest, 'id' | 'method' | 'params'>, decision: Decision, headers: McpScope['headers']): Record<string, unknown> {
   const text = `tapwire policy ${decision.rule ?? ''}: ${decision.reason}`;
   if (request.method === 'tools/call') {
-    return { jsonrpc: '2.0', id: request.id, result: { content: [{ type: 'text', text }], isError: true } };
+    const result = completeResult({ content: [{ type: 'text', text }], isError: true }, requestRevision(request.params, headers));
+    return { jsonrpc: '2.0', id: request.id, result };
   }
   const data: Record<string, unknown> = { tapwire_error: decision.outcome === 'limit' ? 'policy_limited' : 'policy_denied', rule: decision.rule };
   if (decision.retryAfterSeconds !== null) data.retry_after_seconds = decision.retryAfterSeconds;
   return errorResponse(request.id, POLICY_DENIED, text, data);
+}
+
+/**
+ * The longest retry-after, in seconds, a refusal lets the agent's SDK wait for. The Node
+ * openai and @anthropic-ai/sdk clients sleep for whatever retry-after says before each of
+ * their retries (two by default), so a day's token budget would hang the agent for days;
+ * the Python clients honour retry-after only up to 60 s. Past this, the refusal says
+ * `x-should-retry: false`, which both Node SDKs obey: they raise RateLimitError at once.
+ */
+const LONGEST_INVITED_RETRY_SECONDS = 60;
+
+/** The headers of an HTTP refusal: the rule, and when (and whether) to retry. */
+function refusalHeaders(decision: Decision): Record<string, string> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'x-tapwire-policy': decision.rule ?? 'policy' };
+  const retryAfter = decision.retryAfterSeconds;
+  if (retryAfter !== null) {
+    headers['retry-after'] = String(retryAfter);
+    if (retryAfter > LONGEST_INVITED_RETRY_SECONDS) headers['x-should-retry'] = 'false';
+  }
+  return headers;
 }
 
 function httpError(decision: Decision): unknown {
@@ -513,30 +641,40 @@ abstract class DelegatingObserver implements ExchangeObserver {
 }
 
 /** The SSE event that ends an LLM stream with an error its provider's SDK raises. */
-function llmErrorEvent(provider: string, decision: Decision): string {
-  const body = JSON.stringify(llmError(provider, decision));
-  return provider === 'anthropic' ? `event: error\ndata: ${body}\n\n` : `data: ${body}\n\n`;
+function llmErrorEvent(provider: string, decision: Decision): StreamEnd {
+  return { event: provider === 'anthropic' ? 'error' : null, data: JSON.stringify(llmError(provider, decision)) };
 }
+
+/** The event tapwire sends to end a stream it refuses to pass on. */
+type StreamEnd = Pick<ExchangeEvent, 'event' | 'data'>;
 
 interface ResponseReview {
   onHead(head: ResponseHead): void;
   /** A non-streamed body: the replacement to send instead, or null. */
   body(head: ResponseHead, body: Buffer): Replacement | null;
   /** The text of a stream so far (see streamText): the error event that ends it, or null. */
-  events(text: string): string | null;
+  events(text: string): StreamEnd | null;
 }
 
 /**
  * Applies the response-phase rules: a non-streamed response is held and judged whole; a
  * stream is judged after each event on the events so far, and a refusal ends what the
- * agent receives with an error event. The record keeps what the upstream sent.
+ * agent receives with an error event. The record holds what the agent received: the
+ * refusal instead of a refused body; of a refused stream, the events that passed and the
+ * error event. What the rule blocked is not stored. The usage columns still count what
+ * the upstream generated (it was spent).
  */
 class ResponsePolicyObserver extends DelegatingObserver {
   /** The stream's text so far, assembled as streamText does, one event at a time. */
   private generated = '';
   private raw = '';
   private anyGenerated = false;
-  private cut = false;
+  /** Events seen so far: the position in the record's events of the next one. */
+  private seen = 0;
+  /** A refused stream: how many events passed, and the error event that replaced the rest. */
+  private cut: { passed: number; end: ExchangeEvent } | null = null;
+  /** A refused body: what the agent received instead. */
+  private replaced: Replacement | null = null;
   constructor(
     inner: ExchangeObserver,
     private readonly review: ResponseReview,
@@ -552,6 +690,7 @@ class ResponsePolicyObserver extends DelegatingObserver {
   }
   override onEvent(event: SseEvent, offsetMs: number): string | null | undefined {
     const inner = this.inner.onEvent(event, offsetMs);
+    const index = this.seen++;
     if (this.cut) return null;
     if (event.data === '') return inner;
     const piece = eventText(event.data);
@@ -560,14 +699,42 @@ class ResponsePolicyObserver extends DelegatingObserver {
       this.anyGenerated = true;
     }
     this.raw += this.raw === '' ? event.data : `\n${event.data}`;
-    const error = this.review.events(this.anyGenerated ? this.generated : this.raw);
-    if (error === null) return inner;
-    this.cut = true;
-    return error;
+    const end = this.review.events(this.anyGenerated ? this.generated : this.raw);
+    if (end === null) return inner;
+    this.cut = { passed: index, end: { ...end, offset_ms: offsetMs, event_id: null } };
+    // Nothing more is judged: the rest of the upstream's stream is dropped.
+    this.generated = this.raw = '';
+    return sseText(this.cut.end);
   }
   reviewBody(head: ResponseHead, body: Buffer): Replacement | null {
-    return this.inner.reviewBody?.(head, body) ?? (head.status < 400 ? this.review.body(head, body) : null);
+    const inner = this.inner.reviewBody?.(head, body) ?? null;
+    if (inner || head.status >= 400) return inner;
+    this.replaced = this.review.body(head, body);
+    return this.replaced;
   }
+  override finish(outcome: ForwardOutcome): Promise<void> | void {
+    if (this.replaced) {
+      const { headers, body } = this.replaced;
+      outcome.response = { headers: { ...headers, 'content-length': String(body.length) }, body, body_size: body.length, truncated: false };
+      outcome.exchange.response_bytes = body.length;
+    } else if (this.cut && outcome.response) {
+      outcome.events = [...outcome.events.slice(0, this.cut.passed), this.cut.end];
+      outcome.response = { ...outcome.response, ...sentStream(outcome.events, outcome.response) };
+      outcome.exchange.response_bytes = outcome.response.body_size;
+    }
+    return super.finish(outcome);
+  }
+}
+
+/**
+ * The body of a stream as the agent received it, from its recorded events, stored within
+ * the same bound as the upstream's body was (`stored`: its record, perhaps truncated).
+ */
+function sentStream(events: readonly ExchangeEvent[], stored: Payload): Pick<Payload, 'body' | 'body_size' | 'truncated'> {
+  const sent = Buffer.from(events.map(sseText).join(''));
+  const bound = stored.truncated ? (stored.body?.length ?? 0) : Infinity;
+  if (sent.length <= bound) return { body: sent, body_size: sent.length, truncated: false };
+  return { body: sent.subarray(0, bound), body_size: sent.length, truncated: true };
 }
 
 /**

@@ -34,6 +34,9 @@ export interface Decision {
 
 const ALLOW: Decision = { outcome: 'allow', rule: null, reason: '', retryAfterSeconds: null, findings: [] };
 
+/** The policy_rule recorded on a request refused because tapwire could not read it. */
+export const UNREADABLE_RULE = 'unreadable';
+
 function period(ms: number): string {
   for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
     if (ms % size === 0) return `${ms / size}${unit}`;
@@ -74,6 +77,20 @@ export class PolicySet {
   /** True when some rule of `phase` could apply to `protocol`: callers skip building a context otherwise. */
   applies(phase: Phase, protocol: string): boolean {
     return this.files.some((f) => (phase === 'request' && f.default === 'deny') || f.rules.some((r) => r.phase === phase && appliesTo(r, protocol)));
+  }
+
+  /**
+   * The decision on a request tapwire cannot read, which no rule can then judge (fail
+   * closed): refused when an enforcing file has request-phase rules that decide (allow, deny,
+   * limit) for `protocol`, or `default: deny`; recorded as would_deny when only monitor-mode
+   * files do; let through when none does (audit and redact rules refuse nothing).
+   */
+  unreadable(protocol: string, why: string): Decision {
+    const judging = this.files.filter((f) => f.default === 'deny' || f.rules.some((r) => r.phase === 'request' && r.action !== 'audit' && r.action !== 'redact' && appliesTo(r, protocol)));
+    if (judging.length === 0) return ALLOW;
+    const reason = `tapwire cannot read this request, so no policy can judge it: ${why}`;
+    if (judging.some((f) => f.mode !== 'monitor')) return { outcome: 'deny', rule: UNREADABLE_RULE, reason, retryAfterSeconds: null, findings: [] };
+    return { ...ALLOW, findings: [{ rule: UNREADABLE_RULE, action: 'would_deny', reason }] };
   }
 
   /**

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument, isNode } from 'yaml';
 import { z } from 'zod';
+import type { EventLimits } from './observer.js';
 import { telemetrySchema } from './telemetry/config.js';
 
 const ROUTE_NAME = /^[a-z0-9][a-z0-9._-]*$/i;
@@ -58,6 +59,10 @@ const priceSchema = z.strictObject({
 const storeSchema = z.strictObject({
   path: z.string().min(1).default('tapwire.db'),
   max_body_bytes: z.number().int().nonnegative().default(1_048_576),
+  // Stream events kept per exchange (a count, and the total of their data); past either,
+  // events are counted but not stored, and the exchange is marked events_truncated.
+  max_events: z.number().int().nonnegative().default(100_000),
+  max_event_bytes: z.number().int().nonnegative().default(16_777_216),
   flush_interval_ms: z.number().int().positive().default(100),
   redact_headers: z.array(z.string().min(1)).default([]),
   // relaxed: responses never wait for the store; strict: a response is completed only once
@@ -133,6 +138,11 @@ export type Config = z.infer<typeof configSchema>;
 export type RouteConfig = Config['routes'][string];
 /** A route forwarded over HTTP to its upstream URL. */
 export type UpstreamRouteConfig = RouteConfig & { upstream: string };
+/** The stream events one exchange keeps (store.max_events, store.max_event_bytes). */
+export function eventLimitsOf(config: Config): EventLimits {
+  return { maxEvents: config.store.max_events, maxEventBytes: config.store.max_event_bytes };
+}
+
 /** A route served by spawning a stdio MCP server. */
 export type CommandRouteConfig = RouteConfig & { command: string };
 

@@ -57,6 +57,10 @@ export interface Exchange {
   task_state: string | null;
   /** Federated MCP routes: the agent-facing exchange that caused this per-server one. */
   parent_id: string | null;
+  /** Streams: every event the response carried, kept or not (store.max_events, store.max_event_bytes). */
+  event_count: number | null;
+  /** 1 when some of those events were counted but not stored. */
+  events_truncated: 0 | 1;
 }
 
 /** Headers and body of one side of an exchange, as stored (credentials already redacted). */
@@ -153,5 +157,7 @@ export function blankExchange(init: Pick<Exchange, 'agent' | 'route' | 'protocol
     task_id: null,
     task_state: null,
     parent_id: null,
+    event_count: null,
+    events_truncated: 0,
   };
 }

@@ -4,16 +4,15 @@
 // and hands the finished record to the recorder. Upstream failures become errors in the
 // protocol's own format. With strict durability the last piece of every response waits
 // until the record is committed, and calls are refused while the store cannot be written.
-import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { pipeline, Transform } from 'node:stream';
 import { errors as undiciErrors } from 'undici';
 import type { Dispatcher } from 'undici';
-import { decodeBody, streamDecoder } from './encoding.js';
+import { boundedDecoder, decodedHeaders, decodedPayload, MAX_DECODED_BYTES, type BoundedDecoder } from './encoding.js';
 import type { Exchange, Payload } from './exchange.js';
 import { forwardableHeaders, redactHeaders, type HeaderMap } from './headers.js';
-import { EventLog, type ExchangeObserver, type Replacement, type ResponseHead } from './observer.js';
+import { DEFAULT_EVENT_LIMITS, EventLog, type EventLimits, type ExchangeObserver, type Replacement, type ResponseHead } from './observer.js';
 import type { Route } from './route.js';
 import { formatTraceparent, spanOf } from './telemetry/context.js';
 import { SseParser, type SseEvent } from './sse.js';
@@ -21,6 +20,8 @@ import { SseParser, type SseEvent } from './sse.js';
 export interface ForwardContext {
   redacted: ReadonlySet<string>;
   maxBodyBytes: number;
+  /** store.max_events and store.max_event_bytes; default DEFAULT_EVENT_LIMITS. */
+  eventLimits?: EventLimits;
   /** store.durability strict: resolves true once every record handed over so far is committed. */
   committed?: () => Promise<boolean>;
   /** store.durability strict: why the store takes no records right now, or null when it does. */
@@ -44,7 +45,14 @@ export interface ForwardRequest {
 }
 
 /** The largest non-streamed response body kept whole for an observer that reads it. */
-export const OBSERVED_BODY_LIMIT = 16 * 1024 * 1024;
+export const OBSERVED_BODY_LIMIT = MAX_DECODED_BYTES;
+
+/**
+ * A compressed stream is decoded until its decoded size passes both OBSERVED_BODY_LIMIT and
+ * this many times the compressed bytes decoded: text streams stay far below it, a
+ * decompression bomb (gzip of zeros: about 1000) does not.
+ */
+const STREAM_DECODE_RATIO = 100;
 
 interface GatewayFailure {
   status: 502 | 503 | 504;
@@ -63,7 +71,7 @@ class BodyCapture {
   private joined: Buffer | null = null;
   constructor(
     private readonly cap: number,
-    private readonly keep: number = cap,
+    readonly keep: number = cap,
   ) {}
   add(chunk: Buffer): void {
     this.size += chunk.length;
@@ -77,8 +85,9 @@ class BodyCapture {
     this.joined ??= this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
     return this.joined;
   }
-  payload(headers: HeaderMap): Payload {
-    const truncated = this.size > this.cap;
+  /** What the record stores; `cut` marks it truncated whatever its size (a body not read to its end). */
+  payload(headers: HeaderMap, cut = false): Payload {
+    const truncated = cut || this.size > this.cap;
     // A truncated body is copied out, so the record does not hold on to the rest.
     const body = truncated ? Buffer.concat(this.chunks, Math.min(this.kept, this.cap)) : this.whole();
     return { headers, body, body_size: this.size, truncated };
@@ -127,12 +136,15 @@ export function forward(request: ForwardRequest, ctx: ForwardContext): Promise<v
 class ForwardedExchange implements Dispatcher.DispatchHandler {
   private readonly requestPayload: BodyCapture;
   private responsePayload: BodyCapture;
-  private readonly eventLog = new EventLog();
+  private readonly eventLog: EventLog;
   private controller: Dispatcher.DispatchController | null = null;
   private head: ResponseHead | null = null;
   private encoding: string | undefined;
   private parser: SseParser | null = null;
-  private decoder: Transform | null = null;
+  /** A compressed response: decodes tapwire's copy (what the observer reads and the record stores). */
+  private decoder: BoundedDecoder | null = null;
+  /** Response bytes as received from upstream (and sent to the agent). */
+  private wireBytes = 0;
   /** The observer may rewrite the stream: events are written one by one, not raw chunks. */
   private editing = false;
   /** The observer reviews the whole body before the agent gets any of it. */
@@ -149,6 +161,7 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
   ) {
     this.requestPayload = new BodyCapture(ctx.maxBodyBytes);
     this.responsePayload = new BodyCapture(ctx.maxBodyBytes);
+    this.eventLog = new EventLog(ctx.eventLimits);
   }
 
   /** Microseconds since the request arrived, in milliseconds: all a latency record needs. */
@@ -210,6 +223,7 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
 
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
     const { res, exchange, observer } = this.request;
+    if (statusCode < 200) return this.informational(statusCode, headers as HeaderMap);
     exchange.ttfb_ms = this.elapsed();
     exchange.http_status = statusCode;
     this.head = { status: statusCode, headers: headers as HeaderMap };
@@ -220,22 +234,35 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
     this.editing = isSse && observer.editsStream && !this.encoding;
     this.holding = !isSse && observer.reviewBody !== undefined && !this.encoding;
     if (isSse) {
-      this.parser = new SseParser();
-      this.decoder = streamDecoder(this.encoding);
-      this.decoder?.on('data', (chunk: Buffer) => this.onEvents(this.parser!.push(chunk)));
+      this.parser = new SseParser({ maxEventChars: (this.ctx.eventLimits ?? DEFAULT_EVENT_LIMITS).maxEventBytes });
     } else if (observer.readsBody || this.holding) {
       this.responsePayload = new BodyCapture(this.ctx.maxBodyBytes, Math.max(this.ctx.maxBodyBytes, OBSERVED_BODY_LIMIT));
     }
+    const kept = this.responsePayload.keep;
+    // A whole body is never decoded past what is kept (one byte more marks it truncated).
+    const bound = isSse ? (consumed: number) => Math.max(OBSERVED_BODY_LIMIT, STREAM_DECODE_RATIO * consumed) : () => kept + 1;
+    this.decoder = boundedDecoder(this.encoding, (chunk) => this.onBody(chunk), bound);
     if (this.holding) return; // the head goes out with the reviewed body
     res.writeHead(statusCode, forwardableHeaders(this.head.headers, this.editing ? ['content-length'] : []));
     if (isSse) res.flushHeaders();
   }
 
+  /**
+   * A 1xx before the response (101 never reaches here: tapwire does not forward upgrades):
+   * 103 Early Hints are passed on to the agent, the others dropped; the final response
+   * follows on the same exchange, and only it is recorded.
+   */
+  private informational(statusCode: number, headers: HeaderMap): void {
+    const { res } = this.request;
+    if (statusCode !== 103 || res.headersSent || headers.link === undefined) return;
+    res.writeEarlyHints(forwardableHeaders(headers));
+  }
+
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     const { res } = this.request;
-    this.responsePayload.add(chunk);
+    this.wireBytes += chunk.length;
     if (this.decoder) this.decoder.write(chunk);
-    else if (this.parser) this.onEvents(this.parser.push(chunk));
+    else this.onBody(chunk);
     if (!this.editing && !this.holding) this.write(chunk);
     if (res.writableNeedDrain && !controller.paused) {
       controller.pause();
@@ -251,14 +278,26 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
     this.fail(err);
   }
 
+  /** The response body as tapwire reads it (decoded when it was compressed). */
+  private onBody(chunk: Buffer): void {
+    this.responsePayload.add(chunk);
+    if (this.parser) this.onEvents(this.parser.push(chunk));
+  }
+
   private onEvents(events: SseEvent[]): void {
     if (events.length === 0) return;
     const { observer } = this.request;
     // Re-emitted events go out in one write per upstream chunk, as the upstream sent them.
     let out = '';
     for (const event of events) {
+      if (event.oversize) {
+        // Too long to hold: passed on as it came, counted, never read.
+        if (event.oversize === 'end') this.eventLog.skip();
+        if (this.editing) out += event.raw;
+        continue;
+      }
       const at = this.elapsed();
-      this.eventLog.add(event, at);
+      this.eventLog.addSse(event, at);
       const replacement = observer.onEvent(event, at);
       if (this.editing && replacement !== null) out += replacement ?? event.raw;
     }
@@ -277,23 +316,18 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
 
   private async finishResponse(): Promise<void> {
     let body: Buffer | null = null;
-    try {
-      if (this.decoder) {
-        const ended = once(this.decoder, 'end');
-        this.decoder.end();
-        await ended;
-      }
-      if (this.parser) {
-        this.onEvents(this.parser.end());
-        // Re-emitting events, the bytes after the last one must still go out unchanged.
-        const tail = this.editing ? this.parser.unterminated() : '';
-        if (tail) this.request.res.write(tail);
-      } else {
-        const whole = this.responsePayload.whole();
-        if (whole && whole.length > 0) body = decodeBody(whole, this.encoding);
-      }
-    } catch (err) {
-      this.request.exchange.error_message = `tapwire could not decode the response (${this.encoding}): ${(err as Error).message}`;
+    if (this.decoder) {
+      await this.decoder.end();
+      if (this.decoder.stopped) this.request.exchange.error_message ??= this.decoder.stopped;
+    }
+    if (this.parser) {
+      this.onEvents(this.parser.end());
+      // Re-emitting events, the bytes after the last one must still go out unchanged.
+      const tail = this.editing ? this.parser.unterminated() : '';
+      if (tail) this.request.res.write(tail);
+    } else if (!this.decoder?.stopped) {
+      const whole = this.responsePayload.whole();
+      if (whole && whole.length > 0) body = whole;
     }
     const { res } = this.request;
     const reviewed = this.holding ? this.review(body) : null;
@@ -344,7 +378,7 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
 
   private fail(err: unknown): void {
     const { exchange } = this.request;
-    this.decoder?.destroy();
+    this.decoder?.stop('the exchange failed before the body was decoded');
     if (this.clientGone || err instanceof ClientGone) {
       exchange.status = 'aborted';
       exchange.error_code = 'client_aborted';
@@ -364,7 +398,7 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
     if (res.headersSent) {
       // The status line is gone: cut the connection so the agent sees a broken response,
       // never a silently shortened one.
-      exchange.error_message = `${failure.message} (after ${this.responsePayload.size} response bytes)`;
+      exchange.error_message = `${failure.message} (after ${this.wireBytes} response bytes)`;
       res.destroy();
       await this.settle(null);
       return this.done();
@@ -379,6 +413,13 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
     this.done();
   }
 
+  /** The response as the record stores it: decoded when it was compressed, and then truncated when decoding stopped short. */
+  private recordedResponse(head: ResponseHead): Payload {
+    const headers = redactHeaders(head.headers, this.ctx.redacted);
+    if (!this.decoder) return this.responsePayload.payload(headers);
+    return this.responsePayload.payload(decodedHeaders(headers), this.decoder.stopped !== null);
+  }
+
   /** Hands the finished call to the observer once, whichever way it ended. */
   private async settle(body: Buffer | null): Promise<void> {
     if (this.settled) return;
@@ -388,16 +429,15 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
     exchange.ended_at = Date.now();
     exchange.duration_ms = this.elapsed();
     exchange.request_bytes = this.requestPayload.size;
-    exchange.response_bytes = this.responsePayload.size;
+    exchange.response_bytes = this.wireBytes;
     if (head && head.status >= 400 && exchange.status === 'ok') exchange.status = 'error';
-    await observer.finish({
-      exchange,
-      head,
-      body,
-      request: this.requestPayload.payload(redactHeaders(this.request.req.headers, this.ctx.redacted)),
-      response: head ? this.responsePayload.payload(redactHeaders(head.headers, this.ctx.redacted)) : null,
-      events: this.eventLog.events,
-    });
+    if (this.parser) {
+      this.eventLog.stamp(exchange);
+      // A stream whose decoding stopped carried events tapwire never saw.
+      if (this.decoder?.stopped) exchange.events_truncated = 1;
+    }
+    const request = await decodedPayload(this.requestPayload.payload(redactHeaders(this.request.req.headers, this.ctx.redacted)), this.ctx.maxBodyBytes);
+    await observer.finish({ exchange, head, body, request, response: head ? this.recordedResponse(head) : null, events: this.eventLog.events });
   }
 }
 

@@ -68,11 +68,47 @@ export function httpRecord(outcome: ForwardOutcome): ExchangeRecord {
   return { exchange, request: outcome.request, response: outcome.response, events: outcome.events };
 }
 
-/** Records SSE events as the exchange's events; adapters embed it to share the bookkeeping. */
+/** How many stream events one exchange keeps (store.max_events, store.max_event_bytes). */
+export interface EventLimits {
+  maxEvents: number;
+  /** The total of the kept events' data, in UTF-16 units (bytes for ASCII). */
+  maxEventBytes: number;
+}
+
+export const DEFAULT_EVENT_LIMITS: EventLimits = { maxEvents: 100_000, maxEventBytes: 16_777_216 };
+
+/**
+ * The events of one exchange, up to its limits: past them events are counted, not kept,
+ * so a stream that lasts for hours holds bounded memory and stores bounded rows.
+ */
 export class EventLog {
   readonly events: ExchangeEvent[] = [];
-  add(event: SseEvent, offsetMs: number): void {
-    this.events.push({ offset_ms: offsetMs, event: event.event, event_id: event.id, data: event.data });
+  /** Every event seen, kept or not. */
+  count = 0;
+  private bytes = 0;
+  constructor(private readonly limits: EventLimits = DEFAULT_EVENT_LIMITS) {}
+
+  add(event: ExchangeEvent): void {
+    this.count++;
+    if (this.events.length >= this.limits.maxEvents || this.bytes + event.data.length > this.limits.maxEventBytes) return;
+    this.bytes += event.data.length;
+    this.events.push(event);
+  }
+
+  /** An SSE event of the response, at its offset. */
+  addSse(event: SseEvent, offsetMs: number): void {
+    this.add({ offset_ms: offsetMs, event: event.event, event_id: event.id, data: event.data });
+  }
+
+  /** An event seen but not readable (longer than the limit): counted only. */
+  skip(): void {
+    this.count++;
+  }
+
+  /** Puts the count on the exchange: event_count, and events_truncated when some were not kept. */
+  stamp(exchange: Exchange): void {
+    exchange.event_count = this.count;
+    exchange.events_truncated = this.count > this.events.length ? 1 : 0;
   }
 }
 

@@ -5,6 +5,7 @@ import { Recorder } from '../store/recorder.js';
 import type { PolicyGate } from '../policies/enforce.js';
 import { watchPolicies, type PolicyWatcher } from '../policies/watch.js';
 import type { Config } from './config.js';
+import { reviewKeepingBytes } from './binary-bodies.js';
 import type { ExchangeRecord } from './exchange.js';
 import { DEFAULT_REDACTED, REPLAY_OF_HEADER } from './headers.js';
 import type { Logger } from './log.js';
@@ -28,7 +29,8 @@ export class Recording {
     this.redacted = new Set([...DEFAULT_REDACTED, ...config.store.redact_headers.map((h) => h.toLowerCase())]);
     this.sink = (record) => {
       markReplay(record);
-      this.gate?.review(record);
+      const gate = this.gate;
+      if (gate) reviewKeepingBytes(record, (r) => gate.review(r));
       recorder.record(record);
       telemetry.record(record);
       afterRecord?.(record);

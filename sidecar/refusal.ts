@@ -15,8 +15,10 @@ export class BodyTooLarge extends Error {
     readonly limit: number,
     /** Bytes received (or declared by content-length) when it was refused. */
     readonly size: number,
+    /** True when it is the body decoded (content-encoding, charset) that is too long. */
+    decoded = false,
   ) {
-    super(`the request body is larger than ${limit} bytes (limits.max_request_bytes)`);
+    super(`the request body is larger than ${limit} bytes${decoded ? ' once decoded' : ''} (limits.max_request_bytes)`);
   }
 }
 

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Recorder } from '../store/recorder.js';
-import { isCommandRoute, isFederatedRoute, type Config, type RouteConfig } from './config.js';
+import { eventLimitsOf, isCommandRoute, isFederatedRoute, type Config, type RouteConfig } from './config.js';
 import { blankExchange, type Exchange } from './exchange.js';
 import { forward, type ForwardContext } from './forward.js';
 import { ADMIN_PREFIX, checkListen, InboundGuard, listensInsecurely, type Refusal } from './inbound.js';
@@ -17,6 +17,8 @@ import type { Logger } from './log.js';
 import { PlainHttpObserver, type ExchangeObserver } from './observer.js';
 import { Recording } from './recording.js';
 import { BodyTooLarge, declaredTooLarge, protocolError, readBody, refuseTooLarge } from './refusal.js';
+import { readBodyAsSent, type BodyReading } from './readable-body.js';
+import { legacyStreamOf } from './mcp/legacy-sse.js';
 import { McpObserver } from './mcp/observer.js';
 import { A2aFlow, isRootCardRequest, rootCard } from './a2a/flow.js';
 import { commandSessions, SessionHttpBridge } from './mcp/stdio-http.js';
@@ -86,7 +88,8 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
   const a2aRouteNames = routeNames.filter((n) => config.routes[n]!.protocol === 'a2a' && !isCommandRoute(config.routes[n]!));
   const a2a = new A2aFlow();
   const prices = new PriceBook(config.pricing);
-  const ctx: ForwardContext = { redacted: recording.redacted, maxBodyBytes: config.store.max_body_bytes };
+  const eventLimits = eventLimitsOf(config);
+  const ctx: ForwardContext = { redacted: recording.redacted, maxBodyBytes: config.store.max_body_bytes, eventLimits };
   if (config.store.durability === 'strict') {
     // MCP records reach the sink once their tokens are counted, a few microtasks after the call ends.
     ctx.committed = async () => {
@@ -124,13 +127,16 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
     const bridge = bridges.get(name);
     if (bridge) {
       let body: Buffer | null = null;
+      let reading: BodyReading | null = null;
       try {
         body = req.method === 'POST' ? await readBody(req, maxRequestBytes) : null;
+        // tapwire serves this route itself: the stdio server gets the body decoded.
+        reading = body ? readBodyAsSent(body, req.headers, maxRequestBytes) : null;
       } catch (err) {
         if (err instanceof BodyTooLarge) tooLarge(req, res, name, rest, err, started);
         return; // otherwise the agent went away before sending its request
       }
-      return bridge.handle(req, res, body);
+      return bridge.handle(req, res, reading);
     }
     const route = routes.get(name);
     if (!route) {
@@ -160,13 +166,29 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
         return; // otherwise the agent went away before sending its request: nothing to forward
       }
     }
+    // What the policies judge and the observers read is the body as the upstream reads it
+    // (decoded, a byte-order mark dropped); what is forwarded is the body as received.
+    let readable = body;
+    let cannotRead: string | null = null;
+    if (body && body.length > 0) {
+      try {
+        const reading = readBodyAsSent(body, req.headers, maxRequestBytes);
+        if (reading.ok) readable = reading.body;
+        else cannotRead = reading.reason;
+      } catch (err) {
+        if (err instanceof BodyTooLarge) return tooLarge(req, res, name, rest, err, started, exchange);
+        throw err;
+      }
+    }
     // A call the policies refuse is answered and recorded here, and never forwarded.
-    const admission = await policyGate?.admit({ req, res, route, path: pathOnly, exchange, body });
+    // Legacy HTTP+SSE: a POST's answers (refusals included) travel on its session's GET stream.
+    const answerStream = protocol === 'mcp' && req.method === 'POST' ? legacyStreamOf(trackerFor(name), req) : null;
+    const admission = await policyGate?.admit({ req, res, route, path: pathOnly, exchange, body: readable, cannotRead, answerStream });
     if (admission === null) return;
     if (protocol === 'llm') {
-      observer = new LlmObserver(adapterFor(route.config.provider, pathOnly), pathOnly, body, prices, sink);
+      observer = new LlmObserver(adapterFor(route.config.provider, pathOnly), pathOnly, readable, prices, sink, readable !== body);
     } else if (protocol === 'mcp') {
-      observer = new McpObserver(req, body, {
+      observer = new McpObserver(req, readable, {
         tracker: trackerFor(name),
         route,
         sink,
@@ -174,9 +196,10 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
         redact: (headers) => redactHeaders(headers, ctx.redacted),
         connectionKey: connections.keyOf(req.socket),
         call: exchange,
+        agent: res,
       });
     } else if (protocol === 'a2a') {
-      ({ observer, path } = await a2a.prepare({ req, route, rest, body, sink }));
+      ({ observer, path } = await a2a.prepare({ req, route, rest, body: readable, sink }));
     }
     if (admission) observer = admission(observer);
     if (bare && path === rest) path = rest.slice(1);
@@ -211,6 +234,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
         route: routeName,
         sink,
         maxBodyBytes: config.store.max_body_bytes,
+        eventLimits,
         pendingTimeoutMs: config.routes[routeName]!.timeouts.response_ms,
         onError: (err) => log.error({ err }, 'could not complete an MCP record'),
         traces: telemetry.traces,
@@ -237,7 +261,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
     const redact = (headers: IncomingMessage['headers']) => redactHeaders(headers, ctx.redacted);
     const members = rc.servers.map((server) => memberSpec(server, config.routes[server]!, routes.get(server), trackerFor(server), log));
     const federation = { agent: config.agent.name, routeName: name, route: rc, members, tracker: trackerFor(name), gate: policyGate, redact, log };
-    bridges.set(name, new SessionHttpBridge(name, { agent: config.agent.name, sink, redact, traces: telemetry.traces }, federatedSessions(federation)));
+    bridges.set(name, new SessionHttpBridge(name, { agent: config.agent.name, sink, redact, traces: telemetry.traces, gate: policyGate }, federatedSessions(federation)));
   }
 
   // Requests whose handling (forwarding and recording) has not finished. close() lets the

@@ -1,12 +1,14 @@
-// Recorded bodies as readers need them: stored bytes are what crossed the wire (a compressed
-// response stays compressed), so exports, mocks and replays decompress a copy first. A body
-// that was truncated, or cannot be decompressed, is returned as stored, flagged.
+// Recorded bodies as readers need them. The sidecar stores compressed bodies decoded (their
+// headers then say x-tapwire-decoded-from instead of content-encoding); records written by
+// older versions hold the compressed bytes, so exports, mocks and replays decompress a copy
+// first, bounded (MAX_DECODED_BYTES). A body that cannot be decompressed within that bound
+// is returned as stored, flagged.
 import type { Payload } from '../sidecar/exchange.js';
-import { decodeBody } from '../sidecar/encoding.js';
+import { decodeBounded, MAX_DECODED_BYTES } from '../sidecar/encoding.js';
 
 export interface RecordedBody {
   bytes: Buffer;
-  /** False when the bytes are still encoded (a truncated or corrupt compressed body). */
+  /** False when the bytes are still encoded (a corrupt compressed body, or one past the bound). */
   decoded: boolean;
 }
 
@@ -15,13 +17,13 @@ function header(payload: Payload, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** The payload's body, decompressed when it was sent compressed; null when nothing was stored. */
+/** The payload's body, decompressed when it was stored compressed; null when nothing was stored. */
 export function recordedBody(payload: Payload | null): RecordedBody | null {
   if (!payload?.body) return null;
   const encoding = header(payload, 'content-encoding');
   if (!encoding || encoding === 'identity') return { bytes: payload.body, decoded: true };
   try {
-    return { bytes: decodeBody(payload.body, encoding), decoded: true };
+    return { bytes: decodeBounded(payload.body, encoding, MAX_DECODED_BYTES, { partial: true }) ?? payload.body, decoded: true };
   } catch {
     return { bytes: payload.body, decoded: false };
   }
@@ -37,4 +39,3 @@ export function recordedJson(payload: Payload | null): unknown {
     return undefined;
   }
 }
-

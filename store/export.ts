@@ -9,6 +9,7 @@ import type { ExchangeRecord, Payload } from '../sidecar/exchange.js';
 import { DEFAULT_REDACTED, redactHeaders } from '../sidecar/headers.js';
 import { PolicySet } from '../policies/engine.js';
 import { loadPolicyFiles } from '../policies/load.js';
+import { reviewKeepingBytes } from '../sidecar/binary-bodies.js';
 import { recordedBody } from './bodies.js';
 import type { Db } from './db.js';
 import { getExchangeRecord } from './queries.js';
@@ -54,7 +55,8 @@ export function redactedCopy(record: ExchangeRecord, redaction: ExportRedaction 
     response: decode(record.response),
     events: record.events.map((e) => ({ ...e })),
   };
-  redaction.rules?.review(copy);
+  const rules = redaction.rules;
+  if (rules) reviewKeepingBytes(copy, (r) => rules.review(r));
   return copy;
 }
 
@@ -94,11 +96,27 @@ export function exportExchangeById(db: Db, id: string, redaction: ExportRedactio
   return record ? exchangeJsonLine(record, redaction) : null;
 }
 
-/** Writes JSONL, one line per record; returns how many were written. */
-export function writeJsonl(records: Iterable<ExchangeRecord>, write: (text: string) => void, redaction: ExportRedaction = DEFAULT_EXPORT_REDACTION): number {
+/**
+ * Writes JSONL, one line per record; returns how many were written. A record that cannot be
+ * exported is left out and handed to `onSkip` (without one, the error is thrown).
+ */
+export function writeJsonl(
+  records: Iterable<ExchangeRecord>,
+  write: (text: string) => void,
+  redaction: ExportRedaction = DEFAULT_EXPORT_REDACTION,
+  onSkip?: (id: string, reason: string) => void,
+): number {
   let count = 0;
   for (const record of records) {
-    write(`${exchangeJsonLine(record, redaction)}\n`);
+    let line: string;
+    try {
+      line = exchangeJsonLine(record, redaction);
+    } catch (err) {
+      if (!onSkip) throw err;
+      onSkip(record.exchange.id, (err as Error).message);
+      continue;
+    }
+    write(`${line}\n`);
     count++;
   }
   return count;

@@ -136,7 +136,26 @@ export function harEntry(record: ExchangeRecord): HarEntry {
   };
 }
 
-/** A HAR 1.2 document of the records, in the order given. */
-export function harDocument(records: Iterable<ExchangeRecord>, version: string): Har {
-  return { log: { version: '1.2', creator: { name: 'tapwire', version }, entries: [...records].map(harEntry) } };
+/**
+ * Writes a HAR 1.2 document entry by entry (never the whole document as one string); a
+ * record whose entry cannot be made is left out and handed to `onSkip`. Returns the entries written.
+ */
+export function writeHar(records: Iterable<ExchangeRecord>, version: string, write: (text: string) => void, onSkip: (id: string, reason: string) => void): number {
+  const head: Har = { log: { version: '1.2', creator: { name: 'tapwire', version }, entries: [] } };
+  const [open, close] = JSON.stringify(head, null, 2).split('"entries": []');
+  write(`${open}"entries": [`);
+  let count = 0;
+  for (const record of records) {
+    let text: string;
+    try {
+      text = JSON.stringify(harEntry(record), null, 2);
+    } catch (err) {
+      onSkip(record.exchange.id, (err as Error).message);
+      continue;
+    }
+    write(`${count === 0 ? '\n' : ',\n'}${text}`);
+    count++;
+  }
+  write(`${count === 0 ? '' : '\n'}]${close}\n`);
+  return count;
 }

@@ -125,6 +125,14 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE payloads_v6 RENAME TO payloads;
     `,
   },
+  {
+    version: 7,
+    description: 'stream event counts: every event a response carried, and whether some were not stored (store.max_events, store.max_event_bytes)',
+    sql: `
+      ALTER TABLE exchanges ADD COLUMN event_count INTEGER;
+      ALTER TABLE exchanges ADD COLUMN events_truncated INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -32,13 +32,22 @@ export interface Selection {
   ids?: readonly string[];
   /** A CEL expression over the exchange's context. */
   filter?: CompiledExpression | null;
+  /** Called for a stored record that cannot be read (a damaged row), which is then passed over; without it, the error is thrown. */
+  onUnreadable?: (id: string, reason: string) => void;
 }
 
 /** The selected records, oldest first (or in the order of `ids`); reads one record at a time. */
 export function* selectRecords(db: Db, selection: Selection = {}): Generator<ExchangeRecord> {
   const ids = selection.ids && selection.ids.length > 0 ? selection.ids : (db.prepare('SELECT id FROM exchanges ORDER BY id').pluck().all() as string[]);
   for (const id of ids) {
-    const record = getExchangeRecord(db, id);
+    let record: ExchangeRecord | null;
+    try {
+      record = getExchangeRecord(db, id);
+    } catch (err) {
+      if (!selection.onUnreadable) throw err;
+      selection.onUnreadable(id, (err as Error).message);
+      continue;
+    }
     if (!record) throw new SelectionError(`no exchange ${id} in the database`);
     if (!selection.filter || recordMatches(record, selection.filter)) yield record;
   }

@@ -33,8 +33,11 @@ export class LlmObserver implements ExchangeObserver {
     requestBody: Buffer | null,
     private readonly prices: PriceBook,
     private readonly sink: RecordSink,
+    /** The body is read decoded but forwarded as received (compressed, UTF-16): it cannot be rewritten. */
+    decoded = false,
   ) {
-    this.call = requestBody ? adapter.describe(path, jsonValue(requestBody), requestBody) : null;
+    const call = requestBody ? adapter.describe(path, jsonValue(requestBody), requestBody) : null;
+    this.call = call && decoded ? { ...call, upstreamBody: null, rewriteEvent: null } : call;
     this.upstreamBody = this.call?.upstreamBody ?? null;
     this.editsStream = this.call?.rewriteEvent != null;
   }

@@ -1,6 +1,6 @@
 // OpenAI wire format: Chat Completions, Responses, Embeddings and legacy Completions.
 // Streamed chat calls that did not ask for usage get `stream_options.include_usage` added
-// upstream; the extra usage chunk and the `"usage":null` it adds to every other chunk are
+// upstream; the usage chunk that adds and the `"usage":null` it adds to every other chunk are
 // taken back out, so the agent sees exactly the stream it asked for.
 import type { SseEvent } from '../sse.js';
 import { contentText, safeParseJson, type LlmAdapter, type LlmCall, type RequestFacts } from './adapter.js';
@@ -78,6 +78,7 @@ function chatCall(body: Json, raw: Buffer): LlmCall {
   const choiceText = new Map<number, string>();
   // The chunk observeEvent parsed last: rewriteEvent, called next for the same event, reuses it.
   let lastChunk: Json | null = null;
+  let usageChunkRemoved = false;
   return {
     request: chatFacts(body, stream),
     upstreamBody,
@@ -116,7 +117,12 @@ function chatCall(body: Json, raw: Buffer): LlmCall {
       ? (event: SseEvent): string | null => {
           const chunk = lastChunk;
           if (!chunk || !('usage' in chunk)) return event.raw;
-          if (Array.isArray(chunk.choices) && chunk.choices.length === 0 && obj(chunk.usage)) return null;
+          // include_usage adds one usage-only chunk: only that one is taken out. A usage the
+          // upstream sends anyway (on a chunk with choices, or a usage chunk besides) passes.
+          if (!usageChunkRemoved && Array.isArray(chunk.choices) && chunk.choices.length === 0 && obj(chunk.usage)) {
+            usageChunkRemoved = true;
+            return null;
+          }
           return event.raw.replace(USAGE_NULL, '');
         }
       : null,

@@ -10,7 +10,8 @@ import type { PolicyGate } from '../../policies/enforce.js';
 import type { CommandRouteConfig } from '../config.js';
 import { blankExchange } from '../exchange.js';
 import type { HeaderMap } from '../headers.js';
-import { INVALID_REQUEST, parseJsonRpc, PARSE_ERROR, type JsonRpcMessage } from '../jsonrpc.js';
+import { INVALID_REQUEST, parseJsonRpcBody, PARSE_ERROR, type JsonRpcMessage } from '../jsonrpc.js';
+import type { BodyReading } from '../readable-body.js';
 import type { Logger } from '../log.js';
 import type { RecordSink } from '../observer.js';
 import { serverEnvironment } from './stdio-process.js';
@@ -25,13 +26,13 @@ export interface BridgeContext {
   redact: (headers: IncomingMessage['headers']) => HeaderMap;
   /** Gives the exchanges the bridge records itself (DELETE) their span. */
   traces: TraceStarter;
+  /** Decides each request before it reaches the server, and reviews list answers; null without policies. */
+  gate: PolicyGate | null;
 }
 
 export interface StdioBridgeContext extends BridgeContext {
   tracker: McpTracker;
   log: Logger;
-  /** Decides each request before it reaches the server, and reviews list answers; null without policies. */
-  gate: PolicyGate | null;
 }
 
 /** One session a bridge serves. */
@@ -102,15 +103,15 @@ export class SessionHttpBridge {
     return this.sessions.get(sessionId)?.pid;
   }
 
-  /** Handles one HTTP request on the route (any path); resolves when its response is over. */
-  async handle(req: IncomingMessage, res: ServerResponse, body: Buffer | null): Promise<void> {
+  /** Handles one HTTP request on the route (any path), its body as read (readable-body.ts); resolves when its response is over. */
+  async handle(req: IncomingMessage, res: ServerResponse, body: BodyReading | null): Promise<void> {
     const method = req.method ?? 'GET';
     if (method !== 'POST' && method !== 'GET' && method !== 'DELETE') {
       return sendError(res, 405, BAD_REQUEST, 'Method not allowed.', { allow: 'GET, POST, DELETE' });
     }
     const accept = req.headers.accept ?? '';
     const sessionId = first(req.headers['mcp-session-id']);
-    if (method === 'POST') return this.post(req, res, body ?? Buffer.alloc(0), accept, sessionId);
+    if (method === 'POST') return this.post(req, res, body ?? { ok: true, body: Buffer.alloc(0) }, accept, sessionId);
     if (method === 'GET' && !/text\/event-stream|\*\/\*/.test(accept)) {
       return sendError(res, 406, BAD_REQUEST, 'Not Acceptable: Client must accept text/event-stream');
     }
@@ -128,20 +129,29 @@ export class SessionHttpBridge {
     await Promise.all([...this.running].map((s) => s.end('sidecar_stopped', 'tapwire stopped')));
   }
 
-  private async post(req: IncomingMessage, res: ServerResponse, body: Buffer, accept: string, sessionId: string | undefined): Promise<void> {
+  private async post(req: IncomingMessage, res: ServerResponse, reading: BodyReading, accept: string, sessionId: string | undefined): Promise<void> {
     if (!/text\/event-stream|\*\/\*/.test(accept) || !/application\/json|\*\/\*/.test(accept)) {
       return sendError(res, 406, BAD_REQUEST, 'Not Acceptable: Client must accept both application/json and text/event-stream');
     }
     if (!(req.headers['content-type'] ?? '').includes('application/json')) {
       return sendError(res, 415, BAD_REQUEST, 'Unsupported Media Type: Content-Type must be application/json');
     }
-    const parsed = parseJsonRpc(body.toString('utf8'));
+    if (!reading.ok) {
+      if (this.refusedUnreadable(req, res, reading.body, reading.reason)) return;
+      return sendError(res, 415, BAD_REQUEST, `Unsupported Media Type: ${reading.reason}`);
+    }
+    const body = reading.body;
+    const parsed = parseJsonRpcBody(body);
     if (!parsed.ok) {
+      if (this.refusedUnreadable(req, res, body, `the body is not a JSON-RPC message tapwire reads (${parsed.reason})`)) return;
       const code = parsed.reason.startsWith('invalid JSON') ? PARSE_ERROR : INVALID_REQUEST;
       return sendError(res, 400, code, `${code === PARSE_ERROR ? 'Parse error' : 'Invalid Request'}: ${parsed.reason}`);
     }
     const invalid = parsed.messages.find((m) => m.kind === 'invalid');
-    if (invalid?.kind === 'invalid') return sendError(res, 400, INVALID_REQUEST, `Invalid Request: ${invalid.reason}`);
+    if (invalid?.kind === 'invalid') {
+      if (this.refusedUnreadable(req, res, body, `a batch member is not a JSON-RPC message (${invalid.reason})`)) return;
+      return sendError(res, 400, INVALID_REQUEST, `Invalid Request: ${invalid.reason}`);
+    }
     const initialize = parsed.messages.some((m) => m.kind === 'request' && m.method === 'initialize');
     let session: BridgedSession | null;
     if (initialize) {
@@ -154,6 +164,20 @@ export class SessionHttpBridge {
       if (!session) return;
     }
     return session.post(parsed.messages, body, req.headers, res);
+  }
+
+  /**
+   * A POST no server reads (tapwire cannot read it either): with request-phase policies,
+   * refused with 403 and recorded as denied with the reason. False when no policy judges it.
+   */
+  private refusedUnreadable(req: IncomingMessage, res: ServerResponse, body: Buffer, why: string): boolean {
+    const sessionId = first(req.headers['mcp-session-id']) ?? null;
+    const refused = this.ctx.gate?.admitUnreadable({ agent: this.ctx.agent, route: this.name, sessionId, body, headers: req.headers, httpStatus: 403 }, why, false);
+    if (!refused) return false;
+    const text = JSON.stringify(refused.refusal);
+    res.writeHead(403, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+    return true;
   }
 
   private start(): BridgedSession {

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { AnswerReviews, PolicyGate } from '../../policies/enforce.js';
-import { ConfigError, type Config } from '../config.js';
+import { ConfigError, eventLimitsOf, type Config } from '../config.js';
 import { redactHeaders } from '../headers.js';
 import { CONNECTION_CLOSED, errorResponse, INVALID_REQUEST, parseJsonRpc } from '../jsonrpc.js';
 import type { Logger } from '../log.js';
@@ -59,6 +59,7 @@ export async function runWrap({ config, routeName, command, log }: WrapOptions):
     route: routeName,
     sink,
     maxBodyBytes: config.store.max_body_bytes,
+    eventLimits: eventLimitsOf(config),
     pendingTimeoutMs: route.timeouts.response_ms,
     onError: (err) => log.error({ err }, 'could not complete an MCP record'),
     traces: telemetry.traces,
@@ -84,18 +85,25 @@ export async function runWrap({ config, routeName, command, log }: WrapOptions):
       }
       if (admission.review) reviews.expect(request.id, admission.review);
     }
-    trackLine(tracker, session, 'client_to_server', read, { headers: {}, bytes: line.bytes });
-    if (gate && read.kind === 'invalid') {
-      // Stdio MCP has no batches, and a batch cannot be judged as one message: under
-      // policies its requests are answered with an error instead of reaching the server.
-      const batch = parseJsonRpc(line.bytes.toString('utf8'));
-      if (batch.ok && batch.batch) {
-        for (const member of batch.messages) {
-          if (member.kind !== 'request' || stdout.destroyed) continue;
-          stdout.write(`${JSON.stringify(errorResponse(member.id, INVALID_REQUEST, 'tapwire: stdio MCP carries no JSON-RPC batches; with policies on, they are not forwarded'))}\n`);
-        }
+    const batch = gate && read.kind === 'invalid' ? parseJsonRpc(line.bytes.toString('utf8')) : null;
+    if (gate && read.kind === 'invalid' && !(batch?.ok && batch.batch)) {
+      // A line tapwire cannot read (not JSON, nested too deep, too long): no rule can judge
+      // it, so with request-phase rules it never reaches the server.
+      const refused = gate.admitUnreadable({ agent: config.agent.name, route: routeName, sessionId: session.sessionId, body: line.bytes, headers: {}, httpStatus: null }, read.reason, true);
+      if (refused) {
+        if (!stdout.destroyed) stdout.write(`${JSON.stringify(refused.refusal)}\n`);
         return null;
       }
+    }
+    trackLine(tracker, session, 'client_to_server', read, { headers: {}, bytes: line.bytes });
+    if (batch?.ok && batch.batch) {
+      // Stdio MCP has no batches, and a batch cannot be judged as one message: under
+      // policies its requests are answered with an error instead of reaching the server.
+      for (const member of batch.messages) {
+        if (member.kind !== 'request' || stdout.destroyed) continue;
+        stdout.write(`${JSON.stringify(errorResponse(member.id, INVALID_REQUEST, 'tapwire: stdio MCP carries no JSON-RPC batches; with policies on, they are not forwarded'))}\n`);
+      }
+      return null;
     }
     return undefined;
   };

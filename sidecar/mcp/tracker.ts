@@ -4,13 +4,14 @@
 // carries a progress token (or a subscriptions/listen id), also an event of the request it
 // reports on. Completed exchanges get their estimated token cost and go to the record sink.
 import { performance } from 'node:perf_hooks';
-import { blankExchange, type Direction, type Exchange, type ExchangeEvent, type Payload } from '../exchange.js';
+import { blankExchange, type Direction, type Exchange, type Payload } from '../exchange.js';
 import type { HeaderMap } from '../headers.js';
 import { idKey, idText, type JsonRpcId, type JsonRpcMessage } from '../jsonrpc.js';
 import { estimateTokens } from '../llm/tokenizer.js';
-import type { RecordSink } from '../observer.js';
+import { EventLog, type EventLimits, type RecordSink } from '../observer.js';
 import { metaTraceparent, parseTraceparent, spanOf, TraceStarter, type TraceParent } from '../telemetry/context.js';
 import { requestFacts, resultFacts, type McpRequestFacts } from './facts.js';
+import type { LegacyStream } from './legacy-sse.js';
 
 type Request = Extract<JsonRpcMessage, { kind: 'request' }>;
 type Notification = Extract<JsonRpcMessage, { kind: 'notification' }>;
@@ -40,7 +41,8 @@ interface OpenExchange {
   method: string;
   facts: McpRequestFacts;
   request: Payload;
-  events: ExchangeEvent[];
+  /** Notifications about the request (progress, subscription deliveries), up to the event limits. */
+  events: EventLog;
   /** The HTTP call (or stdio pipe) that carried the request; its failure ends the exchange. */
   owner: object | null;
   /** Federated routes: the member server, kept in details. */
@@ -54,6 +56,8 @@ export class McpSession {
   /** A request reused the id of one still pending: both wait, the later in a numbered slot (see slotFor). */
   reusedIds = false;
   lastSeen = Date.now();
+  /** Legacy HTTP+SSE: the session's GET stream, where its answers travel. */
+  legacy: LegacyStream | null = null;
   constructor(
     readonly key: string,
     /** The session id recorded on exchanges: the MCP session id, or the connection's. */
@@ -69,6 +73,8 @@ export interface TrackerOptions {
   route: string;
   sink: RecordSink;
   maxBodyBytes: number;
+  /** store.max_events and store.max_event_bytes, per exchange; default DEFAULT_EVENT_LIMITS. */
+  eventLimits?: EventLimits;
   /** Requests unanswered this long are recorded as errors. */
   pendingTimeoutMs: number;
   /** Called when a record could not be completed (never expected; logged). */
@@ -120,6 +126,11 @@ export class McpTracker {
     return session;
   }
 
+  /** The session under `key`, if there is one. */
+  find(key: string): McpSession | undefined {
+    return this.sessions.get(key);
+  }
+
   /**
    * Moves the exchanges `owner` opened in `from` into the session `key` (an initialize
    * answered with a new Mcp-Session-Id), and records them under that id.
@@ -156,7 +167,7 @@ export class McpTracker {
       method,
       facts: requestFacts(method, undefined),
       request: payload(carrier.headers, bytes, this.options.maxBodyBytes),
-      events: [],
+      events: new EventLog(this.options.eventLimits),
       owner: null,
       server: carrier.server ?? null,
     };
@@ -198,7 +209,7 @@ export class McpTracker {
     const relatedSpan = related ? spanOf(related.exchange) : undefined;
     this.continueTrace(open.exchange, carrier, metaTraceparent(params) ?? (relatedSpan ? { ...relatedSpan } : null), false);
     if (related) {
-      related.events.push({ offset_ms: this.elapsed(related), event: message.method, event_id: null, data: bytes.toString('utf8') });
+      related.events.add({ offset_ms: this.elapsed(related), event: message.method, event_id: null, data: bytes.toString('utf8') });
     }
     if (message.method === 'notifications/cancelled') {
       const requestId = params?.requestId;
@@ -343,7 +354,8 @@ export class McpTracker {
           this.end(session, open, 'error', 'no_response', `no response within ${this.options.pendingTimeoutMs} ms`);
         }
       }
-      if (session.pending === 0 && wall - session.lastSeen > IDLE_SESSION_MS) this.sessions.delete(key);
+      // A legacy session lives as long as its GET stream, however quiet.
+      if (session.pending === 0 && session.legacy === null && wall - session.lastSeen > IDLE_SESSION_MS) this.sessions.delete(key);
     }
   }
 
@@ -376,7 +388,8 @@ export class McpTracker {
     const { exchange } = open;
     exchange.ended_at = Date.now();
     exchange.duration_ms = this.elapsed(open);
-    if (response) exchange.ttfb_ms = open.events[0]?.offset_ms ?? exchange.duration_ms;
+    if (response) exchange.ttfb_ms = open.events.events[0]?.offset_ms ?? exchange.duration_ms;
+    if (open.events.count > 0) open.events.stamp(exchange);
     const completing = this.complete(open, response)
       .catch((err: unknown) => this.options.onError?.(err))
       .finally(() => this.completing.delete(completing));
@@ -411,7 +424,7 @@ export class McpTracker {
       exchange,
       request: open.request,
       response: response ? payload(response.headers, response.bytes, this.options.maxBodyBytes) : null,
-      events: open.events,
+      events: open.events.events,
     });
   }
 }

@@ -1,13 +1,16 @@
 // `tapwire export [--db F] [--filter CEL] --format jsonl|har [-o FILE] [-c CONFIG]`: writes the
 // selected exchanges as JSON lines or as a HAR 1.2 document, redacted (see store/export.ts).
+// A record that cannot be read or exported (a damaged row) is left out and named on stderr:
+// the rest is still exported.
 import { createWriteStream, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { Command, Option } from 'commander';
 import { openDatabase } from '../../store/db.js';
 import { DEFAULT_EXPORT_REDACTION, exportRedaction, redactedCopy, writeJsonl } from '../../store/export.js';
-import { harDocument } from '../../store/har.js';
+import { writeHar } from '../../store/har.js';
 import { compileFilter, selectRecords } from '../../store/select.js';
 import { loadConfig } from '../config.js';
+import type { ExchangeRecord } from '../exchange.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -19,25 +22,40 @@ export interface ExportOptions {
   config?: string;
 }
 
-/** Runs an export; resolves to the number of exchanges written. */
-export async function runExport(options: ExportOptions, stdout: NodeJS.WritableStream = process.stdout): Promise<number> {
+export interface ExportResult {
+  /** Exchanges written. */
+  count: number;
+  /** Exchanges left out, and why. */
+  skipped: { id: string; reason: string }[];
+}
+
+/** Runs an export; resolves to what was written and what was left out. */
+export async function runExport(options: ExportOptions, stdout: NodeJS.WritableStream = process.stdout): Promise<ExportResult> {
   const filter = options.filter ? compileFilter(options.filter) : null;
   const redaction = options.config ? exportRedaction(loadConfig(options.config)) : DEFAULT_EXPORT_REDACTION;
   const db = openDatabase(options.db, { readonly: true });
   const out = options.output ? createWriteStream(options.output, { mode: 0o600 }) : stdout;
+  const skipped: ExportResult['skipped'] = [];
+  const skip = (id: string, reason: string): void => void skipped.push({ id, reason });
   try {
-    const records = selectRecords(db, { filter });
+    const records = selectRecords(db, { filter, onUnreadable: skip });
+    const write = (text: string): void => void out.write(text);
     let count: number;
     if (options.format === 'jsonl') {
-      count = writeJsonl(records, (text) => out.write(text), redaction);
+      count = writeJsonl(records, write, redaction, skip);
     } else {
-      const har = harDocument((function* () {
-        for (const record of records) yield redactedCopy(record, redaction);
-      })(), pkg.version);
-      count = har.log.entries.length;
-      out.write(`${JSON.stringify(har, null, 2)}\n`);
+      const redacted = function* (): Generator<ExchangeRecord> {
+        for (const record of records) {
+          try {
+            yield redactedCopy(record, redaction);
+          } catch (err) {
+            skip(record.exchange.id, (err as Error).message);
+          }
+        }
+      };
+      count = writeHar(redacted(), pkg.version, write, skip);
     }
-    return count;
+    return { count, skipped };
   } finally {
     db.close();
     if (out !== stdout) {
@@ -56,7 +74,9 @@ export function exportCommand(): Command {
     .option('-o, --output <file>', 'write to this file (created mode 0600) instead of stdout')
     .option('-c, --config <file>', "apply this config's redaction too: store.redact_headers and its policy files' redact rules")
     .action(async (opts: ExportOptions) => {
-      const count = await runExport(opts);
+      const { count, skipped } = await runExport(opts);
+      for (const { id, reason } of skipped) process.stderr.write(`tapwire: exchange ${id} skipped: ${reason}\n`);
       if (opts.output) process.stderr.write(`tapwire: exported ${count} exchange${count === 1 ? '' : 's'} to ${opts.output}\n`);
+      else if (skipped.length > 0) process.stderr.write(`tapwire: exported ${count} exchange${count === 1 ? '' : 's'}\n`);
     });
 }

@@ -20,6 +20,7 @@ import { selectRecords } from '../../store/select.js';
 import { isAgentCard } from '../a2a/card.js';
 import { AGENT_CARD_PATH, describeCall, OLD_AGENT_CARD_PATH } from '../a2a/wire.js';
 import type { Config } from '../config.js';
+import { DECODED_FROM_HEADER } from '../encoding.js';
 import type { ExchangeEvent, ExchangeRecord, Protocol } from '../exchange.js';
 import { forwardableHeaders, type HeaderMap } from '../headers.js';
 import { classify, errorResponse, type JsonRpcId } from '../jsonrpc.js';
@@ -27,6 +28,7 @@ import { adapterFor } from '../llm/observer.js';
 import type { Provider } from '../llm/adapter.js';
 import { emptyFacts } from '../llm/usage.js';
 import { splitListen } from '../sidecar.js';
+import { sseText } from '../sse-text.js';
 import { a2aCallKey, recordedA2aCall, recordedKey, recordedMcpRequest } from './recorded-call.js';
 
 export interface MockOptions {
@@ -57,7 +59,7 @@ interface MockRoute {
 }
 
 /** Headers of the recorded response that describe the recorded transfer, not the content. */
-const TRANSFER_HEADERS = ['content-length', 'transfer-encoding', 'content-encoding', 'connection', 'keep-alive', 'date', 'etag'];
+const TRANSFER_HEADERS = ['content-length', 'transfer-encoding', 'content-encoding', DECODED_FROM_HEADER, 'connection', 'keep-alive', 'date', 'etag'];
 
 function responseHeaders(record: ExchangeRecord): HeaderMap {
   const out: HeaderMap = {};
@@ -87,15 +89,6 @@ function parseJson(body: Buffer): unknown {
   } catch {
     return undefined;
   }
-}
-
-/** One SSE event as text; multi-line data becomes several data lines. */
-function sseText(event: { event: string | null; event_id: string | null; data: string }): string {
-  let out = '';
-  if (event.event) out += `event: ${event.event}\n`;
-  if (event.event_id) out += `id: ${event.event_id}\n`;
-  for (const line of event.data.split('\n')) out += `data: ${line}\n`;
-  return `${out}\n`;
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

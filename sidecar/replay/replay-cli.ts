@@ -10,7 +10,8 @@ import { ConfigError, loadConfig } from '../config.js';
 import { newExchangeId } from '../exchange.js';
 import { createLogger } from '../log.js';
 import { startSidecar } from '../sidecar.js';
-import { attachReplays, Replayer, type ReplayResult } from './replay.js';
+import { exportRedaction } from '../../store/export.js';
+import { attachReplays, Replayer, replayFailed, type ReplayOptions, type ReplayResult } from './replay.js';
 
 export interface ReplayCliOptions {
   db: string;
@@ -32,6 +33,12 @@ function tokens(input: number | null, output: number | null): string {
   return input === null && output === null ? '-' : `${input ?? 0} in / ${output ?? 0} out`;
 }
 
+/** What the status line adds: the replay failed (replayFailed), or its status differs from a recorded one (a record made over stdio has none). */
+function statusNote(r: ReplayResult): string {
+  if (replayFailed(r)) return '  (failed)';
+  return r.original.http_status === null || r.original.http_status === r.status ? '' : '  (changed)';
+}
+
 /** The comparison lines of one replayed exchange. */
 export function formatResult(r: ReplayResult): string {
   const e = r.original;
@@ -40,7 +47,7 @@ export function formatResult(r: ReplayResult): string {
   if (r.error) return `${e.id} ${what}\n  failed: ${r.error}\n`;
   const lines = [
     `${e.id} → ${r.replay?.id ?? '(not recorded in this database)'}  ${what}`,
-    `  status   ${e.http_status ?? '-'} → ${r.status ?? '-'}${e.http_status === r.status ? '' : '  (changed)'}`,
+    `  status   ${e.http_status ?? '-'} → ${r.status ?? '-'}${statusNote(r)}`,
     `  tokens   ${tokens(e.input_tokens, e.output_tokens)} → ${r.replay ? tokens(r.replay.input_tokens, r.replay.output_tokens) : '-'}`,
     `  latency  ${ms(e.duration_ms)} → ${ms(r.replay?.duration_ms ?? r.latencyMs)}`,
   ];
@@ -62,18 +69,26 @@ function parsePaths(entries: readonly string[]): Record<string, string> {
   return out;
 }
 
-/** Runs a replay and writes the comparisons; resolves to the results (exit code 1 when one could not be sent). */
+/** Runs a replay and writes the comparisons; resolves to the results (exit code 1 when one failed: replayFailed). */
 export async function runReplay(opts: ReplayCliOptions, out: NodeJS.WritableStream): Promise<ReplayResult[]> {
   if (opts.ids.length === 0 && !opts.filter) throw new SelectionError('name the exchanges to replay: ids, or --filter CEL');
   if (opts.route && opts.to) throw new SelectionError('--route and --to are alternatives: --to sends to a running sidecar, which routes as recorded');
   const config = loadConfig(opts.config);
   if (opts.route && !config.routes[opts.route]) throw new ConfigError(`--route ${opts.route}: the config has no such route (routes: ${Object.keys(config.routes).join(', ')})`);
-  const selection = { ids: opts.ids, filter: opts.filter ? compileFilter(opts.filter) : null };
+  const common: Omit<ReplayOptions, 'sidecarUrl'> = {
+    db: opts.db,
+    selection: { ids: opts.ids, filter: opts.filter ? compileFilter(opts.filter) : null },
+    config,
+    paths: parsePaths(opts.path),
+    concurrency: opts.concurrency,
+    ignore: opts.ignore.map(parsePath),
+    // What the record masks is masked in the live answers too, before they are compared and printed.
+    redaction: exportRedaction(config),
+  };
   const since = newExchangeId();
   let results: ReplayResult[];
   if (opts.to) {
-    const replayer = new Replayer({ db: opts.db, selection, config, sidecarUrl: opts.to.replace(/\/+$/, ''), paths: parsePaths(opts.path), concurrency: opts.concurrency, ignore: opts.ignore.map(parsePath) });
-    results = await replayer.run();
+    results = await new Replayer({ ...common, sidecarUrl: opts.to.replace(/\/+$/, '') }).run();
     // The running sidecar writes its records within its flush interval; wait for them a little.
     const deadline = Date.now() + 5000;
     for (;;) {
@@ -89,8 +104,7 @@ export async function runReplay(opts: ReplayCliOptions, out: NodeJS.WritableStre
     config.store.path = opts.db;
     const sidecar = await startSidecar(config, createLogger('silent'));
     try {
-      const replayer = new Replayer({ db: opts.db, selection, config, sidecarUrl: sidecar.url, route: opts.route ?? null, paths: parsePaths(opts.path), concurrency: opts.concurrency, ignore: opts.ignore.map(parsePath) });
-      results = await replayer.run();
+      results = await new Replayer({ ...common, sidecarUrl: sidecar.url, route: opts.route ?? null }).run();
     } finally {
       await sidecar.close();
     }
@@ -118,6 +132,8 @@ export function replayCommand(): Command {
     .option('--ignore <path>', 'response field left out of the diff, dotted (repeatable)', (v: string, all: string[]) => [...all, v], [])
     .action(async (ids: string[], opts: Omit<ReplayCliOptions, 'ids'>) => {
       const results = await runReplay({ ...opts, ids }, process.stdout);
-      process.exitCode = results.some((r) => r.error) ? 1 : 0;
+      const failed = results.filter(replayFailed).length;
+      if (failed > 0) process.stderr.write(`tapwire replay: ${failed} of ${results.length} replays failed\n`);
+      process.exitCode = failed > 0 ? 1 : 0;
     });
 }

@@ -7,10 +7,12 @@
 // initialize first, then notifications/initialized); A2A calls in recorded order per route,
 // with the task and context ids the server generates this time put in place of the recorded
 // ones. Independent units (an LLM call, an MCP session, an A2A route) run `concurrency` at a time.
+// Both sides of a comparison pass the config's redaction first (as an export does), so a
+// masked value is compared and printed masked, never in clear.
 import { performance } from 'node:perf_hooks';
 import { request } from 'undici';
 import type { Config } from '../config.js';
-import type { Exchange, ExchangeRecord } from '../exchange.js';
+import type { Exchange, ExchangeEvent, ExchangeRecord } from '../exchange.js';
 import { REDACTED, REPLAY_OF_HEADER, type HeaderMap } from '../headers.js';
 import { classify } from '../jsonrpc.js';
 import { SseParser, type SseEvent } from '../sse.js';
@@ -21,6 +23,7 @@ import { openDatabase, type Db } from '../../store/db.js';
 import { getExchangeRecord } from '../../store/queries.js';
 import { selectRecords, type Selection } from '../../store/select.js';
 import { EXCHANGE_COLUMNS } from '../../store/columns.js';
+import { redactedCopy, type ExportRedaction } from '../../store/export.js';
 import { comparable, structuralDiff, type Difference } from './compare.js';
 
 export interface ReplayOptions {
@@ -36,6 +39,8 @@ export interface ReplayOptions {
   concurrency: number;
   /** Extra response paths left out of the diff. */
   ignore?: readonly JsonPath[];
+  /** What the record masks (the config's credential headers and redact rules): applied to both sides before they are compared. */
+  redaction: ExportRedaction;
 }
 
 export interface ReplayResult {
@@ -51,6 +56,15 @@ export interface ReplayResult {
   skipped: string | null;
 }
 
+/**
+ * True when a replay failed: it could not be sent, or it was refused with an HTTP error
+ * status the original did not get (a 406 for missing headers, a 401 for a missing
+ * credential). An answer that only differs is not a failure.
+ */
+export function replayFailed(r: ReplayResult): boolean {
+  return r.error !== null || (r.status !== null && r.status >= 400 && r.status !== r.original.http_status);
+}
+
 interface Sent {
   status: number;
   headers: HeaderMap;
@@ -61,6 +75,9 @@ interface Sent {
 
 /** Request headers that describe the recorded transfer or session, not the call: the replay sets its own. */
 const NOT_REPLAYED = ['host', 'content-length', 'connection', 'keep-alive', 'transfer-encoding', 'accept-encoding', 'traceparent', 'tracestate', 'mcp-session-id', REPLAY_OF_HEADER];
+
+/** What a Streamable HTTP POST must carry; records made over stdio (command servers, `tapwire wrap`) have no headers at all. */
+const MCP_POST_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
 function replayHeaders(record: ExchangeRecord, replayOf: string | null): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
@@ -143,6 +160,26 @@ export class Replayer {
     this.results.set(record.exchange.id, { original: record.exchange, replay: null, status: null, latencyMs: null, differences: [], error: null, skipped: why });
   }
 
+  /** The record as the comparison sees it: through the config's redaction (a record older than a rule gets it too). */
+  private recorded(record: ExchangeRecord): ExchangeRecord {
+    return redactedCopy(record, this.options.redaction);
+  }
+
+  /**
+   * The live answer as the record would keep it: `body` (and the stream's events) masked by
+   * the config's redaction, judged as an answer to `record`'s request.
+   */
+  private live(record: ExchangeRecord, headers: HeaderMap, body: Buffer, events: readonly SseEvent[] | null): { body: Buffer; events: ExchangeEvent[] | null } {
+    const answer: ExchangeRecord = {
+      exchange: record.exchange,
+      request: record.request,
+      response: { headers, body, body_size: body.length, truncated: false },
+      events: (events ?? []).map((e) => ({ offset_ms: 0, event: e.event, event_id: e.id, data: e.data })),
+    };
+    const copy = redactedCopy(answer, this.options.redaction);
+    return { body: copy.response?.body ?? Buffer.alloc(0), events: events ? copy.events : null };
+  }
+
   /** LLM and plain HTTP calls: the recorded method and path (without the upstream's base path). */
   private async replayHttpCall(record: ExchangeRecord): Promise<void> {
     const line = /^([A-Z]+) (\S+)$/.exec(record.exchange.method ?? '');
@@ -153,10 +190,19 @@ export class Replayer {
     try {
       const sent = await send(this.url(record, path), line[1]!, replayHeaders(record, record.exchange.id), recordedBody(record.request)?.bytes ?? null);
       const p = record.exchange.protocol;
-      this.note(record, sent, null, comparable(p, recordedBody(record.response)?.bytes ?? null, record.events), comparable(p, sent.body, sent.events));
+      const before = this.recorded(record);
+      const after = this.live(record, sent.headers, sent.body, sent.events);
+      this.note(record, sent, null, comparable(p, recordedBody(before.response)?.bytes ?? null, before.events), comparable(p, after.body, after.events));
     } catch (err) {
       this.note(record, null, (err as Error).message, null, null);
     }
+  }
+
+  /** Notes an MCP call's replay: its JSON-RPC answer (redacted) against the recorded one. Returns the answer unredacted. */
+  private noteMcp(record: ExchangeRecord, sent: Sent): unknown {
+    const bytes = mcpAnswer(sent, record);
+    this.note(record, sent, null, recordedJson(this.recorded(record).response), bytes && parsed(this.live(record, {}, bytes, null).body));
+    return mcpAnswerJson(sent, record);
   }
 
   /** One recorded MCP session: a fresh session (its recorded initialize, when it had one), its calls in order, then its end. */
@@ -166,6 +212,7 @@ export class Replayer {
     let session: string | undefined;
     let version: string | undefined;
     const sessionHeaders = (record: ExchangeRecord, replayOf: string | null): Record<string, string | string[]> => ({
+      ...MCP_POST_HEADERS,
       ...(version ? { 'mcp-protocol-version': version } : {}),
       ...replayHeaders(record, replayOf),
       ...(session ? { 'mcp-session-id': session } : {}),
@@ -173,20 +220,21 @@ export class Replayer {
     try {
       if (initialize) {
         const sent = await send(url, 'POST', sessionHeaders(initialize, initialize.exchange.id), recordedBody(initialize.request)?.bytes ?? null);
-        const answer = mcpAnswer(sent, initialize);
-        if (records.includes(initialize)) this.note(initialize, sent, null, recordedJson(initialize.response), answer);
+        const answer = records.includes(initialize) ? this.noteMcp(initialize, sent) : mcpAnswerJson(sent, initialize);
+        // Without a session the calls would only be refused: they are reported as not sent, with the reason.
+        if (sent.status >= 400) throw new Error(`its initialize was answered HTTP ${sent.status}`);
+        const result = answer as { result?: { protocolVersion?: unknown }; error?: { code?: unknown } } | null;
+        if (!result?.result) throw new Error(result?.error ? `its initialize was answered with JSON-RPC error ${String(result.error.code)}` : 'its initialize got no answer');
         session = header(sent.headers, 'mcp-session-id');
         // The version this server agreed to, for the messages that had none recorded (initialized, DELETE).
-        const agreed = (answer as { result?: { protocolVersion?: unknown } } | null)?.result?.protocolVersion;
-        if (typeof agreed === 'string') version = agreed;
+        if (typeof result.result.protocolVersion === 'string') version = result.result.protocolVersion;
         const initialized = Buffer.from(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
         await send(url, 'POST', sessionHeaders(initialize, null), initialized);
       }
       for (const record of records) {
         if (record === initialize) continue;
         try {
-          const sent = await send(url, 'POST', sessionHeaders(record, record.exchange.id), recordedBody(record.request)?.bytes ?? null);
-          this.note(record, sent, null, recordedJson(record.response), mcpAnswer(sent, record));
+          this.noteMcp(record, await send(url, 'POST', sessionHeaders(record, record.exchange.id), recordedBody(record.request)?.bytes ?? null));
         } catch (err) {
           this.note(record, null, (err as Error).message, null, null);
         }
@@ -194,7 +242,7 @@ export class Replayer {
     } catch (err) {
       for (const record of records) if (!this.results.has(record.exchange.id)) this.note(record, null, `the fresh session could not be started: ${(err as Error).message}`, null, null);
     } finally {
-      if (session) await send(url, 'DELETE', { ...sessionHeaders(first, null), 'content-type': 'application/json' }, null).catch(() => undefined);
+      if (session) await send(url, 'DELETE', sessionHeaders(first, null), null).catch(() => undefined);
     }
   }
 
@@ -217,8 +265,10 @@ export class Replayer {
       if (body) headers['content-type'] ??= 'application/json';
       try {
         const sent = await send(this.url(record, path), method, headers, body);
-        const before = comparable('a2a', recordedBody(record.response)?.bytes ?? null, record.events);
-        const after = comparable('a2a', sent.body, sent.events);
+        const recorded = this.recorded(record);
+        const live = this.live(record, sent.headers, sent.body, sent.events);
+        const before = comparable('a2a', recordedBody(recorded.response)?.bytes ?? null, recorded.events);
+        const after = comparable('a2a', live.body, live.events);
         learnIds(before, after, ids);
         this.note(record, sent, null, before, after, CARD_METHODS.has(record.exchange.method ?? '') ? CARD_URLS : []);
       } catch (err) {
@@ -233,7 +283,7 @@ export class Replayer {
     const selected: ExchangeRecord[] = [];
     const units: (() => Promise<void>)[] = [];
     try {
-      const sessions = new Map<string, ExchangeRecord[]>();
+      const sessions = new McpSessions();
       const a2aRoutes = new Map<string, ExchangeRecord[]>();
       for (const record of selectRecords(db, this.options.selection)) {
         selected.push(record);
@@ -242,11 +292,11 @@ export class Replayer {
         else if (!record.request || record.request.truncated) this.skip(record, 'the request body was not recorded whole (store.max_body_bytes), so it cannot be sent again');
         else if (e.protocol === 'mcp') {
           if (e.method === 'DELETE' || e.method === 'notifications/initialized') this.skip(record, 'part of the session: the replay opens and ends its own');
-          else groupInto(sessions, `${e.route}\u0000${e.session_id ?? ''}`, record);
+          else sessions.add(record);
         } else if (e.protocol === 'a2a') groupInto(a2aRoutes, e.route, record);
         else units.push(() => this.replayHttpCall(record));
       }
-      for (const records of sessions.values()) {
+      for (const records of sessions.all()) {
         const initialize = records.find((r) => r.exchange.method === 'initialize') ?? sessionInitialize(db, records[0]!.exchange);
         units.push(() => this.replayMcpSession(records, initialize));
       }
@@ -282,10 +332,36 @@ function groupInto(groups: Map<string, ExchangeRecord[]>, key: string, record: E
   else groups.set(key, [record]);
 }
 
-/** The recorded initialize of an MCP session, or null (sessionless, or an era without one). */
+/**
+ * MCP calls grouped into the sessions they are replayed in: by route and recorded session,
+ * and a new one at each recorded initialize. A federated route's per-server records share
+ * the agent's session id, and a server that went down and came back was initialized again
+ * within it: what followed belongs to that second session.
+ */
+class McpSessions {
+  private readonly current = new Map<string, ExchangeRecord[]>();
+  private readonly sessions: ExchangeRecord[][] = [];
+
+  add(record: ExchangeRecord): void {
+    const key = `${record.exchange.route}\u0000${record.exchange.session_id ?? ''}`;
+    let session = this.current.get(key);
+    if (!session || record.exchange.method === 'initialize') {
+      session = [];
+      this.current.set(key, session);
+      this.sessions.push(session);
+    }
+    session.push(record);
+  }
+
+  all(): readonly ExchangeRecord[][] {
+    return this.sessions;
+  }
+}
+
+/** The initialize an MCP session's call was made under (the newest one recorded before it), or null (sessionless, or an era without one). */
 function sessionInitialize(db: Db, e: Exchange): ExchangeRecord | null {
   if (!e.session_id) return null;
-  const id = db.prepare("SELECT id FROM exchanges WHERE route = ? AND session_id = ? AND method = 'initialize' ORDER BY id LIMIT 1").pluck().get(e.route, e.session_id) as string | undefined;
+  const id = db.prepare("SELECT id FROM exchanges WHERE route = ? AND session_id = ? AND method = 'initialize' AND id < ? ORDER BY id DESC LIMIT 1").pluck().get(e.route, e.session_id, e.id) as string | undefined;
   return id ? getExchangeRecord(db, id) : null;
 }
 
@@ -306,26 +382,35 @@ function jsonRpcPathFromCard(db: Db, route: string, config: Config): string | nu
   return null;
 }
 
-/** The JSON-RPC answer to `record`'s request in an MCP response: the JSON body, or the SSE event carrying it. */
-function mcpAnswer(sent: Sent, record: ExchangeRecord): unknown {
+/** The JSON-RPC answer to `record`'s request in an MCP response: the JSON body, or the data of the SSE event carrying it. */
+function mcpAnswer(sent: Sent, record: ExchangeRecord): Buffer | null {
+  if (!sent.events) return sent.body;
   const request = classify(recordedJson(record.request));
   const id = request.kind === 'request' ? request.id : undefined;
-  if (!sent.events) {
-    try {
-      return JSON.parse(sent.body.toString('utf8')) as unknown;
-    } catch {
-      return sent.body.toString('utf8');
-    }
-  }
   for (const event of sent.events) {
     try {
       const message = classify(JSON.parse(event.data) as unknown);
-      if (message.kind === 'response' && message.id === id) return message.raw;
+      if (message.kind === 'response' && message.id === id) return Buffer.from(event.data);
     } catch {
       // not JSON: not the answer
     }
   }
   return null;
+}
+
+/** The JSON-RPC answer to `record`'s request, parsed; null when the response had none. */
+function mcpAnswerJson(sent: Sent, record: ExchangeRecord): unknown {
+  const bytes = mcpAnswer(sent, record);
+  return bytes && parsed(bytes);
+}
+
+/** A body as JSON, else as text. */
+function parsed(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8')) as unknown;
+  } catch {
+    return bytes.toString('utf8');
+  }
 }
 
 async function runAtMost(limit: number, units: readonly (() => Promise<void>)[]): Promise<void> {

@@ -8,7 +8,8 @@
 //
 // Why a replay server and not aimock: aimock's streams carry no cache_* usage, put the final
 // output_tokens in message_start, never add `"usage":null` to chunks, and always report usage
-// on chat streams that ask for it; these bodies are what the real APIs send instead.
+// on chat streams that ask for it; these bodies are what the real APIs send instead. Also an
+// OpenAI-compatible server that sends usage unasked.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Anthropic, { APIError as AnthropicApiError } from '@anthropic-ai/sdk';
@@ -328,6 +329,34 @@ describe('OpenAI captured responses', () => {
     const e = await onlyExchange(tapwire);
     assert.equal(e.input_tokens, 1210);
     assert.equal(e.cache_read_tokens, 1024);
+  });
+
+  // aimock cannot play this server: it sends a usage chunk only when asked (or, as OpenRouter,
+  // exactly one whether asked or not, which on the wire is the same stream as one asked for).
+  test('a server that sends usage unasked: the agent gets the same chunks through tapwire as directly, and the record has the usage', async (t) => {
+    const chunks = openaiChunks().slice(0, -1).map(withoutUsage);
+    const usage = { prompt_tokens: 12, completion_tokens: 7, total_tokens: 19 };
+    const ownUsageChunk = { ...chunks[0], choices: [], usage };
+    const streams: Record<string, (asked: boolean) => Record<string, unknown>[]> = {
+      // Its own usage-only chunk always, and the one include_usage asks for besides.
+      'a usage chunk of its own': (asked) => [...chunks, ownUsageChunk, ...(asked ? [ownUsageChunk] : [])],
+      // Usage on the chunk that carries finish_reason always, and the usage-only chunk when asked.
+      'usage on the finishing chunk': (asked) => [...chunks.slice(0, -1), { ...chunks.at(-1), usage }, ...(asked ? [ownUsageChunk] : [])],
+    };
+    for (const [server, stream] of Object.entries(streams)) {
+      const upstream = await startUpstream((req, res) => {
+        const asked = (JSON.parse(req.body.toString('utf8')) as { stream_options?: { include_usage?: boolean } }).stream_options?.include_usage === true;
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.end(openaiStream(stream(asked)).join(''));
+      });
+      t.after(() => upstream.close());
+      const tapwire = await startRoutes(t, { openai: { upstream: upstream.url, provider: 'openai' } });
+      const direct = await collect(await openaiClient(upstream.url).chat.completions.create({ ...chatRequest, stream: true }));
+      const through = await collect(await openaiClient(`${tapwire.url}/openai`).chat.completions.create({ ...chatRequest, stream: true }));
+      assert.deepEqual(through, direct, server);
+      const e = await onlyExchange(tapwire);
+      assert.deepEqual([e.input_tokens, e.output_tokens, e.tokens_estimated], [12, 7, 0], server);
+    }
   });
 
   test('non-streamed reasoning model with cached prompt: cached and reasoning tokens recorded, cost uses cache price', async (t) => {

@@ -2,11 +2,12 @@
 // (a tool error the model sees) and a filtered tools/list; a denied model with the OpenAI and
 // Anthropic SDKs (their own 403 errors); a denied A2A send (a JSON-RPC error); a token budget
 // crossed by one call and refusing the next; a request rate refused with retry-after. Every
-// refusal never reaches the upstream, names the rule, and is recorded as denied. Also: an
-// identity token verified against a JWKS, and response-phase rules on plain and streamed
-// LLM answers.
+// refusal never reaches the upstream, names the rule, and is recorded as denied. Token
+// budgets with the SDKs' default retries: a day's window fails at once, a short one is
+// retried. Also: an identity token verified against a JWKS, and response-phase rules on
+// plain and streamed LLM answers, recorded (and mocked) as the agent received them.
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
@@ -18,6 +19,12 @@ import { failure, sendRequest, startA2aAgent, v1Client, type A2aAgent } from '..
 import { startAimock, withJournal, type LLMock } from '../support/aimock.js';
 import { connectClient, one, startStreamableServer, type McpHttpServer } from '../support/mcp.js';
 import { startTestSidecar, type TestSidecar } from '../support/sidecar.js';
+import { until } from '../support/upstream.js';
+import type { Exchange } from '../../sidecar/exchange.js';
+import { openDatabase } from '../../store/db.js';
+import { listExchanges } from '../../store/queries.js';
+import { DEFAULT_LLM_IGNORED } from '../../store/replay-match.js';
+import { startMock } from '../../sidecar/replay/mock.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
@@ -34,6 +41,16 @@ async function startWithPolicy(t: TestContext, routes: string, policy: string, m
     tapwire.cleanup();
   });
   return tapwire;
+}
+
+/** What the database holds right now, read while tapwire runs. */
+function committed(tapwire: TestSidecar): Exchange[] {
+  const db = openDatabase(tapwire.dbPath, { readonly: true });
+  try {
+    return listExchanges(db);
+  } finally {
+    db.close();
+  }
 }
 
 describe('policies on MCP', () => {
@@ -290,6 +307,73 @@ describe('policies on LLM calls', () => {
     const retryAfter = Number(refused.headers?.get('retry-after'));
     assert.ok(retryAfter > 0 && retryAfter <= 60, `retry-after ${retryAfter}`);
   });
+
+  /** A sidecar with both routes and one token budget per provider of `tokens` per `per`. */
+  async function startWithBudget(t: TestContext, per: string): Promise<TestSidecar> {
+    return startWithPolicy(t, routes(), `rules:\n  - name: token-budget\n    when: protocol == "llm"\n    action: limit\n    limit: { tokens: 10, per: ${per}, key: llm.provider }\n`);
+  }
+
+  /** One call of 13 tokens per provider, each charged to its budget once its record is written. */
+  async function spendBudgets(tapwire: TestSidecar, openai: OpenAI, anthropic: Anthropic): Promise<void> {
+    await openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello' }] });
+    await anthropic.messages.create({ model: 'claude-haiku-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'hello' }] });
+    await until(() => committed(tapwire).length === 2, 'both calls recorded, so their tokens are charged');
+  }
+
+  // A hang fails by this timeout: before x-should-retry, the SDKs slept the day's retry-after.
+  test('a day-long token budget: both SDKs at their default retries raise RateLimitError at once, after one request', { timeout: 30_000 }, async (t) => {
+    const tapwire = await startWithBudget(t, '1d');
+    const openai = new OpenAI({ baseURL: `${tapwire.url}/openai/v1`, apiKey: KEY });
+    const anthropic = new Anthropic({ baseURL: `${tapwire.url}/anthropic`, apiKey: KEY });
+    await spendBudgets(tapwire, openai, anthropic);
+    const { result: refusals, upstream } = await withJournal(mock, () =>
+      Promise.all([
+        openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello' }] }).then(() => null, (err: unknown) => err),
+        anthropic.messages.create({ model: 'claude-haiku-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'hello' }] }).then(() => null, (err: unknown) => err),
+      ]),
+    );
+    const [openaiRefusal, anthropicRefusal] = refusals;
+    assert.ok(openaiRefusal instanceof OpenAI.RateLimitError, `got ${String(openaiRefusal)}`);
+    assert.ok(anthropicRefusal instanceof Anthropic.RateLimitError, `got ${String(anthropicRefusal)}`);
+    for (const refusal of [openaiRefusal, anthropicRefusal]) {
+      assert.match(refusal.message, /token-budget/);
+      assert.ok(Number(refusal.headers?.get('retry-after')) > 60, 'the agent is still told when the budget frees up');
+      assert.equal(refusal.headers?.get('x-should-retry'), 'false');
+    }
+    assert.equal(upstream.length, 0);
+    const exchanges = await tapwire.stop();
+    assert.deepEqual(exchanges.map((e) => [e.provider, e.status, e.http_status]).sort(), [
+      ['anthropic', 'denied', 429],
+      ['anthropic', 'ok', 200],
+      ['openai', 'denied', 429],
+      ['openai', 'ok', 200],
+    ], 'each SDK sent its refused call once');
+  });
+
+  test('a token budget of a few seconds: both SDKs at their default retries wait for retry-after and get through', { timeout: 30_000 }, async (t) => {
+    const tapwire = await startWithBudget(t, '3s');
+    const openai = new OpenAI({ baseURL: `${tapwire.url}/openai/v1`, apiKey: KEY });
+    const anthropic = new Anthropic({ baseURL: `${tapwire.url}/anthropic`, apiKey: KEY });
+    await spendBudgets(tapwire, openai, anthropic);
+    const [chat, message] = await Promise.all([
+      openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello' }] }),
+      anthropic.messages.create({ model: 'claude-haiku-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'hello' }] }),
+    ]);
+    assert.equal(chat.choices[0]?.message.content, 'hi there');
+    assert.deepEqual(message.content, [{ type: 'text', text: 'hi there' }]);
+    const exchanges = await tapwire.stop();
+    for (const provider of ['openai', 'anthropic']) {
+      assert.deepEqual(
+        exchanges.filter((e) => e.provider === provider).map((e) => [e.status, e.http_status]),
+        [
+          ['ok', 200],
+          ['denied', 429],
+          ['ok', 200],
+        ],
+        `${provider}: refused once, then retried by the SDK`,
+      );
+    }
+  });
 });
 
 describe('identity', () => {
@@ -388,6 +472,105 @@ describe('response-phase policies on LLM calls', () => {
       [0, 'no-rambling', 'deny'],
       [1, 'no-cloud-keys', 'deny'],
     ]);
+  });
+});
+
+describe('response-phase refusals in the record', () => {
+  const AWS_KEY = 'AKIAQWERTYUIOPASDFGH';
+  let mock: LLMock;
+  before(async () => {
+    mock = await startAimock([KEY], (m) => {
+      m.onMessage(/^leak$/, { content: `here it is: ${AWS_KEY} and more text after it`, usage: { prompt_tokens: 3, completion_tokens: 12 } });
+    });
+  });
+  after(() => mock.stop());
+
+  /** What the agent gets, through `base`, for a plain and a streamed answer carrying the key, from each SDK. */
+  async function agentView(base: string): Promise<unknown[]> {
+    const openai = new OpenAI({ baseURL: `${base}/openai/v1`, apiKey: KEY, maxRetries: 0 });
+    const anthropic = new Anthropic({ baseURL: `${base}/anthropic`, apiKey: KEY, maxRetries: 0 });
+    const failure = (err: unknown): unknown => {
+      if (!(err instanceof OpenAI.APIError || err instanceof Anthropic.APIError)) return err;
+      const status: unknown = err.status;
+      return { status, message: err.message };
+    };
+    const request = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'leak' }] };
+    const anthropicRequest = { model: 'claude-haiku-4-5', max_tokens: 100, messages: [{ role: 'user' as const, content: 'leak' }] };
+    const streamed = async (chunks: () => Promise<AsyncIterable<unknown>>, text: (chunk: unknown) => string): Promise<unknown> => {
+      let received = '';
+      const error = await (async () => {
+        for await (const chunk of await chunks()) received += text(chunk);
+      })().then(() => null, failure);
+      return { received, error };
+    };
+    return [
+      await openai.chat.completions.create(request).then(() => null, failure),
+      await streamed(
+        () => openai.chat.completions.create({ ...request, stream: true }),
+        (chunk) => (chunk as OpenAI.ChatCompletionChunk).choices[0]?.delta.content ?? '',
+      ),
+      await anthropic.messages.create(anthropicRequest).then(() => null, failure),
+      await streamed(
+        () => anthropic.messages.create({ ...anthropicRequest, stream: true }),
+        (chunk) => {
+          const event = chunk as Anthropic.RawMessageStreamEvent;
+          return event.type === 'content_block_delta' && event.delta.type === 'text_delta' ? event.delta.text : '';
+        },
+      ),
+    ];
+  }
+
+  /** Every file of the database (the -wal too while tapwire runs), as text. */
+  function databaseFiles(tapwire: TestSidecar): string {
+    return readdirSync(tapwire.dir)
+      .filter((f) => f.startsWith('tapwire.db'))
+      .map((f) => readFileSync(join(tapwire.dir, f)).toString('latin1'))
+      .join('\n');
+  }
+
+  test('a refused answer is recorded as the agent received it, the key stored nowhere, and tapwire mock serves the same refusal', async (t) => {
+    const tapwire = await startWithPolicy(
+      t,
+      `  openai:\n    protocol: llm\n    upstream: ${mock.url}\n    provider: openai\n  anthropic:\n    protocol: llm\n    upstream: ${mock.url}\n    provider: anthropic\n`,
+      `rules:\n  - name: no-cloud-keys\n    phase: response\n    when: response.text.matches("AKIA[0-9A-Z]{16}")\n    action: deny\n    message: the answer carries an AWS key\n`,
+    );
+    const live = await agentView(tapwire.url);
+    const [openaiPlain, openaiStream, anthropicPlain, anthropicStream] = live as [{ status: number; message: string }, { received: string; error: { message: string } }, { status: number; message: string }, { received: string; error: { message: string } }];
+    assert.equal(openaiPlain.status, 403);
+    assert.equal(anthropicPlain.status, 403);
+    for (const stream of [openaiStream, anthropicStream]) {
+      assert.match(stream.error.message, /no-cloud-keys: the answer carries an AWS key/);
+      assert.ok(!stream.received.includes(AWS_KEY), 'the key never reached the agent');
+    }
+    await until(() => committed(tapwire).length === 4, 'the four calls recorded');
+    assert.ok(!databaseFiles(tapwire).includes(AWS_KEY), 'the key is in no database file while tapwire runs');
+    const exchanges = await tapwire.stop();
+    assert.ok(!databaseFiles(tapwire).includes(AWS_KEY), 'the key is in no database file after the stop');
+
+    assert.deepEqual(exchanges.map((e) => [e.provider, e.streamed, e.status, e.http_status, e.policy_rule]), [
+      ['openai', 0, 'denied', 403, 'no-cloud-keys'],
+      ['openai', 1, 'denied', 200, 'no-cloud-keys'],
+      ['anthropic', 0, 'denied', 403, 'no-cloud-keys'],
+      ['anthropic', 1, 'denied', 200, 'no-cloud-keys'],
+    ]);
+    assert.ok(exchanges.every((e) => (e.output_tokens ?? 0) > 0), 'the tokens the upstream generated are still counted');
+    const [plain, stream, anthropicPlainRecord, anthropicStreamRecord] = exchanges.map((e) => tapwire.record(e.id));
+    assert.deepEqual(JSON.parse(plain!.response!.body!.toString()), {
+      error: { message: 'tapwire policy no-cloud-keys: the answer carries an AWS key', type: 'policy_denied', param: null, code: 'policy_denied' },
+    });
+    assert.equal(plain!.response!.headers['x-tapwire-policy'], 'no-cloud-keys');
+    assert.equal((JSON.parse(anthropicPlainRecord!.response!.body!.toString()) as { error: { type: string } }).error.type, 'permission_error');
+    // A stream: the events that passed, then the error event that ended it; nothing after.
+    const lastOpenai = stream!.events.at(-1)!;
+    assert.equal((JSON.parse(lastOpenai.data) as { error: { code: string } }).error.code, 'policy_denied');
+    assert.equal(anthropicStreamRecord!.events.at(-1)!.event, 'error');
+    for (const record of [stream!, anthropicStreamRecord!]) {
+      assert.equal(record.response!.body!.toString(), record.events.map((e) => `${e.event ? `event: ${e.event}\n` : ''}data: ${e.data}\n\n`).join(''), 'the stored body is the stream the agent got');
+    }
+
+    const mockServer = await startMock({ db: tapwire.dbPath, listen: '127.0.0.1:0', onMiss: 'error', timing: 'instant', ignore: DEFAULT_LLM_IGNORED.map((p) => [p]) });
+    t.after(() => mockServer.close());
+    assert.deepEqual(await agentView(mockServer.url), live, 'tapwire mock serves what the agent got');
   });
 });
 

@@ -76,4 +76,18 @@ describe('SSE parser properties', () => {
       { numRuns: 300 },
     );
   });
+
+  test('with maxEventChars, raw texts still carry every byte, and events within the limit are the same', () => {
+    fc.assert(
+      fc.property(sseText, fc.array(fc.nat(), { maxLength: 12 }), fc.integer({ min: 1, max: 60 }), (text, offsets, limit) => {
+        const parser = new SseParser({ maxEventChars: limit });
+        const events = cut(Buffer.from(text, 'utf8'), offsets).flatMap((chunk) => parser.push(chunk));
+        events.push(...parser.end());
+        assert.equal(events.map((e) => e.raw).join('') + parser.unterminated(), text);
+        const small = parse([Buffer.from(text, 'utf8')]).events.filter((e) => e.raw.length <= limit);
+        assert.deepEqual(events.filter((e) => !e.oversize && e.raw.length <= limit), small);
+      }),
+      { numRuns: 500 },
+    );
+  });
 });

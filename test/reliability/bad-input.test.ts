@@ -1,10 +1,12 @@
 // Bodies no well-behaved agent sends: empty, not JSON, invalid UTF-8, nested a hundred
 // thousand deep, many megabytes, under the wrong content type; JSON-RPC batches and ids
-// reused within a session; bodies over limits.max_request_bytes. tapwire never crashes:
-// what it forwards reaches the upstream byte for byte (the upstream owns the protocol and
-// answers), it records every call, and a body over the limit gets a 413 in the route's own
-// error format (the real OpenAI and Anthropic SDKs raise their usual errors) without reaching
-// the upstream, or the stdio server of a command route. Policies are loaded, so the CEL context is built from every one of these.
+// reused within a session; bodies over limits.max_request_bytes. tapwire never crashes and
+// records every call. On a route with request-phase rules, a body tapwire reads is judged and
+// forwarded byte for byte, and one it cannot read (so no rule could judge it) is refused
+// with 403 and recorded as denied with the reason; on a route without, everything is
+// forwarded byte for byte (the upstream owns the protocol and answers). A body over the
+// limit gets a 413 in the route's own error format (the real OpenAI and Anthropic SDKs raise
+// their usual errors) without reaching the upstream, or the stdio server of a command route.
 //
 // The upstreams are scripted node:http servers: they report the exact bytes they received,
 // and answer bodies no SDK server would accept (an SDK server rejects them before any code
@@ -29,19 +31,26 @@ const STDIO_SERVER = fileURLToPath(new URL('../support/mcp-stdio-server.js', imp
 const deepArray = (depth: number): string => `${'['.repeat(depth)}${']'.repeat(depth)}`;
 const deepObject = (depth: number): string => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
 
-/** Bodies under the wrong content type, or not what the protocol expects at all. */
-const BAD_BODIES: { what: string; body: Buffer; contentType?: string }[] = [
-  { what: 'empty', body: Buffer.alloc(0), contentType: 'application/json' },
-  { what: 'not JSON', body: Buffer.from('hello there'), contentType: 'application/json' },
-  { what: 'invalid UTF-8', body: Buffer.from([0x7b, 0x22, 0x6d, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0xc3, 0x28, 0x22, 0x7d]), contentType: 'application/json' },
-  { what: 'a lone surrogate escape', body: Buffer.from('{"model":"\\ud800","messages":[{"role":"user","content":"\\udfff"}]}'), contentType: 'application/json' },
-  { what: 'arrays 100000 deep', body: Buffer.from(deepArray(100_000)), contentType: 'application/json' },
-  { what: 'objects 100000 deep', body: Buffer.from(deepObject(100_000)), contentType: 'application/json' },
-  { what: 'messages 50000 deep', body: Buffer.from(`{"model":"m","jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":${deepObject(50_000)}},"messages":[{"role":"user","content":${deepArray(50_000)}}]}`), contentType: 'application/json' },
-  { what: '6 MiB of JSON', body: Buffer.from(JSON.stringify({ model: 'm', jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 't', arguments: { x: 'y'.repeat(6 * 1024 * 1024) } }, messages: [{ role: 'user', content: 'z'.repeat(1000) }] })), contentType: 'application/json' },
-  { what: 'JSON as text/plain', body: Buffer.from('{"model":"m","messages":[]}'), contentType: 'text/plain' },
-  { what: 'a form', body: Buffer.from('model=m&messages=hi'), contentType: 'application/x-www-form-urlencoded' },
-  { what: 'no content type', body: Buffer.from('{}') },
+type Protocol = 'llm' | 'mcp' | 'a2a';
+
+/**
+ * Bodies under the wrong content type, or not what the protocol expects at all, and the
+ * routes that read them (`readOn`): an LLM call or an A2A call is any JSON (empty, too, for an
+ * LLM call), an MCP POST only a JSON-RPC message. Invalid UTF-8 is read as the upstream's
+ * decoder reads it, with replacement characters; JSON nested deeper than 512 is not read.
+ */
+const BAD_BODIES: { what: string; body: Buffer; contentType?: string; readOn: Protocol[] }[] = [
+  { what: 'empty', body: Buffer.alloc(0), contentType: 'application/json', readOn: ['llm'] },
+  { what: 'not JSON', body: Buffer.from('hello there'), contentType: 'application/json', readOn: [] },
+  { what: 'invalid UTF-8', body: Buffer.from([0x7b, 0x22, 0x6d, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0xc3, 0x28, 0x22, 0x7d]), contentType: 'application/json', readOn: ['llm', 'a2a'] },
+  { what: 'a lone surrogate escape', body: Buffer.from('{"model":"\\ud800","messages":[{"role":"user","content":"\\udfff"}]}'), contentType: 'application/json', readOn: ['llm', 'a2a'] },
+  { what: 'arrays 100000 deep', body: Buffer.from(deepArray(100_000)), contentType: 'application/json', readOn: [] },
+  { what: 'objects 100000 deep', body: Buffer.from(deepObject(100_000)), contentType: 'application/json', readOn: [] },
+  { what: 'messages 50000 deep', body: Buffer.from(`{"model":"m","jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":${deepObject(50_000)}},"messages":[{"role":"user","content":${deepArray(50_000)}}]}`), contentType: 'application/json', readOn: [] },
+  { what: '6 MiB of JSON', body: Buffer.from(JSON.stringify({ model: 'm', jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 't', arguments: { x: 'y'.repeat(6 * 1024 * 1024) } }, messages: [{ role: 'user', content: 'z'.repeat(1000) }] })), contentType: 'application/json', readOn: ['llm', 'mcp', 'a2a'] },
+  { what: 'JSON as text/plain', body: Buffer.from('{"model":"m","messages":[]}'), contentType: 'text/plain', readOn: ['llm', 'a2a'] },
+  { what: 'a form', body: Buffer.from('model=m&messages=hi'), contentType: 'application/x-www-form-urlencoded', readOn: [] },
+  { what: 'no content type', body: Buffer.from('{}'), readOn: ['llm', 'a2a'] },
 ];
 
 /** A policy that reads the body through the CEL context, and one that redacts: both run on every call. */
@@ -57,6 +66,9 @@ function policyFile(dir: string): string {
       '  - name: no-rm',
       '    when: protocol == "mcp" && mcp.tool == "rm"',
       '    action: deny',
+      '  - name: no-cancel',
+      '    when: protocol == "a2a" && a2a.method == "CancelTask"',
+      '    action: deny',
       '  - name: mask-keys',
       '    when: "true"',
       '    action: redact',
@@ -67,10 +79,17 @@ function policyFile(dir: string): string {
   return path;
 }
 
-async function sidecarWithPolicy(t: TestContext, routes: string, extra = ''): Promise<TestSidecar> {
+/** Only a redaction: no rule that decides, so nothing is judged before forwarding. */
+function redactOnlyFile(dir: string): string {
+  const path = join(dir, 'redact.yaml');
+  writeFileSync(path, ['rules:', '  - name: mask-keys', '    when: "true"', '    action: redact', "    redact: { patterns: ['sk-[a-z0-9]+'] }", ''].join('\n'));
+  return path;
+}
+
+async function sidecarWithPolicy(t: TestContext, routes: string, extra = '', policy: (dir: string) => string = policyFile): Promise<TestSidecar> {
   // The policy file sits next to the database, in the sidecar's temp directory.
   const dir = mkdtempSync(join(tmpdir(), 'tapwire-bad-input-'));
-  const tapwire = await startTestSidecar(`${routes}\npolicies: ["${policyFile(dir)}"]\n${extra}`, process.env, { dir });
+  const tapwire = await startTestSidecar(`${routes}\npolicies: ["${policy(dir)}"]\n${extra}`, process.env, { dir });
   t.after(async () => {
     await tapwire.stop();
     tapwire.cleanup();
@@ -97,28 +116,42 @@ async function post(url: string, body: Buffer, contentType?: string): Promise<{ 
 
 describe('bad request bodies', () => {
   for (const route of ['llm', 'mcp', 'a2a'] as const) {
-    test(`${route} route: each reaches the upstream byte for byte, gets its answer, and is recorded`, async (t) => {
-      const upstream = await echoUpstream(t);
-      const yaml = route === 'llm' ? `routes:\n  r: { protocol: llm, provider: openai, upstream: "${upstream.url}" }` : `routes:\n  r: { protocol: ${route}, upstream: "${upstream.url}" }`;
-      const tapwire = await sidecarWithPolicy(t, yaml);
-      const path = route === 'llm' ? '/r/v1/chat/completions' : '/r/';
-      for (const { what, body, contentType } of BAD_BODIES) {
-        const answer = await post(`${tapwire.url}${path}`, body, contentType);
-        assert.equal(answer.status, 400, what);
-        assert.match(answer.text, new RegExp(`got ${body.length} bytes`), what);
-      }
-      // (An A2A route also fetches the agent's card: only the POSTs are the agent's.)
-      const posts = upstream.requests.filter((r) => r.method === 'POST');
-      assert.equal(posts.length, BAD_BODIES.length);
-      posts.forEach((r, i) => assert.ok(r.body.equals(BAD_BODIES[i]!.body), `${BAD_BODIES[i]!.what}: forwarded byte for byte`));
-      const health = await fetch(`${tapwire.url}/_tapwire/health`);
-      assert.equal(health.status, 200, 'still serving');
-      const exchanges = await tapwire.stop();
-      // One record per call (a JSON-RPC body that parsed records its message instead of the call).
-      assert.equal(exchanges.length, BAD_BODIES.length, exchanges.map((e) => `${e.method} ${e.error_code}`).join('\n'));
-      assert.ok(exchanges.every((e) => e.status === 'error' && e.http_status === 400));
-      assert.deepEqual(exchanges.map((e) => e.request_bytes), BAD_BODIES.map((b) => b.body.length));
-    });
+    for (const policed of [true, false]) {
+      const title = policed
+        ? `${route} route with request-phase rules: what tapwire reads is judged and forwarded byte for byte, what it cannot read is refused and recorded denied`
+        : `${route} route without request-phase rules: each reaches the upstream byte for byte, gets its answer, and is recorded`;
+      test(title, async (t) => {
+        const upstream = await echoUpstream(t);
+        const yaml = route === 'llm' ? `routes:\n  r: { protocol: llm, provider: openai, upstream: "${upstream.url}" }` : `routes:\n  r: { protocol: ${route}, upstream: "${upstream.url}" }`;
+        const tapwire = await sidecarWithPolicy(t, yaml, '', policed ? policyFile : redactOnlyFile);
+        const path = route === 'llm' ? '/r/v1/chat/completions' : '/r/';
+        const forwarded = BAD_BODIES.filter((b) => !policed || b.readOn.includes(route));
+        for (const { what, body, contentType, readOn } of BAD_BODIES) {
+          const answer = await post(`${tapwire.url}${path}`, body, contentType);
+          if (!policed || readOn.includes(route)) {
+            assert.equal(answer.status, 400, what);
+            assert.match(answer.text, new RegExp(`got ${body.length} bytes`), what);
+          } else {
+            assert.equal(answer.status, 403, what);
+            assert.match(answer.text, /tapwire policy unreadable: tapwire cannot read this request/, what);
+          }
+        }
+        // (An A2A route also fetches the agent's card: only the POSTs are the agent's.)
+        const posts = upstream.requests.filter((r) => r.method === 'POST');
+        assert.equal(posts.length, forwarded.length);
+        posts.forEach((r, i) => assert.ok(r.body.equals(forwarded[i]!.body), `${forwarded[i]!.what}: forwarded byte for byte`));
+        const health = await fetch(`${tapwire.url}/_tapwire/health`);
+        assert.equal(health.status, 200, 'still serving');
+        const exchanges = await tapwire.stop();
+        // One record per call (a JSON-RPC body that parsed records its message instead of the call).
+        assert.equal(exchanges.length, BAD_BODIES.length, exchanges.map((e) => `${e.method} ${e.error_code}`).join('\n'));
+        assert.deepEqual(
+          exchanges.map((e) => [e.status, e.http_status, e.policy_rule === 'unreadable']),
+          BAD_BODIES.map((b) => (!policed || b.readOn.includes(route) ? ['error', 400, false] : ['denied', 403, true])),
+        );
+        assert.deepEqual(exchanges.map((e) => e.request_bytes), BAD_BODIES.map((b) => b.body.length));
+      });
+    }
   }
 });
 
@@ -234,7 +267,7 @@ describe('bodies over limits.max_request_bytes', () => {
 
     assert.equal(upstream.requests.length, 0, 'nothing over the limit was forwarded');
     // Under the limit, calls still go through.
-    assert.equal((await post(`${tapwire.url}/mcp/mcp`, Buffer.from('{}'), 'application/json')).status, 400);
+    assert.equal((await post(`${tapwire.url}/mcp/mcp`, Buffer.from('{"jsonrpc":"2.0","id":1,"method":"ping"}'), 'application/json')).status, 400);
     const exchanges = await tapwire.stop();
     const refused = exchanges.filter((e) => e.http_status === 413);
     assert.deepEqual(

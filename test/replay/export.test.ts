@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createRequire } from 'node:module';
@@ -83,6 +83,24 @@ describe('tapwire export', () => {
     );
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--filter: column 5: mcp has no field "tol"/);
+  });
+
+  test('a damaged row is skipped and named; the rest is exported, as JSONL and HAR', async () => {
+    const damaged = join(recorded.sidecar.dir, 'damaged.db');
+    copyFileSync(recorded.dbPath, damaged);
+    const db = openDatabase(damaged);
+    const ids = db.prepare('SELECT id FROM exchanges ORDER BY id').pluck().all() as string[];
+    db.prepare("UPDATE payloads SET headers = '{not json' WHERE exchange_id = ?").run(ids[1]);
+    db.close();
+    const jsonl = await run(process.execPath, [CLI, 'export', '--db', damaged, '--format', 'jsonl']);
+    assert.deepEqual(lines(jsonl.stdout).map((l) => l.exchange.id), ids.filter((id) => id !== ids[1]));
+    assert.match(jsonl.stderr, new RegExp(`exchange ${ids[1]} skipped: .*JSON`));
+    const file = join(recorded.sidecar.dir, 'damaged.har');
+    const har = await run(process.execPath, [CLI, 'export', '--db', damaged, '--format', 'har', '-o', file]);
+    assert.match(har.stderr, new RegExp(`exchange ${ids[1]} skipped`));
+    const document = JSON.parse(readFileSync(file, 'utf8')) as Har;
+    assert.deepEqual(harValidator()(document), []);
+    assert.equal(document.log.entries.length, ids.length - 1);
   });
 
   test("a config's redact rules mask the export", async () => {

@@ -61,7 +61,7 @@ describe('config', () => {
 
   test('an unknown key is an error with its line and the keys allowed there', () => {
     const message = configError('store:\n  path: x.db\n  flush_every: 5\n');
-    assert.match(message, /tapwire\.yaml:3:\d+: store\.flush_every: unknown key \(allowed here: path, max_body_bytes, flush_interval_ms, redact_headers, durability, buffer_records, retry_interval_ms\)/);
+    assert.match(message, /tapwire\.yaml:3:\d+: store\.flush_every: unknown key \(allowed here: path, max_body_bytes, max_events, max_event_bytes, flush_interval_ms, redact_headers, durability, buffer_records, retry_interval_ms\)/);
   });
 
   test('an unknown key inside a route names the route', () => {

@@ -45,4 +45,35 @@ describe('SseParser', () => {
     const events = parseInPieces('data: complete\n\ndata: cut off', 5);
     assert.deepEqual(events.map((e) => e.data), ['complete']);
   });
+
+  // Linear work: a quadratic parser needs minutes for these (16 MiB rescanned per chunk, or
+  // every remaining line end searched for a "\r" per line); a linear one, well under a second.
+  test('one 16 MiB line in 4 KiB chunks', { timeout: 20_000 }, () => {
+    const value = 'x'.repeat(16 * 1024 * 1024);
+    const events = parseInPieces(`data: ${value}\n\n`, 4096);
+    assert.equal(events.length, 1);
+    assert.equal(events[0]!.data.length, value.length);
+  });
+
+  test('a million events in one chunk', { timeout: 20_000 }, () => {
+    const parser = new SseParser();
+    const events = parser.push(Buffer.from('data: x\n\n'.repeat(1_000_000)));
+    assert.equal(events.length, 1_000_000);
+    assert.ok(events.every((e) => e.data === 'x'));
+  });
+
+  test('an event over maxEventChars passes in pieces, unread, and the next event is parsed', () => {
+    const stream = 'data: a\n\n' + `data: ${'y'.repeat(100)}\r\ndata: z\r\n\r\n` + 'data: b\n\n';
+    for (const size of [1, 3, 7, 64, 10_000]) {
+      const parser = new SseParser({ maxEventChars: 20 });
+      const bytes = Buffer.from(stream);
+      const events: SseEvent[] = [];
+      for (let i = 0; i < bytes.length; i += size) events.push(...parser.push(bytes.subarray(i, i + size)));
+      events.push(...parser.end());
+      assert.deepEqual(events.filter((e) => !e.oversize).map((e) => e.data), ['a', 'b'], `chunk size ${size}`);
+      assert.equal(events.filter((e) => e.oversize === 'end').length, 1);
+      assert.ok(events.every((e) => e.raw.length <= 20 + size + 2), `nothing held past the limit (chunk size ${size})`);
+      assert.equal(events.map((e) => e.raw).join(''), stream);
+    }
+  });
 });
