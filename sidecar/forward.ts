@@ -61,18 +61,15 @@ interface GatewayFailure {
 }
 
 /**
- * Keeps up to `keep` bytes of a body by reference (at least `cap`, what the record stores),
- * and counts the whole.
+ * Keeps up to `keep` bytes of a body by reference (at least store.max_body_bytes, what the
+ * record stores), and counts the whole.
  */
 class BodyCapture {
   readonly chunks: Buffer[] = [];
   size = 0;
   private kept = 0;
   private joined: Buffer | null = null;
-  constructor(
-    private readonly cap: number,
-    readonly keep: number = cap,
-  ) {}
+  constructor(readonly keep: number) {}
   add(chunk: Buffer): void {
     this.size += chunk.length;
     if (this.kept >= this.keep) return;
@@ -85,12 +82,14 @@ class BodyCapture {
     this.joined ??= this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
     return this.joined;
   }
-  /** What the record stores; `cut` marks it truncated whatever its size (a body not read to its end). */
+  /**
+   * Everything kept, truncated when that is not the whole body or `cut` says so (a body not
+   * read to its end): the record is redacted whole and only then cut to store.max_body_bytes
+   * (sidecar/recording.ts).
+   */
   payload(headers: HeaderMap, cut = false): Payload {
-    const truncated = cut || this.size > this.cap;
-    // A truncated body is copied out, so the record does not hold on to the rest.
-    const body = truncated ? Buffer.concat(this.chunks, Math.min(this.kept, this.cap)) : this.whole();
-    return { headers, body, body_size: this.size, truncated };
+    const body = this.whole() ?? Buffer.concat(this.chunks, this.kept);
+    return { headers, body, body_size: this.size, truncated: cut || this.kept < this.size };
   }
 }
 
@@ -236,7 +235,7 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
     if (isSse) {
       this.parser = new SseParser({ maxEventChars: (this.ctx.eventLimits ?? DEFAULT_EVENT_LIMITS).maxEventBytes });
     } else if (observer.readsBody || this.holding) {
-      this.responsePayload = new BodyCapture(this.ctx.maxBodyBytes, Math.max(this.ctx.maxBodyBytes, OBSERVED_BODY_LIMIT));
+      this.responsePayload = new BodyCapture(Math.max(this.ctx.maxBodyBytes, OBSERVED_BODY_LIMIT));
     }
     const kept = this.responsePayload.keep;
     // A whole body is never decoded past what is kept (one byte more marks it truncated).
@@ -436,7 +435,11 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
       // A stream whose decoding stopped carried events tapwire never saw.
       if (this.decoder?.stopped) exchange.events_truncated = 1;
     }
-    const request = await decodedPayload(this.requestPayload.payload(redactHeaders(this.request.req.headers, this.ctx.redacted)), this.ctx.maxBodyBytes);
+    // Decoded up to what a response body may be held to: the record redacts it whole, then cuts it.
+    const captured = decodedPayload(this.requestPayload.payload(redactHeaders(this.request.req.headers, this.ctx.redacted)), Math.max(this.ctx.maxBodyBytes, OBSERVED_BODY_LIMIT));
+    // Only a compressed request waits here: yielding for every call would let the agent's
+    // connection close end an MCP stream's exchanges before this one hands them its status.
+    const request = captured instanceof Promise ? await captured : captured;
     await observer.finish({ exchange, head, body, request, response: head ? this.recordedResponse(head) : null, events: this.eventLog.events });
   }
 }

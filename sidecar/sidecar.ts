@@ -235,7 +235,6 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
         agent: config.agent.name,
         route: routeName,
         sink,
-        maxBodyBytes: config.store.max_body_bytes,
         eventLimits,
         pendingTimeoutMs: config.routes[routeName]!.timeouts.response_ms,
         onError: (err) => log.error({ err }, 'could not complete an MCP record'),

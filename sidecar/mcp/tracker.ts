@@ -72,7 +72,6 @@ export interface TrackerOptions {
   agent: string;
   route: string;
   sink: RecordSink;
-  maxBodyBytes: number;
   /** store.max_events and store.max_event_bytes, per exchange; default DEFAULT_EVENT_LIMITS. */
   eventLimits?: EventLimits;
   /** Requests unanswered this long are recorded as errors. */
@@ -89,9 +88,9 @@ const SUBSCRIPTION_ID = 'io.modelcontextprotocol/subscriptionId';
 /** A session with nothing pending and no traffic for this long is forgotten. */
 const IDLE_SESSION_MS = 60 * 60 * 1000;
 
-function payload(headers: HeaderMap, bytes: Buffer, cap: number): Payload {
-  const truncated = bytes.length > cap;
-  return { headers, body: truncated ? Buffer.from(bytes.subarray(0, cap)) : bytes, body_size: bytes.length, truncated };
+/** A message's whole bytes: the record redacts them, then cuts them to store.max_body_bytes (sidecar/recording.ts). */
+function payload(headers: HeaderMap, bytes: Buffer): Payload {
+  return { headers, body: bytes, body_size: bytes.length, truncated: false };
 }
 
 function progressKey(token: string | number): string {
@@ -166,7 +165,7 @@ export class McpTracker {
       t0: performance.now(),
       method,
       facts: requestFacts(method, undefined),
-      request: payload(carrier.headers, bytes, this.options.maxBodyBytes),
+      request: payload(carrier.headers, bytes),
       events: new EventLog(this.options.eventLimits),
       owner: null,
       server: carrier.server ?? null,
@@ -423,7 +422,7 @@ export class McpTracker {
     this.options.sink({
       exchange,
       request: open.request,
-      response: response ? payload(response.headers, response.bytes, this.options.maxBodyBytes) : null,
+      response: response ? payload(response.headers, response.bytes) : null,
       events: open.events.events,
     });
   }
