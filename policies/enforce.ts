@@ -17,6 +17,8 @@ import { describeCall, versionHeader } from '../sidecar/a2a/wire.js';
 import { jsonBody, jsonValue } from '../sidecar/json-body.js';
 import { safeParseJson } from '../sidecar/llm/adapter.js';
 import { adapterFor } from '../sidecar/llm/observer.js';
+import type { LegacyStream } from '../sidecar/mcp/legacy-sse.js';
+import { completeResult, requestRevision } from '../sidecar/mcp/revision.js';
 import { emptyFacts, type Usage } from '../sidecar/llm/usage.js';
 import type { ExchangeObserver, ForwardOutcome, RecordSink, Replacement, ResponseHead } from '../sidecar/observer.js';
 import type { Route } from '../sidecar/route.js';
@@ -55,6 +57,8 @@ export interface GateCall {
   cannotRead: string | null;
   /** The verified identity's claims, set by admit(). */
   jwtClaims?: Record<string, unknown> | null;
+  /** Legacy HTTP+SSE: the session's GET stream, where the answers to this POST travel (the POST itself gets 202). */
+  answerStream?: LegacyStream | null;
 }
 
 /** What a call let through is forwarded with: the protocol's observer, wrapped when rules must see the answer. */
@@ -270,7 +274,7 @@ export class PolicyGate {
     const parsed = call.body && call.body.length > 0 ? parseJsonRpcBody(call.body) : null;
     // One request per POST (JSON-RPC batches were dropped from MCP in 2025-06-18): decided as a whole when every message is let through.
     const request = parsed?.ok && !parsed.batch && parsed.messages[0]?.kind === 'request' ? parsed.messages[0] : null;
-    const sessionId = first(call.req.headers['mcp-session-id']) ?? null;
+    const sessionId = first(call.req.headers['mcp-session-id']) ?? call.answerStream?.sessionId ?? null;
     // A2A calls are named by their v1.0 method whatever the version and binding, as they are recorded.
     const a2aMethod =
       protocol === 'a2a'
@@ -291,11 +295,17 @@ export class PolicyGate {
       if ('refused' in judged) {
         // The call's own exchange becomes the record of the refused message (its trace span goes with it).
         Object.assign(call.exchange, { method: live.method, jsonrpc_id: live.jsonrpc_id, session_id: live.session_id, target: targetOf(request) });
-        this.refuse(call, call.exchange, judged.refused, refusalMessage(request, judged.refused), 200);
+        this.refuse(call, call.exchange, judged.refused, refusalMessage(request, judged.refused, call.req.headers), 200);
         return null;
       }
       const { review, unreadable } = judged;
-      return review ? (observer) => new McpAnswerPolicyObserver(observer, request.id, review, unreadable) : unchanged;
+      if (!review) return unchanged;
+      // Legacy HTTP+SSE: the answer comes on the GET stream, which reviews it there.
+      if (call.answerStream) {
+        call.answerStream.reviews.expect(request.id, review);
+        return unchanged;
+      }
+      return (observer) => new McpAnswerPolicyObserver(observer, request.id, review, unreadable);
     }
     if (request && set.applies('request', protocol)) {
       const live = messageExchange(request);
@@ -303,7 +313,7 @@ export class PolicyGate {
       if (decision.outcome !== 'allow') {
         // The call's own exchange becomes the record of the refused message (its trace span goes with it).
         Object.assign(call.exchange, { method: live.method, jsonrpc_id: live.jsonrpc_id, session_id: live.session_id });
-        this.refuse(call, call.exchange, decision, refusalMessage(request, decision), 200);
+        this.refuse(call, call.exchange, decision, refusalMessage(request, decision, call.req.headers), 200);
         return null;
       }
       stamp(call.exchange, decision);
@@ -355,7 +365,7 @@ export class PolicyGate {
     };
     const answers = requests.map((request) =>
       request === refused?.request
-        ? refusalMessage(request, decision)
+        ? refusalMessage(request, decision, call.req.headers)
         : errorResponse(request.id, POLICY_DENIED, `tapwire policy ${decision.rule ?? ''}: not sent, because its batch was refused: ${decision.reason}`, { tapwire_error: 'policy_denied', rule: decision.rule }),
     );
     Object.assign(call.exchange, { method: (refused?.request ?? requests[0]!).method, jsonrpc_id: null });
@@ -375,7 +385,7 @@ export class PolicyGate {
     const exchange = messageExchange(call);
     const judged = this.judgeMcp(set, { headers: call.headers, jwtClaims: null }, exchange, call.request, call.body);
     if (!('refused' in judged)) return judged;
-    const refusal = refusalMessage(call.request, judged.refused);
+    const refusal = refusalMessage(call.request, judged.refused, call.headers);
     const text = Buffer.from(JSON.stringify(refusal));
     exchange.target = targetOf(call.request);
     exchange.http_status = call.httpStatus;
@@ -434,7 +444,7 @@ export class PolicyGate {
       const verdict = this.policies().unreadable('mcp', why, 'response');
       if (verdict.outcome === 'allow' && verdict.findings.length === 0) return null;
       this.refusedAnswers.set(key, verdict);
-      return verdict.outcome === 'allow' ? null : refusalMessage(request, verdict);
+      return verdict.outcome === 'allow' ? null : refusalMessage(request, verdict, scope.headers);
     };
     if (!list && !respond) return { review: null, unreadable };
     return {
@@ -449,7 +459,7 @@ export class PolicyGate {
         );
         if (verdict.outcome === 'allow') return null;
         this.refusedAnswers.set(key, verdict);
-        return refusalMessage(request, verdict);
+        return refusalMessage(request, verdict, scope.headers);
       },
     };
   }
@@ -471,14 +481,23 @@ export class PolicyGate {
     return { ...answer, result: { ...result, [list.field]: kept } };
   }
 
-  /** Answers a refused call and records it. `httpStatus` null: 403, or 429 for a limit. */
+  /**
+   * Answers a refused call and records it. `httpStatus` null: 403, or 429 for a limit. A
+   * JSON-RPC answer (`httpStatus` 200) to a legacy HTTP+SSE POST goes on the session's GET
+   * stream, and the POST gets what the transport's POSTs get, 202 Accepted.
+   */
   private refuse(call: GateCall, exchange: Exchange, decision: Decision, answer: unknown, httpStatus: number | null): void {
     const status = httpStatus ?? (decision.outcome === 'limit' ? 429 : 403);
     const text = JSON.stringify(answer);
     const headers: Record<string, string> = { ...refusalHeaders(decision), 'content-length': String(Buffer.byteLength(text)) };
     if (status === 401) headers['www-authenticate'] = 'Bearer';
-    call.res.writeHead(status, headers);
-    call.res.end(text);
+    if (status === 200 && call.answerStream?.send(Array.isArray(answer) ? answer : [answer])) {
+      call.res.writeHead(202, { 'content-type': 'text/plain; charset=utf-8', 'x-tapwire-policy': headers['x-tapwire-policy']! });
+      call.res.end('Accepted');
+    } else {
+      call.res.writeHead(status, headers);
+      call.res.end(text);
+    }
     exchange.http_status = status;
     this.recordRefusal(exchange, decision, this.refusedRequest(call.req.headers, call.body, call.cannotRead === null), {
       headers,
@@ -577,11 +596,15 @@ function targetOf(request: Extract<JsonRpcMessage, { kind: 'request' }>): string
   return typeof p.name === 'string' ? p.name : typeof p.uri === 'string' ? p.uri : null;
 }
 
-/** The JSON-RPC answer to a refused request: a tool error result for tools/call, an error otherwise. */
-function refusalMessage(request: { id: JsonRpcId; method: string }, decision: Decision): Record<string, unknown> {
+/**
+ * The JSON-RPC answer to a refused request: a tool error result for tools/call (with the
+ * `resultType` a 2026-07-28 request's revision requires), an error otherwise.
+ */
+function refusalMessage(request: Pick<McpRequest, 'id' | 'method' | 'params'>, decision: Decision, headers: McpScope['headers']): Record<string, unknown> {
   const text = `tapwire policy ${decision.rule ?? ''}: ${decision.reason}`;
   if (request.method === 'tools/call') {
-    return { jsonrpc: '2.0', id: request.id, result: { content: [{ type: 'text', text }], isError: true } };
+    const result = completeResult({ content: [{ type: 'text', text }], isError: true }, requestRevision(request.params, headers));
+    return { jsonrpc: '2.0', id: request.id, result };
   }
   const data: Record<string, unknown> = { tapwire_error: decision.outcome === 'limit' ? 'policy_limited' : 'policy_denied', rule: decision.rule };
   if (decision.retryAfterSeconds !== null) data.retry_after_seconds = decision.retryAfterSeconds;

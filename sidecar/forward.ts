@@ -460,7 +460,10 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
       // A stream whose decoding stopped carried events tapwire never saw.
       if (this.decoder?.stopped) exchange.events_truncated = 1;
     }
-    const request = await decodedPayload(this.requestPayload.payload(redactHeaders(this.request.req.headers, this.ctx.redacted)), this.ctx.maxBodyBytes);
+    const captured = decodedPayload(this.requestPayload.payload(redactHeaders(this.request.req.headers, this.ctx.redacted)), this.ctx.maxBodyBytes);
+    // Only a compressed request waits here: yielding for every call would let the agent's
+    // connection close end an MCP stream's exchanges before this one hands them its status.
+    const request = captured instanceof Promise ? await captured : captured;
     await observer.finish({ exchange, head, body, request, response: head ? this.recordedResponse(head) : null, events: this.eventLog.events });
   }
 }

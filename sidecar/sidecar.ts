@@ -18,6 +18,7 @@ import { PlainHttpObserver, type ExchangeObserver } from './observer.js';
 import { Recording } from './recording.js';
 import { BodyTooLarge, declaredTooLarge, protocolError, readBody, refuseTooLarge } from './refusal.js';
 import { readBodyAsSent, type BodyReading } from './readable-body.js';
+import { legacyStreamOf } from './mcp/legacy-sse.js';
 import { McpObserver } from './mcp/observer.js';
 import { A2aFlow, isRootCardRequest, rootCard } from './a2a/flow.js';
 import { commandSessions, SessionHttpBridge } from './mcp/stdio-http.js';
@@ -180,7 +181,9 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
       }
     }
     // A call the policies refuse is answered and recorded here, and never forwarded.
-    const admission = await policyGate?.admit({ req, res, route, path: pathOnly, exchange, body: readable, cannotRead });
+    // Legacy HTTP+SSE: a POST's answers (refusals included) travel on its session's GET stream.
+    const answerStream = protocol === 'mcp' && req.method === 'POST' ? legacyStreamOf(trackerFor(name), req) : null;
+    const admission = await policyGate?.admit({ req, res, route, path: pathOnly, exchange, body: readable, cannotRead, answerStream });
     if (admission === null) return;
     if (protocol === 'llm') {
       observer = new LlmObserver(adapterFor(route.config.provider, pathOnly), pathOnly, readable, prices, sink, readable !== body);
@@ -193,6 +196,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
         redact: (headers) => redactHeaders(headers, ctx.redacted),
         connectionKey: connections.keyOf(req.socket),
         call: exchange,
+        agent: res,
       });
     } else if (protocol === 'a2a') {
       ({ observer, path } = await a2a.prepare({ req, route, rest, body: readable, sink }));

@@ -11,6 +11,7 @@ import { estimateTokens } from '../llm/tokenizer.js';
 import { EventLog, type EventLimits, type RecordSink } from '../observer.js';
 import { metaTraceparent, parseTraceparent, spanOf, TraceStarter, type TraceParent } from '../telemetry/context.js';
 import { requestFacts, resultFacts, type McpRequestFacts } from './facts.js';
+import type { LegacyStream } from './legacy-sse.js';
 
 type Request = Extract<JsonRpcMessage, { kind: 'request' }>;
 type Notification = Extract<JsonRpcMessage, { kind: 'notification' }>;
@@ -55,6 +56,8 @@ export class McpSession {
   /** A request reused the id of one still pending: both wait, the later in a numbered slot (see slotFor). */
   reusedIds = false;
   lastSeen = Date.now();
+  /** Legacy HTTP+SSE: the session's GET stream, where its answers travel. */
+  legacy: LegacyStream | null = null;
   constructor(
     readonly key: string,
     /** The session id recorded on exchanges: the MCP session id, or the connection's. */
@@ -121,6 +124,11 @@ export class McpTracker {
     }
     session.lastSeen = Date.now();
     return session;
+  }
+
+  /** The session under `key`, if there is one. */
+  find(key: string): McpSession | undefined {
+    return this.sessions.get(key);
   }
 
   /**
@@ -346,7 +354,8 @@ export class McpTracker {
           this.end(session, open, 'error', 'no_response', `no response within ${this.options.pendingTimeoutMs} ms`);
         }
       }
-      if (session.pending === 0 && wall - session.lastSeen > IDLE_SESSION_MS) this.sessions.delete(key);
+      // A legacy session lives as long as its GET stream, however quiet.
+      if (session.pending === 0 && session.legacy === null && wall - session.lastSeen > IDLE_SESSION_MS) this.sessions.delete(key);
     }
   }
 
