@@ -10,6 +10,7 @@
 // answers and list filtering through admitMessage() and AnswerReviews.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { blankExchange, type Exchange, type ExchangeEvent, type ExchangeRecord, type Payload } from '../sidecar/exchange.js';
+import { decodedHeaders } from '../sidecar/encoding.js';
 import type { HeaderMap } from '../sidecar/headers.js';
 import { errorResponse, idKey, idText, parseJsonRpcBody, type JsonRpcId, type JsonRpcMessage } from '../sidecar/jsonrpc.js';
 import { describeCall, versionHeader } from '../sidecar/a2a/wire.js';
@@ -70,6 +71,9 @@ type McpRequest = Extract<JsonRpcMessage, { kind: 'request' }>;
 /** What the agent gets instead of the server's answer to a request let through; null leaves it unchanged. */
 export type AnswerReview = (answer: Record<string, unknown>) => Record<string, unknown> | null;
 
+/** What the agent gets instead of an answer tapwire could not decode (`why`); null lets it through. */
+type UnreadableAnswer = (why: string) => Record<string, unknown> | null;
+
 /** What an MCP request's rules see besides the message itself: the carrier's headers, the route, the agent's identity. */
 interface McpScope {
   headers: IncomingMessage['headers'];
@@ -84,8 +88,10 @@ export interface McpMessageCall {
   route: string;
   sessionId: string | null;
   request: McpRequest;
-  /** The message's own bytes. */
+  /** The message's own bytes (decoded when the HTTP body came compressed). */
   body: Buffer;
+  /** True when `body` is as received because tapwire could not decode it. */
+  undecoded?: boolean;
   /** The HTTP headers that carried it (none on stdio). */
   headers: IncomingMessage['headers'];
   /** The status of the HTTP response its answer goes on; null on stdio. */
@@ -121,7 +127,7 @@ export class PolicyGate {
     return buildContext({ ...source, agentLabels: this.options.agentLabels, jwtClaims: call.jwtClaims ?? null });
   }
 
-  /** MCP answers replaced by a response-phase refusal, until their record is written: route, id, method -> decision. */
+  /** MCP answers replaced by a response-phase refusal (or read by none: monitor mode's would_deny), until their record is written: route, id, method -> decision. */
   private readonly refusedAnswers = new Map<string, Decision>();
 
   /**
@@ -235,6 +241,11 @@ export class PolicyGate {
       stamp(call.exchange, verdict);
       return verdict;
     };
+    const refusalBody = (verdict: Decision): Replacement => ({
+      status: verdict.outcome === 'limit' ? 429 : 403,
+      headers: refusalHeaders(verdict),
+      body: Buffer.from(JSON.stringify(llmError(adapter.provider, verdict))),
+    });
     return (observer) =>
       new ResponsePolicyObserver(observer, {
         onHead: (h) => (head = h),
@@ -243,13 +254,16 @@ export class PolicyGate {
           const answer = emptyFacts();
           described?.readBody(jsonValue(body), answer);
           const verdict = judge({ headers: h.headers, body }, undefined, answer.usage);
-          if (!verdict) return null;
-          const status = verdict.outcome === 'limit' ? 429 : 403;
-          return { status, headers: refusalHeaders(verdict), body: Buffer.from(JSON.stringify(llmError(adapter.provider, verdict))) };
+          return verdict ? refusalBody(verdict) : null;
         },
         events: (text) => {
           const verdict = judge({ headers: head?.headers ?? {} }, text);
           return verdict ? llmErrorEvent(adapter.provider, verdict) : null;
+        },
+        unreadable: (why) => {
+          const verdict = this.policies().unreadable('llm', why, 'response');
+          stamp(call.exchange, verdict);
+          return verdict.outcome === 'allow' ? null : { body: refusalBody(verdict), event: llmErrorEvent(adapter.provider, verdict) };
         },
       });
   }
@@ -284,14 +298,14 @@ export class PolicyGate {
         this.refuse(call, call.exchange, judged.refused, refusalMessage(request, judged.refused, call.req.headers), 200);
         return null;
       }
-      const review = judged.review;
+      const { review, unreadable } = judged;
       if (!review) return unchanged;
       // Legacy HTTP+SSE: the answer comes on the GET stream, which reviews it there.
       if (call.answerStream) {
         call.answerStream.reviews.expect(request.id, review);
         return unchanged;
       }
-      return (observer) => new McpAnswerPolicyObserver(observer, request.id, review);
+      return (observer) => new McpAnswerPolicyObserver(observer, request.id, review, unreadable);
     }
     if (request && set.applies('request', protocol)) {
       const live = messageExchange(request);
@@ -375,7 +389,7 @@ export class PolicyGate {
     const text = Buffer.from(JSON.stringify(refusal));
     exchange.target = targetOf(call.request);
     exchange.http_status = call.httpStatus;
-    const request: Payload = { headers: this.options.redact(call.headers), body: call.body, body_size: call.body.length, truncated: false };
+    const request = this.refusedRequest(call.headers, call.body, true);
     this.recordRefusal(exchange, judged.refused, request, { headers: {}, body: text, body_size: text.length, truncated: false });
     return { refusal };
   }
@@ -398,7 +412,7 @@ export class PolicyGate {
     const text = Buffer.from(JSON.stringify(refusal));
     const exchange = blankExchange({ agent: call.agent, route: call.route, protocol: 'mcp' });
     Object.assign(exchange, { method: INVALID_METHOD, session_id: call.sessionId, http_status: call.httpStatus });
-    const request: Payload = { headers: this.options.redact(call.headers), body: call.body, body_size: call.body.length, truncated: false };
+    const request = this.refusedRequest(call.headers, call.body, call.undecoded !== true);
     this.recordRefusal(exchange, decision, request, { headers: {}, body: text, body_size: text.length, truncated: false });
     return { refusal };
   }
@@ -416,7 +430,7 @@ export class PolicyGate {
   }
 
   /** The request phase of one MCP request, and the review of its answer: the same for HTTP routes and stdio. */
-  private judgeMcp(set: PolicySet, scope: McpScope, live: Exchange, request: McpRequest, body: Buffer | null): { refused: Decision } | { review: AnswerReview | null } {
+  private judgeMcp(set: PolicySet, scope: McpScope, live: Exchange, request: McpRequest, body: Buffer | null): { refused: Decision } | { review: AnswerReview | null; unreadable: UnreadableAnswer } {
     if (set.applies('request', 'mcp')) {
       const decision = set.decide('request', this.context(scope, { exchange: live, request: { headers: scope.headers, body }, path: scope.path, routeUpstream: scope.routeUpstream }), Date.now());
       if (decision.outcome !== 'allow') return { refused: decision };
@@ -424,8 +438,17 @@ export class PolicyGate {
     }
     const list = LISTS[request.method];
     const respond = set.applies('response', 'mcp');
-    if (!list && !respond) return { review: null };
+    const key = answerKey(live.route, idText(request.id), request.method);
+    // An answer tapwire could not decode: refused as a response-phase deny would refuse it, or (monitor mode) recorded as would_deny.
+    const unreadable: UnreadableAnswer = (why) => {
+      const verdict = this.policies().unreadable('mcp', why, 'response');
+      if (verdict.outcome === 'allow' && verdict.findings.length === 0) return null;
+      this.refusedAnswers.set(key, verdict);
+      return verdict.outcome === 'allow' ? null : refusalMessage(request, verdict, scope.headers);
+    };
+    if (!list && !respond) return { review: null, unreadable };
     return {
+      unreadable,
       review: (answer) => {
         if (list) return this.filterList(live, scope, list, answer);
         if (!respond) return null;
@@ -435,7 +458,7 @@ export class PolicyGate {
           Date.now(),
         );
         if (verdict.outcome === 'allow') return null;
-        this.refusedAnswers.set(answerKey(live.route, idText(request.id), request.method), verdict);
+        this.refusedAnswers.set(key, verdict);
         return refusalMessage(request, verdict, scope.headers);
       },
     };
@@ -476,12 +499,26 @@ export class PolicyGate {
       call.res.end(text);
     }
     exchange.http_status = status;
-    this.recordRefusal(
-      exchange,
-      decision,
-      { headers: this.options.redact(call.req.headers), body: call.body, body_size: call.body?.length ?? 0, truncated: false },
-      { headers, body: Buffer.from(text), body_size: Buffer.byteLength(text), truncated: false },
-    );
+    this.recordRefusal(exchange, decision, this.refusedRequest(call.req.headers, call.body, call.cannotRead === null), {
+      headers,
+      body: Buffer.from(text),
+      body_size: Buffer.byteLength(text),
+      truncated: false,
+    });
+  }
+
+  /**
+   * A refused request as its record stores it, for redaction to see inside: `body` as read
+   * (decoded, so its headers say DECODED_FROM_HEADER instead of content-encoding), or, when
+   * tapwire could not read it (`read` false) and it came compressed, no bytes at all: what
+   * redaction cannot read is not stored.
+   */
+  private refusedRequest(headers: IncomingMessage['headers'], body: Buffer | null, read: boolean): Payload {
+    const redacted = this.options.redact(headers);
+    const size = body?.length ?? 0;
+    if (headers['content-encoding'] === undefined) return { headers: redacted, body, body_size: size, truncated: false };
+    if (read) return { headers: decodedHeaders(redacted), body, body_size: size, truncated: false };
+    return { headers: redacted, body: null, body_size: size, truncated: size > 0 };
   }
 
   /** Records a refused call: its request, and the answer the agent got instead. */
@@ -654,6 +691,8 @@ interface ResponseReview {
   body(head: ResponseHead, body: Buffer): Replacement | null;
   /** The text of a stream so far (see streamText): the error event that ends it, or null. */
   events(text: string): StreamEnd | null;
+  /** An answer tapwire could not decode (`why`): the refusal, as a body and as a stream's last event; null lets it through. */
+  unreadable(why: string): { body: Replacement; event: StreamEnd } | null;
 }
 
 /**
@@ -675,6 +714,8 @@ class ResponsePolicyObserver extends DelegatingObserver {
   private cut: { passed: number; end: ExchangeEvent } | null = null;
   /** A refused body: what the agent received instead. */
   private replaced: Replacement | null = null;
+  /** When the last event came, in ms: where a refusal of the undecodable rest goes in the record. */
+  private lastOffsetMs = 0;
   constructor(
     inner: ExchangeObserver,
     private readonly review: ResponseReview,
@@ -691,6 +732,7 @@ class ResponsePolicyObserver extends DelegatingObserver {
   override onEvent(event: SseEvent, offsetMs: number): string | null | undefined {
     const inner = this.inner.onEvent(event, offsetMs);
     const index = this.seen++;
+    this.lastOffsetMs = offsetMs;
     if (this.cut) return null;
     if (event.data === '') return inner;
     const piece = eventText(event.data);
@@ -711,6 +753,18 @@ class ResponsePolicyObserver extends DelegatingObserver {
     if (inner || head.status >= 400) return inner;
     this.replaced = this.review.body(head, body);
     return this.replaced;
+  }
+  unreadableBody(head: ResponseHead, why: string): Replacement | null {
+    if (head.status >= 400) return null;
+    this.replaced = this.review.unreadable(why)?.body ?? null;
+    return this.replaced;
+  }
+  unreadableStream(why: string): string | null {
+    if (this.cut) return null;
+    const refusal = this.review.unreadable(why);
+    if (!refusal) return null;
+    this.cut = { passed: this.seen, end: { ...refusal.event, offset_ms: this.lastOffsetMs, event_id: null } };
+    return sseText(this.cut.end);
   }
   override finish(outcome: ForwardOutcome): Promise<void> | void {
     if (this.replaced) {
@@ -743,10 +797,13 @@ function sentStream(events: readonly ExchangeEvent[], stored: Payload): Pick<Pay
  * records what the server answered.
  */
 class McpAnswerPolicyObserver extends DelegatingObserver {
+  /** The answer was seen (and reviewed). */
+  private answered = false;
   constructor(
     inner: ExchangeObserver,
     private readonly id: JsonRpcId,
     private readonly rewrite: AnswerReview,
+    private readonly unreadable: UnreadableAnswer,
   ) {
     super(inner);
   }
@@ -754,6 +811,7 @@ class McpAnswerPolicyObserver extends DelegatingObserver {
   private rewritten(text: string): string | null {
     const message = safeParseJson(text);
     if (!isAnswer(message) || message.id !== this.id) return null;
+    this.answered = true;
     const replacement = this.rewrite(message);
     return replacement ? JSON.stringify(replacement) : null;
   }
@@ -770,13 +828,29 @@ class McpAnswerPolicyObserver extends DelegatingObserver {
     const inner = this.inner.reviewBody?.(head, body) ?? null;
     if (inner || head.status >= 300) return inner;
     const data = this.rewritten(body.toString('utf8'));
-    if (data === null) return null;
-    const headers: HeaderMap = {};
-    for (const [name, value] of Object.entries(head.headers)) {
-      if (!['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'content-encoding'].includes(name.toLowerCase())) headers[name] = value;
-    }
-    return { status: head.status, headers, body: Buffer.from(data) };
+    return data === null ? null : answerReplacement(head, data);
   }
+
+  unreadableBody(head: ResponseHead, why: string): Replacement | null {
+    if (head.status >= 300) return null;
+    const refusal = this.unreadable(why);
+    return refusal ? answerReplacement(head, JSON.stringify(refusal)) : null;
+  }
+
+  unreadableStream(why: string): string | null {
+    if (this.answered) return null;
+    const refusal = this.unreadable(why);
+    return refusal ? `data: ${JSON.stringify(refusal)}\n\n` : null;
+  }
+}
+
+/** The server's response with `data` as its body instead. */
+function answerReplacement(head: ResponseHead, data: string): Replacement {
+  const headers: HeaderMap = {};
+  for (const [name, value] of Object.entries(head.headers)) {
+    if (!['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'content-encoding'].includes(name.toLowerCase())) headers[name] = value;
+  }
+  return { status: head.status, headers, body: Buffer.from(data) };
 }
 
 

@@ -82,6 +82,8 @@ export interface StreamableOptions {
   eventStore?: boolean;
   /** DNS-rebinding protection allowing only this server's own Host and Origin. */
   dnsRebindingProtection?: boolean;
+  /** Answer POSTs with a JSON body instead of an SSE stream. */
+  jsonResponse?: boolean;
 }
 
 /**
@@ -111,6 +113,7 @@ export async function startStreamableServer(build: () => McpServer, options: Str
           onsessioninitialized: (id) => void transports.set(id, created),
           onsessionclosed: (id) => void transports.delete(id),
           ...(options.eventStore ? { eventStore: new InMemoryEventStore() } : {}),
+          ...(options.jsonResponse ? { enableJsonResponse: true } : {}),
           ...(options.dnsRebindingProtection
             ? { enableDnsRebindingProtection: true, allowedHosts: [`127.0.0.1:${port}`], allowedOrigins: [`http://127.0.0.1:${port}`] }
             : {}),
