@@ -3,7 +3,7 @@
 import { loadPolicyFile, PolicyError } from './file.js';
 import { expandPattern } from './load.js';
 
-/** Returns the exit code: 0 when every file is valid, 1 otherwise. */
+/** Returns the exit code: 0 when every file is valid, 2 otherwise (every problem of every file printed). */
 export function policyCheck(patterns: readonly string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): number {
   let failed = false;
   for (const path of patterns.flatMap((p) => {
@@ -21,9 +21,9 @@ export function policyCheck(patterns: readonly string[], out: NodeJS.WritableStr
       out.write(`ok ${path}: ${file.rules.length} rules, ${file.tests.length} tests\n`);
     } catch (e) {
       if (!(e instanceof PolicyError)) throw e;
-      err.write(`${e.message}\n`);
+      err.write(`${e.explained.join('\n')}\n`);
       failed = true;
     }
   }
-  return failed ? 1 : 0;
+  return failed ? 2 : 0;
 }

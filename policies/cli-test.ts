@@ -26,12 +26,18 @@ interface RuleTally {
 
 /** Returns the exit code: 0 when every inline test passes, 1 when one fails, 2 for bad input. */
 export function policyTest(patterns: readonly string[], options: PolicyTestOptions, out: NodeJS.WritableStream, err: NodeJS.WritableStream): number {
+  // Bad flags are refused before any test runs or any file is read.
+  const sinceMs = options.since === undefined ? null : parseDuration(options.since);
+  if (options.since !== undefined && sinceMs === null) {
+    err.write(`tapwire: --since ${JSON.stringify(options.since)}: expected a duration such as 30m, 12h or 7d\n`);
+    return 2;
+  }
   let files;
   try {
     files = loadPolicyFiles(patterns);
   } catch (e) {
     if (!(e instanceof PolicyError)) throw e;
-    err.write(`${e.message}\n`);
+    err.write(`${e.explained.join('\n')}\n`);
     return 2;
   }
   let failures = 0;
@@ -48,11 +54,6 @@ export function policyTest(patterns: readonly string[], options: PolicyTestOptio
   const testCount = files.reduce((n, f) => n + f.tests.length, 0);
   out.write(`${testCount - failures}/${testCount} tests passed\n`);
   if (options.db) {
-    const sinceMs = options.since ? parseDuration(options.since) : null;
-    if (options.since && sinceMs === null) {
-      err.write(`--since ${options.since}: expected a duration such as 30m, 12h or 7d\n`);
-      return 2;
-    }
     replayDatabase(new PolicySet(files), options.db, sinceMs === null ? 0 : Date.now() - sinceMs, options.agentLabels ?? {}, out);
   }
   return failures > 0 ? 1 : 0;

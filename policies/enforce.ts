@@ -10,12 +10,15 @@
 // answers and list filtering through admitMessage() and AnswerReviews.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { blankExchange, type Exchange, type ExchangeEvent, type ExchangeRecord, type Payload } from '../sidecar/exchange.js';
+import { decodedHeaders } from '../sidecar/encoding.js';
 import type { HeaderMap } from '../sidecar/headers.js';
 import { errorResponse, idKey, idText, parseJsonRpcBody, type JsonRpcId, type JsonRpcMessage } from '../sidecar/jsonrpc.js';
 import { describeCall, versionHeader } from '../sidecar/a2a/wire.js';
 import { jsonBody, jsonValue } from '../sidecar/json-body.js';
 import { safeParseJson } from '../sidecar/llm/adapter.js';
 import { adapterFor, upstreamTraits } from '../sidecar/llm/observer.js';
+import type { LegacyStream } from '../sidecar/mcp/legacy-sse.js';
+import { completeResult, requestRevision } from '../sidecar/mcp/revision.js';
 import { emptyFacts, type Usage } from '../sidecar/llm/usage.js';
 import type { ExchangeObserver, ForwardOutcome, RecordSink, Replacement, ResponseHead } from '../sidecar/observer.js';
 import type { Route } from '../sidecar/route.js';
@@ -54,6 +57,8 @@ export interface GateCall {
   cannotRead: string | null;
   /** The verified identity's claims, set by admit(). */
   jwtClaims?: Record<string, unknown> | null;
+  /** Legacy HTTP+SSE: the session's GET stream, where the answers to this POST travel (the POST itself gets 202). */
+  answerStream?: LegacyStream | null;
 }
 
 /** What a call let through is forwarded with: the protocol's observer, wrapped when rules must see the answer. */
@@ -65,6 +70,9 @@ type McpRequest = Extract<JsonRpcMessage, { kind: 'request' }>;
 
 /** What the agent gets instead of the server's answer to a request let through; null leaves it unchanged. */
 export type AnswerReview = (answer: Record<string, unknown>) => Record<string, unknown> | null;
+
+/** What the agent gets instead of an answer tapwire could not decode (`why`); null lets it through. */
+type UnreadableAnswer = (why: string) => Record<string, unknown> | null;
 
 /** What an MCP request's rules see besides the message itself: the carrier's headers, the route, the agent's identity. */
 interface McpScope {
@@ -80,8 +88,10 @@ export interface McpMessageCall {
   route: string;
   sessionId: string | null;
   request: McpRequest;
-  /** The message's own bytes. */
+  /** The message's own bytes (decoded when the HTTP body came compressed). */
   body: Buffer;
+  /** True when `body` is as received because tapwire could not decode it. */
+  undecoded?: boolean;
   /** The HTTP headers that carried it (none on stdio). */
   headers: IncomingMessage['headers'];
   /** The status of the HTTP response its answer goes on; null on stdio. */
@@ -117,7 +127,7 @@ export class PolicyGate {
     return buildContext({ ...source, agentLabels: this.options.agentLabels, jwtClaims: call.jwtClaims ?? null });
   }
 
-  /** MCP answers replaced by a response-phase refusal, until their record is written: route, id, method -> decision. */
+  /** MCP answers replaced by a response-phase refusal (or read by none: monitor mode's would_deny), until their record is written: route, id, method -> decision. */
   private readonly refusedAnswers = new Map<string, Decision>();
 
   /**
@@ -231,6 +241,11 @@ export class PolicyGate {
       stamp(call.exchange, verdict);
       return verdict;
     };
+    const refusalBody = (verdict: Decision): Replacement => ({
+      status: verdict.outcome === 'limit' ? 429 : 403,
+      headers: refusalHeaders(verdict),
+      body: Buffer.from(JSON.stringify(llmError(adapter.provider, verdict))),
+    });
     return (observer) =>
       new ResponsePolicyObserver(observer, {
         onHead: (h) => (head = h),
@@ -239,13 +254,16 @@ export class PolicyGate {
           const answer = emptyFacts();
           described?.readBody(jsonValue(body), answer);
           const verdict = judge({ headers: h.headers, body }, undefined, answer.usage);
-          if (!verdict) return null;
-          const status = verdict.outcome === 'limit' ? 429 : 403;
-          return { status, headers: refusalHeaders(verdict), body: Buffer.from(JSON.stringify(llmError(adapter.provider, verdict))) };
+          return verdict ? refusalBody(verdict) : null;
         },
         events: (text) => {
           const verdict = judge({ headers: head?.headers ?? {} }, text);
           return verdict ? llmErrorEvent(adapter.provider, verdict) : null;
+        },
+        unreadable: (why) => {
+          const verdict = this.policies().unreadable('llm', why, 'response');
+          stamp(call.exchange, verdict);
+          return verdict.outcome === 'allow' ? null : { body: refusalBody(verdict), event: llmErrorEvent(adapter.provider, verdict) };
         },
       });
   }
@@ -256,7 +274,7 @@ export class PolicyGate {
     const parsed = call.body && call.body.length > 0 ? parseJsonRpcBody(call.body) : null;
     // One request per POST (JSON-RPC batches were dropped from MCP in 2025-06-18): decided as a whole when every message is let through.
     const request = parsed?.ok && !parsed.batch && parsed.messages[0]?.kind === 'request' ? parsed.messages[0] : null;
-    const sessionId = first(call.req.headers['mcp-session-id']) ?? null;
+    const sessionId = first(call.req.headers['mcp-session-id']) ?? call.answerStream?.sessionId ?? null;
     // A2A calls are named by their v1.0 method whatever the version and binding, as they are recorded.
     const a2aMethod =
       protocol === 'a2a'
@@ -277,11 +295,17 @@ export class PolicyGate {
       if ('refused' in judged) {
         // The call's own exchange becomes the record of the refused message (its trace span goes with it).
         Object.assign(call.exchange, { method: live.method, jsonrpc_id: live.jsonrpc_id, session_id: live.session_id, target: targetOf(request) });
-        this.refuse(call, call.exchange, judged.refused, refusalMessage(request, judged.refused), 200);
+        this.refuse(call, call.exchange, judged.refused, refusalMessage(request, judged.refused, call.req.headers), 200);
         return null;
       }
-      const review = judged.review;
-      return review ? (observer) => new McpAnswerPolicyObserver(observer, request.id, review) : unchanged;
+      const { review, unreadable } = judged;
+      if (!review) return unchanged;
+      // Legacy HTTP+SSE: the answer comes on the GET stream, which reviews it there.
+      if (call.answerStream) {
+        call.answerStream.reviews.expect(request.id, review);
+        return unchanged;
+      }
+      return (observer) => new McpAnswerPolicyObserver(observer, request.id, review, unreadable);
     }
     if (request && set.applies('request', protocol)) {
       const live = messageExchange(request);
@@ -289,7 +313,7 @@ export class PolicyGate {
       if (decision.outcome !== 'allow') {
         // The call's own exchange becomes the record of the refused message (its trace span goes with it).
         Object.assign(call.exchange, { method: live.method, jsonrpc_id: live.jsonrpc_id, session_id: live.session_id });
-        this.refuse(call, call.exchange, decision, refusalMessage(request, decision), 200);
+        this.refuse(call, call.exchange, decision, refusalMessage(request, decision, call.req.headers), 200);
         return null;
       }
       stamp(call.exchange, decision);
@@ -341,7 +365,7 @@ export class PolicyGate {
     };
     const answers = requests.map((request) =>
       request === refused?.request
-        ? refusalMessage(request, decision)
+        ? refusalMessage(request, decision, call.req.headers)
         : errorResponse(request.id, POLICY_DENIED, `tapwire policy ${decision.rule ?? ''}: not sent, because its batch was refused: ${decision.reason}`, { tapwire_error: 'policy_denied', rule: decision.rule }),
     );
     Object.assign(call.exchange, { method: (refused?.request ?? requests[0]!).method, jsonrpc_id: null });
@@ -361,11 +385,11 @@ export class PolicyGate {
     const exchange = messageExchange(call);
     const judged = this.judgeMcp(set, { headers: call.headers, jwtClaims: null }, exchange, call.request, call.body);
     if (!('refused' in judged)) return judged;
-    const refusal = refusalMessage(call.request, judged.refused);
+    const refusal = refusalMessage(call.request, judged.refused, call.headers);
     const text = Buffer.from(JSON.stringify(refusal));
     exchange.target = targetOf(call.request);
     exchange.http_status = call.httpStatus;
-    const request: Payload = { headers: this.options.redact(call.headers), body: call.body, body_size: call.body.length, truncated: false };
+    const request = this.refusedRequest(call.headers, call.body, true);
     this.recordRefusal(exchange, judged.refused, request, { headers: {}, body: text, body_size: text.length, truncated: false });
     return { refusal };
   }
@@ -388,7 +412,7 @@ export class PolicyGate {
     const text = Buffer.from(JSON.stringify(refusal));
     const exchange = blankExchange({ agent: call.agent, route: call.route, protocol: 'mcp' });
     Object.assign(exchange, { method: INVALID_METHOD, session_id: call.sessionId, http_status: call.httpStatus });
-    const request: Payload = { headers: this.options.redact(call.headers), body: call.body, body_size: call.body.length, truncated: false };
+    const request = this.refusedRequest(call.headers, call.body, call.undecoded !== true);
     this.recordRefusal(exchange, decision, request, { headers: {}, body: text, body_size: text.length, truncated: false });
     return { refusal };
   }
@@ -406,7 +430,7 @@ export class PolicyGate {
   }
 
   /** The request phase of one MCP request, and the review of its answer: the same for HTTP routes and stdio. */
-  private judgeMcp(set: PolicySet, scope: McpScope, live: Exchange, request: McpRequest, body: Buffer | null): { refused: Decision } | { review: AnswerReview | null } {
+  private judgeMcp(set: PolicySet, scope: McpScope, live: Exchange, request: McpRequest, body: Buffer | null): { refused: Decision } | { review: AnswerReview | null; unreadable: UnreadableAnswer } {
     if (set.applies('request', 'mcp')) {
       const decision = set.decide('request', this.context(scope, { exchange: live, request: { headers: scope.headers, body }, path: scope.path, routeUpstream: scope.routeUpstream }), Date.now());
       if (decision.outcome !== 'allow') return { refused: decision };
@@ -414,8 +438,17 @@ export class PolicyGate {
     }
     const list = LISTS[request.method];
     const respond = set.applies('response', 'mcp');
-    if (!list && !respond) return { review: null };
+    const key = answerKey(live.route, idText(request.id), request.method);
+    // An answer tapwire could not decode: refused as a response-phase deny would refuse it, or (monitor mode) recorded as would_deny.
+    const unreadable: UnreadableAnswer = (why) => {
+      const verdict = this.policies().unreadable('mcp', why, 'response');
+      if (verdict.outcome === 'allow' && verdict.findings.length === 0) return null;
+      this.refusedAnswers.set(key, verdict);
+      return verdict.outcome === 'allow' ? null : refusalMessage(request, verdict, scope.headers);
+    };
+    if (!list && !respond) return { review: null, unreadable };
     return {
+      unreadable,
       review: (answer) => {
         if (list) return this.filterList(live, scope, list, answer);
         if (!respond) return null;
@@ -425,8 +458,8 @@ export class PolicyGate {
           Date.now(),
         );
         if (verdict.outcome === 'allow') return null;
-        this.refusedAnswers.set(answerKey(live.route, idText(request.id), request.method), verdict);
-        return refusalMessage(request, verdict);
+        this.refusedAnswers.set(key, verdict);
+        return refusalMessage(request, verdict, scope.headers);
       },
     };
   }
@@ -448,21 +481,44 @@ export class PolicyGate {
     return { ...answer, result: { ...result, [list.field]: kept } };
   }
 
-  /** Answers a refused call and records it. `httpStatus` null: 403, or 429 for a limit. */
+  /**
+   * Answers a refused call and records it. `httpStatus` null: 403, or 429 for a limit. A
+   * JSON-RPC answer (`httpStatus` 200) to a legacy HTTP+SSE POST goes on the session's GET
+   * stream, and the POST gets what the transport's POSTs get, 202 Accepted.
+   */
   private refuse(call: GateCall, exchange: Exchange, decision: Decision, answer: unknown, httpStatus: number | null): void {
     const status = httpStatus ?? (decision.outcome === 'limit' ? 429 : 403);
     const text = JSON.stringify(answer);
     const headers: Record<string, string> = { ...refusalHeaders(decision), 'content-length': String(Buffer.byteLength(text)) };
     if (status === 401) headers['www-authenticate'] = 'Bearer';
-    call.res.writeHead(status, headers);
-    call.res.end(text);
+    if (status === 200 && call.answerStream?.send(Array.isArray(answer) ? answer : [answer])) {
+      call.res.writeHead(202, { 'content-type': 'text/plain; charset=utf-8', 'x-tapwire-policy': headers['x-tapwire-policy']! });
+      call.res.end('Accepted');
+    } else {
+      call.res.writeHead(status, headers);
+      call.res.end(text);
+    }
     exchange.http_status = status;
-    this.recordRefusal(
-      exchange,
-      decision,
-      { headers: this.options.redact(call.req.headers), body: call.body, body_size: call.body?.length ?? 0, truncated: false },
-      { headers, body: Buffer.from(text), body_size: Buffer.byteLength(text), truncated: false },
-    );
+    this.recordRefusal(exchange, decision, this.refusedRequest(call.req.headers, call.body, call.cannotRead === null), {
+      headers,
+      body: Buffer.from(text),
+      body_size: Buffer.byteLength(text),
+      truncated: false,
+    });
+  }
+
+  /**
+   * A refused request as its record stores it, for redaction to see inside: `body` as read
+   * (decoded, so its headers say DECODED_FROM_HEADER instead of content-encoding), or, when
+   * tapwire could not read it (`read` false) and it came compressed, no bytes at all: what
+   * redaction cannot read is not stored.
+   */
+  private refusedRequest(headers: IncomingMessage['headers'], body: Buffer | null, read: boolean): Payload {
+    const redacted = this.options.redact(headers);
+    const size = body?.length ?? 0;
+    if (headers['content-encoding'] === undefined) return { headers: redacted, body, body_size: size, truncated: false };
+    if (read) return { headers: decodedHeaders(redacted), body, body_size: size, truncated: false };
+    return { headers: redacted, body: null, body_size: size, truncated: size > 0 };
   }
 
   /** Records a refused call: its request, and the answer the agent got instead. */
@@ -540,11 +596,15 @@ function targetOf(request: Extract<JsonRpcMessage, { kind: 'request' }>): string
   return typeof p.name === 'string' ? p.name : typeof p.uri === 'string' ? p.uri : null;
 }
 
-/** The JSON-RPC answer to a refused request: a tool error result for tools/call, an error otherwise. */
-function refusalMessage(request: { id: JsonRpcId; method: string }, decision: Decision): Record<string, unknown> {
+/**
+ * The JSON-RPC answer to a refused request: a tool error result for tools/call (with the
+ * `resultType` a 2026-07-28 request's revision requires), an error otherwise.
+ */
+function refusalMessage(request: Pick<McpRequest, 'id' | 'method' | 'params'>, decision: Decision, headers: McpScope['headers']): Record<string, unknown> {
   const text = `tapwire policy ${decision.rule ?? ''}: ${decision.reason}`;
   if (request.method === 'tools/call') {
-    return { jsonrpc: '2.0', id: request.id, result: { content: [{ type: 'text', text }], isError: true } };
+    const result = completeResult({ content: [{ type: 'text', text }], isError: true }, requestRevision(request.params, headers));
+    return { jsonrpc: '2.0', id: request.id, result };
   }
   const data: Record<string, unknown> = { tapwire_error: decision.outcome === 'limit' ? 'policy_limited' : 'policy_denied', rule: decision.rule };
   if (decision.retryAfterSeconds !== null) data.retry_after_seconds = decision.retryAfterSeconds;
@@ -631,6 +691,8 @@ interface ResponseReview {
   body(head: ResponseHead, body: Buffer): Replacement | null;
   /** The text of a stream so far (see streamText): the error event that ends it, or null. */
   events(text: string): StreamEnd | null;
+  /** An answer tapwire could not decode (`why`): the refusal, as a body and as a stream's last event; null lets it through. */
+  unreadable(why: string): { body: Replacement; event: StreamEnd } | null;
 }
 
 /**
@@ -652,6 +714,8 @@ class ResponsePolicyObserver extends DelegatingObserver {
   private cut: { passed: number; end: ExchangeEvent } | null = null;
   /** A refused body: what the agent received instead. */
   private replaced: Replacement | null = null;
+  /** When the last event came, in ms: where a refusal of the undecodable rest goes in the record. */
+  private lastOffsetMs = 0;
   constructor(
     inner: ExchangeObserver,
     private readonly review: ResponseReview,
@@ -668,6 +732,7 @@ class ResponsePolicyObserver extends DelegatingObserver {
   override onEvent(event: SseEvent, offsetMs: number): string | null | undefined {
     const inner = this.inner.onEvent(event, offsetMs);
     const index = this.seen++;
+    this.lastOffsetMs = offsetMs;
     if (this.cut) return null;
     if (event.data === '') return inner;
     const piece = eventText(event.data);
@@ -688,6 +753,18 @@ class ResponsePolicyObserver extends DelegatingObserver {
     if (inner || head.status >= 400) return inner;
     this.replaced = this.review.body(head, body);
     return this.replaced;
+  }
+  unreadableBody(head: ResponseHead, why: string): Replacement | null {
+    if (head.status >= 400) return null;
+    this.replaced = this.review.unreadable(why)?.body ?? null;
+    return this.replaced;
+  }
+  unreadableStream(why: string): string | null {
+    if (this.cut) return null;
+    const refusal = this.review.unreadable(why);
+    if (!refusal) return null;
+    this.cut = { passed: this.seen, end: { ...refusal.event, offset_ms: this.lastOffsetMs, event_id: null } };
+    return sseText(this.cut.end);
   }
   override finish(outcome: ForwardOutcome): Promise<void> | void {
     if (this.replaced) {
@@ -720,10 +797,13 @@ function sentStream(events: readonly ExchangeEvent[], stored: Payload): Pick<Pay
  * records what the server answered.
  */
 class McpAnswerPolicyObserver extends DelegatingObserver {
+  /** The answer was seen (and reviewed). */
+  private answered = false;
   constructor(
     inner: ExchangeObserver,
     private readonly id: JsonRpcId,
     private readonly rewrite: AnswerReview,
+    private readonly unreadable: UnreadableAnswer,
   ) {
     super(inner);
   }
@@ -731,6 +811,7 @@ class McpAnswerPolicyObserver extends DelegatingObserver {
   private rewritten(text: string): string | null {
     const message = safeParseJson(text);
     if (!isAnswer(message) || message.id !== this.id) return null;
+    this.answered = true;
     const replacement = this.rewrite(message);
     return replacement ? JSON.stringify(replacement) : null;
   }
@@ -747,13 +828,29 @@ class McpAnswerPolicyObserver extends DelegatingObserver {
     const inner = this.inner.reviewBody?.(head, body) ?? null;
     if (inner || head.status >= 300) return inner;
     const data = this.rewritten(body.toString('utf8'));
-    if (data === null) return null;
-    const headers: HeaderMap = {};
-    for (const [name, value] of Object.entries(head.headers)) {
-      if (!['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'content-encoding'].includes(name.toLowerCase())) headers[name] = value;
-    }
-    return { status: head.status, headers, body: Buffer.from(data) };
+    return data === null ? null : answerReplacement(head, data);
   }
+
+  unreadableBody(head: ResponseHead, why: string): Replacement | null {
+    if (head.status >= 300) return null;
+    const refusal = this.unreadable(why);
+    return refusal ? answerReplacement(head, JSON.stringify(refusal)) : null;
+  }
+
+  unreadableStream(why: string): string | null {
+    if (this.answered) return null;
+    const refusal = this.unreadable(why);
+    return refusal ? `data: ${JSON.stringify(refusal)}\n\n` : null;
+  }
+}
+
+/** The server's response with `data` as its body instead. */
+function answerReplacement(head: ResponseHead, data: string): Replacement {
+  const headers: HeaderMap = {};
+  for (const [name, value] of Object.entries(head.headers)) {
+    if (!['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'content-encoding'].includes(name.toLowerCase())) headers[name] = value;
+  }
+  return { status: head.status, headers, body: Buffer.from(data) };
 }
 
 

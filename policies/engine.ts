@@ -80,15 +80,18 @@ export class PolicySet {
   }
 
   /**
-   * The decision on a request tapwire cannot read, which no rule can then judge (fail
-   * closed): refused when an enforcing file has request-phase rules that decide (allow, deny,
-   * limit) for `protocol`, or `default: deny`; recorded as would_deny when only monitor-mode
-   * files do; let through when none does (audit and redact rules refuse nothing).
+   * The decision on a request (or, with `phase` response, an answer) tapwire cannot read,
+   * which no rule can then judge (fail closed): refused when an enforcing file has rules of
+   * that phase that decide (allow, deny, limit) for `protocol`, or for a request `default:
+   * deny`; recorded as would_deny when only monitor-mode files do; let through when none
+   * does (audit and redact rules refuse nothing).
    */
-  unreadable(protocol: string, why: string): Decision {
-    const judging = this.files.filter((f) => f.default === 'deny' || f.rules.some((r) => r.phase === 'request' && r.action !== 'audit' && r.action !== 'redact' && appliesTo(r, protocol)));
+  unreadable(protocol: string, why: string, phase: Phase = 'request'): Decision {
+    const judging = this.files.filter(
+      (f) => (phase === 'request' && f.default === 'deny') || f.rules.some((r) => r.phase === phase && r.action !== 'audit' && r.action !== 'redact' && appliesTo(r, protocol)),
+    );
     if (judging.length === 0) return ALLOW;
-    const reason = `tapwire cannot read this request, so no policy can judge it: ${why}`;
+    const reason = `tapwire cannot read this ${phase === 'request' ? 'request' : 'answer'}, so no policy can judge it: ${why}`;
     if (judging.some((f) => f.mode !== 'monitor')) return { outcome: 'deny', rule: UNREADABLE_RULE, reason, retryAfterSeconds: null, findings: [] };
     return { ...ALLOW, findings: [{ rule: UNREADABLE_RULE, action: 'would_deny', reason }] };
   }

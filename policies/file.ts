@@ -103,10 +103,23 @@ export interface PolicyFile {
   readonly tests: readonly PolicyTest[];
 }
 
+/** A problem on one line (file:line:col: what), and for one inside an expression, the excerpt pointing at it. */
+export interface Problem {
+  line: string;
+  pointer?: string;
+}
+
 export class PolicyError extends Error {
   override readonly name = 'PolicyError';
-  constructor(readonly problems: string[]) {
-    super(problems.join('\n'));
+  /** One line each: file:line:col: what is wrong (logs, and the one line `tapwire run` prints). */
+  readonly problems: string[];
+  /** The same, each followed by the expression it points into with a caret under the column (`policy check`). */
+  readonly explained: string[];
+  constructor(problems: (string | Problem)[]) {
+    const all = problems.map((p) => (typeof p === 'string' ? { line: p } : p));
+    super(all.map((p) => p.line).join('\n'));
+    this.problems = all.map((p) => p.line);
+    this.explained = all.map((p) => (p.pointer ? `${p.line}\n${p.pointer}` : p.line));
   }
 }
 
@@ -133,6 +146,11 @@ class Locator {
       if (isNode(node) && node.range) return this.format(node.range[0]);
     }
     return this.source;
+  }
+  /** The text written in the file for the scalar at `path`, or null. */
+  sourceOf(path: readonly PropertyKey[]): string | null {
+    const node: unknown = this.doc.getIn(path as unknown[], true);
+    return isScalar(node) && node.range ? this.text.slice(node.range[0], node.range[1]) : null;
   }
   /** The position inside the file of `offset` inside the expression held by the scalar at `path`. */
   inExpression(path: readonly PropertyKey[], expression: string, offset: number): string {
@@ -163,6 +181,51 @@ function pointer(expression: string, offset: number): string {
   return `    ${line}\n    ${' '.repeat(before[before.length - 1]!.length)}^`;
 }
 
+/** Compiles the expression at rules[index].field; on a problem, notes it (with a pointer into the expression) and returns null. */
+function compileIn(locate: Locator, index: number, label: string, field: (string | number)[], expression: string, problems: Problem[]): CompiledExpression | null {
+  try {
+    return compileExpression(expression);
+  } catch (err) {
+    if (!(err instanceof ExpressionError)) throw err;
+    const at = locate.inExpression(['rules', index, ...field], expression, err.offset);
+    problems.push({ line: `${at}: ${label}: ${formatPath(field)}: column ${err.offset + 1} of the expression: ${err.message}`, pointer: pointer(expression, err.offset) });
+    return null;
+  }
+}
+
+/** The rules of a file that failed its schema, as far as they are objects. */
+function rawRules(raw: unknown): Record<string, unknown>[] {
+  const rules = (raw as { rules?: unknown } | null)?.rules;
+  if (!Array.isArray(rules)) return [];
+  return rules.map((rule: unknown) => (rule !== null && typeof rule === 'object' ? (rule as Record<string, unknown>) : {}));
+}
+
+/** A schema issue as problems; a YAML boolean or number where text is expected gets a hint to quote it. */
+function schemaProblems(issue: z.core.$ZodIssue, locate: Locator): Problem[] {
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => ({ line: `${locate.at([...issue.path, key])}: ${formatPath([...issue.path, key])}: unknown key` }));
+  }
+  let message = issue.message;
+  const key = issue.path.at(-1);
+  if (issue.code === 'invalid_type' && issue.expected === 'string' && typeof key === 'string') {
+    const written = locate.sourceOf(issue.path);
+    if (written !== null && /received (boolean|number)/.test(message)) message += `; YAML reads ${written} as a ${/received (\w+)/.exec(message)![1]}: quote it: ${key}: "${written.replace(/["\\]/g, '\\$&')}"`;
+  }
+  return [{ line: `${locate.at(issue.path)}: ${formatPath(issue.path) || '(top level)'}: ${message}` }];
+}
+
+/** Problems sorted by their line and column in the file (each starts with file:line:col). */
+function inFileOrder(problems: Problem[]): Problem[] {
+  const position = (p: Problem): [number, number] => {
+    const m = /:(\d+):(\d+): /.exec(p.line);
+    return m ? [Number(m[1]), Number(m[2])] : [0, 0];
+  };
+  return problems
+    .map((p, i) => ({ p, i, at: position(p) }))
+    .sort((a, b) => a.at[0] - b.at[0] || a.at[1] - b.at[1] || a.i - b.i)
+    .map(({ p }) => p);
+}
+
 /** Parses and compiles a policy file's text; `source` names it in errors. */
 export function parsePolicyFile(text: string, source: string): PolicyFile {
   const lineCounter = new LineCounter();
@@ -176,40 +239,31 @@ export function parsePolicyFile(text: string, source: string): PolicyFile {
     );
   }
   const locate = new Locator(source, text, doc, lineCounter);
-  const result = fileSchema.safeParse(doc.toJS() ?? {});
+  const raw: unknown = doc.toJS() ?? {};
+  const result = fileSchema.safeParse(raw);
   if (!result.success) {
-    throw new PolicyError(
-      result.error.issues.flatMap((issue) => {
-        if (issue.code === 'unrecognized_keys') {
-          return issue.keys.map((key) => `${locate.at([...issue.path, key])}: ${formatPath([...issue.path, key])}: unknown key`);
-        }
-        return [`${locate.at(issue.path)}: ${formatPath(issue.path) || '(top level)'}: ${issue.message}`];
-      }),
-    );
+    // Report the expressions' problems with the schema's, so one run shows everything.
+    const problems: Problem[] = result.error.issues.flatMap((issue) => schemaProblems(issue, locate));
+    rawRules(raw).forEach((rule, index) => {
+      const label = `rules[${index}]${typeof rule.name === 'string' ? ` (${rule.name})` : ''}`;
+      if (typeof rule.when === 'string') compileIn(locate, index, label, ['when'], rule.when, problems);
+      const key = (rule.limit as Record<string, unknown> | undefined)?.key;
+      if (typeof key === 'string') compileIn(locate, index, label, ['limit', 'key'], key, problems);
+    });
+    throw new PolicyError(inFileOrder(problems));
   }
   const data = result.data;
-  const problems: string[] = [];
+  const problems: Problem[] = [];
   const rules: CompiledRule[] = [];
   const names = new Set<string>();
   data.rules.forEach((rule, index) => {
     const label = `rules[${index}] (${rule.name})`;
     const problem = (field: string, message: string): void => {
-      problems.push(`${locate.at(['rules', index, field])}: ${label}: ${field}: ${message}`);
+      problems.push({ line: `${locate.at(['rules', index, field])}: ${label}: ${field}: ${message}` });
     };
     if (names.has(rule.name)) problem('name', `another rule is already named "${rule.name}"`);
     names.add(rule.name);
-    const compile = (field: (string | number)[], source: string): CompiledExpression | null => {
-      try {
-        return compileExpression(source);
-      } catch (err) {
-        if (!(err instanceof ExpressionError)) throw err;
-        const path = ['rules', index, ...field];
-        problems.push(
-          `${locate.inExpression(path, source, err.offset)}: ${label}: ${formatPath(field)}: column ${err.offset + 1} of the expression: ${err.message}\n${pointer(source, err.offset)}`,
-        );
-        return null;
-      }
-    };
+    const compile = (field: (string | number)[], expression: string): CompiledExpression | null => compileIn(locate, index, label, field, expression, problems);
     const when = compile(['when'], rule.when);
     const phase: Phase = rule.phase ?? (when?.needsResponse ? 'response' : 'request');
     if (when) {
@@ -237,7 +291,7 @@ export function parsePolicyFile(text: string, source: string): PolicyFile {
           try {
             patterns.push(RE2JS.compile(pattern));
           } catch (err) {
-            problems.push(`${locate.at(['rules', index, 'redact', 'patterns', i])}: ${label}: redact.patterns[${i}]: ${(err as Error).message}`);
+            problems.push({ line: `${locate.at(['rules', index, 'redact', 'patterns', i])}: ${label}: redact.patterns[${i}]: ${(err as Error).message}` });
           }
         });
         redact = { fields: rule.redact.fields.map((f) => f.split('.').filter((_, i) => i !== 1)), patterns };
@@ -247,7 +301,7 @@ export function parsePolicyFile(text: string, source: string): PolicyFile {
       rules.push({ id: `${source}#${rule.name}`, name: rule.name, file: source, phase, action: rule.action, message: rule.message ?? null, when, limit, redact });
     }
   });
-  if (problems.length > 0) throw new PolicyError(problems);
+  if (problems.length > 0) throw new PolicyError(inFileOrder(problems));
   const tests = data.tests.map((t, i) => ({ name: t.name, exchange: t.exchange, expect: t.expect, rule: t.rule ?? null, at: locate.at(['tests', i]) }));
   return { path: source, default: data.default, mode: data.mode, onError: data.on_error, rules, tests };
 }

@@ -1,12 +1,14 @@
 // Redact rules: masks fields and patterns in what is recorded (and so exported), never in
 // what is forwarded. Body fields are JSON paths under the request or response body; patterns
-// are replaced wherever they occur in the recorded bodies and stream events.
+// are replaced wherever they occur in the recorded bodies and stream events, across event
+// boundaries (policies/redact-stream.ts). Bodies are redacted whole, before the record
+// truncates them to store.max_body_bytes.
 import type { RE2JS } from 're2js';
 import type { ExchangeRecord, Payload } from '../sidecar/exchange.js';
-import type { RedactSpec } from './file.js';
+import { REDACTED as MASK } from '../sidecar/headers.js';
 import { parseJson } from '../sidecar/json-body.js';
-
-export const MASK = '[redacted]';
+import type { RedactSpec } from './file.js';
+import { maskMatches, redactEventStreamBody, redactStream } from './redact-stream.js';
 
 function maskPath(value: unknown, path: readonly string[]): boolean {
   if (path.length === 0 || value === null || typeof value !== 'object') return false;
@@ -21,34 +23,52 @@ function maskPath(value: unknown, path: readonly string[]): boolean {
   return maskPath(holder[head!], rest);
 }
 
-/** Every match of `pattern` in `text` replaced by the mask, in time linear in the text (RE2). */
-function maskMatches(text: string, pattern: RE2JS): string {
-  return pattern.matcher(text).replaceAll(MASK);
+function header(payload: Payload, name: string): string {
+  const value = payload.headers[name];
+  return (Array.isArray(value) ? value[0] : value) ?? '';
 }
 
 function redactPayload(payload: Payload | null, fields: readonly string[][], patterns: readonly RE2JS[]): void {
   if (!payload?.body) return;
-  let text = payload.body.toString('utf8');
+  const encoded = !['', 'identity'].includes(header(payload, 'content-encoding').toLowerCase());
+  if (!encoded && header(payload, 'content-type').toLowerCase().startsWith('text/event-stream')) {
+    // Fields name paths in a JSON body; a stream's events are redacted by pattern, as a stream.
+    payload.body = redactEventStreamBody(payload.body, patterns, !payload.truncated);
+    return;
+  }
+  const original = payload.body.toString('utf8');
+  let text = original;
   if (fields.length > 0) {
     try {
       const json = parseJson(text);
       if (fields.map((path) => maskPath(json, path)).some(Boolean)) text = JSON.stringify(json);
     } catch {
-      // not JSON: only patterns apply
+      if (payload.truncated) {
+        // Only part of the body was kept (it was larger than tapwire holds): where the fields
+        // are cannot be known, so none of it is stored.
+        payload.body = null;
+        return;
+      }
+      // a whole body that is not JSON has no fields: only patterns apply
     }
   }
   for (const pattern of patterns) text = maskMatches(text, pattern);
-  payload.body = Buffer.from(text);
+  // Written back only when masked: a body that is not UTF-8 text keeps its exact bytes.
+  if (text !== original) payload.body = Buffer.from(text);
 }
 
-/** Applies redact rules' specs to a record before it is written. */
+/** Applies redact rules' specs to a record before it is written (and to an export's copy). */
 export function redactRecord(record: ExchangeRecord, specs: readonly RedactSpec[]): void {
   const requestFields = specs.flatMap((s) => s.fields.filter((f) => f[0] === 'request').map((f) => f.slice(1)));
   const responseFields = specs.flatMap((s) => s.fields.filter((f) => f[0] === 'response').map((f) => f.slice(1)));
   const patterns = specs.flatMap((s) => s.patterns);
   redactPayload(record.request, requestFields, patterns);
   redactPayload(record.response, responseFields, patterns);
-  if (patterns.length > 0) {
-    for (const event of record.events) for (const pattern of patterns) event.data = maskMatches(event.data, pattern);
+  if (patterns.length > 0 && record.events.length > 0) {
+    const datas = redactStream(
+      record.events.map((e) => e.data),
+      patterns,
+    );
+    record.events.forEach((event, i) => (event.data = datas[i]!));
   }
 }

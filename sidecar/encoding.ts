@@ -153,11 +153,13 @@ export function decodedHeaders(headers: Payload['headers']): Payload['headers'] 
  * A captured payload as the record stores it: decoded (up to `limit` bytes, off the event
  * loop) when it was sent compressed, and marked truncated when it could not be decoded whole.
  */
-export async function decodedPayload(payload: Payload, limit: number): Promise<Payload> {
+export function decodedPayload(payload: Payload, limit: number): Payload | Promise<Payload> {
   const value = payload.headers['content-encoding'];
   const encoding = Array.isArray(value) ? value[0] : value;
+  // Nothing to decode answers at once: a caller that awaits only a Promise keeps its order.
   if (!payload.body || !isDecodable(encoding)) return payload;
-  const decoded = await decodeOffLoop(payload.body, encoding, limit + 1);
-  const truncated = payload.truncated || decoded.stopped !== null || decoded.bytes.length > limit;
-  return { headers: decodedHeaders(payload.headers), body: decoded.bytes.subarray(0, limit), body_size: truncated ? Math.max(payload.body_size, decoded.bytes.length) : decoded.bytes.length, truncated };
+  return decodeOffLoop(payload.body, encoding, limit + 1).then((decoded) => {
+    const truncated = payload.truncated || decoded.stopped !== null || decoded.bytes.length > limit;
+    return { headers: decodedHeaders(payload.headers), body: decoded.bytes.subarray(0, limit), body_size: truncated ? Math.max(payload.body_size, decoded.bytes.length) : decoded.bytes.length, truncated };
+  });
 }

@@ -61,18 +61,15 @@ interface GatewayFailure {
 }
 
 /**
- * Keeps up to `keep` bytes of a body by reference (at least `cap`, what the record stores),
- * and counts the whole.
+ * Keeps up to `keep` bytes of a body by reference (at least store.max_body_bytes, what the
+ * record stores), and counts the whole.
  */
 class BodyCapture {
   readonly chunks: Buffer[] = [];
   size = 0;
   private kept = 0;
   private joined: Buffer | null = null;
-  constructor(
-    private readonly cap: number,
-    readonly keep: number = cap,
-  ) {}
+  constructor(readonly keep: number) {}
   add(chunk: Buffer): void {
     this.size += chunk.length;
     if (this.kept >= this.keep) return;
@@ -85,12 +82,14 @@ class BodyCapture {
     this.joined ??= this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
     return this.joined;
   }
-  /** What the record stores; `cut` marks it truncated whatever its size (a body not read to its end). */
+  /**
+   * Everything kept, truncated when that is not the whole body or `cut` says so (a body not
+   * read to its end): the record is redacted whole and only then cut to store.max_body_bytes
+   * (sidecar/recording.ts).
+   */
   payload(headers: HeaderMap, cut = false): Payload {
-    const truncated = cut || this.size > this.cap;
-    // A truncated body is copied out, so the record does not hold on to the rest.
-    const body = truncated ? Buffer.concat(this.chunks, Math.min(this.kept, this.cap)) : this.whole();
-    return { headers, body, body_size: this.size, truncated };
+    const body = this.whole() ?? Buffer.concat(this.chunks, this.kept);
+    return { headers, body, body_size: this.size, truncated: cut || this.kept < this.size };
   }
 }
 
@@ -149,6 +148,8 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
   private editing = false;
   /** The observer reviews the whole body before the agent gets any of it. */
   private holding = false;
+  /** A held compressed body as received: what the agent gets when the review of its decoded copy lets it through. */
+  private heldWire: BodyCapture | null = null;
   private clientGone = false;
   private settled = false;
   /** Strict durability: the last piece written, sent once the record is committed. */
@@ -231,19 +232,25 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
     const contentType = headerValue(this.head.headers, 'content-type') ?? '';
     this.encoding = headerValue(this.head.headers, 'content-encoding');
     const isSse = contentType.startsWith('text/event-stream');
-    this.editing = isSse && observer.editsStream && !this.encoding;
-    this.holding = !isSse && observer.reviewBody !== undefined && !this.encoding;
+    // A compressed answer that policies review (despite accept-encoding: identity) is judged
+    // on its decoded copy: a held body is then sent as it came, an edited stream goes out
+    // decoded (an error event cannot be spliced into gzip). Others pass as they came.
+    this.editing = isSse && observer.editsStream && (!this.encoding || observer.unreadableStream !== undefined);
+    this.holding = !isSse && observer.reviewBody !== undefined && (!this.encoding || observer.unreadableBody !== undefined);
     if (isSse) {
       this.parser = new SseParser({ maxEventChars: (this.ctx.eventLimits ?? DEFAULT_EVENT_LIMITS).maxEventBytes });
     } else if (observer.readsBody || this.holding) {
-      this.responsePayload = new BodyCapture(this.ctx.maxBodyBytes, Math.max(this.ctx.maxBodyBytes, OBSERVED_BODY_LIMIT));
+      this.responsePayload = new BodyCapture(Math.max(this.ctx.maxBodyBytes, OBSERVED_BODY_LIMIT));
     }
     const kept = this.responsePayload.keep;
     // A whole body is never decoded past what is kept (one byte more marks it truncated).
     const bound = isSse ? (consumed: number) => Math.max(OBSERVED_BODY_LIMIT, STREAM_DECODE_RATIO * consumed) : () => kept + 1;
     this.decoder = boundedDecoder(this.encoding, (chunk) => this.onBody(chunk), bound);
+    // No coding grows a body by more than a small fraction, so twice the decoded bound holds any body that decodes within it.
+    if (this.holding && this.decoder) this.heldWire = new BodyCapture(2 * kept);
     if (this.holding) return; // the head goes out with the reviewed body
-    res.writeHead(statusCode, forwardableHeaders(this.head.headers, this.editing ? ['content-length'] : []));
+    const dropped = this.editing ? (this.decoder ? ['content-length', 'content-encoding'] : ['content-length']) : [];
+    res.writeHead(statusCode, forwardableHeaders(this.head.headers, dropped));
     if (isSse) res.flushHeaders();
   }
 
@@ -261,6 +268,7 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     const { res } = this.request;
     this.wireBytes += chunk.length;
+    this.heldWire?.add(chunk);
     if (this.decoder) this.decoder.write(chunk);
     else this.onBody(chunk);
     if (!this.editing && !this.holding) this.write(chunk);
@@ -325,6 +333,9 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
       // Re-emitting events, the bytes after the last one must still go out unchanged.
       const tail = this.editing ? this.parser.unterminated() : '';
       if (tail) this.request.res.write(tail);
+      // Events tapwire could not decode were never judged, nor sent: the observer may end the stream with a refusal.
+      const end = this.editing && this.decoder?.stopped ? this.request.observer.unreadableStream?.(this.decoder.stopped) : null;
+      if (end) this.write(end);
     } else if (!this.decoder?.stopped) {
       const whole = this.responsePayload.whole();
       if (whole && whole.length > 0) body = whole;
@@ -345,17 +356,29 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
     this.done();
   }
 
-  /** What a held response sends: the upstream's, or the observer's replacement for it. */
+  /**
+   * What a held response sends: the upstream's, or the observer's replacement for it. A
+   * compressed body is reviewed decoded and, let through, sent as received; one that did not
+   * decode within the bound goes to unreadableBody instead.
+   */
   private review(body: Buffer | null): Replacement {
     const { observer, exchange } = this.request;
     const head = this.head!;
-    const whole = body ?? this.responsePayload.whole() ?? Buffer.alloc(0);
-    const replacement = observer.reviewBody!(head, whole);
+    const wire = this.heldWire ? this.heldWire.whole() : null;
+    const why = this.decoder?.stopped ?? (this.heldWire && !wire ? `tapwire holds at most ${this.heldWire.keep} bytes of a compressed body` : null);
+    const replacement = why !== null ? (observer.unreadableBody?.(head, why) ?? null) : observer.reviewBody!(head, body ?? this.responsePayload.whole() ?? Buffer.alloc(0));
     if (replacement) {
       exchange.http_status = replacement.status;
       return { ...replacement, headers: { ...replacement.headers, 'content-length': String(replacement.body.length) } };
     }
-    return { status: head.status, headers: forwardableHeaders(head.headers), body: whole };
+    if (this.heldWire && !wire) {
+      // Let through unread (monitor mode), but too long to have been held whole: not sent cut short.
+      const failure = { status: 502, code: 'response_too_large', message: why! };
+      exchange.http_status = failure.status;
+      const text = Buffer.from(JSON.stringify(observer.errorBody(failure.status, failure.code, failure.message)));
+      return { status: failure.status, headers: { 'content-type': 'application/json', 'x-tapwire-error': failure.code, 'content-length': String(text.length) }, body: text };
+    }
+    return { status: head.status, headers: forwardableHeaders(head.headers), body: wire ?? body ?? this.responsePayload.whole() ?? Buffer.alloc(0) };
   }
 
   /**
@@ -436,7 +459,11 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
       // A stream whose decoding stopped carried events tapwire never saw.
       if (this.decoder?.stopped) exchange.events_truncated = 1;
     }
-    const request = await decodedPayload(this.requestPayload.payload(redactHeaders(this.request.req.headers, this.ctx.redacted)), this.ctx.maxBodyBytes);
+    // Decoded up to what a response body may be held to: the record redacts it whole, then cuts it.
+    const captured = decodedPayload(this.requestPayload.payload(redactHeaders(this.request.req.headers, this.ctx.redacted)), Math.max(this.ctx.maxBodyBytes, OBSERVED_BODY_LIMIT));
+    // Only a compressed request waits here: yielding for every call would let the agent's
+    // connection close end an MCP stream's exchanges before this one hands them its status.
+    const request = captured instanceof Promise ? await captured : captured;
     await observer.finish({ exchange, head, body, request, response: head ? this.recordedResponse(head) : null, events: this.eventLog.events });
   }
 }

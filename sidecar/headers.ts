@@ -15,7 +15,19 @@ const HOP_BY_HOP = new Set([
  */
 export const REPLAY_OF_HEADER = 'x-tapwire-replay-of';
 
-export const DEFAULT_REDACTED = ['authorization', 'x-api-key', 'api-key', 'cookie', 'set-cookie', 'proxy-authorization', 'x-goog-api-key'];
+/**
+ * Credential headers the name rule below does not catch (or that must hold whatever it
+ * becomes): the providers' documented auth headers. Azure OpenAI, Pinecone and Qdrant take
+ * `api-key`; Google `x-goog-api-key`; Azure Functions `x-functions-key`; Azure API
+ * Management and Azure AI services `ocp-apim-subscription-key`; Datadog
+ * `dd-application-key`; Honeycomb `x-honeycomb-team`; New Relic `x-insert-key` and
+ * `x-license-key`. Most others (OpenAI, Cohere, Mistral, Groq, AWS Bedrock keys ...) use
+ * `authorization`; AWS's `x-amz-security-token` and ElevenLabs' `xi-api-key` match the rule.
+ */
+export const DEFAULT_REDACTED = [
+  'authorization', 'x-api-key', 'api-key', 'cookie', 'set-cookie', 'proxy-authorization', 'x-goog-api-key',
+  'x-functions-key', 'ocp-apim-subscription-key', 'dd-application-key', 'x-honeycomb-team', 'x-insert-key', 'x-license-key',
+];
 
 export const REDACTED = '[redacted]';
 
@@ -26,8 +38,13 @@ export const REDACTED = '[redacted]';
  */
 const CREDENTIAL_NAME = /(^|[-_])(auth|authorization|token|secret|password|passwd|api[-_]?key|apikey|access[-_]?key|private[-_]?key|credentials?|cookie|signature)([-_]|$)/i;
 
+/** True when a name (of a header or a query parameter) has a credential word in it. */
+export function isCredentialName(name: string): boolean {
+  return CREDENTIAL_NAME.test(name);
+}
+
 export function isCredentialHeader(name: string, redacted: ReadonlySet<string>): boolean {
-  return redacted.has(name) || CREDENTIAL_NAME.test(name);
+  return redacted.has(name) || isCredentialName(name);
 }
 
 /**

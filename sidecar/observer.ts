@@ -48,6 +48,13 @@ export interface ExchangeObserver {
    * passed here first; a returned Replacement is what the agent receives instead.
    */
   reviewBody?(head: ResponseHead, body: Buffer): Replacement | null;
+  /**
+   * A compressed response tapwire could not decode within its bound (or at all), so no
+   * rule could read it: for a held body, what the agent receives instead (null sends the
+   * upstream's bytes); for an edited stream, the text that ends it (null ends it as it is).
+   */
+  unreadableBody?(head: ResponseHead, why: string): Replacement | null;
+  unreadableStream?(why: string): string | null;
   /** The upstream's status and headers, before they are sent on to the agent. */
   onResponseHead?(head: ResponseHead): void;
   /** One SSE event of the response. Returns the raw text to send instead, null to drop it, or undefined to pass it unchanged. */

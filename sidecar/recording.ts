@@ -1,16 +1,18 @@
 // The path every finished record takes, shared by `tapwire run` and `tapwire wrap`: policy
-// files (compiled, then watched), the recorder, telemetry, and the sink that runs the
-// policies' review first (so its redactions reach both the store and the spans).
+// files (compiled, then watched), the recorder, telemetry, and the sink that masks query
+// credentials and runs the policies' review on the whole bodies first (so its redactions
+// reach both the store and the spans), then cuts bodies to store.max_body_bytes.
 import { Recorder } from '../store/recorder.js';
 import type { PolicyGate } from '../policies/enforce.js';
 import { watchPolicies, type PolicyWatcher } from '../policies/watch.js';
 import type { Config } from './config.js';
 import { reviewKeepingBytes } from './binary-bodies.js';
-import type { ExchangeRecord } from './exchange.js';
+import type { ExchangeRecord, Payload } from './exchange.js';
 import { DEFAULT_REDACTED, REPLAY_OF_HEADER } from './headers.js';
 import type { Logger } from './log.js';
 import type { RecordSink } from './observer.js';
 import { Telemetry, type TelemetryOptions } from './telemetry/telemetry.js';
+import { redactQueryCredentials } from './url-credentials.js';
 
 export class Recording {
   /** Set once the policy gate exists (the gate itself records through `sink`). */
@@ -27,10 +29,15 @@ export class Recording {
     afterRecord: ((record: ExchangeRecord) => void) | undefined,
   ) {
     this.redacted = new Set([...DEFAULT_REDACTED, ...config.store.redact_headers.map((h) => h.toLowerCase())]);
+    const maxBodyBytes = config.store.max_body_bytes;
     this.sink = (record) => {
       markReplay(record);
+      redactQueryCredentials(record);
+      // Redact rules see the whole bodies; only then are they cut to what the store keeps.
       const gate = this.gate;
       if (gate) reviewKeepingBytes(record, (r) => gate.review(r));
+      truncateBody(record.request, maxBodyBytes);
+      truncateBody(record.response, maxBodyBytes);
       recorder.record(record);
       telemetry.record(record);
       afterRecord?.(record);
@@ -83,4 +90,11 @@ function markReplay(record: ExchangeRecord): void {
   const value = record.request?.headers[REPLAY_OF_HEADER];
   const id = Array.isArray(value) ? value[0] : value;
   if (id && EXCHANGE_ID.test(id)) record.exchange.replay_of = id;
+}
+
+/** Cuts a body longer than store.max_body_bytes to that size (a copy: the record does not hold the rest), marked truncated. */
+function truncateBody(payload: Payload | null, maxBodyBytes: number): void {
+  if (!payload?.body || payload.body.length <= maxBodyBytes) return;
+  payload.body = Buffer.from(payload.body.subarray(0, maxBodyBytes));
+  payload.truncated = true;
 }

@@ -1,12 +1,13 @@
 // Exports of the record: one JSON line per exchange (every column, both payloads with their
 // bodies, the stream events) and HAR (store/har.ts). What is exported passes the redaction
-// an exporter asks for first: the credential headers and the redact rules of a config's
-// policy files, applied again to the copy (records written before a rule existed are
-// masked too). The TUI exports single exchanges with exchangeJsonLine.
+// an exporter asks for first: the credential headers, query credentials in URLs, and the
+// redact rules of a config's policy files, applied again to the copy (records written
+// before a rule existed are masked too). The TUI exports single exchanges with exchangeJsonLine.
 import { isUtf8 } from 'node:buffer';
 import type { Config } from '../sidecar/config.js';
 import type { ExchangeRecord, Payload } from '../sidecar/exchange.js';
 import { DEFAULT_REDACTED, redactHeaders } from '../sidecar/headers.js';
+import { redactQueryCredentials } from '../sidecar/url-credentials.js';
 import { PolicySet } from '../policies/engine.js';
 import { loadPolicyFiles } from '../policies/load.js';
 import { reviewKeepingBytes } from '../sidecar/binary-bodies.js';
@@ -55,6 +56,7 @@ export function redactedCopy(record: ExchangeRecord, redaction: ExportRedaction 
     response: decode(record.response),
     events: record.events.map((e) => ({ ...e })),
   };
+  redactQueryCredentials(copy);
   const rules = redaction.rules;
   if (rules) reviewKeepingBytes(copy, (r) => rules.review(r));
   return copy;

@@ -182,12 +182,13 @@ export class TuiApp {
       `{bold}tapwire{/bold} ${t.exchanges.toLocaleString('en-US')}${this.counting ? '… (counting)' : ''} exchanges`,
       `${t.errors > 0 ? '{red-fg}' : ''}errors ${t.errors}${t.errors > 0 ? '{/red-fg}' : ''}`,
       `${t.denied > 0 ? '{yellow-fg}' : ''}denied ${t.denied}${t.denied > 0 ? '{/yellow-fg}' : ''}`,
-      `tokens ${count(t.tokens)}`,
+      `llm tokens ${count(t.llmTokens)}`,
+      `mcp ~${count(t.mcpTokens)}`,
       `cost ${cost(t.costUsd) || '$0'}`,
     ];
     if (rates) {
       const last = (values: number[]): string => count(values[values.length - 1] ?? 0);
-      parts.push(`req/s ${sparkline(rates.requests)} ${last(rates.requests)}`, `tok/s ${sparkline(rates.tokens)} ${last(rates.tokens)}`);
+      parts.push(`req/s ${sparkline(rates.requests)} ${last(rates.requests)}`, `llm tok/s ${sparkline(rates.tokens)} ${last(rates.tokens)}`);
     }
     parts.push(blessed.escape(this.options.dbPath));
     this.stats.setContent(parts.join('  '));

@@ -9,14 +9,20 @@ export interface Totals {
   exchanges: number;
   errors: number;
   denied: number;
-  tokens: number;
+  /** LLM calls' tokens in and out (the provider's usage, or tapwire's estimate where it gave none). */
+  llmTokens: number;
+  /** MCP messages' estimated tokens (what they cost the agent's context), agent-facing exchanges only. */
+  mcpTokens: number;
   costUsd: number;
   /** The newest id counted: the next update counts only rows after it. */
   countedTo: string;
 }
 
+/** An exchange's tokens in and out. */
+const TOKENS = 'COALESCE(input_tokens, 0) + COALESCE(output_tokens, 0)';
+
 export function emptyTotals(): Totals {
-  return { exchanges: 0, errors: 0, denied: 0, tokens: 0, costUsd: 0, countedTo: '' };
+  return { exchanges: 0, errors: 0, denied: 0, llmTokens: 0, mcpTokens: 0, costUsd: 0, countedTo: '' };
 }
 
 /**
@@ -31,17 +37,20 @@ export function updateTotals(db: Db, totals: Totals, maxRows = Number.POSITIVE_I
   const row = db
     .prepare(
       `SELECT count(*) AS n, total(status = 'error') AS errors, total(status = 'denied') AS denied,
-              total(COALESCE(input_tokens, 0) + COALESCE(output_tokens, 0)) AS tokens, total(cost_usd) AS cost, max(id) AS newest
+              total(CASE WHEN protocol = 'llm' THEN ${TOKENS} END) AS llm_tokens,
+              total(CASE WHEN protocol = 'mcp' AND parent_id IS NULL THEN ${TOKENS} END) AS mcp_tokens,
+              total(cost_usd) AS cost, max(id) AS newest
        FROM exchanges WHERE id > ? AND id <= ?`,
     )
-    .get(totals.countedTo, bound ?? '~') as { n: number; errors: number; denied: number; tokens: number; cost: number; newest: string | null };
+    .get(totals.countedTo, bound ?? '~') as { n: number; errors: number; denied: number; llm_tokens: number; mcp_tokens: number; cost: number; newest: string | null };
   if (row.n === 0) return { ...totals, done: true };
   return {
     done: bound === undefined,
     exchanges: totals.exchanges + row.n,
     errors: totals.errors + row.errors,
     denied: totals.denied + row.denied,
-    tokens: totals.tokens + row.tokens,
+    llmTokens: totals.llmTokens + row.llm_tokens,
+    mcpTokens: totals.mcpTokens + row.mcp_tokens,
     costUsd: totals.costUsd + row.cost,
     countedTo: row.newest ?? totals.countedTo,
   };
@@ -50,7 +59,7 @@ export function updateTotals(db: Db, totals: Totals, maxRows = Number.POSITIVE_I
 export interface Rates {
   /** Requests per second, oldest second first. */
   requests: number[];
-  /** Tokens (in + out) per second. */
+  /** LLM tokens (in + out) per second. */
   tokens: number[];
   /** The last second shown (epoch ms at its start). */
   endMs: number;
@@ -62,7 +71,7 @@ export function ratesUntil(db: Db, endMs: number, seconds: number): Rates {
   const start = end - seconds + 1;
   const rows = db
     .prepare(
-      `SELECT started_at / 1000 AS second, count(*) AS n, total(COALESCE(input_tokens, 0) + COALESCE(output_tokens, 0)) AS tokens
+      `SELECT started_at / 1000 AS second, count(*) AS n, total(CASE WHEN protocol = 'llm' THEN ${TOKENS} END) AS tokens
        FROM exchanges WHERE started_at >= ? AND started_at < ? GROUP BY second`,
     )
     .all(start * 1000, (end + 1) * 1000) as { second: number; n: number; tokens: number }[];
@@ -107,12 +116,17 @@ export interface SessionSummary {
 /** How far back the sessions view looks: sessions seen among the newest this many exchanges. */
 export const SESSIONS_LOOKBACK = 200_000;
 
-/** Sessions (MCP session / A2A context) among the newest exchanges, most recent first. */
+/**
+ * Sessions (MCP session / A2A context) among the newest exchanges, most recent first. A
+ * federated session is named by the route the agent called: its agent-facing exchanges have
+ * no parent, the per-server ones under them sit on the member routes.
+ */
 export function sessions(db: Db, limit = 500): SessionSummary[] {
   const from = (db.prepare('SELECT id FROM exchanges ORDER BY id DESC LIMIT 1 OFFSET ?').pluck().get(SESSIONS_LOOKBACK - 1) as string | undefined) ?? '';
   return db
     .prepare(
-      `SELECT session_id, min(protocol) AS protocol, min(route) AS route, count(*) AS exchanges,
+      `SELECT session_id, min(protocol) AS protocol,
+              COALESCE(min(CASE WHEN parent_id IS NULL THEN route END), min(route)) AS route, count(*) AS exchanges,
               total(status = 'error') AS errors, total(status = 'denied') AS denied,
               total(COALESCE(input_tokens, 0) + COALESCE(output_tokens, 0)) AS tokens, total(cost_usd) AS cost_usd,
               min(started_at) AS first_at, max(COALESCE(ended_at, started_at)) AS last_at

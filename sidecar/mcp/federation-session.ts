@@ -9,6 +9,7 @@
 // collide, and the agent's answers go back to the server that asked. Every message is
 // recorded twice: the agent-facing exchange on the federated route, and each per-server
 // exchange it caused on the server's route with parent_id naming the agent-facing one.
+import { decodedHeaders } from '../encoding.js';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -161,7 +162,8 @@ class FederatedSession implements BridgedSession {
       res.flushHeaders();
       res.once('close', () => this.abandon(stream));
     } else res.end();
-    const carrier: Carrier = { headers: this.ctx.redact(agentHeaders), httpStatus: hasRequests ? 200 : 202 };
+    // The messages are recorded as read (decoded), so their headers say so.
+    const carrier: Carrier = { headers: decodedHeaders(this.ctx.redact(agentHeaders)), httpStatus: hasRequests ? 200 : 202 };
     for (const message of messages) {
       const bytes = Buffer.from(JSON.stringify(message.raw));
       if (message.kind === 'request' && stream) this.onAgentRequest(message, { ...carrier, bytes }, agentHeaders, stream);

@@ -3,13 +3,14 @@
 // `endpoint` event, rewritten so the client posts back through tapwire, and a server answer
 // that is not JSON-RPC, replaced by a JSON-RPC error naming the problem. Every message in
 // the request body, the JSON answer or the SSE stream is handed to the tracker.
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Exchange } from '../exchange.js';
 import type { HeaderMap } from '../headers.js';
 import { errorResponse, idKey, INTERNAL_ERROR, parseJsonRpc, parseJsonRpcBody, type JsonRpcId, type JsonRpcMessage, type ParsedBody } from '../jsonrpc.js';
 import { httpRecord, type ExchangeObserver, type ForwardOutcome, type Replacement, type ResponseHead, type RecordSink } from '../observer.js';
 import type { Route } from '../route.js';
 import type { SseEvent } from '../sse.js';
+import { endpointKey, endpointSessionId, LegacyStream } from './legacy-sse.js';
 import type { Carrier, McpSession, McpTracker } from './tracker.js';
 
 export interface McpCallContext {
@@ -24,6 +25,8 @@ export interface McpCallContext {
   connectionKey: string;
   /** The HTTP call's exchange: the first request it carries takes over its span (telemetry/context.ts). */
   call?: Exchange;
+  /** The response to the agent: a legacy GET stream carries tapwire's own answers on it too. */
+  agent?: ServerResponse;
 }
 
 function first(value: string | string[] | undefined): string | undefined {
@@ -47,9 +50,9 @@ export class McpObserver implements ExchangeObserver {
     body: Buffer | null,
     private readonly ctx: McpCallContext,
   ) {
-    const url = new URL(req.url ?? '/', 'http://tapwire.invalid');
-    const sessionId = first(req.headers['mcp-session-id']) ?? url.searchParams.get('sessionId');
-    this.session = sessionId ? ctx.tracker.session(sessionId) : ctx.tracker.session(ctx.connectionKey);
+    // A session id, else (legacy HTTP+SSE) the endpoint a GET stream named, else the agent's connection.
+    const legacy = endpointKey(req.url ?? '/');
+    this.session = ctx.tracker.session(first(req.headers['mcp-session-id']) ?? (ctx.tracker.find(legacy) ? legacy : ctx.connectionKey));
     // A POST always carries JSON-RPC: an empty one is recorded as not JSON-RPC, like any other.
     this.parsed = body && body.length > 0 ? parseJsonRpcBody(body) : req.method === 'POST' ? { ok: false, reason: 'an empty body' } : null;
     if (!this.parsed?.ok) return;
@@ -104,24 +107,27 @@ export class McpObserver implements ExchangeObserver {
     if (event.event === 'endpoint') return this.rewriteEndpoint(event);
     if (event.data === '') return undefined; // priming events and keep-alives
     const parsed = parseJsonRpc(event.data);
-    if (parsed.ok) {
-      const bytes = parsed.messages.length === 1 ? Buffer.from(event.data) : undefined;
-      for (const message of parsed.messages) this.fromServer(message, bytes);
-    }
-    return undefined;
+    if (!parsed.ok) return undefined;
+    const bytes = parsed.messages.length === 1 ? Buffer.from(event.data) : undefined;
+    for (const message of parsed.messages) this.fromServer(message, bytes);
+    // Legacy HTTP+SSE: an answer the policies review reaches the agent as they leave it.
+    const reviewed = !parsed.batch ? this.session.legacy?.reviews.answer(parsed.messages[0]!.raw) : null;
+    if (!reviewed) return undefined;
+    return `${event.event !== null ? `event: ${event.event}\n` : ''}${event.id !== null ? `id: ${event.id}\n` : ''}data: ${reviewed}\n\n`;
   }
 
   /**
    * Legacy HTTP+SSE: the server names the URL to POST to. It is rewritten to the same path
-   * under this route on tapwire, keeping absolute URLs absolute, and names the session.
+   * under this route on tapwire, keeping absolute URLs absolute. That URL, whole, is the
+   * session's key: the POSTs sent to it belong to this stream's session.
    */
   private rewriteEndpoint(event: SseEvent): string | undefined {
     const { route, tracker } = this.ctx;
     const upstream = new URL(event.data, route.upstream);
-    const sessionId = upstream.searchParams.get('sessionId');
-    if (sessionId) this.session = tracker.session(sessionId);
     const path = upstream.pathname.startsWith(route.basePath) ? upstream.pathname.slice(route.basePath.length) : upstream.pathname;
     const local = `/${route.name}${path.startsWith('/') ? path : `/${path}`}${upstream.search}`;
+    this.session = tracker.session(endpointKey(local), endpointSessionId(upstream));
+    if (this.ctx.agent) this.session.legacy = new LegacyStream(this.ctx.agent, this.session.sessionId);
     const absolute = /^[a-z][a-z0-9+.-]*:/i.test(event.data);
     const target = absolute ? `http://${this.req.headers.host ?? '127.0.0.1'}${local}` : local;
     if (target === event.data) return undefined;

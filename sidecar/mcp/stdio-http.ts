@@ -137,7 +137,7 @@ export class SessionHttpBridge {
       return sendError(res, 415, BAD_REQUEST, 'Unsupported Media Type: Content-Type must be application/json');
     }
     if (!reading.ok) {
-      if (this.refusedUnreadable(req, res, reading.body, reading.reason)) return;
+      if (this.refusedUnreadable(req, res, reading.body, reading.reason, true)) return;
       return sendError(res, 415, BAD_REQUEST, `Unsupported Media Type: ${reading.reason}`);
     }
     const body = reading.body;
@@ -170,9 +170,9 @@ export class SessionHttpBridge {
    * A POST no server reads (tapwire cannot read it either): with request-phase policies,
    * refused with 403 and recorded as denied with the reason. False when no policy judges it.
    */
-  private refusedUnreadable(req: IncomingMessage, res: ServerResponse, body: Buffer, why: string): boolean {
+  private refusedUnreadable(req: IncomingMessage, res: ServerResponse, body: Buffer, why: string, undecoded = false): boolean {
     const sessionId = first(req.headers['mcp-session-id']) ?? null;
-    const refused = this.ctx.gate?.admitUnreadable({ agent: this.ctx.agent, route: this.name, sessionId, body, headers: req.headers, httpStatus: 403 }, why, false);
+    const refused = this.ctx.gate?.admitUnreadable({ agent: this.ctx.agent, route: this.name, sessionId, body, undecoded, headers: req.headers, httpStatus: 403 }, why, false);
     if (!refused) return false;
     const text = JSON.stringify(refused.refusal);
     res.writeHead(403, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });

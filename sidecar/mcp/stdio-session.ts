@@ -7,6 +7,7 @@
 // MCP SDKs' servers do). Every message is recorded through the tracker. With policies, a
 // request the gate refuses is answered on its POST's stream and never written to the
 // server, and the server's answers to list requests are filtered before they are sent.
+import { decodedHeaders } from '../encoding.js';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AnswerReviews, type PolicyGate } from '../../policies/enforce.js';
@@ -252,7 +253,8 @@ export class StdioHttpSession {
     const hasRequests = messages.some((m) => m.kind === 'request');
     const headers: HeaderMap = { ...(hasRequests ? SSE_HEADERS : {}), 'mcp-session-id': this.id };
     const stream = hasRequests ? new RequestStream(res, headers) : null;
-    const carrier: Carrier = { headers: this.ctx.redact(agentHeaders), httpStatus: hasRequests ? 200 : 202 };
+    // The messages are recorded as read (decoded), so their headers say so.
+    const carrier: Carrier = { headers: decodedHeaders(this.ctx.redact(agentHeaders)), httpStatus: hasRequests ? 200 : 202 };
     const single = messages.length === 1 && !body.includes(0x0a) && !body.includes(0x0d);
     const lines: Buffer[] = [];
     /** Answers to the requests the policies refused, sent on this POST's stream. */

@@ -58,7 +58,6 @@ export async function runWrap({ config, routeName, command, log }: WrapOptions):
     agent: config.agent.name,
     route: routeName,
     sink,
-    maxBodyBytes: config.store.max_body_bytes,
     eventLimits: eventLimitsOf(config),
     pendingTimeoutMs: route.timeouts.response_ms,
     onError: (err) => log.error({ err }, 'could not complete an MCP record'),

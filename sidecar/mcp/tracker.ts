@@ -11,6 +11,7 @@ import { estimateTokens } from '../llm/tokenizer.js';
 import { EventLog, type EventLimits, type RecordSink } from '../observer.js';
 import { metaTraceparent, parseTraceparent, spanOf, TraceStarter, type TraceParent } from '../telemetry/context.js';
 import { requestFacts, resultFacts, type McpRequestFacts } from './facts.js';
+import type { LegacyStream } from './legacy-sse.js';
 
 type Request = Extract<JsonRpcMessage, { kind: 'request' }>;
 type Notification = Extract<JsonRpcMessage, { kind: 'notification' }>;
@@ -55,6 +56,8 @@ export class McpSession {
   /** A request reused the id of one still pending: both wait, the later in a numbered slot (see slotFor). */
   reusedIds = false;
   lastSeen = Date.now();
+  /** Legacy HTTP+SSE: the session's GET stream, where its answers travel. */
+  legacy: LegacyStream | null = null;
   constructor(
     readonly key: string,
     /** The session id recorded on exchanges: the MCP session id, or the connection's. */
@@ -69,7 +72,6 @@ export interface TrackerOptions {
   agent: string;
   route: string;
   sink: RecordSink;
-  maxBodyBytes: number;
   /** store.max_events and store.max_event_bytes, per exchange; default DEFAULT_EVENT_LIMITS. */
   eventLimits?: EventLimits;
   /** Requests unanswered this long are recorded as errors. */
@@ -86,9 +88,9 @@ const SUBSCRIPTION_ID = 'io.modelcontextprotocol/subscriptionId';
 /** A session with nothing pending and no traffic for this long is forgotten. */
 const IDLE_SESSION_MS = 60 * 60 * 1000;
 
-function payload(headers: HeaderMap, bytes: Buffer, cap: number): Payload {
-  const truncated = bytes.length > cap;
-  return { headers, body: truncated ? Buffer.from(bytes.subarray(0, cap)) : bytes, body_size: bytes.length, truncated };
+/** A message's whole bytes: the record redacts them, then cuts them to store.max_body_bytes (sidecar/recording.ts). */
+function payload(headers: HeaderMap, bytes: Buffer): Payload {
+  return { headers, body: bytes, body_size: bytes.length, truncated: false };
 }
 
 function progressKey(token: string | number): string {
@@ -121,6 +123,11 @@ export class McpTracker {
     }
     session.lastSeen = Date.now();
     return session;
+  }
+
+  /** The session under `key`, if there is one. */
+  find(key: string): McpSession | undefined {
+    return this.sessions.get(key);
   }
 
   /**
@@ -158,7 +165,7 @@ export class McpTracker {
       t0: performance.now(),
       method,
       facts: requestFacts(method, undefined),
-      request: payload(carrier.headers, bytes, this.options.maxBodyBytes),
+      request: payload(carrier.headers, bytes),
       events: new EventLog(this.options.eventLimits),
       owner: null,
       server: carrier.server ?? null,
@@ -346,7 +353,8 @@ export class McpTracker {
           this.end(session, open, 'error', 'no_response', `no response within ${this.options.pendingTimeoutMs} ms`);
         }
       }
-      if (session.pending === 0 && wall - session.lastSeen > IDLE_SESSION_MS) this.sessions.delete(key);
+      // A legacy session lives as long as its GET stream, however quiet.
+      if (session.pending === 0 && session.legacy === null && wall - session.lastSeen > IDLE_SESSION_MS) this.sessions.delete(key);
     }
   }
 
@@ -414,7 +422,7 @@ export class McpTracker {
     this.options.sink({
       exchange,
       request: open.request,
-      response: response ? payload(response.headers, response.bytes, this.options.maxBodyBytes) : null,
+      response: response ? payload(response.headers, response.bytes) : null,
       events: open.events.events,
     });
   }

@@ -38,9 +38,36 @@ describe('tapwire policy', () => {
     const file = join(dir, 'broken.yaml');
     writeFileSync(file, 'rules:\n  - name: typo\n    when: mcp.method == "tools/call" && mcp.tol == "rm"\n    action: deny\n');
     const result = runCli(['policy', 'check', file]);
-    assert.equal(result.status, 1);
+    assert.equal(result.status, 2);
     assert.ok(result.stderr.includes(`${file}:3:45: rules[0] (typo): when: column 35 of the expression: mcp has no field "tol"`), result.stderr);
     assert.ok(result.stderr.includes(`    mcp.method == "tools/call" && mcp.tol == "rm"\n${' '.repeat(4 + 34)}^`), result.stderr);
+  });
+
+  test('check: a type error (an int compared with a string) fails the check at its position, exit code 2', () => {
+    const file = join(dir, 'typed.yaml');
+    writeFileSync(file, 'rules:\n  - name: big-answers\n    when: protocol == "llm" && usage.output_tokens > "1000"\n    action: deny\n');
+    const result = runCli(['policy', 'check', file]);
+    assert.equal(result.status, 2);
+    assert.equal(result.stdout, '');
+    assert.ok(result.stderr.startsWith(`${file}:3:52: rules[0] (big-answers): when: column 42 of the expression: no matching overload for '_>_' applied to '(int, string)': usage.output_tokens (an int)\n`), result.stderr);
+  });
+
+  test('run: a policy file with a type error stops the sidecar before it serves, exit code 2, one line', () => {
+    const rules = join(dir, 'typed-rules');
+    mkdirSync(rules);
+    writeFileSync(join(rules, 'llm.yaml'), 'rules:\n  - name: big-answers\n    when: protocol == "llm" && usage.output_tokens > "1000"\n    action: deny\n');
+    const config = join(dir, 'typed.tapwire.yaml');
+    writeFileSync(config, 'policies: [typed-rules/*.yaml]\nroutes: {}\n');
+    const result = runCli(['run', '--config', config, '--db', join(dir, 'never.db'), '--listen', '127.0.0.1:0']);
+    assert.equal(result.status, 2);
+    assert.equal(result.stderr, `tapwire: ${join(rules, 'llm.yaml')}:3:52: rules[0] (big-answers): when: column 42 of the expression: no matching overload for '_>_' applied to '(int, string)': usage.output_tokens (an int)\n`);
+  });
+
+  test('test: --since banana is refused, naming the flag, before any test runs', () => {
+    const result = runCli(['policy', 'test', 'policies/examples/*.yaml', '--db', join(dir, 'never.db'), '--since', 'banana']);
+    assert.equal(result.status, 2);
+    assert.equal(result.stdout, '', 'no test ran');
+    assert.equal(result.stderr, 'tapwire: --since "banana": expected a duration such as 30m, 12h or 7d\n');
   });
 
   test('run: a config naming a broken policy file stops with exit code 2 and the problem', () => {

@@ -1,4 +1,5 @@
-// Policies on `tapwire wrap`, through the v1 SDK's StdioClientTransport: the config's rules
+// Policies on `tapwire wrap`, through the v1 SDK's StdioClientTransport (and the v2 one in
+// its 2026-07-28 mode, for the shape of the refusal): the config's rules
 // refuse a tool call (a tool error naming the rule, and the server never runs it), remove
 // the denied tool from tools/list, and audit what they let through; the record shows each
 // decision, and keeps the server's own list answer.
@@ -12,6 +13,8 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { Client as V2Client } from '@modelcontextprotocol/client';
+import { StdioClientTransport as V2StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { openDatabase } from '../../store/db.js';
 import { getExchangeRecord, listExchanges } from '../../store/queries.js';
 import { isRunning } from '../support/mcp-everything.js';
@@ -20,6 +23,7 @@ import { until } from '../support/upstream.js';
 
 const CLI = fileURLToPath(new URL('../../sidecar/cli.js', import.meta.url));
 const TEST_SERVER = fileURLToPath(new URL('../support/mcp-stdio-server.js', import.meta.url));
+const V2_TEST_SERVER = fileURLToPath(new URL('../support/mcp-v2-stdio-server.js', import.meta.url));
 
 const POLICY = [
   'rules:',
@@ -83,6 +87,37 @@ describe('tapwire wrap with policies', () => {
     } finally {
       db.close();
     }
+  });
+
+  test('a 2026-07-28 client (v2 SDK, pinned): the refusal is a tool error it accepts (with resultType) and its session goes on', async () => {
+    // The issue was found with the Python SDK 2.3 client, which cannot be installed here (no
+    // PyPI); the v2 Node client validates 2026-07-28 results the same way.
+    const policyPath = join(dir, 'modern-policy.yaml');
+    writeFileSync(policyPath, POLICY);
+    const configPath = join(dir, 'modern.yaml');
+    writeFileSync(configPath, `policies: [${JSON.stringify(policyPath)}]\nroutes:\n  files: { protocol: mcp, command: ${JSON.stringify(process.execPath)} }\n`);
+    const transport = new V2StdioClientTransport({
+      command: process.execPath,
+      args: [CLI, 'wrap', '--route', 'files', '--config', configPath, '--db', join(dir, 'modern.db'), '--', process.execPath, V2_TEST_SERVER],
+      stderr: 'pipe',
+    });
+    let stderr = '';
+    transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const client = new V2Client({ name: 'wrap-modern-test', version: '2.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+    await client.connect(transport);
+    const pid = transport.pid!;
+    try {
+      assert.equal(client.getNegotiatedProtocolVersion(), '2026-07-28');
+      assert.deepEqual((await client.listTools()).tools.map((tool) => tool.name), ['echo']);
+      const refused = await client.callTool({ name: 'write_file', arguments: { path: join(dir, 'modern.txt') } });
+      assert.deepEqual(refused, { content: [{ type: 'text', text: 'tapwire policy no-writes: writes need a human' }], isError: true });
+      const echoed = await client.callTool({ name: 'echo', arguments: { text: 'still works' } });
+      assert.deepEqual(echoed.content, [{ type: 'text', text: 'still works' }]);
+    } finally {
+      await client.close();
+      await until(() => !isRunning(pid), 'tapwire wrap to exit', 15_000);
+    }
+    assert.doesNotMatch(stderr, /write_file/);
   });
 
   test('a JSON-RPC batch line cannot slip a denied call past the rules: its requests are answered, the server never sees it', async () => {

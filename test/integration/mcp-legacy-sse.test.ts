@@ -9,7 +9,7 @@ import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import { z } from 'zod';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Progress } from '@modelcontextprotocol/sdk/types.js';
-import { connectClient, mcpColumns, one, ProgressGate, ROUTE, startLegacySseServer, startMcpTapwire } from '../support/mcp.js';
+import { connectClient, mcpColumns, one, probeLegacySse, ProgressGate, ROUTE, startLegacySseServer, startMcpTapwire } from '../support/mcp.js';
 
 /** The current scenario's progress gate (the server is shared by the direct and through runs). */
 let gate = new ProgressGate();
@@ -33,43 +33,6 @@ function buildServer(): McpServer {
     return { content: [{ type: 'text', text: `model said: ${sampled.content.type === 'text' ? sampled.content.text : '?'}` }] };
   });
   return mcp;
-}
-
-interface Probe {
-  /** The endpoint event, raw. */
-  endpoint: string;
-  /** What the POST of a ping to that endpoint answered. */
-  posted: { status: number; body: string };
-  /** The next event on the stream: the ping's response. */
-  answer: string;
-}
-
-/** Opens the SSE stream by hand, reads the endpoint event, and pings through that endpoint. */
-async function probe(sseUrl: string): Promise<Probe> {
-  const controller = new AbortController();
-  const response = await fetch(sseUrl, { headers: { accept: 'text/event-stream' }, signal: controller.signal });
-  assert.ok(response.body);
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  let text = '';
-  const nextEvent = async (): Promise<string> => {
-    while (!text.includes('\n\n')) {
-      const { value, done } = (await reader.read()) as { value?: Uint8Array; done: boolean };
-      if (done) throw new Error('the stream ended');
-      text += decoder.decode(value, { stream: true });
-    }
-    const end = text.indexOf('\n\n') + 2;
-    const event = text.slice(0, end);
-    text = text.slice(end);
-    return event;
-  };
-  const endpoint = await nextEvent();
-  const target = new URL(/^data: (.*)$/m.exec(endpoint)?.[1] ?? '', sseUrl);
-  const post = await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"jsonrpc":"2.0","id":"probe","method":"ping"}' });
-  const posted = { status: post.status, body: await post.text() };
-  const answer = await nextEvent();
-  controller.abort();
-  return { endpoint, posted, answer };
 }
 
 async function scenario(url: string): Promise<unknown> {
@@ -107,8 +70,8 @@ describe('MCP legacy HTTP+SSE (v1 SSEServerTransport and SSEClientTransport)', (
       // The endpoint event as each side announces it: through tapwire it names tapwire's route,
       // and a POST there is answered as the server answers it (202 "Accepted", the response on
       // the stream).
-      const directProbe = await probe(`${server.origin}/sse`);
-      const throughProbe = await probe(`${tapwire.url}/${ROUTE}/sse`);
+      const directProbe = await probeLegacySse(`${server.origin}/sse`);
+      const throughProbe = await probeLegacySse(`${tapwire.url}/${ROUTE}/sse`);
       const prefix = variant === 'absolute' ? server.origin : '';
       assert.match(directProbe.endpoint, new RegExp(`^event: endpoint\\ndata: ${prefix}/messages\\?sessionId=[0-9a-f-]{36}\\n\\n$`));
       const tapwirePrefix = variant === 'absolute' ? tapwire.url : '';
@@ -174,4 +137,42 @@ describe('MCP legacy HTTP+SSE (v1 SSEServerTransport and SSEClientTransport)', (
       );
     });
   }
+
+  test('an endpoint named the Python SDK\'s way (/messages/?session_id=): one session, every request matched to its answer', async (t) => {
+    // The Python MCP SDK cannot be installed here (no PyPI): the v1 server announces its
+    // endpoint the way the Python server does (startLegacySseServer's pythonEndpoint).
+    const server = await startLegacySseServer(buildServer, { pythonEndpoint: true });
+    t.after(() => server.close());
+    const tapwire = await startMcpTapwire(t, server.origin);
+
+    const throughProbe = await probeLegacySse(`${tapwire.url}/${ROUTE}/sse`);
+    assert.match(throughProbe.endpoint, new RegExp(`^event: endpoint\\ndata: /${ROUTE}/messages/\\?session_id=[0-9a-f-]{36}\\n\\n$`));
+    assert.deepEqual(throughProbe.posted, { status: 202, body: 'Accepted' });
+    assert.equal(throughProbe.answer, 'event: message\ndata: {"result":{},"jsonrpc":"2.0","id":"probe"}\n\n');
+    await scenario(`${tapwire.url}/${ROUTE}/sse`);
+
+    const exchanges = await tapwire.stop();
+    const probed = one(exchanges, { method: 'ping' });
+    assert.deepEqual(mcpColumns(probed), {
+      method: 'ping', target: null, direction: 'client_to_server', jsonrpc_id: '"probe"', session_id: /session_id=(.*)\n/.exec(throughProbe.endpoint)![1]!,
+      status: 'ok', error_code: null, http_status: 200,
+    });
+    const init = one(exchanges, { method: 'initialize' });
+    const mine = exchanges.filter((e) => e.id !== probed.id);
+    assert.deepEqual([...new Set(mine.map((e) => e.session_id))], [init.session_id]);
+    // Records are written as they complete, not in message order.
+    assert.deepEqual(
+      mine.map((e) => `${e.direction} ${e.method} ${e.target ?? '-'} ${e.status} ${e.error_code ?? '-'}`).sort(),
+      [
+        'client_to_server initialize - ok -',
+        'client_to_server notifications/initialized - ok -',
+        'client_to_server tools/call ask-model ok -',
+        'client_to_server tools/call count ok -',
+        'client_to_server tools/call echo ok -',
+        'client_to_server tools/list - ok -',
+        'server_to_client notifications/progress count ok -',
+        'server_to_client sampling/createMessage - ok -',
+      ],
+    );
+  });
 });

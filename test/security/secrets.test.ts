@@ -1,11 +1,11 @@
 // Nothing leaked: `tapwire run` (the real CLI, logging at debug level) forwards an OpenAI SDK
 // call to aimock and an MCP SDK tool call to a real MCP server, with credentials planted
-// everywhere an agent puts them (auth headers, headers named like credentials, the query
-// string, message bodies matching a configured redact pattern) and upstream keys injected
-// from the config. Then every byte tapwire wrote is searched: the database files (with
-// their -wal and -shm), its stdout and stderr, every span and metric it exported to a real
-// OTLP endpoint (message content capture on), and `tapwire export` of the record as JSONL and
-// HAR. None holds any planted secret.
+// everywhere an agent puts them (auth headers, the providers' credential headers, headers
+// named like credentials, the query string, message bodies matching a configured redact
+// pattern) and upstream keys injected from the config. Then every byte tapwire wrote is
+// searched: the database files (with their -wal and -shm), its stdout and stderr, every span
+// and metric it exported to a real OTLP endpoint (message content capture on), and `tapwire
+// export` of the record as JSONL and HAR. None holds any planted secret.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,6 +27,16 @@ const PLANTED = {
   agentBearer: 'PLANTED-AGENT-BEARER-a1b2c3',
   xApiKey: 'PLANTED-X-API-KEY-d4e5f6',
   cookie: 'PLANTED-COOKIE-g7h8i9',
+  // The providers' documented credential headers (sidecar/headers.ts DEFAULT_REDACTED).
+  azureApiKey: 'PLANTED-API-KEY-HEADER-c2v3b4',
+  functionsKey: 'PLANTED-FUNCTIONS-KEY-n5m6q7',
+  apimKey: 'PLANTED-APIM-KEY-w8e9r1',
+  googApiKey: 'PLANTED-GOOG-API-KEY-t2y3u4',
+  amzSecurityToken: 'PLANTED-AMZ-TOKEN-i5o6p7',
+  datadogAppKey: 'PLANTED-DD-APP-KEY-a8s9d1',
+  honeycombTeam: 'PLANTED-HONEYCOMB-f2g3h4',
+  newRelicInsertKey: 'PLANTED-NR-INSERT-j5k6l7',
+  newRelicLicenseKey: 'PLANTED-NR-LICENSE-z8x9c1',
   customTokenHeader: 'PLANTED-CUSTOM-TOKEN-j1k2l3',
   queryKey: 'PLANTED-QUERY-KEY-m4n5o6',
   queryApiKey: 'PLANTED-QUERY-API-KEY-p7q8r9',
@@ -79,14 +89,28 @@ describe('secrets', () => {
       baseURL: `${base}/openai/v1`,
       apiKey: PLANTED.agentBearer,
       maxRetries: 0,
-      defaultHeaders: { 'x-api-key': PLANTED.xApiKey, cookie: `sid=${PLANTED.cookie}`, 'x-custom-auth-token': PLANTED.customTokenHeader },
+      defaultHeaders: {
+        'x-api-key': PLANTED.xApiKey,
+        cookie: `sid=${PLANTED.cookie}`,
+        'x-custom-auth-token': PLANTED.customTokenHeader,
+        'x-functions-key': PLANTED.functionsKey,
+        'ocp-apim-subscription-key': PLANTED.apimKey,
+        'x-amz-security-token': PLANTED.amzSecurityToken,
+        'dd-application-key': PLANTED.datadogAppKey,
+        'x-honeycomb-team': PLANTED.honeycombTeam,
+        'x-insert-key': PLANTED.newRelicInsertKey,
+        'x-license-key': PLANTED.newRelicLicenseKey,
+      },
       defaultQuery: { key: PLANTED.queryKey, api_key: PLANTED.queryApiKey, token: PLANTED.queryToken },
     });
     const completion = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `my key is ${PLANTED.llmBody}` }] });
     assert.equal(completion.choices[0]!.message.content, 'noted', 'aimock accepted only the injected key: the upstream got it');
 
     const client = new Client({ name: 'secrets-test', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(`${base}/tools/mcp?token=${PLANTED.queryToken}`), { requestInit: { headers: { authorization: `Bearer ${PLANTED.agentBearer}` } } }));
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${base}/tools/mcp?token=${PLANTED.queryToken}`), {
+        // aimock checks api-key and x-goog-api-key as its own keys: these go to the MCP server.
+        requestInit: { headers: { authorization: `Bearer ${PLANTED.agentBearer}`, 'api-key': PLANTED.azureApiKey, 'x-goog-api-key': PLANTED.googApiKey } },
+      }));
     const echoed = await client.callTool({ name: 'echo', arguments: { msg: PLANTED.mcpArgument } });
     assert.deepEqual(echoed.content, [{ type: 'text', text: `you said ${PLANTED.mcpArgument}` }], 'the agent got the real answer: redaction is for the record only');
     await client.close();

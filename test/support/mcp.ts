@@ -82,6 +82,8 @@ export interface StreamableOptions {
   eventStore?: boolean;
   /** DNS-rebinding protection allowing only this server's own Host and Origin. */
   dnsRebindingProtection?: boolean;
+  /** Answer POSTs with a JSON body instead of an SSE stream. */
+  jsonResponse?: boolean;
 }
 
 /**
@@ -111,6 +113,7 @@ export async function startStreamableServer(build: () => McpServer, options: Str
           onsessioninitialized: (id) => void transports.set(id, created),
           onsessionclosed: (id) => void transports.delete(id),
           ...(options.eventStore ? { eventStore: new InMemoryEventStore() } : {}),
+          ...(options.jsonResponse ? { enableJsonResponse: true } : {}),
           ...(options.dnsRebindingProtection
             ? { enableDnsRebindingProtection: true, allowedHosts: [`127.0.0.1:${port}`], allowedOrigins: [`http://127.0.0.1:${port}`] }
             : {}),
@@ -136,6 +139,12 @@ export async function startStreamableServer(build: () => McpServer, options: Str
 export interface LegacySseOptions {
   /** Send the endpoint event as an absolute URL (SSEServerTransport itself sends a relative one). */
   absoluteEndpoint?: boolean;
+  /**
+   * Name the endpoint as the Python MCP SDK's server does, `/messages/?session_id=...`
+   * (SSEServerTransport always writes `/messages?sessionId=...`). The Python SDK cannot be
+   * installed here, so the unmodified v1 transport serves it, behind a rewrite of that event.
+   */
+  pythonEndpoint?: boolean;
 }
 
 /**
@@ -151,12 +160,15 @@ export async function startLegacySseServer(build: () => McpServer, options: Lega
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://x');
       if (req.method === 'GET' && url.pathname === '/sse') {
-        if (options.absoluteEndpoint) {
-          // Some servers announce an absolute endpoint; this variant does it by rewriting the
+        if (options.absoluteEndpoint || options.pythonEndpoint) {
+          // Other servers announce other endpoints; these variants do it by rewriting the
           // event the unmodified transport writes.
           const write = res.write.bind(res) as (chunk: string | Uint8Array) => boolean;
-          (res as unknown as { write: (chunk: string | Uint8Array) => boolean }).write = (chunk) =>
-            write(typeof chunk === 'string' ? chunk.replace(/^(event: endpoint\ndata: )\//, `$1${origin}/`) : chunk);
+          const rewrite = (text: string): string => {
+            const python = options.pythonEndpoint ? text.replace(/^(event: endpoint\ndata: \/messages)\?sessionId=/, '$1/?session_id=') : text;
+            return options.absoluteEndpoint ? python.replace(/^(event: endpoint\ndata: )\//, `$1${origin}/`) : python;
+          };
+          (res as unknown as { write: (chunk: string | Uint8Array) => boolean }).write = (chunk) => write(typeof chunk === 'string' ? rewrite(chunk) : chunk);
         }
         const transport = new SSEServerTransport('/messages', res);
         transports.set(transport.sessionId, transport);
@@ -164,8 +176,8 @@ export async function startLegacySseServer(build: () => McpServer, options: Lega
         await build().connect(transport);
         return;
       }
-      if (req.method === 'POST' && url.pathname === '/messages') {
-        const transport = transports.get(url.searchParams.get('sessionId') ?? '');
+      if (req.method === 'POST' && url.pathname === (options.pythonEndpoint ? '/messages/' : '/messages')) {
+        const transport = transports.get(url.searchParams.get(options.pythonEndpoint ? 'session_id' : 'sessionId') ?? '');
         if (!transport) {
           res.writeHead(404).end('unknown session');
           return;
@@ -187,6 +199,46 @@ export async function startLegacySseServer(build: () => McpServer, options: Lega
       await Promise.all([...transports.values()].map((t) => t.close()));
     }),
   };
+}
+
+export interface LegacySseProbe {
+  /** The endpoint event, raw. */
+  endpoint: string;
+  /** What the POST of the message to that endpoint answered. */
+  posted: { status: number; body: string };
+  /** The next event on the stream: the message's answer. */
+  answer: string;
+}
+
+/**
+ * Opens a legacy SSE stream by hand, reads the endpoint event, and POSTs `message` (a ping by
+ * default) to that endpoint, without initializing: what each side of the transport carries.
+ */
+export async function probeLegacySse(sseUrl: string, message = '{"jsonrpc":"2.0","id":"probe","method":"ping"}'): Promise<LegacySseProbe> {
+  const controller = new AbortController();
+  const response = await fetch(sseUrl, { headers: { accept: 'text/event-stream' }, signal: controller.signal });
+  assert.ok(response.body);
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  const nextEvent = async (): Promise<string> => {
+    while (!text.includes('\n\n')) {
+      const { value, done } = (await reader.read()) as { value?: Uint8Array; done: boolean };
+      if (done) throw new Error('the stream ended');
+      text += decoder.decode(value, { stream: true });
+    }
+    const end = text.indexOf('\n\n') + 2;
+    const event = text.slice(0, end);
+    text = text.slice(end);
+    return event;
+  };
+  const endpoint = await nextEvent();
+  const target = new URL(/^data: (.*)$/m.exec(endpoint)?.[1] ?? '', sseUrl);
+  const post = await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body: message });
+  const posted = { status: post.status, body: await post.text() };
+  const answer = await nextEvent();
+  controller.abort();
+  return { endpoint, posted, answer };
 }
 
 export interface SpawnedServer {

@@ -106,6 +106,8 @@ describe('tapwire tui in a terminal', () => {
     const tmux = startTui(t);
     await tmux.waitFor(/delete_file/, 'the list');
     const screen = await tmux.waitFor(new RegExp(`tapwire ${total} exchanges .*denied 1`), 'the totals in the stats bar');
+    // The two LLM calls' usage (120 + 9, 80 + 12), and the MCP messages' estimates apart.
+    assert.match(screen, /llm tokens 221 {2}mcp ~[1-9]\d* /);
     assert.match(screen, /llm\s+\S+\/openai\s+\/v1\/chat\/completions\s+gpt-4o-mini\s+ok/);
     assert.match(screen, /mcp\s+\S+\/fs\s+tools\/call\s+echo\s+ok/);
     assert.match(screen, /mcp\s+\S+\/fs\s+tools\/call\s+delete_file\s+denied\s+deny:no-destructive-tools/);
@@ -136,6 +138,12 @@ describe('tapwire tui in a terminal', () => {
     screen = await tmux.waitFor(/filter error at column/, 'the filter error');
     assert.match(screen, /filter error at column \d+: syntax error/);
     assert.match(screen, /\/v1\/chat\/completions\s+gpt-4o\s/, 'the list keeps the last good filter');
+
+    // A type error is said as such, at its column, instead of a filter that matches nothing.
+    await filter(tmux, 'protocol == "llm" && usage.output_tokens > "100"');
+    screen = await tmux.waitFor(/filter error at column 42: no matching overload for '_>_' applied to '\(int, string\)'/, 'the type error');
+    assert.match(screen, /\/v1\/chat\/completions\s+gpt-4o\s/, 'the list keeps the last good filter');
+    assert.doesNotMatch(screen, /no exchange matches|no matches/);
 
     await filter(tmux, 'duration_ms > 0');
     screen = await tmux.waitFor(/did you mean exchange\.duration_ms/, 'the hint for a field of exchange');
@@ -209,7 +217,7 @@ describe('tapwire tui in a terminal', () => {
 
   test('a database that does not exist, or is not tapwire\'s, is one clear message', async (t) => {
     const missing = startTui(t, join(workDir, 'nope.db'));
-    await missing.waitFor(/tapwire: database \S+nope\.db does not exist/, 'the missing-database message');
+    await missing.waitFor(/tapwire: --db: database \S+nope\.db does not exist/, 'the missing-database message, naming the flag');
     const notes = join(workDir, 'notes.txt');
     writeFileSync(notes, 'not a database, just some notes about the agent');
     const other = startTui(t, notes);

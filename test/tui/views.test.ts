@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { syntheticRecord } from '../../bench/tui-data.js';
-import { blankExchange, type ExchangeRecord } from '../../sidecar/exchange.js';
+import { blankExchange, type Exchange, type ExchangeRecord } from '../../sidecar/exchange.js';
 import { openDatabase, StoreError } from '../../store/db.js';
 import { prepareInsert } from '../../store/insert.js';
 import { getExchangeRecord, listExchanges } from '../../store/queries.js';
@@ -84,19 +84,13 @@ describe('curl export', () => {
   test('the recorded request through the route, credentials left redacted, quoting safe', () => {
     const record = llmRecord();
     const script = curlCommand(record);
-    assert.match(script, /curl -sS -X POST "\$\{TAPWIRE_URL:-http:\/\/127\.0\.0\.1:4100\}\/openai\/v1\/chat\/completions"/);
+    assert.match(script, /curl -sS -X 'POST' "\$\{TAPWIRE_URL:-http:\/\/127\.0\.0\.1:4100\}"'\/openai\/v1\/chat\/completions'/);
     assert.match(script, /-H 'authorization: \[redacted\]'/);
     assert.match(script, /# authorization: redacted in the record/);
     assert.doesNotMatch(script, /host:/);
-    // The shell gets back exactly the recorded body, single quote included.
-    const dir = mkdtempSync(join(tmpdir(), 'tapwire-curl-'));
-    try {
-      const body = /--data-binary ('(?:[^']|'\\'')*')/.exec(script)![1]!;
-      const echoed = execFileSync('sh', ['-c', `printf %s ${body}`]);
-      assert.equal(echoed.toString(), record.request!.body!.toString());
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    // The shell gets back exactly the recorded body, single quote included (test/property/curl-export.test.ts runs whole scripts).
+    const format = /^printf ('(?:[^']|'\\'')*') \|$/m.exec(script)![1]!;
+    assert.equal(execFileSync('sh', ['-c', `printf ${format}`]).toString(), record.request!.body!.toString());
   });
 });
 
@@ -128,6 +122,29 @@ describe('totals, rates and sessions', () => {
     assert.equal(notes.length, 20);
     assert.ok(notes.every((n) => n.method === 'notifications/progress' && n.direction === 'server_to_client' && n.session_id === 'session-0'));
     assert.match(tabText('Related', call, notes), /session session-0: 20 notifications and server-to-client messages\n\n\d\d:\d\d:\d\d\.\d{3} {2}server → client {2}notifications\/progress/);
+    db.close();
+  });
+
+  test('LLM tokens and MCP estimates are counted apart; a federated session is named by the federated route', () => {
+    const db = openDatabase(':memory:');
+    const at = Date.parse('2026-11-21T10:00:00Z');
+    const exchange = (route: string, protocol: 'llm' | 'mcp', tokens: [number, number], extra: Partial<Exchange> = {}): ExchangeRecord => ({
+      exchange: { ...blankExchange({ agent: 'a', route, protocol, started_at: at }), input_tokens: tokens[0], output_tokens: tokens[1], tokens_estimated: protocol === 'mcp' ? 1 : 0, ...extra },
+      request: null,
+      response: null,
+      events: [],
+    });
+    const call = exchange('tools', 'mcp', [8, 40], { session_id: 'fed-1', method: 'tools/call' });
+    prepareInsert(db)([
+      exchange('openai', 'llm', [100, 20]),
+      call,
+      // The per-server exchange the federated call caused, on the member route ("alpha" sorts before "tools").
+      exchange('alpha', 'mcp', [8, 40], { session_id: 'fed-1', method: 'tools/call', parent_id: call.exchange.id }),
+    ]);
+    const totals = updateTotals(db, emptyTotals());
+    assert.deepEqual([totals.llmTokens, totals.mcpTokens], [120, 48], 'LLM usage alone; MCP estimates of what the agent saw, once');
+    assert.deepEqual(ratesUntil(db, at, 1).tokens, [120], 'the token sparkline is LLM usage');
+    assert.deepEqual(sessions(db).map((s) => [s.session_id, s.route, s.exchanges]), [['fed-1', 'tools', 2]]);
     db.close();
   });
 

@@ -60,6 +60,26 @@ describe('config', () => {
     assert.match(message, /tapwire\.yaml:6:\d+: routes\.openai\.headers\.authorization: environment variable MISSING_KEY is not set/);
   });
 
+  test('an unset variable is one error, at the variable, even where the emptied value would also be wrong', () => {
+    const token = configError('auth:\n  tokens: ["${AGENT_TOKEN}"]\n').split('\n').slice(1);
+    assert.deepEqual(token, ['tapwire.yaml:2:13: auth.tokens[0]: environment variable AGENT_TOKEN is not set (write ${AGENT_TOKEN:-default} to give a default)']);
+    const upstream = configError('routes:\n  openai:\n    protocol: llm\n    upstream: "https://${HOST}/v1"\n').split('\n').slice(1);
+    assert.deepEqual(upstream, ['tapwire.yaml:4:24: routes.openai.upstream: environment variable HOST is not set (write ${HOST:-default} to give a default)']);
+  });
+
+  test('an unknown key is reported at the key, not at its value', () => {
+    assert.match(configError('store:\n  path: x.db\n  flush_every: 5\n'), /^tapwire\.yaml:3:3: store\.flush_every: unknown key/m);
+    assert.match(configError('routes:\n  openai: { protocol: llm, upstream: "https://x.test", retries: 3 }\n'), /^tapwire\.yaml:2:56: routes\.openai\.retries: unknown key/m);
+    assert.match(configError('listen: 127.0.0.1:1\nlistne:\n  - 1\n'), /^tapwire\.yaml:2:1: listne: unknown key/m);
+  });
+
+  test('a listen address needs a host and a port from 0 to 65535', () => {
+    assert.match(configError('listen: 127.0.0.1:99999\n'), /tapwire\.yaml:1:9: listen: port 99999 is out of range \(0 to 65535\)/);
+    assert.match(configError('listen: "4796"\n'), /tapwire\.yaml:1:9: listen: expected HOST:PORT, e.g\. 127\.0\.0\.1:4796/);
+    assert.match(configError('admin: { listen: "localhost:70000" }\n'), /admin\.listen: port 70000 is out of range/);
+    assert.equal(parseConfig('listen: "[::1]:0"\n', 'tapwire.yaml', {}).listen, '[::1]:0');
+  });
+
   test('an unknown key is an error with its line and the keys allowed there', () => {
     const message = configError('store:\n  path: x.db\n  flush_every: 5\n');
     assert.match(message, /tapwire\.yaml:3:\d+: store\.flush_every: unknown key \(allowed here: path, max_body_bytes, max_events, max_event_bytes, flush_interval_ms, redact_headers, durability, buffer_records, retry_interval_ms\)/);

@@ -20,12 +20,13 @@ function policy(yaml: string): PolicySet {
   return new PolicySet([parsePolicyFile(yaml, 'p.yaml')]);
 }
 
+/** Every problem of the file, each with its pointer into the expression, as `policy check` prints them. */
 function problemsOf(yaml: string): string {
   try {
     parsePolicyFile(yaml, 'p.yaml');
   } catch (err) {
     assert.ok(err instanceof PolicyError);
-    return err.message;
+    return err.explained.join('\n');
   }
   assert.fail('expected the file to be refused');
 }
@@ -64,6 +65,54 @@ describe('policy check', () => {
   });
   test('wire data (bodies, arguments, headers, claims) may be read at any depth', () => {
     assert.doesNotThrow(() => parsePolicyFile('rules:\n  - { name: r, when: "mcp.arguments.path.startsWith(\'/etc\') || jwt.claims.sub == \'x\' || request.headers[\'x-a\'] == \'1\'", action: deny }\n', 'p.yaml'));
+  });
+  test('a type error is reported at the operator, with what the field is: not left to refuse every call at run time', () => {
+    const message = problemsOf('rules:\n  - name: big-answers\n    when: protocol == "llm" && usage.output_tokens > "1000"\n    action: deny\n');
+    assert.match(message, /^p\.yaml:3:52: rules\[0\] \(big-answers\): when: column 42 of the expression: no matching overload for '_>_' applied to '\(int, string\)': usage\.output_tokens \(an int\)$/m);
+    assert.match(message, /\n {4}protocol == "llm" && usage\.output_tokens > "1000"\n {45}\^/);
+  });
+  test('operators and functions no overload can serve are refused; what CEL runs is not', () => {
+    const refused: [string, RegExp][] = [
+      ['mcp.tool + 1 == "x1"', /'_\+_' applied to '\(string, int\)'/],
+      ['size(usage.input_tokens) > 0', /'size' applied to '\(int\)'/],
+      ['mcp.tool.matches(3)', /'matches' applied to 'string\.\(int\)'/],
+      ['usage.cost_usd.matches("1")', /'matches' applied to 'double\.\(string\)'/],
+      ['llm.stream && mcp.tool', /'_&&_' applied to '\(bool, string\)': mcp\.tool \(a string\)/],
+      ['now - exchange.started_at > 3600', /'_>_' applied to '\(duration, int\)'/],
+      ['mcp.tool[0] == "r"', /'_\[_\]' applied to '\(string, int\)'/],
+      ['usage.input_tokens.exists(t, t > 1)', /usage\.input_tokens \(an int\) cannot be walked/],
+      ['mcp.tool.name == "x"', /mcp\.tool \(a string\) has no fields/],
+    ];
+    for (const [when, expected] of refused) assert.match(problemsOf(`rules:\n  - { name: r, when: '${when}', action: deny }\n`), expected, when);
+    for (const when of [
+      'exchange.duration_ms > 500 && usage.output_tokens >= 20000 && usage.cost_usd < 1',
+      'mcp.arguments.path.size() > 3 && request.body.messages[0].role == "user"',
+      'int(mcp.tool) > 3 && 3 == 3.0 && mcp.tool == 1',
+      'llm.messages.exists(m, m.role == "system") && llm.tools.map(t, t.name).size() < 10',
+      'now - exchange.started_at < duration("1h") && now.getHours("Europe/Paris") > 8',
+      'has(mcp.arguments.path) ? mcp.arguments.path.startsWith("/etc") : false',
+      'mcp.tool in ["rm"] && "x" in request.headers && dyn(usage.input_tokens) + 1.5 > 0.0',
+    ]) {
+      assert.doesNotThrow(() => parsePolicyFile(`rules:\n  - { name: r, when: '${when}', action: deny }\n`, 'p.yaml'), when);
+    }
+  });
+  test('every schema problem and every expression problem of a file, in one pass, in file order', () => {
+    const message = problemsOf('rules:\n  - { name: a, when: "mcp.tol == 1", action: deny }\n  - { name: b, when: "x ==", action: nope }\n  - { name: c, when: "mcp.tool", action: deny, colour: red }\n');
+    const lines = message.split('\n').filter((line) => line.startsWith('p.yaml:'));
+    assert.equal(lines.length, 4, message);
+    assert.match(lines[0]!, /^p\.yaml:2:.*mcp has no field "tol"/);
+    assert.match(lines[1]!, /^p\.yaml:3:.*rules\[1\] \(b\): when: .*syntax error/);
+    assert.match(lines[2]!, /^p\.yaml:3:.*rules\[1\]\.action: /);
+    assert.match(lines[3]!, /^p\.yaml:4:.*rules\[2\]\.colour: unknown key/);
+  });
+  test('when: true, a YAML boolean, gets a hint to quote it', () => {
+    assert.match(problemsOf('rules:\n  - name: r\n    when: true\n    action: audit\n'), /^p\.yaml:3:11: rules\[0\]\.when: .*expected string, received boolean; YAML reads true as a boolean: quote it: when: "true"$/);
+    assert.doesNotThrow(() => parsePolicyFile('rules:\n  - name: r\n    when: "true"\n    action: audit\n', 'p.yaml'));
+  });
+  test('an unclosed ( is reported as such, at the paren', () => {
+    const message = problemsOf('rules:\n  - name: r\n    when: mcp.tool == "a" || (mcp.tool == "b" && protocol == "mcp"\n    action: deny\n');
+    assert.match(message, /^p\.yaml:3:30: rules\[0\] \(r\): when: column 20 of the expression: syntax error: unclosed '\('$/m);
+    assert.match(problemsOf('rules:\n  - { name: r, when: \'mcp.tool == ")" && (size(")(") > 0))\', action: deny }\n'), /column 36 of the expression: syntax error: '\)' without a matching '\('/);
   });
   test('the shipped examples load and their inline tests pass', () => {
     const files = loadPolicyFiles(['policies/examples/*.yaml']);
@@ -196,6 +245,30 @@ describe('hot reload', () => {
       const rejected = outcomes.at(-1)!;
       assert.ok(!rejected.ok && /mcp has no field "tol"/.test(rejected.problems.join('\n')));
       assert.equal(watcher.current.decide('request', mcpCall('curl'), 0).outcome, 'deny');
+    } finally {
+      watcher.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  test('a reloaded file with a type error is rejected with its position, and the rules in force keep deciding', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tapwire-watch-'));
+    const file = join(dir, 'p.yaml');
+    writeFileSync(file, "rules:\n  - { name: no-rm, when: 'mcp.tool == \"rm\"', action: deny }\n");
+    const outcomes: ReloadOutcome[] = [];
+    let notify: () => void = () => undefined;
+    const watcher = new PolicyWatcher([file], (outcome) => {
+      outcomes.push(outcome);
+      notify();
+    });
+    try {
+      const reloaded = new Promise<void>((resolve) => (notify = resolve));
+      writeFileSync(file, "rules:\n  - { name: no-big, when: 'protocol == \"mcp\" && usage.output_tokens > \"1000\"', action: deny }\n");
+      await reloaded;
+      const rejected = outcomes.at(-1)!;
+      assert.ok(!rejected.ok, 'rejected');
+      assert.deepEqual(rejected.problems, [`${file}:2:69: rules[0] (no-big): when: column 42 of the expression: no matching overload for '_>_' applied to '(int, string)': usage.output_tokens (an int)`]);
+      assert.equal(watcher.current.decide('request', mcpCall('rm'), 0).outcome, 'deny', 'the old rule still refuses rm');
+      assert.equal(watcher.current.decide('response', mcpCall('ls'), 0).outcome, 'allow', 'and nothing else');
     } finally {
       watcher.close();
       rmSync(dir, { recursive: true, force: true });
