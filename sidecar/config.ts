@@ -39,6 +39,10 @@ const routeSchema = z.strictObject({
   env: z.record(z.string(), z.string()).optional(),
   cwd: z.string().min(1).optional(),
   provider: z.enum(['openai', 'anthropic']).optional(),
+  // llm routes, OpenAI format: ask for usage on streams whose agent did not (and take that
+  // usage back out). false for upstreams that send usage unasked (OpenRouter) or refuse
+  // stream_options; default true.
+  add_stream_usage: z.boolean().optional(),
   // a2a only: what to do with a signed agent card. strip (default): rewrite its interface
   // URLs to tapwire and remove the signatures; pass: hand it over unmodified (calls then
   // bypass tapwire).
@@ -320,6 +324,9 @@ function checkRoutes(config: Config, where: (path: readonly PropertyKey[]) => st
     const at = (field: string): string => `${where(['routes', name, field])}: routes.${name}.${field}`;
     if (route.provider && route.protocol !== 'llm') {
       messages.push(`${at('provider')}: only routes with protocol llm have a provider`);
+    }
+    if (route.add_stream_usage !== undefined && (route.protocol !== 'llm' || route.provider === 'anthropic')) {
+      messages.push(`${at('add_stream_usage')}: only routes with protocol llm in the OpenAI format have add_stream_usage`);
     }
     if (route.require_identity && !config.identity) {
       messages.push(`${at('require_identity')}: there is no identity section to verify tokens with`);

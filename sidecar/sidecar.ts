@@ -11,7 +11,7 @@ import { blankExchange, type Exchange } from './exchange.js';
 import { forward, type ForwardContext } from './forward.js';
 import { ADMIN_PREFIX, checkListen, InboundGuard, listensInsecurely, type Refusal } from './inbound.js';
 import { redactHeaders } from './headers.js';
-import { adapterFor, LlmObserver } from './llm/observer.js';
+import { adapterFor, LlmObserver, upstreamTraits } from './llm/observer.js';
 import { PriceBook } from './llm/pricing.js';
 import type { Logger } from './log.js';
 import { PlainHttpObserver, type ExchangeObserver } from './observer.js';
@@ -188,7 +188,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
     const admission = await policyGate?.admit({ req, res, route, path: pathOnly, exchange, body: readable, cannotRead, answerStream });
     if (admission === null) return;
     if (protocol === 'llm') {
-      observer = new LlmObserver(adapterFor(route.config.provider, pathOnly), pathOnly, readable, prices, sink, readable !== body);
+      observer = new LlmObserver(adapterFor(route.config.provider, pathOnly), pathOnly, readable, upstreamTraits(route.config), prices, sink, readable !== body);
     } else if (protocol === 'mcp') {
       observer = new McpObserver(req, readable, {
         tracker: trackerFor(name),

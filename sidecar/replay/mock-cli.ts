@@ -28,7 +28,7 @@ export function mockCommand(): Command {
     .addOption(new Option('--timing <timing>', 'streams: all events at once, or at their recorded offsets').choices(['instant', 'recorded']).default('instant'))
     .option('--ignore <path>', `LLM request body field left out of matching, dotted (repeatable; default: ${DEFAULT_LLM_IGNORED.join(', ')})`, (value: string, previous: string[]) => [...previous, value], [])
     .option('--filter <cel>', 'serve only exchanges this CEL expression is true for')
-    .option('-c, --config <file>', "tapwire.yaml: the routes' upstreams (for --on-miss forward, with their credentials) and base paths")
+    .option('-c, --config <file>', "tapwire.yaml: the routes' upstreams (for --on-miss forward, with their credentials), base paths and add_stream_usage")
     .action(async (opts: MockCliOptions) => {
       const config = opts.config ? loadConfig(opts.config) : null;
       if (opts.onMiss === 'forward' && !config) throw new ConfigError('--on-miss forward needs --config: the routes\' upstreams come from it');

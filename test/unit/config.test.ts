@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { ConfigError, loadConfig, parseConfig } from '../../sidecar/config.js';
+import { upstreamTraits } from '../../sidecar/llm/observer.js';
 
 function configError(text: string, env: NodeJS.ProcessEnv = {}): string {
   try {
@@ -120,6 +121,22 @@ describe('config', () => {
       configError('routes:\n  tools: { protocol: mcp, upstream: "http://x.test", provider: openai }\n'),
       /tapwire\.yaml:2:\d+: routes\.tools\.provider: only routes with protocol llm have a provider/,
     );
+  });
+
+  test('add_stream_usage belongs to llm routes in the OpenAI format and defaults to asking', () => {
+    const config = parseConfig(
+      'routes:\n  openrouter: { protocol: llm, upstream: "https://openrouter.ai/api/v1", add_stream_usage: false }\n  openai: { protocol: llm, upstream: "https://api.openai.com" }\n',
+      'tapwire.yaml',
+      {},
+    );
+    assert.deepEqual(upstreamTraits(config.routes.openrouter), { addStreamUsage: false });
+    assert.deepEqual(upstreamTraits(config.routes.openai), { addStreamUsage: true }, 'a route that does not say keeps asking');
+    assert.match(
+      configError('routes:\n  claude: { protocol: llm, upstream: "http://x.test", provider: anthropic, add_stream_usage: false }\n'),
+      /tapwire\.yaml:2:\d+: routes\.claude\.add_stream_usage: only routes with protocol llm in the OpenAI format have add_stream_usage/,
+    );
+    assert.match(configError('routes:\n  tools: { protocol: mcp, upstream: "http://x.test", add_stream_usage: true }\n'), /routes\.tools\.add_stream_usage: only routes with protocol llm/);
+    assert.match(configError('routes:\n  openrouter: { protocol: llm, upstream: "http://x.test", add_stream_usage: sometimes }\n'), /routes\.openrouter\.add_stream_usage: /);
   });
 
   test('a route has exactly one of upstream or command; command routes are mcp routes with args, env and cwd', () => {
