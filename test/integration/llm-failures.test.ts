@@ -20,7 +20,7 @@ import type { Exchange } from '../../sidecar/exchange.js';
 import { rejectionOf, startRoutes } from '../support/routes.js';
 import { onlyExchange } from '../support/sidecar.js';
 import type { TestSidecar } from '../support/sidecar.js';
-import { closedPortUrl, sseEvent, startEventStream, startUpstream, type ScriptedUpstream, type UpstreamHandler } from '../support/upstream.js';
+import { closedPortUrl, sseEvent, startEventStream, type UpstreamHandler, upstreamFor } from '../support/upstream.js';
 
 const OPENAI_MODEL = 'gpt-4o-mini';
 const ANTHROPIC_MODEL = 'claude-haiku-4-5';
@@ -35,12 +35,6 @@ function anthropic(baseURL: string): Anthropic {
 
 const chatRequest = { model: OPENAI_MODEL, messages: [{ role: 'user' as const, content: 'Say hello' }] };
 const messagesRequest = { model: ANTHROPIC_MODEL, max_tokens: 64, messages: [{ role: 'user' as const, content: 'Say hello' }] };
-
-async function upstream(t: { after(fn: () => Promise<void>): void }, handler: UpstreamHandler): Promise<ScriptedUpstream> {
-  const server = await startUpstream(handler);
-  t.after(() => server.close());
-  return server;
-}
 
 function openaiError(err: unknown): OpenAiApiError {
   if (!(err instanceof OpenAiApiError)) throw new assert.AssertionError({ message: `expected an OpenAI APIError, got ${String(err)}` });
@@ -152,7 +146,7 @@ describe('upstream down', () => {
 
 describe('upstream slower than the route timeouts', () => {
   test('openai: no response within response_ms -> 504 upstream_timeout', async (t) => {
-    const silent = await upstream(t, () => undefined); // reads the request, never answers
+    const silent = await upstreamFor(t, () => undefined); // reads the request, never answers
     const tapwire = await startRoutes(t, { openai: { upstream: silent.url, provider: 'openai', timeouts: { response_ms: 200 } } });
     const err = openaiError(await rejectionOf(openai(`${tapwire.url}/openai/v1`).chat.completions.create(chatRequest)));
     assert.equal(err.status, 504);
@@ -165,7 +159,7 @@ describe('upstream slower than the route timeouts', () => {
   });
 
   test('anthropic: no response within response_ms -> 504 in Anthropic format', async (t) => {
-    const silent = await upstream(t, () => undefined);
+    const silent = await upstreamFor(t, () => undefined);
     const tapwire = await startRoutes(t, { anthropic: { upstream: silent.url, provider: 'anthropic', timeouts: { response_ms: 200 } } });
     const err = anthropicError(await rejectionOf(anthropic(`${tapwire.url}/anthropic`).messages.create(messagesRequest)));
     assert.equal(err.status, 504);
@@ -179,7 +173,7 @@ describe('upstream slower than the route timeouts', () => {
 
   test('openai: a stream that stalls for idle_ms breaks the agent\'s stream; recorded as upstream_timeout', async (t) => {
     const first = openaiChunk('Hel');
-    const stalling = await upstream(t, streamThenStall([first]));
+    const stalling = await upstreamFor(t, streamThenStall([first]));
     const tapwire = await startRoutes(t, { openai: { upstream: stalling.url, provider: 'openai', timeouts: { idle_ms: 200 } } });
     const stream = await openai(`${tapwire.url}/openai/v1`).chat.completions.create({ ...chatRequest, stream: true });
     const got: ChatCompletionChunk[] = [];
@@ -198,7 +192,7 @@ describe('upstream slower than the route timeouts', () => {
 
 describe('upstream resetting the connection', () => {
   test('openai: closed before any response -> 502 upstream_reset in OpenAI format', async (t) => {
-    const closing = await upstream(t, (_req, res) => {
+    const closing = await upstreamFor(t, (_req, res) => {
       res.socket?.destroy();
     });
     const tapwire = await startRoutes(t, { openai: { upstream: closing.url, provider: 'openai' } });
@@ -215,7 +209,7 @@ describe('upstream resetting the connection', () => {
   test('openai: the SDK stream throws after the chunks that arrived; recorded as upstream_reset with its events', async (t) => {
     const cut = deferred();
     const sent = [openaiChunk('Hel'), openaiChunk('lo')];
-    const resetting = await upstream(t, streamThenReset(sent, cut.promise));
+    const resetting = await upstreamFor(t, streamThenReset(sent, cut.promise));
     const tapwire = await startRoutes(t, { openai: { upstream: resetting.url, provider: 'openai' } });
     const stream = await openai(`${tapwire.url}/openai/v1`).chat.completions.create({ ...chatRequest, stream: true });
     const got: ChatCompletionChunk[] = [];
@@ -238,7 +232,7 @@ describe('upstream resetting the connection', () => {
 
   test('anthropic: the SDK stream throws after the events that arrived; recorded as upstream_reset with its events', async (t) => {
     const cut = deferred();
-    const resetting = await upstream(t, streamThenReset(ANTHROPIC_STREAM_HEAD, cut.promise));
+    const resetting = await upstreamFor(t, streamThenReset(ANTHROPIC_STREAM_HEAD, cut.promise));
     const tapwire = await startRoutes(t, { anthropic: { upstream: resetting.url, provider: 'anthropic' } });
     const stream = await anthropic(`${tapwire.url}/anthropic`).messages.create({ ...messagesRequest, stream: true });
     const got: RawMessageStreamEvent[] = [];

@@ -18,7 +18,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { TestSidecar } from '../support/sidecar.js';
 import { connectClient, mcpColumns, one, ROUTE, startMcpTapwire, startStreamableServer } from '../support/mcp.js';
 import { rejectionOf } from '../support/routes.js';
-import { closedPortUrl, startUpstream, type ReceivedRequest, type ScriptedUpstream } from '../support/upstream.js';
+import { closedPortUrl, type ReceivedRequest, upstreamFor } from '../support/upstream.js';
 
 const GOOD = 'good';
 
@@ -38,12 +38,6 @@ async function stillServes(tapwire: TestSidecar): Promise<void> {
   const result = await connected.client.callTool({ name: 'echo', arguments: { msg: 'still here' } });
   assert.deepEqual(result.content, [{ type: 'text', text: 'still here' }]);
   await connected.close(true);
-}
-
-async function scripted(t: TestContext, handler: (req: ReceivedRequest, res: ServerResponse) => void): Promise<ScriptedUpstream> {
-  const server = await startUpstream(handler);
-  t.after(() => server.close());
-  return server;
 }
 
 const INITIALIZE_RESULT = {
@@ -81,7 +75,7 @@ function mcpish(answer: (message: { id: unknown; method: string }, res: ServerRe
 
 describe('MCP route with bad input', () => {
   test('a body that is not JSON-RPC reaches the server unchanged and is recorded as invalid', async (t) => {
-    const server = await scripted(t, mcpish(() => assert.fail('no request should parse')));
+    const server = await upstreamFor(t, mcpish(() => assert.fail('no request should parse')));
     const tapwire = await withGoodRoute(t, server.url);
     const bodies = ['{"jsonrpc":"2.0","method":"tools/list",', '{"hello":"world"}', '[]', 'not json at all'];
     const answers: { status: number; body: string }[] = [];
@@ -139,7 +133,7 @@ describe('MCP route with bad input', () => {
   for (const { what, body, contentType, method, problem } of garbage) {
     const answer = (res: ServerResponse): void => void res.writeHead(200, { 'content-type': contentType }).end(body);
     test(`a server answering ${what}: the SDK client gets a JSON-RPC error naming the problem`, async (t) => {
-      const server = await scripted(t, (req, res) => {
+      const server = await upstreamFor(t, (req, res) => {
         if (method === 'initialize' && req.method === 'POST') return answer(res);
         mcpish((_message, r) => answer(r))(req, res);
       });

@@ -14,7 +14,7 @@ import { createGzip, gzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { runCli } from '../support/cli.js';
 import { startTestSidecar, type TestSidecar } from '../support/sidecar.js';
-import { sseEvent, startEventStream, startUpstream, until, type ScriptedUpstream } from '../support/upstream.js';
+import { sseEvent, startEventStream, until, upstreamFor } from '../support/upstream.js';
 
 const sha = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
 
@@ -43,12 +43,6 @@ async function sidecar(t: TestContext, yaml: string): Promise<TestSidecar> {
   return tapwire;
 }
 
-async function upstream(t: TestContext, handler: Parameters<typeof startUpstream>[0]): Promise<ScriptedUpstream> {
-  const server = await startUpstream(handler);
-  t.after(() => server.close());
-  return server;
-}
-
 /** The exported JSON lines of the database; the export must succeed. */
 function exportJsonl(tapwire: TestSidecar): { response: { body: string | null; body_encoding: string | null; truncated: boolean }; exchange: { id: string } }[] {
   const file = join(tapwire.dir, 'export.jsonl');
@@ -66,7 +60,7 @@ describe('decompression bombs', { timeout: 120_000 }, () => {
   test('a gzip body expanding to 1 GiB: the agent gets the compressed bytes, the record is bounded and truncated, others are served meanwhile, export works', async (t) => {
     bomb ??= await gzipBomb('{"a":"');
     let finish: () => void = () => undefined;
-    const server = await upstream(t, (req, res) => {
+    const server = await upstreamFor(t, (req, res) => {
       if (req.url.endsWith('/small')) return void res.end('{"ok":true}');
       res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
       res.write(bomb);
@@ -111,7 +105,7 @@ describe('decompression bombs', { timeout: 120_000 }, () => {
   test('a gzip SSE stream expanding to 1 GiB: passed on untouched, decoding stops at its bound, others are served meanwhile', async (t) => {
     sseBomb ??= await gzipBomb('data: {"a":1}\n\ndata: ');
     let finish: () => void = () => undefined;
-    const server = await upstream(t, (req, res) => {
+    const server = await upstreamFor(t, (req, res) => {
       if (req.url.endsWith('/small')) return void res.end('ok');
       startEventStream(res, { 'content-encoding': 'gzip' });
       res.write(sseBomb);
@@ -144,7 +138,7 @@ describe('decompression bombs', { timeout: 120_000 }, () => {
 describe('event bounds', { timeout: 60_000 }, () => {
   test('a stream of many more events than store.max_events: the agent gets every one, the record keeps the bound, the count and the mark', async (t) => {
     const sent = Array.from({ length: 5000 }, (_, i) => sseEvent({ n: i })).join('');
-    const server = await upstream(t, (_req, res) => {
+    const server = await upstreamFor(t, (_req, res) => {
       startEventStream(res);
       res.end(sent);
     });
@@ -162,7 +156,7 @@ describe('event bounds', { timeout: 60_000 }, () => {
   test('store.max_event_bytes bounds the data kept; an event longer than it is counted and passed on, never held', async (t) => {
     const long = 'x'.repeat(200_000);
     const sent = sseEvent({ n: 1 }) + sseEvent(long) + sseEvent({ n: 2 });
-    const server = await upstream(t, (_req, res) => {
+    const server = await upstreamFor(t, (_req, res) => {
       startEventStream(res);
       res.end(sent);
     });
@@ -178,7 +172,7 @@ describe('event bounds', { timeout: 60_000 }, () => {
     const notes = Array.from({ length: 50 }, (_, i) =>
       sseEvent({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 'p', progress: i } }, 'message'),
     ).join('');
-    const server = await upstream(t, (_req, res) => {
+    const server = await upstreamFor(t, (_req, res) => {
       startEventStream(res);
       res.end(notes + sseEvent({ jsonrpc: '2.0', id: 1, result: { content: [] } }, 'message'));
     });
@@ -202,7 +196,7 @@ describe('event bounds', { timeout: 60_000 }, () => {
 describe('103 Early Hints', { timeout: 60_000 }, () => {
   test('passed on before the final response, which arrives intact and is recorded (LLM and MCP routes)', async (t) => {
     const completion = { id: 'c1', object: 'chat.completion', model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }], usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 } };
-    const server = await upstream(t, (req, res) => {
+    const server = await upstreamFor(t, (req, res) => {
       res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(req.url.startsWith('/mcp') ? { jsonrpc: '2.0', id: 1, result: { tools: [] } } : completion));
@@ -238,7 +232,7 @@ describe('compressed and binary bodies in the record', { timeout: 60_000 }, () =
   test('a gzip JSON answer is stored decoded and redacted; the agent gets the compressed bytes', async (t) => {
     const json = JSON.stringify({ key: 'sk-abc123secret', note: 'héllo' });
     const compressed = gzipSync(json);
-    const server = await upstream(t, (_req, res) => {
+    const server = await upstreamFor(t, (_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
       res.end(compressed);
     });
@@ -256,7 +250,7 @@ describe('compressed and binary bodies in the record', { timeout: 60_000 }, () =
 
   test('a binary answer is stored and exported byte for byte, a key inside it still masked', async (t) => {
     const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 151 + 7) & 0xff)), Buffer.from('sk-inbinary'), Buffer.from([0xff, 0xfe, 0x00, 0xc3])]);
-    const server = await upstream(t, (_req, res) => {
+    const server = await upstreamFor(t, (_req, res) => {
       res.writeHead(200, { 'content-type': 'image/png' });
       res.end(png);
     });

@@ -23,7 +23,7 @@ import { DECODED_FROM_HEADER } from '../../sidecar/encoding.js';
 import { runCli } from '../support/cli.js';
 import { startStreamableServer } from '../support/mcp.js';
 import { startTestSidecar, type TestSidecar } from '../support/sidecar.js';
-import { sseEvent, startUpstream, type ScriptedUpstream } from '../support/upstream.js';
+import { sseEvent, upstreamFor } from '../support/upstream.js';
 
 const AWS_KEY = 'AKIAQWERTYUIOPASDFGH';
 const NO_KEYS = ['rules:', '  - name: no-cloud-keys', '    phase: response', '    when: response.text.matches("AKIA[0-9A-Z]{16}")', '    action: deny', '    message: the answer carries an AWS key'];
@@ -38,12 +38,6 @@ async function tapwireWith(t: TestContext, routes: string, policy: string[]): Pr
     tapwire.cleanup();
   });
   return tapwire;
-}
-
-async function upstream(t: TestContext, handler: Parameters<typeof startUpstream>[0]): Promise<ScriptedUpstream> {
-  const server = await startUpstream(handler);
-  t.after(() => server.close());
-  return server;
 }
 
 /** Every file of the database, as text. */
@@ -77,7 +71,7 @@ function gzipCompletions(body: Buffer): { headers: Record<string, string>; bytes
 describe('LLM answers gzipped despite accept-encoding: identity', () => {
   test('a plain and a streamed answer carrying a key are refused and recorded denied; an allowed one arrives byte-exact', async (t) => {
     const sent: Buffer[] = [];
-    const provider = await upstream(t, (req, res) => {
+    const provider = await upstreamFor(t, (req, res) => {
       const answer = gzipCompletions(req.body);
       sent.push(answer.bytes);
       res.writeHead(200, { ...answer.headers, 'content-length': String(answer.bytes.length) }).end(answer.bytes);
@@ -128,7 +122,7 @@ describe('LLM answers gzipped despite accept-encoding: identity', () => {
 
   test('an answer that does not decode within the bound is refused as unreadable; in monitor mode forwarded and recorded would_deny', async (t) => {
     // Labelled gzip, but not gzip: nothing of it decodes.
-    const provider = await upstream(t, (req, res) => {
+    const provider = await upstreamFor(t, (req, res) => {
       const answer = gzipCompletions(req.body);
       const bytes = Buffer.concat([Buffer.from('not gzip: '), answer.bytes]);
       res.writeHead(200, { ...answer.headers, 'content-length': String(bytes.length) }).end(bytes);
@@ -227,7 +221,7 @@ describe('MCP answers of a v1 SDK server, gzipped', () => {
 
 describe('a refused gzip request', () => {
   test('is recorded decoded and redacted: the secret is in no database file nor the export', async (t) => {
-    const provider = await upstream(t, (_req, res) => void res.writeHead(500).end());
+    const provider = await upstreamFor(t, (_req, res) => void res.writeHead(500).end());
     const policy = ['rules:', '  - { name: no-big-model, when: \'llm.model == "gpt-big"\', action: deny }', '  - name: mask-keys', '    when: "true"', '    action: redact', "    redact: { patterns: ['sk-[a-z0-9]+'] }"];
     const tapwire = await tapwireWith(t, `  openai: { protocol: llm, upstream: "${provider.url}", provider: openai }\n`, policy);
     const secret = 'sk-livesecret0123456789';

@@ -21,6 +21,13 @@ export interface ScriptedUpstream {
 
 export type UpstreamHandler = (req: ReceivedRequest, res: ServerResponse) => void | Promise<void>;
 
+/** startUpstream for one test: closed when the test ends. */
+export async function upstreamFor(t: { after(fn: () => Promise<void>): void }, handler: UpstreamHandler): Promise<ScriptedUpstream> {
+  const server = await startUpstream(handler);
+  t.after(() => server.close());
+  return server;
+}
+
 export async function startUpstream(handler: UpstreamHandler): Promise<ScriptedUpstream> {
   const requests: ReceivedRequest[] = [];
   const server = createServer((req, res) => {
