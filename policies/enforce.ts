@@ -816,19 +816,19 @@ class McpAnswerPolicyObserver extends DelegatingObserver {
     return replacement ? JSON.stringify(replacement) : null;
   }
 
+  // The answer is reviewed before the protocol's observer reads it: the tracker records what the agent receives.
   override onEvent(event: SseEvent, offsetMs: number): string | null | undefined {
-    const inner = this.inner.onEvent(event, offsetMs);
-    if (inner !== undefined || event.data === '') return inner;
-    const data = this.rewritten(event.data);
-    if (data === null) return undefined;
-    return `${event.event !== null ? `event: ${event.event}\n` : ''}${event.id !== null ? `id: ${event.id}\n` : ''}data: ${data}\n\n`;
+    const data = event.data === '' || event.event === 'endpoint' ? null : this.rewritten(event.data);
+    if (data === null) return this.inner.onEvent(event, offsetMs);
+    const sent = { ...event, data };
+    return this.inner.onEvent(sent, offsetMs) ?? sseText({ event: sent.event, event_id: sent.id, data });
   }
 
   reviewBody(head: ResponseHead, body: Buffer): Replacement | null {
-    const inner = this.inner.reviewBody?.(head, body) ?? null;
-    if (inner || head.status >= 300) return inner;
-    const data = this.rewritten(body.toString('utf8'));
-    return data === null ? null : answerReplacement(head, data);
+    const data = head.status >= 300 ? null : this.rewritten(body.toString('utf8'));
+    if (data === null) return this.inner.reviewBody?.(head, body) ?? null;
+    const replacement = answerReplacement(head, data);
+    return this.inner.reviewBody?.(head, replacement.body) ?? replacement;
   }
 
   unreadableBody(head: ResponseHead, why: string): Replacement | null {

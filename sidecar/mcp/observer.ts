@@ -108,11 +108,13 @@ export class McpObserver implements ExchangeObserver {
     if (event.data === '') return undefined; // priming events and keep-alives
     const parsed = parseJsonRpc(event.data);
     if (!parsed.ok) return undefined;
-    const bytes = parsed.messages.length === 1 ? Buffer.from(event.data) : undefined;
-    for (const message of parsed.messages) this.fromServer(message, bytes);
-    // Legacy HTTP+SSE: an answer the policies review reaches the agent as they leave it.
-    const reviewed = !parsed.batch ? this.session.legacy?.reviews.answer(parsed.messages[0]!.raw) : null;
-    if (!reviewed) return undefined;
+    // Legacy HTTP+SSE: an answer the policies review reaches the agent, and the record, as they leave it.
+    const reviewed = !parsed.batch ? (this.session.legacy?.reviews.answer(parsed.messages[0]!.raw) ?? null) : null;
+    const sent = reviewed === null ? parsed : parseJsonRpc(reviewed);
+    if (!sent.ok) return undefined;
+    const bytes = sent.messages.length === 1 ? Buffer.from(reviewed ?? event.data) : undefined;
+    for (const message of sent.messages) this.fromServer(message, bytes);
+    if (reviewed === null) return undefined;
     return `${event.event !== null ? `event: ${event.event}\n` : ''}${event.id !== null ? `id: ${event.id}\n` : ''}data: ${reviewed}\n\n`;
   }
 

@@ -108,9 +108,11 @@ export async function runWrap({ config, routeName, command, log }: WrapOptions):
   };
   const fromServer = (line: Line): LineFate => {
     const read = readLine(line);
-    trackLine(tracker, session, 'server_to_client', read, { headers: {}, bytes: line.bytes });
     const replacement = read.kind === 'message' ? reviews.answer(read.message.raw) : null;
-    return replacement === null ? undefined : Buffer.from(replacement);
+    // Recorded as the client receives it: what a response-phase rule refused is stored nowhere.
+    const sent: Line = replacement === null ? line : { bytes: Buffer.from(replacement), overflowed: false };
+    trackLine(tracker, session, 'server_to_client', replacement === null ? read : readLine(sent), { headers: {}, bytes: sent.bytes });
+    return replacement === null ? undefined : sent.bytes;
   };
   void relayLines(process.stdin, server.stdin, fromClient, gate !== null).then(() => server.stdin.end());
   void relayLines(server.stdout, stdout, fromServer, gate !== null);
