@@ -110,12 +110,14 @@ export class McpObserver implements ExchangeObserver {
     if (!parsed.ok) return undefined;
     // Legacy HTTP+SSE: an answer the policies review reaches the agent, and the record, as they leave it.
     const reviewed = !parsed.batch ? (this.session.legacy?.reviews.answer(parsed.messages[0]!.raw) ?? null) : null;
-    const sent = reviewed === null ? parsed : parseJsonRpc(reviewed);
-    if (!sent.ok) return undefined;
-    const bytes = sent.messages.length === 1 ? Buffer.from(reviewed ?? event.data) : undefined;
-    for (const message of sent.messages) this.fromServer(message, bytes);
+    // A refusal is recorded as sent: what a response-phase rule blocked is stored nowhere.
+    const recorded = reviewed?.refused ? reviewed.text : event.data;
+    const messages = reviewed?.refused ? parseJsonRpc(recorded) : parsed;
+    if (!messages.ok) return undefined;
+    const bytes = messages.messages.length === 1 ? Buffer.from(recorded) : undefined;
+    for (const message of messages.messages) this.fromServer(message, bytes);
     if (reviewed === null) return undefined;
-    return `${event.event !== null ? `event: ${event.event}\n` : ''}${event.id !== null ? `id: ${event.id}\n` : ''}data: ${reviewed}\n\n`;
+    return `${event.event !== null ? `event: ${event.event}\n` : ''}${event.id !== null ? `id: ${event.id}\n` : ''}data: ${reviewed.text}\n\n`;
   }
 
   /**

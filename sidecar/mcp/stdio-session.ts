@@ -316,12 +316,12 @@ export class StdioHttpSession {
     let bytes = line.bytes;
     if (destination && !destination.res.destroyed) {
       const reviewed = read.kind === 'message' ? this.reviews.answer(read.message.raw) : null;
-      if (reviewed !== null) {
-        // Recorded as the agent receives it: what a response-phase rule refused is stored nowhere.
-        bytes = Buffer.from(reviewed);
+      if (reviewed?.refused) {
+        // A refusal is recorded as the agent receives it: what a response-phase rule blocked is stored nowhere.
+        bytes = Buffer.from(reviewed.text);
         read = readLine({ bytes, overflowed: false });
       }
-      destination.res.write(sseMessage(reviewed ?? line.bytes.toString('utf8').replace(/\r/g, '')));
+      destination.res.write(sseMessage(reviewed?.text ?? line.bytes.toString('utf8').replace(/\r/g, '')));
       carrier = { headers: destination.headers, httpStatus: 200 };
     }
     trackLine(this.ctx.tracker, this.mcp, 'server_to_client', read, { ...carrier, bytes });
