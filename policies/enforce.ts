@@ -836,7 +836,11 @@ class McpAnswerPolicyObserver extends DelegatingObserver {
   unreadableBody(head: ResponseHead, why: string): Replacement | null {
     if (head.status >= 300) return null;
     const refusal = this.unreadable(why);
-    return refusal ? answerReplacement(head, JSON.stringify(refusal)) : null;
+    if (!refusal) return null;
+    const replacement = answerReplacement(head, JSON.stringify(refusal));
+    // The tracker records the refusal as the answer the agent received.
+    this.inner.reviewBody?.(head, replacement.body);
+    return replacement;
   }
 
   unreadableStream(why: string): string | null {
