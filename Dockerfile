@@ -8,7 +8,7 @@ RUN apt-get update \
 WORKDIR /app
 # node-gyp uses the headers shipped in the image instead of downloading them.
 ENV npm_config_nodedir=/usr/local
-COPY package.json package-lock.json .npmrc ./
+COPY package.json package-lock.json .prebuild-installrc ./
 RUN npm ci --ignore-scripts && npm rebuild better-sqlite3
 COPY . .
 RUN npm run build && npm prune --omit=dev

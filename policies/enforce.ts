@@ -16,7 +16,7 @@ import { errorResponse, idKey, idText, parseJsonRpcBody, type JsonRpcId, type Js
 import { describeCall, versionHeader } from '../sidecar/a2a/wire.js';
 import { jsonBody, jsonValue } from '../sidecar/json-body.js';
 import { safeParseJson } from '../sidecar/llm/adapter.js';
-import { adapterFor } from '../sidecar/llm/observer.js';
+import { adapterFor, upstreamTraits } from '../sidecar/llm/observer.js';
 import type { LegacyStream } from '../sidecar/mcp/legacy-sse.js';
 import { completeResult, requestRevision } from '../sidecar/mcp/revision.js';
 import { emptyFacts, type Usage } from '../sidecar/llm/usage.js';
@@ -223,7 +223,7 @@ export class PolicyGate {
   private gateLlm(set: PolicySet, call: GateCall): Admission | null {
     if (!set.applies('request', 'llm') && !set.applies('response', 'llm')) return unchanged;
     const adapter = adapterFor(call.route.config.provider, call.path);
-    const described = call.body ? adapter.describe(call.path, jsonValue(call.body), call.body) : null;
+    const described = call.body ? adapter.describe(call.path, jsonValue(call.body), call.body, upstreamTraits(call.route.config)) : null;
     const facts = described?.request;
     const live = { ...call.exchange, provider: adapter.provider, operation: facts?.operation ?? null, model: facts?.model ?? null };
     const source = { exchange: live, request: { headers: call.req.headers, body: call.body }, path: call.path, routeUpstream: call.route.config.upstream };

@@ -3,21 +3,21 @@
 // stdio MCP server and records its traffic; `tapwire policy` checks and tests policy files;
 // `demo`, `tui`, `replay`, `mock` and `export` come from their own modules.
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { ConfigError, configForCommand, loadConfig } from './config.js';
+import { knownFailure } from './cli-failures.js';
+import { listenOption } from './cli-options.js';
+import { configForCommand, configToRun, loadConfig } from './config.js';
 import { createLogger } from './log.js';
 import { demoCommand } from './demo/command.js';
 import { runWrap, wrapCommand } from './mcp/stdio-wrap.js';
 import { startSidecar } from './sidecar.js';
-import { StoreError } from '../store/db.js';
 import { policyCheck } from '../policies/cli-check.js';
 import { policyTest } from '../policies/cli-test.js';
-import { PolicyError } from '../policies/file.js';
 import { tuiCommand } from '../tui/command.js';
 import { exportCommand } from './replay/export-cli.js';
 import { mockCommand } from './replay/mock-cli.js';
 import { replayCommand } from './replay/replay-cli.js';
-import { SelectionError } from '../store/select.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -25,22 +25,35 @@ const program = new Command()
   .name('tapwire')
   .description('A sidecar for AI agents: forwards, governs and records their LLM, MCP and A2A calls.')
   .version(pkg.version, '-v, --version')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // tapwire's own options come before the command, so `wrap` can hand everything after the
+  // server's command to the server (passThroughOptions).
+  .enablePositionalOptions();
+
+/** The command whose action is running, for naming its --db in a failure. */
+let running: Command | null = null;
+program.hook('preAction', (_program, command) => {
+  running = command;
+});
 
 program
   .command('run')
   .description('start the sidecar (built-in openai and anthropic routes when no config is given)')
-  .option('-c, --config <file>', 'tapwire.yaml to load')
-  .option('--listen <host:port>', 'address to listen on (overrides the config; default 127.0.0.1:4100)')
+  .option('-c, --config <file>', 'tapwire.yaml to load (default: ./tapwire.yaml when there is one)')
+  .option('--no-config', 'ignore ./tapwire.yaml: the built-in openai and anthropic routes and the defaults')
+  .addOption(listenOption('address to listen on (overrides the config; default 127.0.0.1:4100)'))
   .option('--db <file>', 'SQLite file to record into (overrides store.path; default tapwire.db)')
   .addOption(new Option('--log-level <level>', 'log level (overrides log.level)').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
   .option('--insecure-listen', 'allow listening off loopback without auth.tokens / admin.token (warned at every start)')
-  .action(async (opts: { config?: string; listen?: string; db?: string; logLevel?: string; insecureListen?: boolean }) => {
-    const config = loadConfig(opts.config);
+  .action(async (opts: { config?: string | false; listen?: string; db?: string; logLevel?: string; insecureListen?: boolean }) => {
+    const chosen = configToRun(opts.config);
+    const config = loadConfig(chosen.file ?? undefined);
     if (opts.listen) config.listen = opts.listen;
     if (opts.db) config.store.path = opts.db;
     if (opts.logLevel) config.log.level = opts.logLevel as typeof config.log.level;
     const log = createLogger(config.log.level);
+    const configFile = chosen.file === null ? null : resolve(chosen.file);
+    log.info({ config: configFile }, configFile ? `config: ${configFile}` : `config: none (${chosen.reason})`);
     const sidecar = await startSidecar(config, log, process.env, { insecureListen: opts.insecureListen ?? false });
     log.info({ url: sidecar.url, db: config.store.path, routes: Object.keys(config.routes), agent: config.agent.name }, 'tapwire listening');
     log.flush();
@@ -73,7 +86,9 @@ program
 program
   .command('wrap')
   .description('run a stdio MCP server in place of the client\'s command, relaying and recording its messages')
-  .usage('--route <name> [options] [-- <command> [args...]]')
+  .usage('--route <name> [options] [--] [<command> [args...]]')
+  // Everything from the server's command on is the server's, with or without `--`.
+  .passThroughOptions()
   .requiredOption('--route <name>', 'the mcp route to record under (without --config: any name)')
   .option('-c, --config <file>', 'tapwire.yaml to load (agent, store, and the route: its command, env, cwd)')
   .option('--db <file>', 'SQLite file to record into (overrides store.path; default tapwire.db)')
@@ -121,14 +136,8 @@ program.addCommand(replayCommand());
 try {
   await program.parseAsync();
 } catch (err) {
-  if (err instanceof ConfigError || err instanceof StoreError || err instanceof PolicyError || err instanceof SelectionError) {
-    process.stderr.write(`tapwire: ${err.message}\n`);
-    process.exit(2);
-  }
-  const e = err as NodeJS.ErrnoException;
-  if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL') {
-    process.stderr.write(`tapwire: cannot listen: ${e.message}\n`);
-    process.exit(2);
-  }
-  throw err;
+  const failure = knownFailure(err, running);
+  if (failure === null) throw err;
+  process.stderr.write(`tapwire: ${failure}\n`);
+  process.exit(2);
 }

@@ -1,15 +1,26 @@
 // tapwire.yaml: schema, defaults, ${ENV} interpolation and validation errors that name the
 // file, line, field path and what was expected. Unknown keys are errors.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { LineCounter, parseDocument, isNode } from 'yaml';
+import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import { z } from 'zod';
 import type { EventLimits } from './observer.js';
 import { telemetrySchema } from './telemetry/config.js';
 
 const ROUTE_NAME = /^[a-z0-9][a-z0-9._-]*$/i;
 
-const hostPort = z.string().regex(/^(\[[0-9a-f:]+\]|[^:\s]+):\d{1,5}$/i, 'host:port, e.g. 127.0.0.1:4100');
+/** What is wrong with a listen address (HOST:PORT, port 0 to 65535), or null when nothing is. */
+export function listenProblem(address: string): string | null {
+  const match = /^(\[[0-9a-f:]+\]|[^:\s]+):(\d{1,5})$/i.exec(address);
+  if (match) return Number(match[2]) > 65535 ? `port ${match[2]} is out of range (0 to 65535)` : null;
+  // A bare port is the likeliest slip: suggest it on loopback.
+  return `expected HOST:PORT, e.g. 127.0.0.1:${/^\d{1,5}$/.test(address) ? address : '4100'}`;
+}
+
+const hostPort = z.string().superRefine((address, ctx) => {
+  const problem = listenProblem(address);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 const timeoutsSchema = z.strictObject({
   connect_ms: z.number().int().positive().default(10_000),
@@ -28,6 +39,10 @@ const routeSchema = z.strictObject({
   env: z.record(z.string(), z.string()).optional(),
   cwd: z.string().min(1).optional(),
   provider: z.enum(['openai', 'anthropic']).optional(),
+  // llm routes, OpenAI format: ask for usage on streams whose agent did not (and take that
+  // usage back out). false for upstreams that send usage unasked (OpenRouter) or refuse
+  // stream_options; default true.
+  add_stream_usage: z.boolean().optional(),
   // a2a only: what to do with a signed agent card. strip (default): rewrite its interface
   // URLs to tapwire and remove the signatures; pass: hand it over unmodified (calls then
   // bypass tapwire).
@@ -175,7 +190,7 @@ function interpolate(value: unknown, env: NodeJS.ProcessEnv, path: (string | num
       const found = env[name];
       if (found !== undefined && found !== '') return found;
       if (fallback !== undefined) return fallback;
-      problems.push({ path, message: `environment variable ${name} is not set (write \${${name}:-default} to give a default)` });
+      problems.push({ path, variable: name, message: `environment variable ${name} is not set (write \${${name}:-default} to give a default)` });
       return '';
     });
   }
@@ -188,6 +203,8 @@ function interpolate(value: unknown, env: NodeJS.ProcessEnv, path: (string | num
 
 interface Problem {
   path: (string | number)[];
+  /** The unset environment variable, pointed at inside the value. */
+  variable: string;
   message: string;
 }
 
@@ -217,28 +234,33 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
   } catch (err) {
     throw new ConfigError(`invalid YAML\n${source}: ${(err as Error).message}`);
   }
+  const at = (offset: number): string => {
+    const pos = lineCounter.linePos(offset);
+    return `${source}:${pos.line}:${pos.col}`;
+  };
   const where = (path: readonly PropertyKey[]): string => {
-    // Point at the deepest node that exists: an unknown key's parent, a missing key's map.
-    for (let depth = path.length; depth >= 0; depth--) {
-      const node: unknown = doc.getIn(path.slice(0, depth) as unknown[], true);
-      if (isNode(node) && node.range) {
-        const pos = lineCounter.linePos(node.range[0]);
-        return `${source}:${pos.line}:${pos.col}`;
-      }
-    }
-    return source;
+    const offset = nodeOffset(doc, path);
+    return offset === null ? source : at(offset);
   };
   const problems: Problem[] = [];
   const interpolated = interpolate(raw, env, [], problems);
   const result = configSchema.safeParse(interpolated);
-  const messages = problems.map((p) => `${where(p.path)}: ${formatPath(p.path)}: ${p.message}`);
+  const messages = problems.map((p) => {
+    const offset = variableOffset(doc, text, p.path, p.variable) ?? nodeOffset(doc, p.path);
+    return `${offset === null ? source : at(offset)}: ${formatPath(p.path)}: ${p.message}`;
+  });
+  // A value emptied by an unset variable is reported once, as that variable, not again as a bad value.
+  const emptied = new Set(problems.map((p) => formatPath(p.path)));
   if (!result.success) {
     for (const issue of result.error.issues) {
       const path = issue.path;
       if (issue.code === 'unrecognized_keys') {
         for (const key of issue.keys) {
-          messages.push(`${where([...path, key])}: ${formatPath([...path, key])}: unknown key (allowed here: ${allowedKeys(path)})`);
+          const offset = keyOffset(doc, path, key);
+          messages.push(`${offset === null ? where(path) : at(offset)}: ${formatPath([...path, key])}: unknown key (allowed here: ${allowedKeys(path)})`);
         }
+      } else if (emptied.has(formatPath(path))) {
+        continue;
       } else if (issue.code === 'invalid_key') {
         // A record key that fails its pattern: say what a key must look like.
         messages.push(`${where(path)}: ${formatPath(path)}: ${issue.issues[0]?.message ?? issue.message}`);
@@ -249,6 +271,31 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
   }
   if (!result.success || messages.length > 0) throw new ConfigError(`invalid config\n${messages.join('\n')}`);
   return checkRoutes(result.data, where);
+}
+
+/** Where the deepest node on `path` that exists starts: a missing key's map, say. */
+function nodeOffset(doc: Document, path: readonly PropertyKey[]): number | null {
+  for (let depth = path.length; depth >= 0; depth--) {
+    const node: unknown = doc.getIn(path.slice(0, depth) as unknown[], true);
+    if (isNode(node) && node.range) return node.range[0];
+  }
+  return null;
+}
+
+/** Where the key `key` of the map at `path` is written. */
+function keyOffset(doc: Document, path: readonly PropertyKey[], key: string): number | null {
+  const map: unknown = path.length === 0 ? doc.contents : doc.getIn(path as unknown[], true);
+  if (!isMap(map)) return null;
+  const pair = map.items.find((item) => isScalar(item.key) && String(item.key.value) === key);
+  return isScalar(pair?.key) && pair.key.range ? pair.key.range[0] : null;
+}
+
+/** Where `${variable` is written inside the value at `path`. */
+function variableOffset(doc: Document, text: string, path: readonly PropertyKey[], variable: string): number | null {
+  const node: unknown = doc.getIn(path as unknown[], true);
+  if (!isNode(node) || !node.range) return null;
+  const found = text.slice(node.range[0], node.range[1]).indexOf(`\${${variable}`);
+  return found === -1 ? null : node.range[0] + found;
 }
 
 /** The keys a strict object at `path` accepts, for "unknown key" messages. */
@@ -277,6 +324,9 @@ function checkRoutes(config: Config, where: (path: readonly PropertyKey[]) => st
     const at = (field: string): string => `${where(['routes', name, field])}: routes.${name}.${field}`;
     if (route.provider && route.protocol !== 'llm') {
       messages.push(`${at('provider')}: only routes with protocol llm have a provider`);
+    }
+    if (route.add_stream_usage !== undefined && (route.protocol !== 'llm' || route.provider === 'anthropic')) {
+      messages.push(`${at('add_stream_usage')}: only routes with protocol llm in the OpenAI format have add_stream_usage`);
     }
     if (route.require_identity && !config.identity) {
       messages.push(`${at('require_identity')}: there is no identity section to verify tokens with`);
@@ -353,6 +403,20 @@ export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = pr
   const jwt = config.identity?.jwt;
   if (jwt && !/^https?:\/\//.test(jwt.jwks)) jwt.jwks = resolve(dirname(file), jwt.jwks);
   return config;
+}
+
+/** The file `tapwire run` loads when no --config is given, if the directory has one. */
+export const DEFAULT_CONFIG_FILE = 'tapwire.yaml';
+
+/**
+ * The config file `tapwire run` uses: --config's, else ./tapwire.yaml when it exists, unless
+ * --no-config (`option` false). With none, `reason` says why, for the start-up log.
+ */
+export function configToRun(option: string | false | undefined): { file: string; reason: null } | { file: null; reason: string } {
+  if (typeof option === 'string') return { file: option, reason: null };
+  const builtIn = 'the built-in openai and anthropic routes and the defaults';
+  if (option === false) return { file: null, reason: `--no-config: ${builtIn}` };
+  return existsSync(DEFAULT_CONFIG_FILE) ? { file: DEFAULT_CONFIG_FILE, reason: null } : { file: null, reason: `no --config and no ./${DEFAULT_CONFIG_FILE}: ${builtIn}` };
 }
 
 /** `tapwire wrap` without a config file: the defaults, with one mcp route `name` running `command`. */

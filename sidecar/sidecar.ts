@@ -6,12 +6,12 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Recorder } from '../store/recorder.js';
-import { eventLimitsOf, isCommandRoute, isFederatedRoute, type Config, type RouteConfig } from './config.js';
+import { ConfigError, eventLimitsOf, isCommandRoute, isFederatedRoute, type Config, type RouteConfig } from './config.js';
 import { blankExchange, type Exchange } from './exchange.js';
 import { forward, type ForwardContext } from './forward.js';
 import { ADMIN_PREFIX, checkListen, InboundGuard, listensInsecurely, type Refusal } from './inbound.js';
 import { redactHeaders } from './headers.js';
-import { adapterFor, LlmObserver } from './llm/observer.js';
+import { adapterFor, LlmObserver, upstreamTraits } from './llm/observer.js';
 import { PriceBook } from './llm/pricing.js';
 import type { Logger } from './log.js';
 import { PlainHttpObserver, type ExchangeObserver } from './observer.js';
@@ -23,6 +23,7 @@ import { McpObserver } from './mcp/observer.js';
 import { A2aFlow, isRootCardRequest, rootCard } from './a2a/flow.js';
 import { commandSessions, SessionHttpBridge } from './mcp/stdio-http.js';
 import { federatedSessions, memberSpec } from './mcp/federation.js';
+import { commandProblem, serverEnvironment } from './mcp/stdio-process.js';
 import { McpTracker } from './mcp/tracker.js';
 import { Route } from './route.js';
 import { PolicyGate } from '../policies/enforce.js';
@@ -72,6 +73,7 @@ export interface StartOptions {
 /** `env` supplies the OTEL_* variables the config's `telemetry:` section leaves unset. */
 export async function startSidecar(config: Config, log: Logger, env: NodeJS.ProcessEnv = process.env, options: StartOptions = {}): Promise<Sidecar> {
   checkListen(config, options.insecureListen ?? false);
+  checkCommands(config);
   if (listensInsecurely(config)) {
     log.warn({ listen: config.listen, admin: config.admin.listen ?? config.listen }, '--insecure-listen: tapwire is reachable off loopback without authentication; anyone who can connect can use its routes and their configured credentials');
   }
@@ -186,7 +188,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
     const admission = await policyGate?.admit({ req, res, route, path: pathOnly, exchange, body: readable, cannotRead, answerStream });
     if (admission === null) return;
     if (protocol === 'llm') {
-      observer = new LlmObserver(adapterFor(route.config.provider, pathOnly), pathOnly, readable, prices, sink, readable !== body);
+      observer = new LlmObserver(adapterFor(route.config.provider, pathOnly), pathOnly, readable, upstreamTraits(route.config), prices, sink, readable !== body);
     } else if (protocol === 'mcp') {
       observer = new McpObserver(req, readable, {
         tracker: trackerFor(name),
@@ -349,6 +351,17 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
       return closing;
     },
   };
+}
+
+/** Every command route's server can be spawned; else a ConfigError naming the route and the command. */
+function checkCommands(config: Config): void {
+  const problems: string[] = [];
+  for (const [name, route] of Object.entries(config.routes)) {
+    if (!isCommandRoute(route)) continue;
+    const problem = commandProblem({ command: route.command, args: route.args ?? [], env: serverEnvironment(route.env), cwd: route.cwd });
+    if (problem) problems.push(`routes.${name}.command: ${problem}`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems.join('\n'));
 }
 
 /**

@@ -46,6 +46,10 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
     return db;
   } catch (err) {
     db.close();
+    // SQLite reads the file only now: a text file, a truncated or encrypted one fails here.
+    if (err instanceof Database.SqliteError) {
+      throw new StoreError(err.code === 'SQLITE_NOTADB' ? `${path} is not a SQLite database` : `cannot read database ${path}: ${err.message}`);
+    }
     throw err;
   }
 }

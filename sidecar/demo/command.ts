@@ -2,6 +2,7 @@
 // the scripted agent) is loaded only when the demo starts, so other commands start as fast
 // as before.
 import { Command } from 'commander';
+import { listenOption } from '../cli-options.js';
 
 /** Pause between rounds with --forever: a gentle rate, under the example hourly token budget. */
 export const FOREVER_PAUSE_MS = 20_000;
@@ -16,7 +17,7 @@ export interface DemoOptions {
 export const demoCommand = new Command('demo')
   .description('run tapwire against real MCP, A2A and LLM upstreams on 127.0.0.1 with a scripted agent, then summarise the record')
   .option('--db <file>', 'SQLite file to record into', 'tapwire-demo.db')
-  .option('--listen <host:port>', 'address for the sidecar (port 0: any free port)', '127.0.0.1:0')
+  .addOption(listenOption('address for the sidecar (port 0: any free port)', '127.0.0.1:0'))
   .option('--otlp <url>', 'OTLP/HTTP endpoint for spans and metrics, e.g. http://127.0.0.1:4318')
   .option('--forever', `keep generating traffic, one round every ${FOREVER_PAUSE_MS / 1000} s, until SIGINT or SIGTERM`)
   .action(async (options: DemoOptions) => {

@@ -47,7 +47,7 @@ function demoConfig(upstreams: Upstreams, options: DemoOptions): Config {
   // Only the options can be wrong here: name them as the user typed them.
   const flag: Record<string, string> = { listen: '--listen', store: '--db', telemetry: '--otlp' };
   const problems = parsed.error.issues.map((issue) => `${flag[String(issue.path[0])] ?? issue.path.join('.')}: ${issue.message}`);
-  throw new ConfigError(`invalid demo option\n${problems.join('\n')}`);
+  throw new ConfigError(problems.join('\n'));
 }
 
 async function startUpstreams(): Promise<Upstreams> {
@@ -146,12 +146,19 @@ function relativeOrAbsolute(path: string): string {
   return rel.startsWith('..') ? resolve(path) : rel || '.';
 }
 
+/** `text` as one shell word: as is when it is plain, else in single quotes. */
+function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
+}
+
+/** Commands to try on the demo's record, as run from the clone (`npx tapwire`, the package's own bin). */
 function nextSteps(dbPath: string): string {
-  const policies = join(relativeOrAbsolute(EXAMPLE_POLICIES), '*.yaml');
+  const db = shellWord(dbPath);
+  const policies = shellWord(join(relativeOrAbsolute(EXAMPLE_POLICIES), '*.yaml'));
   const steps: [command: string, why: string][] = [
-    [`tapwire tui --db ${dbPath}`, 'explore every exchange, its bodies and events'],
-    [`tapwire policy test ${policies} --db ${dbPath}`, 'what each example rule decided on this traffic'],
-    [`sqlite3 ${dbPath} "SELECT protocol, method, target, status, duration_ms FROM exchanges ORDER BY id DESC LIMIT 20"`, 'the record is plain SQLite'],
+    [`npx tapwire tui --db ${db}`, 'explore every exchange, its bodies and events'],
+    [`npx tapwire policy test ${policies} --db ${db}`, 'what each example rule decided on this traffic'],
+    [`npx tapwire export --format jsonl --db ${db} --filter 'exchange.status == "denied"'`, 'the refused calls as JSON lines (the record itself is plain SQLite)'],
     ['docker compose up --build', 'this demo with Grafana, Tempo and Prometheus (docs/demo.md)'],
   ];
   return ['', 'What to run next:', ...steps.flatMap(([command, why]) => [`  # ${why}`, `  ${command}`]), ''].join('\n');

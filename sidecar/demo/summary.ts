@@ -92,6 +92,16 @@ export function formatCost(usd: number): string {
   return `$${usd.toFixed(6)}`;
 }
 
+/** What each flagged action means, printed under the policy events when it occurs. */
+const ACTION_NOTES: Record<string, string> = {
+  would_deny:
+    'let through and flagged: a policy file in monitor mode would have refused the call (here the example allowlist, ' +
+    'which does not list every model and tool the demo uses; with mode: enforce it would refuse them)',
+  would_limit: 'let through and flagged: a rate limit or budget in monitor mode would have refused the call',
+  audit: 'let through and flagged by an audit rule, for a reviewer',
+  error: 'let through and flagged: a rule failed to evaluate (on_error: skip)',
+};
+
 /** The policy events, one per line: how many of each (action, rule, call), e.g. "2 × denied  no-destructive-tools  mcp tools/call delete_file". */
 function policyLines(events: PolicyEvent[]): string[] {
   const counted = new Map<string, { count: number; reason: string | null }>();
@@ -127,6 +137,7 @@ export function formatSummary(summary: DemoSummary, dbPath: string): string {
     '',
     'Denied and flagged by policies:',
     ...(summary.policyEvents.length > 0 ? policyLines(summary.policyEvents) : ['  none']),
+    ...[...new Set(summary.policyEvents.map((e) => e.policy_action))].flatMap((action) => (ACTION_NOTES[action] ? [`  ${action} means ${ACTION_NOTES[action]}.`] : [])),
     '',
     'Slowest calls:',
     ...table(

@@ -32,13 +32,23 @@ export interface LlmCall {
   readBody(body: unknown, facts: ResponseFacts): void;
 }
 
+/** What a route's configuration says about its upstream. */
+export interface UpstreamTraits {
+  /**
+   * A streamed chat call whose agent did not ask for usage may be sent with usage asked for
+   * (and the stream edited back). False when the upstream sends usage unasked: adding the
+   * request would make its usage chunk look like tapwire's own.
+   */
+  addStreamUsage: boolean;
+}
+
 export interface LlmAdapter {
   provider: Provider;
   /**
    * Returns null when `path` is not an API this adapter understands (it is still forwarded).
    * `body` is the parsed request, `raw` its bytes.
    */
-  describe(path: string, body: unknown, raw: Buffer): LlmCall | null;
+  describe(path: string, body: unknown, raw: Buffer, upstream: UpstreamTraits): LlmCall | null;
   /** The error body this provider's SDKs understand, for failures tapwire itself reports. */
   errorBody(status: number, code: string, message: string): unknown;
 }

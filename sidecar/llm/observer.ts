@@ -4,7 +4,8 @@
 import { httpRecord, type ExchangeObserver, type ForwardOutcome, type RecordSink } from '../observer.js';
 import type { SseEvent } from '../sse.js';
 import { jsonValue } from '../json-body.js';
-import { type LlmAdapter, type LlmCall, type Provider } from './adapter.js';
+import { type LlmAdapter, type LlmCall, type Provider, type UpstreamTraits } from './adapter.js';
+import type { RouteConfig } from '../config.js';
 import { anthropicAdapter } from './anthropic.js';
 import { openaiAdapter } from './openai.js';
 import type { PriceBook } from './pricing.js';
@@ -19,6 +20,11 @@ export function adapterFor(provider: Provider | undefined, path: string): LlmAda
   return /\/messages(\/count_tokens)?$/.test(path) ? anthropicAdapter : openaiAdapter;
 }
 
+/** What route `config` says about its upstream (add_stream_usage defaults to true). */
+export function upstreamTraits(config: RouteConfig | undefined): UpstreamTraits {
+  return { addStreamUsage: config?.add_stream_usage ?? true };
+}
+
 export class LlmObserver implements ExchangeObserver {
   readonly upstreamBody: Buffer | null;
   readonly editsStream: boolean;
@@ -31,12 +37,13 @@ export class LlmObserver implements ExchangeObserver {
     private readonly adapter: LlmAdapter,
     path: string,
     requestBody: Buffer | null,
+    upstream: UpstreamTraits,
     private readonly prices: PriceBook,
     private readonly sink: RecordSink,
     /** The body is read decoded but forwarded as received (compressed, UTF-16): it cannot be rewritten. */
     decoded = false,
   ) {
-    const call = requestBody ? adapter.describe(path, jsonValue(requestBody), requestBody) : null;
+    const call = requestBody ? adapter.describe(path, jsonValue(requestBody), requestBody, upstream) : null;
     this.call = call && decoded ? { ...call, upstreamBody: null, rewriteEvent: null } : call;
     this.upstreamBody = this.call?.upstreamBody ?? null;
     this.editsStream = this.call?.rewriteEvent != null;

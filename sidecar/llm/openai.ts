@@ -1,9 +1,10 @@
 // OpenAI wire format: Chat Completions, Responses, Embeddings and legacy Completions.
 // Streamed chat calls that did not ask for usage get `stream_options.include_usage` added
 // upstream; the usage chunk that adds and the `"usage":null` it adds to every other chunk are
-// taken back out, so the agent sees exactly the stream it asked for.
+// taken back out, so the agent sees exactly the stream it asked for. A route whose upstream
+// sends usage unasked (add_stream_usage: false) gets the agent's request and stream unchanged.
 import type { SseEvent } from '../sse.js';
-import { contentText, safeParseJson, type LlmAdapter, type LlmCall, type RequestFacts } from './adapter.js';
+import { contentText, safeParseJson, type LlmAdapter, type LlmCall, type RequestFacts, type UpstreamTraits } from './adapter.js';
 import { num, obj, str, type ResponseFacts, type Usage } from './usage.js';
 
 type Json = Record<string, unknown>;
@@ -71,9 +72,9 @@ function withUsageRequested(raw: Buffer, body: Json): Buffer {
 
 const INCLUDE_USAGE_MEMBER = Buffer.from('"stream_options":{"include_usage":true},');
 
-function chatCall(body: Json, raw: Buffer): LlmCall {
+function chatCall(body: Json, raw: Buffer, upstream: UpstreamTraits): LlmCall {
   const stream = body.stream === true;
-  const addUsage = stream && obj(body.stream_options)?.include_usage !== true;
+  const addUsage = upstream.addStreamUsage && stream && obj(body.stream_options)?.include_usage !== true;
   const upstreamBody = addUsage ? withUsageRequested(raw, body) : null;
   const choiceText = new Map<number, string>();
   // The chunk observeEvent parsed last: rewriteEvent, called next for the same event, reuses it.
@@ -214,8 +215,8 @@ function embeddingsCall(body: Json): LlmCall {
   };
 }
 
-function completionsCall(body: Json, raw: Buffer): LlmCall {
-  const call = chatCall(body, raw);
+function completionsCall(body: Json, raw: Buffer, upstream: UpstreamTraits): LlmCall {
+  const call = chatCall(body, raw, upstream);
   const prompt = body.prompt;
   call.request = {
     ...call.request,
@@ -227,13 +228,13 @@ function completionsCall(body: Json, raw: Buffer): LlmCall {
 
 export const openaiAdapter: LlmAdapter = {
   provider: 'openai',
-  describe(path: string, body: unknown, raw: Buffer): LlmCall | null {
+  describe(path: string, body: unknown, raw: Buffer, upstream: UpstreamTraits): LlmCall | null {
     const b = obj(body);
     if (!b) return null;
-    if (path.endsWith('/chat/completions')) return chatCall(b, raw);
+    if (path.endsWith('/chat/completions')) return chatCall(b, raw, upstream);
     if (path.endsWith('/responses')) return responsesCall(b);
     if (path.endsWith('/embeddings')) return embeddingsCall(b);
-    if (path.endsWith('/completions')) return completionsCall(b, raw);
+    if (path.endsWith('/completions')) return completionsCall(b, raw, upstream);
     return null;
   },
   errorBody(_status: number, code: string, message: string): unknown {

@@ -2,7 +2,9 @@
 // pipes have closed (so every line it wrote has been read), and stopped the way the MCP SDKs
 // stop one: close its stdin, then SIGTERM, then SIGKILL.
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { accessSync, constants as fs, statSync } from 'node:fs';
 import { constants } from 'node:os';
+import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 
 export interface StdioCommand {
@@ -28,6 +30,29 @@ export function serverEnvironment(routeEnv: Record<string, string> | undefined, 
   const env: NodeJS.ProcessEnv = {};
   for (const name of INHERITED_ENV) if (from[name] !== undefined) env[name] = from[name];
   return { ...env, ...routeEnv };
+}
+
+/**
+ * Why `command` cannot be spawned (no executable file by that name, looked up on its PATH
+ * as spawn does), or null when it can. Checked when the sidecar starts, so a misspelt
+ * command stops it there rather than failing every session later.
+ */
+export function commandProblem({ command, env, cwd }: StdioCommand): string | null {
+  if (process.platform === 'win32') return null; // PATHEXT lookups: left to spawn
+  const base = resolve(cwd ?? '.');
+  const candidates = command.includes('/')
+    ? [resolve(base, command)]
+    : (env.PATH ?? '').split(delimiter).map((dir) => (isAbsolute(dir) ? join(dir, command) : resolve(base, dir, command)));
+  for (const candidate of candidates) {
+    try {
+      if (!statSync(candidate).isFile()) continue;
+      accessSync(candidate, fs.X_OK);
+      return null;
+    } catch {
+      // not there, or not executable: the next one
+    }
+  }
+  return command.includes('/') ? `${command} is not an executable file` : `${command} was not found on PATH`;
 }
 
 export class StdioServerProcess {

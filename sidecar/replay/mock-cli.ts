@@ -5,6 +5,7 @@ import { Command, Option } from 'commander';
 import { parsePath } from '../../store/canonical-json.js';
 import { DEFAULT_LLM_IGNORED } from '../../store/replay-match.js';
 import { compileFilter } from '../../store/select.js';
+import { listenOption } from '../cli-options.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { startMock } from './mock.js';
 
@@ -22,12 +23,12 @@ export function mockCommand(): Command {
   return new Command('mock')
     .description('serve recorded responses in place of the upstreams, so agents run offline against recorded traffic')
     .option('--db <file>', 'the tapwire database to serve from', 'tapwire.db')
-    .option('--listen <host:port>', 'address to listen on', '127.0.0.1:4100')
+    .addOption(listenOption('address to listen on', '127.0.0.1:4100'))
     .addOption(new Option('--on-miss <what>', 'a request no recording matches: answer an error, or forward it to the route upstream (needs --config)').choices(['error', 'forward']).default('error'))
     .addOption(new Option('--timing <timing>', 'streams: all events at once, or at their recorded offsets').choices(['instant', 'recorded']).default('instant'))
     .option('--ignore <path>', `LLM request body field left out of matching, dotted (repeatable; default: ${DEFAULT_LLM_IGNORED.join(', ')})`, (value: string, previous: string[]) => [...previous, value], [])
     .option('--filter <cel>', 'serve only exchanges this CEL expression is true for')
-    .option('-c, --config <file>', "tapwire.yaml: the routes' upstreams (for --on-miss forward, with their credentials) and base paths")
+    .option('-c, --config <file>', "tapwire.yaml: the routes' upstreams (for --on-miss forward, with their credentials), base paths and add_stream_usage")
     .action(async (opts: MockCliOptions) => {
       const config = opts.config ? loadConfig(opts.config) : null;
       if (opts.onMiss === 'forward' && !config) throw new ConfigError('--on-miss forward needs --config: the routes\' upstreams come from it');

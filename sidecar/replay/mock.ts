@@ -24,7 +24,7 @@ import { DECODED_FROM_HEADER } from '../encoding.js';
 import type { ExchangeEvent, ExchangeRecord, Protocol } from '../exchange.js';
 import { forwardableHeaders, type HeaderMap } from '../headers.js';
 import { classify, errorResponse, type JsonRpcId } from '../jsonrpc.js';
-import { adapterFor } from '../llm/observer.js';
+import { adapterFor, upstreamTraits } from '../llm/observer.js';
 import type { Provider } from '../llm/adapter.js';
 import { emptyFacts } from '../llm/usage.js';
 import { splitListen } from '../sidecar.js';
@@ -220,7 +220,7 @@ export async function startMock(options: MockOptions): Promise<MockServer> {
     // The record keeps what the upstream sent; where tapwire changed the stream for the agent
     // (usage requested on its behalf), the adapter edits it back, as it did live.
     const recordedRequest = recordedBody(record.request)?.bytes ?? Buffer.alloc(0);
-    const call = adapterFor(route.provider ?? undefined, path).describe(path, recordedJson(record.request), recordedRequest);
+    const call = adapterFor(route.provider ?? undefined, path).describe(path, recordedJson(record.request), recordedRequest, upstreamTraits(options.config?.routes[name]));
     const facts = emptyFacts();
     await writeEvents(res, record.events, (event) => {
       const raw = sseText(event);

@@ -4,7 +4,7 @@
 // (gen_ai.client.token.usage) or, opted in, the newer per-kind token counters. Pushed over
 // OTLP/HTTP when an endpoint is set, and served in Prometheus text format at
 // GET /_tapwire/metrics. The store's health (failed writes, dropped and buffered records) is
-// observed from the recorder.
+// observed from the recorder, and failed OTLP exports (of spans and of these metrics) are counted.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Attributes, Counter, Histogram, Meter } from '@opentelemetry/api';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
@@ -14,6 +14,7 @@ import { MeterProvider, PeriodicExportingMetricReader, type IMetricReader } from
 import type { ExchangeRecord } from '../exchange.js';
 import { isMcpClientRequest, llmOperation, type RouteTarget } from './attributes.js';
 import type { TelemetrySettings } from './config.js';
+import type { ExportFailures } from './export-failures.js';
 
 /** gen_ai.client.token.usage buckets (GenAI semantic conventions). */
 const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
@@ -118,10 +119,12 @@ export class ExchangeMetrics {
     settings: TelemetrySettings,
     resource: Resource,
     private readonly routeTarget: (route: string) => RouteTarget,
+    failures: ExportFailures,
   ) {
     const readers: IMetricReader[] = [];
     if (settings.metricsUrl) {
       const exporter = new OTLPMetricExporter({ url: settings.metricsUrl, headers: settings.headers, timeoutMillis: settings.exportTimeoutMs });
+      failures.watch('metrics', settings.metricsUrl, exporter);
       readers.push(
         new PeriodicExportingMetricReader({
           exporter,
@@ -153,6 +156,16 @@ export class ExchangeMetrics {
     this.cost = meter.createCounter('tapwire.cost', { unit: 'USD', description: 'Cost of LLM calls, from the price table' });
     this.policyDecisions = meter.createCounter('tapwire.policy.decisions', { unit: '{decision}', description: 'Policy decisions taken on exchanges' });
     this.exchanges = meter.createCounter('tapwire.exchanges', { unit: '{exchange}', description: 'Exchanges recorded' });
+    if (settings.tracesUrl || settings.metricsUrl) {
+      const exportFailures = meter.createObservableCounter('tapwire.otlp.export_failures', {
+        unit: '{failure}',
+        description: 'OTLP exports that failed (endpoint refused, timed out or answered with an error), by signal',
+      });
+      exportFailures.addCallback((observer) => {
+        if (settings.tracesUrl) observer.observe(failures.count('traces'), { signal: 'traces' });
+        if (settings.metricsUrl) observer.observe(failures.count('metrics'), { signal: 'metrics' });
+      });
+    }
   }
 
   /** Counts a finished exchange. */

@@ -9,6 +9,7 @@ import type { ExchangeRecord } from '../exchange.js';
 import { describeSpan, type RouteTarget, type SpanOptions } from './attributes.js';
 import { parentContext, spanOf } from './context.js';
 import type { TelemetrySettings } from './config.js';
+import type { ExportFailures } from './export-failures.js';
 
 /**
  * Hands the tracer the ids tapwire chose when the request arrived (they are already on the
@@ -35,9 +36,11 @@ export class SpanExport {
     settings: TelemetrySettings & { tracesUrl: string },
     resource: Resource,
     private readonly routeTarget: (route: string) => RouteTarget,
+    failures: ExportFailures,
   ) {
     this.spanOptions = { captureContent: settings.captureContent, latestConventions: settings.latestGenAiConventions };
     const exporter = new OTLPTraceExporter({ url: settings.tracesUrl, headers: settings.headers, timeoutMillis: settings.exportTimeoutMs });
+    failures.watch('traces', settings.tracesUrl, exporter);
     const processor = new BatchSpanProcessor({
       exporter,
       maxQueueSize: settings.maxQueueSize,

@@ -17,6 +17,7 @@ import type { Logger } from '../log.js';
 import type { RouteTarget } from './attributes.js';
 import { telemetrySettings, type TelemetrySettings } from './config.js';
 import { TraceStarter } from './context.js';
+import { ExportFailures } from './export-failures.js';
 import { ExchangeMetrics, type StoreStats } from './metrics.js';
 import { SpanExport } from './spans.js';
 
@@ -88,8 +89,9 @@ export class Telemetry {
       'gen_ai.agent.name': config.agent.name,
     });
     const targets = routeTargets(config, options.wrapRoute);
-    this.spans = settings.tracesUrl ? new SpanExport({ ...settings, tracesUrl: settings.tracesUrl }, resource, targets) : null;
-    this.metrics = settings.metricsUrl || settings.prometheus ? new ExchangeMetrics(settings, resource, targets) : null;
+    const failures = new ExportFailures(log);
+    this.spans = settings.tracesUrl ? new SpanExport({ ...settings, tracesUrl: settings.tracesUrl }, resource, targets, failures) : null;
+    this.metrics = settings.metricsUrl || settings.prometheus ? new ExchangeMetrics(settings, resource, targets, failures) : null;
   }
 
   /** Turns a finished record into its span and metrics. Never throws. */

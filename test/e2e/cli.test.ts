@@ -1,15 +1,16 @@
 // The tapwire command as a user runs it: help and version, config errors on stderr with a
-// non-zero exit, and `tapwire run` recording a call and flushing it on SIGTERM.
+// non-zero exit, `tapwire run` recording a call and flushing it on SIGTERM, and the config
+// it picks up from its directory.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { LLMock } from '@copilotkit/aimock';
 import Database from 'better-sqlite3';
-import { freePort, runCli, startCli } from '../support/cli.js';
+import { freePort, runCli, startCli, type RunningCli } from '../support/cli.js';
 
 const PKG = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -99,5 +100,46 @@ describe('tapwire CLI', () => {
     db.close();
     assert.deepEqual(rows, [{ agent: 'e2e', route: 'openai', model: 'gpt-4o-mini', status: 'ok', input_tokens: 3, output_tokens: 1 }]);
     assert.equal((JSON.parse(headers) as Record<string, string>).authorization, '[redacted]');
+  });
+
+  test('run uses ./tapwire.yaml when no --config is given, --no-config ignores it, and the start log says which config is in force', async (t) => {
+    const here = join(dir, 'with-config');
+    const elsewhere = join(dir, 'without-config');
+    mkdirSync(here);
+    mkdirSync(elsewhere);
+    const port = await freePort();
+    writeFileSync(join(here, 'tapwire.yaml'), `listen: 127.0.0.1:${port}\nroutes:\n  local: { protocol: llm, upstream: "${mock.url}/v1" }\n`);
+    const routesOf = async (url: string): Promise<string[]> => ((await (await fetch(`${url}/_tapwire/health`)).json()) as { routes: string[] }).routes;
+    const started: RunningCli[] = [];
+    // A failed assertion must not leave a sidecar running (and the test runner waiting on it).
+    t.after(() => started.forEach((running) => running.child.kill('SIGKILL')));
+    const start = async (args: string[], cwd: string): Promise<RunningCli> => {
+      const running = await startCli(args, process.env, cwd);
+      started.push(running);
+      return running;
+    };
+    const stop = async (running: RunningCli): Promise<Record<string, unknown>[]> => {
+      running.child.kill('SIGTERM');
+      await once(running.child, 'exit');
+      return running.stdout().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    };
+
+    const found = await start(['--db', join(here, 'found.db')], here);
+    assert.deepEqual(await routesOf(`http://127.0.0.1:${port}`), ['local']);
+    assert.ok((await stop(found)).some((l) => l.msg === `config: ${join(here, 'tapwire.yaml')}`), 'the log names the file in force');
+
+    const otherPort = await freePort();
+    const ignored = await start(['--no-config', '--db', join(here, 'ignored.db'), '--listen', `127.0.0.1:${otherPort}`], here);
+    assert.deepEqual(await routesOf(`http://127.0.0.1:${otherPort}`), ['openai', 'anthropic']);
+    assert.ok((await stop(ignored)).some((l) => typeof l.msg === 'string' && l.msg.startsWith('config: none (--no-config')));
+
+    const none = await start(['--db', join(elsewhere, 'none.db'), '--listen', `127.0.0.1:${otherPort}`], elsewhere);
+    assert.ok((await stop(none)).some((l) => typeof l.msg === 'string' && l.msg.startsWith('config: none (no --config and no ./tapwire.yaml')));
+
+    // A broken ./tapwire.yaml is not skipped: it stops the start like a --config file would.
+    writeFileSync(join(elsewhere, 'tapwire.yaml'), 'routes:\n  local: { protocol: llm }\n');
+    const broken = runCli(['run', '--db', join(elsewhere, 'broken.db')], elsewhere);
+    assert.equal(broken.status, 2);
+    assert.match(broken.stderr, /^tapwire\.yaml:2:\d+: routes\.local\.upstream: missing/m);
   });
 });

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -18,7 +18,6 @@ import { expandSqliteQuery, promqlMetricNames, promqlSelectors, readDashboards, 
 import { startOtlpCollector, type OtlpCollector } from '../support/otlp.js';
 
 const CLI = fileURLToPath(new URL('../../sidecar/cli.js', import.meta.url));
-const EXAMPLES = join(REPO, 'policies', 'examples');
 /** The policy actions the summary counts as "flagged": let through, but marked for a reviewer. */
 const FLAGGED = new Set(['audit', 'would_deny', 'would_limit', 'error']);
 
@@ -155,7 +154,8 @@ describe('tapwire demo', () => {
 
   test('one run: progress, a summary that matches the database, and what to run next', { timeout: 120_000 }, async () => {
     const dbPath = join(dir, 'once.db');
-    const run = await runDemo(['--db', dbPath], dir);
+    // Run from the clone, as README says: the commands it suggests are for there.
+    const run = await runDemo(['--db', dbPath], REPO);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /^tapwire demo: sidecar on http:\/\/127\.0\.0\.1:\d+/m);
     assert.match(run.stdout, /tools\/call delete_file +error: tapwire policy no-destructive-tools/, 'the refused tool call shows in the progress');
@@ -164,20 +164,37 @@ describe('tapwire demo', () => {
     const rows = readExchanges(dbPath);
     assertOneRoundRecorded(rows, 1);
     assertSummaryMatches(run.stdout, rows);
-    assert.ok(run.stdout.includes(`tapwire tui --db ${dbPath}`));
-    const policyTest = /^ {2}(tapwire policy test \S+ --db \S+)/m.exec(run.stdout)?.[1];
-    assert.ok(policyTest?.endsWith(`--db ${dbPath}`), 'it suggests testing the example policies against this database');
 
-    // The suggested policy test runs, on the same files the demo enforced.
-    const tested = spawnSync(process.execPath, [CLI, 'policy', 'test', join(EXAMPLES, '*.yaml'), '--db', dbPath], { encoding: 'utf8', timeout: 60_000 });
-    assert.equal(tested.status, 0, tested.stderr);
-    assert.match(tested.stdout, /no-destructive-tools: would have denied 1\b/);
+    // Every flagged action in the summary comes with what it means.
+    for (const action of new Set(rows.map((e) => e.policy_action).filter((a) => a !== null && FLAGGED.has(a)))) {
+      assert.match(run.stdout, new RegExp(`^ {2}${action} means let through and flagged: `, 'm'), `the summary says why calls are ${action}`);
+    }
+    assert.match(run.stdout, /^ {2}would_deny means .*monitor mode/m, "the example allowlist's monitor mode flags some of the demo's calls, and the summary says so");
+
+    // Each suggested command runs from the clone: the interactive tui is checked to exist.
+    const suggested = [...(/What to run next:\n([\s\S]*)$/.exec(run.stdout)?.[1] ?? '').matchAll(/^ {2}(?!#)(.+)$/gm)].map((m) => m[1]!);
+    assert.deepEqual(suggested.map((c) => c.split(' ').slice(0, 3).join(' ')), ['npx tapwire tui', 'npx tapwire policy', 'npx tapwire export', 'docker compose up']);
+    assert.ok(existsSync(join(REPO, 'docker-compose.yml')), 'docker compose up runs the compose file of the clone');
+    // npx finds the clone's own bin; offline, so it could never fetch a package of that name instead.
+    const npx = (command: string) => spawnSync('sh', ['-c', command], { cwd: REPO, encoding: 'utf8', timeout: 60_000, env: { ...process.env, npm_config_offline: 'true' } });
+    for (const command of suggested.filter((c) => c.startsWith('npx tapwire'))) {
+      const interactive = command.startsWith('npx tapwire tui ');
+      const result = npx(interactive ? 'npx tapwire tui --help' : command);
+      assert.equal(result.status, 0, `${command}\n${result.stderr}`);
+      assert.doesNotMatch(result.stderr, /npm warn/i, `${command}: no npm warning`);
+      if (command.includes(' tui ')) assert.match(command, new RegExp(`--db ${dbPath}$`));
+      if (command.includes(' policy test ')) assert.match(result.stdout, /no-destructive-tools: would have denied 1\b/, 'the policy test runs on the files the demo enforced, against its database');
+      if (command.includes(' export ')) {
+        const exported = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as { exchange: Exchange });
+        assert.deepEqual(exported.map((r) => r.exchange.target), ['delete_file'], 'the export holds the refused call');
+      }
+    }
   });
 
   test('a bad option exits 2 naming the option, with nothing left running', () => {
     const bad = spawnSync(process.execPath, [CLI, 'demo', '--listen', 'nowhere', '--db', join(dir, 'bad.db')], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(bad.status, 2, 'exits by itself, with its upstreams closed');
-    assert.match(bad.stderr, /^tapwire: invalid demo option\n--listen: host:port/m);
+    assert.equal(bad.stderr, 'tapwire: --listen nowhere: expected HOST:PORT, e.g. 127.0.0.1:4100\n');
   });
 
   test('--forever: rounds until SIGTERM, then a clean stop and the summary of every round', () => {

@@ -300,6 +300,23 @@ describe('tapwire wrap', () => {
     assert.ok(exchanges.length > 0 && exchanges.every((e) => e.agent === 'desktop' && e.route === 'files'));
   });
 
+  test("everything after the server's command is the server's, with no -- before it (launchers that drop --)", async () => {
+    const configPath = join(dir, 'argv.yaml');
+    const dbPath = join(dir, 'argv.db');
+    writeFileSync(configPath, 'agent: { name: launched }\nroutes:\n  files: { protocol: mcp, command: unused }\n');
+    const serverArgs = ['-y', '--db', 'server.db', '--config', 'server.yaml', '--route', 'theirs', '--', '--help'];
+    const wrapped = await wrappedClient(['--config', configPath, '--route', 'files', '--db', dbPath, process.execPath, TEST_SERVER, ...serverArgs]);
+    try {
+      const result = await wrapped.client.callTool({ name: 'argv', arguments: {} });
+      assert.deepEqual(result.content, [{ type: 'text', text: JSON.stringify(serverArgs) }]);
+    } finally {
+      await wrapped.close();
+    }
+    const { exchanges } = recorded(dbPath);
+    assert.ok(exchanges.some((e) => e.target === 'argv'), "tapwire's own --db and --config were the ones before the command");
+    assert.ok(exchanges.every((e) => e.agent === 'launched' && e.route === 'files'));
+  });
+
   test('a route that is missing, not mcp, or has no command is refused with exit code 2', () => {
     const configPath = join(dir, 'routes.yaml');
     writeFileSync(configPath, 'routes:\n  api: { protocol: llm, upstream: "https://api.openai.com" }\n  remote: { protocol: mcp, upstream: "http://127.0.0.1:1/mcp" }\n');

@@ -332,7 +332,8 @@ describe('OpenAI captured responses', () => {
   });
 
   // aimock cannot play this server: it sends a usage chunk only when asked (or, as OpenRouter,
-  // exactly one whether asked or not, which on the wire is the same stream as one asked for).
+  // exactly one whether asked or not: that one needs add_stream_usage: false, tested in
+  // llm-openai.test.ts).
   test('a server that sends usage unasked: the agent gets the same chunks through tapwire as directly, and the record has the usage', async (t) => {
     const chunks = openaiChunks().slice(0, -1).map(withoutUsage);
     const usage = { prompt_tokens: 12, completion_tokens: 7, total_tokens: 19 };

@@ -1,6 +1,7 @@
 // Integration tests for the OpenAI adapter: the real `openai` SDK calls a real mock LLM
 // server (aimock) once directly and once through tapwire, for Chat Completions (plain,
-// streamed with and without usage, tool calls), Responses and Embeddings. The agent must get
+// streamed with and without usage, tool calls, an OpenRouter-style upstream that sends usage
+// unasked), Responses and Embeddings. The agent must get
 // exactly what it would have got without tapwire, and tapwire must record the call's model,
 // tokens, cost and timings, with the credential redacted in the record but intact upstream.
 import { after, before, describe, test } from 'node:test';
@@ -109,6 +110,12 @@ describe('OpenAI through tapwire against aimock', () => {
       m.onMessage(/^configured key$/, {
         content: 'Answered with the configured key.',
         usage: { prompt_tokens: 5, completion_tokens: 3 },
+      });
+      m.onMessage(/^openrouter stream$/, {
+        content: 'An OpenRouter answer, which ends with usage whether asked or not.',
+        usage: { prompt_tokens: 211, completion_tokens: 23 },
+        id: 'gen-pinned-openrouter',
+        created: 1700000008,
       });
       m.onEmbedding('embed this text', { embedding: [0.25, -0.5, 0.125] });
     });
@@ -262,6 +269,27 @@ describe('OpenAI through tapwire against aimock', () => {
     });
     assert.equal(typeof row.ttft_ms, 'number');
     assertKeyHandling(tapwire, row.id, upstream);
+  });
+
+  // aimock answers on /api/v1 as OpenRouter does: one usage chunk on every stream, asked or
+  // not. On the wire that is the stream include_usage asks for, so only the route can say it.
+  test('OpenRouter-style upstream with add_stream_usage: false: the agent gets the usage chunk it gets directly, and the record has the usage', async (t) => {
+    const tapwire = await startTapwire(t, { openrouter: { upstream: mock.url, extra: 'add_stream_usage: false' } });
+    const call = async (c: OpenAI) =>
+      collect(await c.chat.completions.create({ model: CHAT_MODEL, messages: [{ role: 'user', content: 'openrouter stream' }], stream: true }));
+
+    const expected = await call(client(`${mock.url}/api/v1`));
+    const { result, upstream } = await withJournal(mock, () => call(client(`${tapwire.url}/openrouter/api/v1`)));
+
+    assert.deepEqual(result, expected);
+    assert.equal(chunkText(result), 'An OpenRouter answer, which ends with usage whether asked or not.');
+    assert.deepEqual(result.at(-1)?.usage, { prompt_tokens: 211, completion_tokens: 23, total_tokens: 234 }, 'the unasked usage chunk reached the agent');
+    assert.equal((upstream[0]?.body as Record<string, unknown> | null)?.stream_options, undefined, 'the request went upstream as the agent sent it');
+    const row = await onlyExchange(tapwire);
+    assert.deepEqual(
+      [row.response_id, row.input_tokens, row.output_tokens, row.tokens_estimated, row.cost_usd],
+      ['gen-pinned-openrouter', 211, 23, 0, tableCost('openai', CHAT_MODEL, 211, 23)],
+    );
   });
 
   test('chat tool call: the agent gets the same tool call and tapwire records finish reason tool_calls', async (t) => {

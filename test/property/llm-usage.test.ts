@@ -73,9 +73,9 @@ describe('LLM adapter properties', () => {
   for (const adapter of [openaiAdapter, anthropicAdapter]) {
     test(`${adapter.provider}: any request, body and events are read without throwing into recordable facts`, () => {
       fc.assert(
-        fc.property(fc.constantFrom(...PATHS), requestBody, responseJson, fc.array(fc.record({ event: fc.option(fc.string()), data: eventData }), { maxLength: 5 }), (path, body, response, events) => {
+        fc.property(fc.constantFrom(...PATHS), requestBody, fc.boolean(), responseJson, fc.array(fc.record({ event: fc.option(fc.string()), data: eventData }), { maxLength: 5 }), (path, body, addStreamUsage, response, events) => {
           const raw = Buffer.from(JSON.stringify(body) ?? '');
-          const call = adapter.describe(path, body, raw);
+          const call = adapter.describe(path, body, raw, { addStreamUsage });
           if (!call) return;
           assert.equal(typeof call.request.inputText(), 'string');
           assert.ok(call.request.model === null || typeof call.request.model === 'string');
@@ -93,7 +93,7 @@ describe('LLM adapter properties', () => {
           assertRecordable(whole);
         }),
         // Found by a CI run: a legacy-completions prompt array holding an object whose toString is not a function.
-        { numRuns: 1500, examples: [['/v1/completions', { prompt: [{ toString: false }] }, {}, []]] },
+        { numRuns: 1500, examples: [['/v1/completions', { prompt: [{ toString: false }] }, true, {}, []]] },
       );
     });
   }

@@ -2,6 +2,7 @@
 // from openai, @anthropic-ai/sdk (against aimock), the v1 MCP SDK and the A2A SDK is served
 // back by the mock, with the upstream peers stopped, and each client must get what it got
 // live, streamed and not. Requests that match no recording get an error naming the field.
+// A stream recorded on a route with add_stream_usage: false is served as the upstream sent it.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
@@ -10,7 +11,8 @@ import type { Task } from '@a2a-js/sdk';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { connectClient } from '../support/mcp.js';
-import { startAimock } from '../support/aimock.js';
+import { collect, startAimock } from '../support/aimock.js';
+import { startTestSidecarFor } from '../support/sidecar.js';
 import { parseConfig } from '../../sidecar/config.js';
 import { sendRequest, v1Client } from '../support/a2a.js';
 import { a2aScenario, llmScenario, mcpScenario, OPENAI_KEY, OPENAI_MODEL, recordTraffic, type Recorded } from '../support/recorded-traffic.js';
@@ -135,5 +137,32 @@ describe('tapwire mock serves recorded traffic to unmodified SDK clients', () =>
     } finally {
       await connected.close(true);
     }
+  });
+});
+
+describe('tapwire mock on a route with add_stream_usage: false', () => {
+  test('an OpenRouter-style stream is served with the usage chunk the agent got live', async (t) => {
+    // aimock on /api/v1 answers as OpenRouter: a usage chunk on every stream, asked or not.
+    const upstream = await startAimock([OPENAI_KEY], (m) =>
+      m.onMessage(/^openrouter stream$/, { content: 'Usage comes unasked.', usage: { prompt_tokens: 9, completion_tokens: 4 }, id: 'gen-pinned-mock', created: 1700000009 }),
+    );
+    const yaml = ['routes:', '  openrouter:', '    protocol: llm', `    upstream: ${upstream.url}`, '    add_stream_usage: false'].join('\n');
+    const call = async (baseURL: string) =>
+      collect(
+        await new OpenAI({ baseURL, apiKey: OPENAI_KEY, maxRetries: 0 }).chat.completions.create({ model: OPENAI_MODEL, messages: [{ role: 'user', content: 'openrouter stream' }], stream: true }),
+      );
+    const tapwire = await startTestSidecarFor(t, yaml);
+    let live;
+    try {
+      live = await call(`${tapwire.url}/openrouter/api/v1`);
+    } finally {
+      await upstream.stop();
+    }
+    assert.deepEqual(live.at(-1)?.usage, { prompt_tokens: 9, completion_tokens: 4, total_tokens: 13 });
+    await tapwire.stop();
+
+    const mock = await startMock({ db: tapwire.dbPath, listen: '127.0.0.1:0', onMiss: 'error', timing: 'instant', ignore: [], config: parseConfig(yaml, 'test.yaml') });
+    t.after(() => mock.close());
+    assert.deepEqual(await call(`${mock.url}/openrouter/api/v1`), live);
   });
 });

@@ -29,9 +29,9 @@ export interface RunningCli {
   stderr: () => string;
 }
 
-/** Starts `tapwire run` and resolves once it logs that it listens. */
-export async function startCli(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<RunningCli> {
-  const child = spawn(process.execPath, [CLI, 'run', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+/** Starts `tapwire run` (in `cwd`, default this process's) and resolves once it logs that it listens. */
+export async function startCli(args: string[], env: NodeJS.ProcessEnv = process.env, cwd?: string): Promise<RunningCli> {
+  const child = spawn(process.execPath, [CLI, 'run', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env, cwd });
   let out = '';
   let err = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));

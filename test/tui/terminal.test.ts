@@ -217,7 +217,7 @@ describe('tapwire tui in a terminal', () => {
 
   test('a database that does not exist, or is not tapwire\'s, is one clear message', async (t) => {
     const missing = startTui(t, join(workDir, 'nope.db'));
-    await missing.waitFor(/tapwire: database \S+nope\.db does not exist/, 'the missing-database message');
+    await missing.waitFor(/tapwire: --db: database \S+nope\.db does not exist/, 'the missing-database message, naming the flag');
     const notes = join(workDir, 'notes.txt');
     writeFileSync(notes, 'not a database, just some notes about the agent');
     const other = startTui(t, notes);

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { ConfigError, loadConfig, parseConfig } from '../../sidecar/config.js';
+import { upstreamTraits } from '../../sidecar/llm/observer.js';
 
 function configError(text: string, env: NodeJS.ProcessEnv = {}): string {
   try {
@@ -59,6 +60,26 @@ describe('config', () => {
     assert.match(message, /tapwire\.yaml:6:\d+: routes\.openai\.headers\.authorization: environment variable MISSING_KEY is not set/);
   });
 
+  test('an unset variable is one error, at the variable, even where the emptied value would also be wrong', () => {
+    const token = configError('auth:\n  tokens: ["${AGENT_TOKEN}"]\n').split('\n').slice(1);
+    assert.deepEqual(token, ['tapwire.yaml:2:13: auth.tokens[0]: environment variable AGENT_TOKEN is not set (write ${AGENT_TOKEN:-default} to give a default)']);
+    const upstream = configError('routes:\n  openai:\n    protocol: llm\n    upstream: "https://${HOST}/v1"\n').split('\n').slice(1);
+    assert.deepEqual(upstream, ['tapwire.yaml:4:24: routes.openai.upstream: environment variable HOST is not set (write ${HOST:-default} to give a default)']);
+  });
+
+  test('an unknown key is reported at the key, not at its value', () => {
+    assert.match(configError('store:\n  path: x.db\n  flush_every: 5\n'), /^tapwire\.yaml:3:3: store\.flush_every: unknown key/m);
+    assert.match(configError('routes:\n  openai: { protocol: llm, upstream: "https://x.test", retries: 3 }\n'), /^tapwire\.yaml:2:56: routes\.openai\.retries: unknown key/m);
+    assert.match(configError('listen: 127.0.0.1:1\nlistne:\n  - 1\n'), /^tapwire\.yaml:2:1: listne: unknown key/m);
+  });
+
+  test('a listen address needs a host and a port from 0 to 65535', () => {
+    assert.match(configError('listen: 127.0.0.1:99999\n'), /tapwire\.yaml:1:9: listen: port 99999 is out of range \(0 to 65535\)/);
+    assert.match(configError('listen: "4796"\n'), /tapwire\.yaml:1:9: listen: expected HOST:PORT, e.g\. 127\.0\.0\.1:4796/);
+    assert.match(configError('admin: { listen: "localhost:70000" }\n'), /admin\.listen: port 70000 is out of range/);
+    assert.equal(parseConfig('listen: "[::1]:0"\n', 'tapwire.yaml', {}).listen, '[::1]:0');
+  });
+
   test('an unknown key is an error with its line and the keys allowed there', () => {
     const message = configError('store:\n  path: x.db\n  flush_every: 5\n');
     assert.match(message, /tapwire\.yaml:3:\d+: store\.flush_every: unknown key \(allowed here: path, max_body_bytes, max_events, max_event_bytes, flush_interval_ms, redact_headers, durability, buffer_records, retry_interval_ms\)/);
@@ -100,6 +121,22 @@ describe('config', () => {
       configError('routes:\n  tools: { protocol: mcp, upstream: "http://x.test", provider: openai }\n'),
       /tapwire\.yaml:2:\d+: routes\.tools\.provider: only routes with protocol llm have a provider/,
     );
+  });
+
+  test('add_stream_usage belongs to llm routes in the OpenAI format and defaults to asking', () => {
+    const config = parseConfig(
+      'routes:\n  openrouter: { protocol: llm, upstream: "https://openrouter.ai/api/v1", add_stream_usage: false }\n  openai: { protocol: llm, upstream: "https://api.openai.com" }\n',
+      'tapwire.yaml',
+      {},
+    );
+    assert.deepEqual(upstreamTraits(config.routes.openrouter), { addStreamUsage: false });
+    assert.deepEqual(upstreamTraits(config.routes.openai), { addStreamUsage: true }, 'a route that does not say keeps asking');
+    assert.match(
+      configError('routes:\n  claude: { protocol: llm, upstream: "http://x.test", provider: anthropic, add_stream_usage: false }\n'),
+      /tapwire\.yaml:2:\d+: routes\.claude\.add_stream_usage: only routes with protocol llm in the OpenAI format have add_stream_usage/,
+    );
+    assert.match(configError('routes:\n  tools: { protocol: mcp, upstream: "http://x.test", add_stream_usage: true }\n'), /routes\.tools\.add_stream_usage: only routes with protocol llm/);
+    assert.match(configError('routes:\n  openrouter: { protocol: llm, upstream: "http://x.test", add_stream_usage: sometimes }\n'), /routes\.openrouter\.add_stream_usage: /);
   });
 
   test('a route has exactly one of upstream or command; command routes are mcp routes with args, env and cwd', () => {

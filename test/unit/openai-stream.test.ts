@@ -9,7 +9,7 @@ import { emptyFacts } from '../../sidecar/llm/usage.js';
 
 function feed(path: string, request: Record<string, unknown>, chunks: unknown[]): ReturnType<typeof emptyFacts> {
   const raw = Buffer.from(JSON.stringify(request));
-  const call = openaiAdapter.describe(path, request, raw);
+  const call = openaiAdapter.describe(path, request, raw, { addStreamUsage: true });
   assert.ok(call, `the adapter understands ${path}`);
   const facts = emptyFacts();
   for (const data of [...chunks.map((c) => JSON.stringify(c)), '[DONE]']) {
