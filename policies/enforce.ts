@@ -146,6 +146,8 @@ export class PolicyGate {
       const refused = this.refusedAnswers.get(key);
       if (refused) {
         this.refusedAnswers.delete(key);
+        // The stored answer is tapwire's refusal (a tool error): the record says denied, as a request-phase refusal's does.
+        if (refused.outcome !== 'allow') e.error_code = e.error_message = null;
         stamp(e, refused);
       } else if (e.direction === 'client_to_server' && e.status !== 'denied') {
         const admitted = this.takeAdmitted(key, e.target);
@@ -808,33 +810,37 @@ class McpAnswerPolicyObserver extends DelegatingObserver {
     super(inner);
   }
 
-  private rewritten(text: string): string | null {
+  private rewritten(text: string): ReviewedAnswer | null {
     const message = safeParseJson(text);
     if (!isAnswer(message) || message.id !== this.id) return null;
     this.answered = true;
-    const replacement = this.rewrite(message);
-    return replacement ? JSON.stringify(replacement) : null;
+    return reviewed(this.rewrite(message));
   }
 
+  // A refusal replaces the answer before the protocol's observer reads it, so the tracker records what the agent receives.
   override onEvent(event: SseEvent, offsetMs: number): string | null | undefined {
-    const inner = this.inner.onEvent(event, offsetMs);
-    if (inner !== undefined || event.data === '') return inner;
-    const data = this.rewritten(event.data);
-    if (data === null) return undefined;
-    return `${event.event !== null ? `event: ${event.event}\n` : ''}${event.id !== null ? `id: ${event.id}\n` : ''}data: ${data}\n\n`;
+    const answer = event.data === '' || event.event === 'endpoint' ? null : this.rewritten(event.data);
+    if (answer === null) return this.inner.onEvent(event, offsetMs);
+    const sent = { ...event, data: answer.text };
+    const inner = this.inner.onEvent(answer.refused ? sent : event, offsetMs);
+    return (answer.refused ? inner : undefined) ?? sseText({ event: sent.event, event_id: sent.id, data: sent.data });
   }
 
   reviewBody(head: ResponseHead, body: Buffer): Replacement | null {
-    const inner = this.inner.reviewBody?.(head, body) ?? null;
-    if (inner || head.status >= 300) return inner;
-    const data = this.rewritten(body.toString('utf8'));
-    return data === null ? null : answerReplacement(head, data);
+    const answer = head.status >= 300 ? null : this.rewritten(body.toString('utf8'));
+    if (answer === null) return this.inner.reviewBody?.(head, body) ?? null;
+    const replacement = answerReplacement(head, answer.text);
+    return this.inner.reviewBody?.(head, answer.refused ? replacement.body : body) ?? replacement;
   }
 
   unreadableBody(head: ResponseHead, why: string): Replacement | null {
     if (head.status >= 300) return null;
     const refusal = this.unreadable(why);
-    return refusal ? answerReplacement(head, JSON.stringify(refusal)) : null;
+    if (!refusal) return null;
+    const replacement = answerReplacement(head, JSON.stringify(refusal));
+    // The tracker records the refusal as the answer the agent received.
+    this.inner.reviewBody?.(head, replacement.body);
+    return replacement;
   }
 
   unreadableStream(why: string): string | null {
@@ -854,6 +860,22 @@ function answerReplacement(head: ResponseHead, data: string): Replacement {
 }
 
 
+/**
+ * An answer the agent gets instead of the server's: its JSON text, and whether it is a
+ * refusal. A refusal is recorded as sent (what the rule blocked is stored nowhere); a
+ * filtered list keeps the server's own answer in the record.
+ */
+export interface ReviewedAnswer {
+  text: string;
+  refused: boolean;
+}
+
+function reviewed(replacement: Record<string, unknown> | null): ReviewedAnswer | null {
+  if (!replacement) return null;
+  const refused = 'error' in replacement || (isObject(replacement.result) && replacement.result.isError === true);
+  return { text: JSON.stringify(replacement), refused };
+}
+
 function isAnswer(message: unknown): message is Record<string, unknown> & { id: JsonRpcId } {
   return isObject(message) && (typeof message.id === 'string' || typeof message.id === 'number') && ('result' in message || 'error' in message);
 }
@@ -870,14 +892,13 @@ export class AnswerReviews {
     this.pending.set(idKey(id), review);
   }
 
-  /** What the client gets instead of this server message (its own JSON text), or null to send it unchanged. */
-  answer(message: unknown): string | null {
+  /** What the client gets instead of this server message, or null to send it unchanged. */
+  answer(message: unknown): ReviewedAnswer | null {
     if (this.pending.size === 0 || !isAnswer(message)) return null;
     const key = idKey(message.id);
     const review = this.pending.get(key);
     if (!review) return null;
     this.pending.delete(key);
-    const replacement = review(message);
-    return replacement ? JSON.stringify(replacement) : null;
+    return reviewed(review(message));
   }
 }

@@ -150,6 +150,8 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
   private holding = false;
   /** A held compressed body as received: what the agent gets when the review of its decoded copy lets it through. */
   private heldWire: BodyCapture | null = null;
+  /** A held body that grew past what tapwire holds: the refusal sent instead of it. */
+  private tooLong: Replacement | null = null;
   private clientGone = false;
   private settled = false;
   /** Strict durability: the last piece written, sent once the record is committed. */
@@ -271,11 +273,28 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
     this.heldWire?.add(chunk);
     if (this.decoder) this.decoder.write(chunk);
     else this.onBody(chunk);
+    if (this.holding && !this.decoder && !this.tooLong && this.responsePayload.size > this.responsePayload.keep) this.outgrowHold(chunk);
     if (!this.editing && !this.holding) this.write(chunk);
     if (res.writableNeedDrain && !controller.paused) {
       controller.pause();
       res.once('drain', () => controller.resume());
     }
+  }
+
+  /**
+   * A held body longer than tapwire holds cannot be reviewed: refused as unreadable (what
+   * comes after is dropped), or, when the rules let it through unread (monitor mode, or no
+   * rule reviews it), sent on from its first byte and streamed from here on.
+   */
+  private outgrowHold(chunk: Buffer): void {
+    const head = this.head!;
+    const why = `the response body is longer than the ${this.responsePayload.keep} bytes tapwire holds for review`;
+    this.tooLong = this.request.observer.unreadableBody?.(head, why) ?? null;
+    if (this.tooLong) return;
+    this.holding = false;
+    this.request.res.writeHead(head.status, forwardableHeaders(head.headers));
+    // The chunk that crossed the bound is written by the caller, as every chunk after it.
+    for (const kept of this.responsePayload.chunks) if (kept !== chunk) this.write(kept);
   }
 
   onResponseEnd(): void {
@@ -366,7 +385,7 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
     const head = this.head!;
     const wire = this.heldWire ? this.heldWire.whole() : null;
     const why = this.decoder?.stopped ?? (this.heldWire && !wire ? `tapwire holds at most ${this.heldWire.keep} bytes of a compressed body` : null);
-    const replacement = why !== null ? (observer.unreadableBody?.(head, why) ?? null) : observer.reviewBody!(head, body ?? this.responsePayload.whole() ?? Buffer.alloc(0));
+    const replacement = this.tooLong ?? (why !== null ? (observer.unreadableBody?.(head, why) ?? null) : observer.reviewBody!(head, body ?? this.responsePayload.whole() ?? Buffer.alloc(0)));
     if (replacement) {
       exchange.http_status = replacement.status;
       return { ...replacement, headers: { ...replacement.headers, 'content-length': String(replacement.body.length) } };

@@ -108,12 +108,16 @@ export class McpObserver implements ExchangeObserver {
     if (event.data === '') return undefined; // priming events and keep-alives
     const parsed = parseJsonRpc(event.data);
     if (!parsed.ok) return undefined;
-    const bytes = parsed.messages.length === 1 ? Buffer.from(event.data) : undefined;
-    for (const message of parsed.messages) this.fromServer(message, bytes);
-    // Legacy HTTP+SSE: an answer the policies review reaches the agent as they leave it.
-    const reviewed = !parsed.batch ? this.session.legacy?.reviews.answer(parsed.messages[0]!.raw) : null;
-    if (!reviewed) return undefined;
-    return `${event.event !== null ? `event: ${event.event}\n` : ''}${event.id !== null ? `id: ${event.id}\n` : ''}data: ${reviewed}\n\n`;
+    // Legacy HTTP+SSE: an answer the policies review reaches the agent, and the record, as they leave it.
+    const reviewed = !parsed.batch ? (this.session.legacy?.reviews.answer(parsed.messages[0]!.raw) ?? null) : null;
+    // A refusal is recorded as sent: what a response-phase rule blocked is stored nowhere.
+    const recorded = reviewed?.refused ? reviewed.text : event.data;
+    const messages = reviewed?.refused ? parseJsonRpc(recorded) : parsed;
+    if (!messages.ok) return undefined;
+    const bytes = messages.messages.length === 1 ? Buffer.from(recorded) : undefined;
+    for (const message of messages.messages) this.fromServer(message, bytes);
+    if (reviewed === null) return undefined;
+    return `${event.event !== null ? `event: ${event.event}\n` : ''}${event.id !== null ? `id: ${event.id}\n` : ''}data: ${reviewed.text}\n\n`;
   }
 
   /**

@@ -308,17 +308,23 @@ export class StdioHttpSession {
   }
 
   private fromServer(line: Line): void {
-    const read = readLine(line);
+    let read = readLine(line);
     if (read.kind === 'blank') return;
     const destination = read.kind === 'message' ? this.destinationOf(read.message) : null;
     if (read.kind === 'invalid') this.ctx.log.warn({ route: this.ctx.routeName, session: this.id, reason: read.reason }, 'the MCP server wrote a line that is not JSON-RPC; not sent to the agent');
     let carrier: Carrier = { headers: {}, httpStatus: null };
+    let bytes = line.bytes;
     if (destination && !destination.res.destroyed) {
       const reviewed = read.kind === 'message' ? this.reviews.answer(read.message.raw) : null;
-      destination.res.write(sseMessage(reviewed ?? line.bytes.toString('utf8').replace(/\r/g, '')));
+      if (reviewed?.refused) {
+        // A refusal is recorded as the agent receives it: what a response-phase rule blocked is stored nowhere.
+        bytes = Buffer.from(reviewed.text);
+        read = readLine({ bytes, overflowed: false });
+      }
+      destination.res.write(sseMessage(reviewed?.text ?? line.bytes.toString('utf8').replace(/\r/g, '')));
       carrier = { headers: destination.headers, httpStatus: 200 };
     }
-    trackLine(this.ctx.tracker, this.mcp, 'server_to_client', read, { ...carrier, bytes: line.bytes });
+    trackLine(this.ctx.tracker, this.mcp, 'server_to_client', read, { ...carrier, bytes });
     if (destination instanceof RequestStream && destination.waiting.size === 0 && destination.open) destination.res.end();
   }
 

@@ -108,9 +108,12 @@ export async function runWrap({ config, routeName, command, log }: WrapOptions):
   };
   const fromServer = (line: Line): LineFate => {
     const read = readLine(line);
-    trackLine(tracker, session, 'server_to_client', read, { headers: {}, bytes: line.bytes });
     const replacement = read.kind === 'message' ? reviews.answer(read.message.raw) : null;
-    return replacement === null ? undefined : Buffer.from(replacement);
+    const sent: Line = replacement === null ? line : { bytes: Buffer.from(replacement.text), overflowed: false };
+    // A refusal is recorded as the client receives it: what a response-phase rule blocked is stored nowhere.
+    const recorded = replacement?.refused ? sent : line;
+    trackLine(tracker, session, 'server_to_client', recorded === line ? read : readLine(recorded), { headers: {}, bytes: recorded.bytes });
+    return replacement === null ? undefined : sent.bytes;
   };
   void relayLines(process.stdin, server.stdin, fromClient, gate !== null).then(() => server.stdin.end());
   void relayLines(server.stdout, stdout, fromServer, gate !== null);

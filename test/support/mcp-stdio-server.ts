@@ -3,8 +3,9 @@
 // `exit` makes the server exit with a code while that very call is still pending, and
 // `kill` makes it kill itself with a signal the same way, and `log` sends a logging
 // notification tied to no request (over HTTP it belongs on the standing GET stream), and
-// `write_file` writes a file and says so on stderr (a side effect policy tests look for), and
-// `argv` answers with the arguments the server was started with.
+// `write_file` writes a file and says so on stderr (a side effect policy tests look for),
+// `argv` answers with the arguments the server was started with, and `leak` answers with
+// an AWS-shaped key no request carried (for response-phase rules).
 import { writeFileSync } from 'node:fs';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
@@ -28,5 +29,6 @@ server.registerTool('write_file', { inputSchema: { path: z.string(), text: z.str
   return { content: [{ type: 'text', text: 'written' }] };
 });
 server.registerTool('argv', { inputSchema: {} }, () => ({ content: [{ type: 'text', text: JSON.stringify(process.argv.slice(2)) }] }));
+server.registerTool('leak', { inputSchema: {} }, () => ({ content: [{ type: 'text', text: 'the key is AKIAQWERTYUIOPASDFGH' }] }));
 await server.connect(new StdioServerTransport());
 process.stderr.write('tapwire-test-stdio ready\n');

@@ -381,7 +381,7 @@ export function bodyJson(payload: ExchangeRecord['request']): unknown {
  */
 export async function assertStdioPolicies(client: Client, target: string): Promise<void> {
   const tools = await client.listTools();
-  assert.deepEqual(tools.tools.map((tool) => tool.name).sort(), ['argv', 'echo', 'exit', 'kill', 'log', 'pid']);
+  assert.deepEqual(tools.tools.map((tool) => tool.name).sort(), ['argv', 'echo', 'exit', 'kill', 'leak', 'log', 'pid']);
   const denied = await client.callTool({ name: 'write_file', arguments: { path: target, text: 'x' } });
   assert.equal(denied.isError, true);
   assert.deepEqual(denied.content, [{ type: 'text', text: 'tapwire policy no-writes: writes need a human' }]);

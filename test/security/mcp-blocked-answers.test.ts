@@ -1,0 +1,127 @@
+// An MCP answer a response-phase rule refuses is recorded as the agent received it (issue 16
+// bug 7, issue 25): over Streamable HTTP (JSON and SSE answers), legacy HTTP+SSE, a command
+// route and `tapwire wrap`, real v1 SDK clients get the refusal, the stored answer is that
+// refusal, and the server's key is in no database file (-wal and -shm included).
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { openDatabase } from '../../store/db.js';
+import { getExchangeRecord, listExchanges } from '../../store/queries.js';
+import type { Exchange, ExchangeRecord } from '../../sidecar/exchange.js';
+import { CLI } from '../support/cli.js';
+import { isRunning } from '../support/mcp-everything.js';
+import { bodyJson, connectClient, one, startLegacySseServer, startStreamableServer } from '../support/mcp.js';
+import { startTestSidecarFor } from '../support/sidecar.js';
+import { until } from '../support/upstream.js';
+
+const AWS_KEY = 'AKIAQWERTYUIOPASDFGH';
+const TEST_SERVER = fileURLToPath(new URL('../support/mcp-stdio-server.js', import.meta.url));
+const POLICY = ['rules:', '  - name: no-cloud-keys', '    phase: response', '    when: response.text.matches("AKIA[0-9A-Z]{16}")', '    action: deny', '    message: the answer carries an AWS key', ''].join('\n');
+const REFUSAL = [{ type: 'text', text: 'tapwire policy no-cloud-keys: the answer carries an AWS key' }];
+
+/** A v1 server whose `leak` tool answers with AWS_KEY, which no request carries. */
+function leakyServer(): McpServer {
+  const mcp = new McpServer({ name: 'leaky', version: '1.0.0' });
+  mcp.registerTool('leak', { inputSchema: {} }, () => ({ content: [{ type: 'text', text: `the key is ${AWS_KEY}` }] }));
+  return mcp;
+}
+
+function policyFile(dir: string): string {
+  const file = join(dir, 'policy.yaml');
+  writeFileSync(file, POLICY);
+  return file;
+}
+
+/** Every file of the database in `dir`, as text. */
+function databaseFiles(dir: string, prefix: string): string {
+  return readdirSync(dir)
+    .filter((f) => f.startsWith(prefix))
+    .map((f) => readFileSync(join(dir, f)).toString('latin1'))
+    .join('\n');
+}
+
+/** The client got the refusal; the record of the call stores that refusal as its answer, and the key is nowhere. */
+function assertRecordedAsReceived(exchanges: Exchange[], record: (id: string) => ExchangeRecord, database: string): void {
+  const call = one(exchanges, { method: 'tools/call', target: 'leak' });
+  assert.deepEqual([call.status, call.policy_rule], ['denied', 'no-cloud-keys']);
+  const stored = bodyJson(record(call.id).response) as { result: { content: unknown; isError: boolean } };
+  assert.deepEqual(stored.result.content, REFUSAL);
+  assert.equal(stored.result.isError, true);
+  assert.ok(!database.includes(AWS_KEY), 'the refused key is in a database file');
+}
+
+async function callLeak(client: Client): Promise<void> {
+  const refused = await client.callTool({ name: 'leak', arguments: {} }, undefined, { timeout: 5000 });
+  assert.equal(refused.isError, true);
+  assert.deepEqual(refused.content, REFUSAL);
+}
+
+async function sidecarFor(t: TestContext, route: string): Promise<ReturnType<typeof startTestSidecarFor>> {
+  const dir = mkdtempSync(join(tmpdir(), 'tapwire-blocked-'));
+  return startTestSidecarFor(t, `policies: [${JSON.stringify(policyFile(dir))}]\nroutes:\n  tools:\n${route}`, process.env, { dir });
+}
+
+describe('MCP answers refused by a response-phase rule are recorded as the agent received them', () => {
+  for (const jsonResponse of [true, false]) {
+    test(`Streamable HTTP, answered as ${jsonResponse ? 'JSON' : 'SSE'}`, async (t) => {
+      const server = await startStreamableServer(leakyServer, { jsonResponse });
+      t.after(() => server.close());
+      const tapwire = await sidecarFor(t, `    protocol: mcp\n    upstream: ${server.origin}\n`);
+      const connected = await connectClient('streamable', `${tapwire.url}/tools/mcp`);
+      await callLeak(connected.client);
+      await connected.close(true);
+      const exchanges = await tapwire.stop();
+      assertRecordedAsReceived(exchanges, (id) => tapwire.record(id), databaseFiles(tapwire.dir, 'tapwire.db'));
+    });
+  }
+
+  test('legacy HTTP+SSE: the refusal goes on the GET stream and is what is stored', async (t) => {
+    const server = await startLegacySseServer(leakyServer);
+    t.after(() => server.close());
+    const tapwire = await sidecarFor(t, `    protocol: mcp\n    upstream: ${server.origin}\n`);
+    const connected = await connectClient('sse', `${tapwire.url}/tools/sse`);
+    await callLeak(connected.client);
+    await connected.close();
+    const exchanges = await tapwire.stop();
+    assertRecordedAsReceived(exchanges, (id) => tapwire.record(id), databaseFiles(tapwire.dir, 'tapwire.db'));
+  });
+
+  test('a command route (stdio server behind HTTP)', async (t) => {
+    const tapwire = await sidecarFor(t, `    protocol: mcp\n    command: ${JSON.stringify(process.execPath)}\n    args: [${JSON.stringify(TEST_SERVER)}]\n`);
+    const connected = await connectClient('streamable', `${tapwire.url}/tools/mcp`);
+    await callLeak(connected.client);
+    await connected.close(true);
+    const exchanges = await tapwire.stop();
+    assertRecordedAsReceived(exchanges, (id) => tapwire.record(id), databaseFiles(tapwire.dir, 'tapwire.db'));
+  });
+
+  test('tapwire wrap', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tapwire-blocked-wrap-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const configPath = join(dir, 'tapwire.yaml');
+    writeFileSync(configPath, `policies: [${JSON.stringify(policyFile(dir))}]\nroutes:\n  tools: { protocol: mcp, command: ${JSON.stringify(process.execPath)} }\n`);
+    const dbPath = join(dir, 'wrap.db');
+    const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'wrap', '--route', 'tools', '--config', configPath, '--db', dbPath, '--', process.execPath, TEST_SERVER], stderr: 'pipe' });
+    const client = new Client({ name: 'blocked-wrap-test', version: '1.0.0' });
+    await client.connect(transport);
+    const pid = transport.pid!;
+    try {
+      await callLeak(client);
+    } finally {
+      await client.close();
+      await until(() => !isRunning(pid), 'tapwire wrap to exit', 15_000);
+    }
+    const db = openDatabase(dbPath, { readonly: true });
+    try {
+      assertRecordedAsReceived(listExchanges(db), (id) => getExchangeRecord(db, id)!, databaseFiles(dir, 'wrap.db'));
+    } finally {
+      db.close();
+    }
+  });
+});
