@@ -1,4 +1,4 @@
-// Lint configuration: typescript-eslint's recommended type-aware rules over all sources.
+// Lint configuration: typescript-eslint's recommended type-aware rules over all sources, and the layer rule.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -18,6 +18,25 @@ export default tseslint.config(
         { allowForKnownSafeCalls: [{ from: 'package', name: ['describe', 'suite', 'test', 'it'], package: 'node:test' }] },
       ],
       '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  // Layers (docs/architecture.md): core/ is the bottom layer and depends on nothing else in
+  // the project, so no import from a core file may leave core/ (node: and npm packages are fine).
+  {
+    files: ['core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['../*'], message: 'core/ depends on nothing else in tapwire: import only from core/, node: or npm packages.' }] },
+      ],
+      // no-restricted-imports does not see import(): the same rule for dynamic imports.
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "ImportExpression[source.value=/^\\.\\.\\//]",
+          message: 'core/ depends on nothing else in tapwire: import only from core/, node: or npm packages.',
+        },
+      ],
     },
   },
   {

@@ -20,7 +20,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
 import { parseConfig } from '../sidecar/config.js';
-import { createLogger } from '../sidecar/log.js';
+import { createLogger } from '../core/log.js';
 import { startSidecar } from '../sidecar/sidecar.js';
 import { describeMachine } from './report.js';
 import { percentiles, type Percentiles } from './stats.js';

@@ -5,7 +5,7 @@
 // The template's bodies are base64 (JSON has no bytes).
 import { readFileSync, statSync, existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { newExchangeId, type ExchangeRecord, type Payload } from '../sidecar/exchange.js';
+import { newExchangeId, type ExchangeRecord, type Payload } from '../core/exchange.js';
 import { Recorder } from '../store/recorder.js';
 
 export interface StoreReport {

@@ -2,7 +2,7 @@
 // notifications, A2A sends; some errors and policy denials) with small request bodies,
 // written through the store's own insert code in large transactions, started_at spread
 // over the hours before `endMs`.
-import { blankExchange, type ExchangeRecord } from '../sidecar/exchange.js';
+import { blankExchange, type ExchangeRecord } from '../core/exchange.js';
 import { openDatabase } from '../store/db.js';
 import { prepareInsert } from '../store/insert.js';
 

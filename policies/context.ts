@@ -5,9 +5,9 @@
 // absent ones hold the empty value of their type ("" / 0 / false / {} / []), so a rule never
 // fails because this protocol has no such field. Objects are Maps (the evaluator copies
 // plain objects on every access), integers are BigInt, timestamps are protobuf Timestamps.
-import { jsonValue, parseJson as parseWireJson } from '../sidecar/json-body.js';
+import { jsonValue, parseJson as parseWireJson } from '../core/json-body.js';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import type { Exchange } from '../sidecar/exchange.js';
+import type { Exchange } from '../core/exchange.js';
 import { messageTexts } from '../sidecar/a2a/facts.js';
 import type { Bindings } from './cel.js';
 

@@ -9,12 +9,12 @@
 // MCP messages carried over stdio (tapwire wrap, command routes) get the same decisions,
 // answers and list filtering through admitMessage() and AnswerReviews.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { blankExchange, type Exchange, type ExchangeEvent, type ExchangeRecord, type Payload } from '../sidecar/exchange.js';
-import { decodedHeaders } from '../sidecar/encoding.js';
-import type { HeaderMap } from '../sidecar/headers.js';
-import { errorResponse, idKey, idText, parseJsonRpcBody, type JsonRpcId, type JsonRpcMessage } from '../sidecar/jsonrpc.js';
+import { blankExchange, type Exchange, type ExchangeEvent, type ExchangeRecord, type Payload } from '../core/exchange.js';
+import { decodedHeaders } from '../core/encoding.js';
+import type { HeaderMap } from '../core/headers.js';
+import { errorResponse, idKey, idText, parseJsonRpcBody, type JsonRpcId, type JsonRpcMessage } from '../core/jsonrpc.js';
 import { describeCall, versionHeader } from '../sidecar/a2a/wire.js';
-import { jsonBody, jsonValue } from '../sidecar/json-body.js';
+import { jsonBody, jsonValue } from '../core/json-body.js';
 import { safeParseJson } from '../sidecar/llm/adapter.js';
 import { adapterFor, upstreamTraits } from '../sidecar/llm/observer.js';
 import type { LegacyStream } from '../sidecar/mcp/legacy-sse.js';
@@ -22,8 +22,8 @@ import { completeResult, requestRevision } from '../sidecar/mcp/revision.js';
 import { emptyFacts, type Usage } from '../sidecar/llm/usage.js';
 import type { ExchangeObserver, ForwardOutcome, RecordSink, Replacement, ResponseHead } from '../sidecar/observer.js';
 import type { Route } from '../sidecar/route.js';
-import type { SseEvent } from '../sidecar/sse.js';
-import { sseText } from '../sidecar/sse-text.js';
+import type { SseEvent } from '../core/sse.js';
+import { sseText } from '../core/sse-text.js';
 import type { Bindings } from './cel.js';
 import { buildContext, eventText, type ContextSource } from './context.js';
 import { stamp, type Decision, type PolicySet } from './engine.js';

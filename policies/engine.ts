@@ -5,7 +5,7 @@
 // deny` refuses what none of its rules allows); a file in `mode: monitor` only records what
 // it would have done. A rule matches only when its expression is exactly true; one that
 // fails to evaluate denies (or, with `on_error: skip`, is recorded and passed over).
-import type { Exchange, ExchangeRecord } from '../sidecar/exchange.js';
+import type { Exchange, ExchangeRecord } from '../core/exchange.js';
 import { isCelError, type Bindings } from './cel.js';
 import { buildContext, type ContextSource } from './context.js';
 import type { CompiledRule, PolicyFile, RedactSpec } from './file.js';

@@ -7,9 +7,9 @@
 // whole (names, numbers, escaped text). Linear in the stream's size: one parse and one walk
 // per event, one RE2 pass per channel and pattern.
 import type { RE2JS } from 're2js';
-import { REDACTED as MASK } from '../sidecar/headers.js';
-import { parseJson } from '../sidecar/json-body.js';
-import { SseParser, type SseEvent } from '../sidecar/sse.js';
+import { REDACTED as MASK } from '../core/headers.js';
+import { parseJson } from '../core/json-body.js';
+import { SseParser, type SseEvent } from '../core/sse.js';
 
 /** Every match of `pattern` in `text` replaced by the mask, in time linear in the text (RE2). */
 export function maskMatches(text: string, pattern: RE2JS): string {

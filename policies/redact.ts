@@ -4,9 +4,9 @@
 // boundaries (policies/redact-stream.ts). Bodies are redacted whole, before the record
 // truncates them to store.max_body_bytes.
 import type { RE2JS } from 're2js';
-import type { ExchangeRecord, Payload } from '../sidecar/exchange.js';
-import { REDACTED as MASK } from '../sidecar/headers.js';
-import { parseJson } from '../sidecar/json-body.js';
+import type { ExchangeRecord, Payload } from '../core/exchange.js';
+import { REDACTED as MASK } from '../core/headers.js';
+import { parseJson } from '../core/json-body.js';
 import type { RedactSpec } from './file.js';
 import { maskMatches, redactEventStreamBody, redactStream } from './redact-stream.js';
 

@@ -8,7 +8,7 @@ import { basename, dirname } from 'node:path';
 import { PolicySet } from './engine.js';
 import { PolicyError } from './file.js';
 import { loadPolicyFiles, wildcard } from './load.js';
-import type { Logger } from '../sidecar/log.js';
+import type { Logger } from '../core/log.js';
 
 export type ReloadOutcome = { ok: true; files: string[] } | { ok: false; problems: string[] };
 

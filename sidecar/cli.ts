@@ -8,7 +8,7 @@ import { Command, Option } from 'commander';
 import { knownFailure } from './cli-failures.js';
 import { listenOption } from './cli-options.js';
 import { configForCommand, configToRun, loadConfig } from './config.js';
-import { createLogger } from './log.js';
+import { createLogger } from '../core/log.js';
 import { demoCommand } from './demo/command.js';
 import { runWrap, wrapCommand } from './mcp/stdio-wrap.js';
 import { startSidecar } from './sidecar.js';

@@ -9,13 +9,13 @@ import { performance } from 'node:perf_hooks';
 import { pipeline, Transform } from 'node:stream';
 import { errors as undiciErrors } from 'undici';
 import type { Dispatcher } from 'undici';
-import { boundedDecoder, decodedHeaders, decodedPayload, MAX_DECODED_BYTES, type BoundedDecoder } from './encoding.js';
-import type { Exchange, Payload } from './exchange.js';
-import { forwardableHeaders, redactHeaders, type HeaderMap } from './headers.js';
+import { boundedDecoder, decodedHeaders, decodedPayload, MAX_DECODED_BYTES, type BoundedDecoder } from '../core/encoding.js';
+import type { Exchange, Payload } from '../core/exchange.js';
+import { forwardableHeaders, redactHeaders, type HeaderMap } from '../core/headers.js';
 import { DEFAULT_EVENT_LIMITS, EventLog, type EventLimits, type ExchangeObserver, type Replacement, type ResponseHead } from './observer.js';
 import type { Route } from './route.js';
-import { formatTraceparent, spanOf } from './telemetry/context.js';
-import { SseParser, type SseEvent } from './sse.js';
+import { formatTraceparent, spanOf } from '../core/trace-context.js';
+import { SseParser, type SseEvent } from '../core/sse.js';
 
 export interface ForwardContext {
   redacted: ReadonlySet<string>;

@@ -2,9 +2,9 @@
 // observer may replace the request body, watch (and for SSE, edit) the response as it
 // passes, hold a non-streamed response to review it, and turns what happened into records:
 // one per HTTP call for LLM and plain HTTP, one per JSON-RPC message exchange for MCP.
-import type { Exchange, ExchangeEvent, ExchangeRecord, Payload } from './exchange.js';
-import type { HeaderMap } from './headers.js';
-import type { SseEvent } from './sse.js';
+import type { Exchange, ExchangeEvent, ExchangeRecord, Payload } from '../core/exchange.js';
+import type { HeaderMap } from '../core/headers.js';
+import type { SseEvent } from '../core/sse.js';
 
 export interface ResponseHead {
   status: number;

@@ -4,7 +4,7 @@
 // records this reading but forwards the bytes it received; what it cannot read, on a route
 // with request-phase policies, is refused (policies/enforce.ts).
 import type { IncomingHttpHeaders } from 'node:http';
-import { decodeBounded } from './encoding.js';
+import { decodeBounded } from '../core/encoding.js';
 import { BodyTooLarge } from './refusal.js';
 
 /** The body as read, or why tapwire cannot read it (with the body as received). */

@@ -6,13 +6,13 @@ import { Recorder } from '../store/recorder.js';
 import type { PolicyGate } from '../policies/enforce.js';
 import { watchPolicies, type PolicyWatcher } from '../policies/watch.js';
 import type { Config } from './config.js';
-import { reviewKeepingBytes } from './binary-bodies.js';
-import type { ExchangeRecord, Payload } from './exchange.js';
-import { DEFAULT_REDACTED, REPLAY_OF_HEADER } from './headers.js';
-import type { Logger } from './log.js';
+import { reviewKeepingBytes } from '../core/binary-bodies.js';
+import type { ExchangeRecord, Payload } from '../core/exchange.js';
+import { DEFAULT_REDACTED, REPLAY_OF_HEADER } from '../core/headers.js';
+import type { Logger } from '../core/log.js';
 import type { RecordSink } from './observer.js';
 import { Telemetry, type TelemetryOptions } from './telemetry/telemetry.js';
-import { redactQueryCredentials } from './url-credentials.js';
+import { redactQueryCredentials } from '../core/url-credentials.js';
 
 export class Recording {
   /** Set once the policy gate exists (the gate itself records through `sink`). */

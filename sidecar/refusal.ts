@@ -2,9 +2,9 @@
 // limit, and the refusal in the route's own error format (the provider's error JSON for LLM
 // routes, a JSON-RPC error for MCP and A2A), recorded like any other exchange.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Exchange } from './exchange.js';
-import type { HeaderMap } from './headers.js';
-import { errorResponse, INVALID_REQUEST } from './jsonrpc.js';
+import type { Exchange } from '../core/exchange.js';
+import type { HeaderMap } from '../core/headers.js';
+import { errorResponse, INVALID_REQUEST } from '../core/jsonrpc.js';
 import { adapterFor } from './llm/observer.js';
 import type { RecordSink } from './observer.js';
 import type { RouteConfig } from './config.js';

@@ -7,13 +7,13 @@ import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Recorder } from '../store/recorder.js';
 import { ConfigError, eventLimitsOf, isCommandRoute, isFederatedRoute, type Config, type RouteConfig } from './config.js';
-import { blankExchange, type Exchange } from './exchange.js';
+import { blankExchange, type Exchange } from '../core/exchange.js';
 import { forward, type ForwardContext } from './forward.js';
 import { ADMIN_PREFIX, checkListen, InboundGuard, listensInsecurely, type Refusal } from './inbound.js';
-import { redactHeaders } from './headers.js';
+import { redactHeaders } from '../core/headers.js';
 import { adapterFor, LlmObserver, upstreamTraits } from './llm/observer.js';
 import { PriceBook } from './llm/pricing.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../core/log.js';
 import { PlainHttpObserver, type ExchangeObserver } from './observer.js';
 import { Recording } from './recording.js';
 import { BodyTooLarge, declaredTooLarge, protocolError, readBody, refuseTooLarge } from './refusal.js';
@@ -29,7 +29,7 @@ import { Route } from './route.js';
 import { PolicyGate } from '../policies/enforce.js';
 import { PolicySet } from '../policies/engine.js';
 import { IdentityVerifier } from '../policies/identity.js';
-import { parseTraceparent } from './telemetry/context.js';
+import { parseTraceparent } from '../core/trace-context.js';
 import { METRICS_PATH } from './telemetry/telemetry.js';
 
 export interface Sidecar {

@@ -3,8 +3,8 @@
 // older versions hold the compressed bytes, so exports, mocks and replays decompress a copy
 // first, bounded (MAX_DECODED_BYTES). A body that cannot be decompressed within that bound
 // is returned as stored, flagged.
-import type { Payload } from '../sidecar/exchange.js';
-import { decodeBounded, MAX_DECODED_BYTES } from '../sidecar/encoding.js';
+import type { Payload } from '../core/exchange.js';
+import { decodeBounded, MAX_DECODED_BYTES } from '../core/encoding.js';
 
 export interface RecordedBody {
   bytes: Buffer;

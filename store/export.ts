@@ -5,12 +5,12 @@
 // before a rule existed are masked too). The TUI exports single exchanges with exchangeJsonLine.
 import { isUtf8 } from 'node:buffer';
 import type { Config } from '../sidecar/config.js';
-import type { ExchangeRecord, Payload } from '../sidecar/exchange.js';
-import { DEFAULT_REDACTED, redactHeaders } from '../sidecar/headers.js';
-import { redactQueryCredentials } from '../sidecar/url-credentials.js';
+import type { ExchangeRecord, Payload } from '../core/exchange.js';
+import { DEFAULT_REDACTED, redactHeaders } from '../core/headers.js';
+import { redactQueryCredentials } from '../core/url-credentials.js';
 import { PolicySet } from '../policies/engine.js';
 import { loadPolicyFiles } from '../policies/load.js';
-import { reviewKeepingBytes } from '../sidecar/binary-bodies.js';
+import { reviewKeepingBytes } from '../core/binary-bodies.js';
 import { recordedBody } from './bodies.js';
 import type { Db } from './db.js';
 import { getExchangeRecord } from './queries.js';

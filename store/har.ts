@@ -2,7 +2,7 @@
 // readable by browser dev tools and HAR viewers. What HAR has no field for goes in custom
 // fields, which the format allows when they start with "_": `_events` (the SSE events of a
 // stream, each with its offset in ms) and `_tapwire` (the exchange's columns).
-import type { ExchangeRecord, Payload } from '../sidecar/exchange.js';
+import type { ExchangeRecord, Payload } from '../core/exchange.js';
 import { exportedBody } from './export.js';
 
 interface HarNameValue {

@@ -5,7 +5,7 @@
 // records the oldest are dropped and counted. close() drains everything queued before resolving.
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import type { ExchangeRecord } from '../sidecar/exchange.js';
+import type { ExchangeRecord } from '../core/exchange.js';
 import { openDatabase } from './db.js';
 import type { WriterReply, WriterRequest } from './writer-protocol.js';
 

@@ -3,7 +3,7 @@
 // (policies/context.ts), so a filter means the same thing in every command and in the TUI.
 import { buildContext } from '../policies/context.js';
 import { compileExpression, ExpressionError, matched, type CompiledExpression } from '../policies/cel.js';
-import type { ExchangeRecord } from '../sidecar/exchange.js';
+import type { ExchangeRecord } from '../core/exchange.js';
 import type { Db } from './db.js';
 import { getExchangeRecord } from './queries.js';
 

@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import blessed from 'blessed';
-import type { Exchange, ExchangeRecord } from '../sidecar/exchange.js';
+import type { Exchange, ExchangeRecord } from '../core/exchange.js';
 import type { Db } from '../store/db.js';
 import type { ActionHooks } from './actions.js';
 import { osc52 } from './clipboard.js';

@@ -5,8 +5,8 @@
 // newline would end the comment). A path holding $(…) or a tool name holding a newline runs
 // nothing. Credentials stay as the record holds them ("[redacted]"): the script says which
 // headers need the real value, and never carries one.
-import type { ExchangeRecord } from '../sidecar/exchange.js';
-import { REDACTED } from '../sidecar/headers.js';
+import type { ExchangeRecord } from '../core/exchange.js';
+import { REDACTED } from '../core/headers.js';
 
 /** Headers curl or the HTTP stack sets itself. */
 const SKIP = new Set(['host', 'content-length', 'connection', 'keep-alive', 'transfer-encoding', 'accept-encoding', 'traceparent', 'tracestate']);

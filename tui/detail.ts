@@ -3,7 +3,7 @@
 // event with its offset, then the reassembled LLM text), related messages of the session,
 // the policy decision, and the ids, timings and token counts.
 import { eventText, streamText } from '../policies/context.js';
-import type { Exchange, ExchangeRecord, Payload } from '../sidecar/exchange.js';
+import type { Exchange, ExchangeRecord, Payload } from '../core/exchange.js';
 import { clock, cost, duration } from './format.js';
 
 export const TABS = ['Request', 'Response', 'Stream', 'Related', 'Policy', 'Meta'] as const;

@@ -4,7 +4,7 @@
 import { compileExpression, ExpressionError, matched, type CompiledExpression } from '../policies/cel.js';
 import { buildContext } from '../policies/context.js';
 import { VOCABULARY, type Struct } from '../policies/vocabulary.js';
-import type { Exchange, ExchangeRecord } from '../sidecar/exchange.js';
+import type { Exchange, ExchangeRecord } from '../core/exchange.js';
 import { prefilter, type Prefilter } from './prefilter.js';
 import { isShorthand, shorthandToCel } from './shorthand.js';
 

@@ -1,7 +1,7 @@
 // Row formatting for the exchange list: which columns fit a terminal width, each cell's text,
 // and how a row stands out (errors and denials). Plain text in, plain text out; the terminal
 // layer adds colour.
-import type { Exchange } from '../sidecar/exchange.js';
+import type { Exchange } from '../core/exchange.js';
 
 export type RowTone = 'normal' | 'error' | 'denied' | 'aborted';
 

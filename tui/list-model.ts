@@ -2,7 +2,7 @@
 // and the moves a person makes (j/k, page, g/G, follow, filter, resize). Every move reads
 // only what the window needs; moves run one at a time, and a jump (g, G, a new filter)
 // abandons a scan still running for an earlier move.
-import type { Exchange } from '../sidecar/exchange.js';
+import type { Exchange } from '../core/exchange.js';
 import type { Filter } from './filter.js';
 import { scan, type ExchangeWindow, type ScanDirection, type ScanProgress } from './window.js';
 

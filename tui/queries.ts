@@ -1,7 +1,7 @@
 // The TUI's other reads: running totals (counted once, then only what is new), per-second
 // request and token rates for the sparklines (on the started_at index), sessions with their
 // totals, and the messages related to an exchange in its session.
-import type { Exchange } from '../sidecar/exchange.js';
+import type { Exchange } from '../core/exchange.js';
 import { EXCHANGE_COLUMNS } from '../store/columns.js';
 import type { Db } from '../store/db.js';
 

@@ -3,7 +3,7 @@
 // millions. A filter runs in budgeted steps over id ranges (SQL prefilter, then CEL on the
 // candidates), so the caller can yield between steps and stop once the window is full.
 import type Database from 'better-sqlite3';
-import type { Exchange, ExchangeRecord } from '../sidecar/exchange.js';
+import type { Exchange, ExchangeRecord } from '../core/exchange.js';
 import { EXCHANGE_COLUMNS } from '../store/columns.js';
 import type { Db } from '../store/db.js';
 import { getExchangeRecord } from '../store/queries.js';

@@ -4,7 +4,7 @@
 import type { Route } from '../route.js';
 import { isAgentCard, restInterfacePaths } from './card.js';
 import { AGENT_CARD_PATH } from './wire.js';
-import { parseJson } from '../json-body.js';
+import { parseJson } from '../../core/json-body.js';
 
 interface KnownAgent {
   name: string;

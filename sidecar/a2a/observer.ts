@@ -4,18 +4,18 @@
 // reads A2A errors, rewrites agent cards so the agent keeps calling through tapwire, and
 // checks the signatures of signed cards.
 import type { RouteConfig } from '../config.js';
-import { forwardableHeaders } from '../headers.js';
-import { classify, errorResponse, idText, INTERNAL_ERROR } from '../jsonrpc.js';
-import { estimateTokens } from '../llm/tokenizer.js';
+import { forwardableHeaders } from '../../core/headers.js';
+import { classify, errorResponse, idText, INTERNAL_ERROR } from '../../core/jsonrpc.js';
+import { estimateTokens } from '../../core/tokenizer.js';
 import { httpRecord, type ExchangeObserver, type ForwardOutcome, type RecordSink, type Replacement, type ResponseHead } from '../observer.js';
 import type { Route } from '../route.js';
-import type { SseEvent } from '../sse.js';
+import type { SseEvent } from '../../core/sse.js';
 import { isAgentCard, isSigned, rewriteCard, type UrlMapping } from './card.js';
 import type { AgentDirectory } from './directory.js';
 import { errorFacts, payloadFacts, requestFacts, type A2aError, type PayloadFacts, type RequestFacts, type TaskState } from './facts.js';
 import type { CardSignatureVerifier, SignatureCheck } from './signatures.js';
 import { CARD_METHODS, describeCall, type A2aCall } from './wire.js';
-import { parseJson } from '../json-body.js';
+import { parseJson } from '../../core/json-body.js';
 
 /** What a route does with a signed card: strip its signatures and rewrite it, or pass it unmodified. */
 export type SignedCardMode = NonNullable<RouteConfig['signed_cards']>;

@@ -1,9 +1,9 @@
 // What an A2A call is, read from the wire: the binding (JSON-RPC, HTTP+JSON/REST or the
 // agent-card fetch), the protocol version (v0.3 or v1.0), and the operation, named with its
 // v1.0 method name whichever version the agent spoke.
-import type { JsonRpcId } from '../jsonrpc.js';
-import { classify } from '../jsonrpc.js';
-import { jsonValue } from '../json-body.js';
+import type { JsonRpcId } from '../../core/jsonrpc.js';
+import { classify } from '../../core/jsonrpc.js';
+import { jsonValue } from '../../core/json-body.js';
 
 export type A2aBinding = 'JSONRPC' | 'HTTP+JSON' | 'card';
 export type A2aVersion = '0.3' | '1.0';

@@ -5,7 +5,7 @@
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, configSchema, type Config } from '../config.js';
-import { createLogger } from '../log.js';
+import { createLogger } from '../../core/log.js';
 import { startSidecar, type Sidecar } from '../sidecar.js';
 import { openDatabase } from '../../store/db.js';
 import { startA2aAgent, type DemoA2aAgent } from './a2a-agent.js';

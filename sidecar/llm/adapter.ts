@@ -1,9 +1,9 @@
 // The contract every LLM wire format implements: read the request's facts, learn usage and
 // results from a JSON body or from SSE events, and (when it changed the request) edit the
 // stream back into what the agent asked for.
-import type { SseEvent } from '../sse.js';
+import type { SseEvent } from '../../core/sse.js';
 import type { ResponseFacts } from './usage.js';
-import { parseJson } from '../json-body.js';
+import { parseJson } from '../../core/json-body.js';
 
 export type Provider = 'openai' | 'anthropic';
 

@@ -2,7 +2,7 @@
 // `input_tokens` without the cached part, so the cache reads and writes are added back to
 // follow the GenAI convention. In streams, `message_start` carries the first usage and
 // `message_delta` the cumulative totals, which win.
-import type { SseEvent } from '../sse.js';
+import type { SseEvent } from '../../core/sse.js';
 import { contentText, safeParseJson, type LlmAdapter, type LlmCall } from './adapter.js';
 import { num, obj, str, type ResponseFacts, type Usage } from './usage.js';
 

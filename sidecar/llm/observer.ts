@@ -2,14 +2,14 @@
 // (parsed once), learns usage from the response, estimates tokens when none came back,
 // prices the call, and sets the exchange's LLM columns.
 import { httpRecord, type ExchangeObserver, type ForwardOutcome, type RecordSink } from '../observer.js';
-import type { SseEvent } from '../sse.js';
-import { jsonValue } from '../json-body.js';
+import type { SseEvent } from '../../core/sse.js';
+import { jsonValue } from '../../core/json-body.js';
 import { type LlmAdapter, type LlmCall, type Provider, type UpstreamTraits } from './adapter.js';
 import type { RouteConfig } from '../config.js';
 import { anthropicAdapter } from './anthropic.js';
 import { openaiAdapter } from './openai.js';
 import type { PriceBook } from './pricing.js';
-import { estimateTokens } from './tokenizer.js';
+import { estimateTokens } from '../../core/tokenizer.js';
 import { emptyFacts, type ResponseFacts } from './usage.js';
 
 const ADAPTERS: Record<Provider, LlmAdapter> = { openai: openaiAdapter, anthropic: anthropicAdapter };

@@ -3,7 +3,7 @@
 // upstream; the usage chunk that adds and the `"usage":null` it adds to every other chunk are
 // taken back out, so the agent sees exactly the stream it asked for. A route whose upstream
 // sends usage unasked (add_stream_usage: false) gets the agent's request and stream unchanged.
-import type { SseEvent } from '../sse.js';
+import type { SseEvent } from '../../core/sse.js';
 import { contentText, safeParseJson, type LlmAdapter, type LlmCall, type RequestFacts, type UpstreamTraits } from './adapter.js';
 import { num, obj, str, type ResponseFacts, type Usage } from './usage.js';
 

@@ -9,21 +9,21 @@
 // collide, and the agent's answers go back to the server that asked. Every message is
 // recorded twice: the agent-facing exchange on the federated route, and each per-server
 // exchange it caused on the server's route with parent_id naming the agent-facing one.
-import { decodedHeaders } from '../encoding.js';
+import { decodedHeaders } from '../../core/encoding.js';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AnswerReview, PolicyGate } from '../../policies/enforce.js';
 import type { FederatedRouteConfig } from '../config.js';
-import type { Exchange } from '../exchange.js';
-import type { HeaderMap } from '../headers.js';
-import { classify, errorResponse, idKey, INTERNAL_ERROR, type JsonRpcId, type JsonRpcMessage } from '../jsonrpc.js';
-import type { Logger } from '../log.js';
+import type { Exchange } from '../../core/exchange.js';
+import type { HeaderMap } from '../../core/headers.js';
+import { classify, errorResponse, idKey, INTERNAL_ERROR, type JsonRpcId, type JsonRpcMessage } from '../../core/jsonrpc.js';
+import type { Logger } from '../../core/log.js';
 import { decodeCursor, encodeCursor, LISTS, NameSpace, oldestVersion, prefixes, unionCapabilities, type Owned } from './federation-names.js';
 import type { Arrival, UpstreamConnection, UpstreamHandlers } from './federation-upstream.js';
 import type { BridgedSession, SessionFactory } from './stdio-http.js';
 import { IdleWatch, PendingStreams, RequestStream, SSE_HEADERS, sseMessage, StandingStream } from './stdio-session.js';
-import { formatTraceparent, spanOf, type TraceParent } from '../telemetry/context.js';
+import { formatTraceparent, spanOf, type TraceParent } from '../../core/trace-context.js';
 import type { Carrier, McpSession, McpTracker } from './tracker.js';
 
 type Request = Extract<JsonRpcMessage, { kind: 'request' }>;

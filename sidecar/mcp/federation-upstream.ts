@@ -6,11 +6,11 @@
 // line. Every message the server sends is handed to `onMessage`, with what carried it.
 import { setTimeout as delay } from 'node:timers/promises';
 import { errors as undiciErrors } from 'undici';
-import type { HeaderMap } from '../headers.js';
-import { classify, type JsonRpcId, type JsonRpcMessage } from '../jsonrpc.js';
-import type { Logger } from '../log.js';
+import type { HeaderMap } from '../../core/headers.js';
+import { classify, type JsonRpcId, type JsonRpcMessage } from '../../core/jsonrpc.js';
+import type { Logger } from '../../core/log.js';
 import type { Route } from '../route.js';
-import { SseParser } from '../sse.js';
+import { SseParser } from '../../core/sse.js';
 import { LineSplitter, readLine, type Line } from './stdio-lines.js';
 import { describeExit, StdioServerProcess, type StdioCommand } from './stdio-process.js';
 

@@ -2,7 +2,7 @@
 // transport (its undici pool for an upstream URL, its command as a stdio process), its
 // exchanges recorded on that route's tracker.
 import type { RouteConfig } from '../config.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../core/log.js';
 import type { Route } from '../route.js';
 import { HttpUpstream, StdioUpstream } from './federation-upstream.js';
 import type { MemberSpec } from './federation-session.js';

@@ -4,12 +4,12 @@
 // that is not JSON-RPC, replaced by a JSON-RPC error naming the problem. Every message in
 // the request body, the JSON answer or the SSE stream is handed to the tracker.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Exchange } from '../exchange.js';
-import type { HeaderMap } from '../headers.js';
-import { errorResponse, idKey, INTERNAL_ERROR, parseJsonRpc, parseJsonRpcBody, type JsonRpcId, type JsonRpcMessage, type ParsedBody } from '../jsonrpc.js';
+import type { Exchange } from '../../core/exchange.js';
+import type { HeaderMap } from '../../core/headers.js';
+import { errorResponse, idKey, INTERNAL_ERROR, parseJsonRpc, parseJsonRpcBody, type JsonRpcId, type JsonRpcMessage, type ParsedBody } from '../../core/jsonrpc.js';
 import { httpRecord, type ExchangeObserver, type ForwardOutcome, type Replacement, type ResponseHead, type RecordSink } from '../observer.js';
 import type { Route } from '../route.js';
-import type { SseEvent } from '../sse.js';
+import type { SseEvent } from '../../core/sse.js';
 import { endpointKey, endpointSessionId, LegacyStream } from './legacy-sse.js';
 import type { Carrier, McpSession, McpTracker } from './tracker.js';
 
@@ -23,7 +23,7 @@ export interface McpCallContext {
   redact: (headers: HeaderMap) => HeaderMap;
   /** The session of a client that sent no session id (sessionless era, or initialize). */
   connectionKey: string;
-  /** The HTTP call's exchange: the first request it carries takes over its span (telemetry/context.ts). */
+  /** The HTTP call's exchange: the first request it carries takes over its span (core/trace-context.ts). */
   call?: Exchange;
   /** The response to the agent: a legacy GET stream carries tapwire's own answers on it too. */
   agent?: ServerResponse;

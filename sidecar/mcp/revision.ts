@@ -4,7 +4,7 @@
 // MCP-Protocol-Version header), and every result must carry `resultType`; earlier revisions
 // have no resultType, and a request that names no revision is one of them.
 import type { IncomingHttpHeaders } from 'node:http';
-import type { HeaderMap } from '../headers.js';
+import type { HeaderMap } from '../../core/headers.js';
 
 /** The first revision whose results carry `resultType` (and whose requests carry the `_meta` envelope). */
 export const MODERN_REVISION = '2026-07-28';

@@ -8,16 +8,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { PolicyGate } from '../../policies/enforce.js';
 import type { CommandRouteConfig } from '../config.js';
-import { blankExchange } from '../exchange.js';
-import type { HeaderMap } from '../headers.js';
-import { INVALID_REQUEST, parseJsonRpcBody, PARSE_ERROR, type JsonRpcMessage } from '../jsonrpc.js';
+import { blankExchange } from '../../core/exchange.js';
+import type { HeaderMap } from '../../core/headers.js';
+import { INVALID_REQUEST, parseJsonRpcBody, PARSE_ERROR, type JsonRpcMessage } from '../../core/jsonrpc.js';
 import type { BodyReading } from '../readable-body.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../core/log.js';
 import type { RecordSink } from '../observer.js';
 import { serverEnvironment } from './stdio-process.js';
 import { StdioHttpSession } from './stdio-session.js';
 import type { McpTracker } from './tracker.js';
-import { parseTraceparent, type TraceStarter } from '../telemetry/context.js';
+import { parseTraceparent, type TraceStarter } from '../../core/trace-context.js';
 
 export interface BridgeContext {
   agent: string;

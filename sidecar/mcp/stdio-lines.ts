@@ -1,10 +1,10 @@
 // Newline-delimited JSON-RPC, the stdio framing of MCP: splits a side copy of a byte stream
 // into lines for the record (the stream itself is relayed untouched), and turns each line
 // into a message for the tracker. A line that is not JSON-RPC is recorded as invalid.
-import type { Direction } from '../exchange.js';
-import { classify, type JsonRpcMessage } from '../jsonrpc.js';
+import type { Direction } from '../../core/exchange.js';
+import { classify, type JsonRpcMessage } from '../../core/jsonrpc.js';
 import type { Carrier, McpSession, McpTracker } from './tracker.js';
-import { parseJson } from '../json-body.js';
+import { parseJson } from '../../core/json-body.js';
 
 /** The longest line kept for the record; the SDKs' own stdio buffer limit is 10 MiB. */
 export const MAX_LINE_BYTES = 16 * 1024 * 1024;

@@ -7,13 +7,13 @@
 // MCP SDKs' servers do). Every message is recorded through the tracker. With policies, a
 // request the gate refuses is answered on its POST's stream and never written to the
 // server, and the server's answers to list requests are filtered before they are sent.
-import { decodedHeaders } from '../encoding.js';
+import { decodedHeaders } from '../../core/encoding.js';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AnswerReviews, type PolicyGate } from '../../policies/enforce.js';
-import type { HeaderMap } from '../headers.js';
-import { CONNECTION_CLOSED, errorResponse, idKey, type JsonRpcId, type JsonRpcMessage } from '../jsonrpc.js';
-import type { Logger } from '../log.js';
+import type { HeaderMap } from '../../core/headers.js';
+import { CONNECTION_CLOSED, errorResponse, idKey, type JsonRpcId, type JsonRpcMessage } from '../../core/jsonrpc.js';
+import type { Logger } from '../../core/log.js';
 import { requestFacts } from './facts.js';
 import { LineSplitter, readLine, trackLine, type Line } from './stdio-lines.js';
 import { describeExit, StdioServerProcess, type ProcessExit, type StdioCommand } from './stdio-process.js';

@@ -4,12 +4,12 @@
 // carries a progress token (or a subscriptions/listen id), also an event of the request it
 // reports on. Completed exchanges get their estimated token cost and go to the record sink.
 import { performance } from 'node:perf_hooks';
-import { blankExchange, type Direction, type Exchange, type Payload } from '../exchange.js';
-import type { HeaderMap } from '../headers.js';
-import { idKey, idText, type JsonRpcId, type JsonRpcMessage } from '../jsonrpc.js';
-import { estimateTokens } from '../llm/tokenizer.js';
+import { blankExchange, type Direction, type Exchange, type Payload } from '../../core/exchange.js';
+import type { HeaderMap } from '../../core/headers.js';
+import { idKey, idText, type JsonRpcId, type JsonRpcMessage } from '../../core/jsonrpc.js';
+import { estimateTokens } from '../../core/tokenizer.js';
 import { EventLog, type EventLimits, type RecordSink } from '../observer.js';
-import { metaTraceparent, parseTraceparent, spanOf, TraceStarter, type TraceParent } from '../telemetry/context.js';
+import { metaTraceparent, parseTraceparent, spanOf, TraceStarter, type TraceParent } from '../../core/trace-context.js';
 import { requestFacts, resultFacts, type McpRequestFacts } from './facts.js';
 import type { LegacyStream } from './legacy-sse.js';
 
@@ -78,7 +78,7 @@ export interface TrackerOptions {
   pendingTimeoutMs: number;
   /** Called when a record could not be completed (never expected; logged). */
   onError?: (err: unknown) => void;
-  /** Gives each exchange its span ids (telemetry/context.ts); default: parent-based, always sampled. */
+  /** Gives each exchange its span ids (core/trace-context.ts); default: parent-based, always sampled. */
   traces?: TraceStarter;
 }
 

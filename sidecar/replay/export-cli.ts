@@ -10,7 +10,7 @@ import { DEFAULT_EXPORT_REDACTION, exportRedaction, redactedCopy, writeJsonl } f
 import { writeHar } from '../../store/har.js';
 import { compileFilter, selectRecords } from '../../store/select.js';
 import { loadConfig } from '../config.js';
-import type { ExchangeRecord } from '../exchange.js';
+import type { ExchangeRecord } from '../../core/exchange.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 

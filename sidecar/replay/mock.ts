@@ -20,15 +20,15 @@ import { selectRecords } from '../../store/select.js';
 import { isAgentCard } from '../a2a/card.js';
 import { AGENT_CARD_PATH, describeCall, OLD_AGENT_CARD_PATH } from '../a2a/wire.js';
 import type { Config } from '../config.js';
-import { DECODED_FROM_HEADER } from '../encoding.js';
-import type { ExchangeEvent, ExchangeRecord, Protocol } from '../exchange.js';
-import { forwardableHeaders, type HeaderMap } from '../headers.js';
-import { classify, errorResponse, type JsonRpcId } from '../jsonrpc.js';
+import { DECODED_FROM_HEADER } from '../../core/encoding.js';
+import type { ExchangeEvent, ExchangeRecord, Protocol } from '../../core/exchange.js';
+import { forwardableHeaders, type HeaderMap } from '../../core/headers.js';
+import { classify, errorResponse, type JsonRpcId } from '../../core/jsonrpc.js';
 import { adapterFor, upstreamTraits } from '../llm/observer.js';
 import type { Provider } from '../llm/adapter.js';
 import { emptyFacts } from '../llm/usage.js';
 import { splitListen } from '../sidecar.js';
-import { sseText } from '../sse-text.js';
+import { sseText } from '../../core/sse-text.js';
 import { a2aCallKey, recordedA2aCall, recordedKey, recordedMcpRequest } from './recorded-call.js';
 
 export interface MockOptions {

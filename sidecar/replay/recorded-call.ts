@@ -1,12 +1,12 @@
 // What a recorded exchange was, read back the way the sidecar read it live, so the mock can
 // key recordings and live requests with one function: the LLM path and body, the MCP method
 // and params, the A2A call (version, method, params, path task id) via describeCall.
-import type { ExchangeRecord } from '../exchange.js';
+import type { ExchangeRecord } from '../../core/exchange.js';
 import { recordedJson } from '../../store/bodies.js';
 import { a2aKey, llmKey, mcpKey, type KeyPart } from '../../store/replay-match.js';
 import type { JsonPath } from '../../store/canonical-json.js';
 import { describeCall, AGENT_CARD_PATH, type A2aCall } from '../a2a/wire.js';
-import { classify } from '../jsonrpc.js';
+import { classify } from '../../core/jsonrpc.js';
 
 function header(headers: Record<string, string | string[] | undefined> | undefined, name: string): string | null {
   const value = headers?.[name];

@@ -12,10 +12,10 @@
 import { performance } from 'node:perf_hooks';
 import { request } from 'undici';
 import type { Config } from '../config.js';
-import type { Exchange, ExchangeEvent, ExchangeRecord } from '../exchange.js';
-import { REDACTED, REPLAY_OF_HEADER, type HeaderMap } from '../headers.js';
-import { classify } from '../jsonrpc.js';
-import { SseParser, type SseEvent } from '../sse.js';
+import type { Exchange, ExchangeEvent, ExchangeRecord } from '../../core/exchange.js';
+import { REDACTED, REPLAY_OF_HEADER, type HeaderMap } from '../../core/headers.js';
+import { classify } from '../../core/jsonrpc.js';
+import { SseParser, type SseEvent } from '../../core/sse.js';
 import { AGENT_CARD_PATH, CARD_METHODS } from '../a2a/wire.js';
 import { replaceStrings, type JsonPath } from '../../store/canonical-json.js';
 import { recordedBody, recordedJson } from '../../store/bodies.js';

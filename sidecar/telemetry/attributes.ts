@@ -2,9 +2,9 @@
 // conventions (v1.41 names, or the newer ones when opted in), read from the finished record.
 // One function per protocol.
 import type { Attributes } from '@opentelemetry/api';
-import type { ExchangeRecord, Payload } from '../exchange.js';
+import type { ExchangeRecord, Payload } from '../../core/exchange.js';
 import { llmContent, toolContent } from './content.js';
-import { parseJson } from '../json-body.js';
+import { parseJson } from '../../core/json-body.js';
 
 /** Where a route sends its calls, for server.address / server.port and network.transport. */
 export interface RouteTarget {

@@ -3,7 +3,7 @@
 // minute per signal with the endpoint and the error, so a mistyped endpoint shows without
 // flooding the log. The data of a failed export is dropped; the next batch tries again.
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../core/log.js';
 
 export type Signal = 'traces' | 'metrics';
 

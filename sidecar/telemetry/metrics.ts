@@ -11,7 +11,7 @@ import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import type { Resource } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
-import type { ExchangeRecord } from '../exchange.js';
+import type { ExchangeRecord } from '../../core/exchange.js';
 import { isMcpClientRequest, llmOperation, type RouteTarget } from './attributes.js';
 import type { TelemetrySettings } from './config.js';
 import type { ExportFailures } from './export-failures.js';

@@ -5,9 +5,9 @@ import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import type { Resource } from '@opentelemetry/resources';
 import { AlwaysOnSampler, BatchSpanProcessor, TracerProvider, type IdGenerator } from '@opentelemetry/sdk-trace';
-import type { ExchangeRecord } from '../exchange.js';
+import type { ExchangeRecord } from '../../core/exchange.js';
 import { describeSpan, type RouteTarget, type SpanOptions } from './attributes.js';
-import { parentContext, spanOf } from './context.js';
+import { parentContext, spanOf } from '../../core/trace-context.js';
 import type { TelemetrySettings } from './config.js';
 import type { ExportFailures } from './export-failures.js';
 
@@ -48,7 +48,7 @@ export class SpanExport {
       scheduledDelayMillis: 1000,
       exportTimeoutMillis: settings.exportTimeoutMs,
     });
-    // Sampling was decided when the request arrived (context.ts); unsampled records never get here.
+    // Sampling was decided when the request arrived (core/trace-context.ts); unsampled records never get here.
     this.provider = new TracerProvider({ resource, sampler: new AlwaysOnSampler(), idGenerator: this.ids, spanProcessors: [processor] });
     this.tracer = this.provider.getTracer('tapwire');
   }

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { blankExchange } from '../../sidecar/exchange.js';
+import { blankExchange } from '../../core/exchange.js';
 import { openDatabase } from '../../store/db.js';
 import { prepareInsert } from '../../store/insert.js';
 import { listExchanges } from '../../store/queries.js';

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { Exchange } from '../../sidecar/exchange.js';
+import type { Exchange } from '../../core/exchange.js';
 import { openDatabase } from '../../store/db.js';
 import { listExchanges } from '../../store/queries.js';
 import { expandSqliteQuery, promqlMetricNames, promqlSelectors, readDashboards, REPO, scrapedSeries, targetsOf, traceqlAttributes } from '../support/grafana.js';

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import type { Exchange, ExchangeRecord } from '../../sidecar/exchange.js';
+import type { Exchange, ExchangeRecord } from '../../core/exchange.js';
 import { openDatabase } from '../../store/db.js';
 import { getExchangeRecord, listExchanges } from '../../store/queries.js';
 import { until } from '../support/upstream.js';

@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { LoggingMessageNotificationSchema, McpError, ToolListChangedNotificationSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
-import type { Exchange } from '../../sidecar/exchange.js';
+import type { Exchange } from '../../core/exchange.js';
 import { SERVER_UNAVAILABLE } from '../../sidecar/mcp/federation-session.js';
 import { buildAlpha, buildBeta, buildSlowLister, federationYaml, SAMPLED_PREFIX, type FederationRoutes } from '../support/mcp-federation.js';
 import { connectClient, one, startStreamableServer, type Connected, type McpHttpServer } from '../support/mcp.js';

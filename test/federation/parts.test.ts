@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { buildContext } from '../../policies/context.js';
 import { ConfigError, isFederatedRoute, parseConfig } from '../../sidecar/config.js';
-import { blankExchange } from '../../sidecar/exchange.js';
+import { blankExchange } from '../../core/exchange.js';
 import { decodeCursor, encodeCursor, NameSpace, oldestVersion, prefixes, unionCapabilities } from '../../sidecar/mcp/federation-names.js';
 
 const MEMBERS = ['routes:', '  a:', '    protocol: mcp', '    upstream: http://127.0.0.1:1/mcp', '  b:', '    protocol: mcp', '    command: node'];

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { test, type TestContext } from 'node:test';
-import type { Exchange } from '../../sidecar/exchange.js';
+import type { Exchange } from '../../core/exchange.js';
 import { openDatabase } from '../../store/db.js';
 import { CLI } from '../support/cli.js';
 import { buildAlpha, buildBeta, federationYaml } from '../support/mcp-federation.js';

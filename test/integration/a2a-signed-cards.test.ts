@@ -9,7 +9,7 @@ import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as jose from 'jose';
 import { generateAgentCardSignature, verifyAgentCardSignature, type AgentCard } from '@a2a-js/sdk';
-import type { Exchange } from '../../sidecar/exchange.js';
+import type { Exchange } from '../../core/exchange.js';
 import { one } from '../support/mcp.js';
 import { closedPortUrl } from '../support/upstream.js';
 import { AGENT_NAME, sendRequest, startA2aAgent, startA2aTapwire, v1Client } from '../support/a2a.js';

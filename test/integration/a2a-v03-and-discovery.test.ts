@@ -7,7 +7,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
-import type { Exchange } from '../../sidecar/exchange.js';
+import type { Exchange } from '../../core/exchange.js';
 import { one } from '../support/mcp.js';
 import { AGENT_NAME, collect, failure, normalised, startA2aAgent, startA2aTapwire, v03Client, type Binding } from '../support/a2a.js';
 

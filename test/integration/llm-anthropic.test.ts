@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
 import type { RawMessageStreamEvent } from '@anthropic-ai/sdk/resources/messages';
-import { REDACTED } from '../../sidecar/headers.js';
+import { REDACTED } from '../../core/headers.js';
 import { collect, llmColumns, startAimock, startTapwire, tableCost, withJournal, type JournalEntry, type LLMock } from '../support/aimock.js';
 import { onlyExchange } from '../support/sidecar.js';
 import type { TestSidecar } from '../support/sidecar.js';

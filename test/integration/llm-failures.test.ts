@@ -16,7 +16,7 @@ import type { RawMessageStreamEvent } from '@anthropic-ai/sdk/resources/messages
 import { LLMock } from '@copilotkit/aimock';
 import OpenAI, { APIError as OpenAiApiError } from 'openai';
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
-import type { Exchange } from '../../sidecar/exchange.js';
+import type { Exchange } from '../../core/exchange.js';
 import { rejectionOf, startRoutes } from '../support/routes.js';
 import { onlyExchange } from '../support/sidecar.js';
 import type { TestSidecar } from '../support/sidecar.js';

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
-import { REDACTED } from '../../sidecar/headers.js';
+import { REDACTED } from '../../core/headers.js';
 import {
   canonicalIds,
   collect,

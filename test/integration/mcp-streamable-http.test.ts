@@ -10,7 +10,7 @@ import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import { z } from 'zod';
 import { McpError, LoggingMessageNotificationSchema, type Progress } from '@modelcontextprotocol/sdk/types.js';
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { Exchange } from '../../sidecar/exchange.js';
+import type { Exchange } from '../../core/exchange.js';
 import { bodyJson, connectClient, mcpColumns, one, ProgressGate, ROUTE, startMcpTapwire, startStreamableServer, type McpHttpServer } from '../support/mcp.js';
 import { until } from '../support/upstream.js';
 

@@ -3,7 +3,7 @@
 // client sees the same results and that the record holds one right exchange per message.
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
-import type { Exchange } from '../../sidecar/exchange.js';
+import type { Exchange } from '../../core/exchange.js';
 import {
   connectV1,
   connectV2,

@@ -20,7 +20,7 @@ import { startAimock, withJournal, type LLMock } from '../support/aimock.js';
 import { connectClient, one, startStreamableServer, type McpHttpServer } from '../support/mcp.js';
 import { startTestSidecar, type TestSidecar } from '../support/sidecar.js';
 import { until } from '../support/upstream.js';
-import type { Exchange } from '../../sidecar/exchange.js';
+import type { Exchange } from '../../core/exchange.js';
 import { openDatabase } from '../../store/db.js';
 import { listExchanges } from '../../store/queries.js';
 import { DEFAULT_LLM_IGNORED } from '../../store/replay-match.js';

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
-import { REDACTED } from '../../sidecar/headers.js';
+import { REDACTED } from '../../core/headers.js';
 import { openDatabase, schemaVersion, StoreError } from '../../store/db.js';
 import { SCHEMA_VERSION } from '../../store/migrations.js';
 import { getExchangeRecord, listExchanges } from '../../store/queries.js';

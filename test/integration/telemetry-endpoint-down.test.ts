@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import OpenAI from 'openai';
-import { createLogger } from '../../sidecar/log.js';
+import { createLogger } from '../../core/log.js';
 import { startAimock, type LLMock } from '../support/aimock.js';
 import { startTestSidecarFor } from '../support/sidecar.js';
 import { closedPortUrl, startUpstream, type ScriptedUpstream } from '../support/upstream.js';

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { blankExchange, type ExchangeRecord } from '../../sidecar/exchange.js';
+import { blankExchange, type ExchangeRecord } from '../../core/exchange.js';
 import { curlCommand } from '../../tui/curl.js';
 
 interface Planted {

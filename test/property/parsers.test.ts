@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { hasDotSegment } from '../../sidecar/inbound.js';
-import { MAX_JSON_DEPTH, nestsDeeperThan, parseJson } from '../../sidecar/json-body.js';
-import { classify, idKey, idText, parseJsonRpc } from '../../sidecar/jsonrpc.js';
-import { MAX_RUN, tokenPieces } from '../../sidecar/llm/tokenizer.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan, parseJson } from '../../core/json-body.js';
+import { classify, idKey, idText, parseJsonRpc } from '../../core/jsonrpc.js';
+import { MAX_RUN, tokenPieces } from '../../core/tokenizer.js';
 
 function depth(value: unknown): number {
   if (value === null || typeof value !== 'object') return 0;

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { SseParser, type SseEvent } from '../../sidecar/sse.js';
+import { SseParser, type SseEvent } from '../../core/sse.js';
 
 const LINE_ENDS = ['\n', '\r\n', '\r'];
 const FIELD_LINES = ['data: x', 'data:', 'data:  two spaces', 'event: message', 'event:', 'id: 7', 'id: a\0b', 'retry: 1500', 'retry: x', ': keep-alive', ':', 'data: {"jsonrpc":"2.0","id":1,"result":{}}', 'field-without-colon', ''];

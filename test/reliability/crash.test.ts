@@ -16,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import OpenAI from 'openai';
 import { openDatabase } from '../../store/db.js';
 import { listExchanges } from '../../store/queries.js';
-import type { Exchange } from '../../sidecar/exchange.js';
+import type { Exchange } from '../../core/exchange.js';
 import { startAimock, type LLMock } from '../support/aimock.js';
 import { integrityCheck } from '../support/store-faults.js';
 import { startTapwireProcess, type TapwireProcess } from '../support/tapwire-process.js';

@@ -9,7 +9,7 @@ import type { Task } from '@a2a-js/sdk';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import OpenAI from 'openai';
 import { z } from 'zod';
-import type { Exchange } from '../../sidecar/exchange.js';
+import type { Exchange } from '../../core/exchange.js';
 import { openDatabase } from '../../store/db.js';
 import { listExchanges } from '../../store/queries.js';
 import { sendRequest, startA2aAgent, v1Client, type A2aAgent } from '../support/a2a.js';

@@ -16,7 +16,7 @@ import { getExchangeRecord } from '../../store/queries.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { loadConfig } from '../../sidecar/config.js';
-import { createLogger } from '../../sidecar/log.js';
+import { createLogger } from '../../core/log.js';
 import { startSidecar } from '../../sidecar/sidecar.js';
 
 const CLI = new URL('../../sidecar/cli.js', import.meta.url).pathname;

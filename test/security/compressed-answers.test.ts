@@ -19,7 +19,7 @@ import { request } from 'undici';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { DECODED_FROM_HEADER } from '../../sidecar/encoding.js';
+import { DECODED_FROM_HEADER } from '../../core/encoding.js';
 import { runCli } from '../support/cli.js';
 import { startStreamableServer } from '../support/mcp.js';
 import { startTestSidecar, type TestSidecar } from '../support/sidecar.js';

@@ -13,7 +13,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { openDatabase } from '../../store/db.js';
 import { getExchangeRecord, listExchanges } from '../../store/queries.js';
-import type { Exchange, ExchangeRecord } from '../../sidecar/exchange.js';
+import type { Exchange, ExchangeRecord } from '../../core/exchange.js';
 import { CLI } from '../support/cli.js';
 import { isRunning } from '../support/mcp-everything.js';
 import { bodyJson, connectClient, one, startLegacySseServer, startStreamableServer } from '../support/mcp.js';

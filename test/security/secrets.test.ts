@@ -27,7 +27,7 @@ const PLANTED = {
   agentBearer: 'PLANTED-AGENT-BEARER-a1b2c3',
   xApiKey: 'PLANTED-X-API-KEY-d4e5f6',
   cookie: 'PLANTED-COOKIE-g7h8i9',
-  // The providers' documented credential headers (sidecar/headers.ts DEFAULT_REDACTED).
+  // The providers' documented credential headers (core/headers.ts DEFAULT_REDACTED).
   azureApiKey: 'PLANTED-API-KEY-HEADER-c2v3b4',
   functionsKey: 'PLANTED-FUNCTIONS-KEY-n5m6q7',
   apimKey: 'PLANTED-APIM-KEY-w8e9r1',

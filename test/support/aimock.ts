@@ -3,7 +3,7 @@
 // helps compare what an SDK got straight from the mock with what it got through tapwire.
 import type { TestContext } from 'node:test';
 import { LLMock, type JournalEntry } from '@copilotkit/aimock';
-import type { Exchange } from '../../sidecar/exchange.js';
+import type { Exchange } from '../../core/exchange.js';
 import { BUILT_IN_PRICES } from '../../sidecar/llm/prices.js';
 import { startTestSidecarFor, type TestSidecar } from './sidecar.js';
 

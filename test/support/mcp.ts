@@ -26,7 +26,7 @@ import {
   type ElicitRequest,
   type ElicitResult,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { Exchange, ExchangeRecord } from '../../sidecar/exchange.js';
+import type { Exchange, ExchangeRecord } from '../../core/exchange.js';
 import { startTestSidecarFor, type TestSidecar } from './sidecar.js';
 
 /** The name of the sidecar's MCP route: the agent talks to `<tapwire>/mcp/...`. */

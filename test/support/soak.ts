@@ -16,7 +16,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Task } from '@a2a-js/sdk';
 import OpenAI from 'openai';
 import { z } from 'zod';
-import type { Exchange } from '../../sidecar/exchange.js';
+import type { Exchange } from '../../core/exchange.js';
 import { openDatabase } from '../../store/db.js';
 import { listExchanges } from '../../store/queries.js';
 import { startA2aAgent, sendRequest, v1Client } from './a2a.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import Database from 'better-sqlite3';
-import { createLogger, type Logger } from '../../sidecar/log.js';
+import { createLogger, type Logger } from '../../core/log.js';
 
 /** A tmpfs of `sizeBytes` mounted on a fresh directory; unmount() removes it. */
 export function mountTmpfs(sizeBytes: number): { dir: string; unmount(): void } {

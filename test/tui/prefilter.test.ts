@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { buildContext } from '../../policies/context.js';
 import { compileExpression, matched } from '../../policies/cel.js';
-import { blankExchange, type ExchangeRecord } from '../../sidecar/exchange.js';
+import { blankExchange, type ExchangeRecord } from '../../core/exchange.js';
 import { openDatabase } from '../../store/db.js';
 import { prepareInsert } from '../../store/insert.js';
 import { getExchangeRecord, listExchanges } from '../../store/queries.js';

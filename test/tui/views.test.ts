@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { syntheticRecord } from '../../bench/tui-data.js';
-import { blankExchange, type Exchange, type ExchangeRecord } from '../../sidecar/exchange.js';
+import { blankExchange, type Exchange, type ExchangeRecord } from '../../core/exchange.js';
 import { openDatabase, StoreError } from '../../store/db.js';
 import { prepareInsert } from '../../store/insert.js';
 import { getExchangeRecord, listExchanges } from '../../store/queries.js';

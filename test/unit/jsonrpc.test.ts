@@ -2,7 +2,7 @@
 // what is not JSON-RPC at all, with the reason a record will carry.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { classify, errorResponse, idKey, idText, parseJsonRpc } from '../../sidecar/jsonrpc.js';
+import { classify, errorResponse, idKey, idText, parseJsonRpc } from '../../core/jsonrpc.js';
 
 describe('JSON-RPC', () => {
   test('tells requests, notifications and responses apart', () => {

@@ -16,7 +16,7 @@ import { JSONRPCMessageSchema, McpError } from '@modelcontextprotocol/sdk/types.
 import { PolicyGate } from '../../policies/enforce.js';
 import { PolicySet } from '../../policies/engine.js';
 import { parsePolicyFile } from '../../policies/file.js';
-import { classify, CONNECTION_CLOSED, errorResponse, INTERNAL_ERROR, type JsonRpcMessage } from '../../sidecar/jsonrpc.js';
+import { classify, CONNECTION_CLOSED, errorResponse, INTERNAL_ERROR, type JsonRpcMessage } from '../../core/jsonrpc.js';
 import { requiresResultType } from '../../sidecar/mcp/revision.js';
 
 const REVISIONS = ['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25', '2026-07-28'] as const;

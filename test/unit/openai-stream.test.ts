@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { openaiAdapter } from '../../sidecar/llm/openai.js';
-import type { SseEvent } from '../../sidecar/sse.js';
+import type { SseEvent } from '../../core/sse.js';
 import { emptyFacts } from '../../sidecar/llm/usage.js';
 
 function feed(path: string, request: Record<string, unknown>, chunks: unknown[]): ReturnType<typeof emptyFacts> {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parseConfig } from '../../sidecar/config.js';
-import { blankExchange, type ExchangeRecord } from '../../sidecar/exchange.js';
+import { blankExchange, type ExchangeRecord } from '../../core/exchange.js';
 import { compileExpression } from '../../policies/cel.js';
 import { buildContext } from '../../policies/context.js';
 import { PolicySet, stamp } from '../../policies/engine.js';

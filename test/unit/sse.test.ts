@@ -2,7 +2,7 @@
 // spec allows, comments and priming events, and the raw text kept for re-emitting.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { SseParser, type SseEvent } from '../../sidecar/sse.js';
+import { SseParser, type SseEvent } from '../../core/sse.js';
 
 function parseInPieces(text: string, pieceSize: number): SseEvent[] {
   const parser = new SseParser();

@@ -4,9 +4,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, parseConfig } from '../../sidecar/config.js';
-import { blankExchange } from '../../sidecar/exchange.js';
+import { blankExchange } from '../../core/exchange.js';
 import { telemetrySettings } from '../../sidecar/telemetry/config.js';
-import { formatTraceparent, parseTraceparent, TraceStarter } from '../../sidecar/telemetry/context.js';
+import { formatTraceparent, parseTraceparent, TraceStarter } from '../../core/trace-context.js';
 import { AlwaysOffSampler, ParentBasedSampler } from '@opentelemetry/sdk-trace';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { ROOT_CONTEXT, SpanKind, TraceFlags, trace, type Context } from '@opentelemetry/api';
 import { ParentBasedSampler, AlwaysOnSampler, SamplingDecision, type Sampler } from '@opentelemetry/sdk-trace';
-import type { Exchange } from '../exchange.js';
+import type { Exchange } from './exchange.js';
 
 /** The span context a request arrived with (from a `traceparent` header or MCP `params._meta`). */
 export interface TraceParent {
