@@ -814,7 +814,7 @@ class McpAnswerPolicyObserver extends DelegatingObserver {
     const message = safeParseJson(text);
     if (!isAnswer(message) || message.id !== this.id) return null;
     this.answered = true;
-    return reviewed(this.rewrite(message));
+    return reviewedAnswer(this.rewrite(message));
   }
 
   // A refusal replaces the answer before the protocol's observer reads it, so the tracker records what the agent receives.
@@ -870,7 +870,7 @@ export interface ReviewedAnswer {
   refused: boolean;
 }
 
-function reviewed(replacement: Record<string, unknown> | null): ReviewedAnswer | null {
+export function reviewedAnswer(replacement: Record<string, unknown> | null): ReviewedAnswer | null {
   if (!replacement) return null;
   const refused = 'error' in replacement || (isObject(replacement.result) && replacement.result.isError === true);
   return { text: JSON.stringify(replacement), refused };
@@ -899,6 +899,6 @@ export class AnswerReviews {
     const review = this.pending.get(key);
     if (!review) return null;
     this.pending.delete(key);
-    return reviewed(review(message));
+    return reviewedAnswer(review(message));
   }
 }

@@ -13,7 +13,7 @@ import { decodedHeaders } from '../encoding.js';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AnswerReview, PolicyGate } from '../../policies/enforce.js';
+import { reviewedAnswer, type AnswerReview, type PolicyGate } from '../../policies/enforce.js';
 import type { FederatedRouteConfig } from '../config.js';
 import type { Exchange } from '../exchange.js';
 import type { HeaderMap } from '../headers.js';
@@ -80,6 +80,8 @@ interface Pending {
   settle(answer: Response | Error): void;
   /** idKey of the agent's request it serves, to send what the server says meanwhile on that request's stream. */
   agentKey: string | null;
+  /** The policies' review of the server's answer, applied before it is recorded; null when none. */
+  review: AnswerReview | null;
 }
 
 /** One member server within one agent session. */
@@ -223,11 +225,20 @@ class FederatedSession implements BridgedSession {
       }
       if (!LISTS[request.method]) review = admission.review;
     }
+    // The answer is reviewed once: by the member whose server answered (so the per-server
+    // record holds what the agent gets), else here (tapwire's own answer: down, timed out).
+    const reviewOnce: AnswerReview | null =
+      review &&
+      ((answer) => {
+        const pending = review;
+        review = null;
+        return pending ? pending(answer) : null;
+      });
     const server = 'error' in routed ? undefined : (routed.server ?? '');
     const exchange = this.ctx.tracker.request(this.mcp, 'client_to_server', request, { ...carrier, ...(server !== undefined ? { server } : {}) }, stream);
-    void this.answerOf(request, routed, exchange, key)
+    void this.answerOf(request, routed, exchange, key, reviewOnce)
       .catch((err: unknown) => errorResponse(request.id, INTERNAL_ERROR, `tapwire federated route ${this.ctx.routeName}: ${(err as Error).message}`))
-      .then((answer) => this.answer(request.id, (review && review(answer)) ?? answer));
+      .then((answer) => this.answer(request.id, (reviewOnce && reviewOnce(answer)) ?? answer));
   }
 
   /** Where a request goes: to one server (with the params it gets), to all of them, or nowhere (an error). */
@@ -269,12 +280,12 @@ class FederatedSession implements BridgedSession {
     return known ?? (this.members.length === 1 ? this.members[0]!.name : null);
   }
 
-  private async answerOf(request: Request, routed: { server: string | null; params: unknown } | { error: Json }, exchange: Exchange, agentKey: string): Promise<Json> {
+  private async answerOf(request: Request, routed: { server: string | null; params: unknown } | { error: Json }, exchange: Exchange, agentKey: string, review: AnswerReview | null): Promise<Json> {
     if ('error' in routed) return routed.error;
     const ok = (result: unknown): Json => ({ jsonrpc: '2.0', id: request.id, result });
     if (routed.server !== null) {
       const member = this.members.find((m) => m.name === routed.server)!;
-      const answer = await this.forward(member, request.method, routed.params, exchange, agentKey, null);
+      const answer = await this.forward(member, request.method, routed.params, exchange, agentKey, null, false, review);
       if ('refused' in answer) return errorResponse(request.id, SERVER_UNAVAILABLE, answer.refused, { tapwire_error: 'server_unavailable', server: member.name });
       return { ...answer.raw, id: request.id };
     }
@@ -458,9 +469,10 @@ class FederatedSession implements BridgedSession {
 
   /**
    * Sends a request to one server and waits for its answer; `refused` says why there is
-   * none (down, timed out, cut). Recorded on the server's route, parent_id `parent`.
+   * none (down, timed out, cut). Recorded on the server's route, parent_id `parent`;
+   * `review` replaces the answer (see fromServer).
    */
-  private async forward(m: Member, method: string, params: unknown, parent: Exchange, agentKey: string | null, timeoutMs: number | null, connecting = false): Promise<Response | { refused: string }> {
+  private async forward(m: Member, method: string, params: unknown, parent: Exchange, agentKey: string | null, timeoutMs: number | null, connecting = false, review: AnswerReview | null = null): Promise<Response | { refused: string }> {
     if (!connecting && m.connecting) await m.connecting;
     const connection = m.connection;
     if (!connection || (!connecting && !m.initialized)) return { refused: m.down ?? 'not connected' };
@@ -474,7 +486,7 @@ class FederatedSession implements BridgedSession {
     const traceparent = this.traceparentOf(child, headers);
     let timer: NodeJS.Timeout | undefined;
     const answer = new Promise<Response | Error>((resolve) => {
-      m.pending.set(key, { id, settle: resolve, agentKey });
+      m.pending.set(key, { id, settle: resolve, agentKey, review });
       if (timeoutMs !== null) timer = setTimeout(() => resolve(new TimedOut(`no answer within ${timeoutMs} ms`)), timeoutMs);
     });
     const sent = connection.send(message, traceparent).then(
@@ -523,9 +535,12 @@ class FederatedSession implements BridgedSession {
     const tracker = m.spec.tracker;
     const carrier: Carrier = { headers: arrival.headers, httpStatus: arrival.httpStatus, bytes, server: m.name };
     if (message.kind === 'response') {
-      tracker.response(m.session, 'server_to_client', message, carrier);
       const pending = message.id === null ? undefined : m.pending.get(idKey(message.id));
-      pending?.settle(message);
+      const review = pending?.review ? this.reviewed(pending.review, message) : null;
+      // A refusal is recorded as the agent receives it: what a response-phase rule blocked is stored nowhere.
+      if (review?.refused) tracker.response(m.session, 'server_to_client', review.message, { ...carrier, bytes: Buffer.from(JSON.stringify(review.message.raw)) });
+      else tracker.response(m.session, 'server_to_client', message, carrier);
+      pending?.settle(review?.message ?? message);
       return;
     }
     if (message.kind !== 'request' && message.kind !== 'notification') return;
@@ -550,6 +565,13 @@ class FederatedSession implements BridgedSession {
     const destination = this.pending.progressStream(params.progressToken) ?? (related !== null ? this.pending.streamFor(related) : undefined) ?? null;
     const exchange = this.toAgent(destination, forwarded, m.name);
     tracker.notification(m.session, 'server_to_client', message, { ...carrier, parentId: exchange.id });
+  }
+
+  /** A server's answer as the policies' review leaves it (with the server's id), or null when unchanged. */
+  private reviewed(review: AnswerReview, message: Response): { message: Response; refused: boolean } | null {
+    const reviewed = reviewedAnswer(review(message.raw));
+    if (!reviewed) return null;
+    return { message: classify({ ...(JSON.parse(reviewed.text) as Json), id: message.id }) as Response, refused: reviewed.refused };
   }
 
   // ---- towards the agent ----
