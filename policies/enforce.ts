@@ -330,6 +330,11 @@ export class PolicyGate {
       }
       stamp(call.exchange, decision);
     }
+    // A GET stream (legacy HTTP+SSE: where the answers travel) is decoded when it comes
+    // compressed, so each answer is reviewed before the agent gets it.
+    if (protocol === 'mcp' && call.req.method === 'GET') {
+      return (observer) => new DecodedStreamObserver(observer, (why) => stamp(call.exchange, this.policies().unreadable('mcp', why, 'response')));
+    }
     return unchanged;
   }
 
@@ -847,6 +852,26 @@ class McpAnswerPolicyObserver extends DelegatingObserver {
     if (this.answered) return null;
     const refusal = this.unreadable(why);
     return refusal ? `data: ${JSON.stringify(refusal)}\n\n` : null;
+  }
+}
+
+/**
+ * An MCP GET stream on a policed route. Defining unreadableStream makes the forwarder decode
+ * a compressed stream and send it decoded, event by event, so the answers on it are reviewed
+ * (LegacyStream.reviews) before they are sent; what does not decode is never sent, and
+ * `unreadable` records why.
+ */
+class DecodedStreamObserver extends DelegatingObserver {
+  constructor(
+    inner: ExchangeObserver,
+    private readonly unreadable: (why: string) => void,
+  ) {
+    super(inner);
+  }
+
+  unreadableStream(why: string): string | null {
+    this.unreadable(why);
+    return null;
   }
 }
 
