@@ -124,24 +124,16 @@ function codeOf(err: unknown): number {
   throw err;
 }
 
-async function session(revision: Revision, carrier: 'stdio' | 'http'): Promise<Seen> {
-  if (requiresResultType(revision)) {
-    const transport = new GatedTransport(revision, carrier, (m) => parseJSONRPCMessage(m));
-    const client = new V2Client({ name: 't', version: '1' }, { versionNegotiation: { mode: { pin: revision } } });
-    await client.connect(transport);
-    assert.equal(client.getNegotiatedProtocolVersion(), revision);
-    const listed = (await client.listTools()).tools.map((tool) => tool.name);
-    const refused = await client.callTool({ name: 'forbidden', arguments: {} });
-    const withheld = await client.callTool({ name: 'echo', arguments: { msg: 'a secret' } });
-    const promptError = await client.getPrompt({ name: 'p' }).then(() => 0, codeOf);
-    const failureCodes = await Promise.all(Object.keys(failures).map((name) => client.callTool({ name, arguments: {} }).then(() => 0, codeOf)));
-    await client.close();
-    return { listed, refused, withheld, promptError, failureCodes, answers: transport.answers };
-  }
-  const transport = new GatedTransport(revision, carrier, (m) => JSONRPCMessageSchema.parse(m));
-  const client = new V1Client({ name: 't', version: '1' });
-  await client.connect(transport);
-  assert.equal(client.getServerVersion()?.name, 'scripted');
+/** What both SDKs' clients offer that a session here uses. */
+interface SessionClient {
+  listTools(): Promise<{ tools: { name: string }[] }>;
+  callTool(params: { name: string; arguments: Record<string, unknown> }): Promise<unknown>;
+  getPrompt(params: { name: string }): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+/** The calls every session makes, and what the client made of each answer. */
+async function exercise(client: SessionClient, transport: { answers: Message[] }): Promise<Seen> {
   const listed = (await client.listTools()).tools.map((tool) => tool.name);
   const refused = await client.callTool({ name: 'forbidden', arguments: {} });
   const withheld = await client.callTool({ name: 'echo', arguments: { msg: 'a secret' } });
@@ -149,6 +141,21 @@ async function session(revision: Revision, carrier: 'stdio' | 'http'): Promise<S
   const failureCodes = await Promise.all(Object.keys(failures).map((name) => client.callTool({ name, arguments: {} }).then(() => 0, codeOf)));
   await client.close();
   return { listed, refused, withheld, promptError, failureCodes, answers: transport.answers };
+}
+
+async function session(revision: Revision, carrier: 'stdio' | 'http'): Promise<Seen> {
+  if (requiresResultType(revision)) {
+    const transport = new GatedTransport(revision, carrier, (m) => parseJSONRPCMessage(m));
+    const client = new V2Client({ name: 't', version: '1' }, { versionNegotiation: { mode: { pin: revision } } });
+    await client.connect(transport);
+    assert.equal(client.getNegotiatedProtocolVersion(), revision);
+    return exercise(client, transport);
+  }
+  const transport = new GatedTransport(revision, carrier, (m) => JSONRPCMessageSchema.parse(m));
+  const client = new V1Client({ name: 't', version: '1' });
+  await client.connect(transport);
+  assert.equal(client.getServerVersion()?.name, 'scripted');
+  return exercise(client, transport);
 }
 
 describe('the MCP messages tapwire writes, validated by the official SDKs per revision', () => {
