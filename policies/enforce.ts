@@ -157,6 +157,16 @@ export class PolicyGate {
     this.policies().review(record, { agentLabels: this.options.agentLabels });
   }
 
+  /**
+   * A federated route's member answered a request whose answer a response-phase rule refused:
+   * the per-server record of that answer (the member's route, the id the server got) is
+   * stamped with the same decision as the agent-facing one.
+   */
+  refusedForMember(agentFacing: { route: string; id: JsonRpcId; method: string }, member: { route: string; id: JsonRpcId }): void {
+    const verdict = this.refusedAnswers.get(answerKey(agentFacing.route, idText(agentFacing.id), agentFacing.method));
+    if (verdict) this.refusedAnswers.set(answerKey(member.route, idText(member.id), agentFacing.method), verdict);
+  }
+
   private rememberAdmitted(live: Exchange, request: McpRequest, decision: Decision): void {
     this.remember(answerKey(live.route, idText(request.id), request.method), targetOf(request), decision);
   }

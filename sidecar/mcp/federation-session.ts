@@ -81,8 +81,11 @@ interface Pending {
   /** idKey of the agent's request it serves, to send what the server says meanwhile on that request's stream. */
   agentKey: string | null;
   /** The policies' review of the server's answer, applied before it is recorded; null when none. */
-  review: AnswerReview | null;
+  review: MemberReview | null;
 }
+
+/** A server's answer as the policies' review leaves it (with the server's id), or null when unchanged. */
+type MemberReview = (answer: Response) => { message: Response; refused: boolean } | null;
 
 /** One member server within one agent session. */
 class Member {
@@ -236,7 +239,8 @@ class FederatedSession implements BridgedSession {
       });
     const server = 'error' in routed ? undefined : (routed.server ?? '');
     const exchange = this.ctx.tracker.request(this.mcp, 'client_to_server', request, { ...carrier, ...(server !== undefined ? { server } : {}) }, stream);
-    void this.answerOf(request, routed, exchange, key, reviewOnce)
+    const memberReview: MemberReview | null = reviewOnce && server ? (answer) => this.reviewed(reviewOnce, request, server, answer) : null;
+    void this.answerOf(request, routed, exchange, key, memberReview)
       .catch((err: unknown) => errorResponse(request.id, INTERNAL_ERROR, `tapwire federated route ${this.ctx.routeName}: ${(err as Error).message}`))
       .then((answer) => this.answer(request.id, (reviewOnce && reviewOnce(answer)) ?? answer));
   }
@@ -280,7 +284,7 @@ class FederatedSession implements BridgedSession {
     return known ?? (this.members.length === 1 ? this.members[0]!.name : null);
   }
 
-  private async answerOf(request: Request, routed: { server: string | null; params: unknown } | { error: Json }, exchange: Exchange, agentKey: string, review: AnswerReview | null): Promise<Json> {
+  private async answerOf(request: Request, routed: { server: string | null; params: unknown } | { error: Json }, exchange: Exchange, agentKey: string, review: MemberReview | null): Promise<Json> {
     if ('error' in routed) return routed.error;
     const ok = (result: unknown): Json => ({ jsonrpc: '2.0', id: request.id, result });
     if (routed.server !== null) {
@@ -472,7 +476,7 @@ class FederatedSession implements BridgedSession {
    * none (down, timed out, cut). Recorded on the server's route, parent_id `parent`;
    * `review` replaces the answer (see fromServer).
    */
-  private async forward(m: Member, method: string, params: unknown, parent: Exchange, agentKey: string | null, timeoutMs: number | null, connecting = false, review: AnswerReview | null = null): Promise<Response | { refused: string }> {
+  private async forward(m: Member, method: string, params: unknown, parent: Exchange, agentKey: string | null, timeoutMs: number | null, connecting = false, review: MemberReview | null = null): Promise<Response | { refused: string }> {
     if (!connecting && m.connecting) await m.connecting;
     const connection = m.connection;
     if (!connection || (!connecting && !m.initialized)) return { refused: m.down ?? 'not connected' };
@@ -536,7 +540,7 @@ class FederatedSession implements BridgedSession {
     const carrier: Carrier = { headers: arrival.headers, httpStatus: arrival.httpStatus, bytes, server: m.name };
     if (message.kind === 'response') {
       const pending = message.id === null ? undefined : m.pending.get(idKey(message.id));
-      const review = pending?.review ? this.reviewed(pending.review, message) : null;
+      const review = pending?.review ? pending.review(message) : null;
       // A refusal is recorded as the agent receives it: what a response-phase rule blocked is stored nowhere.
       if (review?.refused) tracker.response(m.session, 'server_to_client', review.message, { ...carrier, bytes: Buffer.from(JSON.stringify(review.message.raw)) });
       else tracker.response(m.session, 'server_to_client', message, carrier);
@@ -567,11 +571,12 @@ class FederatedSession implements BridgedSession {
     tracker.notification(m.session, 'server_to_client', message, { ...carrier, parentId: exchange.id });
   }
 
-  /** A server's answer as the policies' review leaves it (with the server's id), or null when unchanged. */
-  private reviewed(review: AnswerReview, message: Response): { message: Response; refused: boolean } | null {
-    const reviewed = reviewedAnswer(review(message.raw));
+  /** `server`'s answer to the agent's `request` as `review` leaves it (see MemberReview); a refusal's per-server record says denied too. */
+  private reviewed(review: AnswerReview, request: Request, server: string, answer: Response): ReturnType<MemberReview> {
+    const reviewed = reviewedAnswer(review(answer.raw));
     if (!reviewed) return null;
-    return { message: classify({ ...(JSON.parse(reviewed.text) as Json), id: message.id }) as Response, refused: reviewed.refused };
+    if (reviewed.refused && answer.id !== null) this.ctx.gate?.refusedForMember({ route: this.ctx.routeName, id: request.id, method: request.method }, { route: server, id: answer.id });
+    return { message: classify({ ...(JSON.parse(reviewed.text) as Json), id: answer.id }) as Response, refused: reviewed.refused };
   }
 
   // ---- towards the agent ----

@@ -124,9 +124,10 @@ describe('MCP answers refused by a response-phase rule are recorded as the agent
     const exchanges = await tapwire.stop();
     const database = databaseFiles(tapwire.dir, 'tapwire.db');
     assertRecordedAsReceived(exchanges.filter((e) => e.route === 'tools'), (id) => tapwire.record(id), database);
-    // The call the federated route made to the server (its child) stores the refusal, with the server's id.
+    // The call the federated route made to the server (its child) is denied and stores the refusal, with the server's id.
     const child = one(exchanges, { route: 'leaky', method: 'tools/call' });
     assert.ok(child.parent_id, 'the server call has no parent');
+    assert.deepEqual([child.status, child.policy_rule, child.error_code], ['denied', 'no-cloud-keys', null]);
     const stored = bodyJson(tapwire.record(child.id).response) as { id: unknown; result: { content: unknown; isError: boolean } };
     assert.deepEqual([stored.id, stored.result.content, stored.result.isError], [Number(child.jsonrpc_id), REFUSAL, true]);
   });
