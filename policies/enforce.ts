@@ -343,7 +343,7 @@ export class PolicyGate {
     // A GET stream (legacy HTTP+SSE: where the answers travel) is decoded when it comes
     // compressed, so each answer is reviewed before the agent gets it.
     if (protocol === 'mcp' && call.req.method === 'GET') {
-      return (observer) => new DecodedStreamObserver(observer, (why) => stamp(call.exchange, this.policies().unreadable('mcp', why, 'response')));
+      return (observer) => new DecodedStreamObserver(observer);
     }
     return unchanged;
   }
@@ -868,19 +868,12 @@ class McpAnswerPolicyObserver extends DelegatingObserver {
 /**
  * An MCP GET stream on a policed route. Defining unreadableStream makes the forwarder decode
  * a compressed stream and send it decoded, event by event, so the answers on it are reviewed
- * (LegacyStream.reviews) before they are sent; what does not decode is never sent, and
- * `unreadable` records why.
+ * (LegacyStream.reviews) before they are sent. What does not decode is never sent; nothing
+ * ends the stream in its place (the answers it would have carried belong to no request the
+ * forwarder knows of).
  */
 class DecodedStreamObserver extends DelegatingObserver {
-  constructor(
-    inner: ExchangeObserver,
-    private readonly unreadable: (why: string) => void,
-  ) {
-    super(inner);
-  }
-
-  unreadableStream(why: string): string | null {
-    this.unreadable(why);
+  unreadableStream(): string | null {
     return null;
   }
 }
