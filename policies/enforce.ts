@@ -157,6 +157,16 @@ export class PolicyGate {
     this.policies().review(record, { agentLabels: this.options.agentLabels });
   }
 
+  /**
+   * A federated route's member answered a request whose answer a response-phase rule refused:
+   * the per-server record of that answer (the member's route, the id the server got) is
+   * stamped with the same decision as the agent-facing one.
+   */
+  refusedForMember(agentFacing: { route: string; id: JsonRpcId; method: string }, member: { route: string; id: JsonRpcId }): void {
+    const verdict = this.refusedAnswers.get(answerKey(agentFacing.route, idText(agentFacing.id), agentFacing.method));
+    if (verdict) this.refusedAnswers.set(answerKey(member.route, idText(member.id), agentFacing.method), verdict);
+  }
+
   private rememberAdmitted(live: Exchange, request: McpRequest, decision: Decision): void {
     this.remember(answerKey(live.route, idText(request.id), request.method), targetOf(request), decision);
   }
@@ -329,6 +339,11 @@ export class PolicyGate {
         return null;
       }
       stamp(call.exchange, decision);
+    }
+    // A GET stream (legacy HTTP+SSE: where the answers travel) is decoded when it comes
+    // compressed, so each answer is reviewed before the agent gets it.
+    if (protocol === 'mcp' && call.req.method === 'GET') {
+      return (observer) => new DecodedStreamObserver(observer);
     }
     return unchanged;
   }
@@ -814,7 +829,7 @@ class McpAnswerPolicyObserver extends DelegatingObserver {
     const message = safeParseJson(text);
     if (!isAnswer(message) || message.id !== this.id) return null;
     this.answered = true;
-    return reviewed(this.rewrite(message));
+    return reviewedAnswer(this.rewrite(message));
   }
 
   // A refusal replaces the answer before the protocol's observer reads it, so the tracker records what the agent receives.
@@ -850,6 +865,19 @@ class McpAnswerPolicyObserver extends DelegatingObserver {
   }
 }
 
+/**
+ * An MCP GET stream on a policed route. Defining unreadableStream makes the forwarder decode
+ * a compressed stream and send it decoded, event by event, so the answers on it are reviewed
+ * (LegacyStream.reviews) before they are sent. What does not decode is never sent; nothing
+ * ends the stream in its place (the answers it would have carried belong to no request the
+ * forwarder knows of).
+ */
+class DecodedStreamObserver extends DelegatingObserver {
+  unreadableStream(): string | null {
+    return null;
+  }
+}
+
 /** The server's response with `data` as its body instead. */
 function answerReplacement(head: ResponseHead, data: string): Replacement {
   const headers: HeaderMap = {};
@@ -870,7 +898,7 @@ export interface ReviewedAnswer {
   refused: boolean;
 }
 
-function reviewed(replacement: Record<string, unknown> | null): ReviewedAnswer | null {
+export function reviewedAnswer(replacement: Record<string, unknown> | null): ReviewedAnswer | null {
   if (!replacement) return null;
   const refused = 'error' in replacement || (isObject(replacement.result) && replacement.result.isError === true);
   return { text: JSON.stringify(replacement), refused };
@@ -899,6 +927,6 @@ export class AnswerReviews {
     const review = this.pending.get(key);
     if (!review) return null;
     this.pending.delete(key);
-    return reviewed(review(message));
+    return reviewedAnswer(review(message));
   }
 }

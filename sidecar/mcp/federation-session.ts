@@ -13,7 +13,7 @@ import { decodedHeaders } from '../../core/encoding.js';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AnswerReview, PolicyGate } from '../../policies/enforce.js';
+import { reviewedAnswer, type AnswerReview, type PolicyGate } from '../../policies/enforce.js';
 import type { FederatedRouteConfig } from '../config.js';
 import type { Exchange } from '../../core/exchange.js';
 import type { HeaderMap } from '../../core/headers.js';
@@ -80,7 +80,12 @@ interface Pending {
   settle(answer: Response | Error): void;
   /** idKey of the agent's request it serves, to send what the server says meanwhile on that request's stream. */
   agentKey: string | null;
+  /** The policies' review of the server's answer, applied before it is recorded; null when none. */
+  review: MemberReview | null;
 }
+
+/** A server's answer as the policies' review leaves it (with the server's id), or null when unchanged. */
+type MemberReview = (answer: Response) => { message: Response; refused: boolean } | null;
 
 /** One member server within one agent session. */
 class Member {
@@ -223,11 +228,21 @@ class FederatedSession implements BridgedSession {
       }
       if (!LISTS[request.method]) review = admission.review;
     }
+    // The answer is reviewed once: by the member whose server answered (so the per-server
+    // record holds what the agent gets), else here (tapwire's own answer: down, timed out).
+    const reviewOnce: AnswerReview | null =
+      review &&
+      ((answer) => {
+        const pending = review;
+        review = null;
+        return pending ? pending(answer) : null;
+      });
     const server = 'error' in routed ? undefined : (routed.server ?? '');
     const exchange = this.ctx.tracker.request(this.mcp, 'client_to_server', request, { ...carrier, ...(server !== undefined ? { server } : {}) }, stream);
-    void this.answerOf(request, routed, exchange, key)
+    const memberReview: MemberReview | null = reviewOnce && server ? (answer) => this.reviewed(reviewOnce, request, server, answer) : null;
+    void this.answerOf(request, routed, exchange, key, memberReview)
       .catch((err: unknown) => errorResponse(request.id, INTERNAL_ERROR, `tapwire federated route ${this.ctx.routeName}: ${(err as Error).message}`))
-      .then((answer) => this.answer(request.id, (review && review(answer)) ?? answer));
+      .then((answer) => this.answer(request.id, (reviewOnce && reviewOnce(answer)) ?? answer));
   }
 
   /** Where a request goes: to one server (with the params it gets), to all of them, or nowhere (an error). */
@@ -269,12 +284,12 @@ class FederatedSession implements BridgedSession {
     return known ?? (this.members.length === 1 ? this.members[0]!.name : null);
   }
 
-  private async answerOf(request: Request, routed: { server: string | null; params: unknown } | { error: Json }, exchange: Exchange, agentKey: string): Promise<Json> {
+  private async answerOf(request: Request, routed: { server: string | null; params: unknown } | { error: Json }, exchange: Exchange, agentKey: string, review: MemberReview | null): Promise<Json> {
     if ('error' in routed) return routed.error;
     const ok = (result: unknown): Json => ({ jsonrpc: '2.0', id: request.id, result });
     if (routed.server !== null) {
       const member = this.members.find((m) => m.name === routed.server)!;
-      const answer = await this.forward(member, request.method, routed.params, exchange, agentKey, null);
+      const answer = await this.forward(member, request.method, routed.params, exchange, agentKey, null, false, review);
       if ('refused' in answer) return errorResponse(request.id, SERVER_UNAVAILABLE, answer.refused, { tapwire_error: 'server_unavailable', server: member.name });
       return { ...answer.raw, id: request.id };
     }
@@ -458,9 +473,10 @@ class FederatedSession implements BridgedSession {
 
   /**
    * Sends a request to one server and waits for its answer; `refused` says why there is
-   * none (down, timed out, cut). Recorded on the server's route, parent_id `parent`.
+   * none (down, timed out, cut). Recorded on the server's route, parent_id `parent`;
+   * `review` replaces the answer (see fromServer).
    */
-  private async forward(m: Member, method: string, params: unknown, parent: Exchange, agentKey: string | null, timeoutMs: number | null, connecting = false): Promise<Response | { refused: string }> {
+  private async forward(m: Member, method: string, params: unknown, parent: Exchange, agentKey: string | null, timeoutMs: number | null, connecting = false, review: MemberReview | null = null): Promise<Response | { refused: string }> {
     if (!connecting && m.connecting) await m.connecting;
     const connection = m.connection;
     if (!connection || (!connecting && !m.initialized)) return { refused: m.down ?? 'not connected' };
@@ -474,7 +490,7 @@ class FederatedSession implements BridgedSession {
     const traceparent = this.traceparentOf(child, headers);
     let timer: NodeJS.Timeout | undefined;
     const answer = new Promise<Response | Error>((resolve) => {
-      m.pending.set(key, { id, settle: resolve, agentKey });
+      m.pending.set(key, { id, settle: resolve, agentKey, review });
       if (timeoutMs !== null) timer = setTimeout(() => resolve(new TimedOut(`no answer within ${timeoutMs} ms`)), timeoutMs);
     });
     const sent = connection.send(message, traceparent).then(
@@ -523,9 +539,12 @@ class FederatedSession implements BridgedSession {
     const tracker = m.spec.tracker;
     const carrier: Carrier = { headers: arrival.headers, httpStatus: arrival.httpStatus, bytes, server: m.name };
     if (message.kind === 'response') {
-      tracker.response(m.session, 'server_to_client', message, carrier);
       const pending = message.id === null ? undefined : m.pending.get(idKey(message.id));
-      pending?.settle(message);
+      const review = pending?.review ? pending.review(message) : null;
+      // A refusal is recorded as the agent receives it: what a response-phase rule blocked is stored nowhere.
+      if (review?.refused) tracker.response(m.session, 'server_to_client', review.message, { ...carrier, bytes: Buffer.from(JSON.stringify(review.message.raw)) });
+      else tracker.response(m.session, 'server_to_client', message, carrier);
+      pending?.settle(review?.message ?? message);
       return;
     }
     if (message.kind !== 'request' && message.kind !== 'notification') return;
@@ -550,6 +569,14 @@ class FederatedSession implements BridgedSession {
     const destination = this.pending.progressStream(params.progressToken) ?? (related !== null ? this.pending.streamFor(related) : undefined) ?? null;
     const exchange = this.toAgent(destination, forwarded, m.name);
     tracker.notification(m.session, 'server_to_client', message, { ...carrier, parentId: exchange.id });
+  }
+
+  /** `server`'s answer to the agent's `request` as `review` leaves it (see MemberReview); a refusal's per-server record says denied too. */
+  private reviewed(review: AnswerReview, request: Request, server: string, answer: Response): ReturnType<MemberReview> {
+    const reviewed = reviewedAnswer(review(answer.raw));
+    if (!reviewed) return null;
+    if (reviewed.refused && answer.id !== null) this.ctx.gate?.refusedForMember({ route: this.ctx.routeName, id: request.id, method: request.method }, { route: server, id: answer.id });
+    return { message: classify({ ...(JSON.parse(reviewed.text) as Json), id: answer.id }) as Response, refused: reviewed.refused };
   }
 
   // ---- towards the agent ----

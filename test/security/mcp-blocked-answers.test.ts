@@ -1,7 +1,8 @@
 // An MCP answer a response-phase rule refuses is recorded as the agent received it (issue 16
-// bug 7, issue 25): over Streamable HTTP (JSON and SSE answers), legacy HTTP+SSE, a command
-// route and `tapwire wrap`, real v1 SDK clients get the refusal, the stored answer is that
-// refusal, and the server's key is in no database file (-wal and -shm included).
+// bug 7, issue 25): over Streamable HTTP (JSON and SSE answers), legacy HTTP+SSE (its GET
+// stream gzipped too), a command route, a federated route (its per-server record too) and
+// `tapwire wrap`, real v1 SDK clients get the refusal, the stored answer is that refusal,
+// and the server's key is in no database file (-wal and -shm included).
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -90,6 +91,45 @@ describe('MCP answers refused by a response-phase rule are recorded as the agent
     await connected.close();
     const exchanges = await tapwire.stop();
     assertRecordedAsReceived(exchanges, (id) => tapwire.record(id), databaseFiles(tapwire.dir, 'tapwire.db'));
+  });
+
+  test('legacy HTTP+SSE with a gzipped GET stream: decoded, reviewed, refused; the session goes on', async (t) => {
+    // SSEServerTransport never compresses; a server behind a compressing proxy does, whatever tapwire's accept-encoding says.
+    const server = await startLegacySseServer(() => {
+      const mcp = leakyServer();
+      mcp.registerTool('hello', { inputSchema: {} }, () => ({ content: [{ type: 'text', text: 'hello there' }] }));
+      return mcp;
+    }, { gzipStream: true });
+    t.after(() => server.close());
+    const tapwire = await sidecarFor(t, `    protocol: mcp\n    upstream: ${server.origin}\n`);
+    const connected = await connectClient('sse', `${tapwire.url}/tools/sse`);
+    await callLeak(connected.client);
+    const allowed = await connected.client.callTool({ name: 'hello', arguments: {} }, undefined, { timeout: 5000 });
+    assert.deepEqual(allowed.content, [{ type: 'text', text: 'hello there' }]);
+    await connected.close();
+    const exchanges = await tapwire.stop();
+    assertRecordedAsReceived(exchanges, (id) => tapwire.record(id), databaseFiles(tapwire.dir, 'tapwire.db'));
+    assert.equal(one(exchanges, { method: 'tools/call', target: 'hello' }).status, 'ok');
+  });
+
+  test('a federated route: the per-server record holds the refusal too', async (t) => {
+    const server = await startStreamableServer(leakyServer, { jsonResponse: false });
+    t.after(() => server.close());
+    const dir = mkdtempSync(join(tmpdir(), 'tapwire-blocked-'));
+    const yaml = [`policies: [${JSON.stringify(policyFile(dir))}]`, 'routes:', '  leaky:', '    protocol: mcp', `    upstream: ${server.origin}/mcp`, '  tools:', '    protocol: mcp', '    servers: [leaky]', ''].join('\n');
+    const tapwire = await startTestSidecarFor(t, yaml, process.env, { dir });
+    const connected = await connectClient('streamable', `${tapwire.url}/tools/mcp`);
+    await callLeak(connected.client);
+    await connected.close(true);
+    const exchanges = await tapwire.stop();
+    const database = databaseFiles(tapwire.dir, 'tapwire.db');
+    assertRecordedAsReceived(exchanges.filter((e) => e.route === 'tools'), (id) => tapwire.record(id), database);
+    // The call the federated route made to the server (its child) is denied and stores the refusal, with the server's id.
+    const child = one(exchanges, { route: 'leaky', method: 'tools/call' });
+    assert.ok(child.parent_id, 'the server call has no parent');
+    assert.deepEqual([child.status, child.policy_rule, child.error_code], ['denied', 'no-cloud-keys', null]);
+    const stored = bodyJson(tapwire.record(child.id).response) as { id: unknown; result: { content: unknown; isError: boolean } };
+    assert.deepEqual([stored.id, stored.result.content, stored.result.isError], [Number(child.jsonrpc_id), REFUSAL, true]);
   });
 
   test('a command route (stdio server behind HTTP)', async (t) => {

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import { createGzip, constants as zlibConstants } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -145,12 +146,34 @@ export interface LegacySseOptions {
    * installed here, so the unmodified v1 transport serves it, behind a rewrite of that event.
    */
   pythonEndpoint?: boolean;
+  /**
+   * gzip the GET stream whatever the client accepts (SSEServerTransport never compresses;
+   * servers behind a compressing proxy do), each event flushed as it is written.
+   */
+  gzipStream?: boolean;
 }
 
 /**
  * A v1 legacy HTTP+SSE (2024-11-05 transport) server: `GET <origin>/sse` opens the stream,
  * whose `endpoint` event names `POST <origin>/messages?sessionId=...`.
  */
+/** Makes everything written to `res` go out gzipped (content-encoding: gzip), flushed at each write. */
+function gzipResponse(res: ServerResponse): void {
+  const gzip = createGzip({ flush: zlibConstants.Z_SYNC_FLUSH });
+  const writeHead = res.writeHead.bind(res) as (status: number, headers?: OutgoingHttpHeaders) => ServerResponse;
+  const write = res.write.bind(res) as (chunk: Buffer) => boolean;
+  const end = res.end.bind(res) as () => ServerResponse;
+  gzip.on('data', (chunk: Buffer) => write(chunk));
+  gzip.on('end', () => end());
+  const patched = res as unknown as { writeHead: (status: number, headers?: OutgoingHttpHeaders) => ServerResponse; write: (chunk: string | Uint8Array) => boolean; end: () => ServerResponse };
+  patched.writeHead = (status, headers) => writeHead(status, { ...headers, 'content-encoding': 'gzip' });
+  patched.write = (chunk) => gzip.write(chunk);
+  patched.end = () => {
+    gzip.end();
+    return res;
+  };
+}
+
 export async function startLegacySseServer(build: () => McpServer, options: LegacySseOptions = {}): Promise<McpHttpServer> {
   const transports = new Map<string, SSEServerTransport>();
   const seen: SeenRequest[] = [];
@@ -170,6 +193,7 @@ export async function startLegacySseServer(build: () => McpServer, options: Lega
           };
           (res as unknown as { write: (chunk: string | Uint8Array) => boolean }).write = (chunk) => write(typeof chunk === 'string' ? rewrite(chunk) : chunk);
         }
+        if (options.gzipStream) gzipResponse(res);
         const transport = new SSEServerTransport('/messages', res);
         transports.set(transport.sessionId, transport);
         res.on('close', () => transports.delete(transport.sessionId));
