@@ -39,6 +39,25 @@ export default tseslint.config(
       ],
     },
   },
+  // config/ (the tapwire.yaml schema and loader) sits beside core/: it may import config/ and
+  // core/ only, so every layer can read the configuration without depending on the proxy.
+  // Both folders are flat, so the one path allowed out of config/ is ../core/<file>.
+  {
+    files: ['config/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^\\.\\./(?!core/[\\w-][\\w.-]*$)', message: 'config/ depends on core/ only: import only from config/, core/, node: or npm packages.' }] },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "ImportExpression[source.value=/^\\.\\.\\/(?!core\\/[\\w-][\\w.-]*$)/]",
+          message: 'config/ depends on core/ only: import only from config/, core/, node: or npm packages.',
+        },
+      ],
+    },
+  },
   {
     files: ['eslint.config.js'],
     ...tseslint.configs.disableTypeChecked,

@@ -19,7 +19,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
-import { parseConfig } from '../sidecar/config.js';
+import { parseConfig } from '../config/config.js';
 import { createLogger } from '../core/log.js';
 import { startSidecar } from '../sidecar/sidecar.js';
 import { describeMachine } from './report.js';

@@ -3,7 +3,7 @@
 // jwt.claims in policies; a route with require_identity refuses a call without a valid one.
 import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
-import { ConfigError, type Config } from '../sidecar/config.js';
+import { ConfigError, type Config } from '../config/config.js';
 
 export type IdentityConfig = NonNullable<Config['identity']>['jwt'];
 

@@ -2,7 +2,7 @@
 // config, policy file, selection, database or listen address), in one place for every
 // command. Anything else is a bug in tapwire and keeps its stack trace.
 import type { Command } from 'commander';
-import { ConfigError } from './config.js';
+import { ConfigError } from '../config/config.js';
 import { StoreError } from '../store/db.js';
 import { PolicyError } from '../policies/file.js';
 import { SelectionError } from '../store/select.js';

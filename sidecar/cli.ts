@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { knownFailure } from './cli-failures.js';
 import { listenOption } from './cli-options.js';
-import { configForCommand, configToRun, loadConfig } from './config.js';
+import { configForCommand, configToRun, loadConfig } from '../config/config.js';
 import { createLogger } from '../core/log.js';
 import { demoCommand } from './demo/command.js';
 import { runWrap, wrapCommand } from './mcp/stdio-wrap.js';

@@ -5,6 +5,7 @@
 import type { Exchange, ExchangeEvent, ExchangeRecord, Payload } from '../core/exchange.js';
 import type { HeaderMap } from '../core/headers.js';
 import type { SseEvent } from '../core/sse.js';
+import { DEFAULT_EVENT_LIMITS, type EventLimits } from '../config/config.js';
 
 export interface ResponseHead {
   status: number;
@@ -74,15 +75,6 @@ export function httpRecord(outcome: ForwardOutcome): ExchangeRecord {
   }
   return { exchange, request: outcome.request, response: outcome.response, events: outcome.events };
 }
-
-/** How many stream events one exchange keeps (store.max_events, store.max_event_bytes). */
-export interface EventLimits {
-  maxEvents: number;
-  /** The total of the kept events' data, in UTF-16 units (bytes for ASCII). */
-  maxEventBytes: number;
-}
-
-export const DEFAULT_EVENT_LIMITS: EventLimits = { maxEvents: 100_000, maxEventBytes: 16_777_216 };
 
 /**
  * The events of one exchange, up to its limits: past them events are counted, not kept,

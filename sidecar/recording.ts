@@ -5,7 +5,7 @@
 import { Recorder } from '../store/recorder.js';
 import type { PolicyGate } from '../policies/enforce.js';
 import { watchPolicies, type PolicyWatcher } from '../policies/watch.js';
-import type { Config } from './config.js';
+import type { Config } from '../config/config.js';
 import { reviewKeepingBytes } from '../core/binary-bodies.js';
 import type { ExchangeRecord, Payload } from '../core/exchange.js';
 import { DEFAULT_REDACTED, REPLAY_OF_HEADER } from '../core/headers.js';

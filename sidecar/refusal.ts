@@ -7,7 +7,7 @@ import type { HeaderMap } from '../core/headers.js';
 import { errorResponse, INVALID_REQUEST } from '../core/jsonrpc.js';
 import { adapterFor } from './llm/observer.js';
 import type { RecordSink } from './observer.js';
-import type { RouteConfig } from './config.js';
+import type { RouteConfig } from '../config/config.js';
 
 /** A request body longer than limits.max_request_bytes. */
 export class BodyTooLarge extends Error {

@@ -1,7 +1,7 @@
 // A route forwarded over HTTP, at run time: its config plus the pooled keep-alive
 // connections to its upstream. (Routes with a command are served by sidecar/mcp/stdio-http.ts.)
 import { Pool } from 'undici';
-import type { UpstreamRouteConfig } from './config.js';
+import type { UpstreamRouteConfig } from '../config/config.js';
 
 export class Route {
   readonly pool: Pool;

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Recorder } from '../store/recorder.js';
-import { ConfigError, eventLimitsOf, isCommandRoute, isFederatedRoute, type Config, type RouteConfig } from './config.js';
+import { ConfigError, eventLimitsOf, isCommandRoute, isFederatedRoute, type Config, type RouteConfig } from '../config/config.js';
 import { blankExchange, type Exchange } from '../core/exchange.js';
 import { forward, type ForwardContext } from './forward.js';
 import { ADMIN_PREFIX, checkListen, InboundGuard, listensInsecurely, type Refusal } from './inbound.js';

@@ -4,7 +4,7 @@
 // redact rules of a config's policy files, applied again to the copy (records written
 // before a rule existed are masked too). The TUI exports single exchanges with exchangeJsonLine.
 import { isUtf8 } from 'node:buffer';
-import type { Config } from '../sidecar/config.js';
+import type { Config } from '../config/config.js';
 import type { ExchangeRecord, Payload } from '../core/exchange.js';
 import { DEFAULT_REDACTED, redactHeaders } from '../core/headers.js';
 import { redactQueryCredentials } from '../core/url-credentials.js';

@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Writable } from 'node:stream';
-import { loadConfig } from '../sidecar/config.js';
+import { loadConfig } from '../config/config.js';
 import { openDatabase } from '../store/db.js';
 import { DEFAULT_EXPORT_REDACTION, exportExchangeById, exportRedaction } from '../store/export.js';
 

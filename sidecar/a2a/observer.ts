@@ -3,7 +3,7 @@
 // answer or the SSE stream, estimates the tokens of the message parts sent and received,
 // reads A2A errors, rewrites agent cards so the agent keeps calling through tapwire, and
 // checks the signatures of signed cards.
-import type { RouteConfig } from '../config.js';
+import type { RouteConfig } from '../../config/config.js';
 import { forwardableHeaders } from '../../core/headers.js';
 import { classify, errorResponse, idText, INTERNAL_ERROR } from '../../core/jsonrpc.js';
 import { estimateTokens } from '../../core/tokenizer.js';

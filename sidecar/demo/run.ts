@@ -4,7 +4,7 @@
 // prints a summary read from the database. Loaded only when the demo runs (command.ts).
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, configSchema, type Config } from '../config.js';
+import { ConfigError, configSchema, type Config } from '../../config/config.js';
 import { createLogger } from '../../core/log.js';
 import { startSidecar, type Sidecar } from '../sidecar.js';
 import { openDatabase } from '../../store/db.js';

@@ -5,7 +5,7 @@ import { httpRecord, type ExchangeObserver, type ForwardOutcome, type RecordSink
 import type { SseEvent } from '../../core/sse.js';
 import { jsonValue } from '../../core/json-body.js';
 import { type LlmAdapter, type LlmCall, type Provider, type UpstreamTraits } from './adapter.js';
-import type { RouteConfig } from '../config.js';
+import type { RouteConfig } from '../../config/config.js';
 import { anthropicAdapter } from './anthropic.js';
 import { openaiAdapter } from './openai.js';
 import type { PriceBook } from './pricing.js';

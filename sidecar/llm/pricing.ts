@@ -1,5 +1,5 @@
 // Cost in USD of one LLM call, from the built-in price table and the config's overrides.
-import type { PriceOverride } from '../config.js';
+import type { PriceOverride } from '../../config/config.js';
 import { BUILT_IN_PRICES, type Price } from './prices.js';
 import type { Usage } from './usage.js';
 

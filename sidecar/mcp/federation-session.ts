@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { reviewedAnswer, type AnswerReview, type PolicyGate } from '../../policies/enforce.js';
-import type { FederatedRouteConfig } from '../config.js';
+import type { FederatedRouteConfig } from '../../config/config.js';
 import type { Exchange } from '../../core/exchange.js';
 import type { HeaderMap } from '../../core/headers.js';
 import { classify, errorResponse, idKey, INTERNAL_ERROR, type JsonRpcId, type JsonRpcMessage } from '../../core/jsonrpc.js';

@@ -1,7 +1,7 @@
 // How a federated route reaches each of its servers: through the server route's own
 // transport (its undici pool for an upstream URL, its command as a stdio process), its
 // exchanges recorded on that route's tracker.
-import type { RouteConfig } from '../config.js';
+import type { RouteConfig } from '../../config/config.js';
 import type { Logger } from '../../core/log.js';
 import type { Route } from '../route.js';
 import { HttpUpstream, StdioUpstream } from './federation-upstream.js';

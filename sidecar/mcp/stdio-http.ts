@@ -7,7 +7,7 @@
 // servers (federation-session.ts). One bridge per route.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { PolicyGate } from '../../policies/enforce.js';
-import type { CommandRouteConfig } from '../config.js';
+import type { CommandRouteConfig } from '../../config/config.js';
 import { blankExchange } from '../../core/exchange.js';
 import type { HeaderMap } from '../../core/headers.js';
 import { INVALID_REQUEST, parseJsonRpcBody, PARSE_ERROR, type JsonRpcMessage } from '../../core/jsonrpc.js';

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { AnswerReviews, PolicyGate } from '../../policies/enforce.js';
-import { ConfigError, eventLimitsOf, type Config } from '../config.js';
+import { ConfigError, eventLimitsOf, type Config } from '../../config/config.js';
 import { redactHeaders } from '../../core/headers.js';
 import { CONNECTION_CLOSED, errorResponse, INVALID_REQUEST, parseJsonRpc } from '../../core/jsonrpc.js';
 import type { Logger } from '../../core/log.js';

@@ -8,7 +8,8 @@ import { blankExchange, type Direction, type Exchange, type Payload } from '../.
 import type { HeaderMap } from '../../core/headers.js';
 import { idKey, idText, type JsonRpcId, type JsonRpcMessage } from '../../core/jsonrpc.js';
 import { estimateTokens } from '../../core/tokenizer.js';
-import { EventLog, type EventLimits, type RecordSink } from '../observer.js';
+import type { EventLimits } from '../../config/config.js';
+import { EventLog, type RecordSink } from '../observer.js';
 import { metaTraceparent, parseTraceparent, spanOf, TraceStarter, type TraceParent } from '../../core/trace-context.js';
 import { requestFacts, resultFacts, type McpRequestFacts } from './facts.js';
 import type { LegacyStream } from './legacy-sse.js';

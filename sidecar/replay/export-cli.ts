@@ -9,7 +9,7 @@ import { openDatabase } from '../../store/db.js';
 import { DEFAULT_EXPORT_REDACTION, exportRedaction, redactedCopy, writeJsonl } from '../../store/export.js';
 import { writeHar } from '../../store/har.js';
 import { compileFilter, selectRecords } from '../../store/select.js';
-import { loadConfig } from '../config.js';
+import { loadConfig } from '../../config/config.js';
 import type { ExchangeRecord } from '../../core/exchange.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -6,7 +6,7 @@ import { parsePath } from '../../store/canonical-json.js';
 import { DEFAULT_LLM_IGNORED } from '../../store/replay-match.js';
 import { compileFilter } from '../../store/select.js';
 import { listenOption } from '../cli-options.js';
-import { ConfigError, loadConfig } from '../config.js';
+import { ConfigError, loadConfig } from '../../config/config.js';
 import { startMock } from './mock.js';
 
 interface MockCliOptions {

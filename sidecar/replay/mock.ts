@@ -19,7 +19,7 @@ import { llmKey, mcpKey, RecordingPool, type KeyPart, type Miss } from '../../st
 import { selectRecords } from '../../store/select.js';
 import { isAgentCard } from '../a2a/card.js';
 import { AGENT_CARD_PATH, describeCall, OLD_AGENT_CARD_PATH } from '../a2a/wire.js';
-import type { Config } from '../config.js';
+import type { Config } from '../../config/config.js';
 import { DECODED_FROM_HEADER } from '../../core/encoding.js';
 import type { ExchangeEvent, ExchangeRecord, Protocol } from '../../core/exchange.js';
 import { forwardableHeaders, type HeaderMap } from '../../core/headers.js';

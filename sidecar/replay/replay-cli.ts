@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Command } from 'commander';
 import { parsePath } from '../../store/canonical-json.js';
 import { compileFilter, SelectionError } from '../../store/select.js';
-import { ConfigError, loadConfig } from '../config.js';
+import { ConfigError, loadConfig } from '../../config/config.js';
 import { newExchangeId } from '../../core/exchange.js';
 import { createLogger } from '../../core/log.js';
 import { startSidecar } from '../sidecar.js';

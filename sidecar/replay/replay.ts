@@ -11,7 +11,7 @@
 // masked value is compared and printed masked, never in clear.
 import { performance } from 'node:perf_hooks';
 import { request } from 'undici';
-import type { Config } from '../config.js';
+import type { Config } from '../../config/config.js';
 import type { Exchange, ExchangeEvent, ExchangeRecord } from '../../core/exchange.js';
 import { REDACTED, REPLAY_OF_HEADER, type HeaderMap } from '../../core/headers.js';
 import { classify } from '../../core/jsonrpc.js';

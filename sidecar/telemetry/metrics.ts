@@ -13,7 +13,7 @@ import type { Resource } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
 import type { ExchangeRecord } from '../../core/exchange.js';
 import { isMcpClientRequest, llmOperation, type RouteTarget } from './attributes.js';
-import type { TelemetrySettings } from './config.js';
+import type { TelemetrySettings } from '../../config/telemetry.js';
 import type { ExportFailures } from './export-failures.js';
 
 /** gen_ai.client.token.usage buckets (GenAI semantic conventions). */

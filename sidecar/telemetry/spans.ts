@@ -8,7 +8,7 @@ import { AlwaysOnSampler, BatchSpanProcessor, TracerProvider, type IdGenerator }
 import type { ExchangeRecord } from '../../core/exchange.js';
 import { describeSpan, type RouteTarget, type SpanOptions } from './attributes.js';
 import { parentContext, spanOf } from '../../core/trace-context.js';
-import type { TelemetrySettings } from './config.js';
+import type { TelemetrySettings } from '../../config/telemetry.js';
 import type { ExportFailures } from './export-failures.js';
 
 /**

@@ -11,11 +11,11 @@ import {
   type Sampler,
 } from '@opentelemetry/sdk-trace';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Config } from '../config.js';
+import type { Config } from '../../config/config.js';
 import type { ExchangeRecord } from '../../core/exchange.js';
 import type { Logger } from '../../core/log.js';
 import type { RouteTarget } from './attributes.js';
-import { telemetrySettings, type TelemetrySettings } from './config.js';
+import { telemetrySettings, type TelemetrySettings } from '../../config/telemetry.js';
 import { TraceStarter } from '../../core/trace-context.js';
 import { ExportFailures } from './export-failures.js';
 import { ExchangeMetrics, type StoreStats } from './metrics.js';

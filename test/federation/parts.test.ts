@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { buildContext } from '../../policies/context.js';
-import { ConfigError, isFederatedRoute, parseConfig } from '../../sidecar/config.js';
+import { ConfigError, isFederatedRoute, parseConfig } from '../../config/config.js';
 import { blankExchange } from '../../core/exchange.js';
 import { decodeCursor, encodeCursor, NameSpace, oldestVersion, prefixes, unionCapabilities } from '../../sidecar/mcp/federation-names.js';
 

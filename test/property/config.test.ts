@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
-import { ConfigError, parseConfig } from '../../sidecar/config.js';
+import { ConfigError, parseConfig } from '../../config/config.js';
 
 function parsesOrExplains(text: string): void {
   try {

@@ -13,7 +13,7 @@ import { once } from 'node:events';
 import { connectClient } from '../support/mcp.js';
 import { collect, startAimock } from '../support/aimock.js';
 import { startTestSidecarFor } from '../support/sidecar.js';
-import { parseConfig } from '../../sidecar/config.js';
+import { parseConfig } from '../../config/config.js';
 import { sendRequest, v1Client } from '../support/a2a.js';
 import { a2aScenario, llmScenario, mcpScenario, OPENAI_KEY, OPENAI_MODEL, recordTraffic, type Recorded } from '../support/recorded-traffic.js';
 

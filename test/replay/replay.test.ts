@@ -15,7 +15,7 @@ import { openDatabase } from '../../store/db.js';
 import { getExchangeRecord } from '../../store/queries.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { loadConfig } from '../../sidecar/config.js';
+import { loadConfig } from '../../config/config.js';
 import { createLogger } from '../../core/log.js';
 import { startSidecar } from '../../sidecar/sidecar.js';
 

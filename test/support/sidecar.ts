@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig, type Config } from '../../sidecar/config.js';
+import { parseConfig, type Config } from '../../config/config.js';
 import type { Exchange, ExchangeRecord } from '../../core/exchange.js';
 import { createLogger, type Logger } from '../../core/log.js';
 import { startSidecar, type Sidecar } from '../../sidecar/sidecar.js';

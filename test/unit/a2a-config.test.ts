@@ -2,7 +2,7 @@
 // only a2a routes have it.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, parseConfig } from '../../sidecar/config.js';
+import { ConfigError, parseConfig } from '../../config/config.js';
 
 const route = (protocol: string, signedCards: string) =>
   `routes:\n  planner:\n    protocol: ${protocol}\n    upstream: http://127.0.0.1:9000\n    signed_cards: ${signedCards}\n`;

@@ -1,7 +1,7 @@
-// The layer rule (docs/architecture.md): core/ depends on nothing else in tapwire. ESLint's
-// Node API runs the repository's own eslint.config.js on probe snippets placed in core/ (an
-// import leaving core/ is reported, one inside core/ or of a package is not) and on the real
-// core/ files (none leaves core/ today).
+// The layer rules (docs/architecture.md): core/ depends on nothing else in tapwire, and config/
+// on core/ only. ESLint's Node API runs the repository's own eslint.config.js on probe snippets
+// placed in core/ or config/ (an import leaving the allowed folders is reported, one inside them
+// or of a package is not) and on the real core/ and config/ files (none breaks its rule today).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ESLint } from 'eslint';
@@ -59,6 +59,50 @@ describe('layers: core/ depends on nothing else in tapwire', () => {
   test('no file under core/ imports from outside core/', async () => {
     const results = await eslint.lintFiles(['core/']);
     assert.ok(results.length >= 12, `expected the core/ files, linted ${results.length}`);
+    const violations = results.flatMap((r) =>
+      r.messages.filter((m) => m.fatal === true || (m.ruleId !== null && LAYER_RULES.has(m.ruleId))).map((m) => `${r.filePath}:${m.line} ${m.message}`),
+    );
+    assert.deepEqual(violations, []);
+  });
+});
+
+describe('layers: config/ depends on core/ only', () => {
+  test('an import from config/ into a folder other than core/ is reported, static, type-only, re-export or dynamic', async () => {
+    const probe = [
+      "import { EventLog } from '../sidecar/observer.js';",
+      "import type { Store } from '../store/db.js';",
+      "export { compile } from '../policies/compile.js';",
+      "export const later = import('../tui/tui.js');",
+      "import { log } from '../core/../sidecar/route.js';",
+      'export type { Store };',
+      'void [EventLog, log];',
+    ].join('\n');
+    assert.deepEqual(await layerViolations(probe, 'config/layer-probe.ts'), [
+      '1:no-restricted-imports',
+      '2:no-restricted-imports',
+      '3:no-restricted-imports',
+      '4:no-restricted-syntax',
+      '5:no-restricted-imports',
+    ]);
+  });
+
+  test('imports of core/, inside config/, of node: modules and of npm packages are allowed', async () => {
+    const probe = [
+      "import { log } from '../core/log.js';",
+      "import type { ExchangeRecord } from '../core/exchange.js';",
+      "import { telemetrySchema } from './telemetry.js';",
+      "import { readFileSync } from 'node:fs';",
+      "import { z } from 'zod';",
+      "export const later = import('../core/sse.js');",
+      'export type { ExchangeRecord };',
+      'void [log, telemetrySchema, readFileSync, z];',
+    ].join('\n');
+    assert.deepEqual(await layerViolations(probe, 'config/layer-probe.ts'), []);
+  });
+
+  test('no file under config/ imports from outside config/ and core/', async () => {
+    const results = await eslint.lintFiles(['config/']);
+    assert.ok(results.length >= 2, `expected the config/ files, linted ${results.length}`);
     const violations = results.flatMap((r) =>
       r.messages.filter((m) => m.fatal === true || (m.ruleId !== null && LAYER_RULES.has(m.ruleId))).map((m) => `${r.filePath}:${m.line} ${m.message}`),
     );

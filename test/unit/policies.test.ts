@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { parseConfig } from '../../sidecar/config.js';
+import { parseConfig } from '../../config/config.js';
 import { blankExchange, type ExchangeRecord } from '../../core/exchange.js';
 import { compileExpression } from '../../policies/cel.js';
 import { buildContext } from '../../policies/context.js';

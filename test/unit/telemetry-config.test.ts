@@ -3,9 +3,9 @@
 // W3C traceparent values read and written as the spec says.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, parseConfig } from '../../sidecar/config.js';
+import { ConfigError, parseConfig } from '../../config/config.js';
 import { blankExchange } from '../../core/exchange.js';
-import { telemetrySettings } from '../../sidecar/telemetry/config.js';
+import { telemetrySettings } from '../../config/telemetry.js';
 import { formatTraceparent, parseTraceparent, TraceStarter } from '../../core/trace-context.js';
 import { AlwaysOffSampler, ParentBasedSampler } from '@opentelemetry/sdk-trace';
 

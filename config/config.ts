@@ -4,8 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import { z } from 'zod';
-import type { EventLimits } from './observer.js';
-import { telemetrySchema } from './telemetry/config.js';
+import { telemetrySchema } from './telemetry.js';
 
 const ROUTE_NAME = /^[a-z0-9][a-z0-9._-]*$/i;
 
@@ -71,13 +70,22 @@ const priceSchema = z.strictObject({
   cache_write_per_mtok: z.number().nonnegative().optional(),
 });
 
+/** How many stream events one exchange keeps (store.max_events, store.max_event_bytes). */
+export interface EventLimits {
+  maxEvents: number;
+  /** The total of the kept events' data, in UTF-16 units (bytes for ASCII). */
+  maxEventBytes: number;
+}
+
+export const DEFAULT_EVENT_LIMITS: EventLimits = { maxEvents: 100_000, maxEventBytes: 16_777_216 };
+
 const storeSchema = z.strictObject({
   path: z.string().min(1).default('tapwire.db'),
   max_body_bytes: z.number().int().nonnegative().default(1_048_576),
   // Stream events kept per exchange (a count, and the total of their data); past either,
   // events are counted but not stored, and the exchange is marked events_truncated.
-  max_events: z.number().int().nonnegative().default(100_000),
-  max_event_bytes: z.number().int().nonnegative().default(16_777_216),
+  max_events: z.number().int().nonnegative().default(DEFAULT_EVENT_LIMITS.maxEvents),
+  max_event_bytes: z.number().int().nonnegative().default(DEFAULT_EVENT_LIMITS.maxEventBytes),
   flush_interval_ms: z.number().int().positive().default(100),
   redact_headers: z.array(z.string().min(1)).default([]),
   // relaxed: responses never wait for the store; strict: a response is completed only once
