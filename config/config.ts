@@ -414,7 +414,7 @@ export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = pr
 }
 
 /** The file `tapwire run` loads when no --config is given, if the directory has one. */
-export const DEFAULT_CONFIG_FILE = 'tapwire.yaml';
+const DEFAULT_CONFIG_FILE = 'tapwire.yaml';
 
 /**
  * The config file `tapwire run` uses: --config's, else ./tapwire.yaml when it exists, unless

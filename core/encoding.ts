@@ -42,7 +42,7 @@ function known(encoding: string | undefined): Encoding | null {
 }
 
 /** True when `encoding` is one tapwire decodes (gzip, deflate, br). */
-export function isDecodable(encoding: string | undefined): boolean {
+function isDecodable(encoding: string | undefined): boolean {
   return known(encoding) !== null;
 }
 
@@ -114,7 +114,7 @@ export function boundedDecoder(encoding: string | undefined, onData: (chunk: Buf
 }
 
 /** A whole body decoded off the event loop: at most `limit` bytes of it, and why it stopped short, if it did. */
-export async function decodeOffLoop(body: Buffer, encoding: string | undefined, limit: number): Promise<{ bytes: Buffer; stopped: string | null }> {
+async function decodeOffLoop(body: Buffer, encoding: string | undefined, limit: number): Promise<{ bytes: Buffer; stopped: string | null }> {
   const chunks: Buffer[] = [];
   const decoder = boundedDecoder(encoding, (chunk) => chunks.push(chunk), () => limit);
   if (!decoder) return { bytes: body, stopped: null };

@@ -23,7 +23,7 @@ export interface SseEvent {
   oversize?: 'piece' | 'end';
 }
 
-export interface SseParserOptions {
+interface SseParserOptions {
   /** The longest event (its raw text, in UTF-16 units) held and parsed; longer ones pass in pieces. Default: no limit. */
   maxEventChars?: number;
 }

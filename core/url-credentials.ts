@@ -16,12 +16,12 @@ const QUERY_PARAM = /([?&;]|%3[fF]|%26|\\u0026)([A-Za-z0-9_.~+-]{1,200})(=|%3[dD
 /** Query parameter names that hold a credential: the credential header words, and `key`, `sig`, `pwd`, `pass` as words. */
 const QUERY_CREDENTIAL = /(^|[-_.])(key|sig|pwd|pass)([-_.]|$)/i;
 
-export function isCredentialParam(name: string): boolean {
+function isCredentialParam(name: string): boolean {
   return isCredentialName(name) || QUERY_CREDENTIAL.test(name);
 }
 
 /** `text` with the values of credential query parameters masked; the same string when there are none. */
-export function maskQueryCredentials(text: string): string {
+function maskQueryCredentials(text: string): string {
   // Most text holds no query at all: skip the scan.
   if (!text.includes('=') && !/%3d/i.test(text)) return text;
   return text.replace(QUERY_PARAM, (whole, separator: string, name: string, equals: string, value: string) =>

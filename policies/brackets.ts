@@ -5,7 +5,7 @@
 const CLOSING: Record<string, string> = { '(': ')', '[': ']', '{': '}' };
 const OPENING: Record<string, string> = { ')': '(', ']': '[', '}': '{' };
 
-export interface BracketProblem {
+interface BracketProblem {
   message: string;
   /** 0-based offset of the bracket at fault. */
   offset: number;

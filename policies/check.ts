@@ -29,7 +29,7 @@ export const EXPRESSION_LIMITS = { chars: 4096, nodes: 1000, comprehensionDepth:
 type Expr = ReturnType<typeof parse>['expr'];
 
 /** A CEL type as far as overload resolution needs it (lists and maps hold dyn). */
-export type Kind = 'int' | 'uint' | 'double' | 'string' | 'bool' | 'bytes' | 'null' | 'timestamp' | 'duration' | 'list' | 'map' | 'type' | 'dyn' | 'object';
+type Kind = 'int' | 'uint' | 'double' | 'string' | 'bool' | 'bytes' | 'null' | 'timestamp' | 'duration' | 'list' | 'map' | 'type' | 'dyn' | 'object';
 
 interface Typed {
   kind: Kind;

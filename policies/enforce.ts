@@ -893,7 +893,7 @@ function answerReplacement(head: ResponseHead, data: string): Replacement {
  * refusal. A refusal is recorded as sent (what the rule blocked is stored nowhere); a
  * filtered list keeps the server's own answer in the record.
  */
-export interface ReviewedAnswer {
+interface ReviewedAnswer {
   text: string;
   refused: boolean;
 }

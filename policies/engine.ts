@@ -35,7 +35,7 @@ export interface Decision {
 const ALLOW: Decision = { outcome: 'allow', rule: null, reason: '', retryAfterSeconds: null, findings: [] };
 
 /** The policy_rule recorded on a request refused because tapwire could not read it. */
-export const UNREADABLE_RULE = 'unreadable';
+const UNREADABLE_RULE = 'unreadable';
 
 function period(ms: number): string {
   for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {

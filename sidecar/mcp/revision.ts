@@ -7,7 +7,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { HeaderMap } from '../../core/headers.js';
 
 /** The first revision whose results carry `resultType` (and whose requests carry the `_meta` envelope). */
-export const MODERN_REVISION = '2026-07-28';
+const MODERN_REVISION = '2026-07-28';
 
 /** The `_meta` key naming a 2026-era request's protocol revision. */
 const PROTOCOL_VERSION_META = 'io.modelcontextprotocol/protocolVersion';

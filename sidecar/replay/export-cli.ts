@@ -30,7 +30,7 @@ export interface ExportResult {
 }
 
 /** Runs an export; resolves to what was written and what was left out. */
-export async function runExport(options: ExportOptions, stdout: NodeJS.WritableStream = process.stdout): Promise<ExportResult> {
+async function runExport(options: ExportOptions, stdout: NodeJS.WritableStream = process.stdout): Promise<ExportResult> {
   const filter = options.filter ? compileFilter(options.filter) : null;
   const redaction = options.config ? exportRedaction(loadConfig(options.config)) : DEFAULT_EXPORT_REDACTION;
   const db = openDatabase(options.db, { readonly: true });

@@ -5,10 +5,10 @@
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { Logger } from '../../core/log.js';
 
-export type Signal = 'traces' | 'metrics';
+type Signal = 'traces' | 'metrics';
 
 /** At most one log line per signal in this long. */
-export const FAILURE_LOG_INTERVAL_MS = 60_000;
+const FAILURE_LOG_INTERVAL_MS = 60_000;
 
 /** An OTLP exporter: span and metric exporters both report each export through a callback. */
 interface Exporter<Items> {
