@@ -9,7 +9,7 @@ import { telemetrySchema } from './telemetry.js';
 const ROUTE_NAME = /^[a-z0-9][a-z0-9._-]*$/i;
 
 /** What is wrong with a listen address (HOST:PORT, port 0 to 65535), or null when nothing is. */
-export function listenProblem(address: string): string | null {
+export function hostPortProblem(address: string): string | null {
   const match = /^(\[[0-9a-f:]+\]|[^:\s]+):(\d{1,5})$/i.exec(address);
   if (match) return Number(match[2]) > 65535 ? `port ${match[2]} is out of range (0 to 65535)` : null;
   // A bare port is the likeliest slip: suggest it on loopback.
@@ -17,7 +17,7 @@ export function listenProblem(address: string): string | null {
 }
 
 const hostPort = z.string().superRefine((address, ctx) => {
-  const problem = listenProblem(address);
+  const problem = hostPortProblem(address);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
