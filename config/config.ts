@@ -216,7 +216,8 @@ interface Problem {
   message: string;
 }
 
-function formatPath(path: readonly PropertyKey[]): string {
+/** A field's path as the config and policy files' errors name it: `routes.openai.upstream`, `rules[2].when`. */
+export function formatPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '');
 }
 

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { isNode, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { RE2JS } from 're2js';
+import { formatPath } from '../config/config.js';
 import { compileExpression, ExpressionError, phaseProblem, type CompiledExpression } from './cel.js';
 import type { Phase } from './vocabulary.js';
 
@@ -121,10 +122,6 @@ export class PolicyError extends Error {
     this.problems = all.map((p) => p.line);
     this.explained = all.map((p) => (p.pointer ? `${p.line}\n${p.pointer}` : p.line));
   }
-}
-
-function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '');
 }
 
 /** Locates nodes of a parsed document as file:line:col. */
