@@ -24,5 +24,5 @@ COPY --from=build /app/policies/examples ./policies/examples
 RUN mkdir /data && chmod 1777 /data
 USER node
 EXPOSE 4100
-ENTRYPOINT ["node", "/app/dist/sidecar/cli.js"]
+ENTRYPOINT ["node", "/app/dist/cli/cli.js"]
 CMD ["demo", "--forever", "--listen", "0.0.0.0:4100", "--db", "/data/tapwire.db"]

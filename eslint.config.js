@@ -1,6 +1,42 @@
-// Lint configuration: typescript-eslint's recommended type-aware rules over all sources, and the layer rule.
+// Lint configuration: typescript-eslint's recommended type-aware rules over all sources, and the layer rules.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+
+/**
+ * The layers, bottom first (docs/architecture.md). A folder may import its own files and the
+ * folders of lower layers, never a folder of its own layer or a higher one; nothing imports
+ * test/ or bench/. core/ has a stricter rule of its own (it is flat: no `../` at all).
+ */
+const LAYERS = [['core'], ['config'], ['policies', 'store', 'telemetry'], ['protocols'], ['proxy'], ['tools'], ['tui', 'demo'], ['cli']];
+const OUTSIDE = ['test', 'bench'];
+const CORE_MESSAGE = 'core/ depends on nothing else in tapwire: import only from core/, node: or npm packages.';
+
+/**
+ * One rule block per folder above core/: an import whose relative path names a folder the
+ * layering forbids is reported, whatever the path's shape (`../proxy/x.js`,
+ * `../../proxy/x.js`, `../core/../proxy/x.js`): a path that reaches a folder names it. So no
+ * subfolder anywhere may share a name with a layer folder.
+ */
+function layerRules() {
+  return LAYERS.flatMap((layer, level) =>
+    level === 0
+      ? []
+      : layer.map((folder) => {
+          const below = LAYERS.slice(0, level).flat();
+          const forbidden = [...LAYERS.flat().filter((f) => f !== folder && !below.includes(f)), ...OUTSIDE];
+          const names = forbidden.join('|');
+          const message = `${folder}/ may import only ${folder}/ and the layers below it (${below.join(', ')}): see docs/architecture.md.`;
+          return {
+            files: [`${folder}/**/*.ts`],
+            rules: {
+              'no-restricted-imports': ['error', { patterns: [{ regex: `^\\.{1,2}/(?:.*/)?(?:${names})(?:/|$)`, message }] }],
+              // no-restricted-imports does not see import(): the same rule for dynamic imports.
+              'no-restricted-syntax': ['error', { selector: `ImportExpression[source.value=/^\\.{1,2}\\/(.*\\/)?(${names})(\\/|$)/]`, message }],
+            },
+          };
+        }),
+  );
+}
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'bench/results/'] },
@@ -25,39 +61,12 @@ export default tseslint.config(
   {
     files: ['core/**/*.ts'],
     rules: {
-      'no-restricted-imports': [
-        'error',
-        { patterns: [{ group: ['../*'], message: 'core/ depends on nothing else in tapwire: import only from core/, node: or npm packages.' }] },
-      ],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['../*'], message: CORE_MESSAGE }] }],
       // no-restricted-imports does not see import(): the same rule for dynamic imports.
-      'no-restricted-syntax': [
-        'error',
-        {
-          selector: "ImportExpression[source.value=/^\\.\\.\\//]",
-          message: 'core/ depends on nothing else in tapwire: import only from core/, node: or npm packages.',
-        },
-      ],
+      'no-restricted-syntax': ['error', { selector: 'ImportExpression[source.value=/^\\.\\.\\//]', message: CORE_MESSAGE }],
     },
   },
-  // config/ (the tapwire.yaml schema and loader) sits beside core/: it may import config/ and
-  // core/ only, so every layer can read the configuration without depending on the proxy.
-  // Both folders are flat, so the one path allowed out of config/ is ../core/<file>.
-  {
-    files: ['config/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        { patterns: [{ regex: '^\\.\\./(?!core/[\\w-][\\w.-]*$)', message: 'config/ depends on core/ only: import only from config/, core/, node: or npm packages.' }] },
-      ],
-      'no-restricted-syntax': [
-        'error',
-        {
-          selector: "ImportExpression[source.value=/^\\.\\.\\/(?!core\\/[\\w-][\\w.-]*$)/]",
-          message: 'config/ depends on core/ only: import only from config/, core/, node: or npm packages.',
-        },
-      ],
-    },
-  },
+  ...layerRules(),
   {
     files: ['eslint.config.js'],
     ...tseslint.configs.disableTypeChecked,

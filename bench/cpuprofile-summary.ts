@@ -24,7 +24,7 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
-/** "node_modules/undici/…" -> "undici", "dist/sidecar/forward.js" -> "sidecar/forward.js", "node:internal/…" stays. */
+/** "node_modules/undici/…" -> "undici", "dist/proxy/forward.js" -> "proxy/forward.js", "node:internal/…" stays. */
 function place(url: string): string {
   if (!url) return '(native/vm)';
   const modules = url.lastIndexOf('node_modules/');

@@ -21,11 +21,11 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { z } from 'zod';
 import { parseConfig } from '../config/config.js';
 import { createLogger } from '../core/log.js';
-import { startSidecar } from '../sidecar/sidecar.js';
+import { startSidecar } from '../proxy/sidecar.js';
 import { describeMachine } from './report.js';
 import { percentiles, type Percentiles } from './stats.js';
 
-const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+const RESULTS_DIR = fileURLToPath(new URL('../../bench/results', import.meta.url));
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 function envCount(name: string, fallback: number): number {

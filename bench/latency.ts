@@ -36,7 +36,7 @@ import { cpuSeconds, machineTicks } from './proc.js';
 import { percentiles } from './stats.js';
 import type { ProbeSample } from './tapwire-probe.js';
 
-const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+const RESULTS_DIR = fileURLToPath(new URL('../../bench/results', import.meta.url));
 const CHAT_PATH = '/v1/chat/completions';
 
 function envNumber(name: string, fallback: number): number {

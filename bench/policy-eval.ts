@@ -14,7 +14,7 @@ import { parsePolicyFile } from '../policies/file.js';
 import { describeMachine } from './report.js';
 import { percentiles } from './stats.js';
 
-const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+const RESULTS_DIR = fileURLToPath(new URL('../../bench/results', import.meta.url));
 export const TARGET_MEDIAN_US = 50;
 
 /** 50 rules: none matches the two exchanges below, so every applicable rule is evaluated. */

@@ -1,6 +1,6 @@
 // Child processes of the benches: the mock upstream and the bare pass-through (forked, they
 // report their port over IPC) and tapwire itself, started the way a user runs it
-// (`node dist/sidecar/cli.js run --config <yaml>`). Every child is registered so the bench
+// (`node dist/cli/cli.js run --config <yaml>`). Every child is registered so the bench
 // can stop it on success, on failure and on Ctrl-C.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -155,7 +155,7 @@ export async function launchSidecarProcess(options: SidecarOptions): Promise<Sid
     ].join('\n'),
   );
   const logFd = openSync(logPath, 'w');
-  const cli = fileURLToPath(new URL('../sidecar/cli.js', import.meta.url));
+  const cli = fileURLToPath(new URL('../cli/cli.js', import.meta.url));
   const child = track(
     spawn(process.execPath, [...options.nodeFlags, cli, 'run', '--config', configPath], {
       stdio: ['ignore', logFd, logFd],

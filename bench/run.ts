@@ -32,7 +32,7 @@ import { runStore } from './scenario-store.js';
 import { runStreaming } from './scenario-streaming.js';
 import { NGINX_BINARY } from './nginx.js';
 
-const RESULTS_DIR = process.env.BENCH_RESULTS_DIR || fileURLToPath(new URL('../../bench/results/', import.meta.url));
+const RESULTS_DIR = process.env.BENCH_RESULTS_DIR || fileURLToPath(new URL('../../bench/results', import.meta.url));
 
 /** A tool's version from what it prints (nginx -v prints to stderr). */
 function commandVersion(command: string, args: string[], pattern: RegExp): string {

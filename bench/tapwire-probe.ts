@@ -1,5 +1,5 @@
 // Optional diagnostics preloaded into the tapwire process by the latency bench
-// (`node --import <this> dist/sidecar/cli.js run …` when BENCH_PROBE=1): measures the main
+// (`node --import <this> dist/cli/cli.js run …` when BENCH_PROBE=1): measures the main
 // thread's event-loop delay and garbage-collection pauses. On each SIGUSR2 it appends one
 // JSON line (a ProbeSample) to $TAPWIRE_BENCH_PROBE_OUT and starts counting afresh, so the
 // bench can attribute stalls to the scenario that just ran. It changes nothing in tapwire.

@@ -19,7 +19,7 @@ import { describeMachine } from './report.js';
 import { percentiles } from './stats.js';
 import { fillDatabase } from './tui-data.js';
 
-const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+const RESULTS_DIR = fileURLToPath(new URL('../../bench/results', import.meta.url));
 const ROWS = Number(process.env.BENCH_TUI_ROWS ?? 1_000_000);
 const WIDTH = 160;
 const HEIGHT = 40;

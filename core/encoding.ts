@@ -126,7 +126,7 @@ async function decodeOffLoop(body: Buffer, encoding: string | undefined, limit: 
 /**
  * One content coding undone synchronously, at most `limit` bytes: null when tapwire cannot
  * decode `encoding`; a RangeError (code ERR_BUFFER_TOO_LARGE) when it decodes to more, so a
- * small bomb costs no more than `limit`. Requests are read so (sidecar/readable-body.ts);
+ * small bomb costs no more than `limit`. Requests are read so (protocols/readable-body.ts);
  * stored rows with `partial`, which gives what a body cut short holds instead of throwing.
  */
 export function decodeBounded(body: Buffer, encoding: string, limit: number, { partial = false } = {}): Buffer | null {

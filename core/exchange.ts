@@ -53,7 +53,7 @@ export interface Exchange {
   details: string | null;
   /** A2A: the task the call created or acted on. */
   task_id: string | null;
-  /** A2A: the task's last state seen in the call, normalised across protocol versions (see sidecar/a2a/facts.ts). */
+  /** A2A: the task's last state seen in the call, normalised across protocol versions (see protocols/a2a/facts.ts). */
   task_state: string | null;
   /** Federated MCP routes: the agent-facing exchange that caused this per-server one. */
   parent_id: string | null;

@@ -8,7 +8,7 @@
 import { jsonValue, parseJson as parseWireJson } from '../core/json-body.js';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { Exchange } from '../core/exchange.js';
-import { messageTexts } from '../sidecar/a2a/facts.js';
+import { messageTexts } from '../protocols/a2a/facts.js';
 import type { Bindings } from './cel.js';
 
 export type Headers = Readonly<Record<string, string | string[] | undefined>>;

@@ -1,12 +1,12 @@
 // Actions on the selected exchange that other parts of tapwire provide: JSONL export
-// (store/export.ts) and replay (sidecar/replay/). The TUI binds a key only for the hooks
+// (tools/export.ts) and replay (tools/). The TUI binds a key only for the hooks
 // it is given, so every key it lists does something.
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { loadConfig } from '../config/config.js';
 import { openDatabase } from '../store/db.js';
-import { DEFAULT_EXPORT_REDACTION, exportExchangeById, exportRedaction } from '../store/export.js';
+import { DEFAULT_EXPORT_REDACTION, exportExchangeById, exportRedaction } from '../tools/export.js';
 
 export interface ActionHooks {
   /** Sends the recorded exchange again; resolves to a line for the status bar. */
@@ -43,7 +43,7 @@ export function actionHooks(options: ActionOptions): ActionHooks {
     const config = options.config;
     hooks.replay = async (dbPath, id) => {
       // Loaded on first use: replay starts a sidecar, which the TUI otherwise never needs.
-      const { runReplay } = await import('../sidecar/replay/replay-cli.js');
+      const { runReplay } = await import('../tools/replay-run.js');
       const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
       const [result] = await runReplay({ db: dbPath, ids: [id], config, concurrency: 1, path: [], ignore: [] }, discard);
       if (!result) return `replay of ${id}: nothing was sent`;

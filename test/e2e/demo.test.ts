@@ -17,7 +17,7 @@ import { listExchanges } from '../../store/queries.js';
 import { expandSqliteQuery, promqlMetricNames, promqlSelectors, readDashboards, REPO, scrapedSeries, targetsOf, traceqlAttributes } from '../support/grafana.js';
 import { startOtlpCollector, type OtlpCollector } from '../support/otlp.js';
 
-const CLI = fileURLToPath(new URL('../../sidecar/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../cli/cli.js', import.meta.url));
 /** The policy actions the summary counts as "flagged": let through, but marked for a reviewer. */
 const FLAGGED = new Set(['audit', 'would_deny', 'would_limit', 'error']);
 

@@ -13,8 +13,8 @@ import OpenAI from 'openai';
 import { startAimock, type LLMock } from '../support/aimock.js';
 import { startTestSidecar } from '../support/sidecar.js';
 
-const CLI = fileURLToPath(new URL('../../sidecar/cli.js', import.meta.url));
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const CLI = fileURLToPath(new URL('../../cli/cli.js', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
 function runCli(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: ROOT, timeout: 20_000 });

@@ -21,7 +21,7 @@ import { isRunning } from '../support/mcp-everything.js';
 import { assertStdioPolicies, one } from '../support/mcp.js';
 import { until } from '../support/upstream.js';
 
-const CLI = fileURLToPath(new URL('../../sidecar/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../cli/cli.js', import.meta.url));
 const TEST_SERVER = fileURLToPath(new URL('../support/mcp-stdio-server.js', import.meta.url));
 const V2_TEST_SERVER = fileURLToPath(new URL('../support/mcp-v2-stdio-server.js', import.meta.url));
 

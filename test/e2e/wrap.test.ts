@@ -19,7 +19,7 @@ import { getExchangeRecord, listExchanges } from '../../store/queries.js';
 import { until } from '../support/upstream.js';
 import { EVERYTHING, everythingSession, isProgressOfThreeSteps, isRunning, withoutProgress, type EverythingResults } from '../support/mcp-everything.js';
 
-const CLI = fileURLToPath(new URL('../../sidecar/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../cli/cli.js', import.meta.url));
 const TEST_SERVER = fileURLToPath(new URL('../support/mcp-stdio-server.js', import.meta.url));
 
 function recorded(dbPath: string): { exchanges: Exchange[]; record: (id: string) => ExchangeRecord } {

@@ -7,7 +7,7 @@ import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import type { Task } from '@a2a-js/sdk';
-import { normaliseState } from '../../sidecar/a2a/facts.js';
+import { normaliseState } from '../../protocols/a2a/facts.js';
 import type { Exchange } from '../../core/exchange.js';
 import { one } from '../support/mcp.js';
 import { AGENT_NAME, collect, failure, normalised, sendRequest, startA2aAgent, startA2aTapwire, v1Client, type A2aAgent, type Binding } from '../support/a2a.js';

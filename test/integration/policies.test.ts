@@ -23,8 +23,8 @@ import { until } from '../support/upstream.js';
 import type { Exchange } from '../../core/exchange.js';
 import { openDatabase } from '../../store/db.js';
 import { listExchanges } from '../../store/queries.js';
-import { DEFAULT_LLM_IGNORED } from '../../store/replay-match.js';
-import { startMock } from '../../sidecar/replay/mock.js';
+import { DEFAULT_LLM_IGNORED } from '../../tools/replay-match.js';
+import { startMock } from '../../tools/mock.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CONTENT_MAX_CHARS, TRUNCATED_MARK } from '../../sidecar/telemetry/content.js';
+import { CONTENT_MAX_CHARS, TRUNCATED_MARK } from '../../telemetry/content.js';
 import { z } from 'zod';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';

@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { anthropicAdapter } from '../../sidecar/llm/anthropic.js';
-import { openaiAdapter } from '../../sidecar/llm/openai.js';
-import { emptyFacts, type ResponseFacts } from '../../sidecar/llm/usage.js';
+import { anthropicAdapter } from '../../protocols/llm/anthropic.js';
+import { openaiAdapter } from '../../protocols/llm/openai.js';
+import { emptyFacts, type ResponseFacts } from '../../protocols/llm/usage.js';
 
 const PATHS = ['/v1/chat/completions', '/v1/responses', '/v1/embeddings', '/v1/completions', '/v1/messages', '/v1/messages/count_tokens', '/v1/models', '/x'];
 

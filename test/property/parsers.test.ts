@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { hasDotSegment } from '../../sidecar/inbound.js';
+import { hasDotSegment } from '../../proxy/inbound.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan, parseJson } from '../../core/json-body.js';
 import { classify, idKey, idText, parseJsonRpc } from '../../core/jsonrpc.js';
 import { MAX_RUN, tokenPieces } from '../../core/tokenizer.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { request } from 'undici';
-import { OBSERVED_BODY_LIMIT } from '../../sidecar/forward.js';
+import { OBSERVED_BODY_LIMIT } from '../../proxy/forward.js';
 import { bodyJson } from '../support/mcp.js';
 import { startTestSidecar, type TestSidecar } from '../support/sidecar.js';
 import { startUpstream } from '../support/upstream.js';

@@ -22,7 +22,7 @@ import { one } from '../support/mcp.js';
 import { startTestSidecarFor, type TestSidecar } from '../support/sidecar.js';
 import { startUpstream } from '../support/upstream.js';
 
-const CLI = fileURLToPath(new URL('../../sidecar/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../cli/cli.js', import.meta.url));
 const STDIO_SERVER = fileURLToPath(new URL('../support/mcp-stdio-server.js', import.meta.url));
 
 const deepObject = (depth: number): string => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;

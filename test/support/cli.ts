@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
-export const CLI = fileURLToPath(new URL('../../sidecar/cli.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../cli/cli.js', import.meta.url));
 
 export function runCli(args: string[], cwd?: string, env: NodeJS.ProcessEnv = process.env): { status: number | null; stdout: string; stderr: string } {
   const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd, env, timeout: 20_000 });

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
 /** The repository root (this file runs as dist/test/support/grafana.js). */
-export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+export const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 export const DASHBOARDS_DIR = join(REPO, 'grafana', 'dashboards');
 
 export interface DataSourceRef {

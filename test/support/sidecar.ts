@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parseConfig, type Config } from '../../config/config.js';
 import type { Exchange, ExchangeRecord } from '../../core/exchange.js';
 import { createLogger, type Logger } from '../../core/log.js';
-import { startSidecar, type Sidecar } from '../../sidecar/sidecar.js';
+import { startSidecar, type Sidecar } from '../../proxy/sidecar.js';
 import { openDatabase } from '../../store/db.js';
 import { getExchangeRecord, listExchanges } from '../../store/queries.js';
 

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'undici';
 import { freePort } from '../../bench/processes.js';
 
-const CLI = fileURLToPath(new URL('../../sidecar/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../cli/cli.js', import.meta.url));
 
 const running = new Set<ChildProcess>();
 process.once('exit', () => {

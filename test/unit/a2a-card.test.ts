@@ -4,8 +4,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { canonicalizeAgentCard, type AgentCard } from '@a2a-js/sdk';
-import { canonicalCardV1 } from '../../sidecar/a2a/canonical.js';
-import { rewriteCard, type UrlMapping } from '../../sidecar/a2a/card.js';
+import { canonicalCardV1 } from '../../protocols/a2a/canonical.js';
+import { rewriteCard, type UrlMapping } from '../../protocols/a2a/card.js';
 
 const base = {
   name: 'Planner',

@@ -2,8 +2,8 @@
 // normalised to v1.0, and task facts, states and errors of both versions' shapes.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { errorFacts, normaliseState, payloadFacts, requestFacts } from '../../sidecar/a2a/facts.js';
-import { describeCall } from '../../sidecar/a2a/wire.js';
+import { errorFacts, normaliseState, payloadFacts, requestFacts } from '../../protocols/a2a/facts.js';
+import { describeCall } from '../../protocols/a2a/wire.js';
 
 const rpc = (method: string, params: unknown = {}): Buffer => Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }));
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { ConfigError, loadConfig, parseConfig } from '../../config/config.js';
-import { upstreamTraits } from '../../sidecar/llm/observer.js';
+import { upstreamTraits } from '../../protocols/llm/observer.js';
 
 function configError(text: string, env: NodeJS.ProcessEnv = {}): string {
   try {

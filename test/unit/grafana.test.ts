@@ -8,7 +8,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parse } from 'yaml';
-import { METRICS_PATH } from '../../sidecar/telemetry/telemetry.js';
+import { METRICS_PATH } from '../../telemetry/telemetry.js';
 import { REPO, readDashboards, typeCheckDashboard } from '../support/grafana.js';
 
 interface ComposeService {

@@ -13,11 +13,11 @@ import { describe, test } from 'node:test';
 import { Client as V2Client, parseJSONRPCMessage, ProtocolError } from '@modelcontextprotocol/client';
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { JSONRPCMessageSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
-import { PolicyGate } from '../../policies/enforce.js';
+import { PolicyGate } from '../../protocols/policy-gate.js';
 import { PolicySet } from '../../policies/engine.js';
 import { parsePolicyFile } from '../../policies/file.js';
 import { classify, CONNECTION_CLOSED, errorResponse, INTERNAL_ERROR, type JsonRpcMessage } from '../../core/jsonrpc.js';
-import { requiresResultType } from '../../sidecar/mcp/revision.js';
+import { requiresResultType } from '../../protocols/mcp/revision.js';
 
 const REVISIONS = ['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25', '2026-07-28'] as const;
 type Revision = (typeof REVISIONS)[number];

@@ -3,9 +3,9 @@
 // finish reason, whatever the chunking of choices.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { openaiAdapter } from '../../sidecar/llm/openai.js';
+import { openaiAdapter } from '../../protocols/llm/openai.js';
 import type { SseEvent } from '../../core/sse.js';
-import { emptyFacts } from '../../sidecar/llm/usage.js';
+import { emptyFacts } from '../../protocols/llm/usage.js';
 
 function feed(path: string, request: Record<string, unknown>, chunks: unknown[]): ReturnType<typeof emptyFacts> {
   const raw = Buffer.from(JSON.stringify(request));

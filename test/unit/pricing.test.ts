@@ -2,8 +2,8 @@
 // apart, config overrides winning over the built-in table.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { PriceBook } from '../../sidecar/llm/pricing.js';
-import { BUILT_IN_PRICES } from '../../sidecar/llm/prices.js';
+import { PriceBook } from '../../protocols/llm/pricing.js';
+import { BUILT_IN_PRICES } from '../../protocols/llm/prices.js';
 
 const usage = (input: number, output: number, cacheRead = 0, cacheWrite = 0) => ({
   input_tokens: input,

@@ -3,9 +3,9 @@
 // the first differing part of the nearest recording down to the JSON path.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canonicalJson, firstDifference, parsePath } from '../../store/canonical-json.js';
-import { llmKey, mcpKey, RecordingPool } from '../../store/replay-match.js';
-import { structuralDiff } from '../../sidecar/replay/compare.js';
+import { canonicalJson, firstDifference, parsePath } from '../../tools/canonical-json.js';
+import { llmKey, mcpKey, RecordingPool } from '../../tools/replay-match.js';
+import { structuralDiff } from '../../tools/compare.js';
 
 test('canonical JSON ignores key order and the ignored paths, not values', () => {
   const ignored = [parsePath('metadata'), parsePath('messages.*.name')];

@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+// The tapwire command line: registers one command per file of cli/commands/, and turns the
+// failures a user can cause (a bad config, policy file or database) into one line and exit 2.
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { knownFailure } from './failures.js';
+import { demoCommand } from './commands/demo.js';
+import { exportCommand } from './commands/export.js';
+import { mockCommand } from './commands/mock.js';
+import { policyCommand } from './commands/policy.js';
+import { replayCommand } from './commands/replay.js';
+import { runCommand } from './commands/run.js';
+import { tuiCommand } from './commands/tui.js';
+import { wrapCliCommand } from './commands/wrap.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+const program = new Command()
+  .name('tapwire')
+  .description('A sidecar for AI agents: forwards, governs and records their LLM, MCP and A2A calls.')
+  .version(pkg.version, '-v, --version')
+  .showHelpAfterError()
+  // tapwire's own options come before the command, so `wrap` can hand everything after the
+  // server's command to the server (passThroughOptions).
+  .enablePositionalOptions();
+
+/** The command whose action is running, for naming its --db in a failure. */
+let running: Command | null = null;
+program.hook('preAction', (_program, command) => {
+  running = command;
+});
+
+/** Adds a command with the program's settings (help after an error), as program.command() gives them. */
+function adopt(command: Command, parent: Command = program): void {
+  command.copyInheritedSettings(parent);
+  for (const sub of command.commands) adopt(sub, command);
+  if (parent === program) program.addCommand(command);
+}
+
+for (const command of [runCommand(), wrapCliCommand(), demoCommand, policyCommand(), tuiCommand, exportCommand(), mockCommand(), replayCommand()]) adopt(command);
+
+try {
+  await program.parseAsync();
+} catch (err) {
+  const failure = knownFailure(err, running);
+  if (failure === null) throw err;
+  process.stderr.write(`tapwire: ${failure}\n`);
+  process.exit(2);
+}

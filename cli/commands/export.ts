@@ -1,0 +1,82 @@
+// `tapwire export [--db F] [--filter CEL] --format jsonl|har [-o FILE] [-c CONFIG]`: writes the
+// selected exchanges as JSON lines or as a HAR 1.2 document, redacted (see tools/export.ts).
+// A record that cannot be read or exported (a damaged row) is left out and named on stderr:
+// the rest is still exported.
+import { createWriteStream, readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { Command, Option } from 'commander';
+import { openDatabase } from '../../store/db.js';
+import { DEFAULT_EXPORT_REDACTION, exportRedaction, redactedCopy, writeJsonl } from '../../tools/export.js';
+import { writeHar } from '../../tools/har.js';
+import { compileFilter, selectRecords } from '../../tools/select.js';
+import { loadConfig } from '../../config/config.js';
+import type { ExchangeRecord } from '../../core/exchange.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+export interface ExportOptions {
+  db: string;
+  format: 'jsonl' | 'har';
+  filter?: string;
+  output?: string;
+  config?: string;
+}
+
+export interface ExportResult {
+  /** Exchanges written. */
+  count: number;
+  /** Exchanges left out, and why. */
+  skipped: { id: string; reason: string }[];
+}
+
+/** Runs an export; resolves to what was written and what was left out. */
+async function runExport(options: ExportOptions, stdout: NodeJS.WritableStream = process.stdout): Promise<ExportResult> {
+  const filter = options.filter ? compileFilter(options.filter) : null;
+  const redaction = options.config ? exportRedaction(loadConfig(options.config)) : DEFAULT_EXPORT_REDACTION;
+  const db = openDatabase(options.db, { readonly: true });
+  const out = options.output ? createWriteStream(options.output, { mode: 0o600 }) : stdout;
+  const skipped: ExportResult['skipped'] = [];
+  const skip = (id: string, reason: string): void => void skipped.push({ id, reason });
+  try {
+    const records = selectRecords(db, { filter, onUnreadable: skip });
+    const write = (text: string): void => void out.write(text);
+    let count: number;
+    if (options.format === 'jsonl') {
+      count = writeJsonl(records, write, redaction, skip);
+    } else {
+      const redacted = function* (): Generator<ExchangeRecord> {
+        for (const record of records) {
+          try {
+            yield redactedCopy(record, redaction);
+          } catch (err) {
+            skip(record.exchange.id, (err as Error).message);
+          }
+        }
+      };
+      count = writeHar(redacted(), pkg.version, write, skip);
+    }
+    return { count, skipped };
+  } finally {
+    db.close();
+    if (out !== stdout) {
+      out.end();
+      await once(out, 'close');
+    }
+  }
+}
+
+export function exportCommand(): Command {
+  return new Command('export')
+    .description('write recorded exchanges as JSON lines or HAR 1.2, redacted')
+    .option('--db <file>', 'the tapwire database to read', 'tapwire.db')
+    .option('--filter <cel>', 'only exchanges this CEL expression is true for (the policy vocabulary)')
+    .addOption(new Option('--format <format>', 'output format').choices(['jsonl', 'har']).makeOptionMandatory())
+    .option('-o, --output <file>', 'write to this file (created mode 0600) instead of stdout')
+    .option('-c, --config <file>', "apply this config's redaction too: store.redact_headers and its policy files' redact rules")
+    .action(async (opts: ExportOptions) => {
+      const { count, skipped } = await runExport(opts);
+      for (const { id, reason } of skipped) process.stderr.write(`tapwire: exchange ${id} skipped: ${reason}\n`);
+      if (opts.output) process.stderr.write(`tapwire: exported ${count} exchange${count === 1 ? '' : 's'} to ${opts.output}\n`);
+      else if (skipped.length > 0) process.stderr.write(`tapwire: exported ${count} exchange${count === 1 ? '' : 's'}\n`);
+    });
+}

@@ -1,0 +1,105 @@
+// `tapwire policy test FILE... [--db FILE] [--since 7d]`: runs the files' inline tests, then,
+// with a database, replays the recorded exchanges through the policy (limits simulated in
+// recorded time) and reports, per rule, what it would have denied, limited or flagged,
+// with example exchange ids.
+import { openDatabase } from '../../store/db.js';
+import { getExchangeRecord } from '../../store/queries.js';
+import { buildContext } from '../../policies/context.js';
+import { PolicySet } from '../../policies/engine.js';
+import { parseDuration, PolicyError, type Action } from '../../policies/file.js';
+import { loadPolicyFiles } from '../../policies/load.js';
+import { runInlineTests } from '../../policies/testing.js';
+
+export interface PolicyTestOptions {
+  db?: string;
+  since?: string;
+  /** Labels of the agent, for rules that read agent.labels. */
+  agentLabels?: Record<string, string>;
+}
+
+const EXAMPLES = 3;
+
+interface RuleTally {
+  count: number;
+  examples: string[];
+}
+
+/** Returns the exit code: 0 when every inline test passes, 1 when one fails, 2 for bad input. */
+export function policyTest(patterns: readonly string[], options: PolicyTestOptions, out: NodeJS.WritableStream, err: NodeJS.WritableStream): number {
+  // Bad flags are refused before any test runs or any file is read.
+  const sinceMs = options.since === undefined ? null : parseDuration(options.since);
+  if (options.since !== undefined && sinceMs === null) {
+    err.write(`tapwire: --since ${JSON.stringify(options.since)}: expected a duration such as 30m, 12h or 7d\n`);
+    return 2;
+  }
+  let files;
+  try {
+    files = loadPolicyFiles(patterns);
+  } catch (e) {
+    if (!(e instanceof PolicyError)) throw e;
+    err.write(`${e.explained.join('\n')}\n`);
+    return 2;
+  }
+  let failures = 0;
+  for (const file of files) {
+    for (const result of runInlineTests(file)) {
+      if (result.passed) out.write(`pass ${file.path}: ${result.test.name}\n`);
+      else {
+        failures++;
+        const got = result.error ?? `got ${result.got!.action}${result.got!.rule ? ` (rule ${result.got!.rule})` : ''}`;
+        out.write(`FAIL ${result.test.at}: ${result.test.name}: expected ${result.test.expect}${result.test.rule ? ` (rule ${result.test.rule})` : ''}, ${got}\n`);
+      }
+    }
+  }
+  const testCount = files.reduce((n, f) => n + f.tests.length, 0);
+  out.write(`${testCount - failures}/${testCount} tests passed\n`);
+  if (options.db) {
+    replayDatabase(new PolicySet(files), options.db, sinceMs === null ? 0 : Date.now() - sinceMs, options.agentLabels ?? {}, out);
+  }
+  return failures > 0 ? 1 : 0;
+}
+
+function replayDatabase(set: PolicySet, path: string, since: number, agentLabels: Record<string, string>, out: NodeJS.WritableStream): void {
+  const db = openDatabase(path, { readonly: true });
+  try {
+    const ids = db.prepare(`SELECT id FROM exchanges WHERE started_at >= ? ORDER BY id`).pluck().all(since) as string[];
+    const tallies = new Map<string, Map<Action, RuleTally>>();
+    const note = (rule: string | null, action: Action, id: string): void => {
+      const name = rule ?? '(default)';
+      let byAction = tallies.get(name);
+      if (!byAction) tallies.set(name, (byAction = new Map<Action, RuleTally>()));
+      let tally = byAction.get(action);
+      if (!tally) byAction.set(action, (tally = { count: 0, examples: [] }));
+      tally.count++;
+      if (tally.examples.length < EXAMPLES) tally.examples.push(id);
+    };
+    for (const id of ids) {
+      const record = getExchangeRecord(db, id)!;
+      // Judged as if no policy had run when it was recorded.
+      const exchange = { ...record.exchange, policy_rule: null, policy_action: null, policy_reason: null };
+      if (exchange.status === 'denied') exchange.status = 'ok';
+      const bindings = buildContext({ exchange, request: record.request, response: record.response, events: record.events, agentLabels });
+      const request = set.decide('request', bindings, exchange.started_at);
+      const decisions = request.outcome === 'allow' ? [request, set.decide('response', bindings, exchange.started_at)] : [request];
+      for (const decision of decisions) {
+        if (decision.outcome !== 'allow') note(decision.rule, decision.outcome, id);
+        for (const f of decision.findings) {
+          if (f.action === 'error') continue;
+          note(f.rule, f.action === 'would_deny' ? 'deny' : f.action === 'would_limit' ? 'limit' : f.action, id);
+        }
+      }
+      // Token budgets are charged with what the call really used.
+      set.review({ ...record, exchange }, { agentLabels });
+    }
+    out.write(`\n${ids.length} recorded exchanges${since > 0 ? ` since ${new Date(since).toISOString()}` : ''} from ${path}:\n`);
+    if (tallies.size === 0) out.write('  no rule would have denied, limited or flagged any of them\n');
+    for (const [rule, byAction] of tallies) {
+      for (const [action, tally] of byAction) {
+        const verb = action === 'deny' ? 'denied' : action === 'limit' ? 'limited' : action === 'audit' ? 'flagged' : action === 'redact' ? 'redacted' : 'allowed';
+        out.write(`  ${rule}: would have ${verb} ${tally.count} (e.g. ${tally.examples.join(', ')})\n`);
+      }
+    }
+  } finally {
+    db.close();
+  }
+}

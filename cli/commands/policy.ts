@@ -1,0 +1,26 @@
+// `tapwire policy check|test`: the command group; each subcommand's work is in its own file
+// (policy-check.ts, policy-test.ts).
+import { Command } from 'commander';
+import { policyCheck } from './policy-check.js';
+import { policyTest } from './policy-test.js';
+
+export function policyCommand(): Command {
+  const policy = new Command('policy').description('check and test CEL policy files');
+  policy
+    .command('check')
+    .description('parse and type-check policy files; errors name the file, line and column')
+    .argument('<files...>', 'policy files (wildcards allowed in the file name)')
+    .action((files: string[]) => {
+      process.exitCode = policyCheck(files, process.stdout, process.stderr);
+    });
+  policy
+    .command('test')
+    .description("run policy files' inline tests; with --db, what they would have done to the recorded traffic")
+    .argument('<files...>', 'policy files (wildcards allowed in the file name)')
+    .option('--db <file>', 'a tapwire database to evaluate the policies against')
+    .option('--since <duration>', 'only exchanges recorded within this long, e.g. 12h or 7d')
+    .action((files: string[], opts: { db?: string; since?: string }) => {
+      process.exitCode = policyTest(files, opts, process.stdout, process.stderr);
+    });
+  return policy;
+}

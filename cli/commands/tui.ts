@@ -1,0 +1,23 @@
+// `tapwire tui [--db FILE]`: opens the recorded traffic in the terminal UI. The database is
+// checked before the screen takes over the terminal, so a wrong path is one plain message.
+import { Command } from 'commander';
+import blessed from 'blessed';
+import { actionHooks } from '../../tui/actions.js';
+import { TuiApp } from '../../tui/app.js';
+import { openForBrowsing } from '../../tui/open.js';
+
+export const tuiCommand = new Command('tui')
+  .description('explore the recorded traffic in a terminal UI (read-only; works while the sidecar records)')
+  .option('--db <file>', 'the SQLite file to open', 'tapwire.db')
+  .option('-c, --config <file>', "tapwire.yaml: its redaction applies to exports, and `r` replays through its routes")
+  .action(async (opts: { db: string; config?: string }) => {
+    const hooks = actionHooks({ config: opts.config, exportDir: '.' });
+    const db = openForBrowsing(opts.db);
+    const screen = blessed.screen({ smartCSR: true, title: `tapwire ${opts.db}`, warnings: false, fullUnicode: true });
+    const app = new TuiApp({ db, dbPath: opts.db, screen, hooks });
+    try {
+      await app.start();
+    } finally {
+      db.close();
+    }
+  });

@@ -1,0 +1,150 @@
+// The demo's closing summary, read back from the database after the recorder has flushed:
+// exchanges per protocol with tokens, cost, denials and flags; the refused and flagged
+// exchanges with their rule; and the slowest calls. Only this run's exchanges count.
+import type { Db } from '../store/db.js';
+
+/** policy_action values that let the call through but mark it for a reviewer. */
+export const FLAGGED_ACTIONS = ['audit', 'would_deny', 'would_limit', 'error'] as const;
+
+export interface ProtocolTotals {
+  protocol: string;
+  exchanges: number;
+  errors: number;
+  denied: number;
+  flagged: number;
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number;
+}
+
+export interface PolicyEvent {
+  id: string;
+  status: string;
+  policy_action: string;
+  policy_rule: string | null;
+  policy_reason: string | null;
+  protocol: string;
+  method: string | null;
+  target: string | null;
+}
+
+export interface SlowCall {
+  id: string;
+  protocol: string;
+  method: string | null;
+  target: string | null;
+  duration_ms: number;
+}
+
+export interface DemoSummary {
+  protocols: ProtocolTotals[];
+  total: ProtocolTotals;
+  policyEvents: PolicyEvent[];
+  slowest: SlowCall[];
+}
+
+const FLAGGED_SQL = FLAGGED_ACTIONS.map((a) => `'${a}'`).join(', ');
+
+/** Reads the summary of the exchanges `agent` started at or after `since` (Unix ms). */
+export function readSummary(db: Db, agent: string, since: number): DemoSummary {
+  const params = { agent, since };
+  const protocols = db
+    .prepare(
+      `SELECT protocol, count(*) AS exchanges,
+              sum(status = 'error') AS errors, sum(status = 'denied') AS denied,
+              sum(coalesce(policy_action IN (${FLAGGED_SQL}), 0)) AS flagged,
+              coalesce(sum(input_tokens), 0) AS input_tokens, coalesce(sum(output_tokens), 0) AS output_tokens,
+              coalesce(sum(cost_usd), 0) AS cost_usd
+         FROM exchanges WHERE agent = @agent AND started_at >= @since
+        GROUP BY protocol ORDER BY protocol`,
+    )
+    .all(params) as ProtocolTotals[];
+  const total: ProtocolTotals = { protocol: 'total', exchanges: 0, errors: 0, denied: 0, flagged: 0, input_tokens: 0, output_tokens: 0, cost_usd: 0 };
+  for (const row of protocols) {
+    for (const key of ['exchanges', 'errors', 'denied', 'flagged', 'input_tokens', 'output_tokens', 'cost_usd'] as const) total[key] += row[key];
+  }
+  const policyEvents = db
+    .prepare(
+      `SELECT id, status, policy_action, policy_rule, policy_reason, protocol, method, target
+         FROM exchanges
+        WHERE agent = @agent AND started_at >= @since AND (status = 'denied' OR policy_action IN (${FLAGGED_SQL}))
+        ORDER BY id`,
+    )
+    .all(params) as PolicyEvent[];
+  const slowest = db
+    .prepare(
+      `SELECT id, protocol, method, target, duration_ms FROM exchanges
+        WHERE agent = @agent AND started_at >= @since AND duration_ms IS NOT NULL
+        ORDER BY duration_ms DESC, id LIMIT 5`,
+    )
+    .all(params) as SlowCall[];
+  return { protocols, total, policyEvents, slowest };
+}
+
+function table(header: string[], rows: string[][], rightAligned: (column: number) => boolean): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string =>
+    cells.map((cell, i) => (rightAligned(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
+}
+
+export function formatCost(usd: number): string {
+  return `$${usd.toFixed(6)}`;
+}
+
+/** What each flagged action means, printed under the policy events when it occurs. */
+const ACTION_NOTES: Record<string, string> = {
+  would_deny:
+    'let through and flagged: a policy file in monitor mode would have refused the call (here the example allowlist, ' +
+    'which does not list every model and tool the demo uses; with mode: enforce it would refuse them)',
+  would_limit: 'let through and flagged: a rate limit or budget in monitor mode would have refused the call',
+  audit: 'let through and flagged by an audit rule, for a reviewer',
+  error: 'let through and flagged: a rule failed to evaluate (on_error: skip)',
+};
+
+/** The policy events, one per line: how many of each (action, rule, call), e.g. "2 × denied  no-destructive-tools  mcp tools/call delete_file". */
+function policyLines(events: PolicyEvent[]): string[] {
+  const counted = new Map<string, { count: number; reason: string | null }>();
+  for (const e of events) {
+    const action = e.status === 'denied' ? 'denied' : e.policy_action;
+    const key = `${action}  ${e.policy_rule ?? '(no rule)'}  ${e.protocol} ${e.method ?? ''}${e.target ? ` ${e.target}` : ''}`;
+    const seen = counted.get(key);
+    if (seen) seen.count++;
+    else counted.set(key, { count: 1, reason: e.policy_reason });
+  }
+  return [...counted.entries()].map(([key, { count, reason }]) => `  ${count} × ${key}${reason ? `: ${reason}` : ''}`);
+}
+
+/** The summary as printed at the end of `tapwire demo`. */
+export function formatSummary(summary: DemoSummary, dbPath: string): string {
+  const header = ['protocol', 'exchanges', 'errors', 'denied', 'flagged', 'input tokens', 'output tokens', 'cost'];
+  const row = (t: ProtocolTotals): string[] => [
+    t.protocol,
+    String(t.exchanges),
+    String(t.errors),
+    String(t.denied),
+    String(t.flagged),
+    String(t.input_tokens),
+    String(t.output_tokens),
+    formatCost(t.cost_usd),
+  ];
+  const lines = [
+    `Summary, read back from ${dbPath}:`,
+    '',
+    ...table(header, [...summary.protocols.map(row), row(summary.total)], (i) => i > 0).map((l) => `  ${l}`),
+    '',
+    '  Tokens of LLM calls are the provider\'s usage; of MCP and A2A calls, tapwire\'s estimate of what crossed the wire.',
+    '',
+    'Denied and flagged by policies:',
+    ...(summary.policyEvents.length > 0 ? policyLines(summary.policyEvents) : ['  none']),
+    ...[...new Set(summary.policyEvents.map((e) => e.policy_action))].flatMap((action) => (ACTION_NOTES[action] ? [`  ${action} means ${ACTION_NOTES[action]}.`] : [])),
+    '',
+    'Slowest calls:',
+    ...table(
+      ['duration', 'protocol', 'call', 'exchange id'],
+      summary.slowest.map((s) => [`${s.duration_ms.toFixed(1)} ms`, s.protocol, `${s.method ?? ''}${s.target ? ` ${s.target}` : ''}`, s.id]),
+      (i) => i === 0,
+    ).map((l) => `  ${l}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,100 @@
+// The path every finished record takes, shared by `tapwire run` and `tapwire wrap`: policy
+// files (compiled, then watched), the recorder, telemetry, and the sink that masks query
+// credentials and runs the policies' review on the whole bodies first (so its redactions
+// reach both the store and the spans), then cuts bodies to store.max_body_bytes.
+import { Recorder } from '../store/recorder.js';
+import type { PolicyGate } from '../protocols/policy-gate.js';
+import { watchPolicies, type PolicyWatcher } from '../policies/watch.js';
+import type { Config } from '../config/config.js';
+import { reviewKeepingBytes } from '../core/binary-bodies.js';
+import type { ExchangeRecord, Payload } from '../core/exchange.js';
+import { DEFAULT_REDACTED, REPLAY_OF_HEADER } from '../core/headers.js';
+import type { Logger } from '../core/log.js';
+import type { RecordSink } from '../protocols/observer.js';
+import { Telemetry, type TelemetryOptions } from '../telemetry/telemetry.js';
+import { redactQueryCredentials } from '../core/url-credentials.js';
+
+export class Recording {
+  /** Set once the policy gate exists (the gate itself records through `sink`). */
+  gate: PolicyGate | null = null;
+  /** Credential headers never stored in clear: the built-in ones and `store.redact_headers`. */
+  readonly redacted: ReadonlySet<string>;
+  readonly sink: RecordSink;
+
+  private constructor(
+    config: Config,
+    readonly policies: PolicyWatcher | null,
+    readonly recorder: Recorder,
+    readonly telemetry: Telemetry,
+    afterRecord: ((record: ExchangeRecord) => void) | undefined,
+  ) {
+    this.redacted = new Set([...DEFAULT_REDACTED, ...config.store.redact_headers.map((h) => h.toLowerCase())]);
+    const maxBodyBytes = config.store.max_body_bytes;
+    this.sink = (record) => {
+      markReplay(record);
+      redactQueryCredentials(record);
+      // Redact rules see the whole bodies; only then are they cut to what the store keeps.
+      const gate = this.gate;
+      if (gate) reviewKeepingBytes(record, (r) => gate.review(r));
+      truncateBody(record.request, maxBodyBytes);
+      truncateBody(record.response, maxBodyBytes);
+      recorder.record(record);
+      telemetry.record(record);
+      afterRecord?.(record);
+    };
+  }
+
+  /** Compiles the policy files (a bad one throws) and opens the database, then telemetry. */
+  static async open(
+    config: Config,
+    log: Logger,
+    env: NodeJS.ProcessEnv,
+    options: { telemetry?: TelemetryOptions; afterRecord?: (record: ExchangeRecord) => void } = {},
+  ): Promise<Recording> {
+    const policies = watchPolicies(config.policies, log);
+    const recorder = await Recorder.start({
+      path: config.store.path,
+      flushIntervalMs: config.store.flush_interval_ms,
+      bufferLimit: config.store.buffer_records,
+      retryIntervalMs: config.store.retry_interval_ms,
+      onError: (message, buffered) =>
+        log.error({ err: message, db: config.store.path, buffered, retry_ms: config.store.retry_interval_ms }, 'store write failed: records kept in memory and retried'),
+      onRecover: (written) => log.warn({ db: config.store.path, written }, 'store writable again: buffered records written'),
+      onDrop: (count, total) => log.error({ dropped: count, dropped_total: total, limit: config.store.buffer_records }, 'store buffer full: oldest records dropped'),
+      onWarning: (message) => log.error({ db: config.store.path }, message),
+    }).catch((err: unknown) => {
+      policies?.close();
+      throw err;
+    });
+    const telemetry = new Telemetry(config, env, log, options.telemetry);
+    telemetry.watchStore(() => recorder.getStats());
+    return new Recording(config, policies, recorder, telemetry, options.afterRecord);
+  }
+
+  /**
+   * Stops watching policies, flushes the record, then exports the last spans and metrics,
+   * waiting at most `telemetryDeadlineMs` for an endpoint that is down or hanging.
+   */
+  async close(telemetryDeadlineMs: number): Promise<void> {
+    this.policies?.close();
+    await this.recorder.close();
+    await this.telemetry.close(telemetryDeadlineMs);
+  }
+}
+
+/** An exchange id, as `tapwire replay` names the original in REPLAY_OF_HEADER. */
+const EXCHANGE_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
+/** Sets replay_of from the request's REPLAY_OF_HEADER (a replayed call), when it holds an exchange id. */
+function markReplay(record: ExchangeRecord): void {
+  const value = record.request?.headers[REPLAY_OF_HEADER];
+  const id = Array.isArray(value) ? value[0] : value;
+  if (id && EXCHANGE_ID.test(id)) record.exchange.replay_of = id;
+}
+
+/** Cuts a body longer than store.max_body_bytes to that size (a copy: the record does not hold the rest), marked truncated. */
+function truncateBody(payload: Payload | null, maxBodyBytes: number): void {
+  if (!payload?.body || payload.body.length <= maxBodyBytes) return;
+  payload.body = Buffer.from(payload.body.subarray(0, maxBodyBytes));
+  payload.truncated = true;
+}
