@@ -1,7 +1,8 @@
-// The layer rules (docs/architecture.md): core/ depends on nothing else in tapwire, and config/
-// on core/ only. ESLint's Node API runs the repository's own eslint.config.js on probe snippets
-// placed in core/ or config/ (an import leaving the allowed folders is reported, one inside them
-// or of a package is not) and on the real core/ and config/ files (none breaks its rule today).
+// The layer rules (docs/architecture.md): core/ depends on nothing else in tapwire, config/ on
+// core/ only, and every folder above on the layers below it. ESLint's Node API runs the
+// repository's own eslint.config.js on probe snippets placed in a layer's folder (an import of
+// a higher layer, a sibling of the same layer, test/ or bench/ is reported; one of a lower layer,
+// of the folder itself or of a package is not) and on the real files (none breaks its rule).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ESLint } from 'eslint';
@@ -51,9 +52,9 @@ describe('layers: core/ depends on nothing else in tapwire', () => {
     assert.deepEqual(await layerViolations(probe, 'core/layer-probe.ts'), []);
   });
 
-  test('the rule applies to core/ only: the same import from sidecar/ is not reported', async () => {
+  test('the core/ rule applies to core/ only: the same import from proxy/ is not reported', async () => {
     const probe = "import { openStore } from '../store/db.js';\nvoid openStore;";
-    assert.deepEqual(await layerViolations(probe, 'sidecar/layer-probe.ts'), []);
+    assert.deepEqual(await layerViolations(probe, 'proxy/layer-probe.ts'), []);
   });
 
   test('no file under core/ imports from outside core/', async () => {
@@ -69,11 +70,11 @@ describe('layers: core/ depends on nothing else in tapwire', () => {
 describe('layers: config/ depends on core/ only', () => {
   test('an import from config/ into a folder other than core/ is reported, static, type-only, re-export or dynamic', async () => {
     const probe = [
-      "import { EventLog } from '../sidecar/observer.js';",
+      "import { EventLog } from '../protocols/observer.js';",
       "import type { Store } from '../store/db.js';",
       "export { compile } from '../policies/compile.js';",
       "export const later = import('../tui/tui.js');",
-      "import { log } from '../core/../sidecar/route.js';",
+      "import { log } from '../core/../proxy/route.js';",
       'export type { Store };',
       'void [EventLog, log];',
     ].join('\n');
@@ -103,6 +104,68 @@ describe('layers: config/ depends on core/ only', () => {
   test('no file under config/ imports from outside config/ and core/', async () => {
     const results = await eslint.lintFiles(['config/']);
     assert.ok(results.length >= 2, `expected the config/ files, linted ${results.length}`);
+    const violations = results.flatMap((r) =>
+      r.messages.filter((m) => m.fatal === true || (m.ruleId !== null && LAYER_RULES.has(m.ruleId))).map((m) => `${r.filePath}:${m.line} ${m.message}`),
+    );
+    assert.deepEqual(violations, []);
+  });
+});
+
+describe('layers: every folder imports only its own files and the layers below it', () => {
+  test('protocols/ may not import proxy/, tools/, tui/, demo/, cli/, test/ or bench/, from any depth, static or dynamic', async () => {
+    const probe = [
+      "import { startSidecar } from '../../proxy/sidecar.js';",
+      "import type { ReplayResult } from '../../tools/replay.js';",
+      "export { TuiApp } from '../../tui/app.js';",
+      "import { upstreamFor } from '../../test/support/upstream.js';",
+      "import { x } from '../../core/../cli/cli.js';",
+      "export const later = import('../../demo/run.js');",
+      'export type { ReplayResult };',
+      'void [startSidecar, upstreamFor, x];',
+    ].join('\n');
+    assert.deepEqual(await layerViolations(probe, 'protocols/llm/layer-probe.ts'), [
+      '1:no-restricted-imports',
+      '2:no-restricted-imports',
+      '3:no-restricted-imports',
+      '4:no-restricted-imports',
+      '5:no-restricted-imports',
+      '6:no-restricted-syntax',
+    ]);
+  });
+
+  test('protocols/ may import core/, config/, policies/, store/, telemetry/ and its own files', async () => {
+    const probe = [
+      "import { jsonBody } from '../../core/json-body.js';",
+      "import type { Config } from '../../config/config.js';",
+      "import { PolicySet } from '../../policies/engine.js';",
+      "import { Telemetry } from '../../telemetry/telemetry.js';",
+      "import { McpTracker } from '../mcp/tracker.js';",
+      "import { usage } from './usage.js';",
+      "export const later = import('../../store/record-store.js');",
+      'export type { Config };',
+      'void [jsonBody, PolicySet, Telemetry, McpTracker, usage];',
+    ].join('\n');
+    assert.deepEqual(await layerViolations(probe, 'protocols/llm/layer-probe.ts'), []);
+  });
+
+  test('siblings of one layer do not import each other: policies/, store/ and telemetry/', async () => {
+    const probe = "import { openStore } from '../store/db.js';\nexport const later = import('../telemetry/telemetry.js');\nvoid openStore;";
+    assert.deepEqual(await layerViolations(probe, 'policies/layer-probe.ts'), ['1:no-restricted-imports', '2:no-restricted-syntax']);
+    const back = "import { PolicySet } from '../../policies/engine.js';\nvoid PolicySet;";
+    assert.deepEqual(await layerViolations(back, 'store/sqlite/layer-probe.ts'), ['1:no-restricted-imports']);
+  });
+
+  test('the top layer, cli/, may import every layer; tui/ may not import cli/', async () => {
+    const probe = "import { TuiApp } from '../../tui/app.js';\nimport { startSidecar } from '../../proxy/sidecar.js';\nvoid [TuiApp, startSidecar];";
+    assert.deepEqual(await layerViolations(probe, 'cli/commands/layer-probe.ts'), []);
+    const up = "import { tuiCommand } from '../cli/commands/tui.js';\nvoid tuiCommand;";
+    assert.deepEqual(await layerViolations(up, 'tui/layer-probe.ts'), ['1:no-restricted-imports']);
+  });
+
+  test('no file of any layer breaks its rule', async () => {
+    const folders = ['core/', 'config/', 'policies/', 'store/', 'telemetry/', 'protocols/', 'proxy/', 'tools/', 'tui/', 'demo/', 'cli/'];
+    const results = await eslint.lintFiles(folders);
+    assert.ok(results.length >= 100, `expected every source file, linted ${results.length}`);
     const violations = results.flatMap((r) =>
       r.messages.filter((m) => m.fatal === true || (m.ruleId !== null && LAYER_RULES.has(m.ruleId))).map((m) => `${r.filePath}:${m.line} ${m.message}`),
     );
