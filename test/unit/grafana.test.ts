@@ -160,7 +160,7 @@ describe('docker-compose.yml', () => {
     for (const match of dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
       for (const source of match[1]!.split(/\s+/)) if (source !== '.') assert.ok(existsSync(join(REPO, source)), `Dockerfile COPY ${source} exists`);
     }
-    assert.match(dockerfile, /ENTRYPOINT \["node", "\/app\/dist\/sidecar\/cli\.js"\]/);
+    assert.match(dockerfile, /ENTRYPOINT \["node", "\/app\/dist\/cli\/cli\.js"\]/);
     assert.match(dockerfile, /COPY --from=build \/app\/policies\/examples/, 'the demo finds the example policies next to dist/');
     const ignored = readFileSync(join(REPO, '.dockerignore'), 'utf8').split('\n');
     assert.ok(ignored.includes('node_modules') && ignored.includes('dist'), 'the build context leaves out installed and built files');
