@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { openDatabase } from '../store/db.js';
+import { openRecordReader } from '../store/open.js';
+import { equals } from '../store/record-store.js';
 import { loadPool, mergeLoadResults, runLoad, type LoadPlan, type LoadResult } from './load.js';
 import { agentRequestBody } from './openai-fixtures.js';
 import { otlpMode, startOtlpTarget, type OtlpTarget } from './otlp-target.js';
@@ -92,7 +93,7 @@ function addedBetween(kind: string, base: ScenarioResult, measured: ScenarioResu
 /** Stops a tapwire gracefully (every queued record flushed) and checks it recorded every request it was sent. */
 async function checkRecords(sidecar: SidecarProcess, sent: number, streamed: number): Promise<RecordCheck> {
   const tapwireExitCode = await stopChild(sidecar.child, 'SIGTERM', 20_000);
-  const counted = countRecords(sidecar.dbPath);
+  const counted = await countRecords(sidecar.dbPath);
   return {
     expected: sent,
     recorded: counted.all,
@@ -132,15 +133,12 @@ function combineProbes(samples: ProbeSample[]): ProbeSample {
   };
 }
 
-function countRecords(dbPath: string): { all: number; streamed: number; ok: number } {
-  const db = openDatabase(dbPath, { readonly: true });
+async function countRecords(dbPath: string): Promise<{ all: number; streamed: number; ok: number }> {
+  const reader = await openRecordReader(dbPath);
   try {
-    const row = db
-      .prepare("SELECT COUNT(*) AS all_, COALESCE(SUM(streamed = 1), 0) AS streamed, COALESCE(SUM(status = 'ok'), 0) AS ok FROM exchanges")
-      .get() as { all_: number; streamed: number; ok: number };
-    return { all: row.all_, streamed: row.streamed, ok: row.ok };
+    return { all: await reader.count(null), streamed: await reader.count(equals('exchange.streamed', 1)), ok: await reader.count(equals('exchange.status', 'ok')) };
   } finally {
-    db.close();
+    await reader.close();
   }
 }
 

@@ -5,7 +5,8 @@
 // scenario's database holds exactly that scenario's requests; the others live for the run.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { openDatabase } from '../store/db.js';
+import { openRecordReader } from '../store/open.js';
+import { equals } from '../store/record-store.js';
 import { MCP_PATH } from './mcp-fixtures.js';
 import { startNginx } from './nginx.js';
 import { benchPolicyYaml } from './policy-rules.js';
@@ -112,12 +113,12 @@ export interface RecordCheck {
  */
 export async function stopAndCheck(tapwire: TapwirePeer, scenario: string, sent: number, cutAtEnd = 0): Promise<RecordCheck> {
   const exitCode = await stopChild(tapwire.sidecar.child, 'SIGTERM', 20_000);
-  const db = openDatabase(tapwire.sidecar.dbPath, { readonly: true });
+  const reader = await openRecordReader(tapwire.sidecar.dbPath);
   try {
-    const row = db.prepare("SELECT COUNT(*) AS recorded, COALESCE(SUM(status = 'ok'), 0) AS ok FROM exchanges").get() as { recorded: number; ok: number };
+    const row = { recorded: await reader.count(null), ok: await reader.count(equals('exchange.status', 'ok')) };
     const exact = cutAtEnd === 0 ? row.recorded === sent : row.recorded >= sent && row.recorded <= sent + cutAtEnd;
     return { scenario, sent, recorded: row.recorded, ok: row.ok, exitCode, passed: exitCode === 0 && exact, dbPath: tapwire.sidecar.dbPath };
   } finally {
-    db.close();
+    await reader.close();
   }
 }

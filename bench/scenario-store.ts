@@ -6,8 +6,8 @@ import { fork } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openDatabase } from '../store/db.js';
-import { getExchangeRecord } from '../store/queries.js';
+import { openRecordReader } from '../store/open.js';
+import { allOf, equals } from '../store/record-store.js';
 import type { BenchContext } from './context.js';
 import { track } from './processes.js';
 import type { StoreReport, TemplateRecord } from './store-process.js';
@@ -21,20 +21,20 @@ export interface StoreResult extends StoreReport {
 }
 
 /** Reads the first LLM exchange of a tapwire database as a template, bodies base64. */
-function templateFrom(dbPath: string): TemplateRecord {
-  const db = openDatabase(dbPath, { readonly: true });
+async function templateFrom(dbPath: string): Promise<TemplateRecord> {
+  const reader = await openRecordReader(dbPath);
   try {
-    const { id } = db.prepare("SELECT id FROM exchanges WHERE protocol = 'llm' AND status = 'ok' ORDER BY id LIMIT 1").get() as { id: string };
-    const record = getExchangeRecord(db, id)!;
+    const { rows } = await reader.page({ where: allOf(equals('protocol', 'llm'), equals('exchange.status', 'ok')), direction: 'forward', from: null, want: 1 });
+    const record = (await reader.get(rows[0]!.id))!;
     const stored = (p: typeof record.request): TemplateRecord['request'] => (p ? { ...p, body: p.body === null ? null : p.body.toString('base64') } : null);
     return { ...record, request: stored(record.request), response: stored(record.response) };
   } finally {
-    db.close();
+    await reader.close();
   }
 }
 
 export async function runStore(ctx: BenchContext, sourceDbPath: string): Promise<StoreResult> {
-  const template = templateFrom(sourceDbPath);
+  const template = await templateFrom(sourceDbPath);
   const templatePath = join(ctx.dir, 'store-template.json');
   writeFileSync(templatePath, JSON.stringify(template));
   const dbPath = join(ctx.dir, 'store-bench.db');

@@ -6,7 +6,7 @@
 import { readFileSync, statSync, existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { newExchangeId, type ExchangeRecord, type Payload } from '../core/exchange.js';
-import { Recorder } from '../store/recorder.js';
+import { startRecordWriter } from '../store/open.js';
 
 export interface StoreReport {
   count: number;
@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   const count = Number(countText);
   const request = payload(template.request);
   const response = payload(template.response);
-  const recorder = await Recorder.start({ path: dbPath!, flushIntervalMs: 100 });
+  const recorder = await startRecordWriter(dbPath!, { flushIntervalMs: 100 });
   const startedAt = performance.now();
   for (let i = 0; i < count; i++) {
     while (recorder.getStats().queued - recorder.getStats().committed > MAX_IN_FLIGHT) await sleep(1);

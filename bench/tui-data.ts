@@ -1,10 +1,11 @@
 // Synthetic traffic for the TUI bench: `n` exchanges (a mix of LLM calls, MCP tool calls and
 // notifications, A2A sends; some errors and policy denials) with small request bodies,
-// written through the store's own insert code in large transactions, started_at spread
-// over the hours before `endMs`.
+// written through the SQLite backend's own insert code in large transactions, started_at
+// spread over the hours before `endMs`. It writes SQLite directly (store/sqlite/), the one
+// bench file that does: filling millions of rows fast is a matter of SQLite's own settings.
 import { blankExchange, type ExchangeRecord } from '../core/exchange.js';
-import { openDatabase } from '../store/db.js';
-import { prepareInsert } from '../store/insert.js';
+import { openDatabase } from '../store/sqlite/db.js';
+import { prepareInsert } from '../store/sqlite/insert.js';
 
 const MODELS = ['gpt-4o-mini', 'gpt-4o', 'claude-sonnet-4-5', 'o3-mini'];
 const TOOLS = ['read_file', 'write_file', 'search', 'delete_file', 'list_directory', 'fetch_url'];

@@ -14,7 +14,7 @@ import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import blessed from 'blessed';
 import { TuiApp } from '../tui/app.js';
-import { openForBrowsing } from '../tui/open.js';
+import { openRecordReader } from '../store/open.js';
 import { describeMachine } from './report.js';
 import { percentiles } from './stats.js';
 import { fillDatabase } from './tui-data.js';
@@ -85,24 +85,24 @@ try {
   const counted: number[] = [];
   for (let i = 0; i < 5; i++) {
     t0 = performance.now();
-    const db = openForBrowsing(path);
+    const reader = await openRecordReader(path, 'browse');
     const { screen } = terminal();
-    const app = new TuiApp({ db, dbPath: path, screen, refreshMs: 0 });
+    const app = new TuiApp({ reader, dbPath: path, screen, refreshMs: 0 });
     await app.open();
     opens.push(performance.now() - t0);
     await app.totalsCounted;
     counted.push(performance.now() - t0);
     app.close();
-    db.close();
+    await reader.close();
   }
   const openTiming = percentiles(opens);
   const countedTiming = percentiles(counted);
   console.log(`open to first screen: first ${round(opens[0]!)} ms, p50 ${round(openTiming.p50)} ms, max ${round(openTiming.max)} ms`);
   console.log(`open to the totals counted: p50 ${round(countedTiming.p50)} ms, max ${round(countedTiming.max)} ms`);
 
-  const db = openForBrowsing(path);
+  const reader = await openRecordReader(path, 'browse');
   const { screen, written } = terminal();
-  const app = new TuiApp({ db, dbPath: path, screen, refreshMs: 0 });
+  const app = new TuiApp({ reader, dbPath: path, screen, refreshMs: 0 });
   await app.open();
   const key = (name: string) => () => app.handle(name);
   const results: Timing[] = [];
@@ -131,7 +131,7 @@ try {
   }
   await app.applyFilter('');
   app.close();
-  db.close();
+  await reader.close();
 
   // A few samples per filter: the targets are on p90; p99 and max are reported as measured.
   const within = (group: Group): boolean => results.filter((r) => r.group === group).every((r) => r.p90_ms < TARGET_P90_MS);

@@ -3,7 +3,7 @@
 // command. Anything else is a bug in tapwire and keeps its stack trace.
 import type { Command } from 'commander';
 import { ConfigError } from '../config/config.js';
-import { StoreError } from '../store/db.js';
+import { StoreError } from '../store/record-store.js';
 import { PolicyError } from '../policies/file.js';
 import { SelectionError } from '../tools/select.js';
 

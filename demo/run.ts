@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError, configSchema, type Config } from '../config/config.js';
 import { createLogger } from '../core/log.js';
 import { startSidecar, type Sidecar } from '../proxy/sidecar.js';
-import { openDatabase } from '../store/db.js';
+import { openRecordReader } from '../store/open.js';
 import { startA2aAgent, type DemoA2aAgent } from './a2a-agent.js';
 import { AGENT_ROUTES, runRound, type Progress } from './agent.js';
 import { AgentTracer } from './agent-trace.js';
@@ -131,11 +131,11 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     await Promise.all([upstreams.llm.stop(), upstreams.mcp.close(), upstreams.a2a.close(), tracer.close(2000)]);
     signals.dispose();
   }
-  const db = openDatabase(options.db, { readonly: true });
+  const reader = await openRecordReader(options.db);
   try {
-    out.write(`\n${formatSummary(readSummary(db, DEMO_AGENT, since), options.db)}`);
+    out.write(`\n${formatSummary(await readSummary(reader, DEMO_AGENT, since), options.db)}`);
   } finally {
-    db.close();
+    await reader.close();
   }
   out.write(nextSteps(options.db));
   return failure ? 1 : 0;

@@ -1,7 +1,7 @@
-// The demo's closing summary, read back from the database after the recorder has flushed:
+// The demo's closing summary, read back through the record reader after the writer has flushed:
 // exchanges per protocol with tokens, cost, denials and flags; the refused and flagged
 // exchanges with their rule; and the slowest calls. Only this run's exchanges count.
-import type { Db } from '../store/db.js';
+import { allOf, eachRow, equals, type RecordReader } from '../store/record-store.js';
 
 /** policy_action values that let the call through but mark it for a reviewer. */
 export const FLAGGED_ACTIONS = ['audit', 'would_deny', 'would_limit', 'error'] as const;
@@ -20,7 +20,8 @@ export interface ProtocolTotals {
 export interface PolicyEvent {
   id: string;
   status: string;
-  policy_action: string;
+  /** Null for a call denied by something other than a rule's action (e.g. a failed identity check). */
+  policy_action: string | null;
   policy_rule: string | null;
   policy_reason: string | null;
   protocol: string;
@@ -43,41 +44,36 @@ export interface DemoSummary {
   slowest: SlowCall[];
 }
 
-const FLAGGED_SQL = FLAGGED_ACTIONS.map((a) => `'${a}'`).join(', ');
+const FLAGGED: ReadonlySet<string | null> = new Set(FLAGGED_ACTIONS);
 
 /** Reads the summary of the exchanges `agent` started at or after `since` (Unix ms). */
-export function readSummary(db: Db, agent: string, since: number): DemoSummary {
-  const params = { agent, since };
-  const protocols = db
-    .prepare(
-      `SELECT protocol, count(*) AS exchanges,
-              sum(status = 'error') AS errors, sum(status = 'denied') AS denied,
-              sum(coalesce(policy_action IN (${FLAGGED_SQL}), 0)) AS flagged,
-              coalesce(sum(input_tokens), 0) AS input_tokens, coalesce(sum(output_tokens), 0) AS output_tokens,
-              coalesce(sum(cost_usd), 0) AS cost_usd
-         FROM exchanges WHERE agent = @agent AND started_at >= @since
-        GROUP BY protocol ORDER BY protocol`,
-    )
-    .all(params) as ProtocolTotals[];
-  const total: ProtocolTotals = { protocol: 'total', exchanges: 0, errors: 0, denied: 0, flagged: 0, input_tokens: 0, output_tokens: 0, cost_usd: 0 };
+export async function readSummary(reader: RecordReader, agent: string, since: number): Promise<DemoSummary> {
+  const byProtocol = new Map<string, ProtocolTotals>();
+  const zero = (protocol: string): ProtocolTotals => ({ protocol, exchanges: 0, errors: 0, denied: 0, flagged: 0, input_tokens: 0, output_tokens: 0, cost_usd: 0 });
+  const policyEvents: PolicyEvent[] = [];
+  const timed: SlowCall[] = [];
+  for await (const e of eachRow(reader, allOf(equals('agent.name', agent), { op: '>=', field: 'exchange.started_at', value: since }))) {
+    let t = byProtocol.get(e.protocol);
+    if (!t) byProtocol.set(e.protocol, (t = zero(e.protocol)));
+    t.exchanges++;
+    if (e.status === 'error') t.errors++;
+    if (e.status === 'denied') t.denied++;
+    if (FLAGGED.has(e.policy_action)) t.flagged++;
+    t.input_tokens += e.input_tokens ?? 0;
+    t.output_tokens += e.output_tokens ?? 0;
+    t.cost_usd += e.cost_usd ?? 0;
+    if (e.status === 'denied' || FLAGGED.has(e.policy_action)) {
+      const { id, status, policy_action, policy_rule, policy_reason, protocol, method, target } = e;
+      policyEvents.push({ id, status, policy_action, policy_rule, policy_reason, protocol, method, target });
+    }
+    if (e.duration_ms !== null) timed.push({ id: e.id, protocol: e.protocol, method: e.method, target: e.target, duration_ms: e.duration_ms });
+  }
+  const protocols = [...byProtocol.values()].sort((a, b) => (a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : 0));
+  const total = zero('total');
   for (const row of protocols) {
     for (const key of ['exchanges', 'errors', 'denied', 'flagged', 'input_tokens', 'output_tokens', 'cost_usd'] as const) total[key] += row[key];
   }
-  const policyEvents = db
-    .prepare(
-      `SELECT id, status, policy_action, policy_rule, policy_reason, protocol, method, target
-         FROM exchanges
-        WHERE agent = @agent AND started_at >= @since AND (status = 'denied' OR policy_action IN (${FLAGGED_SQL}))
-        ORDER BY id`,
-    )
-    .all(params) as PolicyEvent[];
-  const slowest = db
-    .prepare(
-      `SELECT id, protocol, method, target, duration_ms FROM exchanges
-        WHERE agent = @agent AND started_at >= @since AND duration_ms IS NOT NULL
-        ORDER BY duration_ms DESC, id LIMIT 5`,
-    )
-    .all(params) as SlowCall[];
+  const slowest = timed.sort((a, b) => b.duration_ms - a.duration_ms || (a.id < b.id ? -1 : 1)).slice(0, 5);
   return { protocols, total, policyEvents, slowest };
 }
 
@@ -137,7 +133,7 @@ export function formatSummary(summary: DemoSummary, dbPath: string): string {
     '',
     'Denied and flagged by policies:',
     ...(summary.policyEvents.length > 0 ? policyLines(summary.policyEvents) : ['  none']),
-    ...[...new Set(summary.policyEvents.map((e) => e.policy_action))].flatMap((action) => (ACTION_NOTES[action] ? [`  ${action} means ${ACTION_NOTES[action]}.`] : [])),
+    ...[...new Set(summary.policyEvents.map((e) => e.policy_action))].flatMap((action) => (action && ACTION_NOTES[action] ? [`  ${action} means ${ACTION_NOTES[action]}.`] : [])),
     '',
     'Slowest calls:',
     ...table(

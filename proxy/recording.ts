@@ -1,8 +1,10 @@
 // The path every finished record takes, shared by `tapwire run` and `tapwire wrap`: policy
-// files (compiled, then watched), the recorder, telemetry, and the sink that masks query
-// credentials and runs the policies' review on the whole bodies first (so its redactions
-// reach both the store and the spans), then cuts bodies to store.max_body_bytes.
-import { Recorder } from '../store/recorder.js';
+// files (compiled, then watched), the record store's writer, telemetry, and the sink: a list
+// of stages run in order on each record, built in one place (recordStages) from the config.
+// The policies' review runs on the whole bodies (so its redactions reach both the store and
+// the spans) before they are cut to store.max_body_bytes. A new exporter is one more stage.
+import { startRecordWriter } from '../store/open.js';
+import type { RecordWriter } from '../store/record-store.js';
 import type { PolicyGate } from '../protocols/policy-gate.js';
 import { watchPolicies, type PolicyWatcher } from '../policies/watch.js';
 import type { Config } from '../config/config.js';
@@ -14,6 +16,39 @@ import type { RecordSink } from '../protocols/observer.js';
 import { Telemetry, type TelemetryOptions } from '../telemetry/telemetry.js';
 import { redactQueryCredentials } from '../core/url-credentials.js';
 
+/** One step of a finished record's path; it may change the record in place for the stages after it. */
+export type RecordStage = (record: ExchangeRecord) => void;
+
+interface StageParts {
+  /** The policy gate, once it exists (it is made after the sink it records through). */
+  gate: () => PolicyGate | null;
+  writer: RecordWriter;
+  telemetry: Telemetry;
+  /** The caller's last stage (the sidecar's log line). */
+  afterRecord?: RecordStage;
+}
+
+/** The stages, in order: each sees the record as the ones before it left it. */
+function recordStages(config: Config, { gate, writer, telemetry, afterRecord }: StageParts): RecordStage[] {
+  const maxBodyBytes = config.store.max_body_bytes;
+  return [
+    markReplay,
+    redactQueryCredentials,
+    // Redact rules see the whole bodies; only then are they cut to what the store keeps.
+    (record) => {
+      const current = gate();
+      if (current) reviewKeepingBytes(record, (r) => current.review(r));
+    },
+    (record) => {
+      truncateBody(record.request, maxBodyBytes);
+      truncateBody(record.response, maxBodyBytes);
+    },
+    (record) => writer.record(record),
+    (record) => telemetry.record(record),
+    ...(afterRecord ? [afterRecord] : []),
+  ];
+}
+
 export class Recording {
   /** Set once the policy gate exists (the gate itself records through `sink`). */
   gate: PolicyGate | null = null;
@@ -24,36 +59,26 @@ export class Recording {
   private constructor(
     config: Config,
     readonly policies: PolicyWatcher | null,
-    readonly recorder: Recorder,
+    readonly recorder: RecordWriter,
     readonly telemetry: Telemetry,
-    afterRecord: ((record: ExchangeRecord) => void) | undefined,
+    afterRecord: RecordStage | undefined,
   ) {
     this.redacted = new Set([...DEFAULT_REDACTED, ...config.store.redact_headers.map((h) => h.toLowerCase())]);
-    const maxBodyBytes = config.store.max_body_bytes;
+    const stages = recordStages(config, { gate: () => this.gate, writer: recorder, telemetry, afterRecord });
     this.sink = (record) => {
-      markReplay(record);
-      redactQueryCredentials(record);
-      // Redact rules see the whole bodies; only then are they cut to what the store keeps.
-      const gate = this.gate;
-      if (gate) reviewKeepingBytes(record, (r) => gate.review(r));
-      truncateBody(record.request, maxBodyBytes);
-      truncateBody(record.response, maxBodyBytes);
-      recorder.record(record);
-      telemetry.record(record);
-      afterRecord?.(record);
+      for (const stage of stages) stage(record);
     };
   }
 
-  /** Compiles the policy files (a bad one throws) and opens the database, then telemetry. */
+  /** Compiles the policy files (a bad one throws) and opens the store, then telemetry. */
   static async open(
     config: Config,
     log: Logger,
     env: NodeJS.ProcessEnv,
-    options: { telemetry?: TelemetryOptions; afterRecord?: (record: ExchangeRecord) => void } = {},
+    options: { telemetry?: TelemetryOptions; afterRecord?: RecordStage } = {},
   ): Promise<Recording> {
     const policies = watchPolicies(config.policies, log);
-    const recorder = await Recorder.start({
-      path: config.store.path,
+    const recorder = await startRecordWriter(config.store.path, {
       flushIntervalMs: config.store.flush_interval_ms,
       bufferLimit: config.store.buffer_records,
       retryIntervalMs: config.store.retry_interval_ms,

@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type { Recorder } from '../store/recorder.js';
+import type { RecordWriter } from '../store/record-store.js';
 import { ConfigError, eventLimitsOf, isCommandRoute, isFederatedRoute, type Config, type RouteConfig } from '../config/config.js';
 import { blankExchange, type Exchange } from '../core/exchange.js';
 import { forward, type ForwardContext } from './forward.js';
@@ -38,7 +38,7 @@ export interface Sidecar {
   port: number;
   /** Base URL of the admin endpoints (/_tapwire/*): admin.listen's, or the agents' listener. */
   adminUrl: string;
-  recorder: Recorder;
+  recorder: RecordWriter;
   /** Stops accepting, lets in-flight requests finish (up to `deadlineMs`, default shutdown_timeout_ms), flushes the record. */
   close(deadlineMs?: number): Promise<void>;
 }

@@ -12,8 +12,7 @@ import { PolicySet } from '../policies/engine.js';
 import { loadPolicyFiles } from '../policies/load.js';
 import { reviewKeepingBytes } from '../core/binary-bodies.js';
 import { recordedBody } from '../store/bodies.js';
-import type { Db } from '../store/db.js';
-import { getExchangeRecord } from '../store/queries.js';
+import type { RecordReader } from '../store/record-store.js';
 
 /** What an export masks: credential header names, and the redact rules to apply. */
 export interface ExportRedaction {
@@ -93,8 +92,8 @@ export function exchangeJsonLine(record: ExchangeRecord, redaction: ExportRedact
 }
 
 /** The JSON line of one recorded exchange by id, or null when there is none. */
-export function exportExchangeById(db: Db, id: string, redaction: ExportRedaction = DEFAULT_EXPORT_REDACTION): string | null {
-  const record = getExchangeRecord(db, id);
+export async function exportExchangeById(reader: RecordReader, id: string, redaction: ExportRedaction = DEFAULT_EXPORT_REDACTION): Promise<string | null> {
+  const record = await reader.get(id);
   return record ? exchangeJsonLine(record, redaction) : null;
 }
 
@@ -102,14 +101,14 @@ export function exportExchangeById(db: Db, id: string, redaction: ExportRedactio
  * Writes JSONL, one line per record; returns how many were written. A record that cannot be
  * exported is left out and handed to `onSkip` (without one, the error is thrown).
  */
-export function writeJsonl(
-  records: Iterable<ExchangeRecord>,
+export async function writeJsonl(
+  records: AsyncIterable<ExchangeRecord> | Iterable<ExchangeRecord>,
   write: (text: string) => void,
   redaction: ExportRedaction = DEFAULT_EXPORT_REDACTION,
   onSkip?: (id: string, reason: string) => void,
-): number {
+): Promise<number> {
   let count = 0;
-  for (const record of records) {
+  for await (const record of records) {
     let line: string;
     try {
       line = exchangeJsonLine(record, redaction);

@@ -140,12 +140,17 @@ export function harEntry(record: ExchangeRecord): HarEntry {
  * Writes a HAR 1.2 document entry by entry (never the whole document as one string); a
  * record whose entry cannot be made is left out and handed to `onSkip`. Returns the entries written.
  */
-export function writeHar(records: Iterable<ExchangeRecord>, version: string, write: (text: string) => void, onSkip: (id: string, reason: string) => void): number {
+export async function writeHar(
+  records: AsyncIterable<ExchangeRecord> | Iterable<ExchangeRecord>,
+  version: string,
+  write: (text: string) => void,
+  onSkip: (id: string, reason: string) => void,
+): Promise<number> {
   const head: Har = { log: { version: '1.2', creator: { name: 'tapwire', version }, entries: [] } };
   const [open, close] = JSON.stringify(head, null, 2).split('"entries": []');
   write(`${open}"entries": [`);
   let count = 0;
-  for (const record of records) {
+  for await (const record of records) {
     let text: string;
     try {
       text = JSON.stringify(harEntry(record), null, 2);

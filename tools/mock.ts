@@ -14,7 +14,7 @@ import { request as undiciRequest } from 'undici';
 import type { CompiledExpression } from '../policies/cel.js';
 import { recordedBody, recordedJson } from '../store/bodies.js';
 import { replaceStrings, type JsonPath } from './canonical-json.js';
-import { openDatabase } from '../store/db.js';
+import { openRecordReader } from '../store/open.js';
 import { llmKey, mcpKey, RecordingPool, type KeyPart, type Miss } from './replay-match.js';
 import { selectRecords } from './select.js';
 import { isAgentCard } from '../protocols/a2a/card.js';
@@ -141,9 +141,9 @@ function progressToken(params: unknown): unknown {
 export async function startMock(options: MockOptions): Promise<MockServer> {
   const routes = new Map<string, MockRoute>();
   let loaded = 0;
-  const db = openDatabase(options.db, { readonly: true });
+  const reader = await openRecordReader(options.db);
   try {
-    for (const record of selectRecords(db, { filter: options.filter ?? null })) {
+    for await (const record of selectRecords(reader, { filter: options.filter ?? null })) {
       const e = record.exchange;
       const upstream = options.config?.routes[e.route]?.upstream;
       const basePath = upstream ? new URL(upstream).pathname.replace(/\/+$/, '') : '';
@@ -155,7 +155,7 @@ export async function startMock(options: MockOptions): Promise<MockServer> {
       loaded++;
     }
   } finally {
-    db.close();
+    await reader.close();
   }
 
   let origin = '';

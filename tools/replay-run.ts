@@ -90,7 +90,7 @@ export async function runReplay(opts: ReplayCliOptions, out: NodeJS.WritableStre
     // The running sidecar writes its records within its flush interval; wait for them a little.
     const deadline = Date.now() + 5000;
     for (;;) {
-      const found = attachReplays(opts.db, results, since);
+      const found = await attachReplays(opts.db, results, since);
       if (found.every((r) => r.status === null || r.replay) || Date.now() > deadline) {
         results = found;
         break;
@@ -106,7 +106,7 @@ export async function runReplay(opts: ReplayCliOptions, out: NodeJS.WritableStre
     } finally {
       await sidecar.close();
     }
-    results = attachReplays(opts.db, results, since);
+    results = await attachReplays(opts.db, results, since);
   }
   for (const result of results) out.write(formatResult(result));
   return results;

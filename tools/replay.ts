@@ -19,10 +19,9 @@ import { SseParser, type SseEvent } from '../core/sse.js';
 import { AGENT_CARD_PATH, CARD_METHODS } from '../protocols/a2a/wire.js';
 import { replaceStrings, type JsonPath } from './canonical-json.js';
 import { recordedBody, recordedJson } from '../store/bodies.js';
-import { openDatabase, type Db } from '../store/db.js';
-import { getExchangeRecord } from '../store/queries.js';
+import { openRecordReader } from '../store/open.js';
+import { allOf, equals, type RecordReader } from '../store/record-store.js';
 import { selectRecords, type Selection } from './select.js';
-import { EXCHANGE_COLUMNS } from '../store/columns.js';
 import { redactedCopy, type ExportRedaction } from './export.js';
 import { comparable, structuralDiff, type Difference } from './compare.js';
 
@@ -279,13 +278,13 @@ export class Replayer {
 
   /** Replays the selected records; returns one result per record, in the order selected. */
   async run(): Promise<ReplayResult[]> {
-    const db = openDatabase(this.options.db, { readonly: true });
+    const reader = await openRecordReader(this.options.db);
     const selected: ExchangeRecord[] = [];
     const units: (() => Promise<void>)[] = [];
     try {
       const sessions = new McpSessions();
       const a2aRoutes = new Map<string, ExchangeRecord[]>();
-      for (const record of selectRecords(db, this.options.selection)) {
+      for await (const record of selectRecords(reader, this.options.selection)) {
         selected.push(record);
         const e = record.exchange;
         if (e.direction !== 'client_to_server') this.skip(record, 'sent by the server: replayed only as part of the call it belongs to');
@@ -297,15 +296,15 @@ export class Replayer {
         else units.push(() => this.replayHttpCall(record));
       }
       for (const records of sessions.all()) {
-        const initialize = records.find((r) => r.exchange.method === 'initialize') ?? sessionInitialize(db, records[0]!.exchange);
+        const initialize = records.find((r) => r.exchange.method === 'initialize') ?? (await sessionInitialize(reader, records[0]!.exchange));
         units.push(() => this.replayMcpSession(records, initialize));
       }
       for (const [route, records] of a2aRoutes) {
-        const path = this.options.paths?.[route] ?? jsonRpcPathFromCard(db, route, this.options.config) ?? '';
+        const path = this.options.paths?.[route] ?? (await jsonRpcPathFromCard(reader, route, this.options.config)) ?? '';
         units.push(() => this.replayA2aRoute(records, path));
       }
     } finally {
-      db.close();
+      await reader.close();
     }
     await runAtMost(this.options.concurrency, units);
     return selected.map((record) => this.results.get(record.exchange.id)!);
@@ -316,13 +315,16 @@ export class Replayer {
  * The results with the replay records the database holds: each original's newest replay
  * recorded after `since` (an exchange id taken before the replay began).
  */
-export function attachReplays(dbPath: string, results: readonly ReplayResult[], since: string): ReplayResult[] {
-  const db = openDatabase(dbPath, { readonly: true });
+export async function attachReplays(dbPath: string, results: readonly ReplayResult[], since: string): Promise<ReplayResult[]> {
+  const reader = await openRecordReader(dbPath);
   try {
-    const find = db.prepare(`SELECT ${EXCHANGE_COLUMNS.join(', ')} FROM exchanges WHERE replay_of = ? AND id > ? ORDER BY id DESC LIMIT 1`);
-    return results.map((result) => ({ ...result, replay: result.status === null ? null : ((find.get(result.original.id, since) as Exchange | undefined) ?? null) }));
+    const newest = async (original: string): Promise<Exchange | null> =>
+      (await reader.page({ where: allOf(equals('exchange.replay_of', original), { op: '>', field: 'exchange.id', value: since }), direction: 'backward', from: null, want: 1 })).rows[0] ?? null;
+    const attached: ReplayResult[] = [];
+    for (const result of results) attached.push({ ...result, replay: result.status === null ? null : await newest(result.original.id) });
+    return attached;
   } finally {
-    db.close();
+    await reader.close();
   }
 }
 
@@ -359,16 +361,18 @@ class McpSessions {
 }
 
 /** The initialize an MCP session's call was made under (the newest one recorded before it), or null (sessionless, or an era without one). */
-function sessionInitialize(db: Db, e: Exchange): ExchangeRecord | null {
+async function sessionInitialize(reader: RecordReader, e: Exchange): Promise<ExchangeRecord | null> {
   if (!e.session_id) return null;
-  const id = db.prepare("SELECT id FROM exchanges WHERE route = ? AND session_id = ? AND method = 'initialize' AND id < ? ORDER BY id DESC LIMIT 1").pluck().get(e.route, e.session_id, e.id) as string | undefined;
-  return id ? getExchangeRecord(db, id) : null;
+  const where = allOf(equals('route.name', e.route), equals('exchange.session_id', e.session_id), equals('exchange.method', 'initialize'));
+  const [found] = (await reader.page({ where, direction: 'backward', from: e.id, want: 1 })).rows;
+  return found ? reader.get(found.id) : null;
 }
 
 /** The JSON-RPC endpoint's path under the route, from the newest agent card recorded on it. */
-function jsonRpcPathFromCard(db: Db, route: string, config: Config): string | null {
-  const id = db.prepare("SELECT id FROM exchanges WHERE route = ? AND method = 'GetAgentCard' AND http_status = 200 ORDER BY id DESC LIMIT 1").pluck().get(route) as string | undefined;
-  const card = id ? (recordedJson(getExchangeRecord(db, id)?.response ?? null) as Record<string, unknown> | undefined) : undefined;
+async function jsonRpcPathFromCard(reader: RecordReader, route: string, config: Config): Promise<string | null> {
+  const where = allOf(equals('route.name', route), equals('exchange.method', 'GetAgentCard'), equals('exchange.http_status', 200));
+  const [found] = (await reader.page({ where, direction: 'backward', from: null, want: 1 })).rows;
+  const card = found ? (recordedJson((await reader.get(found.id))?.response ?? null) as Record<string, unknown> | undefined) : undefined;
   const upstream = config.routes[route]?.upstream;
   const base = upstream ? new URL(upstream).pathname.replace(/\/+$/, '') : '';
   for (const list of [card?.supportedInterfaces, card?.additionalInterfaces]) {

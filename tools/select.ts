@@ -1,11 +1,12 @@
 // Choosing recorded exchanges for replay, mocks and exports: by id, or by a CEL expression
 // evaluated against each record's context, built by the one function policies use
 // (policies/context.ts), so a filter means the same thing in every command and in the TUI.
+// The part of the filter the store can decide is pushed down to it (tools/prefilter.ts).
 import { buildContext } from '../policies/context.js';
 import { compileExpression, ExpressionError, matched, type CompiledExpression } from '../policies/cel.js';
 import type { ExchangeRecord } from '../core/exchange.js';
-import type { Db } from '../store/db.js';
-import { getExchangeRecord } from '../store/queries.js';
+import { eachRow, type RecordReader } from '../store/record-store.js';
+import { prefilter } from './prefilter.js';
 
 export class SelectionError extends Error {
   override readonly name = 'SelectionError';
@@ -36,13 +37,21 @@ export interface Selection {
   onUnreadable?: (id: string, reason: string) => void;
 }
 
+/** The ids to read: those given, or every exchange the filter's pushed-down part lets through, oldest first. */
+async function* candidateIds(reader: RecordReader, selection: Selection): AsyncGenerator<string> {
+  if (selection.ids && selection.ids.length > 0) {
+    yield* selection.ids;
+    return;
+  }
+  for await (const row of eachRow(reader, selection.filter ? prefilter(selection.filter.source).where : null)) yield row.id;
+}
+
 /** The selected records, oldest first (or in the order of `ids`); reads one record at a time. */
-export function* selectRecords(db: Db, selection: Selection = {}): Generator<ExchangeRecord> {
-  const ids = selection.ids && selection.ids.length > 0 ? selection.ids : (db.prepare('SELECT id FROM exchanges ORDER BY id').pluck().all() as string[]);
-  for (const id of ids) {
+export async function* selectRecords(reader: RecordReader, selection: Selection = {}): AsyncGenerator<ExchangeRecord> {
+  for await (const id of candidateIds(reader, selection)) {
     let record: ExchangeRecord | null;
     try {
-      record = getExchangeRecord(db, id);
+      record = await reader.get(id);
     } catch (err) {
       if (!selection.onUnreadable) throw err;
       selection.onUnreadable(id, (err as Error).message);

@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { loadConfig } from '../config/config.js';
-import { openDatabase } from '../store/db.js';
+import { openRecordReader } from '../store/open.js';
 import { DEFAULT_EXPORT_REDACTION, exportExchangeById, exportRedaction } from '../tools/export.js';
 
 export interface ActionHooks {
@@ -26,16 +26,16 @@ export interface ActionOptions {
 export function actionHooks(options: ActionOptions): ActionHooks {
   const redaction = options.config ? exportRedaction(loadConfig(options.config)) : DEFAULT_EXPORT_REDACTION;
   const hooks: ActionHooks = {
-    exportJsonl: (dbPath, id) => {
-      const db = openDatabase(dbPath, { readonly: true });
+    exportJsonl: async (dbPath, id) => {
+      const reader = await openRecordReader(dbPath);
       try {
-        const line = exportExchangeById(db, id, redaction);
-        if (line === null) return Promise.reject(new Error(`exchange ${id} is not in ${dbPath}`));
+        const line = await exportExchangeById(reader, id, redaction);
+        if (line === null) throw new Error(`exchange ${id} is not in ${dbPath}`);
         const file = resolve(options.exportDir, `tapwire-${id}.jsonl`);
         writeFileSync(file, `${line}\n`, { mode: 0o600 });
-        return Promise.resolve(file);
+        return file;
       } finally {
-        db.close();
+        await reader.close();
       }
     },
   };

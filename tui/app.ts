@@ -1,11 +1,11 @@
 // The terminal UI on blessed: the stats bar, the exchange list (a window the ListModel keeps
-// filled from SQLite), the filter prompt, the detail view with its tabs, the sessions view and
+// filled from the record reader), the filter prompt, the detail view with its tabs, the sessions view and
 // the help. Keys follow mitmproxy's where they overlap. Reads only; never writes the database.
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import blessed from 'blessed';
 import type { Exchange, ExchangeRecord } from '../core/exchange.js';
-import type { Db } from '../store/db.js';
+import type { RecordReader, SessionSummary } from '../store/record-store.js';
 import type { ActionHooks } from './actions.js';
 import { osc52 } from './clipboard.js';
 import { curlCommand } from './curl.js';
@@ -13,11 +13,11 @@ import { TABS, tabText, type Tab } from './detail.js';
 import { compileFilter, FilterError } from './filter.js';
 import { columnsFor, cost, count, formatRow, headerLine, toneOf, type RowTone } from './format.js';
 import { ListModel } from './list-model.js';
-import { emptyTotals, newestStart, ratesUntil, related, sessions, sparkline, updateTotals, type SessionSummary, type Totals } from './queries.js';
+import { emptyTotals, ratesUntil, related, sessions, sparkline, updateTotals, type Rates, type Totals } from './queries.js';
 import { ExchangeWindow, type ScanProgress } from './window.js';
 
 export interface TuiOptions {
-  db: Db;
+  reader: RecordReader;
   dbPath: string;
   screen: blessed.Widgets.Screen;
   hooks?: ActionHooks;
@@ -66,6 +66,8 @@ export class TuiApp {
   private detailRecord: ExchangeRecord | null = null;
   private sessionRows: SessionSummary[] = [];
   private totals: Totals = emptyTotals();
+  /** The sparklines' counts, read with the totals (null: nothing recorded yet). */
+  private rates: Rates | null = null;
   /** True until the totals cover every row that was there when the TUI opened. */
   private counting = false;
   /** Resolves when they do. */
@@ -79,7 +81,7 @@ export class TuiApp {
 
   constructor(private readonly options: TuiOptions) {
     this.screen = options.screen;
-    this.window = new ExchangeWindow(options.db);
+    this.window = new ExchangeWindow(options.reader);
     this.model = new ListModel(this.window, this.listHeight(), (progress) => this.scanning(progress));
     this.done = new Promise((resolve) => (this.finish = resolve));
     const box = (opts: blessed.Widgets.BoxOptions): blessed.Widgets.BoxElement => blessed.box({ parent: this.screen, tags: true, ...opts });
@@ -105,20 +107,20 @@ export class TuiApp {
   async open(): Promise<void> {
     this.counting = true;
     await this.model.last();
-    this.draw(true);
+    await this.redrawStats();
     this.totalsCounted = this.countTotals();
   }
 
   private async countTotals(): Promise<void> {
     for (;;) {
-      const next = updateTotals(this.options.db, this.totals, TOTALS_STEP);
+      const next = await updateTotals(this.options.reader, this.totals, TOTALS_STEP);
       this.totals = next;
       if (next.done || this.closed) break;
-      this.draw(true);
+      await this.redrawStats();
       await new Promise((resolve) => setImmediate(resolve));
     }
     this.counting = false;
-    this.draw(true);
+    await this.redrawStats();
   }
 
   /** Opens, looks for new records every refreshMs, and resolves when the person quits. */
@@ -149,9 +151,9 @@ export class TuiApp {
 
   private async tick(): Promise<void> {
     if (this.closed) return;
-    if (!this.counting) this.totals = updateTotals(this.options.db, this.totals);
+    if (!this.counting) this.totals = await updateTotals(this.options.reader, this.totals);
     await this.model.refresh();
-    this.draw(true);
+    await this.redrawStats();
   }
 
   private async scanning(progress: ScanProgress): Promise<void> {
@@ -162,7 +164,14 @@ export class TuiApp {
 
   // ── drawing ────────────────────────────────────────────────────────────────────────────
 
-  /** Redraws; the stats bar's queries run only when `stats` is set (opening, each refresh, follow). */
+  /** Reads the sparklines' counts, then redraws with the stats bar (opening, each refresh, follow). */
+  private async redrawStats(): Promise<void> {
+    const newest = await this.options.reader.newestStartedAt();
+    this.rates = newest === null ? null : await ratesUntil(this.options.reader, Math.max(newest, this.model.following ? Date.now() : 0), SPARK_SECONDS);
+    this.draw(true);
+  }
+
+  /** Redraws; the stats bar only when `stats` is set. */
   draw(stats = false): void {
     if (this.closed) return;
     if (stats) this.drawStats();
@@ -175,8 +184,7 @@ export class TuiApp {
 
   private drawStats(): void {
     const t = this.totals;
-    const newest = newestStart(this.options.db);
-    const rates = newest === null ? null : ratesUntil(this.options.db, Math.max(newest, this.model.following ? Date.now() : 0), SPARK_SECONDS);
+    const rates = this.rates;
     const parts = [
       ...(this.model.following ? ['{green-bg}{black-fg} FOLLOW {/black-fg}{/green-bg}'] : []),
       `{bold}tapwire{/bold} ${t.exchanges.toLocaleString('en-US')}${this.counting ? '… (counting)' : ''} exchanges`,
@@ -290,7 +298,7 @@ export class TuiApp {
     // Moving away from the newest row in the list ends follow mode, as scrolling back in a log does.
     if (this.view === 'list' && this.model.following && ['up', 'pageup', 'first'].includes(action)) {
       this.model.following = false;
-      this.draw(true);
+      await this.redrawStats();
     }
     switch (action) {
       case 'down':
@@ -315,12 +323,12 @@ export class TuiApp {
         else if (this.view === 'list') await this.model.last();
         break;
       case 'enter':
-        if (this.view === 'list') this.openDetail();
+        if (this.view === 'list') await this.openDetail();
         else if (this.view === 'sessions') await this.filterToSession();
         break;
       case 'nexttab':
       case 'prevtab':
-        if (this.view === 'detail') this.switchTab(action === 'nexttab' ? 1 : -1);
+        if (this.view === 'detail') await this.switchTab(action === 'nexttab' ? 1 : -1);
         break;
       case 'filter':
         if (this.view === 'list') this.askFilter();
@@ -329,16 +337,16 @@ export class TuiApp {
         if (this.view !== 'list') break;
         await this.model.toggleFollow();
         this.message = this.model.following ? 'following new exchanges (F stops)' : 'follow mode off';
-        this.draw(true);
+        await this.redrawStats();
         return;
       case 'sessions':
-        if (this.view === 'list') this.openSessions();
+        if (this.view === 'list') await this.openSessions();
         break;
       case 'copy':
         this.copyId();
         break;
       case 'curl':
-        this.exportCurl();
+        await this.exportCurl();
         break;
       case 'jsonl':
         await this.runHook('jsonl');
@@ -379,33 +387,33 @@ export class TuiApp {
     this.draw();
   }
 
-  private openDetail(): void {
+  private async openDetail(): Promise<void> {
     const selected = this.model.selected();
     if (!selected) return;
-    this.detailRecord = this.window.record(selected.id);
+    this.detailRecord = await this.window.record(selected.id);
     if (!this.detailRecord) {
       this.message = `exchange ${selected.id} is no longer in the database`;
       return;
     }
     this.view = 'detail';
-    this.showTab();
+    await this.showTab();
     this.detail.show();
     this.detail.focus();
   }
 
-  private switchTab(step: number): void {
+  private async switchTab(step: number): Promise<void> {
     const i = TABS.indexOf(this.tab);
     this.tab = TABS[(i + step + TABS.length) % TABS.length]!;
-    this.showTab();
+    await this.showTab();
   }
 
-  private showTab(): void {
+  private async showTab(): Promise<void> {
     const record = this.detailRecord;
     if (!record) return;
     const bar = TABS.map((t) => (t === this.tab ? `{inverse} ${t} {/inverse}` : ` ${t} `)).join(' ');
     const e = record.exchange;
     const title = blessed.escape(`${e.protocol} ${e.method ?? ''} ${e.target ?? ''}  ${e.status}  ${e.id}`);
-    const relatedRows = this.tab === 'Related' ? related(this.options.db, e) : [];
+    const relatedRows = this.tab === 'Related' ? await related(this.options.reader, e) : [];
     this.detail.setContent(`${bar}   ${title}\n\n${blessed.escape(tabText(this.tab, record, relatedRows))}`);
     this.detail.setScroll(0);
   }
@@ -445,8 +453,8 @@ export class TuiApp {
     this.draw();
   }
 
-  private openSessions(): void {
-    this.sessionRows = sessions(this.options.db);
+  private async openSessions(): Promise<void> {
+    this.sessionRows = await sessions(this.options.reader);
     const items = this.sessionRows.map((s) =>
       blessed.escape(
         `${s.protocol.padEnd(4)} ${s.route.slice(0, 14).padEnd(14)} ${s.session_id.slice(0, 40).padEnd(40)} ${String(s.exchanges).padStart(6)} ex  ` +
@@ -491,10 +499,10 @@ export class TuiApp {
     this.message = `copied id ${e.id}`;
   }
 
-  private exportCurl(): void {
+  private async exportCurl(): Promise<void> {
     const e = this.current();
     if (!e) return;
-    const record = this.detailRecord?.exchange.id === e.id ? this.detailRecord : this.window.record(e.id);
+    const record = this.detailRecord?.exchange.id === e.id ? this.detailRecord : await this.window.record(e.id);
     if (!record) return;
     const file = resolve(this.options.exportDir ?? '.', `tapwire-${e.id}.curl.sh`);
     writeFileSync(file, curlCommand(record), { mode: 0o600 });

@@ -1,20 +1,19 @@
 // The TUI filter: what the person typed (CEL, or shorthand compiled to CEL), checked against
-// the shared vocabulary, split into an SQL prefilter and the CEL that decides the rest, and
-// judged on a recorded exchange through the same buildContext policies use.
+// the shared vocabulary, split into the condition the store pushes down (tools/prefilter.ts)
+// and the CEL that decides the rest, and judged on a recorded exchange through the same
+// buildContext policies use.
 import { compileExpression, ExpressionError, matched, type CompiledExpression } from '../policies/cel.js';
 import { buildContext } from '../policies/context.js';
 import { VOCABULARY, type Struct } from '../policies/vocabulary.js';
-import type { Exchange, ExchangeRecord } from '../core/exchange.js';
-import { prefilter, type Prefilter } from './prefilter.js';
+import { prefilter, type Prefilter } from '../tools/prefilter.js';
+import type { RowTest } from '../store/record-store.js';
 import { isShorthand, shorthandToCel } from './shorthand.js';
 
-export interface Filter extends Prefilter {
+export interface Filter extends Prefilter, RowTest {
   /** What was typed. */
   input: string;
   /** The CEL that runs (the input itself, or what the shorthand compiled to). */
   cel: string;
-  /** Judges one exchange; `load` reads its payloads and events when the expression needs them. */
-  matches(row: Exchange, load: () => ExchangeRecord | null): boolean;
 }
 
 /** A filter that could not be compiled: the message and where in the input it points. */
@@ -51,14 +50,13 @@ export function compileFilter(input: string): Filter | null {
     if (!(err instanceof ExpressionError)) throw err;
     throw new FilterError(withHint(err.message), shorthand ? null : err.offset + input.indexOf(trimmed), shorthand ? cel : null);
   }
-  const sql = prefilter(cel);
+  const pushed = prefilter(cel);
   return {
-    ...sql,
+    ...pushed,
     input: trimmed,
     cel,
-    matches(row, load) {
-      if (sql.rowOnly) return matched(expression.evaluate(buildContext({ exchange: row })));
-      const record = load();
+    matches(row, record) {
+      if (pushed.rowOnly) return matched(expression.evaluate(buildContext({ exchange: row })));
       if (!record) return false;
       return matched(expression.evaluate(buildContext({ exchange: record.exchange, request: record.request, response: record.response, events: record.events })));
     },

@@ -4,7 +4,8 @@
 // abandons a scan still running for an earlier move.
 import type { Exchange } from '../core/exchange.js';
 import type { Filter } from './filter.js';
-import { scan, type ExchangeWindow, type ScanDirection, type ScanProgress } from './window.js';
+import type { PageDirection } from '../store/record-store.js';
+import { scan, type ExchangeWindow, type ScanProgress } from './window.js';
 
 /** Called between scan steps; the TUI yields to the terminal there and shows the progress. */
 export type Pause = (progress: ScanProgress) => Promise<void>;
@@ -38,9 +39,9 @@ export class ListModel {
     return next;
   }
 
-  private async fetch(direction: ScanDirection, from: string | null, want: number, generation: number): Promise<Exchange[] | null> {
+  private async fetch(direction: PageDirection, from: string | null, want: number, generation: number): Promise<Exchange[] | null> {
     if (want <= 0) return [];
-    const edge = this.window.newestId();
+    const edge = await this.window.newestId();
     const rows = await scan(this.window, this.filter, direction, from, want, async (progress) => {
       await this.pause(progress);
       return generation === this.generation;

@@ -5,7 +5,7 @@
 import { createWriteStream, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { Command, Option } from 'commander';
-import { openDatabase } from '../../store/db.js';
+import { openRecordReader } from '../../store/open.js';
 import { DEFAULT_EXPORT_REDACTION, exportRedaction, redactedCopy, writeJsonl } from '../../tools/export.js';
 import { writeHar } from '../../tools/har.js';
 import { compileFilter, selectRecords } from '../../tools/select.js';
@@ -33,19 +33,19 @@ export interface ExportResult {
 async function runExport(options: ExportOptions, stdout: NodeJS.WritableStream = process.stdout): Promise<ExportResult> {
   const filter = options.filter ? compileFilter(options.filter) : null;
   const redaction = options.config ? exportRedaction(loadConfig(options.config)) : DEFAULT_EXPORT_REDACTION;
-  const db = openDatabase(options.db, { readonly: true });
+  const reader = await openRecordReader(options.db);
   const out = options.output ? createWriteStream(options.output, { mode: 0o600 }) : stdout;
   const skipped: ExportResult['skipped'] = [];
   const skip = (id: string, reason: string): void => void skipped.push({ id, reason });
   try {
-    const records = selectRecords(db, { filter, onUnreadable: skip });
+    const records = selectRecords(reader, { filter, onUnreadable: skip });
     const write = (text: string): void => void out.write(text);
     let count: number;
     if (options.format === 'jsonl') {
-      count = writeJsonl(records, write, redaction, skip);
+      count = await writeJsonl(records, write, redaction, skip);
     } else {
-      const redacted = function* (): Generator<ExchangeRecord> {
-        for (const record of records) {
+      const redacted = async function* (): AsyncGenerator<ExchangeRecord> {
+        for await (const record of records) {
           try {
             yield redactedCopy(record, redaction);
           } catch (err) {
@@ -53,11 +53,11 @@ async function runExport(options: ExportOptions, stdout: NodeJS.WritableStream =
           }
         }
       };
-      count = writeHar(redacted(), pkg.version, write, skip);
+      count = await writeHar(redacted(), pkg.version, write, skip);
     }
     return { count, skipped };
   } finally {
-    db.close();
+    await reader.close();
     if (out !== stdout) {
       out.end();
       await once(out, 'close');

@@ -2,8 +2,8 @@
 // with a database, replays the recorded exchanges through the policy (limits simulated in
 // recorded time) and reports, per rule, what it would have denied, limited or flagged,
 // with example exchange ids.
-import { openDatabase } from '../../store/db.js';
-import { getExchangeRecord } from '../../store/queries.js';
+import { openRecordReader } from '../../store/open.js';
+import { eachRow } from '../../store/record-store.js';
 import { buildContext } from '../../policies/context.js';
 import { PolicySet } from '../../policies/engine.js';
 import { parseDuration, PolicyError, type Action } from '../../policies/file.js';
@@ -25,7 +25,7 @@ interface RuleTally {
 }
 
 /** Returns the exit code: 0 when every inline test passes, 1 when one fails, 2 for bad input. */
-export function policyTest(patterns: readonly string[], options: PolicyTestOptions, out: NodeJS.WritableStream, err: NodeJS.WritableStream): number {
+export async function policyTest(patterns: readonly string[], options: PolicyTestOptions, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   // Bad flags are refused before any test runs or any file is read.
   const sinceMs = options.since === undefined ? null : parseDuration(options.since);
   if (options.since !== undefined && sinceMs === null) {
@@ -54,15 +54,15 @@ export function policyTest(patterns: readonly string[], options: PolicyTestOptio
   const testCount = files.reduce((n, f) => n + f.tests.length, 0);
   out.write(`${testCount - failures}/${testCount} tests passed\n`);
   if (options.db) {
-    replayDatabase(new PolicySet(files), options.db, sinceMs === null ? 0 : Date.now() - sinceMs, options.agentLabels ?? {}, out);
+    await replayDatabase(new PolicySet(files), options.db, sinceMs === null ? 0 : Date.now() - sinceMs, options.agentLabels ?? {}, out);
   }
   return failures > 0 ? 1 : 0;
 }
 
-function replayDatabase(set: PolicySet, path: string, since: number, agentLabels: Record<string, string>, out: NodeJS.WritableStream): void {
-  const db = openDatabase(path, { readonly: true });
+async function replayDatabase(set: PolicySet, path: string, since: number, agentLabels: Record<string, string>, out: NodeJS.WritableStream): Promise<void> {
+  const reader = await openRecordReader(path);
   try {
-    const ids = db.prepare(`SELECT id FROM exchanges WHERE started_at >= ? ORDER BY id`).pluck().all(since) as string[];
+    let judged = 0;
     const tallies = new Map<string, Map<Action, RuleTally>>();
     const note = (rule: string | null, action: Action, id: string): void => {
       const name = rule ?? '(default)';
@@ -73,8 +73,9 @@ function replayDatabase(set: PolicySet, path: string, since: number, agentLabels
       tally.count++;
       if (tally.examples.length < EXAMPLES) tally.examples.push(id);
     };
-    for (const id of ids) {
-      const record = getExchangeRecord(db, id)!;
+    for await (const { id } of eachRow(reader, { op: '>=', field: 'exchange.started_at', value: since })) {
+      judged++;
+      const record = (await reader.get(id))!;
       // Judged as if no policy had run when it was recorded.
       const exchange = { ...record.exchange, policy_rule: null, policy_action: null, policy_reason: null };
       if (exchange.status === 'denied') exchange.status = 'ok';
@@ -91,7 +92,7 @@ function replayDatabase(set: PolicySet, path: string, since: number, agentLabels
       // Token budgets are charged with what the call really used.
       set.review({ ...record, exchange }, { agentLabels });
     }
-    out.write(`\n${ids.length} recorded exchanges${since > 0 ? ` since ${new Date(since).toISOString()}` : ''} from ${path}:\n`);
+    out.write(`\n${judged} recorded exchanges${since > 0 ? ` since ${new Date(since).toISOString()}` : ''} from ${path}:\n`);
     if (tallies.size === 0) out.write('  no rule would have denied, limited or flagged any of them\n');
     for (const [rule, byAction] of tallies) {
       for (const [action, tally] of byAction) {
@@ -100,6 +101,6 @@ function replayDatabase(set: PolicySet, path: string, since: number, agentLabels
       }
     }
   } finally {
-    db.close();
+    await reader.close();
   }
 }

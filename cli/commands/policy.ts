@@ -19,8 +19,8 @@ export function policyCommand(): Command {
     .argument('<files...>', 'policy files (wildcards allowed in the file name)')
     .option('--db <file>', 'a tapwire database to evaluate the policies against')
     .option('--since <duration>', 'only exchanges recorded within this long, e.g. 12h or 7d')
-    .action((files: string[], opts: { db?: string; since?: string }) => {
-      process.exitCode = policyTest(files, opts, process.stdout, process.stderr);
+    .action(async (files: string[], opts: { db?: string; since?: string }) => {
+      process.exitCode = await policyTest(files, opts, process.stdout, process.stderr);
     });
   return policy;
 }

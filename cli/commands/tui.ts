@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import blessed from 'blessed';
 import { actionHooks } from '../../tui/actions.js';
 import { TuiApp } from '../../tui/app.js';
-import { openForBrowsing } from '../../tui/open.js';
+import { openRecordReader } from '../../store/open.js';
 
 export const tuiCommand = new Command('tui')
   .description('explore the recorded traffic in a terminal UI (read-only; works while the sidecar records)')
@@ -12,12 +12,12 @@ export const tuiCommand = new Command('tui')
   .option('-c, --config <file>', "tapwire.yaml: its redaction applies to exports, and `r` replays through its routes")
   .action(async (opts: { db: string; config?: string }) => {
     const hooks = actionHooks({ config: opts.config, exportDir: '.' });
-    const db = openForBrowsing(opts.db);
+    const reader = await openRecordReader(opts.db, 'browse');
     const screen = blessed.screen({ smartCSR: true, title: `tapwire ${opts.db}`, warnings: false, fullUnicode: true });
-    const app = new TuiApp({ db, dbPath: opts.db, screen, hooks });
+    const app = new TuiApp({ reader, dbPath: opts.db, screen, hooks });
     try {
       await app.start();
     } finally {
-      db.close();
+      await reader.close();
     }
   });

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { blankExchange } from '../../core/exchange.js';
-import { openDatabase } from '../../store/db.js';
-import { prepareInsert } from '../../store/insert.js';
-import { listExchanges } from '../../store/queries.js';
+import { openDatabase } from '../../store/sqlite/db.js';
+import { prepareInsert } from '../../store/sqlite/insert.js';
+import { listExchanges } from '../../store/sqlite/queries.js';
 import { REPO } from '../support/grafana.js';
 import { runCli } from '../support/cli.js';
 

@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Exchange } from '../../core/exchange.js';
-import { openDatabase } from '../../store/db.js';
-import { listExchanges } from '../../store/queries.js';
+import { openDatabase } from '../../store/sqlite/db.js';
+import { listExchanges } from '../../store/sqlite/queries.js';
 import { expandSqliteQuery, promqlMetricNames, promqlSelectors, readDashboards, REPO, scrapedSeries, targetsOf, traceqlAttributes } from '../support/grafana.js';
 import { startOtlpCollector, type OtlpCollector } from '../support/otlp.js';
 

@@ -34,7 +34,7 @@ async function filter(tmux: Tmux, text: string): Promise<void> {
 
 /** Waits until the sidecar has written `count` exchanges (its writer flushes every 10 ms). */
 async function recorded(tapwire: TestSidecar, count: number): Promise<void> {
-  const { openDatabase } = await import('../../store/db.js');
+  const { openDatabase } = await import('../../store/sqlite/db.js');
   const deadline = Date.now() + 10_000;
   let seen: string[] = [];
   while (Date.now() < deadline) {
@@ -242,7 +242,7 @@ describe('tapwire tui in a terminal', () => {
     tmux.keys('r');
     const replayed = await tmux.waitFor(/replayed as [0-9A-Z]{26}: status 200 → 200, body same/, 'the replay comparison', 20_000);
     const replayId = /replayed as ([0-9A-Z]{26})/.exec(replayed)![1]!;
-    const { openDatabase } = await import('../../store/db.js');
+    const { openDatabase } = await import('../../store/sqlite/db.js');
     const db = openDatabase(tapwire.dbPath, { readonly: true });
     try {
       const row = db.prepare('SELECT replay_of, model, status FROM exchanges WHERE id = ?').get(replayId) as { replay_of: string; model: string; status: string };

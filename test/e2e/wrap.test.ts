@@ -14,8 +14,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { Exchange, ExchangeRecord } from '../../core/exchange.js';
-import { openDatabase } from '../../store/db.js';
-import { getExchangeRecord, listExchanges } from '../../store/queries.js';
+import { openDatabase } from '../../store/sqlite/db.js';
+import { getExchangeRecord, listExchanges } from '../../store/sqlite/queries.js';
 import { until } from '../support/upstream.js';
 import { EVERYTHING, everythingSession, isProgressOfThreeSteps, isRunning, withoutProgress, type EverythingResults } from '../support/mcp-everything.js';
 

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { test, type TestContext } from 'node:test';
 import type { Exchange } from '../../core/exchange.js';
-import { openDatabase } from '../../store/db.js';
+import { openDatabase } from '../../store/sqlite/db.js';
 import { CLI } from '../support/cli.js';
 import { buildAlpha, buildBeta, federationYaml } from '../support/mcp-federation.js';
 import { connectClient, startStreamableServer } from '../support/mcp.js';

@@ -21,8 +21,8 @@ import { connectClient, one, startStreamableServer, type McpHttpServer } from '.
 import { startTestSidecar, type TestSidecar } from '../support/sidecar.js';
 import { until } from '../support/upstream.js';
 import type { Exchange } from '../../core/exchange.js';
-import { openDatabase } from '../../store/db.js';
-import { listExchanges } from '../../store/queries.js';
+import { openDatabase } from '../../store/sqlite/db.js';
+import { listExchanges } from '../../store/sqlite/queries.js';
 import { DEFAULT_LLM_IGNORED } from '../../tools/replay-match.js';
 import { startMock } from '../../tools/mock.js';
 import { mkdtempSync } from 'node:fs';

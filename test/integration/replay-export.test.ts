@@ -13,7 +13,8 @@ import { createRequire } from 'node:module';
 import { Ajv, type AnySchema, type AnySchemaObject } from 'ajv';
 import addFormats from 'ajv-formats';
 import { recordTraffic, type Recorded } from '../support/recorded-traffic.js';
-import { openDatabase } from '../../store/db.js';
+import { openRecordReader } from '../../store/open.js';
+import { openDatabase } from '../../store/sqlite/db.js';
 import { exportExchangeById } from '../../tools/export.js';
 import type { Har } from '../../tools/har.js';
 
@@ -129,16 +130,18 @@ describe('tapwire export', () => {
     assert.notDeepEqual(harValidator()(broken), []);
   });
 
-  test('one exchange by id as a JSON line (the API the TUI uses)', () => {
+  test('one exchange by id as a JSON line (the API the TUI uses)', async () => {
     const db = openDatabase(recorded.dbPath, { readonly: true });
+    const reader = await openRecordReader(recorded.dbPath);
     try {
       const id = db.prepare("SELECT id FROM exchanges WHERE method = 'tools/list'").pluck().get() as string;
-      const line = JSON.parse(exportExchangeById(db, id)!) as Line;
+      const line = JSON.parse((await exportExchangeById(reader, id))!) as Line;
       assert.equal(line.exchange.id, id);
       assert.match(line.response!.body!, /"name":"echo"/);
-      assert.equal(exportExchangeById(db, 'no-such-id'), null);
+      assert.equal(await exportExchangeById(reader, 'no-such-id'), null);
     } finally {
       db.close();
+      await reader.close();
     }
   });
 });

@@ -15,7 +15,7 @@ import OpenAI from 'openai';
 import { startAimock } from '../support/aimock.js';
 import { CLI } from '../support/cli.js';
 import { startTestSidecar } from '../support/sidecar.js';
-import { openDatabase } from '../../store/db.js';
+import { openDatabase } from '../../store/sqlite/db.js';
 
 const run = promisify(execFile);
 const KEY = 'sk-redaction-replay-3333';

@@ -8,8 +8,8 @@ import { parseConfig, type Config } from '../../config/config.js';
 import type { Exchange, ExchangeRecord } from '../../core/exchange.js';
 import { createLogger, type Logger } from '../../core/log.js';
 import { startSidecar, type Sidecar } from '../../proxy/sidecar.js';
-import { openDatabase } from '../../store/db.js';
-import { getExchangeRecord, listExchanges } from '../../store/queries.js';
+import { openDatabase } from '../../store/sqlite/db.js';
+import { getExchangeRecord, listExchanges } from '../../store/sqlite/queries.js';
 
 export interface TestSidecar {
   sidecar: Sidecar;

@@ -2,7 +2,8 @@
 // core/ only, and every folder above on the layers below it. ESLint's Node API runs the
 // repository's own eslint.config.js on probe snippets placed in a layer's folder (an import of
 // a higher layer, a sibling of the same layer, test/ or bench/ is reported; one of a lower layer,
-// of the folder itself or of a package is not) and on the real files (none breaks its rule).
+// of the folder itself or of a package is not) and on the real files (none breaks its rule);
+// better-sqlite3 may be imported under store/sqlite/ only.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ESLint } from 'eslint';
@@ -169,6 +170,28 @@ describe('layers: every folder imports only its own files and the layers below i
     const violations = results.flatMap((r) =>
       r.messages.filter((m) => m.fatal === true || (m.ruleId !== null && LAYER_RULES.has(m.ruleId))).map((m) => `${r.filePath}:${m.line} ${m.message}`),
     );
+    assert.deepEqual(violations, []);
+  });
+});
+
+describe('layers: only the SQLite backend imports better-sqlite3', () => {
+  const probe = ["import Database from 'better-sqlite3';", "export const later = import('better-sqlite3');", 'void Database;'].join('\n');
+
+  test('better-sqlite3 imported from tui/, from store/ itself or from core/ is reported, static or dynamic', async () => {
+    for (const file of ['tui/layer-probe.ts', 'store/layer-probe.ts', 'core/layer-probe.ts', 'tools/deeper/layer-probe.ts']) {
+      assert.deepEqual(await layerViolations(probe, file), ['1:no-restricted-imports', '2:no-restricted-syntax'], file);
+    }
+  });
+
+  test('the same imports under store/sqlite/ are not reported, and the layer rule still holds there', async () => {
+    assert.deepEqual(await layerViolations(probe, 'store/sqlite/layer-probe.ts'), []);
+    assert.deepEqual(await layerViolations("import { Recording } from '../../proxy/recording.js';\nvoid Recording;", 'store/sqlite/layer-probe.ts'), ['1:no-restricted-imports']);
+  });
+
+  test('no file outside store/sqlite/ imports better-sqlite3', async () => {
+    const results = await eslint.lintFiles(['core/', 'config/', 'policies/', 'store/', 'telemetry/', 'protocols/', 'proxy/', 'tools/', 'tui/', 'demo/', 'cli/']);
+    assert.ok(results.length >= 120, `expected every source file, linted ${results.length}`);
+    const violations = results.flatMap((r) => r.messages.filter((m) => m.fatal === true || m.message.includes('better-sqlite3')).map((m) => `${r.filePath}:${m.line} ${m.message}`));
     assert.deepEqual(violations, []);
   });
 });

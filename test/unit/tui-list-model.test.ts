@@ -10,12 +10,12 @@ import { after, before, describe, test } from 'node:test';
 import { fillDatabase, syntheticRecord } from '../../bench/tui-data.js';
 import { buildContext } from '../../policies/context.js';
 import { compileExpression, matched } from '../../policies/cel.js';
-import { openDatabase, type Db } from '../../store/db.js';
-import { prepareInsert } from '../../store/insert.js';
-import { getExchangeRecord } from '../../store/queries.js';
+import { openDatabase, openForBrowsing, type Db } from '../../store/sqlite/db.js';
+import { prepareInsert } from '../../store/sqlite/insert.js';
+import { getExchangeRecord } from '../../store/sqlite/queries.js';
+import { SqliteReader } from '../../store/sqlite/reader.js';
 import { compileFilter } from '../../tui/filter.js';
 import { ListModel } from '../../tui/list-model.js';
-import { openForBrowsing } from '../../tui/open.js';
 import { ExchangeWindow } from '../../tui/window.js';
 
 const ROWS = 3000;
@@ -26,23 +26,25 @@ describe('list window', () => {
   let dir: string;
   let path: string;
   let db: Db;
+  let reader: SqliteReader;
   let ids: string[];
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'tapwire-tui-'));
     path = join(dir, 'tapwire.db');
     fillDatabase(path, ROWS);
     db = openForBrowsing(path);
+    reader = new SqliteReader(db);
     ids = db.prepare('SELECT id FROM exchanges ORDER BY id').pluck().all() as string[];
   });
-  after(() => {
-    db.close();
+  after(async () => {
+    await reader.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
   const shown = (model: ListModel): string[] => model.rows.map((r) => r.id);
 
   test('G, g, j/k and pages move over the rows in id order', async () => {
-    const model = new ListModel(new ExchangeWindow(db), HEIGHT);
+    const model = new ListModel(new ExchangeWindow(reader), HEIGHT);
     await model.last();
     assert.deepEqual(shown(model), ids.slice(-HEIGHT));
     assert.equal(model.selected()?.id, ids[ROWS - 1]);
@@ -70,7 +72,7 @@ describe('list window', () => {
     assert.ok(expected.length > 2 * HEIGHT);
     let pauses = 0;
     // Steps of 100 rows: every page takes several steps.
-    const model = new ListModel(new ExchangeWindow(db, 100), HEIGHT, async () => {
+    const model = new ListModel(new ExchangeWindow(reader, 100), HEIGHT, async () => {
       pauses++;
       await new Promise((resolve) => setImmediate(resolve));
     });
@@ -89,7 +91,7 @@ describe('list window', () => {
   });
 
   test('follow mode shows rows another connection writes', async () => {
-    const model = new ListModel(new ExchangeWindow(db), HEIGHT);
+    const model = new ListModel(new ExchangeWindow(reader), HEIGHT);
     await model.setFilter(compileFilter('~proto mcp'));
     const writer = openDatabase(path);
     try {

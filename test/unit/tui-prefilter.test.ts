@@ -9,11 +9,18 @@ import fc from 'fast-check';
 import { buildContext } from '../../policies/context.js';
 import { compileExpression, matched } from '../../policies/cel.js';
 import { blankExchange, type ExchangeRecord } from '../../core/exchange.js';
-import { openDatabase } from '../../store/db.js';
-import { prepareInsert } from '../../store/insert.js';
-import { getExchangeRecord, listExchanges } from '../../store/queries.js';
+import { openDatabase } from '../../store/sqlite/db.js';
+import { prepareInsert } from '../../store/sqlite/insert.js';
+import { getExchangeRecord, listExchanges } from '../../store/sqlite/queries.js';
 import { compileFilter } from '../../tui/filter.js';
-import { prefilter } from '../../tui/prefilter.js';
+import { whereSql } from '../../store/sqlite/where.js';
+import { prefilter } from '../../tools/prefilter.js';
+
+/** The prefilter as the SQLite backend runs it. */
+function sqlPrefilter(cel: string): { where: string; params: (string | number)[]; exact: boolean; rowOnly: boolean } {
+  const pushed = prefilter(cel);
+  return { ...whereSql(pushed.where), exact: pushed.exact, rowOnly: pushed.rowOnly };
+}
 
 const STRINGS = ['', 'gpt-4o', 'gpt-4o-mini', 'delete_file', 'read', 'tools/call', 'notifications/progress', 'ok', 'error', 'denied', 'openai', 'sess-1', 'a'];
 
@@ -114,7 +121,7 @@ describe('SQL prefilter against CEL', () => {
             return matched(compiled.evaluate(buildContext({ exchange: r.exchange, request: r.request, response: r.response, events: r.events })));
           })
           .map((row) => row.id);
-        const sql = prefilter(cel);
+        const sql = sqlPrefilter(cel);
         const sqlIds = db.prepare(`SELECT id FROM exchanges${sql.where ? ` WHERE ${sql.where}` : ''} ORDER BY id`).pluck().all(...sql.params) as string[];
         if (sql.exact) {
           exactSeen++;
@@ -124,7 +131,7 @@ describe('SQL prefilter against CEL', () => {
           assert.ok(celIds.every((id) => candidates.has(id)), `superset SQL ${sql.where} ${JSON.stringify(sql.params)}`);
         }
         const filter = compileFilter(cel)!;
-        const judged = rows.filter((row) => filter.matches(row, () => full.get(row.id)!)).map((row) => row.id);
+        const judged = rows.filter((row) => filter.matches(row, full.get(row.id)!)).map((row) => row.id);
         assert.deepEqual(judged, celIds, `filter.matches (rowOnly ${filter.rowOnly})`);
       }),
       { numRuns: 300, seed: 4242 },
@@ -134,14 +141,14 @@ describe('SQL prefilter against CEL', () => {
   });
 
   test('what is translated, and what is left to CEL', () => {
-    assert.deepEqual(prefilter('protocol == "mcp" && exchange.duration_ms > 500'), {
+    assert.deepEqual(sqlPrefilter('protocol == "mcp" && exchange.duration_ms > 500'), {
       where: "((protocol = ?) AND (COALESCE(duration_ms, 0) > ?))",
       params: ['mcp', 500],
       exact: true,
       rowOnly: true,
     });
-    const mixed = prefilter('protocol == "llm" && llm.messages.size() > 2');
+    const mixed = sqlPrefilter('protocol == "llm" && llm.messages.size() > 2');
     assert.deepEqual([mixed.where, mixed.exact, mixed.rowOnly], ['(protocol = ?)', false, false]);
-    assert.deepEqual(prefilter('protocol == "llm" || response.text.contains("x")'), { where: '', params: [], exact: false, rowOnly: false });
+    assert.deepEqual(sqlPrefilter('protocol == "llm" || response.text.contains("x")'), { where: '', params: [], exact: false, rowOnly: false });
   });
 });

@@ -9,13 +9,15 @@ import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { syntheticRecord } from '../../bench/tui-data.js';
 import { blankExchange, type Exchange, type ExchangeRecord } from '../../core/exchange.js';
-import { openDatabase, StoreError } from '../../store/db.js';
-import { prepareInsert } from '../../store/insert.js';
-import { getExchangeRecord, listExchanges } from '../../store/queries.js';
+import { openRecordReader } from '../../store/open.js';
+import { StoreError } from '../../store/record-store.js';
+import { openDatabase } from '../../store/sqlite/db.js';
+import { prepareInsert } from '../../store/sqlite/insert.js';
+import { getExchangeRecord, listExchanges } from '../../store/sqlite/queries.js';
+import { SqliteReader } from '../../store/sqlite/reader.js';
 import { curlCommand } from '../../tui/curl.js';
 import { FOLD_AT, prettyBody, tabText } from '../../tui/detail.js';
 import { columnsFor, cost, duration, formatRow, headerLine, toneOf } from '../../tui/format.js';
-import { openForBrowsing } from '../../tui/open.js';
 import { emptyTotals, ratesUntil, related, sessions, sparkline, updateTotals } from '../../tui/queries.js';
 
 function llmRecord(): ExchangeRecord {
@@ -95,38 +97,40 @@ describe('curl export', () => {
 });
 
 describe('totals, rates and sessions', () => {
-  test('totals count once, then only newer rows; rates per second; sessions grouped', () => {
+  test('totals count once, then only newer rows; rates per second; sessions grouped', async () => {
     const db = openDatabase(':memory:');
+    const reader = new SqliteReader(db);
     const insert = prepareInsert(db);
     const end = Date.parse('2026-11-21T10:00:10Z');
     insert(Array.from({ length: 300 }, (_, i) => syntheticRecord(i, end - 3000 + i * 10)));
-    const totals = updateTotals(db, emptyTotals());
+    const totals = await updateTotals(reader, emptyTotals());
     const expectedErrors = Array.from({ length: 300 }, (_, i) => i).filter((i) => i % 97 !== 0 && i % 53 === 0).length;
     assert.deepEqual([totals.exchanges, totals.denied, totals.errors, totals.done], [300, 4, expectedErrors, true]);
-    let stepped = updateTotals(db, emptyTotals(), 128);
+    let stepped = await updateTotals(reader, emptyTotals(), 128);
     const steps = [stepped.exchanges];
-    while (!stepped.done) steps.push((stepped = updateTotals(db, stepped, 128)).exchanges);
+    while (!stepped.done) steps.push((stepped = await updateTotals(reader, stepped, 128)).exchanges);
     assert.deepEqual(steps, [128, 256, 300], 'counted in steps of 128 rows');
     assert.deepEqual({ ...stepped, done: true }, totals);
     insert([syntheticRecord(97 * 7, end)]);
-    const more = updateTotals(db, totals);
+    const more = await updateTotals(reader, totals);
     assert.deepEqual([more.exchanges, more.denied], [301, 5]);
-    assert.deepEqual(updateTotals(db, more), more, 'nothing new: the same totals');
-    const rates = ratesUntil(db, end, 2);
+    assert.deepEqual(await updateTotals(reader, more), more, 'nothing new: the same totals');
+    const rates = await ratesUntil(reader, end, 2);
     assert.deepEqual(rates.requests, [100, 1], 'the second before the last holds 100 rows, the last one the row at its start');
-    const found = sessions(db);
+    const found = await sessions(reader);
     assert.ok(found.some((s) => s.session_id === 'session-0' && s.protocol === 'mcp' && s.exchanges === 80));
     // In session-0 every tenth exchange from 8 on is a server-sent progress notification.
     const call = getExchangeRecord(db, listExchanges(db).find((e) => e.session_id === 'session-0' && e.method === 'tools/call')!.id)!;
-    const notes = related(db, call.exchange);
+    const notes = await related(reader, call.exchange);
     assert.equal(notes.length, 20);
     assert.ok(notes.every((n) => n.method === 'notifications/progress' && n.direction === 'server_to_client' && n.session_id === 'session-0'));
     assert.match(tabText('Related', call, notes), /session session-0: 20 notifications and server-to-client messages\n\n\d\d:\d\d:\d\d\.\d{3} {2}server → client {2}notifications\/progress/);
     db.close();
   });
 
-  test('LLM tokens and MCP estimates are counted apart; a federated session is named by the federated route', () => {
+  test('LLM tokens and MCP estimates are counted apart; a federated session is named by the federated route', async () => {
     const db = openDatabase(':memory:');
+    const reader = new SqliteReader(db);
     const at = Date.parse('2026-11-21T10:00:00Z');
     const exchange = (route: string, protocol: 'llm' | 'mcp', tokens: [number, number], extra: Partial<Exchange> = {}): ExchangeRecord => ({
       exchange: { ...blankExchange({ agent: 'a', route, protocol, started_at: at }), input_tokens: tokens[0], output_tokens: tokens[1], tokens_estimated: protocol === 'mcp' ? 1 : 0, ...extra },
@@ -141,10 +145,10 @@ describe('totals, rates and sessions', () => {
       // The per-server exchange the federated call caused, on the member route ("alpha" sorts before "tools").
       exchange('alpha', 'mcp', [8, 40], { session_id: 'fed-1', method: 'tools/call', parent_id: call.exchange.id }),
     ]);
-    const totals = updateTotals(db, emptyTotals());
+    const totals = await updateTotals(reader, emptyTotals());
     assert.deepEqual([totals.llmTokens, totals.mcpTokens], [120, 48], 'LLM usage alone; MCP estimates of what the agent saw, once');
-    assert.deepEqual(ratesUntil(db, at, 1).tokens, [120], 'the token sparkline is LLM usage');
-    assert.deepEqual(sessions(db).map((s) => [s.session_id, s.route, s.exchanges]), [['fed-1', 'tools', 2]]);
+    assert.deepEqual((await ratesUntil(reader, at, 1)).tokens, [120], 'the token sparkline is LLM usage');
+    assert.deepEqual((await sessions(reader)).map((s) => [s.session_id, s.route, s.exchanges]), [['fed-1', 'tools', 2]]);
     db.close();
   });
 
@@ -159,9 +163,9 @@ describe('opening a database', () => {
   before(() => (dir = mkdtempSync(join(tmpdir(), 'tapwire-open-'))));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  const message = (path: string): string => {
+  const message = async (path: string): Promise<string> => {
     try {
-      openForBrowsing(path).close();
+      await (await openRecordReader(path, 'browse')).close();
     } catch (err) {
       assert.ok(err instanceof StoreError);
       return err.message;
@@ -169,20 +173,20 @@ describe('opening a database', () => {
     return 'opened';
   };
 
-  test('missing, not SQLite, not tapwire, newer schema: one sentence each', () => {
-    assert.match(message(join(dir, 'missing.db')), /missing\.db does not exist/);
+  test('missing, not SQLite, not tapwire, newer schema: one sentence each', async () => {
+    assert.match(await message(join(dir, 'missing.db')), /missing\.db does not exist/);
     writeFileSync(join(dir, 'notes.txt'), 'hello, this is not a database at all, not even close');
-    assert.match(message(join(dir, 'notes.txt')), /notes\.txt is not a tapwire database \(file is not a database\)/);
+    assert.match(await message(join(dir, 'notes.txt')), /notes\.txt is not a tapwire database \(file is not a database\)/);
     const other = new Database(join(dir, 'other.db'));
     other.exec('CREATE TABLE t (x)');
     other.close();
-    assert.match(message(join(dir, 'other.db')), /other\.db is not a tapwire database \(it has no exchanges table\)/);
+    assert.match(await message(join(dir, 'other.db')), /other\.db is not a tapwire database \(it has no exchanges table\)/);
     openDatabase(join(dir, 'newer.db')).close();
     const newer = new Database(join(dir, 'newer.db'));
     newer.pragma('user_version = 99');
     newer.close();
-    assert.match(message(join(dir, 'newer.db')), /schema version 99.*written by a newer tapwire/);
+    assert.match(await message(join(dir, 'newer.db')), /schema version 99.*written by a newer tapwire/);
     openDatabase(join(dir, 'ok.db')).close();
-    assert.equal(message(join(dir, 'ok.db')), 'opened');
+    assert.equal(await message(join(dir, 'ok.db')), 'opened');
   });
 });

@@ -1,6 +1,6 @@
-// Read side of tapwire.db: exchanges with their payloads and events, for the CLI, the TUI
-// and tests. Opens read-only, so it never contends with the writer.
-import type { Exchange, ExchangeEvent, ExchangeRecord, Payload } from '../core/exchange.js';
+// Reads one exchange with its payloads and events (the reader's get, and a filter that needs
+// bodies), and lists exchanges for tests that check what was stored.
+import type { Exchange, ExchangeEvent, ExchangeRecord, Payload } from '../../core/exchange.js';
 import { EXCHANGE_COLUMNS } from './columns.js';
 import type { Db } from './db.js';
 import type { Statement } from 'better-sqlite3';

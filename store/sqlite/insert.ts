@@ -1,6 +1,6 @@
 // Writes batches of exchange records in one transaction. Used by the writer worker; kept
-// apart from it so tests and tools can write records synchronously.
-import type { ExchangeRecord, Payload } from '../core/exchange.js';
+// apart from it so tests and the TUI bench can write records synchronously.
+import type { ExchangeRecord, Payload } from '../../core/exchange.js';
 import { EXCHANGE_COLUMNS } from './columns.js';
 import type { Db } from './db.js';
 

@@ -1,5 +1,5 @@
 // Messages between the recorder (request thread) and the writer worker.
-import type { ExchangeRecord } from '../core/exchange.js';
+import type { ExchangeRecord } from '../../core/exchange.js';
 
 export type WriterRequest = { type: 'batch'; seq: number; records: ExchangeRecord[] } | { type: 'close' };
 

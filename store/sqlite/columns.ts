@@ -1,6 +1,6 @@
 // The `exchanges` columns, in one list the writer and queries share. The type check below
 // fails to compile if a field of Exchange has no column or a column is not a field.
-import type { Exchange } from '../core/exchange.js';
+import type { Exchange } from '../../core/exchange.js';
 
 export const EXCHANGE_COLUMNS = [
   'id', 'started_at', 'ended_at', 'duration_ms', 'ttfb_ms', 'ttft_ms', 'agent', 'route', 'protocol',

@@ -1,45 +1,17 @@
-// The recorder: takes finished exchange records off the request path, batches them, and
+// The SQLite writer (RecordWriter): takes finished exchange records off the request path, batches them, and
 // hands each batch to the writer thread. `record()` only pushes onto an array; the flush
 // timer does the rest. A batch the store cannot take (disk full, locked, read-only, ...)
 // goes back to the front of the queue and is retried; while the store fails, past `bufferLimit`
 // records the oldest are dropped and counted. close() drains everything queued before resolving.
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import type { ExchangeRecord } from '../core/exchange.js';
+import type { ExchangeRecord } from '../../core/exchange.js';
+import type { RecordWriter, WriterOptions, WriterStats } from '../record-store.js';
 import { openDatabase } from './db.js';
 import type { WriterReply, WriterRequest } from './writer-protocol.js';
 
-export interface RecorderOptions {
+export interface RecorderOptions extends WriterOptions {
   path: string;
-  flushIntervalMs: number;
-  /** A batch is sent early when this many records are waiting. */
-  maxBatch?: number;
-  /** Records held in memory while the store cannot be written; beyond this the oldest are dropped. */
-  bufferLimit?: number;
-  /** How long a failed store rests before the next attempt. */
-  retryIntervalMs?: number;
-  /** A write failed; its `buffered` records wait for the next attempt. */
-  onError?: (message: string, buffered: number) => void;
-  /** The store took a batch again after failing. */
-  onRecover?: (written: number) => void;
-  /** The buffer was full: `count` of the oldest records were dropped (`total` so far). */
-  onDrop?: (count: number, total: number) => void;
-  /** Something the writer fixed on its own, e.g. a deleted database file it recreated. */
-  onWarning?: (message: string) => void;
-}
-
-export interface RecorderStats {
-  /** Records handed to record(). */
-  queued: number;
-  committed: number;
-  /** Write attempts that failed (each is retried), and problems the writer repaired. */
-  writeFailures: number;
-  /** Records dropped because the buffer was full while the store failed. */
-  dropped: number;
-  /** Records never written: dropped, or still unwritten when the recorder closed. */
-  failed: number;
-  /** Records waiting for the store right now (queued or in a batch being written). */
-  buffered: number;
 }
 
 interface Queued {
@@ -63,7 +35,7 @@ interface Waiter {
 const DEFAULT_BUFFER_LIMIT = 10_000;
 const DEFAULT_RETRY_INTERVAL_MS = 1000;
 
-export class Recorder {
+export class Recorder implements RecordWriter {
   private queue: Queued[] = [];
   private timer: NodeJS.Timeout | null = null;
   private seq = 0;
@@ -73,7 +45,7 @@ export class Recorder {
   /** The one batch the writer is working on: batches go one at a time, so they commit in arrival order. */
   private inFlight: (Batch & { seq: number }) | null = null;
   private waiters: Waiter[] = [];
-  private readonly stats: RecorderStats = { queued: 0, committed: 0, writeFailures: 0, dropped: 0, failed: 0, buffered: 0 };
+  private readonly stats: WriterStats = { queued: 0, committed: 0, writeFailures: 0, dropped: 0, failed: 0, buffered: 0 };
   private closed = false;
   /** The last write's error while the store fails: batches then wait for the retry interval. */
   private failingSince: string | null = null;
@@ -104,7 +76,7 @@ export class Recorder {
     else this.schedule();
   }
 
-  getStats(): Readonly<RecorderStats> {
+  getStats(): Readonly<WriterStats> {
     this.stats.buffered = this.queue.length + (this.inFlight?.items.length ?? 0);
     return this.stats;
   }

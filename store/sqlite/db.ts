@@ -1,14 +1,13 @@
 // Opens tapwire.db: creates it readable by its owner only, sets WAL, and brings the schema
-// up to date, refusing a database written by a newer tapwire.
-import { closeSync, openSync } from 'node:fs';
+// up to date, refusing a database written by a newer tapwire. For browsing (the TUI), every
+// way a path can be wrong (missing, not SQLite, SQLite but not tapwire's, a newer schema) is
+// one StoreError sentence.
+import { closeSync, existsSync, openSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { StoreError } from '../record-store.js';
 import { MIGRATIONS, SCHEMA_VERSION, type Migration } from './migrations.js';
 
 export type Db = Database.Database;
-
-export class StoreError extends Error {
-  override readonly name = 'StoreError';
-}
 
 export interface OpenOptions {
   readonly?: boolean;
@@ -51,6 +50,30 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
       throw new StoreError(err.code === 'SQLITE_NOTADB' ? `${path} is not a SQLite database` : `cannot read database ${path}: ${err.message}`);
     }
     throw err;
+  }
+}
+
+/** Opens `path` read-only for browsing; throws StoreError with a message for a person. */
+export function openForBrowsing(path: string): Db {
+  if (!existsSync(path)) throw new StoreError(`database ${path} does not exist (record some traffic with \`tapwire run --db ${path}\` first)`);
+  if (statSync(path).isDirectory()) throw new StoreError(`${path} is a directory, not a tapwire database`);
+  assertTapwireFile(path);
+  // The version checks (newer schema refused, older one named) are openDatabase's own.
+  return openDatabase(path, { readonly: true });
+}
+
+/** A file SQLite cannot read, or one without tapwire's tables, is named as such. */
+function assertTapwireFile(path: string): void {
+  let probe: Database.Database | null = null;
+  try {
+    probe = new Database(path, { readonly: true, fileMustExist: true });
+    const table = probe.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name = 'exchanges'").get();
+    if (!table) throw new StoreError(`${path} is not a tapwire database (it has no exchanges table)`);
+  } catch (err) {
+    if (err instanceof StoreError) throw err;
+    throw new StoreError(`${path} is not a tapwire database (${(err as Error).message})`);
+  } finally {
+    probe?.close();
   }
 }
 
