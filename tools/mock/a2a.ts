@@ -13,11 +13,6 @@ import { replaceStrings } from '../canonical-json.js';
 import { a2aKey, type KeyPart } from '../replay-match.js';
 import { header, missAnswer, parseJson, responseHeaders, withId, type MockContext, type MockProtocol, type MockRequest } from './mock-protocol.js';
 
-function recordedHeader(headers: Record<string, string | string[] | undefined> | undefined, name: string): string | null {
-  const value = headers?.[name];
-  return (Array.isArray(value) ? value[0] : value) ?? null;
-}
-
 /** The A2A key of a call described from the wire. */
 function callKey(call: A2aCall): KeyPart[] | null {
   if (!call.method) return null;
@@ -34,7 +29,7 @@ function recordedCall(record: ExchangeRecord): A2aCall | null {
   } catch {
     return null;
   }
-  const a2aVersion = recordedHeader(record.request?.headers, 'a2a-version');
+  const a2aVersion = header(record.request?.headers, 'a2a-version') ?? null;
   const body = record.request?.body ?? null;
   if (details.binding === 'card') return describeCall({ httpMethod: 'GET', path: AGENT_CARD_PATH, a2aVersion, body: null });
   if (details.binding === 'JSONRPC') return describeCall({ httpMethod: 'POST', path: '/', a2aVersion, body });
@@ -94,7 +89,7 @@ function cardForMock(card: Record<string, unknown>, name: string, origin: string
 async function serve(mock: MockContext, request: MockRequest): Promise<void> {
   const { req, res, name, route, rest, body } = request;
   const path = rest.split('?', 1)[0]!;
-  const call = describeCall({ httpMethod: req.method ?? 'GET', path: path.endsWith(OLD_AGENT_CARD_PATH) ? AGENT_CARD_PATH : path, a2aVersion: header(req, 'a2a-version') ?? null, body });
+  const call = describeCall({ httpMethod: req.method ?? 'GET', path: path.endsWith(OLD_AGENT_CARD_PATH) ? AGENT_CARD_PATH : path, a2aVersion: header(req.headers, 'a2a-version') ?? null, body });
   const key = callKey(call);
   const found = key ? route.pool.take(key) : { miss: { field: 'method', request: call.wireMethod, recorded: '', nearest: null, message: `tapwire mock: ${call.wireMethod} is not an A2A call` } };
   if ('miss' in found) {

@@ -58,14 +58,14 @@ async function serve(mock: MockContext, request: MockRequest): Promise<void> {
   }
   const record = found.hit;
   const headers: HeaderMap = {};
-  let session = header(req, 'mcp-session-id');
+  let session = header(req.headers, 'mcp-session-id');
   // A recorded session becomes a fresh live one: the client gets a new id, as from a server.
   if (message.method === 'initialize' && record.response?.headers['mcp-session-id']) session = randomUUID();
   if (session) headers['mcp-session-id'] = session;
   const answer = withId(recordedJson(record.response), message.id);
   const recordedToken = progressToken(recordedRequest(record)?.params);
   const liveToken = progressToken(message.params);
-  const streamed = /text\/event-stream/.test(String(record.response?.headers['content-type'] ?? '')) && /text\/event-stream/.test(header(req, 'accept') ?? '');
+  const streamed = /text\/event-stream/.test(String(record.response?.headers['content-type'] ?? '')) && /text\/event-stream/.test(header(req.headers, 'accept') ?? '');
   if (!streamed) return sendJson(res, record.exchange.http_status ?? 200, answer, headers);
   res.writeHead(record.exchange.http_status ?? 200, { ...headers, 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   const notifications = record.events.map((event) => ({ ...event, event: 'message', event_id: null }));

@@ -2,7 +2,7 @@
 // its table: a MockProtocol keys the recorded calls it can serve and answers live requests on
 // its routes from them, with the services the mock server shares (MockContext: forwarding a
 // miss upstream, writing recorded events at their pace) and the helpers below.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { DECODED_FROM_HEADER } from '../../core/encoding.js';
 import type { ExchangeEvent, ExchangeRecord, Protocol } from '../../core/exchange.js';
 import type { HeaderMap } from '../../core/headers.js';
@@ -75,8 +75,9 @@ export function parseJson(body: Buffer): unknown {
   }
 }
 
-export function header(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
+/** A header's (first) value, from a live request's headers or a recorded message's. */
+export function header(headers: IncomingHttpHeaders | HeaderMap | undefined, name: string): string | undefined {
+  const value = headers?.[name];
   return Array.isArray(value) ? value[0] : value;
 }
 
