@@ -14,6 +14,7 @@ import { DEFAULT_REDACTED, REPLAY_OF_HEADER } from '../core/headers.js';
 import type { Logger } from '../core/log.js';
 import type { RecordSink } from '../protocols/observer.js';
 import { Telemetry, type TelemetryOptions } from '../telemetry/telemetry.js';
+import { PROTOCOL_TELEMETRY } from '../protocols/telemetry-table.js';
 import { redactQueryCredentials } from '../core/url-credentials.js';
 
 /** One step of a finished record's path; it may change the record in place for the stages after it. */
@@ -91,7 +92,7 @@ export class Recording {
       policies?.close();
       throw err;
     });
-    const telemetry = new Telemetry(config, env, log, options.telemetry);
+    const telemetry = new Telemetry(config, env, log, PROTOCOL_TELEMETRY, options.telemetry);
     telemetry.watchStore(() => recorder.getStats());
     return new Recording(config, policies, recorder, telemetry, options.afterRecord);
   }

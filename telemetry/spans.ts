@@ -10,6 +10,7 @@ import { describeSpan, type RouteTarget, type SpanOptions } from './attributes.j
 import { parentContext, spanOf } from '../core/trace-context.js';
 import type { TelemetrySettings } from '../config/telemetry.js';
 import type { ExportFailures } from './export-failures.js';
+import type { ProtocolTelemetryTable } from './protocol-telemetry.js';
 
 /**
  * Hands the tracer the ids tapwire chose when the request arrived (they are already on the
@@ -37,6 +38,7 @@ export class SpanExport {
     resource: Resource,
     private readonly routeTarget: (route: string) => RouteTarget,
     failures: ExportFailures,
+    private readonly protocols: ProtocolTelemetryTable,
   ) {
     this.spanOptions = { captureContent: settings.captureContent, latestConventions: settings.latestGenAiConventions };
     const exporter = new OTLPTraceExporter({ url: settings.tracesUrl, headers: settings.headers, timeoutMillis: settings.exportTimeoutMs });
@@ -58,7 +60,7 @@ export class SpanExport {
     const e = record.exchange;
     const span = spanOf(e);
     if (!span?.sampled) return;
-    const { name, attributes } = describeSpan(record, this.routeTarget(e.route), this.spanOptions);
+    const { name, attributes } = describeSpan(record, this.routeTarget(e.route), this.spanOptions, this.protocols);
     const parent = span.parentSpanId ? { traceId: span.traceId, spanId: span.parentSpanId, sampled: true } : null;
     this.ids.traceId = span.traceId;
     this.ids.spanId = span.spanId;

@@ -1,7 +1,9 @@
 // The sidecar's OpenTelemetry: the trace starter every exchange gets its span ids from, the
-// span export and the metrics, fed from the record sink. Built per sidecar (no global
-// providers), so each sidecar's resource names its own agent. Nothing here may throw into
-// the request path: a record telemetry cannot handle is logged and skipped.
+// span export and the metrics, fed from the record sink; what is particular to each protocol
+// comes from the table its composition root hands in (telemetry/protocol-telemetry.ts).
+// Built per sidecar (no global providers), so each sidecar's resource names its own agent.
+// Nothing here may throw into the request path: a record telemetry cannot handle is logged
+// and skipped.
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   AlwaysOffSampler,
@@ -15,6 +17,7 @@ import type { Config } from '../config/config.js';
 import type { ExchangeRecord } from '../core/exchange.js';
 import type { Logger } from '../core/log.js';
 import type { RouteTarget } from './attributes.js';
+import type { ProtocolTelemetryTable } from './protocol-telemetry.js';
 import { telemetrySettings, type TelemetrySettings } from '../config/telemetry.js';
 import { TraceStarter } from '../core/trace-context.js';
 import { ExportFailures } from './export-failures.js';
@@ -76,6 +79,8 @@ export class Telemetry {
     config: Config,
     env: NodeJS.ProcessEnv,
     private readonly log: Logger,
+    /** Each protocol's span attributes, counted method and metrics (protocols/telemetry-table.ts). */
+    protocols: ProtocolTelemetryTable,
     options: TelemetryOptions = {},
   ) {
     const settings = telemetrySettings(config.telemetry, env);
@@ -90,8 +95,8 @@ export class Telemetry {
     });
     const targets = routeTargets(config, options.wrapRoute);
     const failures = new ExportFailures(log);
-    this.spans = settings.tracesUrl ? new SpanExport({ ...settings, tracesUrl: settings.tracesUrl }, resource, targets, failures) : null;
-    this.metrics = settings.metricsUrl || settings.prometheus ? new ExchangeMetrics(settings, resource, targets, failures) : null;
+    this.spans = settings.tracesUrl ? new SpanExport({ ...settings, tracesUrl: settings.tracesUrl }, resource, targets, failures, protocols) : null;
+    this.metrics = settings.metricsUrl || settings.prometheus ? new ExchangeMetrics(settings, resource, targets, failures, protocols) : null;
   }
 
   /** Turns a finished record into its span and metrics. Never throws. */

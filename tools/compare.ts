@@ -1,7 +1,8 @@
 // The comparison `tapwire replay` prints for each replayed exchange: status, tokens and
 // latency side by side, and a structural diff of the response, leaving out what changes on
-// every call (ids, timestamps, creation times). LLM streams are compared by the text they
-// generated (chunk boundaries differ between runs); other streams event by event.
+// every call (ids, timestamps, creation times). A stream is compared the way its protocol's
+// replay chooses: LLM streams by the text they generated (chunk boundaries differ between
+// runs), other streams event by event.
 import { streamText } from '../policies/context.js';
 import { firstDifference, valueAt, withoutPaths } from './canonical-json.js';
 
@@ -72,11 +73,18 @@ function parse(text: string): unknown {
   }
 }
 
-/** What a response is compared by: its JSON; an LLM stream's generated text; other streams' event data, parsed. */
-export function comparable(protocol: string, body: Buffer | null, events: readonly { data: string }[] | null): unknown {
-  if (events && events.length > 0) {
-    return protocol === 'llm' ? { stream_text: streamText(events) } : events.map((e) => parse(e.data));
-  }
+/** How a streamed response is compared: by a value read from its events. */
+export type StreamComparison = (events: readonly { data: string }[]) => unknown;
+
+/** Event by event, each event's data parsed (MCP, A2A and plain HTTP streams). */
+export const eachEvent: StreamComparison = (events) => events.map((e) => parse(e.data));
+
+/** By the text the stream generated (LLM streams: chunk boundaries differ between runs). */
+export const generatedText: StreamComparison = (events) => ({ stream_text: streamText(events) });
+
+/** What a response is compared by: its JSON, or for a stream what `stream` reads from its events. */
+export function comparable(body: Buffer | null, events: readonly { data: string }[] | null, stream: StreamComparison): unknown {
+  if (events && events.length > 0) return stream(events);
   if (!body || body.length === 0) return null;
   return parse(body.toString('utf8'));
 }
