@@ -35,15 +35,13 @@ export class LlmObserver implements ExchangeObserver {
 
   constructor(
     private readonly adapter: LlmAdapter,
-    path: string,
-    requestBody: Buffer | null,
-    upstream: UpstreamTraits,
+    /** The call as the adapter described it (LlmCallFacts: parsed once, shared with the gate); null when it did not. */
+    call: LlmCall | null,
     private readonly prices: PriceBook,
     private readonly sink: RecordSink,
     /** The body is read decoded but forwarded as received (compressed, UTF-16): it cannot be rewritten. */
     decoded = false,
   ) {
-    const call = requestBody ? adapter.describe(path, jsonValue(requestBody), requestBody, upstream) : null;
     this.call = call && decoded ? { ...call, upstreamBody: null, rewriteEvent: null } : call;
     this.upstreamBody = this.call?.upstreamBody ?? null;
     this.editsStream = this.call?.rewriteEvent != null;
