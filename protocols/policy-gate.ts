@@ -25,7 +25,7 @@ import type { Route } from './route.js';
 import type { SseEvent } from '../core/sse.js';
 import { sseText } from '../core/sse-text.js';
 import type { Bindings } from '../policies/cel.js';
-import { buildContext, eventText, type ContextSource } from '../policies/context.js';
+import { buildContext, eventText, type ContextSource, type ProtocolContexts } from '../policies/context.js';
 import { stamp, type Decision, type PolicySet } from '../policies/engine.js';
 import type { IdentityVerifier } from '../policies/identity.js';
 
@@ -42,6 +42,8 @@ export interface GateOptions {
   /** Redacts headers for the record. */
   redact: (headers: IncomingMessage['headers']) => HeaderMap;
   sink: RecordSink;
+  /** What each protocol adds to the CEL context (protocols/registry.ts). */
+  protocols: ProtocolContexts;
 }
 
 export interface GateCall {
@@ -123,8 +125,8 @@ export class PolicyGate {
     private readonly options: GateOptions,
   ) {}
 
-  private context(call: { jwtClaims?: Record<string, unknown> | null }, source: Omit<ContextSource, 'agentLabels' | 'jwtClaims'>): Bindings {
-    return buildContext({ ...source, agentLabels: this.options.agentLabels, jwtClaims: call.jwtClaims ?? null });
+  private context(call: { jwtClaims?: Record<string, unknown> | null }, source: Omit<ContextSource, 'agentLabels' | 'jwtClaims' | 'protocols'>): Bindings {
+    return buildContext({ ...source, agentLabels: this.options.agentLabels, jwtClaims: call.jwtClaims ?? null, protocols: this.options.protocols });
   }
 
   /** MCP answers replaced by a response-phase refusal (or read by none: monitor mode's would_deny), until their record is written: route, id, method -> decision. */
@@ -154,7 +156,7 @@ export class PolicyGate {
         if (admitted) stamp(e, admitted);
       }
     }
-    this.policies().review(record, { agentLabels: this.options.agentLabels });
+    this.policies().review(record, { agentLabels: this.options.agentLabels, protocols: this.options.protocols });
   }
 
   /**

@@ -16,7 +16,7 @@ import { Recording } from './recording.js';
 import { BodyTooLarge, declaredTooLarge, readBody, refuseTooLarge } from '../protocols/refusal.js';
 import { readBodyAsSent, type BodyReading } from '../protocols/readable-body.js';
 import type { ProtocolHandler, RootAnswer } from '../protocols/protocol.js';
-import { protocolHandlers } from '../protocols/registry.js';
+import { PROTOCOL_CONTEXTS, protocolHandlers } from '../protocols/registry.js';
 import { commandSessions, SessionHttpBridge } from '../protocols/mcp/stdio-http.js';
 import { federatedSessions, memberSpec } from '../protocols/mcp/federation.js';
 import { commandProblem, serverEnvironment } from '../protocols/mcp/stdio-process.js';
@@ -98,7 +98,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
   const noPolicies = new PolicySet([]);
   const policyGate =
     policies || identity
-      ? new PolicyGate(() => policies?.current ?? noPolicies, { agentLabels: config.agent.labels, identity, redact, sink })
+      ? new PolicyGate(() => policies?.current ?? noPolicies, { agentLabels: config.agent.labels, identity, redact, sink, protocols: PROTOCOL_CONTEXTS })
       : null;
   recording.gate = policyGate;
   const handlers = protocolHandlers({ config, sink, redact, trackerFor, connectionKey: (socket) => connections.keyOf(socket) });

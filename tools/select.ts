@@ -1,7 +1,7 @@
 // Choosing recorded exchanges for replay, mocks and exports: by id, or by a CEL expression
 // evaluated against each record's context, built by the one function policies use
 // (policies/context.ts), so a filter means the same thing in every command and in the TUI.
-import { buildContext } from '../policies/context.js';
+import { buildContext } from '../protocols/registry.js';
 import { compileExpression, ExpressionError, matched, type CompiledExpression } from '../policies/cel.js';
 import type { ExchangeRecord } from '../core/exchange.js';
 import type { Db } from '../store/db.js';

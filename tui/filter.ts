@@ -2,7 +2,7 @@
 // the shared vocabulary, split into an SQL prefilter and the CEL that decides the rest, and
 // judged on a recorded exchange through the same buildContext policies use.
 import { compileExpression, ExpressionError, matched, type CompiledExpression } from '../policies/cel.js';
-import { buildContext } from '../policies/context.js';
+import { buildContext } from '../protocols/registry.js';
 import { VOCABULARY, type Struct } from '../policies/vocabulary.js';
 import type { Exchange, ExchangeRecord } from '../core/exchange.js';
 import { prefilter, type Prefilter } from './prefilter.js';

@@ -4,11 +4,11 @@
 // with example exchange ids.
 import { openDatabase } from '../../store/db.js';
 import { getExchangeRecord } from '../../store/queries.js';
-import { buildContext } from '../../policies/context.js';
 import { PolicySet } from '../../policies/engine.js';
 import { parseDuration, PolicyError, type Action } from '../../policies/file.js';
 import { loadPolicyFiles } from '../../policies/load.js';
 import { runInlineTests } from '../../policies/testing.js';
+import { buildContext, PROTOCOL_CONTEXTS } from '../../protocols/registry.js';
 
 export interface PolicyTestOptions {
   db?: string;
@@ -42,7 +42,7 @@ export function policyTest(patterns: readonly string[], options: PolicyTestOptio
   }
   let failures = 0;
   for (const file of files) {
-    for (const result of runInlineTests(file)) {
+    for (const result of runInlineTests(file, PROTOCOL_CONTEXTS)) {
       if (result.passed) out.write(`pass ${file.path}: ${result.test.name}\n`);
       else {
         failures++;
@@ -89,7 +89,7 @@ function replayDatabase(set: PolicySet, path: string, since: number, agentLabels
         }
       }
       // Token budgets are charged with what the call really used.
-      set.review({ ...record, exchange }, { agentLabels });
+      set.review({ ...record, exchange }, { agentLabels, protocols: PROTOCOL_CONTEXTS });
     }
     out.write(`\n${ids.length} recorded exchanges${since > 0 ? ` since ${new Date(since).toISOString()}` : ''} from ${path}:\n`);
     if (tallies.size === 0) out.write('  no rule would have denied, limited or flagged any of them\n');

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { isCelError } from '../../policies/cel.js';
-import { buildContext, type ContextSource } from '../../policies/context.js';
+import type { ContextSource } from '../../policies/context.js';
+import { buildContext } from '../../protocols/registry.js';
 import { loadPolicyFiles } from '../../policies/load.js';
 import { VOCABULARY } from '../../policies/vocabulary.js';
 

@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import { parseConfig } from '../../config/config.js';
 import { blankExchange, type ExchangeRecord } from '../../core/exchange.js';
 import { compileExpression } from '../../policies/cel.js';
-import { buildContext } from '../../policies/context.js';
+import { buildContext } from '../../protocols/registry.js';
 import { PolicySet, stamp } from '../../policies/engine.js';
 import { parsePolicyFile, PolicyError } from '../../policies/file.js';
 import { loadPolicyFiles } from '../../policies/load.js';
