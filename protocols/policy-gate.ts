@@ -15,7 +15,7 @@ import type { HeaderMap } from '../core/headers.js';
 import { errorResponse, idKey, idText, parseJsonRpcBody, type JsonRpcId, type JsonRpcMessage } from '../core/jsonrpc.js';
 import { describeCall, versionHeader } from './a2a/wire.js';
 import { jsonBody, jsonValue } from '../core/json-body.js';
-import { safeParseJson } from './llm/adapter.js';
+import { safeParseJson, type LlmAdapter } from './llm/adapter.js';
 import { adapterFor, upstreamTraits } from './llm/observer.js';
 import type { LegacyStream } from './mcp/legacy-sse.js';
 import { completeResult, requestRevision } from './mcp/revision.js';
@@ -202,8 +202,8 @@ export class PolicyGate {
       if ('claims' in verified) call.jwtClaims = verified.claims;
       else if (call.route.config.require_identity) {
         const decision: Decision = { outcome: 'deny', rule: 'identity', reason: verified.problem, retryAfterSeconds: null, findings: [] };
-        const provider = call.exchange.protocol === 'llm' ? adapterFor(call.route.config.provider, call.path).provider : null;
-        this.refuse(call, call.exchange, decision, identityError(provider, verified.problem), 401);
+        const adapter = call.exchange.protocol === 'llm' ? adapterFor(call.route.config.provider, call.path) : null;
+        this.refuse(call, call.exchange, decision, identityError(adapter, verified.problem), 401);
         return null;
       }
     }
@@ -242,7 +242,7 @@ export class PolicyGate {
     const decision = set.decide('request', this.context(call, source), Date.now());
     if (decision.outcome !== 'allow') {
       Object.assign(call.exchange, { provider: live.provider, operation: live.operation, model: live.model, target: live.model });
-      this.refuse(call, call.exchange, decision, llmError(adapter.provider, decision), null);
+      this.refuse(call, call.exchange, decision, llmError(adapter, decision), null);
       return null;
     }
     stamp(call.exchange, decision);
@@ -258,7 +258,7 @@ export class PolicyGate {
     const refusalBody = (verdict: Decision): Replacement => ({
       status: verdict.outcome === 'limit' ? 429 : 403,
       headers: refusalHeaders(verdict),
-      body: Buffer.from(JSON.stringify(llmError(adapter.provider, verdict))),
+      body: Buffer.from(JSON.stringify(llmError(adapter, verdict))),
     });
     return (observer) =>
       new ResponsePolicyObserver(observer, {
@@ -272,12 +272,12 @@ export class PolicyGate {
         },
         events: (text) => {
           const verdict = judge({ headers: head?.headers ?? {} }, text);
-          return verdict ? llmErrorEvent(adapter.provider, verdict) : null;
+          return verdict ? llmErrorEvent(adapter, verdict) : null;
         },
         unreadable: (why) => {
           const verdict = this.policies().unreadable('llm', why, 'response');
           stamp(call.exchange, verdict);
-          return verdict.outcome === 'allow' ? null : { body: refusalBody(verdict), event: llmErrorEvent(adapter.provider, verdict) };
+          return verdict.outcome === 'allow' ? null : { body: refusalBody(verdict), event: llmErrorEvent(adapter, verdict) };
         },
       });
   }
@@ -583,7 +583,7 @@ function a2aRestMethod(call: GateCall): string | null {
 
 /** The answer to a call refused as unreadable, in its protocol's error format; a JSON-RPC one has no id to answer (null). */
 function unreadableError(call: GateCall, decision: Decision): unknown {
-  if (call.exchange.protocol === 'llm') return llmError(adapterFor(call.route.config.provider, call.path).provider, decision);
+  if (call.exchange.protocol === 'llm') return llmError(adapterFor(call.route.config.provider, call.path), decision);
   return unreadableRefusal(decision);
 }
 
@@ -655,19 +655,14 @@ function httpError(decision: Decision): unknown {
 }
 
 /** The provider's own error shape, so its SDK raises its usual permission or rate-limit error. */
-function llmError(provider: string, decision: Decision): unknown {
-  const message = `tapwire policy ${decision.rule ?? ''}: ${decision.reason}`;
-  const limited = decision.outcome === 'limit';
-  if (provider === 'anthropic') return { type: 'error', error: { type: limited ? 'rate_limit_error' : 'permission_error', message } };
-  return { error: { message, type: limited ? 'rate_limit_exceeded' : 'policy_denied', param: null, code: limited ? 'rate_limit_exceeded' : 'policy_denied' } };
+function llmError(adapter: LlmAdapter, decision: Decision): unknown {
+  return adapter.policyError(`tapwire policy ${decision.rule ?? ''}: ${decision.reason}`, decision.outcome === 'limit');
 }
 
 /** The answer to a call without a valid identity token: the provider's authentication error for LLM calls. */
-function identityError(provider: string | null, problem: string): unknown {
+function identityError(adapter: LlmAdapter | null, problem: string): unknown {
   const message = `tapwire: ${problem}`;
-  if (provider === 'anthropic') return { type: 'error', error: { type: 'authentication_error', message } };
-  if (provider === 'openai') return { error: { message, type: 'invalid_request_error', param: null, code: 'invalid_identity' } };
-  return { error: { code: 'identity_required', message } };
+  return adapter ? adapter.authenticationError(message) : { error: { code: 'identity_required', message } };
 }
 
 /** Delegates everything to the protocol's observer; subclasses add a review of the answer. */
@@ -697,8 +692,8 @@ abstract class DelegatingObserver implements ExchangeObserver {
 }
 
 /** The SSE event that ends an LLM stream with an error its provider's SDK raises. */
-function llmErrorEvent(provider: string, decision: Decision): StreamEnd {
-  return { event: provider === 'anthropic' ? 'error' : null, data: JSON.stringify(llmError(provider, decision)) };
+function llmErrorEvent(adapter: LlmAdapter, decision: Decision): StreamEnd {
+  return { event: adapter.streamErrorEvent, data: JSON.stringify(llmError(adapter, decision)) };
 }
 
 /** The event tapwire sends to end a stream it refuses to pass on. */
