@@ -11,6 +11,9 @@ import type { HeaderMap } from '../core/headers.js';
 import type { ExchangeObserver, RecordSink } from './observer.js';
 import type { Route } from './route.js';
 import type { McpTracker } from './mcp/tracker.js';
+import type { LegacyStream } from './mcp/legacy-sse.js';
+import type { Admission, GateCall, PolicyGate } from './policy-gate.js';
+import type { Decision, PolicySet } from '../policies/engine.js';
 
 /** A route's protocol, as its configuration names it. */
 export type Protocol = RouteConfig['protocol'];
@@ -44,6 +47,19 @@ export interface Observation {
 export interface CallFacts {
   /** The protocol's observer for this call (made once the gate has let it through). */
   observe(): Observation | Promise<Observation>;
+  /**
+   * Why the rules cannot judge the call's body, or null when they can: a body tapwire cannot
+   * decode, or one the protocol reads as JSON that is not. The gate then fails closed.
+   */
+  unreadable(): string | null;
+  /** The answer to the call refused because its body cannot be read, in the protocol's format. */
+  unreadableRefusal(decision: Decision): unknown;
+  /** The answer to the call refused for want of a valid identity token, in the protocol's format. */
+  identityRefusal(message: string): unknown;
+  /** The protocol's part of the gate: the request-phase decision, and what reviews the answer. */
+  admit(gate: PolicyGate, set: PolicySet, call: GateCall): Admission | null;
+  /** Legacy HTTP+SSE: the session's GET stream, where the answers to this POST travel (the POST itself gets 202). */
+  readonly answerStream?: LegacyStream | null;
 }
 
 /** An answer to a request at the sidecar's root that names no route (see ProtocolHandler.atRoot). */

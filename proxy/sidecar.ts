@@ -23,7 +23,6 @@ import { commandProblem, serverEnvironment } from '../protocols/mcp/stdio-proces
 import { McpTracker } from '../protocols/mcp/tracker.js';
 import { Route } from '../protocols/route.js';
 import { PolicyGate } from '../protocols/policy-gate.js';
-import type { LegacyStream } from '../protocols/mcp/legacy-sse.js';
 import { PolicySet } from '../policies/engine.js';
 import { IdentityVerifier } from '../policies/identity.js';
 import { parseTraceparent } from '../core/trace-context.js';
@@ -181,8 +180,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
     // The request is parsed once: the gate, the observer and the record share its facts.
     const facts = handler.parse(call);
     // A call the policies refuse is answered and recorded here, and never forwarded.
-    const answerStream = 'answerStream' in facts ? (facts.answerStream as LegacyStream | null) : null;
-    const admission = await policyGate?.admit({ req, res, route, path: pathOnly, exchange, body: readable, cannotRead, answerStream });
+    const admission = await policyGate?.admit(call, facts);
     if (admission === null) return;
     let { observer, path } = await facts.observe();
     if (admission) observer = admission(observer);

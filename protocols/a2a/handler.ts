@@ -5,6 +5,9 @@ import { isCommandRoute, type RouteConfig } from '../../config/config.js';
 import type { CallFacts, HandlerEnvironment, Observation, ProtocolCall, ProtocolHandler, RootAnswer } from '../protocol.js';
 import { jsonRpcRefusal } from '../refusal.js';
 import { A2aFlow, isRootCardRequest, rootCard } from './flow.js';
+import { describeCall, versionHeader } from './wire.js';
+import type { Decision, PolicySet } from '../../policies/engine.js';
+import { EMPTY_JSONRPC, identityRequired, unreadableJson, unreadableRefusal, type Admission, type GateCall, type PolicyGate } from '../policy-gate.js';
 
 /** An A2A call's facts. */
 export class A2aCallFacts implements CallFacts {
@@ -13,6 +16,33 @@ export class A2aCallFacts implements CallFacts {
     private readonly flow: A2aFlow,
     private readonly env: HandlerEnvironment,
   ) {}
+
+  unreadable(): string | null {
+    const { readable, cannotRead } = this.call;
+    if (readable === null) return null;
+    if (cannotRead !== null) return cannotRead;
+    if (readable.length > 0) return unreadableJson(readable);
+    // An HTTP+JSON operation may have no body (e.g. a task's cancel); a JSON-RPC POST may not.
+    return this.restMethod() !== null ? null : EMPTY_JSONRPC;
+  }
+
+  /** The A2A method of an HTTP+JSON call with no body; null for anything else. */
+  private restMethod(): string | null {
+    const { req, path, readable } = this.call;
+    return describeCall({ httpMethod: req.method ?? 'GET', path, a2aVersion: versionHeader(req.headers['a2a-version']), body: readable }).method;
+  }
+
+  unreadableRefusal(decision: Decision): unknown {
+    return unreadableRefusal(decision);
+  }
+
+  identityRefusal(message: string): unknown {
+    return identityRequired(message);
+  }
+
+  admit(gate: PolicyGate, set: PolicySet, call: GateCall): Admission | null {
+    return gate.gateJsonRpc(set, call);
+  }
 
   observe(): Promise<Observation> {
     const { call } = this;

@@ -8,6 +8,9 @@ import type { CallFacts, HandlerEnvironment, Observation, ProtocolCall, Protocol
 import type { LlmAdapter, LlmCall } from './adapter.js';
 import { adapterFor, LlmObserver, upstreamTraits } from './observer.js';
 import { PriceBook } from './pricing.js';
+import type { Decision, PolicySet } from '../../policies/engine.js';
+import { unreadableJson, type Admission, type GateCall, type PolicyGate } from '../policy-gate.js';
+import { gateLlm, llmError } from './gate.js';
 
 /** An LLM call's facts: its provider's adapter and the request as the adapter reads it. */
 export class LlmCallFacts implements CallFacts {
@@ -23,6 +26,25 @@ export class LlmCallFacts implements CallFacts {
     const { route, path, readable } = call;
     this.adapter = adapterFor(route.config.provider, path);
     this.described = readable ? this.adapter.describe(path, jsonValue(readable), readable, upstreamTraits(route.config)) : null;
+  }
+
+  unreadable(): string | null {
+    const { readable, cannotRead } = this.call;
+    if (readable === null) return null;
+    if (cannotRead !== null) return cannotRead;
+    return readable.length === 0 ? null : unreadableJson(readable);
+  }
+
+  unreadableRefusal(decision: Decision): unknown {
+    return llmError(this.adapter, decision);
+  }
+
+  identityRefusal(message: string): unknown {
+    return this.adapter.authenticationError(message);
+  }
+
+  admit(gate: PolicyGate, set: PolicySet, call: GateCall): Admission | null {
+    return gateLlm(gate, set, call, this);
   }
 
   observe(): Observation {

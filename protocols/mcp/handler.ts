@@ -9,6 +9,8 @@ import { jsonRpcRefusal } from '../refusal.js';
 import { legacyStreamOf, type LegacyStream } from './legacy-sse.js';
 import { McpObserver } from './observer.js';
 import type { McpTracker } from './tracker.js';
+import type { Decision, PolicySet } from '../../policies/engine.js';
+import { EMPTY_JSONRPC, identityRequired, unreadableRefusal, type Admission, type GateCall, type PolicyGate } from '../policy-gate.js';
 
 /** An MCP call's facts: its messages, and (legacy HTTP+SSE) the stream its answers travel on. */
 export class McpCallFacts implements CallFacts {
@@ -27,6 +29,29 @@ export class McpCallFacts implements CallFacts {
     // A POST always carries JSON-RPC: an empty one is read as not JSON-RPC, like any other.
     this.parsed = readable && readable.length > 0 ? parseJsonRpcBody(readable) : req.method === 'POST' ? { ok: false, reason: 'an empty body' } : null;
     this.answerStream = req.method === 'POST' ? legacyStreamOf(this.tracker, req) : null;
+  }
+
+  unreadable(): string | null {
+    const { readable, cannotRead } = this.call;
+    if (readable === null) return null;
+    if (cannotRead !== null) return cannotRead;
+    if (readable.length === 0) return EMPTY_JSONRPC;
+    const parsed = this.parsed!;
+    if (!parsed.ok) return `the body is not a JSON-RPC message tapwire reads (${parsed.reason})`;
+    const invalid = parsed.messages.find((m) => m.kind === 'invalid');
+    return invalid?.kind === 'invalid' ? `a batch member is not a JSON-RPC message (${invalid.reason})` : null;
+  }
+
+  unreadableRefusal(decision: Decision): unknown {
+    return unreadableRefusal(decision);
+  }
+
+  identityRefusal(message: string): unknown {
+    return identityRequired(message);
+  }
+
+  admit(gate: PolicyGate, set: PolicySet, call: GateCall): Admission | null {
+    return gate.gateJsonRpc(set, call);
   }
 
   observe(): Observation {
