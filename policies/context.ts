@@ -5,11 +5,14 @@
 // absent ones hold the empty value of their type ("" / 0 / false / {} / []), so a rule never
 // fails because this protocol has no such field. Objects are Maps (the evaluator copies
 // plain objects on every access), integers are BigInt, timestamps are protobuf Timestamps.
+// The variables one protocol fills in (llm.*, mcp.*, a2a.*, and jsonrpc.* for the JSON-RPC
+// ones) come from that protocol's ProtocolContext, which the caller passes in: this file
+// knows no protocol by name.
 import { jsonValue, parseJson as parseWireJson } from '../core/json-body.js';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { Exchange } from '../core/exchange.js';
-import { messageTexts } from '../protocols/a2a/facts.js';
 import type { Bindings } from './cel.js';
+import { PROTOCOL_ROOTS, VOCABULARY, type Leaf, type Open, type Struct } from './vocabulary.js';
 
 export type Headers = Readonly<Record<string, string | string[] | undefined>>;
 
@@ -33,9 +36,38 @@ export interface ContextSource {
   /** HTTP path under the route (live calls; recorded LLM calls carry it in exchange.method). */
   path?: string;
   jwtClaims?: Readonly<Record<string, unknown>> | null;
+  /**
+   * What each protocol adds to the context, by protocol name (protocols/registry.ts). Required:
+   * policies/ cannot import the protocols, and a context built without them would judge every
+   * call with empty protocol variables.
+   */
+  protocols: ProtocolContexts;
 }
 
-type CelJson = bigint | number | string | boolean | null | CelJson[] | Map<string, CelJson>;
+/** The exchange and its request body, as a protocol's variables are read from them. */
+export interface ProtocolContextInput {
+  exchange: ContextSource['exchange'];
+  /** The request body, when it is a JSON object. */
+  body: Json | null;
+  /** The JSON-RPC method (jsonrpc.method; "" for a protocol that does not speak JSON-RPC). */
+  rpcMethod: string;
+  /** The JSON-RPC params, when they are an object. */
+  params: Json | null;
+  /** True when the exchange's method is an HTTP request line ("POST /path"), as on HTTP-level records. */
+  httpLine: boolean;
+}
+
+/** What one protocol adds to the CEL context of its exchanges. */
+export interface ProtocolContext {
+  /** For a protocol that speaks JSON-RPC: the request's method and params, which jsonrpc.* shows. */
+  jsonRpc?(exchange: ContextSource['exchange'], body: Json | null): { method: string; params: unknown };
+  /** The protocol's own variables, each a root of the vocabulary that PROTOCOL_ROOTS gives to it. */
+  bindings(input: ProtocolContextInput): Record<string, Map<string, CelJson>>;
+}
+
+export type ProtocolContexts = Readonly<Partial<Record<string, ProtocolContext>>>;
+
+export type CelJson = bigint | number | string | boolean | null | CelJson[] | Map<string, CelJson>;
 
 /** JSON as CEL values: objects as Maps, whole numbers stay doubles as in JSON (CEL compares 3 == 3.0). */
 export function toCel(value: unknown): CelJson {
@@ -59,7 +91,8 @@ function text(body: Buffer | string | null | undefined): string {
   return typeof body === 'string' ? body : body.toString('utf8');
 }
 
-function parseJson(body: string): unknown {
+/** JSON text parsed as tapwire reads the wire, or null when it is empty or not JSON. */
+export function parseJson(body: string): unknown {
   if (body === '') return null;
   try {
     return parseWireJson(body);
@@ -68,14 +101,16 @@ function parseJson(body: string): unknown {
   }
 }
 
-type Json = Record<string, unknown>;
-function asObject(value: unknown): Json | null {
+export type Json = Record<string, unknown>;
+export function asObject(value: unknown): Json | null {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : null;
 }
-function str(value: unknown): string {
+/** A CEL string from a JSON value: strings as they are, numbers written out, anything else "". */
+export function str(value: unknown): string {
   return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : '';
 }
-function int(value: number | null | undefined): bigint {
+/** A CEL int from a number (truncated), 0 when there is none. */
+export function int(value: number | null | undefined): bigint {
   return typeof value === 'number' && Number.isFinite(value) ? BigInt(Math.trunc(value)) : 0n;
 }
 function headerMap(headers: Headers | null | undefined): Map<string, string> {
@@ -121,17 +156,27 @@ export function streamText(events: readonly { data: string }[]): string {
   return generated ? out : events.map((event) => event.data).join('\n');
 }
 
-/**
- * mcp.server: the MCP server a message went to or came from. A federated route records it
- * in details.server (empty for what goes to all its servers); on any other route the route
- * is the server.
- */
-function mcpServer(e: Pick<Exchange, 'route'> & Partial<Exchange>): string {
-  if (e.details) {
-    const details = asObject(parseJson(e.details));
-    if (details && typeof details.server === 'string') return details.server;
+/** The empty value of each field of `struct`: what a protocol's variables hold on another protocol's exchange. */
+function emptyStruct(struct: Struct): Map<string, CelJson> {
+  return new Map(Object.entries(struct).map(([name, field]) => [name, typeof field === 'string' ? emptyLeaf(field) : emptyStruct(field)]));
+}
+
+function emptyLeaf(field: Leaf | Open): CelJson {
+  switch (field) {
+    case 'string':
+      return '';
+    case 'int':
+      return 0n;
+    case 'double':
+      return 0;
+    case 'bool':
+      return false;
+    case 'list':
+      return [];
+    default:
+      // map and dyn (mcp.arguments): an empty map.
+      return new Map();
   }
-  return e.route;
 }
 
 /** The CEL bindings of an exchange. */
@@ -142,47 +187,20 @@ export function buildContext(source: ContextSource): Bindings {
   const requestBody = source.request?.body;
   const requestJson = Buffer.isBuffer(requestBody) ? (jsonValue(requestBody) ?? null) : parseJson(requestText);
   const body = asObject(requestJson);
-  const isJsonRpc = e.protocol === 'mcp' || e.protocol === 'a2a';
-  const rpcMethod = isJsonRpc ? str(body?.method) || (e.protocol === 'mcp' ? str(e.method) : '') : '';
-  // A2A over HTTP+JSON sends the params as the body itself.
-  const params = isJsonRpc ? (body && !('jsonrpc' in body) && e.protocol === 'a2a' ? body : body?.params) : undefined;
-  const p = asObject(params);
+  const own = source.protocols[e.protocol];
+  const rpc = own?.jsonRpc?.(e, body) ?? null;
+  const rpcMethod = rpc?.method ?? '';
+  const params = rpc?.params;
 
   // "POST /openai/v1/chat/completions" on LLM and HTTP records; the JSON-RPC method on MCP ones.
   const httpLine = /^([A-Z]+) (\S+)$/.exec(e.method ?? '');
   const path = source.path ?? httpLine?.[2] ?? '';
 
-  const mcpMethod = e.protocol === 'mcp' ? rpcMethod : '';
-  const mcp = new Map<string, CelJson>([
-    ['method', mcpMethod],
-    ['tool', mcpMethod === 'tools/call' ? str(p?.name) || str(e.target) : ''],
-    ['arguments', mcpMethod === 'tools/call' || mcpMethod === 'prompts/get' ? toCel(p?.arguments ?? {}) : new Map()],
-    ['resource', mcpMethod.startsWith('resources/') ? str(p?.uri) || str(e.target) : ''],
-    ['prompt', mcpMethod === 'prompts/get' ? str(p?.name) || str(e.target) : ''],
-    ['session', e.protocol === 'mcp' ? (e.session_id ?? '') : ''],
-    ['server', e.protocol === 'mcp' ? mcpServer(e) : ''],
-  ]);
-
-  const message = asObject(p?.message) ?? asObject(p?.request);
-  const a2a = new Map<string, CelJson>([
-    // The v1.0 method name the record carries (SendMessage, GetTask, ...), whatever the version and binding.
-    ['method', e.protocol === 'a2a' ? (httpLine ? rpcMethod : str(e.method) || rpcMethod) : ''],
-    ['task_id', e.protocol === 'a2a' ? (e.task_id ?? (str(message?.taskId) || str(p?.id))) : ''],
-    ['context_id', e.protocol === 'a2a' ? str(message?.contextId) || str(p?.contextId) : ''],
-    ['text', e.protocol === 'a2a' && message ? messageTexts(message).join('\n') : ''],
-  ]);
-
-  const isLlm = e.protocol === 'llm';
-  const maxTokens = body?.max_tokens ?? body?.max_completion_tokens ?? body?.max_output_tokens;
-  const llm = new Map<string, CelJson>([
-    ['provider', isLlm ? (e.provider ?? '') : ''],
-    ['operation', isLlm ? (e.operation ?? '') : ''],
-    ['model', isLlm ? (e.model ?? str(body?.model)) : ''],
-    ['stream', isLlm && body?.stream === true],
-    ['max_tokens', isLlm && typeof maxTokens === 'number' ? int(maxTokens) : 0n],
-    ['messages', isLlm ? toCel(Array.isArray(body?.messages) ? body.messages : Array.isArray(body?.input) ? body.input : []) : []],
-    ['tools', isLlm && Array.isArray(body?.tools) ? toCel(body.tools) : []],
-  ]);
+  const roots = own?.bindings({ exchange: e, body, rpcMethod, params: asObject(params), httpLine: httpLine !== null }) ?? {};
+  for (const root of Object.keys(PROTOCOL_ROOTS)) {
+    const declared = VOCABULARY[root]!;
+    if (typeof declared !== 'string') roots[root] ??= emptyStruct(declared);
+  }
 
   const responseText = source.response?.body != null ? text(source.response.body) : (source.responseText ?? streamText(source.events ?? []));
   const response = new Map<string, CelJson>([
@@ -208,19 +226,19 @@ export function buildContext(source: ContextSource): Bindings {
     agent: new Map<string, CelJson>([['name', e.agent], ['labels', new Map(Object.entries(source.agentLabels ?? {}))]]),
     route: new Map([['name', e.route], ['upstream', source.routeUpstream ?? '']]),
     request: new Map<string, CelJson>([
-      ['method', httpLine?.[1] ?? (isJsonRpc ? 'POST' : '')],
+      ['method', httpLine?.[1] ?? (rpc ? 'POST' : '')],
       ['path', path],
       ['headers', headerMap(source.request?.headers)],
       ['body', toCel(requestJson)],
     ]),
     jsonrpc: new Map<string, CelJson>([
       ['method', rpcMethod],
-      ['id', isJsonRpc ? str(body?.id) || (e.jsonrpc_id ?? '') : ''],
-      ['params', isJsonRpc ? toCel(params ?? {}) : new Map()],
+      ['id', rpc ? str(body?.id) || (e.jsonrpc_id ?? '') : ''],
+      ['params', rpc ? toCel(params ?? {}) : new Map()],
     ]),
-    mcp,
-    a2a,
-    llm,
+    mcp: roots.mcp,
+    a2a: roots.a2a,
+    llm: roots.llm,
     response,
     usage,
     jwt: new Map([['claims', toCel(source.jwtClaims ?? {})]]),

@@ -179,7 +179,7 @@ export class PolicySet {
    * with the call's real usage, audits and unenforced response rules noted, redactions
    * applied. `source` describes the finished exchange.
    */
-  review(record: ExchangeRecord, source: Omit<ContextSource, 'exchange' | 'request' | 'response' | 'events'> = {}): void {
+  review(record: ExchangeRecord, source: Omit<ContextSource, 'exchange' | 'request' | 'response' | 'events'>): void {
     if (!this.reviewed) return;
     const e = record.exchange;
     if (!this.files.some((f) => f.rules.some((r) => appliesTo(r, e.protocol)))) return;

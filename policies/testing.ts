@@ -3,7 +3,7 @@
 // strongest action a policy set takes on a context (deny > limit > audit > redact > allow).
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { Bindings } from './cel.js';
-import { buildContext, toCel } from './context.js';
+import { buildContext, toCel, type ProtocolContexts } from './context.js';
 import { PolicySet, type Decision } from './engine.js';
 import type { Action, PolicyFile, PolicyTest } from './file.js';
 import { VOCABULARY, type Field } from './vocabulary.js';
@@ -82,11 +82,11 @@ function overlay(target: Map<string, unknown>, values: Record<string, unknown>, 
   }
 }
 
-/** The context a test describes: every field empty except those it sets. */
-export function testContext(exchange: Record<string, unknown>): Bindings {
+/** The context a test describes: every field empty except those it sets (`protocols`: what each protocol adds, protocols/registry.ts). */
+export function testContext(exchange: Record<string, unknown>, protocols: ProtocolContexts): Bindings {
   const protocol = typeof exchange.protocol === 'string' ? exchange.protocol : 'http';
   if (!['llm', 'mcp', 'a2a', 'http'].includes(protocol)) throw new Error(`protocol: expected llm, mcp, a2a or http`);
-  const bindings = buildContext({ exchange: { protocol: protocol as 'llm', agent: 'agent', route: 'test', started_at: Date.parse('2026-01-01T00:00:00Z') } });
+  const bindings = buildContext({ exchange: { protocol: protocol as 'llm', agent: 'agent', route: 'test', started_at: Date.parse('2026-01-01T00:00:00Z') }, protocols });
   const { direction, now, ...rest } = exchange;
   delete rest.protocol;
   if (typeof direction === 'string') bindings.direction = direction;
@@ -104,11 +104,11 @@ export interface TestResult {
 }
 
 /** Runs a file's inline tests, each against that file alone with fresh limits. */
-export function runInlineTests(file: PolicyFile): TestResult[] {
+export function runInlineTests(file: PolicyFile, protocols: ProtocolContexts): TestResult[] {
   return file.tests.map((test) => {
     let bindings: Bindings;
     try {
-      bindings = testContext(test.exchange);
+      bindings = testContext(test.exchange, protocols);
     } catch (err) {
       return { test, file: file.path, passed: false, got: null, error: `exchange.${(err as Error).message}` };
     }

@@ -14,18 +14,17 @@ import { decodedHeaders } from '../core/encoding.js';
 import type { HeaderMap } from '../core/headers.js';
 import { errorResponse, idKey, idText, parseJsonRpcBody, type JsonRpcId, type JsonRpcMessage } from '../core/jsonrpc.js';
 import { describeCall, versionHeader } from './a2a/wire.js';
-import { jsonBody, jsonValue } from '../core/json-body.js';
+import { jsonBody } from '../core/json-body.js';
 import { safeParseJson } from './llm/adapter.js';
-import { adapterFor, upstreamTraits } from './llm/observer.js';
 import type { LegacyStream } from './mcp/legacy-sse.js';
 import { completeResult, requestRevision } from './mcp/revision.js';
-import { emptyFacts, type Usage } from './llm/usage.js';
 import type { ExchangeObserver, ForwardOutcome, RecordSink, Replacement, ResponseHead } from './observer.js';
 import type { Route } from './route.js';
+import type { CallFacts, ProtocolCall } from './protocol.js';
 import type { SseEvent } from '../core/sse.js';
 import { sseText } from '../core/sse-text.js';
 import type { Bindings } from '../policies/cel.js';
-import { buildContext, eventText, type ContextSource } from '../policies/context.js';
+import { buildContext, eventText, type ContextSource, type ProtocolContexts } from '../policies/context.js';
 import { stamp, type Decision, type PolicySet } from '../policies/engine.js';
 import type { IdentityVerifier } from '../policies/identity.js';
 
@@ -42,6 +41,8 @@ export interface GateOptions {
   /** Redacts headers for the record. */
   redact: (headers: IncomingMessage['headers']) => HeaderMap;
   sink: RecordSink;
+  /** What each protocol adds to the CEL context (protocols/registry.ts). */
+  protocols: ProtocolContexts;
 }
 
 export interface GateCall {
@@ -64,7 +65,7 @@ export interface GateCall {
 /** What a call let through is forwarded with: the protocol's observer, wrapped when rules must see the answer. */
 export type Admission = (observer: ExchangeObserver) => ExchangeObserver;
 
-const unchanged: Admission = (observer) => observer;
+export const unchanged: Admission = (observer) => observer;
 
 type McpRequest = Extract<JsonRpcMessage, { kind: 'request' }>;
 
@@ -119,12 +120,14 @@ function first(value: string | string[] | undefined): string | undefined {
 
 export class PolicyGate {
   constructor(
-    private readonly policies: () => PolicySet,
+    /** The policies in force (they change when their files do). */
+    readonly policies: () => PolicySet,
     private readonly options: GateOptions,
   ) {}
 
-  private context(call: { jwtClaims?: Record<string, unknown> | null }, source: Omit<ContextSource, 'agentLabels' | 'jwtClaims'>): Bindings {
-    return buildContext({ ...source, agentLabels: this.options.agentLabels, jwtClaims: call.jwtClaims ?? null });
+  /** The CEL context of a call as the rules see it, with the agent's labels and identity. */
+  context(call: { jwtClaims?: Record<string, unknown> | null }, source: Omit<ContextSource, 'agentLabels' | 'jwtClaims' | 'protocols'>): Bindings {
+    return buildContext({ ...source, agentLabels: this.options.agentLabels, jwtClaims: call.jwtClaims ?? null, protocols: this.options.protocols });
   }
 
   /** MCP answers replaced by a response-phase refusal (or read by none: monitor mode's would_deny), until their record is written: route, id, method -> decision. */
@@ -154,7 +157,7 @@ export class PolicyGate {
         if (admitted) stamp(e, admitted);
       }
     }
-    this.policies().review(record, { agentLabels: this.options.agentLabels });
+    this.policies().review(record, { agentLabels: this.options.agentLabels, protocols: this.options.protocols });
   }
 
   /**
@@ -193,33 +196,37 @@ export class PolicyGate {
    * Decides a call before its observer is made and it is forwarded. Returns null when it
    * was refused (the agent has its answer and the refusal is recorded).
    */
-  async admit(call: GateCall): Promise<Admission | null> {
+  async admit(received: ProtocolCall, facts: CallFacts): Promise<Admission | null> {
+    const { req, res, route, path, exchange, readable, cannotRead } = received;
+    const call: GateCall = { req, res, route, path, exchange, body: readable, cannotRead, answerStream: facts.answerStream ?? null };
     const identity = this.options.identity;
     if (identity) {
       const verified = await identity.verify(call.req.headers);
       if ('claims' in verified) call.jwtClaims = verified.claims;
       else if (call.route.config.require_identity) {
         const decision: Decision = { outcome: 'deny', rule: 'identity', reason: verified.problem, retryAfterSeconds: null, findings: [] };
-        const provider = call.exchange.protocol === 'llm' ? adapterFor(call.route.config.provider, call.path).provider : null;
-        this.refuse(call, call.exchange, decision, identityError(provider, verified.problem), 401);
+        this.refuse(call, call.exchange, decision, facts.identityRefusal(`tapwire: ${verified.problem}`), 401);
         return null;
       }
     }
     const set = this.policies();
-    const protocol = call.exchange.protocol;
-    const why = whyUnreadable(call);
+    const why = facts.unreadable();
     if (why !== null) {
-      const decision = set.unreadable(protocol, why);
+      const decision = set.unreadable(call.exchange.protocol, why);
       if (decision.outcome !== 'allow') {
-        this.refuse(call, call.exchange, decision, unreadableError(call, decision), null);
+        this.refuse(call, call.exchange, decision, facts.unreadableRefusal(decision), null);
         return null;
       }
       // Monitor mode, or no request-phase rule for this protocol: forwarded as received.
       stamp(call.exchange, decision);
       return unchanged;
     }
-    if (protocol === 'llm') return this.gateLlm(set, call);
-    if (protocol === 'mcp' || protocol === 'a2a') return this.gateJsonRpc(set, call);
+    return facts.admit(this, set, call);
+  }
+
+  /** The request-phase decision on a call judged by its HTTP request alone (plain HTTP routes). */
+  gateRequest(set: PolicySet, call: GateCall): Admission | null {
+    const protocol = call.exchange.protocol;
     if (!set.applies('request', protocol)) return unchanged;
     const decision = set.decide('request', this.context(call, { exchange: call.exchange, request: { headers: call.req.headers }, path: call.path, routeUpstream: call.route.config.upstream }), Date.now());
     if (decision.outcome === 'allow') {
@@ -230,57 +237,8 @@ export class PolicyGate {
     return null;
   }
 
-  private gateLlm(set: PolicySet, call: GateCall): Admission | null {
-    if (!set.applies('request', 'llm') && !set.applies('response', 'llm')) return unchanged;
-    const adapter = adapterFor(call.route.config.provider, call.path);
-    const described = call.body ? adapter.describe(call.path, jsonValue(call.body), call.body, upstreamTraits(call.route.config)) : null;
-    const facts = described?.request;
-    const live = { ...call.exchange, provider: adapter.provider, operation: facts?.operation ?? null, model: facts?.model ?? null };
-    const source = { exchange: live, request: { headers: call.req.headers, body: call.body }, path: call.path, routeUpstream: call.route.config.upstream };
-    const decision = set.decide('request', this.context(call, source), Date.now());
-    if (decision.outcome !== 'allow') {
-      Object.assign(call.exchange, { provider: live.provider, operation: live.operation, model: live.model, target: live.model });
-      this.refuse(call, call.exchange, decision, llmError(adapter.provider, decision), null);
-      return null;
-    }
-    stamp(call.exchange, decision);
-    if (!set.applies('response', 'llm')) return unchanged;
-    let head: ResponseHead | null = null;
-    const judge = (response: ContextSource['response'], responseText?: string, usage?: Usage | null): Decision | null => {
-      const exchange = { ...live, http_status: head?.status ?? null, input_tokens: usage?.input_tokens ?? null, output_tokens: usage?.output_tokens ?? null };
-      const verdict = this.policies().decide('response', this.context(call, { ...source, exchange, response, responseText }), Date.now());
-      if (verdict.outcome === 'allow') return null;
-      stamp(call.exchange, verdict);
-      return verdict;
-    };
-    const refusalBody = (verdict: Decision): Replacement => ({
-      status: verdict.outcome === 'limit' ? 429 : 403,
-      headers: refusalHeaders(verdict),
-      body: Buffer.from(JSON.stringify(llmError(adapter.provider, verdict))),
-    });
-    return (observer) =>
-      new ResponsePolicyObserver(observer, {
-        onHead: (h) => (head = h),
-        body: (h, body) => {
-          // The provider's usage, read as the record will read it, so live rules see usage.* too.
-          const answer = emptyFacts();
-          described?.readBody(jsonValue(body), answer);
-          const verdict = judge({ headers: h.headers, body }, undefined, answer.usage);
-          return verdict ? refusalBody(verdict) : null;
-        },
-        events: (text) => {
-          const verdict = judge({ headers: head?.headers ?? {} }, text);
-          return verdict ? llmErrorEvent(adapter.provider, verdict) : null;
-        },
-        unreadable: (why) => {
-          const verdict = this.policies().unreadable('llm', why, 'response');
-          stamp(call.exchange, verdict);
-          return verdict.outcome === 'allow' ? null : { body: refusalBody(verdict), event: llmErrorEvent(adapter.provider, verdict) };
-        },
-      });
-  }
-
-  private gateJsonRpc(set: PolicySet, call: GateCall): Admission | null {
+  /** The JSON-RPC protocols' part of admit() (MCP over HTTP, A2A). */
+  gateJsonRpc(set: PolicySet, call: GateCall): Admission | null {
     const protocol = call.exchange.protocol;
     if (!set.applies('request', protocol) && !set.applies('response', protocol)) return unchanged;
     const parsed = call.body && call.body.length > 0 ? parseJsonRpcBody(call.body) : null;
@@ -503,7 +461,7 @@ export class PolicyGate {
    * JSON-RPC answer (`httpStatus` 200) to a legacy HTTP+SSE POST goes on the session's GET
    * stream, and the POST gets what the transport's POSTs get, 202 Accepted.
    */
-  private refuse(call: GateCall, exchange: Exchange, decision: Decision, answer: unknown, httpStatus: number | null): void {
+  refuse(call: GateCall, exchange: Exchange, decision: Decision, answer: unknown, httpStatus: number | null): void {
     const status = httpStatus ?? (decision.outcome === 'limit' ? 429 : 403);
     const text = JSON.stringify(answer);
     const headers: Record<string, string> = { ...refusalHeaders(decision), 'content-length': String(Buffer.byteLength(text)) };
@@ -549,44 +507,22 @@ export class PolicyGate {
   }
 }
 
-/**
- * Why the rules cannot judge a call's body, or null when they can: a body tapwire cannot
- * decode, or one the protocol reads as JSON that is not (JSON nested deeper than
- * MAX_JSON_DEPTH included). An empty body is read as empty, except where only JSON-RPC can
- * be meant (an MCP POST, an A2A POST that is not an HTTP+JSON operation).
- */
-function whyUnreadable(call: GateCall): string | null {
-  const protocol = call.exchange.protocol;
-  if (call.body === null || (protocol !== 'llm' && protocol !== 'mcp' && protocol !== 'a2a')) return null;
-  if (call.cannotRead !== null) return call.cannotRead;
-  if (call.body.length === 0) {
-    if (protocol === 'llm') return null;
-    if (protocol === 'a2a' && a2aRestMethod(call) !== null) return null;
-    return 'an empty body where a JSON-RPC message was expected';
-  }
-  if (protocol !== 'mcp') {
-    const json = jsonBody(call.body);
-    return json.ok ? null : `the body is not JSON tapwire reads (${json.reason})`;
-  }
-  const parsed = parseJsonRpcBody(call.body);
-  if (!parsed.ok) return `the body is not a JSON-RPC message tapwire reads (${parsed.reason})`;
-  const invalid = parsed.messages.find((m) => m.kind === 'invalid');
-  return invalid?.kind === 'invalid' ? `a batch member is not a JSON-RPC message (${invalid.reason})` : null;
+/** Why the rules cannot read a body its protocol reads as JSON (nested deeper than MAX_JSON_DEPTH included), or null. */
+export function unreadableJson(body: Buffer): string | null {
+  const json = jsonBody(body);
+  return json.ok ? null : `the body is not JSON tapwire reads (${json.reason})`;
 }
 
-/** The A2A method of an HTTP+JSON call with no body (e.g. a task's cancel); null for anything else. */
-function a2aRestMethod(call: GateCall): string | null {
-  return describeCall({ httpMethod: call.req.method ?? 'GET', path: call.path, a2aVersion: versionHeader(call.req.headers['a2a-version']), body: call.body }).method;
-}
+/** Why the rules cannot read an empty body where only JSON-RPC can be meant (an MCP POST, an A2A POST that is not an HTTP+JSON operation). */
+export const EMPTY_JSONRPC = 'an empty body where a JSON-RPC message was expected';
 
-/** The answer to a call refused as unreadable, in its protocol's error format; a JSON-RPC one has no id to answer (null). */
-function unreadableError(call: GateCall, decision: Decision): unknown {
-  if (call.exchange.protocol === 'llm') return llmError(adapterFor(call.route.config.provider, call.path).provider, decision);
-  return unreadableRefusal(decision);
+/** The answer to a call without a valid identity token on a route whose protocol has no error format of its own. */
+export function identityRequired(message: string): unknown {
+  return { error: { code: 'identity_required', message } };
 }
 
 /** The JSON-RPC error answering a message refused as unreadable. */
-function unreadableRefusal(decision: Decision): Record<string, unknown> {
+export function unreadableRefusal(decision: Decision): Record<string, unknown> {
   return errorResponse(null, POLICY_DENIED, `tapwire policy ${decision.rule ?? ''}: ${decision.reason}`, { tapwire_error: 'policy_denied', rule: decision.rule });
 }
 
@@ -638,7 +574,7 @@ function refusalMessage(request: Pick<McpRequest, 'id' | 'method' | 'params'>, d
 const LONGEST_INVITED_RETRY_SECONDS = 60;
 
 /** The headers of an HTTP refusal: the rule, and when (and whether) to retry. */
-function refusalHeaders(decision: Decision): Record<string, string> {
+export function refusalHeaders(decision: Decision): Record<string, string> {
   const headers: Record<string, string> = { 'content-type': 'application/json', 'x-tapwire-policy': decision.rule ?? 'policy' };
   const retryAfter = decision.retryAfterSeconds;
   if (retryAfter !== null) {
@@ -648,24 +584,8 @@ function refusalHeaders(decision: Decision): Record<string, string> {
   return headers;
 }
 
-function httpError(decision: Decision): unknown {
+export function httpError(decision: Decision): unknown {
   return { error: { code: decision.outcome === 'limit' ? 'policy_limited' : 'policy_denied', message: `tapwire policy ${decision.rule ?? ''}: ${decision.reason}`, rule: decision.rule } };
-}
-
-/** The provider's own error shape, so its SDK raises its usual permission or rate-limit error. */
-function llmError(provider: string, decision: Decision): unknown {
-  const message = `tapwire policy ${decision.rule ?? ''}: ${decision.reason}`;
-  const limited = decision.outcome === 'limit';
-  if (provider === 'anthropic') return { type: 'error', error: { type: limited ? 'rate_limit_error' : 'permission_error', message } };
-  return { error: { message, type: limited ? 'rate_limit_exceeded' : 'policy_denied', param: null, code: limited ? 'rate_limit_exceeded' : 'policy_denied' } };
-}
-
-/** The answer to a call without a valid identity token: the provider's authentication error for LLM calls. */
-function identityError(provider: string | null, problem: string): unknown {
-  const message = `tapwire: ${problem}`;
-  if (provider === 'anthropic') return { type: 'error', error: { type: 'authentication_error', message } };
-  if (provider === 'openai') return { error: { message, type: 'invalid_request_error', param: null, code: 'invalid_identity' } };
-  return { error: { code: 'identity_required', message } };
 }
 
 /** Delegates everything to the protocol's observer; subclasses add a review of the answer. */
@@ -694,15 +614,10 @@ abstract class DelegatingObserver implements ExchangeObserver {
   }
 }
 
-/** The SSE event that ends an LLM stream with an error its provider's SDK raises. */
-function llmErrorEvent(provider: string, decision: Decision): StreamEnd {
-  return { event: provider === 'anthropic' ? 'error' : null, data: JSON.stringify(llmError(provider, decision)) };
-}
-
 /** The event tapwire sends to end a stream it refuses to pass on. */
-type StreamEnd = Pick<ExchangeEvent, 'event' | 'data'>;
+export type StreamEnd = Pick<ExchangeEvent, 'event' | 'data'>;
 
-interface ResponseReview {
+export interface ResponseReview {
   onHead(head: ResponseHead): void;
   /** A non-streamed body: the replacement to send instead, or null. */
   body(head: ResponseHead, body: Buffer): Replacement | null;
@@ -720,7 +635,7 @@ interface ResponseReview {
  * error event. What the rule blocked is not stored. The usage columns still count what
  * the upstream generated (it was spent).
  */
-class ResponsePolicyObserver extends DelegatingObserver {
+export class ResponsePolicyObserver extends DelegatingObserver {
   /** The stream's text so far, assembled as streamText does, one event at a time. */
   private generated = '';
   private raw = '';

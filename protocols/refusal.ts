@@ -1,12 +1,12 @@
 // Requests tapwire answers itself before forwarding: reading a body up to the configured
-// limit, and the refusal in the route's own error format (the provider's error JSON for LLM
-// routes, a JSON-RPC error for MCP and A2A), recorded like any other exchange.
+// limit, and the refusal in the route's own error format (its protocol handler's), recorded
+// like any other exchange.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Exchange } from '../core/exchange.js';
 import type { HeaderMap } from '../core/headers.js';
 import { errorResponse, INVALID_REQUEST } from '../core/jsonrpc.js';
-import { adapterFor } from './llm/observer.js';
 import type { RecordSink } from './observer.js';
+import type { ProtocolHandler } from './protocol.js';
 import type { RouteConfig } from '../config/config.js';
 
 /** A request body longer than limits.max_request_bytes. */
@@ -57,24 +57,20 @@ export function declaredTooLarge(req: IncomingMessage, limit: number): BodyTooLa
   return new BodyTooLarge(limit, declared);
 }
 
-/** The body of an error tapwire answers on `route`, in the route's protocol format. */
-export function protocolError(route: RouteConfig, path: string, status: number, code: string, message: string): unknown {
-  switch (route.protocol) {
-    case 'llm':
-      return adapterFor(route.provider, path).errorBody(status, code, message);
-    case 'mcp':
-    case 'a2a':
-      // The body was not read, so the request's id is unknown: JSON-RPC says null then.
-      return errorResponse(null, INVALID_REQUEST, message, { tapwire_error: code });
-    default:
-      return { error: { code, message } };
-  }
+/**
+ * The JSON-RPC error tapwire answers a request with before reading its body (MCP and A2A
+ * routes): the request's id is unknown, so JSON-RPC says null.
+ */
+export function jsonRpcRefusal(code: string, message: string): Record<string, unknown> {
+  return errorResponse(null, INVALID_REQUEST, message, { tapwire_error: code });
 }
 
 export interface RefusedCall {
   req: IncomingMessage;
   res: ServerResponse;
   route: RouteConfig;
+  /** The route's protocol, whose error format the refusal takes. */
+  handler: ProtocolHandler;
   path: string;
   exchange: Exchange;
   requestHeaders: HeaderMap;
@@ -84,7 +80,7 @@ export interface RefusedCall {
 /** Answers a body over the limit with 413 and records the call (its body is not kept). */
 export function refuseTooLarge(call: RefusedCall, tooLarge: BodyTooLarge): void {
   const { res, exchange } = call;
-  const text = JSON.stringify(protocolError(call.route, call.path, 413, 'request_too_large', tooLarge.message));
+  const text = JSON.stringify(call.handler.errorBody(call.route, call.path, 413, 'request_too_large', tooLarge.message));
   const headers = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), 'x-tapwire-error': 'request_too_large', connection: 'close' };
   if (!res.headersSent) {
     res.writeHead(413, headers);

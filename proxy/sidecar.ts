@@ -11,16 +11,12 @@ import { blankExchange, type Exchange } from '../core/exchange.js';
 import { forward, type ForwardContext } from './forward.js';
 import { ADMIN_PREFIX, checkListen, InboundGuard, listensInsecurely, type Refusal } from './inbound.js';
 import { redactHeaders } from '../core/headers.js';
-import { adapterFor, LlmObserver, upstreamTraits } from '../protocols/llm/observer.js';
-import { PriceBook } from '../protocols/llm/pricing.js';
 import type { Logger } from '../core/log.js';
-import { PlainHttpObserver, type ExchangeObserver } from '../protocols/observer.js';
 import { Recording } from './recording.js';
-import { BodyTooLarge, declaredTooLarge, protocolError, readBody, refuseTooLarge } from '../protocols/refusal.js';
+import { BodyTooLarge, declaredTooLarge, readBody, refuseTooLarge } from '../protocols/refusal.js';
 import { readBodyAsSent, type BodyReading } from '../protocols/readable-body.js';
-import { legacyStreamOf } from '../protocols/mcp/legacy-sse.js';
-import { McpObserver } from '../protocols/mcp/observer.js';
-import { A2aFlow, isRootCardRequest, rootCard } from '../protocols/a2a/flow.js';
+import type { ProtocolHandler, RootAnswer } from '../protocols/protocol.js';
+import { PROTOCOL_CONTEXTS, protocolHandlers } from '../protocols/registry.js';
 import { commandSessions, SessionHttpBridge } from '../protocols/mcp/stdio-http.js';
 import { federatedSessions, memberSpec } from '../protocols/mcp/federation.js';
 import { commandProblem, serverEnvironment } from '../protocols/mcp/stdio-process.js';
@@ -87,9 +83,6 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
   const routes = new Map<string, Route>();
   const bridges = new Map<string, SessionHttpBridge>(); // routes with a command (stdio servers) or servers (federated), served over HTTP
   const routeNames = Object.keys(config.routes);
-  const a2aRouteNames = routeNames.filter((n) => config.routes[n]!.protocol === 'a2a' && !isCommandRoute(config.routes[n]!));
-  const a2a = new A2aFlow();
-  const prices = new PriceBook(config.pricing);
   const eventLimits = eventLimitsOf(config);
   const ctx: ForwardContext = { redacted: recording.redacted, maxBodyBytes: config.store.max_body_bytes, eventLimits };
   if (config.store.durability === 'strict') {
@@ -100,13 +93,16 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
     };
     ctx.storeFailure = () => recorder.failure;
   }
+  const redact = (headers: IncomingMessage['headers']) => redactHeaders(headers, ctx.redacted);
   const noPolicies = new PolicySet([]);
   const policyGate =
     policies || identity
-      ? new PolicyGate(() => policies?.current ?? noPolicies, { agentLabels: config.agent.labels, identity, redact: (headers) => redactHeaders(headers, ctx.redacted), sink })
+      ? new PolicyGate(() => policies?.current ?? noPolicies, { agentLabels: config.agent.labels, identity, redact, sink, protocols: PROTOCOL_CONTEXTS })
       : null;
   recording.gate = policyGate;
-  const plainHttp = new PlainHttpObserver(sink);
+  const handlers = protocolHandlers({ config, sink, redact, trackerFor, connectionKey: (socket) => connections.keyOf(socket) });
+  /** Each route's protocol handler, picked once. */
+  const handlerOf = new Map<string, ProtocolHandler>(routeNames.map((name) => [name, handlers.get(config.routes[name]!.protocol)!]));
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const t0 = performance.now();
@@ -115,17 +111,17 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
     const refusal = guard.checkAgent(req);
     if (refusal) {
       log.warn({ refused: refusal.code, status: refusal.status, remote: req.socket.remoteAddress }, 'request refused before routing');
-      return refuse(res, refusal, config.routes[splitRoute(url).name], url);
+      const name = splitRoute(url).name;
+      return refuse(res, refusal, config.routes[name], handlerOf.get(name), url);
     }
     if (url.startsWith(ADMIN_PREFIX)) {
       // With an admin listener of their own, the admin endpoints are not on the agents' one.
       if (config.admin.listen) return sendJson(res, 404, { error: { code: 'not_found', message: `the admin endpoints are on ${config.admin.listen}` } });
       return serveAdmin(req, res);
     }
-    // A2A clients given a route URL without a trailing slash look for the card at the root.
-    const rootCardRoute = isRootCardRequest(url) ? rootCard(url, a2aRouteNames, `http://${req.headers.host ?? config.listen}`) : null;
-    if (rootCardRoute?.kind === 'error') return sendJson(res, rootCardRoute.status, rootCardRoute.body);
-    const { name, rest, bare } = rootCardRoute ? { ...rootCardRoute, bare: false } : splitRoute(url);
+    const atRoot = rootAnswer(url, `http://${req.headers.host ?? config.listen}`);
+    if (atRoot?.kind === 'error') return sendJson(res, atRoot.status, atRoot.body);
+    const { name, rest, bare } = atRoot ? { ...atRoot, bare: false } : splitRoute(url);
     const bridge = bridges.get(name);
     if (bridge) {
       let body: Buffer | null = null;
@@ -151,18 +147,16 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
     exchange.method = `${req.method ?? 'GET'} ${route.basePath}${pathOnly}`;
     telemetry.traces.begin(exchange, parseTraceparent(req.headers.traceparent));
     let body: Buffer | null = null;
-    let observer: ExchangeObserver = plainHttp;
-    const protocol = route.config.protocol;
-    let path = rest;
-    // Plain HTTP bodies stream through: only their declared length can be refused up front.
-    const declared = protocol === 'http' ? declaredTooLarge(req, maxRequestBytes) : null;
-    if (declared) return tooLarge(req, res, name, rest, declared, started, exchange);
-    if (protocol === 'llm' || protocol === 'mcp' || protocol === 'a2a') {
-      // LLM and JSON-RPC requests are small JSON documents whose facts decide how the
-      // response is read (and, with policies, whether it is sent at all), so the body is
-      // read once, before forwarding.
+    const handler = handlerOf.get(name)!;
+    if (!handler.readsRequestBody) {
+      // Bodies that stream through: only their declared length can be refused up front.
+      const declared = declaredTooLarge(req, maxRequestBytes);
+      if (declared) return tooLarge(req, res, name, rest, declared, started, exchange);
+    } else if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'DELETE') {
+      // A body whose facts decide how the response is read (and, with policies, whether it
+      // is sent at all) is read once, before forwarding.
       try {
-        body = req.method === 'GET' || req.method === 'HEAD' || req.method === 'DELETE' ? null : await readBody(req, maxRequestBytes);
+        body = await readBody(req, maxRequestBytes);
       } catch (err) {
         if (err instanceof BodyTooLarge) tooLarge(req, res, name, rest, err, started, exchange);
         return; // otherwise the agent went away before sending its request: nothing to forward
@@ -182,30 +176,33 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
         throw err;
       }
     }
+    const call = { req, res, route, rest, path: pathOnly, exchange, body, readable, cannotRead };
+    // The request is parsed once: the gate, the observer and the record share its facts.
+    const facts = handler.parse(call);
     // A call the policies refuse is answered and recorded here, and never forwarded.
-    // Legacy HTTP+SSE: a POST's answers (refusals included) travel on its session's GET stream.
-    const answerStream = protocol === 'mcp' && req.method === 'POST' ? legacyStreamOf(trackerFor(name), req) : null;
-    const admission = await policyGate?.admit({ req, res, route, path: pathOnly, exchange, body: readable, cannotRead, answerStream });
+    const admission = await policyGate?.admit(call, facts);
     if (admission === null) return;
-    if (protocol === 'llm') {
-      observer = new LlmObserver(adapterFor(route.config.provider, pathOnly), pathOnly, readable, upstreamTraits(route.config), prices, sink, readable !== body);
-    } else if (protocol === 'mcp') {
-      observer = new McpObserver(req, readable, {
-        tracker: trackerFor(name),
-        route,
-        sink,
-        requestHeaders: redactHeaders(req.headers, ctx.redacted),
-        redact: (headers) => redactHeaders(headers, ctx.redacted),
-        connectionKey: connections.keyOf(req.socket),
-        call: exchange,
-        agent: res,
-      });
-    } else if (protocol === 'a2a') {
-      ({ observer, path } = await a2a.prepare({ req, route, rest, body: readable, sink }));
-    }
+    let { observer, path } = await facts.observe();
     if (admission) observer = admission(observer);
     if (bare && path === rest) path = rest.slice(1);
-    await forward({ req, res, route, path, exchange, body, observer, t0, standing: isStandingStream(req, config) }, ctx);
+    await forward({ req, res, route, path, exchange, body, observer, t0, standing: isStandingStream(req) }, ctx);
+  }
+
+  /** A request at the root that some protocol serves (an A2A agent card), or null. */
+  function rootAnswer(url: string, sidecarUrl: string): RootAnswer | null {
+    for (const handler of handlers.values()) {
+      const answer = handler.atRoot?.(url, sidecarUrl);
+      if (answer) return answer;
+    }
+    return null;
+  }
+
+  /**
+   * Streams that last as long as the agent keeps them (MCP GET and listen streams): close()
+   * ends them at once instead of waiting for them.
+   */
+  function isStandingStream(req: IncomingMessage): boolean {
+    return handlerOf.get(splitRoute(req.url ?? '/').name)?.isStanding?.(req) ?? false;
   }
 
   const maxRequestBytes = config.limits.max_request_bytes;
@@ -214,14 +211,14 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
     const routeConfig = config.routes[name]!;
     const call = exchange ?? blankExchange({ agent: config.agent.name, route: name, protocol: routeConfig.protocol, started_at: started });
     call.method ??= `${req.method ?? 'POST'} ${rest.split('?', 1)[0]}`;
-    refuseTooLarge({ req, res, route: routeConfig, path: rest, exchange: call, requestHeaders: redactHeaders(req.headers, ctx.redacted), sink }, err);
+    refuseTooLarge({ req, res, route: routeConfig, handler: handlerOf.get(name)!, path: rest, exchange: call, requestHeaders: redact(req.headers), sink }, err);
   }
 
   /** /_tapwire/health and /_tapwire/metrics, on whichever listener serves them. */
   function serveAdmin(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? '/';
     const refusal = guard.checkAdmin(req);
-    if (refusal) return refuse(res, refusal, undefined, url);
+    if (refusal) return refuse(res, refusal, undefined, undefined, url);
     if (url === '/_tapwire/health') return sendJson(res, 200, { status: 'ok', routes: routeNames });
     if (url === METRICS_PATH && req.method === 'GET' && telemetry.serveMetrics(req, res)) return;
     sendJson(res, 404, { error: { code: 'not_found', message: `no admin endpoint ${url}` } });
@@ -252,14 +249,12 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
   for (const [name, rc] of Object.entries(config.routes)) {
     if (isFederatedRoute(rc)) continue; // after the routes it federates
     if (isCommandRoute(rc)) {
-      const redact = (headers: IncomingMessage['headers']) => redactHeaders(headers, ctx.redacted);
       const stdio = { agent: config.agent.name, tracker: trackerFor(name), sink, log, redact, gate: policyGate, traces: telemetry.traces };
       bridges.set(name, new SessionHttpBridge(name, stdio, commandSessions(name, rc, stdio)));
     } else routes.set(name, new Route(name, { ...rc, upstream: rc.upstream! }));
   }
   for (const [name, rc] of Object.entries(config.routes)) {
     if (!isFederatedRoute(rc)) continue;
-    const redact = (headers: IncomingMessage['headers']) => redactHeaders(headers, ctx.redacted);
     const members = rc.servers.map((server) => memberSpec(server, config.routes[server]!, routes.get(server), trackerFor(server), log));
     const federation = { agent: config.agent.name, routeName: name, route: rc, members, tracker: trackerFor(name), gate: policyGate, redact, log };
     bridges.set(name, new SessionHttpBridge(name, { agent: config.agent.name, sink, redact, traces: telemetry.traces, gate: policyGate }, federatedSessions(federation)));
@@ -273,7 +268,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
   let ordinary = 0;
   let onIdle: (() => void) | null = null;
   const server: Server = createServer({ connectionsCheckingInterval: checkingInterval(config) }, (req, res) => {
-    const isStanding = isStandingStream(req, config);
+    const isStanding = isStandingStream(req);
     if (isStanding) standing.add(res);
     else ordinary++;
     const handled = handle(req, res)
@@ -306,7 +301,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
   if (config.admin.listen) {
     admin = createServer((req, res) => {
       const refusal = guard.checkAgent(req);
-      if (refusal) return refuse(res, refusal, undefined, req.url ?? '/');
+      if (refusal) return refuse(res, refusal, undefined, undefined, req.url ?? '/');
       if (!(req.url ?? '/').startsWith(ADMIN_PREFIX)) return sendJson(res, 404, { error: { code: 'not_found', message: 'this is the admin listener: only /_tapwire/* is here' } });
       serveAdmin(req, res);
     });
@@ -364,17 +359,6 @@ function checkCommands(config: Config): void {
   if (problems.length > 0) throw new ConfigError(problems.join('\n'));
 }
 
-/**
- * MCP streams that last as long as the agent keeps them: a GET (the 2025 server-to-client
- * stream, for the session's life) and a 2026-07-28 subscriptions/listen POST, which the
- * client must name in its Mcp-Method header.
- */
-function isStandingStream(req: IncomingMessage, config: Config): boolean {
-  const { name } = splitRoute(req.url ?? '/');
-  if (config.routes[name]?.protocol !== 'mcp') return false;
-  return req.method === 'GET' || (req.method === 'POST' && req.headers['mcp-method'] === 'subscriptions/listen');
-}
-
 /** Gives each agent connection a key, and reports when the connection closes. */
 class ConnectionKeys {
   private readonly keys = new WeakMap<Socket, string>();
@@ -415,8 +399,8 @@ function checkingInterval(config: Config): number {
 }
 
 /** Answers a request tapwire refuses before forwarding it, in the route's format when it has one. */
-function refuse(res: ServerResponse, refusal: Refusal, route: RouteConfig | undefined, url: string): void {
-  const body = route ? protocolError(route, splitRoute(url).rest, refusal.status, refusal.code, refusal.message) : { error: { code: refusal.code, message: refusal.message } };
+function refuse(res: ServerResponse, refusal: Refusal, route: RouteConfig | undefined, handler: ProtocolHandler | undefined, url: string): void {
+  const body = route && handler ? handler.errorBody(route, splitRoute(url).rest, refusal.status, refusal.code, refusal.message) : { error: { code: refusal.code, message: refusal.message } };
   sendJson(res, refusal.status, body, { 'x-tapwire-error': refusal.code, ...(refusal.status === 401 ? { 'www-authenticate': 'Bearer' } : {}) });
 }
 

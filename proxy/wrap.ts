@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { AnswerReviews, PolicyGate } from '../protocols/policy-gate.js';
+import { PROTOCOL_CONTEXTS } from '../protocols/registry.js';
 import { ConfigError, eventLimitsOf, type Config } from '../config/config.js';
 import { redactHeaders } from '../core/headers.js';
 import { CONNECTION_CLOSED, errorResponse, INVALID_REQUEST, parseJsonRpc } from '../core/jsonrpc.js';
@@ -52,7 +53,7 @@ export async function runWrap({ config, routeName, command, log }: WrapOptions):
   // like the sidecar's from the record after the policies' review (and so their redactions).
   const recording = await Recording.open(config, log, process.env, { telemetry: { wrapRoute: routeName } });
   const { policies, telemetry, sink } = recording;
-  const gate = policies ? new PolicyGate(() => policies.current, { agentLabels: config.agent.labels, identity: null, redact: (headers) => redactHeaders(headers, recording.redacted), sink }) : null;
+  const gate = policies ? new PolicyGate(() => policies.current, { agentLabels: config.agent.labels, identity: null, redact: (headers) => redactHeaders(headers, recording.redacted), sink, protocols: PROTOCOL_CONTEXTS }) : null;
   recording.gate = gate;
   const tracker = new McpTracker({
     agent: config.agent.name,

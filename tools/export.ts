@@ -10,6 +10,7 @@ import { DEFAULT_REDACTED, redactHeaders } from '../core/headers.js';
 import { redactQueryCredentials } from '../core/url-credentials.js';
 import { PolicySet } from '../policies/engine.js';
 import { loadPolicyFiles } from '../policies/load.js';
+import { PROTOCOL_CONTEXTS } from '../protocols/registry.js';
 import { reviewKeepingBytes } from '../core/binary-bodies.js';
 import { recordedBody } from '../store/bodies.js';
 import type { RecordReader } from '../store/record-store.js';
@@ -57,7 +58,7 @@ export function redactedCopy(record: ExchangeRecord, redaction: ExportRedaction 
   };
   redactQueryCredentials(copy);
   const rules = redaction.rules;
-  if (rules) reviewKeepingBytes(copy, (r) => rules.review(r));
+  if (rules) reviewKeepingBytes(copy, (r) => rules.review(r, { protocols: PROTOCOL_CONTEXTS }));
   return copy;
 }
 

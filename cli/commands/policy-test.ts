@@ -4,11 +4,11 @@
 // with example exchange ids.
 import { openRecordReader } from '../../store/open.js';
 import { eachRow } from '../../store/record-store.js';
-import { buildContext } from '../../policies/context.js';
 import { PolicySet } from '../../policies/engine.js';
 import { parseDuration, PolicyError, type Action } from '../../policies/file.js';
 import { loadPolicyFiles } from '../../policies/load.js';
 import { runInlineTests } from '../../policies/testing.js';
+import { buildContext, PROTOCOL_CONTEXTS } from '../../protocols/registry.js';
 
 export interface PolicyTestOptions {
   db?: string;
@@ -42,7 +42,7 @@ export async function policyTest(patterns: readonly string[], options: PolicyTes
   }
   let failures = 0;
   for (const file of files) {
-    for (const result of runInlineTests(file)) {
+    for (const result of runInlineTests(file, PROTOCOL_CONTEXTS)) {
       if (result.passed) out.write(`pass ${file.path}: ${result.test.name}\n`);
       else {
         failures++;
@@ -90,7 +90,7 @@ async function replayDatabase(set: PolicySet, path: string, since: number, agent
         }
       }
       // Token budgets are charged with what the call really used.
-      set.review({ ...record, exchange }, { agentLabels });
+      set.review({ ...record, exchange }, { agentLabels, protocols: PROTOCOL_CONTEXTS });
     }
     out.write(`\n${judged} recorded exchanges${since > 0 ? ` since ${new Date(since).toISOString()}` : ''} from ${path}:\n`);
     if (tallies.size === 0) out.write('  no rule would have denied, limited or flagged any of them\n');

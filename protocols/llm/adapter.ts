@@ -4,8 +4,10 @@
 import type { SseEvent } from '../../core/sse.js';
 import type { ResponseFacts } from './usage.js';
 import { parseJson } from '../../core/json-body.js';
+import type { RouteConfig } from '../../config/config.js';
 
-export type Provider = 'openai' | 'anthropic';
+/** A provider's name, as a route's `provider` names it. */
+export type Provider = NonNullable<RouteConfig['provider']>;
 
 export interface RequestFacts {
   provider: Provider;
@@ -49,8 +51,19 @@ export interface LlmAdapter {
    * `body` is the parsed request, `raw` its bytes.
    */
   describe(path: string, body: unknown, raw: Buffer, upstream: UpstreamTraits): LlmCall | null;
+  /**
+   * True when `path` names one of this provider's APIs: a route without `provider` is
+   * recognised by it. Absent on the default format (OpenAI's), which takes the rest.
+   */
+  recognises?(path: string): boolean;
   /** The error body this provider's SDKs understand, for failures tapwire itself reports. */
   errorBody(status: number, code: string, message: string): unknown;
+  /** The error body of a call a policy refused: its SDKs raise their permission error, or (`limited`) their rate-limit error. */
+  policyError(message: string, limited: boolean): unknown;
+  /** The error body of a call without a valid identity token: its SDKs raise their authentication error. */
+  authenticationError(message: string): unknown;
+  /** The SSE event name of the error event that ends a stream tapwire refuses (null: a plain data event). */
+  readonly streamErrorEvent: string | null;
 }
 
 export function safeParseJson(text: string): unknown {

@@ -118,9 +118,17 @@ export const anthropicAdapter: LlmAdapter = {
     if (path.endsWith('/messages')) return messagesCall(b);
     return null;
   },
+  recognises: (path: string): boolean => /\/messages(\/count_tokens)?$/.test(path),
   errorBody(status: number, _code: string, message: string): unknown {
     // Anthropic's own error types for these statuses, so its SDK raises its usual error class.
     const type = ANTHROPIC_ERROR_TYPES[status] ?? 'api_error';
     return { type: 'error', error: { type, message } };
   },
+  policyError(message: string, limited: boolean): unknown {
+    return { type: 'error', error: { type: limited ? 'rate_limit_error' : 'permission_error', message } };
+  },
+  authenticationError(message: string): unknown {
+    return { type: 'error', error: { type: 'authentication_error', message } };
+  },
+  streamErrorEvent: 'error',
 };

@@ -12,12 +12,16 @@ import type { PriceBook } from './pricing.js';
 import { estimateTokens } from '../../core/tokenizer.js';
 import { emptyFacts, type ResponseFacts } from './usage.js';
 
-const ADAPTERS: Record<Provider, LlmAdapter> = { openai: openaiAdapter, anthropic: anthropicAdapter };
+/** The providers, one file each: a new provider is its adapter's file and one line here (and its name in config.ts). */
+const PROVIDERS: Readonly<Record<Provider, LlmAdapter>> = { openai: openaiAdapter, anthropic: anthropicAdapter };
+
+/** The format a call is read in when neither its route nor its path names another. */
+const DEFAULT_ADAPTER = openaiAdapter;
 
 /** The wire format of a call: the route's provider when set, else recognised from the path. */
 export function adapterFor(provider: Provider | undefined, path: string): LlmAdapter {
-  if (provider) return ADAPTERS[provider];
-  return /\/messages(\/count_tokens)?$/.test(path) ? anthropicAdapter : openaiAdapter;
+  if (provider) return PROVIDERS[provider];
+  return Object.values(PROVIDERS).find((adapter) => adapter.recognises?.(path)) ?? DEFAULT_ADAPTER;
 }
 
 /** What route `config` says about its upstream (add_stream_usage defaults to true). */
@@ -35,15 +39,13 @@ export class LlmObserver implements ExchangeObserver {
 
   constructor(
     private readonly adapter: LlmAdapter,
-    path: string,
-    requestBody: Buffer | null,
-    upstream: UpstreamTraits,
+    /** The call as the adapter described it (LlmCallFacts: parsed once, shared with the gate); null when it did not. */
+    call: LlmCall | null,
     private readonly prices: PriceBook,
     private readonly sink: RecordSink,
     /** The body is read decoded but forwarded as received (compressed, UTF-16): it cannot be rewritten. */
     decoded = false,
   ) {
-    const call = requestBody ? adapter.describe(path, jsonValue(requestBody), requestBody, upstream) : null;
     this.call = call && decoded ? { ...call, upstreamBody: null, rewriteEvent: null } : call;
     this.upstreamBody = this.call?.upstreamBody ?? null;
     this.editsStream = this.call?.rewriteEvent != null;

@@ -240,4 +240,12 @@ export const openaiAdapter: LlmAdapter = {
   errorBody(_status: number, code: string, message: string): unknown {
     return { error: { message, type: 'tapwire_gateway_error', param: null, code } };
   },
+  policyError(message: string, limited: boolean): unknown {
+    const code = limited ? 'rate_limit_exceeded' : 'policy_denied';
+    return { error: { message, type: code, param: null, code } };
+  },
+  authenticationError(message: string): unknown {
+    return { error: { message, type: 'invalid_request_error', param: null, code: 'invalid_identity' } };
+  },
+  streamErrorEvent: null,
 };

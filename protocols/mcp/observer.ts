@@ -38,7 +38,6 @@ export class McpObserver implements ExchangeObserver {
   readonly editsStream = true;
   readonly readsBody = true;
   private session: McpSession;
-  private readonly parsed: ParsedBody | null;
   /** Ids of the requests this call carried, for the errors tapwire answers with. */
   private readonly requestIds: JsonRpcId[] = [];
   private responseHeaders: HeaderMap = {};
@@ -48,13 +47,13 @@ export class McpObserver implements ExchangeObserver {
   constructor(
     private readonly req: IncomingMessage,
     body: Buffer | null,
+    /** The body's messages (McpCallFacts: parsed once, shared with the gate). */
+    private readonly parsed: ParsedBody | null,
     private readonly ctx: McpCallContext,
   ) {
     // A session id, else (legacy HTTP+SSE) the endpoint a GET stream named, else the agent's connection.
     const legacy = endpointKey(req.url ?? '/');
     this.session = ctx.tracker.session(first(req.headers['mcp-session-id']) ?? (ctx.tracker.find(legacy) ? legacy : ctx.connectionKey));
-    // A POST always carries JSON-RPC: an empty one is recorded as not JSON-RPC, like any other.
-    this.parsed = body && body.length > 0 ? parseJsonRpcBody(body) : req.method === 'POST' ? { ok: false, reason: 'an empty body' } : null;
     if (!this.parsed?.ok) return;
     const single = this.parsed.messages.length === 1 ? body! : undefined;
     for (const message of this.parsed.messages) this.fromClient(message, { headers: ctx.requestHeaders, bytes: single, call: ctx.call });

@@ -9,6 +9,7 @@ import { describe, test } from 'node:test';
 import { isCelError, parse, plan } from '@bufbuild/cel';
 import { CEL_ENV, compileExpression, ExpressionError } from '../../policies/cel.js';
 import { testContext } from '../../policies/testing.js';
+import { PROTOCOL_CONTEXTS } from '../../protocols/registry.js';
 
 /** Operands, one or two of each type: CEL text, and whether its type is declared (false: dyn, wire data). */
 const OPERANDS: [string, boolean][] = [
@@ -25,7 +26,7 @@ const CONTEXT = testContext({
   llm: { messages: [{ role: 'user' }] },
   request: { headers: { 'x-a': '1' }, body: { messages: [{ role: 'user', content: 'hi' }] } },
   response: { status: 200 },
-});
+}, PROTOCOL_CONTEXTS);
 
 type Form = (a: string, b: string) => string;
 const BINARY: Form[] = [

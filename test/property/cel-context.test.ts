@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { isCelError } from '../../policies/cel.js';
-import { buildContext, type ContextSource } from '../../policies/context.js';
+import type { ContextSource } from '../../policies/context.js';
+import { buildContext } from '../../protocols/registry.js';
 import { loadPolicyFiles } from '../../policies/load.js';
 import { VOCABULARY } from '../../policies/vocabulary.js';
 
@@ -38,7 +39,7 @@ const body = fc.oneof(
 );
 const headers = fc.dictionary(fc.string({ minLength: 1, maxLength: 12 }), fc.oneof(fc.string(), fc.array(fc.string(), { maxLength: 2 })), { maxKeys: 4 });
 
-const source: fc.Arbitrary<ContextSource> = fc.record({
+const source: fc.Arbitrary<Omit<ContextSource, 'protocols'>> = fc.record({
   exchange: fc.record({
     protocol: fc.constantFrom<'llm' | 'mcp' | 'a2a' | 'http'>('llm', 'mcp', 'a2a', 'http'),
     agent: fc.string(),

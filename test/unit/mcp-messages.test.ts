@@ -14,6 +14,7 @@ import { Client as V2Client, parseJSONRPCMessage, ProtocolError } from '@modelco
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { JSONRPCMessageSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { PolicyGate } from '../../protocols/policy-gate.js';
+import { PROTOCOL_CONTEXTS } from '../../protocols/registry.js';
 import { PolicySet } from '../../policies/engine.js';
 import { parsePolicyFile } from '../../policies/file.js';
 import { classify, CONNECTION_CLOSED, errorResponse, INTERNAL_ERROR, type JsonRpcMessage } from '../../core/jsonrpc.js';
@@ -73,7 +74,7 @@ class GatedTransport<Parsed> {
   onerror?: (error: Error) => void;
   /** Every answer the client received, as sent. */
   readonly answers: Message[] = [];
-  private readonly gate = new PolicyGate(() => new PolicySet([POLICY]), { agentLabels: {}, identity: null, redact: () => ({}), sink: () => undefined });
+  private readonly gate = new PolicyGate(() => new PolicySet([POLICY]), { agentLabels: {}, identity: null, redact: () => ({}), sink: () => undefined, protocols: PROTOCOL_CONTEXTS });
 
   constructor(
     private readonly revision: Revision,

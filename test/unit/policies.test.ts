@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import { parseConfig } from '../../config/config.js';
 import { blankExchange, type ExchangeRecord } from '../../core/exchange.js';
 import { compileExpression } from '../../policies/cel.js';
-import { buildContext } from '../../policies/context.js';
+import { buildContext, PROTOCOL_CONTEXTS } from '../../protocols/registry.js';
 import { PolicySet, stamp } from '../../policies/engine.js';
 import { parsePolicyFile, PolicyError } from '../../policies/file.js';
 import { loadPolicyFiles } from '../../policies/load.js';
@@ -31,7 +31,7 @@ function problemsOf(yaml: string): string {
   assert.fail('expected the file to be refused');
 }
 
-const mcpCall = (tool: string) => testContext({ protocol: 'mcp', mcp: { method: 'tools/call', tool } });
+const mcpCall = (tool: string) => testContext({ protocol: 'mcp', mcp: { method: 'tools/call', tool } }, PROTOCOL_CONTEXTS);
 
 describe('CEL environment', () => {
   test('timestamp(int) reads seconds since the epoch', () => {
@@ -117,7 +117,7 @@ describe('policy check', () => {
   test('the shipped examples load and their inline tests pass', () => {
     const files = loadPolicyFiles(['policies/examples/*.yaml']);
     assert.ok(files.length >= 3);
-    for (const file of files) for (const result of runInlineTests(file)) assert.ok(result.passed, `${file.path}: ${result.test.name}: ${JSON.stringify(result.got)}`);
+    for (const file of files) for (const result of runInlineTests(file, PROTOCOL_CONTEXTS)) assert.ok(result.passed, `${file.path}: ${result.test.name}: ${JSON.stringify(result.got)}`);
   });
 });
 
@@ -137,7 +137,7 @@ describe('decisions', () => {
   test('a rule naming llm fields does not apply to MCP calls, so a missing model never errors', () => {
     const set = policy('rules:\n  - { name: big, when: \'llm.model.startsWith("gpt-5")\', action: deny }\n');
     assert.equal(set.decide('request', mcpCall('x'), 0).outcome, 'allow');
-    assert.equal(set.decide('request', testContext({ protocol: 'llm', llm: { model: 'gpt-5' } }), 0).outcome, 'deny');
+    assert.equal(set.decide('request', testContext({ protocol: 'llm', llm: { model: 'gpt-5' } }, PROTOCOL_CONTEXTS), 0).outcome, 'deny');
   });
   test('an evaluation error denies by default and is skipped (and reported) with on_error: skip', () => {
     const rule = "rules:\n  - { name: odd, when: 'int(mcp.tool) > 3', action: deny }\n";
@@ -175,7 +175,7 @@ describe('decisions', () => {
     const call = (at: number, tokens: number): string => {
       const exchange = { ...blankExchange({ agent: 'bot', route: 'openai', protocol: 'llm', started_at: at }), input_tokens: tokens, output_tokens: 0, ended_at: at };
       const decision = set.decide('request', buildContext({ exchange }), at);
-      if (decision.outcome === 'allow') set.review({ exchange, request: null, response: null, events: [] });
+      if (decision.outcome === 'allow') set.review({ exchange, request: null, response: null, events: [] }, { protocols: PROTOCOL_CONTEXTS });
       return decision.outcome;
     };
     assert.equal(call(0, 60), 'allow');
@@ -196,7 +196,7 @@ describe('decisions', () => {
       response: null,
       events: [{ offset_ms: 1, event: null, event_id: null, data: 'echo sk-zzz' }],
     };
-    set.review(record);
+    set.review(record, { protocols: PROTOCOL_CONTEXTS });
     assert.deepEqual(JSON.parse(record.request!.body!.toString()), { api_secret: '[redacted]', prompt: 'key [redacted]' });
     assert.equal(record.events[0]!.data, 'echo [redacted]');
   });

@@ -1,0 +1,70 @@
+// The LLM part of the policy gate: the request-phase decision on a call described once (its
+// LlmCallFacts), refused in its provider's error format (403, or 429 with retry-after), and
+// the response-phase rules on its body or stream, whose usage is read as the record reads it.
+import { jsonValue } from '../../core/json-body.js';
+import type { ContextSource } from '../../policies/context.js';
+import { stamp, type Decision, type PolicySet } from '../../policies/engine.js';
+import type { Replacement, ResponseHead } from '../observer.js';
+import { refusalHeaders, ResponsePolicyObserver, unchanged, type Admission, type GateCall, type PolicyGate, type StreamEnd } from '../policy-gate.js';
+import type { LlmAdapter } from './adapter.js';
+import type { LlmCallFacts } from './handler.js';
+import { emptyFacts, type Usage } from './usage.js';
+
+/** The provider's own error shape, so its SDK raises its usual permission or rate-limit error. */
+export function llmError(adapter: LlmAdapter, decision: Decision): unknown {
+  return adapter.policyError(`tapwire policy ${decision.rule ?? ''}: ${decision.reason}`, decision.outcome === 'limit');
+}
+
+/** The SSE event that ends an LLM stream with an error its provider's SDK raises. */
+function llmErrorEvent(adapter: LlmAdapter, decision: Decision): StreamEnd {
+  return { event: adapter.streamErrorEvent, data: JSON.stringify(llmError(adapter, decision)) };
+}
+
+export function gateLlm(gate: PolicyGate, set: PolicySet, call: GateCall, facts: LlmCallFacts): Admission | null {
+  if (!set.applies('request', 'llm') && !set.applies('response', 'llm')) return unchanged;
+  const { adapter, described } = facts;
+  const request = described?.request;
+  const live = { ...call.exchange, provider: adapter.provider, operation: request?.operation ?? null, model: request?.model ?? null };
+  const source = { exchange: live, request: { headers: call.req.headers, body: call.body }, path: call.path, routeUpstream: call.route.config.upstream };
+  const decision = set.decide('request', gate.context(call, source), Date.now());
+  if (decision.outcome !== 'allow') {
+    Object.assign(call.exchange, { provider: live.provider, operation: live.operation, model: live.model, target: live.model });
+    gate.refuse(call, call.exchange, decision, llmError(adapter, decision), null);
+    return null;
+  }
+  stamp(call.exchange, decision);
+  if (!set.applies('response', 'llm')) return unchanged;
+  let head: ResponseHead | null = null;
+  const judge = (response: ContextSource['response'], responseText?: string, usage?: Usage | null): Decision | null => {
+    const exchange = { ...live, http_status: head?.status ?? null, input_tokens: usage?.input_tokens ?? null, output_tokens: usage?.output_tokens ?? null };
+    const verdict = gate.policies().decide('response', gate.context(call, { ...source, exchange, response, responseText }), Date.now());
+    if (verdict.outcome === 'allow') return null;
+    stamp(call.exchange, verdict);
+    return verdict;
+  };
+  const refusalBody = (verdict: Decision): Replacement => ({
+    status: verdict.outcome === 'limit' ? 429 : 403,
+    headers: refusalHeaders(verdict),
+    body: Buffer.from(JSON.stringify(llmError(adapter, verdict))),
+  });
+  return (observer) =>
+    new ResponsePolicyObserver(observer, {
+      onHead: (h) => (head = h),
+      body: (h, body) => {
+        // The provider's usage, read as the record will read it, so live rules see usage.* too.
+        const answer = emptyFacts();
+        described?.readBody(jsonValue(body), answer);
+        const verdict = judge({ headers: h.headers, body }, undefined, answer.usage);
+        return verdict ? refusalBody(verdict) : null;
+      },
+      events: (text) => {
+        const verdict = judge({ headers: head?.headers ?? {} }, text);
+        return verdict ? llmErrorEvent(adapter, verdict) : null;
+      },
+      unreadable: (why) => {
+        const verdict = gate.policies().unreadable('llm', why, 'response');
+        stamp(call.exchange, verdict);
+        return verdict.outcome === 'allow' ? null : { body: refusalBody(verdict), event: llmErrorEvent(adapter, verdict) };
+      },
+    });
+}

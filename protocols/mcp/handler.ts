@@ -1,0 +1,93 @@
+// The MCP protocol handler for routes forwarded over HTTP (Streamable HTTP and the legacy
+// HTTP+SSE transport): a call's JSON-RPC messages parsed once, shared by the policy gate and
+// the observer (which hands them to the route's tracker, where their records are made).
+import type { IncomingMessage } from 'node:http';
+import type { RouteConfig } from '../../config/config.js';
+import { parseJsonRpcBody, type ParsedBody } from '../../core/jsonrpc.js';
+import type { CallFacts, HandlerEnvironment, Observation, ProtocolCall, ProtocolHandler } from '../protocol.js';
+import { jsonRpcRefusal } from '../refusal.js';
+import { legacyStreamOf, type LegacyStream } from './legacy-sse.js';
+import { McpObserver } from './observer.js';
+import type { McpTracker } from './tracker.js';
+import type { Decision, PolicySet } from '../../policies/engine.js';
+import { EMPTY_JSONRPC, identityRequired, unreadableRefusal, type Admission, type GateCall, type PolicyGate } from '../policy-gate.js';
+
+/** An MCP call's facts: its messages, and (legacy HTTP+SSE) the stream its answers travel on. */
+export class McpCallFacts implements CallFacts {
+  /** The body's messages; null for a call without a body (GET, DELETE). */
+  readonly parsed: ParsedBody | null;
+  /** Legacy HTTP+SSE: the session's GET stream, where the answers to this POST travel (the POST itself gets 202). */
+  readonly answerStream: LegacyStream | null;
+  private readonly tracker: McpTracker;
+
+  constructor(
+    readonly call: ProtocolCall,
+    private readonly env: HandlerEnvironment,
+  ) {
+    const { req, readable } = call;
+    this.tracker = env.trackerFor(call.route.name);
+    // A POST always carries JSON-RPC: an empty one is read as not JSON-RPC, like any other.
+    this.parsed = readable && readable.length > 0 ? parseJsonRpcBody(readable) : req.method === 'POST' ? { ok: false, reason: 'an empty body' } : null;
+    this.answerStream = req.method === 'POST' ? legacyStreamOf(this.tracker, req) : null;
+  }
+
+  unreadable(): string | null {
+    const { readable, cannotRead } = this.call;
+    if (readable === null) return null;
+    if (cannotRead !== null) return cannotRead;
+    if (readable.length === 0) return EMPTY_JSONRPC;
+    const parsed = this.parsed!;
+    if (!parsed.ok) return `the body is not a JSON-RPC message tapwire reads (${parsed.reason})`;
+    const invalid = parsed.messages.find((m) => m.kind === 'invalid');
+    return invalid?.kind === 'invalid' ? `a batch member is not a JSON-RPC message (${invalid.reason})` : null;
+  }
+
+  unreadableRefusal(decision: Decision): unknown {
+    return unreadableRefusal(decision);
+  }
+
+  identityRefusal(message: string): unknown {
+    return identityRequired(message);
+  }
+
+  admit(gate: PolicyGate, set: PolicySet, call: GateCall): Admission | null {
+    return gate.gateJsonRpc(set, call);
+  }
+
+  observe(): Observation {
+    const { call, env } = this;
+    const observer = new McpObserver(call.req, call.readable, this.parsed, {
+      tracker: this.tracker,
+      route: call.route,
+      sink: env.sink,
+      requestHeaders: env.redact(call.req.headers),
+      redact: env.redact,
+      connectionKey: env.connectionKey(call.req.socket),
+      call: call.exchange,
+      agent: call.res,
+    });
+    return { observer, path: call.rest };
+  }
+}
+
+export class McpHandler implements ProtocolHandler {
+  readonly readsRequestBody = true;
+
+  constructor(private readonly env: HandlerEnvironment) {}
+
+  parse(call: ProtocolCall): McpCallFacts {
+    return new McpCallFacts(call, this.env);
+  }
+
+  errorBody(_route: RouteConfig, _path: string, _status: number, code: string, message: string): unknown {
+    return jsonRpcRefusal(code, message);
+  }
+
+  /**
+   * A GET (the 2025 server-to-client stream, for the session's life) and a 2026-07-28
+   * subscriptions/listen POST, which the client must name in its Mcp-Method header.
+   */
+  isStanding(req: IncomingMessage): boolean {
+    return req.method === 'GET' || (req.method === 'POST' && req.headers['mcp-method'] === 'subscriptions/listen');
+  }
+}

@@ -1,0 +1,47 @@
+// The protocols, registered in one place: a route's `protocol` names its handler here (and
+// the proxy picks it once per route), and an exchange's protocol names what it adds to the
+// CEL context. Nowhere else is a protocol picked by name. A new protocol is a folder with
+// its handler and its context, and one line in this table.
+import type { Bindings } from '../policies/cel.js';
+import { buildContext as bindContext, type ContextSource, type ProtocolContext, type ProtocolContexts } from '../policies/context.js';
+import { a2aContext } from './a2a/context.js';
+import { A2aHandler } from './a2a/handler.js';
+import { HttpHandler } from './http.js';
+import { llmContext } from './llm/context.js';
+import { LlmHandler } from './llm/handler.js';
+import { mcpContext } from './mcp/context.js';
+import { McpHandler } from './mcp/handler.js';
+import type { HandlerEnvironment, Protocol, ProtocolHandler } from './protocol.js';
+
+interface Registration {
+  handler: new (env: HandlerEnvironment) => ProtocolHandler;
+  /** What its exchanges add to the CEL context; none for plain HTTP. */
+  context: ProtocolContext | null;
+}
+
+const PROTOCOLS: Readonly<Record<Protocol, Registration>> = {
+  llm: { handler: LlmHandler, context: llmContext },
+  mcp: { handler: McpHandler, context: mcpContext },
+  a2a: { handler: A2aHandler, context: a2aContext },
+  http: { handler: HttpHandler, context: null },
+};
+
+const PROTOCOL_NAMES = Object.keys(PROTOCOLS) as Protocol[];
+
+/** One handler per protocol, for one sidecar. */
+export function protocolHandlers(env: HandlerEnvironment): ReadonlyMap<Protocol, ProtocolHandler> {
+  return new Map(PROTOCOL_NAMES.map((protocol) => [protocol, new PROTOCOLS[protocol].handler(env)]));
+}
+
+/** What each protocol adds to the CEL context, by protocol name. */
+export const PROTOCOL_CONTEXTS: ProtocolContexts = Object.fromEntries(
+  PROTOCOL_NAMES.flatMap((protocol) => {
+    const context = PROTOCOLS[protocol].context;
+    return context ? [[protocol, context]] : [];
+  }),
+);
+
+/** The CEL bindings of an exchange (policies/context.ts), with every protocol's variables. */
+export function buildContext(source: Omit<ContextSource, 'protocols'>): Bindings {
+  return bindContext({ ...source, protocols: PROTOCOL_CONTEXTS });
+}
