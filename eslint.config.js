@@ -12,21 +12,27 @@ const OUTSIDE = ['test', 'bench'];
 const CORE_MESSAGE = 'core/ depends on nothing else in tapwire: import only from core/, node: or npm packages.';
 
 /**
- * The record store's SQLite backend is the only code that knows SQLite: everything else reads
- * and writes through store/record-store.ts, so a second backend is one folder (test/ and
- * bench/ may still open the file, as they may import anything).
+ * A database driver is imported only by its backend's folder: everything else reads and
+ * writes the record through store/record-store.ts, so a backend is one folder (test/ and
+ * bench/ may still open the database, as they may import anything).
  */
-const SQLITE_FOLDER = 'store/sqlite';
-const SQLITE_MESSAGE = `only the SQLite backend (${SQLITE_FOLDER}/) may import better-sqlite3: read and write the record through store/record-store.ts.`;
-const SQLITE_IMPORT = { name: 'better-sqlite3', message: SQLITE_MESSAGE };
-const SQLITE_DYNAMIC = { selector: "ImportExpression[source.value='better-sqlite3']", message: SQLITE_MESSAGE };
+const DRIVERS = [
+  { name: 'better-sqlite3', folder: 'store/sqlite', backend: 'the SQLite backend' },
+  { name: 'pg', folder: 'store/postgres', backend: 'the PostgreSQL backend' },
+].map(({ name, folder, backend }) => {
+  const message = `only ${backend} (${folder}/) may import ${name}: read and write the record through store/record-store.ts.`;
+  return { folder, path: { name, message }, dynamic: { selector: `ImportExpression[source.value='${name}']`, message } };
+});
+/** The driver rules for files of `folder` (the drivers of other folders). */
+const driverPaths = (folder) => DRIVERS.filter((d) => d.folder !== folder).map((d) => d.path);
+const driverDynamic = (folder) => DRIVERS.filter((d) => d.folder !== folder).map((d) => d.dynamic);
 
 /**
  * One rule block per folder above core/: an import whose relative path names a folder the
  * layering forbids is reported, whatever the path's shape (`../proxy/x.js`,
  * `../../proxy/x.js`, `../core/../proxy/x.js`): a path that reaches a folder names it. So no
- * subfolder anywhere may share a name with a layer folder. Each block also forbids
- * better-sqlite3, except the one for the SQLite backend's folder (after store/'s, so it wins).
+ * subfolder anywhere may share a name with a layer folder. Each block also forbids the
+ * database drivers, except a backend folder's own (its block comes after store/'s, so it wins).
  */
 function layerRules() {
   return LAYERS.flatMap((layer, level) =>
@@ -37,19 +43,19 @@ function layerRules() {
           const forbidden = [...LAYERS.flat().filter((f) => f !== folder && !below.includes(f)), ...OUTSIDE];
           const names = forbidden.join('|');
           const message = `${folder}/ may import only ${folder}/ and the layers below it (${below.join(', ')}): see docs/architecture.md.`;
-          const block = (files, sqlite) => ({
+          const block = (files) => ({
             files: [`${files}/**/*.ts`],
             rules: {
-              'no-restricted-imports': ['error', { patterns: [{ regex: `^\\.{1,2}/(?:.*/)?(?:${names})(?:/|$)`, message }], paths: sqlite ? [] : [SQLITE_IMPORT] }],
+              'no-restricted-imports': ['error', { patterns: [{ regex: `^\\.{1,2}/(?:.*/)?(?:${names})(?:/|$)`, message }], paths: driverPaths(files) }],
               // no-restricted-imports does not see import(): the same rules for dynamic imports.
               'no-restricted-syntax': [
                 'error',
                 { selector: `ImportExpression[source.value=/^\\.{1,2}\\/(.*\\/)?(${names})(\\/|$)/]`, message },
-                ...(sqlite ? [] : [SQLITE_DYNAMIC]),
+                ...driverDynamic(files),
               ],
             },
           });
-          return SQLITE_FOLDER.startsWith(`${folder}/`) ? [block(folder, false), block(SQLITE_FOLDER, true)] : [block(folder, false)];
+          return [block(folder), ...DRIVERS.filter((d) => d.folder.startsWith(`${folder}/`)).map((d) => block(d.folder))];
         }),
   );
 }
@@ -77,9 +83,9 @@ export default tseslint.config(
   {
     files: ['core/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['../*'], message: CORE_MESSAGE }], paths: [SQLITE_IMPORT] }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['../*'], message: CORE_MESSAGE }], paths: driverPaths('core') }],
       // no-restricted-imports does not see import(): the same rules for dynamic imports.
-      'no-restricted-syntax': ['error', { selector: 'ImportExpression[source.value=/^\\.\\.\\//]', message: CORE_MESSAGE }, SQLITE_DYNAMIC],
+      'no-restricted-syntax': ['error', { selector: 'ImportExpression[source.value=/^\\.\\.\\//]', message: CORE_MESSAGE }, ...driverDynamic('core')],
     },
   },
   ...layerRules(),

@@ -1,10 +1,13 @@
-// Picks the record store's backend for a location: the one place a new backend is added (a
-// `postgres://` URL would go to store/postgres/). Every composition root opens the store here.
+// Picks the record store's backend for a location: the one place a new backend is added
+// (`postgres://` URLs: store/postgres/, anything else is a SQLite file). Every composition
+// root opens the store here.
 import type { ReaderPurpose, RecordReader, RecordWriter, StoreBackend, WriterOptions } from './record-store.js';
+import { isPostgresUrl } from './postgres/pool.js';
+import { postgresStore } from './postgres/store.js';
 import { sqliteStore } from './sqlite/store.js';
 
-function backendFor(_location: string): StoreBackend {
-  return sqliteStore;
+function backendFor(location: string): StoreBackend {
+  return isPostgresUrl(location) ? postgresStore : sqliteStore;
 }
 
 /** Opens the record at `location` for reading (`store.path`, `--db`). */

@@ -3,7 +3,7 @@
 // repository's own eslint.config.js on probe snippets placed in a layer's folder (an import of
 // a higher layer, a sibling of the same layer, test/ or bench/ is reported; one of a lower layer,
 // of the folder itself or of a package is not) and on the real files (none breaks its rule);
-// better-sqlite3 may be imported under store/sqlite/ only.
+// better-sqlite3 may be imported under store/sqlite/ only, pg under store/postgres/ only.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ESLint } from 'eslint';
@@ -192,6 +192,29 @@ describe('layers: only the SQLite backend imports better-sqlite3', () => {
     const results = await eslint.lintFiles(['core/', 'config/', 'policies/', 'store/', 'telemetry/', 'protocols/', 'proxy/', 'tools/', 'tui/', 'demo/', 'cli/']);
     assert.ok(results.length >= 120, `expected every source file, linted ${results.length}`);
     const violations = results.flatMap((r) => r.messages.filter((m) => m.fatal === true || m.message.includes('better-sqlite3')).map((m) => `${r.filePath}:${m.line} ${m.message}`));
+    assert.deepEqual(violations, []);
+  });
+});
+
+describe('layers: only the PostgreSQL backend imports pg', () => {
+  const probe = ["import pg from 'pg';", "export const later = import('pg');", 'void pg;'].join('\n');
+
+  test('pg imported from tui/, from store/ itself, from store/sqlite/ or from core/ is reported, static or dynamic', async () => {
+    for (const file of ['tui/layer-probe.ts', 'store/layer-probe.ts', 'store/sqlite/layer-probe.ts', 'core/layer-probe.ts', 'proxy/deeper/layer-probe.ts']) {
+      assert.deepEqual(await layerViolations(probe, file), ['1:no-restricted-imports', '2:no-restricted-syntax'], file);
+    }
+  });
+
+  test('the same imports under store/postgres/ are not reported; better-sqlite3 there is, and the layer rule still holds', async () => {
+    assert.deepEqual(await layerViolations(probe, 'store/postgres/layer-probe.ts'), []);
+    const sqlite = ["import Database from 'better-sqlite3';", 'void Database;'].join('\n');
+    assert.deepEqual(await layerViolations(sqlite, 'store/postgres/layer-probe.ts'), ['1:no-restricted-imports']);
+    assert.deepEqual(await layerViolations("import { Recording } from '../../proxy/recording.js';\nvoid Recording;", 'store/postgres/layer-probe.ts'), ['1:no-restricted-imports']);
+  });
+
+  test('no file outside store/postgres/ imports pg', async () => {
+    const results = await eslint.lintFiles(['core/', 'config/', 'policies/', 'store/', 'telemetry/', 'protocols/', 'proxy/', 'tools/', 'tui/', 'demo/', 'cli/']);
+    const violations = results.flatMap((r) => r.messages.filter((m) => m.fatal === true || m.message.includes('may import pg')).map((m) => `${r.filePath}:${m.line} ${m.message}`));
     assert.deepEqual(violations, []);
   });
 });

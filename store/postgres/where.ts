@@ -1,0 +1,93 @@
+// Conditions on the row fields (store/record-store.ts) as a PostgreSQL WHERE clause over
+// `exchanges`, with numbered parameters. Each field's SQL is the value buildContext gives it
+// from the row (empty string or 0 for a missing value), as store/sqlite/where.ts does for
+// SQLite; strings compare in the "C" collation (bytes), as SQLite compares them.
+import type { Condition, RowField } from '../record-store.js';
+import { ROW_FIELDS } from '../record-store.js';
+
+const onlyFor = (protocol: string, sql: string, extra = ''): string => `CASE WHEN protocol = '${protocol}'${extra} THEN COALESCE(${sql}, '') ELSE '' END`;
+
+const FIELD_SQL: Readonly<Record<RowField, string>> = {
+  protocol: 'protocol',
+  direction: 'direction',
+  'agent.name': 'agent',
+  'route.name': 'route',
+  'exchange.id': 'id',
+  'exchange.status': 'status',
+  'exchange.target': "COALESCE(target, '')",
+  'exchange.session_id': "COALESCE(session_id, '')",
+  'exchange.error_code': "COALESCE(error_code, '')",
+  'exchange.replay_of': "COALESCE(replay_of, '')",
+  'exchange.duration_ms': 'COALESCE(duration_ms, 0)',
+  'exchange.ttfb_ms': 'COALESCE(ttfb_ms, 0)',
+  'exchange.http_status': 'COALESCE(http_status, 0)',
+  'response.status': 'COALESCE(http_status, 0)',
+  'response.error.code': "COALESCE(error_code, '')",
+  'response.error.message': "COALESCE(error_message, '')",
+  'usage.input_tokens': 'COALESCE(input_tokens, 0)',
+  'usage.output_tokens': 'COALESCE(output_tokens, 0)',
+  'usage.total_tokens': '(COALESCE(input_tokens, 0) + COALESCE(output_tokens, 0))',
+  'usage.cost_usd': 'COALESCE(cost_usd, 0)',
+  'llm.provider': onlyFor('llm', 'provider'),
+  'llm.operation': onlyFor('llm', 'operation'),
+  // The sidecar copies the request body's model and MCP method/tool into these columns.
+  'llm.model': onlyFor('llm', 'model'),
+  'mcp.method': onlyFor('mcp', 'method'),
+  'mcp.tool': onlyFor('mcp', 'target', " AND method = 'tools/call'"),
+  'mcp.session': onlyFor('mcp', 'session_id'),
+  'exchange.started_at': 'started_at',
+  'exchange.method': "COALESCE(method, '')",
+  'exchange.streamed': 'streamed',
+};
+
+export interface WhereSql {
+  /** An SQL boolean expression ('' for no condition). */
+  where: string;
+  params: (string | number)[];
+}
+
+/** The condition as SQL; its parameters are numbered from `first` ($first, $first+1, ...). */
+export function whereSql(condition: Condition | null | undefined, first = 1): WhereSql {
+  if (!condition) return { where: '', params: [] };
+  const params: (string | number)[] = [];
+  const param = (value: string | number): string => {
+    params.push(value);
+    return `$${first + params.length - 1}`;
+  };
+  return { where: render(condition, param), params };
+}
+
+/** A field's SQL, typed and collated so it compares with a parameter as SQLite would. */
+function field(name: RowField): string {
+  return ROW_FIELDS[name].type === 'string' ? `(${FIELD_SQL[name]}) COLLATE "C"` : FIELD_SQL[name];
+}
+
+/** A parameter of the field's type (a number for a string field, or the reverse, compares as its text or number). */
+function typed(name: RowField, placeholder: string): string {
+  return ROW_FIELDS[name].type === 'string' ? `${placeholder}::text` : `${placeholder}::float8`;
+}
+
+function render(c: Condition, param: (value: string | number) => string): string {
+  switch (c.op) {
+    case 'and':
+    case 'or': {
+      const left = render(c.left, param);
+      return `(${left} ${c.op.toUpperCase()} ${render(c.right, param)})`;
+    }
+    case 'not':
+      return `NOT ${render(c.condition, param)}`;
+    case 'in':
+      if (c.values.length === 0) return 'false';
+      return `(${field(c.field)} IN (${c.values.map((v) => typed(c.field, param(v))).join(', ')}))`;
+    case 'contains':
+      return `(strpos(${FIELD_SQL[c.field]}, ${param(c.value)}::text) > 0)`;
+    case 'startsWith':
+      return `starts_with(${FIELD_SQL[c.field]}, ${param(c.value)}::text)`;
+    case 'endsWith': {
+      const value = param(c.value);
+      return `(right(${FIELD_SQL[c.field]}, char_length(${value}::text)) = ${value}::text)`;
+    }
+    default:
+      return `(${field(c.field)} ${c.op} ${typed(c.field, param(c.value))})`;
+  }
+}

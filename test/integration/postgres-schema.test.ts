@@ -1,0 +1,89 @@
+// The central record's PostgreSQL schema against a real server: migrations recorded in
+// schema_version (run twice, applied once), a newer schema refused with its version named,
+// day partitions made as records of new days arrive, a record inserted twice stored once,
+// and the readers' filters indexed.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { blankExchange, type ExchangeRecord } from '../../core/exchange.js';
+import { openRecordReader } from '../../store/open.js';
+import { insertRecords } from '../../store/postgres/insert.js';
+import { migrate, SCHEMA_VERSION } from '../../store/postgres/migrations.js';
+import { DayPartitions, DAY_MS } from '../../store/postgres/partitions.js';
+import { createPool } from '../../store/postgres/pool.js';
+import { StoreError } from '../../store/record-store.js';
+import { PostgresServer } from '../support/postgres.js';
+
+function record(startedAt: number, agent = 'agent-a'): ExchangeRecord {
+  const exchange = blankExchange({ agent, route: 'openai', protocol: 'llm', started_at: startedAt });
+  return {
+    exchange: { ...exchange, model: 'gpt-4o-mini', input_tokens: 3, output_tokens: 4 },
+    request: { headers: { 'content-type': 'application/json' }, body: Buffer.from('{"q":1}'), body_size: 7, truncated: false },
+    response: null,
+    events: [{ offset_ms: 1.5, event: null, event_id: null, data: 'hello' }],
+  };
+}
+
+describe('PostgreSQL schema', () => {
+  let server: PostgresServer;
+  before(async () => {
+    server = await PostgresServer.start();
+  });
+  after(() => server.close());
+
+  test('migrations run once, recorded in schema_version; a newer schema is refused by name', async () => {
+    const url = server.createDatabase('schema_once');
+    const pool = createPool(url);
+    const client = await pool.connect();
+    try {
+      await migrate(client, url);
+      await migrate(client, url);
+      const versions = await client.query<{ version: number }>('SELECT version FROM schema_version ORDER BY version');
+      assert.deepEqual(versions.rows.map((r) => r.version), Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1));
+      await client.query("INSERT INTO schema_version (version, description) VALUES (99, 'from the future')");
+      await assert.rejects(migrate(client, url), (err: Error) => err instanceof StoreError && /schema version 99.*up to 1/.test(err.message));
+      await assert.rejects(openRecordReader(url), (err: Error) => err instanceof StoreError && /schema version 99/.test(err.message));
+    } finally {
+      client.release();
+      await pool.end();
+    }
+  });
+
+  test('a database without the schema is named as such', async () => {
+    const url = server.createDatabase('schema_empty');
+    await assert.rejects(openRecordReader(url), (err: Error) => err instanceof StoreError && /holds no tapwire record/.test(err.message));
+  });
+
+  test('partitions by day as records arrive; the same records twice are stored once; filters indexed', async () => {
+    const url = server.createDatabase('schema_days');
+    const pool = createPool(url);
+    const client = await pool.connect();
+    try {
+      await migrate(client, url);
+      const day = Date.UTC(2026, 11, 6);
+      const records = [record(day + 1000), record(day + DAY_MS + 5), record(day - 10, 'agent-b')];
+      const partitions = new DayPartitions();
+      await insertRecords(client, partitions, records);
+      await insertRecords(client, new DayPartitions(), records);
+      const children = await client.query<{ name: string }>(
+        "SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'exchanges'::regclass ORDER BY 1",
+      );
+      assert.deepEqual(children.rows.map((r) => r.name), ['exchanges_d20261205', 'exchanges_d20261206', 'exchanges_d20261207']);
+      const counts = await client.query<{ exchanges: number; payloads: number; events: number }>(
+        'SELECT (SELECT count(*) FROM exchanges) AS exchanges, (SELECT count(*) FROM payloads) AS payloads, (SELECT count(*) FROM events) AS events',
+      );
+      assert.deepEqual(counts.rows[0], { exchanges: 3, payloads: 3, events: 3 });
+      const indexes = await client.query<{ name: string }>("SELECT indexname AS name FROM pg_indexes WHERE tablename = 'exchanges'");
+      for (const name of ['exchanges_agent', 'exchanges_route', 'exchanges_started_at', 'exchanges_session', 'exchanges_model', 'exchanges_status']) {
+        assert.ok(indexes.rows.some((r) => r.name === name), name);
+      }
+      const reader = await openRecordReader(url);
+      const stored = await reader.get(records[0]!.exchange.id);
+      assert.deepEqual(stored, records[0]);
+      assert.equal(await reader.count({ op: '=', field: 'agent.name', value: 'agent-b' }), 1);
+      await reader.close();
+    } finally {
+      client.release();
+      await pool.end();
+    }
+  });
+});
