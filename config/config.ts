@@ -95,6 +95,16 @@ const storeSchema = z.strictObject({
   buffer_records: z.number().int().positive().default(10_000),
   // How long a failing store rests between attempts.
   retry_interval_ms: z.number().int().positive().default(1000),
+  // Exchanges older than this many days are deleted (whole days, centrally); none: kept forever.
+  retention_days: z.number().int().positive().optional(),
+  // The central record (docs/fleet.md): every committed local record is shipped there.
+  central: z
+    .strictObject({
+      url: z.string().regex(/^postgres(?:ql)?:\/\//i, 'a postgres:// URL (a password from the environment: ${PGPASSWORD})'),
+      batch_records: z.number().int().positive().max(10_000).default(1000),
+      interval_ms: z.number().int().positive().default(200),
+    })
+    .optional(),
 });
 
 const authSchema = z.strictObject({

@@ -1,10 +1,12 @@
 // The path every finished record takes, shared by `tapwire run` and `tapwire wrap`: policy
-// files (compiled, then watched), the record store's writer, telemetry, and the sink: a list
+// files (compiled, then watched), the record store's writer (and, with store.central, the
+// shipper of what it commits to the central record), telemetry, and the sink: a list
 // of stages run in order on each record, built in one place (recordStages) from the config.
 // The policies' review runs on the whole bodies (so its redactions reach both the store and
 // the spans) before they are cut to store.max_body_bytes. A new exporter is one more stage.
 import { startRecordWriter } from '../store/open.js';
 import type { RecordWriter } from '../store/record-store.js';
+import { Shipper } from '../store/shipper.js';
 import type { PolicyGate } from '../protocols/policy-gate.js';
 import { watchPolicies, type PolicyWatcher } from '../policies/watch.js';
 import type { Config } from '../config/config.js';
@@ -61,6 +63,7 @@ export class Recording {
     config: Config,
     readonly policies: PolicyWatcher | null,
     readonly recorder: RecordWriter,
+    readonly shipper: Shipper | null,
     readonly telemetry: Telemetry,
     afterRecord: RecordStage | undefined,
   ) {
@@ -92,9 +95,11 @@ export class Recording {
       policies?.close();
       throw err;
     });
+    const shipper = config.store.central ? startShipper(config, log) : null;
     const telemetry = new Telemetry(config, env, log, PROTOCOL_TELEMETRY, options.telemetry);
     telemetry.watchStore(() => recorder.getStats());
-    return new Recording(config, policies, recorder, telemetry, options.afterRecord);
+    if (shipper) telemetry.watchShipping(() => shipper.getStats());
+    return new Recording(config, policies, recorder, shipper, telemetry, options.afterRecord);
   }
 
   /**
@@ -104,8 +109,30 @@ export class Recording {
   async close(telemetryDeadlineMs: number): Promise<void> {
     this.policies?.close();
     await this.recorder.close();
+    // What the writer committed last is shipped if the central record takes it in time; the rest ships at the next start.
+    await this.shipper?.close(telemetryDeadlineMs);
     await this.telemetry.close(telemetryDeadlineMs);
   }
+}
+
+/** Ships the local record to store.central.url, logging outages and recoveries (never the URL's password). */
+function startShipper(config: Config, log: Logger): Shipper {
+  const central = config.store.central!;
+  return Shipper.start(
+    {
+      path: config.store.path,
+      url: central.url,
+      batchRecords: central.batch_records,
+      intervalMs: central.interval_ms,
+      retryIntervalMs: config.store.retry_interval_ms,
+      retentionDays: config.store.retention_days,
+    },
+    {
+      onError: (message, backlog) => log.error({ err: message, backlog, retry_ms: config.store.retry_interval_ms }, 'central record unavailable: records kept locally and shipped later'),
+      onRecover: (shipped) => log.warn({ shipped }, 'central record available again: shipping resumed'),
+      onRetention: (days) => log.info({ days: days.map((d) => new Date(d * 86_400_000).toISOString().slice(0, 10)) }, 'central record: day partitions past store.retention_days dropped'),
+    },
+  );
 }
 
 /** An exchange id, as `tapwire replay` names the original in REPLAY_OF_HEADER. */

@@ -34,6 +34,14 @@ export interface StoreStats {
   buffered: number;
 }
 
+/** What the shipping metrics read from the shipper (store/shipper.ts). */
+export interface ShippingStats {
+  shipped: number;
+  backlog: number;
+  lagMs: number;
+  failures: number;
+}
+
 export class ExchangeMetrics {
   private readonly provider: MeterProvider;
   private readonly prometheus: PrometheusExporter | null;
@@ -113,6 +121,25 @@ export class ExchangeMetrics {
         observer.observe(buffered, now.buffered);
       },
       [failures, dropped, buffered],
+    );
+  }
+
+  /** Shipping to the central record, read when metrics are collected: its backlog, lag, progress and failures. */
+  watchShipping(stats: () => ShippingStats): void {
+    const meter = this.provider.getMeter('tapwire');
+    const backlog = meter.createObservableGauge('tapwire.store.central.backlog', { unit: '{record}', description: 'Committed local records not yet stored in the central record' });
+    const lag = meter.createObservableGauge('tapwire.store.central.lag', { unit: 's', description: 'Age of the oldest record not yet stored in the central record (0 when none waits)' });
+    const shipped = meter.createObservableCounter('tapwire.store.central.shipped', { unit: '{record}', description: 'Records stored in the central record by this process' });
+    const failures = meter.createObservableCounter('tapwire.store.central.failures', { unit: '{failure}', description: 'Batches the central record did not take (each retried)' });
+    meter.addBatchObservableCallback(
+      (observer) => {
+        const now = stats();
+        observer.observe(backlog, now.backlog);
+        observer.observe(lag, now.lagMs / 1000);
+        observer.observe(shipped, now.shipped);
+        observer.observe(failures, now.failures);
+      },
+      [backlog, lag, shipped, failures],
     );
   }
 

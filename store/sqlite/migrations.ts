@@ -133,6 +133,17 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE exchanges ADD COLUMN events_truncated INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 8,
+    description: 'shipping cursors: per central record (store.central.url), the last exchange shipped, by rowid (arrival order) and id',
+    sql: `
+      CREATE TABLE ship_cursors (
+        target TEXT PRIMARY KEY,
+        last_rowid INTEGER NOT NULL,
+        last_id TEXT
+      ) STRICT;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -80,9 +80,17 @@ describe('config', () => {
     assert.equal(parseConfig('listen: "[::1]:0"\n', 'tapwire.yaml', {}).listen, '[::1]:0');
   });
 
+  test('store.central: a postgres:// URL, its password from the environment; anything else is an error', () => {
+    const config = parseConfig('store:\n  retention_days: 30\n  central:\n    url: "postgres://tapwire:${PG_PASS}@db:5432/audit"\n', 'tapwire.yaml', { PG_PASS: 's3cret' });
+    assert.deepEqual(config.store.central, { url: 'postgres://tapwire:s3cret@db:5432/audit', batch_records: 1000, interval_ms: 200 });
+    assert.equal(config.store.retention_days, 30);
+    assert.match(configError('store:\n  central: { url: "mysql://db/audit" }\n'), /store\.central\.url: a postgres:\/\/ URL/);
+    assert.match(configError('store:\n  retention_days: 0\n'), /store\.retention_days/);
+  });
+
   test('an unknown key is an error with its line and the keys allowed there', () => {
     const message = configError('store:\n  path: x.db\n  flush_every: 5\n');
-    assert.match(message, /tapwire\.yaml:3:\d+: store\.flush_every: unknown key \(allowed here: path, max_body_bytes, max_events, max_event_bytes, flush_interval_ms, redact_headers, durability, buffer_records, retry_interval_ms\)/);
+    assert.match(message, /tapwire\.yaml:3:\d+: store\.flush_every: unknown key \(allowed here: path, max_body_bytes, max_events, max_event_bytes, flush_interval_ms, redact_headers, durability, buffer_records, retry_interval_ms, retention_days, central\)/);
   });
 
   test('an unknown key inside a route names the route', () => {
