@@ -103,8 +103,9 @@ export class Recording {
   }
 
   /**
-   * Stops watching policies, flushes the record, then exports the last spans and metrics,
-   * waiting at most `telemetryDeadlineMs` for an endpoint that is down or hanging.
+   * Stops watching policies, flushes the record, ships what it committed to the central
+   * record, then exports the last spans and metrics, waiting at most `telemetryDeadlineMs`
+   * for each of the central record and a telemetry endpoint that is down or hanging.
    */
   async close(telemetryDeadlineMs: number): Promise<void> {
     this.policies?.close();

@@ -2,12 +2,22 @@
 // (`postgres://` URLs: store/postgres/, anything else is a SQLite file). Every composition
 // root opens the store here.
 import type { ReaderPurpose, RecordReader, RecordWriter, StoreBackend, WriterOptions } from './record-store.js';
-import { isPostgresUrl } from './postgres/pool.js';
+import { isPostgresUrl, printableUrl } from './postgres/pool.js';
 import { postgresStore } from './postgres/store.js';
 import { sqliteStore } from './sqlite/store.js';
 
 function backendFor(location: string): StoreBackend {
   return isPostgresUrl(location) ? postgresStore : sqliteStore;
+}
+
+/** True when `location` names a database server (a central record) rather than a local file. */
+export function isCentralLocation(location: string): boolean {
+  return isPostgresUrl(location);
+}
+
+/** The location as it may be printed (a server URL's password masked). */
+export function printableLocation(location: string): string {
+  return isPostgresUrl(location) ? printableUrl(location) : location;
 }
 
 /** Opens the record at `location` for reading (`store.path`, `--db`). */

@@ -1,6 +1,10 @@
 // Runs a replay for the CLI and the TUI: selects the recorded exchanges, sends them again
 // (tools/replay.ts) through a sidecar started in-process from the config, recording into the
-// same database, or through a running one (--to), and writes one comparison per exchange.
+// same database (a central record: into a local file shipped to it), or through a running one
+// (--to), and writes one comparison per exchange.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parsePath } from './canonical-json.js';
 import { compileFilter, SelectionError } from './select.js';
@@ -8,6 +12,7 @@ import { ConfigError, loadConfig } from '../config/config.js';
 import { newExchangeId } from '../core/exchange.js';
 import { createLogger } from '../core/log.js';
 import { startSidecar } from '../proxy/sidecar.js';
+import { isCentralLocation } from '../store/open.js';
 import { exportRedaction } from './export.js';
 import { attachReplays, Replayer, replayFailed, type ReplayOptions, type ReplayResult } from './replay.js';
 
@@ -99,14 +104,21 @@ export async function runReplay(opts: ReplayCliOptions, out: NodeJS.WritableStre
     }
   } else {
     config.listen = '127.0.0.1:0';
-    config.store.path = opts.db;
-    const sidecar = await startSidecar(config, createLogger('silent'));
+    // A central record is written only by shipping: the replays are recorded in a local file, read from it, and shipped to it.
+    const localDir = isCentralLocation(opts.db) ? mkdtempSync(join(tmpdir(), 'tapwire-replay-')) : null;
+    config.store.path = localDir ? join(localDir, 'replay.db') : opts.db;
+    if (localDir) config.store.central = { url: opts.db, batch_records: 1000, interval_ms: 50 };
     try {
-      results = await new Replayer({ ...common, sidecarUrl: sidecar.url, route: opts.route ?? null }).run();
+      const sidecar = await startSidecar(config, createLogger('silent'));
+      try {
+        results = await new Replayer({ ...common, sidecarUrl: sidecar.url, route: opts.route ?? null }).run();
+      } finally {
+        await sidecar.close();
+      }
+      results = await attachReplays(config.store.path, results, since);
     } finally {
-      await sidecar.close();
+      if (localDir) rmSync(localDir, { recursive: true, force: true });
     }
-    results = await attachReplays(opts.db, results, since);
   }
   for (const result of results) out.write(formatResult(result));
   return results;

@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import blessed from 'blessed';
 import type { Exchange, ExchangeRecord } from '../core/exchange.js';
 import type { RecordReader, SessionSummary } from '../store/record-store.js';
+import { printableLocation } from '../store/open.js';
 import type { ActionHooks } from './actions.js';
 import { osc52 } from './clipboard.js';
 import { curlCommand } from './curl.js';
@@ -198,7 +199,7 @@ export class TuiApp {
       const last = (values: number[]): string => count(values[values.length - 1] ?? 0);
       parts.push(`req/s ${sparkline(rates.requests)} ${last(rates.requests)}`, `llm tok/s ${sparkline(rates.tokens)} ${last(rates.tokens)}`);
     }
-    parts.push(blessed.escape(this.options.dbPath));
+    parts.push(blessed.escape(printableLocation(this.options.dbPath)));
     this.stats.setContent(parts.join('  '));
   }
 

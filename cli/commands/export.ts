@@ -68,7 +68,7 @@ async function runExport(options: ExportOptions, stdout: NodeJS.WritableStream =
 export function exportCommand(): Command {
   return new Command('export')
     .description('write recorded exchanges as JSON lines or HAR 1.2, redacted')
-    .option('--db <file>', 'the tapwire database to read', 'tapwire.db')
+    .option('--db <file|url>', 'the tapwire database (file or postgres:// URL) to read', 'tapwire.db')
     .option('--filter <cel>', 'only exchanges this CEL expression is true for (the policy vocabulary)')
     .addOption(new Option('--format <format>', 'output format').choices(['jsonl', 'har']).makeOptionMandatory())
     .option('-o, --output <file>', 'write to this file (created mode 0600) instead of stdout')

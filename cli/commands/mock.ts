@@ -22,7 +22,7 @@ interface MockCliOptions {
 export function mockCommand(): Command {
   return new Command('mock')
     .description('serve recorded responses in place of the upstreams, so agents run offline against recorded traffic')
-    .option('--db <file>', 'the tapwire database to serve from', 'tapwire.db')
+    .option('--db <file|url>', 'the tapwire database (file or postgres:// URL) to serve from', 'tapwire.db')
     .addOption(listenOption('address to listen on', '127.0.0.1:4100'))
     .addOption(new Option('--on-miss <what>', 'a request no recording matches: answer an error, or forward it to the route upstream (needs --config)').choices(['error', 'forward']).default('error'))
     .addOption(new Option('--timing <timing>', 'streams: all events at once, or at their recorded offsets').choices(['instant', 'recorded']).default('instant'))

@@ -2,7 +2,7 @@
 // with a database, replays the recorded exchanges through the policy (limits simulated in
 // recorded time) and reports, per rule, what it would have denied, limited or flagged,
 // with example exchange ids.
-import { openRecordReader } from '../../store/open.js';
+import { openRecordReader, printableLocation } from '../../store/open.js';
 import { eachRow } from '../../store/record-store.js';
 import { PolicySet } from '../../policies/engine.js';
 import { parseDuration, PolicyError, type Action } from '../../policies/file.js';
@@ -92,7 +92,7 @@ async function replayDatabase(set: PolicySet, path: string, since: number, agent
       // Token budgets are charged with what the call really used.
       set.review({ ...record, exchange }, { agentLabels, protocols: PROTOCOL_CONTEXTS });
     }
-    out.write(`\n${judged} recorded exchanges${since > 0 ? ` since ${new Date(since).toISOString()}` : ''} from ${path}:\n`);
+    out.write(`\n${judged} recorded exchanges${since > 0 ? ` since ${new Date(since).toISOString()}` : ''} from ${printableLocation(path)}:\n`);
     if (tallies.size === 0) out.write('  no rule would have denied, limited or flagged any of them\n');
     for (const [rule, byAction] of tallies) {
       for (const [action, tally] of byAction) {

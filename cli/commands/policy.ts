@@ -17,7 +17,7 @@ export function policyCommand(): Command {
     .command('test')
     .description("run policy files' inline tests; with --db, what they would have done to the recorded traffic")
     .argument('<files...>', 'policy files (wildcards allowed in the file name)')
-    .option('--db <file>', 'a tapwire database to evaluate the policies against')
+    .option('--db <file|url>', 'a tapwire database (file or postgres:// URL) to evaluate the policies against')
     .option('--since <duration>', 'only exchanges recorded within this long, e.g. 12h or 7d')
     .action(async (files: string[], opts: { db?: string; since?: string }) => {
       process.exitCode = await policyTest(files, opts, process.stdout, process.stderr);

@@ -11,7 +11,7 @@ export function replayCommand(): Command {
   return new Command('replay')
     .description('send recorded requests again through a live route and compare the answers with the recorded ones')
     .argument('[ids...]', 'exchange ids to replay')
-    .option('--db <file>', 'the tapwire database to read from (and, without --to, record the replays into)', 'tapwire.db')
+    .option('--db <file|url>', 'the tapwire database (file or postgres:// URL) to read from (and, without --to, record the replays into)', 'tapwire.db')
     .option('--filter <cel>', 'replay the exchanges this CEL expression is true for')
     .option('-c, --config <file>', 'tapwire.yaml: the routes, with their upstream credentials (default: the built-in openai and anthropic routes)')
     .option('--route <name>', 'send every call to this route of the config instead of its recorded one')
