@@ -91,6 +91,8 @@ export class Recording {
       onRecover: (written) => log.warn({ db: config.store.path, written }, 'store writable again: buffered records written'),
       onDrop: (count, total) => log.error({ dropped: count, dropped_total: total, limit: config.store.buffer_records }, 'store buffer full: oldest records dropped'),
       onWarning: (message) => log.error({ db: config.store.path }, message),
+      retentionDays: config.store.retention_days,
+      onRetention: (deleted) => log.info({ db: config.store.path, deleted, retention_days: config.store.retention_days }, 'store: exchanges past store.retention_days deleted'),
     }).catch((err: unknown) => {
       policies?.close();
       throw err;

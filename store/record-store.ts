@@ -203,6 +203,10 @@ export interface WriterOptions {
   onDrop?: (count: number, total: number) => void;
   /** Something the writer fixed on its own, e.g. a deleted database file it recreated. */
   onWarning?: (message: string) => void;
+  /** Exchanges that started more than this many days ago are deleted (at start, then hourly); none: kept forever. */
+  retentionDays?: number;
+  /** Exchanges were deleted for retentionDays. */
+  onRetention?: (deleted: number) => void;
 }
 
 /**

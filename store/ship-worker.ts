@@ -7,6 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import { CentralRecord } from './postgres/central.js';
+import { DAY_MS } from './postgres/partitions.js';
 import { ShipSource } from './sqlite/ship-source.js';
 import type { ShipReply, ShipRequest, ShipSettings, ShipStats } from './ship-protocol.js';
 
@@ -51,7 +52,9 @@ async function rest(ms: number): Promise<void> {
 async function shipBatch(): Promise<boolean> {
   const batch = source.next(settings.batchRecords);
   if (!batch.last) return false;
-  await central.insert(batch.records);
+  // Records whose day is already past retention centrally are not shipped (their partition would only be dropped again).
+  const firstKept = settings.retentionDays === undefined ? 0 : (Math.floor(Date.now() / DAY_MS) - settings.retentionDays) * DAY_MS;
+  await central.insert(batch.records.filter((r) => r.exchange.started_at >= firstKept));
   source.advance(batch.last);
   stats.shipped += batch.records.length;
   if (stats.failure !== null) {

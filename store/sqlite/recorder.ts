@@ -61,7 +61,7 @@ export class Recorder implements RecordWriter {
   static async start(options: RecorderOptions): Promise<Recorder> {
     // Open once here so a bad or too-new database fails `tapwire run` at once, with its message.
     openDatabase(options.path).close();
-    const worker = new Worker(new URL('./writer-worker.js', import.meta.url), { workerData: { path: options.path } });
+    const worker = new Worker(new URL('./writer-worker.js', import.meta.url), { workerData: { path: options.path, retentionDays: options.retentionDays } });
     const [first] = (await Promise.race([once(worker, 'message'), once(worker, 'error').then(([err]) => Promise.reject(err as Error))])) as [WriterReply];
     if (first.type !== 'ready') throw new Error(`writer thread did not start: ${first.type}`);
     return new Recorder(worker, options);
@@ -165,6 +165,10 @@ export class Recorder implements RecordWriter {
   }
 
   private onReply(reply: WriterReply): void {
+    if (reply.type === 'retention') {
+      if (reply.error) this.options.onWarning?.(`store.retention_days: deleting old exchanges failed (tried again within the hour): ${reply.error}`);
+      if (reply.deleted > 0) this.options.onRetention?.(reply.deleted);
+    }
     if (reply.type !== 'committed' && reply.type !== 'failed') return;
     const batch = this.inFlight;
     if (!batch || batch.seq !== reply.seq) return;

@@ -8,4 +8,5 @@ export type WriterReply =
   | { type: 'ready' }
   | { type: 'committed'; seq: number; count: number; warning?: string }
   | { type: 'failed'; seq: number; count: number; message: string; warning?: string }
+  | { type: 'retention'; deleted: number; error?: string }
   | { type: 'closed' };

@@ -12,10 +12,15 @@ import type { WriterReply, WriterRequest } from './writer-protocol.js';
 
 /** How long a write waits for another process's lock before the batch fails and is retried. */
 const WRITE_BUSY_TIMEOUT_MS = 1000;
+/** store.retention_days is applied at start, then this often. */
+const RETENTION_EVERY_MS = 3_600_000;
+/** Exchanges deleted per transaction, so batches of new records are not held up long. */
+const RETENTION_CHUNK = 5000;
+const DAY_MS = 86_400_000;
 
 const port = parentPort;
 if (!port) throw new Error('writer-worker runs as a worker thread');
-const { path } = workerData as { path: string };
+const { path, retentionDays } = workerData as { path: string; retentionDays?: number };
 
 interface Connection {
   db: Db;
@@ -74,4 +79,35 @@ port.on('message', (message: WriterRequest) => {
     port.postMessage({ type: 'failed', seq: message.seq, count: message.records.length, message: (err as Error).message, warning } satisfies WriterReply);
   }
 });
+/**
+ * Deletes the exchanges (their payloads and events by cascade) that started more than
+ * retentionDays ago, in chunks. The newest row is always kept, so SQLite never hands out its
+ * rowid again (rowids are the shipper's arrival order: store/sqlite/ship-source.ts).
+ */
+function applyRetention(days: number): void {
+  let deleted = 0;
+  try {
+    connection ??= open();
+    const remove = connection.db.prepare(
+      `DELETE FROM exchanges WHERE rowid IN (SELECT rowid FROM exchanges WHERE started_at < ? ORDER BY started_at LIMIT ${RETENTION_CHUNK})
+       AND rowid < (SELECT max(rowid) FROM exchanges)`,
+    );
+    const before = Date.now() - days * DAY_MS;
+    for (let changes = RETENTION_CHUNK; changes === RETENTION_CHUNK; ) {
+      changes = remove.run(before).changes;
+      deleted += changes;
+    }
+  } catch (err) {
+    // The next pass tries again; a store that fails shows in the batches' own errors.
+    drop();
+    port!.postMessage({ type: 'retention', deleted, error: (err as Error).message } satisfies WriterReply);
+    return;
+  }
+  if (deleted > 0) port!.postMessage({ type: 'retention', deleted } satisfies WriterReply);
+}
+
 port.postMessage({ type: 'ready' } satisfies WriterReply);
+if (retentionDays !== undefined) {
+  applyRetention(retentionDays);
+  setInterval(() => applyRetention(retentionDays), RETENTION_EVERY_MS).unref();
+}
