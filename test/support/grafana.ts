@@ -1,6 +1,6 @@
 // Test helpers for the Grafana dashboards and the compose stack: reading the dashboards,
 // expanding the SQLite datasource's queries the way Grafana and the frser-sqlite-datasource
-// plugin do, reading metric names out of PromQL and attribute names out of TraceQL, and
+// plugin do (and the PostgreSQL datasource's, the way Grafana does), reading metric names out of PromQL and attribute names out of TraceQL, and
 // type-checking a dashboard against @grafana/schema's Dashboard type.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +18,9 @@ export interface DataSourceRef {
 
 export interface Target {
   refId: string;
+  /** Grafana's SQL datasources (PostgreSQL): the query, and `table` or `time_series`. */
+  rawSql?: string;
+  format?: string;
   datasource?: DataSourceRef;
   expr?: string;
   query?: string;
@@ -50,10 +53,10 @@ export interface DashboardJson {
   links?: { url?: string }[];
 }
 
-export function readDashboards(): Map<string, { file: string; text: string; dashboard: DashboardJson }> {
+export function readDashboards(dir = DASHBOARDS_DIR): Map<string, { file: string; text: string; dashboard: DashboardJson }> {
   const out = new Map<string, { file: string; text: string; dashboard: DashboardJson }>();
-  for (const name of readdirSync(DASHBOARDS_DIR).filter((f) => f.endsWith('.json')).sort()) {
-    const file = join(DASHBOARDS_DIR, name);
+  for (const name of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+    const file = join(dir, name);
     const text = readFileSync(file, 'utf8');
     const dashboard = JSON.parse(text) as DashboardJson;
     out.set(dashboard.uid, { file, text, dashboard });
@@ -97,6 +100,25 @@ export function expandSqliteQuery(sql: string, variables: Map<string, string[]>,
     const seconds = Number.parseInt(parts[1]!, 10);
     if (!Number.isInteger(seconds)) throw new Error(`not an integer interval: ${parts[1]}`);
     return `cast((${parts[0]} / ${seconds}) as int) * ${seconds}`;
+  });
+  return out;
+}
+
+/**
+ * A query of Grafana's built-in PostgreSQL datasource as it reaches PostgreSQL. The frontend
+ * replaces the template variables (as for SQLite above), `$__from`, `$__to` (Unix ms) and
+ * `$__interval` (e.g. `10s`); then the datasource's backend replaces its macros, of which the
+ * dashboards use `$__unixEpochGroup(column, interval)`: `floor((column)/seconds)*seconds`
+ * (pkg/tsdb/grafana-postgresql-datasource/macros.go).
+ */
+export function expandPostgresQuery(sql: string, variables: Map<string, string[]>, range: GrafanaTimeRange): string {
+  let out = expandSqliteQuery(sql, variables, range).replace(/\$__interval\b/g, `${range.intervalSeconds}s`);
+  out = out.replace(/\$__unixEpochGroup\(([^)]*)\)/g, (_match, args: string) => {
+    const parts = args.split(',').map((a) => a.trim());
+    if (parts.length !== 2) throw new Error(`unixEpochGroup: a column and an interval (no fill mode here): ${args}`);
+    const interval = /^'?(\d+)s'?$/.exec(parts[1]!);
+    if (!interval) throw new Error(`not an interval in seconds: ${parts[1]}`);
+    return `floor((${parts[0]})/${interval[1]})*${interval[1]}`;
   });
   return out;
 }
