@@ -79,7 +79,7 @@ describe('Grafana: the fleet Audit dashboard on PostgreSQL', () => {
         if ('time' in rows[0]!) {
           assert.ok(rows.every((r) => Number(r.time) > 1e9 && Number(r.time) < 1e10), `${panel}: time is Unix seconds`);
         }
-        if (target.format === 'time_series') assert.ok('time' in rows[0]! && 'metric' in rows[0]!, `${panel}: a time series has time and metric columns`);
+        if (target.format === 'time_series') assert.ok('time' in rows[0]! && 'metric' in rows[0], `${panel}: a time series has time and metric columns`);
       }
     } finally {
       await client.end();
