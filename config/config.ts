@@ -102,7 +102,7 @@ const storeSchema = z.strictObject({
     .strictObject({
       url: z.string().regex(/^postgres(?:ql)?:\/\//i, 'a postgres:// URL (a password from the environment: ${PGPASSWORD})'),
       batch_records: z.number().int().positive().max(10_000).default(1000),
-      interval_ms: z.number().int().positive().default(200),
+      interval_ms: z.number().int().positive().default(100),
     })
     .optional(),
 });

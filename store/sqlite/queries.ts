@@ -5,7 +5,7 @@ import { EXCHANGE_COLUMNS } from './columns.js';
 import type { Db } from './db.js';
 import type { Statement } from 'better-sqlite3';
 
-interface PayloadRow {
+export interface PayloadRow {
   kind: 'request' | 'response';
   headers: string;
   body: Buffer | null;
@@ -14,6 +14,11 @@ interface PayloadRow {
 }
 
 const COLUMNS = EXCHANGE_COLUMNS.join(', ');
+
+/** A stored payload row as the record's Payload. */
+export function payloadOf(row: PayloadRow): Payload {
+  return { headers: JSON.parse(row.headers) as Payload['headers'], body: row.body, body_size: row.body_size, truncated: row.truncated === 1 };
+}
 
 export function listExchanges(db: Db, options: { limit?: number; route?: string } = {}): Exchange[] {
   const where = options.route ? 'WHERE route = @route' : '';
@@ -38,8 +43,7 @@ export function getExchangeRecord(db: Db, id: string): ExchangeRecord | null {
   const exchange = statements.exchange.get(id) as Exchange | undefined;
   if (!exchange) return null;
   const payloads = statements.payloads.all(id) as PayloadRow[];
-  const toPayload = (row: PayloadRow | undefined): Payload | null =>
-    row ? { headers: JSON.parse(row.headers) as Payload['headers'], body: row.body, body_size: row.body_size, truncated: row.truncated === 1 } : null;
+  const toPayload = (row: PayloadRow | undefined): Payload | null => (row ? payloadOf(row) : null);
   const events = statements.events.all(id) as ExchangeEvent[];
   return {
     exchange,

@@ -82,7 +82,7 @@ describe('config', () => {
 
   test('store.central: a postgres:// URL, its password from the environment; anything else is an error', () => {
     const config = parseConfig('store:\n  retention_days: 30\n  central:\n    url: "postgres://tapwire:${PG_PASS}@db:5432/audit"\n', 'tapwire.yaml', { PG_PASS: 's3cret' });
-    assert.deepEqual(config.store.central, { url: 'postgres://tapwire:s3cret@db:5432/audit', batch_records: 1000, interval_ms: 200 });
+    assert.deepEqual(config.store.central, { url: 'postgres://tapwire:s3cret@db:5432/audit', batch_records: 1000, interval_ms: 100 });
     assert.equal(config.store.retention_days, 30);
     assert.match(configError('store:\n  central: { url: "mysql://db/audit" }\n'), /store\.central\.url: a postgres:\/\/ URL/);
     assert.match(configError('store:\n  retention_days: 0\n'), /store\.retention_days/);
