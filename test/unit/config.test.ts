@@ -172,7 +172,7 @@ describe('config', () => {
     const start = readme.indexOf('```yaml\nlisten:');
     assert.ok(start !== -1, 'README has the config reference block');
     const block = readme.slice(start + '```yaml\n'.length, readme.indexOf('```', start + 7));
-    const config = parseConfig(block, 'README.md', { OPENAI_API_KEY: 'k', ANTHROPIC_API_KEY: 'k', OTEL_KEY: 'k', TAPWIRE_AGENT_TOKEN: 'agent-token-0123456789', TAPWIRE_ADMIN_TOKEN: 'admin-token-0123456789' });
+    const config = parseConfig(block, 'README.md', { OPENAI_API_KEY: 'k', ANTHROPIC_API_KEY: 'k', OTEL_KEY: 'k', TAPWIRE_AGENT_TOKEN: 'agent-token-0123456789', TAPWIRE_ADMIN_TOKEN: 'admin-token-0123456789', TAPWIRE_PG_PASSWORD: 'k' });
     assert.deepEqual(Object.keys(config.routes), ['openai', 'anthropic', 'files', 'planner']);
   });
 
