@@ -42,6 +42,24 @@ export class Shipper {
     return new Shipper(new Worker(new URL('./ship-worker.js', import.meta.url), { workerData: settings }), events);
   }
 
+  /**
+   * Ships everything committed in `settings.path` and stops: resolves with the last progress
+   * once nothing waits (or rejects with the central record's error at `deadlineMs`).
+   */
+  static async shipAll(settings: ShipSettings, deadlineMs: number): Promise<ShipStats> {
+    const shipper = Shipper.start(settings);
+    try {
+      const caughtUp = new Promise<void>((resolve) => shipper.worker.on('message', (m: ShipReply) => m.type === 'stats' && m.stats.backlog === 0 && resolve()));
+      const deadline = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), deadlineMs).unref());
+      if ((await Promise.race([caughtUp, deadline])) === 'late') {
+        throw new Error(`shipping to the central record did not finish within ${deadlineMs} ms: ${shipper.latest.failure ?? `${shipper.latest.backlog} records left`}`);
+      }
+      return shipper.latest;
+    } finally {
+      await shipper.close(deadlineMs);
+    }
+  }
+
   /** The last progress the worker reported. */
   getStats(): Readonly<ShipStats> {
     return this.latest;

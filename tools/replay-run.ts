@@ -13,8 +13,12 @@ import { newExchangeId } from '../core/exchange.js';
 import { createLogger } from '../core/log.js';
 import { startSidecar } from '../proxy/sidecar.js';
 import { isCentralLocation } from '../store/open.js';
+import { Shipper } from '../store/shipper.js';
 import { exportRedaction } from './export.js';
 import { attachReplays, Replayer, replayFailed, type ReplayOptions, type ReplayResult } from './replay.js';
+
+/** How long a replay of a central record waits for its replays to be shipped there. */
+const CENTRAL_SHIP_DEADLINE_MS = 30_000;
 
 export interface ReplayCliOptions {
   db: string;
@@ -104,10 +108,9 @@ export async function runReplay(opts: ReplayCliOptions, out: NodeJS.WritableStre
     }
   } else {
     config.listen = '127.0.0.1:0';
-    // A central record is written only by shipping: the replays are recorded in a local file, read from it, and shipped to it.
+    // A central record is written only by shipping: the replays are recorded in a local file, read from it, then shipped to it.
     const localDir = isCentralLocation(opts.db) ? mkdtempSync(join(tmpdir(), 'tapwire-replay-')) : null;
     config.store.path = localDir ? join(localDir, 'replay.db') : opts.db;
-    if (localDir) config.store.central = { url: opts.db, batch_records: 1000, interval_ms: 50 };
     try {
       const sidecar = await startSidecar(config, createLogger('silent'));
       try {
@@ -116,6 +119,9 @@ export async function runReplay(opts: ReplayCliOptions, out: NodeJS.WritableStre
         await sidecar.close();
       }
       results = await attachReplays(config.store.path, results, since);
+      if (localDir) {
+        await Shipper.shipAll({ path: config.store.path, url: opts.db, batchRecords: 1000, intervalMs: 20, retryIntervalMs: config.store.retry_interval_ms }, CENTRAL_SHIP_DEADLINE_MS);
+      }
     } finally {
       if (localDir) rmSync(localDir, { recursive: true, force: true });
     }
