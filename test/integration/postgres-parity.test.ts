@@ -1,7 +1,8 @@
 // The readers over PostgreSQL give what they give over SQLite for the same traffic: real SDK
 // traffic (LLM, MCP, A2A) recorded into SQLite by a sidecar, shipped to a private PostgreSQL by
 // the shipper (in small batches), then every row and record, `tapwire export` (all and
-// filtered), `tapwire policy test` and `tapwire replay` run over the file and over the URL.
+// filtered), `tapwire policy test`, `tapwire mock` and `tapwire replay` run over the file and
+// over the URL.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -13,8 +14,10 @@ import { Writable } from 'node:stream';
 import { openRecordReader } from '../../store/open.js';
 import { eachRow, type Condition, type RecordReader } from '../../store/record-store.js';
 import { Shipper } from '../../store/shipper.js';
+import { startMock } from '../../tools/mock.js';
+import { DEFAULT_LLM_IGNORED } from '../../tools/replay-match.js';
 import { runReplay } from '../../tools/replay-run.js';
-import { recordTraffic, type Recorded } from '../support/recorded-traffic.js';
+import { llmScenario, mcpScenario, recordTraffic, type Recorded } from '../support/recorded-traffic.js';
 import { PostgresServer } from '../support/postgres.js';
 
 const CLI = new URL('../../cli/cli.js', import.meta.url).pathname;
@@ -120,6 +123,18 @@ describe('readers over PostgreSQL and over SQLite agree', () => {
     const withoutHeader = (stdout: string): string => stdout.replace(/^(\d+) recorded exchanges since \S+ from \S+:$/m, '$1 recorded exchanges');
     assert.match(fromServer.stdout, new RegExp(`from ${url.replace(/[/.]/g, '\\$&')}:`));
     assert.equal(withoutHeader(fromServer.stdout), withoutHeader(fromFile.stdout));
+  });
+
+  test('tapwire mock serves the same answers from PostgreSQL: the SDKs get what they got live', async () => {
+    const options = { listen: '127.0.0.1:0', onMiss: 'error' as const, timing: 'instant' as const, ignore: DEFAULT_LLM_IGNORED.map((p) => [p]) };
+    const [fromFile, fromServer] = await Promise.all([startMock({ ...options, db: recorded.dbPath }), startMock({ ...options, db: url })]);
+    try {
+      assert.equal(fromServer.loaded, fromFile.loaded);
+      assert.deepEqual(await llmScenario(fromServer.url), recorded.live.llm);
+      assert.deepEqual(await mcpScenario(`${fromServer.url}/tools/mcp`), recorded.live.mcp);
+    } finally {
+      await Promise.all([fromFile.close(), fromServer.close()]);
+    }
   });
 
   test('tapwire replay from PostgreSQL replays what it replays from SQLite, and ships the replays there', async () => {
