@@ -92,7 +92,7 @@ export function startUpstream(chunkDelayMs: number, streamPieces?: number): Prom
 }
 
 /** The checkout this bench was built from (dist/bench/ is two levels below it). */
-export const THIS_CHECKOUT = fileURLToPath(new URL('../../', import.meta.url));
+export const THIS_CHECKOUT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
 
 /**
  * The built CLI entry of the tapwire checkout in `checkout`, from its package.json
