@@ -5,8 +5,8 @@
 // policy rules, OTLP export to an endpoint in this process), beside the bare Node
 // pass-through as the floor. Scenarios: a non-streamed chat completion, a streamed one and
 // an MCP tools/call, each at a fixed open-loop rate from the load-generator process. The
-// rounds alternate the order (node, baseline, new, then new, baseline, node) so drift of
-// the machine lands on both builds alike; each slice's CPU comes from /proc/<pid>/stat.
+// rounds alternate the builds (node, baseline, new, then node, new, baseline) so drift of
+// the machine lands on both alike; each slice's CPU comes from /proc/<pid>/stat.
 // Writes bench/results/builds-<date>.json and prints a table. `--quick` is CI's short run.
 // Environment: BENCH_BASELINE (required), BENCH_RESULTS_DIR, BENCH_KEEP_DIR, BENCH_NOTE,
 // BENCH_SIZE (JSON overriding fields of the run's size, see FULL below).
@@ -30,11 +30,11 @@ import { percentiles } from './stats.js';
 
 const RESULTS_DIR = process.env.BENCH_RESULTS_DIR || fileURLToPath(new URL('../../bench/results/', import.meta.url));
 
-/** About 5 minutes. Rates well under tapwire's saturation, so CPU per request is not skewed by queueing. */
+/** About 4 minutes. Rates well under tapwire's saturation, so CPU per request is not skewed by queueing. */
 const FULL: BuildsSize = {
   quick: false,
   rounds: 6,
-  sliceSeconds: 4,
+  sliceSeconds: 3,
   warmupSeconds: 2,
   settleSeconds: 1.2,
   chatRate: 300,
@@ -142,9 +142,12 @@ async function runSlice(load: LoadProcess, scenario: Scenario, target: Target, s
   };
 }
 
-/** Even rounds run the floor first and the new build last, odd rounds the other way round. */
+/**
+ * The floor first, then the builds, baseline first in even rounds and new first in odd ones:
+ * each build follows the floor as often as it follows the other build.
+ */
 function orderOf(round: number): Subject[] {
-  return round % 2 === 0 ? ['node', 'baseline', 'new'] : ['new', 'baseline', 'node'];
+  return round % 2 === 0 ? ['node', 'baseline', 'new'] : ['node', 'new', 'baseline'];
 }
 
 async function main(): Promise<number> {
