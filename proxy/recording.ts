@@ -5,7 +5,6 @@
 // the spans) before they are cut to store.max_body_bytes. A new exporter is one more stage.
 import { startRecordWriter } from '../store/open.js';
 import type { RecordWriter } from '../store/record-store.js';
-import type { PolicyGate } from '../protocols/policy-gate.js';
 import { watchPolicies, type PolicyWatcher } from '../policies/watch.js';
 import type { Config } from '../config/config.js';
 import { reviewKeepingBytes } from '../core/binary-bodies.js';
@@ -15,14 +14,15 @@ import type { Logger } from '../core/log.js';
 import type { RecordSink } from '../protocols/observer.js';
 import { Telemetry, type TelemetryOptions } from '../telemetry/telemetry.js';
 import { PROTOCOL_TELEMETRY } from '../protocols/telemetry-table.js';
+import { PROTOCOL_CONTEXTS } from '../protocols/registry.js';
 import { redactQueryCredentials } from '../core/url-credentials.js';
 
 /** One step of a finished record's path; it may change the record in place for the stages after it. */
 export type RecordStage = (record: ExchangeRecord) => void;
 
 interface StageParts {
-  /** The policy gate, once it exists (it is made after the sink it records through). */
-  gate: () => PolicyGate | null;
+  /** The policy files, when the config has any. */
+  policies: PolicyWatcher | null;
   writer: RecordWriter;
   telemetry: Telemetry;
   /** The caller's last stage (the sidecar's log line). */
@@ -30,16 +30,15 @@ interface StageParts {
 }
 
 /** The stages, in order: each sees the record as the ones before it left it. */
-function recordStages(config: Config, { gate, writer, telemetry, afterRecord }: StageParts): RecordStage[] {
+function recordStages(config: Config, { policies, writer, telemetry, afterRecord }: StageParts): RecordStage[] {
   const maxBodyBytes = config.store.max_body_bytes;
+  const source = { agentLabels: config.agent.labels, protocols: PROTOCOL_CONTEXTS };
   return [
     markReplay,
     redactQueryCredentials,
-    // Redact rules see the whole bodies; only then are they cut to what the store keeps.
-    (record) => {
-      const current = gate();
-      if (current) reviewKeepingBytes(record, (r) => current.review(r));
-    },
+    // The record-time rules (token charges, audits, redactions); the live decisions came with
+    // the record. Redact rules see the whole bodies; only then are they cut to what the store keeps.
+    ...(policies ? [(record: ExchangeRecord) => reviewKeepingBytes(record, (r) => policies.current.review(r, source))] : []),
     (record) => {
       truncateBody(record.request, maxBodyBytes);
       truncateBody(record.response, maxBodyBytes);
@@ -51,8 +50,6 @@ function recordStages(config: Config, { gate, writer, telemetry, afterRecord }: 
 }
 
 export class Recording {
-  /** Set once the policy gate exists (the gate itself records through `sink`). */
-  gate: PolicyGate | null = null;
   /** Credential headers never stored in clear: the built-in ones and `store.redact_headers`. */
   readonly redacted: ReadonlySet<string>;
   readonly sink: RecordSink;
@@ -65,7 +62,7 @@ export class Recording {
     afterRecord: RecordStage | undefined,
   ) {
     this.redacted = new Set([...DEFAULT_REDACTED, ...config.store.redact_headers.map((h) => h.toLowerCase())]);
-    const stages = recordStages(config, { gate: () => this.gate, writer: recorder, telemetry, afterRecord });
+    const stages = recordStages(config, { policies, writer: recorder, telemetry, afterRecord });
     this.sink = (record) => {
       for (const stage of stages) stage(record);
     };

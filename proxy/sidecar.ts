@@ -99,7 +99,6 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
     policies || identity
       ? new PolicyGate(() => policies?.current ?? noPolicies, { agentLabels: config.agent.labels, identity, redact, sink, protocols: PROTOCOL_CONTEXTS })
       : null;
-  recording.gate = policyGate;
   const handlers = protocolHandlers({ config, sink, redact, trackerFor, connectionKey: (socket) => connections.keyOf(socket) });
   /** Each route's protocol handler, picked once. */
   const handlerOf = new Map<string, ProtocolHandler>(routeNames.map((name) => [name, handlers.get(config.routes[name]!.protocol)!]));
