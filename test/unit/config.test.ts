@@ -5,10 +5,11 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { ConfigError, loadConfig, parseConfig } from '../../config/config.js';
 import { upstreamTraits } from '../../protocols/llm/observer.js';
+import { routeProblems } from '../../protocols/registry.js';
 
 function configError(text: string, env: NodeJS.ProcessEnv = {}): string {
   try {
-    parseConfig(text, 'tapwire.yaml', env);
+    parseConfig(text, 'tapwire.yaml', env, routeProblems);
   } catch (err) {
     assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
     return err.message;
