@@ -16,7 +16,7 @@ import { Recording } from './recording.js';
 import { BodyTooLarge, declaredTooLarge, readBody, refuseTooLarge } from '../protocols/refusal.js';
 import { readBodyAsSent, type BodyReading } from '../protocols/readable-body.js';
 import type { ProtocolHandler, RootAnswer } from '../protocols/protocol.js';
-import { PROTOCOL_CONTEXTS, protocolHandlers } from '../protocols/registry.js';
+import { PROTOCOL_CONTEXTS, protocolHandlers, routeProblems } from '../protocols/registry.js';
 import { commandSessions, SessionHttpBridge } from '../protocols/mcp/stdio-http.js';
 import { federatedSessions, memberSpec } from '../protocols/mcp/federation.js';
 import { commandProblem, serverEnvironment } from '../protocols/mcp/stdio-process.js';
@@ -69,7 +69,7 @@ export interface StartOptions {
 /** `env` supplies the OTEL_* variables the config's `telemetry:` section leaves unset. */
 export async function startSidecar(config: Config, log: Logger, env: NodeJS.ProcessEnv = process.env, options: StartOptions = {}): Promise<Sidecar> {
   checkListen(config, options.insecureListen ?? false);
-  checkCommands(config);
+  checkRoutes(config);
   if (listensInsecurely(config)) {
     log.warn({ listen: config.listen, admin: config.admin.listen ?? config.listen }, '--insecure-listen: tapwire is reachable off loopback without authentication; anyone who can connect can use its routes and their configured credentials');
   }
@@ -347,10 +347,15 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
   };
 }
 
-/** Every command route's server can be spawned; else a ConfigError naming the route and the command. */
-function checkCommands(config: Config): void {
+/**
+ * Every route passes its protocol's checks (a config the CLI loaded passed them already, and
+ * was told its lines), and every command route's server can be spawned; else a ConfigError
+ * naming each route field at fault.
+ */
+function checkRoutes(config: Config): void {
   const problems: string[] = [];
   for (const [name, route] of Object.entries(config.routes)) {
+    for (const problem of routeProblems(route)) problems.push(`routes.${name}.${problem.field}: ${problem.message}`);
     if (!isCommandRoute(route)) continue;
     const problem = commandProblem({ command: route.command, args: route.args ?? [], env: serverEnvironment(route.env), cwd: route.cwd });
     if (problem) problems.push(`routes.${name}.command: ${problem}`);
