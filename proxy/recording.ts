@@ -25,12 +25,12 @@ interface StageParts {
   policies: PolicyWatcher | null;
   writer: RecordWriter;
   telemetry: Telemetry;
-  /** The caller's last stage (the sidecar's log line). */
-  afterRecord?: RecordStage;
+  /** Where each exchange's one-line summary goes (`tapwire run`'s log at info), or null. */
+  exchangeLog: Logger | null;
 }
 
 /** The stages, in order: each sees the record as the ones before it left it. */
-function recordStages(config: Config, { policies, writer, telemetry, afterRecord }: StageParts): RecordStage[] {
+function recordStages(config: Config, { policies, writer, telemetry, exchangeLog }: StageParts): RecordStage[] {
   const maxBodyBytes = config.store.max_body_bytes;
   const source = { agentLabels: config.agent.labels, protocols: PROTOCOL_CONTEXTS };
   return [
@@ -45,7 +45,7 @@ function recordStages(config: Config, { policies, writer, telemetry, afterRecord
     },
     (record) => writer.record(record),
     (record) => telemetry.record(record),
-    ...(afterRecord ? [afterRecord] : []),
+    ...(exchangeLog ? [logLine(exchangeLog)] : []),
   ];
 }
 
@@ -59,10 +59,10 @@ export class Recording {
     readonly policies: PolicyWatcher | null,
     readonly recorder: RecordWriter,
     readonly telemetry: Telemetry,
-    afterRecord: RecordStage | undefined,
+    exchangeLog: Logger | null,
   ) {
     this.redacted = new Set([...DEFAULT_REDACTED, ...config.store.redact_headers.map((h) => h.toLowerCase())]);
-    const stages = recordStages(config, { policies, writer: recorder, telemetry, afterRecord });
+    const stages = recordStages(config, { policies, writer: recorder, telemetry, exchangeLog });
     this.sink = (record) => {
       for (const stage of stages) stage(record);
     };
@@ -73,7 +73,7 @@ export class Recording {
     config: Config,
     log: Logger,
     env: NodeJS.ProcessEnv,
-    options: { telemetry?: TelemetryOptions; afterRecord?: RecordStage } = {},
+    options: { telemetry?: TelemetryOptions; logExchanges?: boolean } = {},
   ): Promise<Recording> {
     const policies = watchPolicies(config.policies, log);
     const recorder = await startRecordWriter(config.store.path, {
@@ -91,7 +91,7 @@ export class Recording {
     });
     const telemetry = new Telemetry(config, env, log, PROTOCOL_TELEMETRY, options.telemetry);
     telemetry.watchStore(() => recorder.getStats());
-    return new Recording(config, policies, recorder, telemetry, options.afterRecord);
+    return new Recording(config, policies, recorder, telemetry, options.logExchanges ? log : null);
   }
 
   /**
@@ -120,4 +120,27 @@ function truncateBody(payload: Payload | null, maxBodyBytes: number): void {
   if (!payload?.body || payload.body.length <= maxBodyBytes) return;
   payload.body = Buffer.from(payload.body.subarray(0, maxBodyBytes));
   payload.truncated = true;
+}
+
+/** The log stage: one line per exchange at info (nothing is built when info is off). */
+function logLine(log: Logger): RecordStage {
+  return ({ exchange: e }) => {
+    if (!log.isLevelEnabled('info')) return;
+    log.info(
+      {
+        id: e.id,
+        route: e.route,
+        method: e.method,
+        target: e.target,
+        status: e.status,
+        http_status: e.http_status,
+        input_tokens: e.input_tokens,
+        output_tokens: e.output_tokens,
+        cost_usd: e.cost_usd,
+        duration_ms: e.duration_ms === null ? null : Math.round(e.duration_ms * 10) / 10,
+        ...(e.error_code ? { error_code: e.error_code } : {}),
+      },
+      'exchange',
+    );
+  };
 }
