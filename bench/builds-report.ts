@@ -2,10 +2,8 @@
 // for the bare Node pass-through and the two tapwire builds, their medians over the rounds,
 // and the new build's CPU per 1,000 requests against the baseline's, round by round; the
 // Markdown printed at the end and the JSON results file. Rendering only.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { RecordCheck } from './peers.js';
-import { markdownTable, type Machine } from './report.js';
+import { markdownTable, recordChecksTable, writeResultsJson, type Machine } from './report.js';
 import { percentiles } from './stats.js';
 
 /** What gets the load: the floor, then the two builds. */
@@ -209,18 +207,13 @@ export function markdown(r: BuildsReport): string {
       }),
     ),
     '',
-    markdownTable(
-      ['records', 'requests', 'recorded', 'ok', 'exit', 'exact'],
-      r.records.map((c) => [c.scenario, String(c.sent), String(c.recorded), String(c.ok), String(c.exitCode), c.passed ? 'yes' : 'NO']),
-    ),
+    recordChecksTable(r.records),
     '',
   ].join('\n');
 }
 
 /** Writes builds-<date>.json (builds-<date>-quick.json for --quick). Returns its path. */
 export function writeBuildsResults(dir: string, report: BuildsReport): string {
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `builds-${report.date}${report.quick ? '-quick' : ''}.json`);
-  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  const file = writeResultsJson(dir, 'builds', report);
   return file;
 }

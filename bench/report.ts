@@ -5,6 +5,7 @@ import { cpus, totalmem, platform, release } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { putResultsSection } from './results-readme.js';
 import { join } from 'node:path';
+import type { RecordCheck as PeerRecordCheck } from './peers.js';
 import type { Percentiles } from './stats.js';
 import type { ProbeSample } from './tapwire-probe.js';
 
@@ -121,6 +122,22 @@ export function markdownTable(header: string[], rows: string[][]): string {
   const line = (cells: string[]): string => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
   const rule = `|${widths.map((w, i) => (i === 0 ? `${'-'.repeat(w + 1)}-` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
   return [line(header), rule, ...rows.map(line)].join('\n');
+}
+
+/** The record checks as a table: each scenario's requests against what the database holds. */
+export function recordChecksTable(records: readonly PeerRecordCheck[]): string {
+  return markdownTable(
+    ['records', 'requests', 'recorded', 'ok', 'exit', 'exact'],
+    records.map((c) => [c.scenario, String(c.sent), String(c.recorded), String(c.ok), String(c.exitCode), c.passed ? 'yes' : 'NO']),
+  );
+}
+
+/** Writes a results file, `<name>-<date>.json` (`-quick` for a quick run), and returns its path. */
+export function writeResultsJson(dir: string, name: string, report: { date: string; quick: boolean }): string {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}-${report.date}${report.quick ? '-quick' : ''}.json`);
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  return file;
 }
 
 export function latencyTable(scenarios: ScenarioResult[]): string {

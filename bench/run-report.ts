@@ -1,12 +1,10 @@
 // The comparative bench's report: every number of a run, the targets of issue 11 judged met
 // or not, the Markdown printed at the end and kept in bench/results/README.md, and the JSON
 // results file. Rendering only; the numbers come from the scenarios.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { BenchSize } from './context.js';
 import { PEER_LABELS, type PeerName, type RecordCheck } from './peers.js';
 import type { PolicyTiming } from './policy-eval.js';
-import { markdownTable, type Machine } from './report.js';
+import { markdownTable, recordChecksTable, writeResultsJson, type Machine } from './report.js';
 import { putResultsSection } from './results-readme.js';
 import type { LatencyRow } from './scenario-latency.js';
 import type { Pinning, SaturationRow } from './scenario-saturation.js';
@@ -197,19 +195,14 @@ export function markdown(r: RunReport): string {
     '',
     '### Records',
     '',
-    markdownTable(
-      ['scenario', 'requests', 'recorded', 'ok', 'exit', 'exact'],
-      r.records.map((c) => [c.scenario, String(c.sent), String(c.recorded), String(c.ok), String(c.exitCode), c.passed ? 'yes' : 'NO']),
-    ),
+    recordChecksTable(r.records),
     '',
   ].join('\n');
 }
 
 /** Writes the JSON results file; for a full run, also its section of README.md. */
 export function writeRunResults(dir: string, report: RunReport): string {
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `bench-${report.date}${report.quick ? '-quick' : ''}.json`);
-  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  const file = writeResultsJson(dir, 'bench', report);
   if (!report.quick) putResultsSection(dir, `bench ${report.date}`, markdown(report));
   return file;
 }
