@@ -110,6 +110,22 @@ const adminSchema = z.strictObject({
   token: z.string().min(16, 'a token of at least 16 characters').optional(),
 });
 
+const redisLimitsSchema = z.strictObject({
+  // redis:// or rediss:// (TLS); a password belongs in ${ENV}: redis://:${REDIS_PASSWORD}@host:6379
+  url: z.url({ protocol: /^rediss?$/, error: 'a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379' }),
+  // While Redis cannot be reached: count in this process (local) or refuse with the limit's refusal (deny).
+  on_unavailable: z.enum(['local', 'deny']).default('local'),
+  // A command not answered within this is failed (Redis counted as unavailable): never a hung call.
+  timeout_ms: z.number().int().positive().default(500),
+  // A counter checked while its copy from Redis is older than this is fetched again (see docs/fleet.md).
+  sync_ms: z.number().int().nonnegative().default(20),
+  // Prefix of the Redis keys, so several fleets can share one Redis.
+  prefix: z.string().default('tapwire:limit:'),
+});
+
+/** limits.redis: where request-rate limits and token budgets are counted for the whole fleet. */
+export type RedisLimitsConfig = z.infer<typeof redisLimitsSchema>;
+
 const limitsSchema = z
   .strictObject({
     // A larger request body is refused with 413 in the route's protocol error format.
@@ -117,6 +133,8 @@ const limitsSchema = z
     // node:http headersTimeout and requestTimeout: slow senders (slowloris) are cut with 408.
     headers_timeout_ms: z.number().int().positive().default(30_000),
     request_timeout_ms: z.number().int().positive().default(300_000),
+    // Request-rate limits and token budgets counted in Redis, shared by every sidecar using it.
+    redis: redisLimitsSchema.optional(),
   })
   .refine((l) => l.headers_timeout_ms <= l.request_timeout_ms, { message: 'headers_timeout_ms cannot exceed request_timeout_ms', path: ['headers_timeout_ms'] });
 

@@ -7,6 +7,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { PolicySet } from './engine.js';
 import { PolicyError } from './file.js';
+import { localCounters, type LimitCounters } from './limits.js';
 import { loadPolicyFiles, wildcard } from './load.js';
 import type { Logger } from '../core/log.js';
 
@@ -22,8 +23,10 @@ export class PolicyWatcher {
     private readonly patterns: readonly string[],
     private readonly onReload: (outcome: ReloadOutcome) => void,
     private readonly debounceMs = 50,
+    /** Where limit rules count (limits.redis: the fleet's Redis). */
+    private readonly counters: LimitCounters = localCounters,
   ) {
-    this.set = new PolicySet(loadPolicyFiles(patterns));
+    this.set = new PolicySet(loadPolicyFiles(patterns), undefined, counters);
     for (const dir of new Set(patterns.map((p) => dirname(p)))) {
       const names = patterns.filter((p) => dirname(p) === dir).map((p) => wildcard(basename(p)));
       // Without a file name (some platforms give none), any change may be ours.
@@ -52,7 +55,7 @@ export class PolicyWatcher {
     let outcome: ReloadOutcome;
     try {
       const files = loadPolicyFiles(this.patterns);
-      this.set = new PolicySet(files, this.set);
+      this.set = new PolicySet(files, this.set, this.counters);
       outcome = { ok: true, files: files.map((f) => f.path) };
     } catch (err) {
       if (!(err instanceof PolicyError)) throw err;
@@ -72,10 +75,15 @@ export class PolicyWatcher {
  * The config's policy files, loaded (a bad one throws PolicyError) and watched, reloads
  * logged; null when the config names none. Used by `tapwire run` and `tapwire wrap`.
  */
-export function watchPolicies(patterns: readonly string[], log: Logger): PolicyWatcher | null {
+export function watchPolicies(patterns: readonly string[], log: Logger, counters: LimitCounters = localCounters): PolicyWatcher | null {
   if (patterns.length === 0) return null;
-  return new PolicyWatcher(patterns, (outcome) => {
-    if (outcome.ok) log.info({ files: outcome.files }, 'policies reloaded');
-    else log.error({ problems: outcome.problems }, 'policy change rejected: the policies in force are kept');
-  });
+  return new PolicyWatcher(
+    patterns,
+    (outcome) => {
+      if (outcome.ok) log.info({ files: outcome.files }, 'policies reloaded');
+      else log.error({ problems: outcome.problems }, 'policy change rejected: the policies in force are kept');
+    },
+    undefined,
+    counters,
+  );
 }

@@ -7,6 +7,7 @@ import { startRecordWriter } from '../store/open.js';
 import type { RecordWriter } from '../store/record-store.js';
 import type { PolicyGate } from '../protocols/policy-gate.js';
 import { watchPolicies, type PolicyWatcher } from '../policies/watch.js';
+import { SharedLimits } from '../policies/redis/shared-limits.js';
 import type { Config } from '../config/config.js';
 import { reviewKeepingBytes } from '../core/binary-bodies.js';
 import type { ExchangeRecord, Payload } from '../core/exchange.js';
@@ -60,6 +61,8 @@ export class Recording {
   private constructor(
     config: Config,
     readonly policies: PolicyWatcher | null,
+    /** limits.redis: the fleet's shared limit counters. */
+    private readonly sharedLimits: SharedLimits | null,
     readonly recorder: RecordWriter,
     readonly telemetry: Telemetry,
     afterRecord: RecordStage | undefined,
@@ -78,7 +81,14 @@ export class Recording {
     env: NodeJS.ProcessEnv,
     options: { telemetry?: TelemetryOptions; afterRecord?: RecordStage } = {},
   ): Promise<Recording> {
-    const policies = watchPolicies(config.policies, log);
+    const sharedLimits = config.limits.redis ? await SharedLimits.open(config.limits.redis, log) : null;
+    let policies: PolicyWatcher | null;
+    try {
+      policies = watchPolicies(config.policies, log, sharedLimits?.counters);
+    } catch (err) {
+      await sharedLimits?.close();
+      throw err;
+    }
     const recorder = await startRecordWriter(config.store.path, {
       flushIntervalMs: config.store.flush_interval_ms,
       bufferLimit: config.store.buffer_records,
@@ -88,13 +98,15 @@ export class Recording {
       onRecover: (written) => log.warn({ db: config.store.path, written }, 'store writable again: buffered records written'),
       onDrop: (count, total) => log.error({ dropped: count, dropped_total: total, limit: config.store.buffer_records }, 'store buffer full: oldest records dropped'),
       onWarning: (message) => log.error({ db: config.store.path }, message),
-    }).catch((err: unknown) => {
+    }).catch(async (err: unknown) => {
       policies?.close();
+      await sharedLimits?.close();
       throw err;
     });
     const telemetry = new Telemetry(config, env, log, PROTOCOL_TELEMETRY, options.telemetry);
     telemetry.watchStore(() => recorder.getStats());
-    return new Recording(config, policies, recorder, telemetry, options.afterRecord);
+    if (sharedLimits) telemetry.watchSharedLimits(() => sharedLimits.stats());
+    return new Recording(config, policies, sharedLimits, recorder, telemetry, options.afterRecord);
   }
 
   /**
@@ -104,6 +116,8 @@ export class Recording {
   async close(telemetryDeadlineMs: number): Promise<void> {
     this.policies?.close();
     await this.recorder.close();
+    // After the record: its last reviews charged their tokens.
+    await this.sharedLimits?.close();
     await this.telemetry.close(telemetryDeadlineMs);
   }
 }
