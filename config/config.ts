@@ -138,6 +138,35 @@ const limitsSchema = z
   })
   .refine((l) => l.headers_timeout_ms <= l.request_timeout_ms, { message: 'headers_timeout_ms cannot exceed request_timeout_ms', path: ['headers_timeout_ms'] });
 
+/** A `policies:` entry naming a URL rather than a file. */
+export function isPolicyUrl(entry: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(entry);
+}
+
+/** Hosts a plain http:// policy URL may name: the policies then never cross a network. */
+const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+/** What is wrong with a `policies:` entry that is a URL: https://, or http:// on loopback only. */
+function policyUrlProblem(entry: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(entry);
+  } catch {
+    return 'not a valid URL';
+  }
+  if (url.protocol === 'https:') return null;
+  if (url.protocol === 'http:') return LOOPBACK_HOST.test(url.hostname) ? null : 'a policy URL over plain http must be on loopback (127.0.0.1, [::1], localhost); use https://';
+  return 'a policy URL is https:// (or http:// on loopback)';
+}
+
+const policyEntry = z
+  .string()
+  .min(1)
+  .superRefine((entry, ctx) => {
+    const problem = isPolicyUrl(entry) ? policyUrlProblem(entry) : null;
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
 export const configSchema = z.strictObject({
   listen: hostPort.default('127.0.0.1:4100'),
   /** Inbound authentication of agents; listening off loopback needs it (or --insecure-listen). */
@@ -158,8 +187,10 @@ export const configSchema = z.strictObject({
     .record(z.string().regex(ROUTE_NAME, 'a route name: letters, digits, ".", "_" or "-", starting with a letter or digit'), routeSchema)
     .default({}),
   pricing: z.array(priceSchema).default([]),
-  /** Policy files (globs allowed in the file name), relative to the config file. */
-  policies: z.array(z.string().min(1)).default([]),
+  /** Policy files (globs allowed in the file name), relative to the config file, or URLs (https://, http:// on loopback). */
+  policies: z.array(policyEntry).default([]),
+  /** How often policy URLs are asked for a change (If-None-Match). */
+  policies_poll_ms: z.number().int().positive().default(30_000),
   /** The agent's identity: a JWT it presents, verified against a JWKS; its claims are jwt.claims in policies. */
   identity: z
     .strictObject({
@@ -425,8 +456,8 @@ export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = pr
     throw new ConfigError(`cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
   const config = parseConfig(text, path, env);
-  // Policy file patterns are relative to the config file, wherever tapwire runs from.
-  config.policies = config.policies.map((pattern) => resolve(dirname(file), pattern));
+  // Policy file patterns are relative to the config file, wherever tapwire runs from (URLs stay as written).
+  config.policies = config.policies.map((pattern) => (isPolicyUrl(pattern) ? pattern : resolve(dirname(file), pattern)));
   const jwt = config.identity?.jwt;
   if (jwt && !/^https?:\/\//.test(jwt.jwks)) jwt.jwks = resolve(dirname(file), jwt.jwks);
   return config;

@@ -1,6 +1,7 @@
 // The path every finished record takes, shared by `tapwire run` and `tapwire wrap`: policy
-// files (compiled, then watched), the record store's writer, telemetry, and the sink: a list
-// of stages run in order on each record, built in one place (recordStages) from the config.
+// files and URLs (compiled, then watched or polled), the shared limits (limits.redis), the
+// record store's writer, telemetry, and the sink: a list of stages run in order on each
+// record, built in one place (recordStages) from the config.
 // The policies' review runs on the whole bodies (so its redactions reach both the store and
 // the spans) before they are cut to store.max_body_bytes. A new exporter is one more stage.
 import { startRecordWriter } from '../store/open.js';
@@ -84,7 +85,7 @@ export class Recording {
     const sharedLimits = config.limits.redis ? await SharedLimits.open(config.limits.redis, log) : null;
     let policies: PolicyWatcher | null;
     try {
-      policies = watchPolicies(config.policies, log, sharedLimits?.counters);
+      policies = await watchPolicies(config.policies, log, { counters: sharedLimits?.counters, pollMs: config.policies_poll_ms });
     } catch (err) {
       await sharedLimits?.close();
       throw err;
