@@ -58,6 +58,8 @@ export class SharedLimits {
   private state: State = 'starting';
   private outages = 0;
   private probe: NodeJS.Timeout | null = null;
+  /** Set by close(): the connection's end is then no outage. */
+  private closed = false;
   private readonly windows = new Set<SharedWindows>();
   /** Where Redis is, for logs (no credentials). */
   private readonly where: string;
@@ -122,7 +124,7 @@ export class SharedLimits {
 
   private setAvailable(up: boolean, why: string | null): void {
     const next: State = up ? 'available' : 'unavailable';
-    if (this.state === next) return;
+    if (this.state === next || this.closed) return;
     const first = this.state === 'starting';
     this.state = next;
     if (up) {
@@ -143,12 +145,14 @@ export class SharedLimits {
     this.probe.unref();
   }
 
+  /** Waits (at most timeout_ms) for the counts already sent, such as the last calls' tokens, then disconnects. */
   async close(): Promise<void> {
+    this.closed = true;
     if (this.probe) clearInterval(this.probe);
     this.probe = null;
     this.windows.clear();
+    if (this.redis.status === 'ready') await this.redis.quit().catch(() => undefined);
     this.redis.disconnect();
-    await Promise.resolve();
   }
 }
 
