@@ -2,12 +2,17 @@
 // front of the same LLM upstream (aimock), hold one request rate and one token budget under 200
 // concurrent calls within the bound docs/fleet.md gives; with Redis stopped, on_unavailable
 // local keeps counting in the process and deny refuses with the limit's refusal, no call
-// hanging, the outage logged and counted in /_tapwire/metrics, and Redis used again once back.
+// hanging, the outage logged once and counted in /_tapwire/metrics, and Redis used again once
+// back; with Redis frozen, commands time out and no call is held. Also the counters alone:
+// two sidecars' views of one window, counts sliding out, retry-after.
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
+import { Writable } from 'node:stream';
+import { createLogger, type Logger } from '../../core/log.js';
+import { SharedLimits } from '../../policies/redis/shared-limits.js';
 import { startAimock, type LLMock } from '../support/aimock.js';
 import { startRedisFor, type TestRedis } from '../support/redis.js';
 import { startTestSidecar, type TestSidecar } from '../support/sidecar.js';
@@ -17,7 +22,7 @@ const KEY = 'sk-shared-limits-test';
 const CALL_TOKENS = 13;
 
 /** A sidecar of team "a" counting its limits in `redis`, with `policy` as its one policy file. */
-async function teamSidecar(t: TestContext, mock: LLMock, redisUrl: string, policy: string, onUnavailable = 'local'): Promise<TestSidecar> {
+async function teamSidecar(t: TestContext, mock: LLMock, redisUrl: string, policy: string, onUnavailable = 'local', log?: Logger): Promise<TestSidecar> {
   const dir = mkdtempSync(join(tmpdir(), 'tapwire-shared-'));
   const file = join(dir, 'limits.yaml');
   writeFileSync(file, policy);
@@ -29,12 +34,24 @@ async function teamSidecar(t: TestContext, mock: LLMock, redisUrl: string, polic
     'routes:',
     `  openai: { protocol: llm, upstream: "${mock.url}", provider: openai }`,
   ].join('\n');
-  const tapwire = await startTestSidecar(yaml, process.env, { dir });
+  const tapwire = await startTestSidecar(yaml, process.env, { dir, ...(log ? { log } : {}) });
   t.after(async () => {
     await tapwire.stop();
     tapwire.cleanup();
   });
   return tapwire;
+}
+
+/** A logger at info whose messages are kept in `messages`. */
+function keptLog(): { log: Logger; messages: string[] } {
+  const messages: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done): void {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) messages.push((JSON.parse(line) as { msg: string }).msg);
+      done();
+    },
+  });
+  return { log: createLogger('info', sink), messages };
 }
 
 /** One chat call through `tapwire`: its HTTP status and how long it took. */
@@ -108,10 +125,11 @@ describe('limits shared through Redis', () => {
     assert.ok(spent <= budget + (concurrency + 5) * CALL_TOKENS, `${spent} tokens spent`);
   });
 
-  test('Redis stopped, on_unavailable local: limits count in the process, no call hangs, the outage counted; Redis used again once back', async (t) => {
+  test('Redis stopped, on_unavailable local: limits count in the process, no call hangs, the outage logged once and counted; Redis used again once back', async (t) => {
     const redis = await startRedisFor(t);
     const policy = 'rules:\n  - { name: team-rate, when: \'protocol == "llm"\', action: limit, limit: { requests: 5, per: 1h, key: agent.labels.team } }\n';
-    const tapwire = await teamSidecar(t, mock, redis.url, policy);
+    const { log, messages } = keptLog();
+    const tapwire = await teamSidecar(t, mock, redis.url, policy, 'local', log);
     assert.equal(count(await load([tapwire], 3, 1), 200), 3, 'three of five counted in Redis');
     await redis.stop();
     const during = await load([tapwire], 8, 4);
@@ -122,6 +140,31 @@ describe('limits shared through Redis', () => {
     await restartAndWait(redis, tapwire);
     // Redis is empty again (no persistence): counting there starts afresh.
     assert.equal(count(await load([tapwire], 6, 1), 200), 5);
+    const transitions = messages.filter((m) => m.includes('Redis'));
+    assert.deepEqual(transitions, ['limits counted in Redis', 'Redis unavailable: limits counted in this process until it is back', 'Redis reachable again: limits counted in Redis']);
+  });
+
+  test('Redis frozen (no answers, connection open): calls are not held, commands time out, Redis counts as unavailable until it answers again', async (t) => {
+    const redis = await startRedisFor(t);
+    const policy = 'rules:\n  - { name: team-rate, when: \'protocol == "llm"\', action: limit, limit: { requests: 1000, per: 1h, key: agent.labels.team } }\n';
+    const tapwire = await teamSidecar(t, mock, redis.url, policy);
+    assert.equal((await ask(tapwire)).status, 200);
+    redis.pause();
+    const started = Date.now();
+    const during: { status: number; ms: number }[] = [];
+    // Calls for a second: the first commands wait for Redis's answer (timeout_ms 200), the calls do not.
+    while (Date.now() - started < 1000) during.push(...(await load([tapwire], 4, 4)));
+    redis.resume();
+    assert.equal(count(during, 200), during.length);
+    // A call held until a command timed out would take timeout_ms (200) at least.
+    assert.ok(Math.max(...during.map((r) => r.ms)) < 200, `no call waits on Redis: the slowest took ${Math.max(...during.map((r) => r.ms))} ms`);
+    let metrics = await redisMetrics(tapwire);
+    assert.equal(metrics.outages, 1, 'a command timed out: Redis unavailable');
+    for (let i = 0; i < 100 && metrics.available !== 1; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      metrics = await redisMetrics(tapwire);
+    }
+    assert.deepEqual(metrics, { available: 1, outages: 1 }, 'answered a probe: in use again');
   });
 
   test('Redis stopped, on_unavailable deny: calls under the limit are refused with its 429 at once; allowed again once Redis is back', async (t) => {
@@ -148,3 +191,37 @@ async function restartAndWait(redis: TestRedis, tapwire: TestSidecar): Promise<v
   }
   assert.deepEqual(metrics, { available: 1, outages: 1 });
 }
+
+describe('the shared counters themselves (SharedLimits against redis-server)', () => {
+  const settings = (url: string) => ({ url, on_unavailable: 'local' as const, timeout_ms: 200, sync_ms: 0, prefix: 'test:' });
+  /** Lets the reads and counts sent so far come back. */
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+  test("two sidecars' counters: one's counts refuse the other's calls; counts slide out of the window; retry-after from the oldest count", async (t) => {
+    const redis = await startRedisFor(t);
+    const log = createLogger('silent');
+    const [one, other] = [await SharedLimits.open(settings(redis.url), log), await SharedLimits.open(settings(redis.url), log)];
+    t.after(async () => {
+      await one.close();
+      await other.close();
+    });
+    const rule = { name: 'r', kind: 'tokens' as const, windowMs: 10_000 };
+    const [a, b] = [one.counters(rule), other.counters(rule)];
+    a.add('team', 1_000, 30);
+    a.add('team', 4_000, 70);
+    assert.equal(a.retryAfter('team', 4_000, 100, 1), 10, 'its own counts on their way already count (how long for: a whole window, until Redis answers)');
+    await settle();
+    assert.equal(a.retryAfter('team', 4_000, 100, 1), 7, 'answered: full until the count at 1 s leaves at 11 s');
+    assert.equal(b.retryAfter('team', 5_000, 100, 1), null, "a first look: the other's counts are not known yet");
+    await settle();
+    assert.equal(b.retryAfter('team', 5_000, 100, 1), 6, 'read from Redis: full until the count at 1 s leaves at 11 s');
+    await settle();
+    assert.equal(b.retryAfter('team', 11_000, 100, 1), 1, 'decided on the copy read at 5 s (erring on the safe side), and read again');
+    await settle();
+    assert.equal(b.retryAfter('team', 11_000, 100, 1), null, 'read again: the count at 1 s has left, the next call fits (30 freed)');
+    await settle();
+    assert.equal(b.retryAfter('team', 11_000, 100, 31), 3, '70 still used: 31 more fit only once the count at 4 s leaves');
+    const other2 = other.counters({ ...rule, name: 'another-rule' });
+    assert.equal(other2.retryAfter('team', 11_000, 1, 1), null, 'another rule counts apart');
+  });
+});

@@ -1,6 +1,7 @@
 // Test harness: a real redis-server (Debian's redis-server package, which .ci/run installs) on
 // 127.0.0.1 and a port the OS picked, with a fresh temp directory and no persistence; it can
-// be stopped and started again on the same port, and is stopped and removed when the test ends.
+// be stopped and started again on the same port, or frozen (SIGSTOP) and let go, and is
+// stopped and removed when the test ends.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,10 @@ export interface TestRedis {
   stop(): Promise<void>;
   /** Starts it again on the same port, empty. */
   start(): Promise<void>;
+  /** Freezes the server (SIGSTOP): connections stay open and nothing is answered. */
+  pause(): void;
+  /** Lets a paused server go on (SIGCONT). */
+  resume(): void;
 }
 
 /** Starts redis-server for the test `t`: stopped and its directory removed when the test ends. */
@@ -48,10 +53,15 @@ export async function startRedisFor(t: { after(fn: () => Promise<void>): void })
     });
   }
 
+  const signal = (name: NodeJS.Signals): void => {
+    if (!child?.kill(name)) throw new Error(`redis-server is not running: cannot send ${name}`);
+  };
+
   async function stop(): Promise<void> {
     const server = child;
     child = null;
     if (!server || server.exitCode !== null) return;
+    server.kill('SIGCONT'); // a paused server would not act on SIGTERM
     const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
     server.kill('SIGTERM');
     await exited;
@@ -62,5 +72,5 @@ export async function startRedisFor(t: { after(fn: () => Promise<void>): void })
     await stop();
     rmSync(dir, { recursive: true, force: true });
   });
-  return { url: `redis://127.0.0.1:${port}`, port, stop, start };
+  return { url: `redis://127.0.0.1:${port}`, port, stop, start, pause: () => signal('SIGSTOP'), resume: () => signal('SIGCONT') };
 }
