@@ -115,7 +115,8 @@ const ms = (v: number | null | undefined): string => (v === null || v === undefi
 const pct = (v: number | null): string => (v === null ? '–' : `${v.toFixed(0)}%`);
 const signedMs = (v: number | null): string => (v === null ? '–' : `${v >= 0 ? '+' : ''}${v.toFixed(3)}`);
 
-function table(header: string[], rows: string[][]): string {
+/** A Markdown table, first column left-aligned, the others right-aligned. */
+export function markdownTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
   const rule = `|${widths.map((w, i) => (i === 0 ? `${'-'.repeat(w + 1)}-` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
@@ -123,7 +124,7 @@ function table(header: string[], rows: string[][]): string {
 }
 
 export function latencyTable(scenarios: ScenarioResult[]): string {
-  return table(
+  return markdownTable(
     ['scenario', 'sent', 'ok', 'errors', 'req/s', 'p50', 'p90', 'p99', 'p99.9', 'max', '1st byte p50', '1st byte p99', 'gen lag p99', 'tapwire CPU'],
     scenarios.map((s) => [
       s.name,
@@ -145,7 +146,7 @@ export function latencyTable(scenarios: ScenarioResult[]): string {
 }
 
 export function addedTable(added: AddedLatency[]): string {
-  return table(
+  return markdownTable(
     ['added', 'p50', 'p99', '1st byte p50', '1st byte p99', `target p99 < ${TARGET_ADDED_P99_MS} ms`],
     added.map((a) => [a.kind, signedMs(a.p50), signedMs(a.p99), signedMs(a.firstByteP50), signedMs(a.firstByteP99), a.meetsTarget ? 'met' : 'MISSED']),
   );
@@ -155,7 +156,7 @@ export function addedTable(added: AddedLatency[]): string {
 export function probeTable(scenarios: ScenarioResult[]): string | null {
   const probed = scenarios.filter((s) => s.tapwireProbe);
   if (probed.length === 0) return null;
-  return table(
+  return markdownTable(
     ['inside tapwire', 'loop delay p50', 'loop delay p99', 'loop delay max', 'GCs', 'GC total ms', 'GC max ms'],
     probed.map((s) => {
       const p = s.tapwireProbe!;
