@@ -12,21 +12,28 @@ const OUTSIDE = ['test', 'bench'];
 const CORE_MESSAGE = 'core/ depends on nothing else in tapwire: import only from core/, node: or npm packages.';
 
 /**
- * The record store's SQLite backend is the only code that knows SQLite: everything else reads
- * and writes through store/record-store.ts, so a second backend is one folder (test/ and
- * bench/ may still open the file, as they may import anything).
+ * Database drivers, each importable from one folder only. The record store's SQLite backend is
+ * the only code that knows SQLite: everything else reads and writes through
+ * store/record-store.ts, so a second backend is one folder. The fleet's shared limit counters
+ * (policies/redis/) are the only code that talks to Redis: the engine counts through
+ * policies/limits.ts's LimitCounter. test/ and bench/ may import anything.
  */
-const SQLITE_FOLDER = 'store/sqlite';
-const SQLITE_MESSAGE = `only the SQLite backend (${SQLITE_FOLDER}/) may import better-sqlite3: read and write the record through store/record-store.ts.`;
-const SQLITE_IMPORT = { name: 'better-sqlite3', message: SQLITE_MESSAGE };
-const SQLITE_DYNAMIC = { selector: "ImportExpression[source.value='better-sqlite3']", message: SQLITE_MESSAGE };
+const DRIVERS = [
+  { folder: 'store/sqlite', name: 'better-sqlite3', use: 'read and write the record through store/record-store.ts' },
+  { folder: 'policies/redis', name: 'ioredis', use: "count limits through policies/limits.ts's LimitCounter" },
+];
+const driverMessage = (d) => `only ${d.folder}/ may import ${d.name}: ${d.use}.`;
+/** The driver rules for files under `folder`: every driver but the one that folder owns. */
+const driverImports = (folder) => DRIVERS.filter((d) => d.folder !== folder).map((d) => ({ name: d.name, message: driverMessage(d) }));
+const driverDynamic = (folder) =>
+  DRIVERS.filter((d) => d.folder !== folder).map((d) => ({ selector: `ImportExpression[source.value='${d.name}']`, message: driverMessage(d) }));
 
 /**
  * One rule block per folder above core/: an import whose relative path names a folder the
  * layering forbids is reported, whatever the path's shape (`../proxy/x.js`,
  * `../../proxy/x.js`, `../core/../proxy/x.js`): a path that reaches a folder names it. So no
- * subfolder anywhere may share a name with a layer folder. Each block also forbids
- * better-sqlite3, except the one for the SQLite backend's folder (after store/'s, so it wins).
+ * subfolder anywhere may share a name with a layer folder. Each block also forbids the
+ * database drivers, except for a driver's own folder (a block after its layer's, so it wins).
  */
 function layerRules() {
   return LAYERS.flatMap((layer, level) =>
@@ -37,19 +44,19 @@ function layerRules() {
           const forbidden = [...LAYERS.flat().filter((f) => f !== folder && !below.includes(f)), ...OUTSIDE];
           const names = forbidden.join('|');
           const message = `${folder}/ may import only ${folder}/ and the layers below it (${below.join(', ')}): see docs/architecture.md.`;
-          const block = (files, sqlite) => ({
+          const block = (files) => ({
             files: [`${files}/**/*.ts`],
             rules: {
-              'no-restricted-imports': ['error', { patterns: [{ regex: `^\\.{1,2}/(?:.*/)?(?:${names})(?:/|$)`, message }], paths: sqlite ? [] : [SQLITE_IMPORT] }],
+              'no-restricted-imports': ['error', { patterns: [{ regex: `^\\.{1,2}/(?:.*/)?(?:${names})(?:/|$)`, message }], paths: driverImports(files) }],
               // no-restricted-imports does not see import(): the same rules for dynamic imports.
               'no-restricted-syntax': [
                 'error',
                 { selector: `ImportExpression[source.value=/^\\.{1,2}\\/(.*\\/)?(${names})(\\/|$)/]`, message },
-                ...(sqlite ? [] : [SQLITE_DYNAMIC]),
+                ...driverDynamic(files),
               ],
             },
           });
-          return SQLITE_FOLDER.startsWith(`${folder}/`) ? [block(folder, false), block(SQLITE_FOLDER, true)] : [block(folder, false)];
+          return [block(folder), ...DRIVERS.filter((d) => d.folder.startsWith(`${folder}/`)).map((d) => block(d.folder))];
         }),
   );
 }
@@ -77,9 +84,9 @@ export default tseslint.config(
   {
     files: ['core/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['../*'], message: CORE_MESSAGE }], paths: [SQLITE_IMPORT] }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['../*'], message: CORE_MESSAGE }], paths: driverImports('core') }],
       // no-restricted-imports does not see import(): the same rules for dynamic imports.
-      'no-restricted-syntax': ['error', { selector: 'ImportExpression[source.value=/^\\.\\.\\//]', message: CORE_MESSAGE }, SQLITE_DYNAMIC],
+      'no-restricted-syntax': ['error', { selector: 'ImportExpression[source.value=/^\\.\\.\\//]', message: CORE_MESSAGE }, ...driverDynamic('core')],
     },
   },
   ...layerRules(),

@@ -174,6 +174,22 @@ const adminSchema = z.strictObject({
   token: z.string().min(16, 'a token of at least 16 characters').optional(),
 });
 
+const redisLimitsSchema = z.strictObject({
+  // redis:// or rediss:// (TLS); a password belongs in ${ENV}: redis://:${REDIS_PASSWORD}@host:6379
+  url: z.url({ protocol: /^rediss?$/, error: 'a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379' }),
+  // While Redis cannot be reached: count in this process (local) or refuse with the limit's refusal (deny).
+  on_unavailable: z.enum(['local', 'deny']).default('local'),
+  // A command not answered within this is failed (Redis counted as unavailable): never a hung call.
+  timeout_ms: z.number().int().positive().default(500),
+  // A counter checked while its copy from Redis is older than this is fetched again (see docs/fleet.md).
+  sync_ms: z.number().int().nonnegative().default(20),
+  // Prefix of the Redis keys, so several fleets can share one Redis.
+  prefix: z.string().default('tapwire:limit:'),
+});
+
+/** limits.redis: where request-rate limits and token budgets are counted for the whole fleet. */
+export type RedisLimitsConfig = z.infer<typeof redisLimitsSchema>;
+
 const limitsSchema = z
   .strictObject({
     // A larger request body is refused with 413 in the route's protocol error format.
@@ -181,8 +197,39 @@ const limitsSchema = z
     // node:http headersTimeout and requestTimeout: slow senders (slowloris) are cut with 408.
     headers_timeout_ms: z.number().int().positive().default(30_000),
     request_timeout_ms: z.number().int().positive().default(300_000),
+    // Request-rate limits and token budgets counted in Redis, shared by every sidecar using it.
+    redis: redisLimitsSchema.optional(),
   })
   .refine((l) => l.headers_timeout_ms <= l.request_timeout_ms, { message: 'headers_timeout_ms cannot exceed request_timeout_ms', path: ['headers_timeout_ms'] });
+
+/** A `policies:` entry naming a URL rather than a file. */
+export function isPolicyUrl(entry: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(entry);
+}
+
+/** Hosts a plain http:// policy URL may name: the policies then never cross a network. */
+const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+/** What is wrong with a `policies:` entry that is a URL: https://, or http:// on loopback only. */
+function policyUrlProblem(entry: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(entry);
+  } catch {
+    return 'not a valid URL';
+  }
+  if (url.protocol === 'https:') return null;
+  if (url.protocol === 'http:') return LOOPBACK_HOST.test(url.hostname) ? null : 'a policy URL over plain http must be on loopback (127.0.0.1, [::1], localhost); use https://';
+  return 'a policy URL is https:// (or http:// on loopback)';
+}
+
+const policyEntry = z
+  .string()
+  .min(1)
+  .superRefine((entry, ctx) => {
+    const problem = isPolicyUrl(entry) ? policyUrlProblem(entry) : null;
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 export const configSchema = z.strictObject({
   listen: hostPort.default('127.0.0.1:4100'),
@@ -204,8 +251,10 @@ export const configSchema = z.strictObject({
     .record(z.string().regex(ROUTE_NAME, 'a route name: letters, digits, ".", "_" or "-", starting with a letter or digit'), routeSchema)
     .default({}),
   pricing: z.array(priceSchema).default([]),
-  /** Policy files (globs allowed in the file name), relative to the config file. */
-  policies: z.array(z.string().min(1)).default([]),
+  /** Policy files (globs allowed in the file name), relative to the config file, or URLs (https://, http:// on loopback). */
+  policies: z.array(policyEntry).default([]),
+  /** How often policy URLs are asked for a change (If-None-Match). */
+  policies_poll_ms: z.number().int().positive().default(30_000),
   /** The agent's identity: a JWT it presents, verified against a JWKS; its claims are jwt.claims in policies. */
   identity: z
     .strictObject({
@@ -477,8 +526,8 @@ export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = pr
     throw new ConfigError(`cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
   const config = parseConfig(text, path, env, checkRoute);
-  // Policy file patterns are relative to the config file, wherever tapwire runs from.
-  config.policies = config.policies.map((pattern) => resolve(dirname(file), pattern));
+  // Policy file patterns are relative to the config file, wherever tapwire runs from (URLs stay as written).
+  config.policies = config.policies.map((pattern) => (isPolicyUrl(pattern) ? pattern : resolve(dirname(file), pattern)));
   const jwt = config.identity?.jwt;
   if (jwt && !/^https?:\/\//.test(jwt.jwks)) jwt.jwks = resolve(dirname(file), jwt.jwks);
   return config;

@@ -1,11 +1,13 @@
 // The path every finished record takes, shared by `tapwire run` and `tapwire wrap`: policy
-// files (compiled, then watched), the record store's writer, telemetry, and the sink: a list
-// of stages run in order on each record, built in one place (recordStages) from the config.
+// files and URLs (compiled, then watched or polled), the shared limits (limits.redis), the
+// record store's writer, telemetry, and the sink: a list of stages run in order on each
+// record, built in one place (recordStages) from the config.
 // The policies' review runs on the whole bodies (so its redactions reach both the store and
 // the spans) before they are cut to store.max_body_bytes. A new exporter is one more stage.
 import { startRecordWriter } from '../store/open.js';
 import type { RecordWriter } from '../store/record-store.js';
 import { watchPolicies, type PolicyWatcher } from '../policies/watch.js';
+import { SharedLimits } from '../policies/redis/shared-limits.js';
 import type { Config } from '../config/config.js';
 import { reviewKeepingBytes } from '../core/binary-bodies.js';
 import type { ExchangeRecord, Payload } from '../core/exchange.js';
@@ -57,6 +59,8 @@ export class Recording {
   private constructor(
     config: Config,
     readonly policies: PolicyWatcher | null,
+    /** limits.redis: the fleet's shared limit counters. */
+    private readonly sharedLimits: SharedLimits | null,
     readonly recorder: RecordWriter,
     readonly telemetry: Telemetry,
     exchangeLog: Logger | null,
@@ -75,7 +79,14 @@ export class Recording {
     env: NodeJS.ProcessEnv,
     options: { telemetry?: TelemetryOptions; logExchanges?: boolean } = {},
   ): Promise<Recording> {
-    const policies = watchPolicies(config.policies, log);
+    const sharedLimits = config.limits.redis ? await SharedLimits.open(config.limits.redis, log) : null;
+    let policies: PolicyWatcher | null;
+    try {
+      policies = await watchPolicies(config.policies, log, { counters: sharedLimits?.counters, pollMs: config.policies_poll_ms });
+    } catch (err) {
+      await sharedLimits?.close();
+      throw err;
+    }
     const recorder = await startRecordWriter(config.store.path, {
       flushIntervalMs: config.store.flush_interval_ms,
       bufferLimit: config.store.buffer_records,
@@ -85,13 +96,15 @@ export class Recording {
       onRecover: (written) => log.warn({ db: config.store.path, written }, 'store writable again: buffered records written'),
       onDrop: (count, total) => log.error({ dropped: count, dropped_total: total, limit: config.store.buffer_records }, 'store buffer full: oldest records dropped'),
       onWarning: (message) => log.error({ db: config.store.path }, message),
-    }).catch((err: unknown) => {
+    }).catch(async (err: unknown) => {
       policies?.close();
+      await sharedLimits?.close();
       throw err;
     });
     const telemetry = new Telemetry(config, env, log, PROTOCOL_TELEMETRY, options.telemetry);
     telemetry.watchStore(() => recorder.getStats());
-    return new Recording(config, policies, recorder, telemetry, options.logExchanges ? log : null);
+    if (sharedLimits) telemetry.watchSharedLimits(() => sharedLimits.stats());
+    return new Recording(config, policies, sharedLimits, recorder, telemetry, options.logExchanges ? log : null);
   }
 
   /**
@@ -101,6 +114,8 @@ export class Recording {
   async close(telemetryDeadlineMs: number): Promise<void> {
     this.policies?.close();
     await this.recorder.close();
+    // After the record: its last reviews charged their tokens.
+    await this.sharedLimits?.close();
     await this.telemetry.close(telemetryDeadlineMs);
   }
 }

@@ -21,7 +21,7 @@ import type { ProtocolTelemetryTable } from './protocol-telemetry.js';
 import { telemetrySettings, type TelemetrySettings } from '../config/telemetry.js';
 import { TraceStarter } from '../core/trace-context.js';
 import { ExportFailures } from './export-failures.js';
-import { ExchangeMetrics, type StoreStats } from './metrics.js';
+import { ExchangeMetrics, type SharedLimitStats, type StoreStats } from './metrics.js';
 import { SpanExport } from './spans.js';
 
 /** The path on the sidecar's listener that serves the metrics in Prometheus text format. */
@@ -113,6 +113,11 @@ export class Telemetry {
   /** Exposes the store's health (write failures, dropped and buffered records) as metrics. */
   watchStore(stats: () => StoreStats): void {
     this.metrics?.watchStore(stats);
+  }
+
+  /** Exposes whether the fleet's Redis (limits.redis) is in use, and its outages, as metrics. */
+  watchSharedLimits(stats: () => SharedLimitStats): void {
+    this.metrics?.watchSharedLimits(stats);
   }
 
   /** Serves GET /_tapwire/metrics; false when the Prometheus endpoint is off. */
