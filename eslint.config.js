@@ -12,27 +12,29 @@ const OUTSIDE = ['test', 'bench'];
 const CORE_MESSAGE = 'core/ depends on nothing else in tapwire: import only from core/, node: or npm packages.';
 
 /**
- * A database driver is imported only by its backend's folder: everything else reads and
- * writes the record through store/record-store.ts, so a backend is one folder (test/ and
- * bench/ may still open the database, as they may import anything).
+ * Database drivers, each importable from one folder only. The record store's SQLite backend is
+ * the only code that knows SQLite, its PostgreSQL backend the only code that knows PostgreSQL:
+ * everything else reads and writes through store/record-store.ts, so a backend is one folder. The fleet's shared limit counters
+ * (policies/redis/) are the only code that talks to Redis: the engine counts through
+ * policies/limits.ts's LimitCounter. test/ and bench/ may import anything.
  */
 const DRIVERS = [
-  { name: 'better-sqlite3', folder: 'store/sqlite', backend: 'the SQLite backend' },
-  { name: 'pg', folder: 'store/postgres', backend: 'the PostgreSQL backend' },
-].map(({ name, folder, backend }) => {
-  const message = `only ${backend} (${folder}/) may import ${name}: read and write the record through store/record-store.ts.`;
-  return { folder, path: { name, message }, dynamic: { selector: `ImportExpression[source.value='${name}']`, message } };
-});
-/** The driver rules for files of `folder` (the drivers of other folders). */
-const driverPaths = (folder) => DRIVERS.filter((d) => d.folder !== folder).map((d) => d.path);
-const driverDynamic = (folder) => DRIVERS.filter((d) => d.folder !== folder).map((d) => d.dynamic);
+  { folder: 'store/sqlite', name: 'better-sqlite3', use: 'read and write the record through store/record-store.ts' },
+  { folder: 'store/postgres', name: 'pg', use: 'read and write the record through store/record-store.ts' },
+  { folder: 'policies/redis', name: 'ioredis', use: "count limits through policies/limits.ts's LimitCounter" },
+];
+const driverMessage = (d) => `only ${d.folder}/ may import ${d.name}: ${d.use}.`;
+/** The driver rules for files under `folder`: every driver but the one that folder owns. */
+const driverImports = (folder) => DRIVERS.filter((d) => d.folder !== folder).map((d) => ({ name: d.name, message: driverMessage(d) }));
+const driverDynamic = (folder) =>
+  DRIVERS.filter((d) => d.folder !== folder).map((d) => ({ selector: `ImportExpression[source.value='${d.name}']`, message: driverMessage(d) }));
 
 /**
  * One rule block per folder above core/: an import whose relative path names a folder the
  * layering forbids is reported, whatever the path's shape (`../proxy/x.js`,
  * `../../proxy/x.js`, `../core/../proxy/x.js`): a path that reaches a folder names it. So no
  * subfolder anywhere may share a name with a layer folder. Each block also forbids the
- * database drivers, except a backend folder's own (its block comes after store/'s, so it wins).
+ * database drivers, except for a driver's own folder (a block after its layer's, so it wins).
  */
 function layerRules() {
   return LAYERS.flatMap((layer, level) =>
@@ -46,7 +48,7 @@ function layerRules() {
           const block = (files) => ({
             files: [`${files}/**/*.ts`],
             rules: {
-              'no-restricted-imports': ['error', { patterns: [{ regex: `^\\.{1,2}/(?:.*/)?(?:${names})(?:/|$)`, message }], paths: driverPaths(files) }],
+              'no-restricted-imports': ['error', { patterns: [{ regex: `^\\.{1,2}/(?:.*/)?(?:${names})(?:/|$)`, message }], paths: driverImports(files) }],
               // no-restricted-imports does not see import(): the same rules for dynamic imports.
               'no-restricted-syntax': [
                 'error',
@@ -83,7 +85,7 @@ export default tseslint.config(
   {
     files: ['core/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['../*'], message: CORE_MESSAGE }], paths: driverPaths('core') }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['../*'], message: CORE_MESSAGE }], paths: driverImports('core') }],
       // no-restricted-imports does not see import(): the same rules for dynamic imports.
       'no-restricted-syntax': ['error', { selector: 'ImportExpression[source.value=/^\\.\\.\\//]', message: CORE_MESSAGE }, ...driverDynamic('core')],
     },

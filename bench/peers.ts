@@ -24,7 +24,7 @@ export const PEER_LABELS: Record<PeerName, string> = {
   tapwire: 'tapwire, everything on',
 };
 
-const CHAT_PATH = '/v1/chat/completions';
+export const CHAT_PATH = '/v1/chat/completions';
 
 export interface Peer {
   name: PeerName;

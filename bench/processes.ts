@@ -1,11 +1,12 @@
 // Child processes of the benches: the mock upstream and the bare pass-through (forked, they
 // report their port over IPC) and tapwire itself, started the way a user runs it
-// (`node dist/cli/cli.js run --config <yaml>`). Every child is registered so the bench
-// can stop it on success, on failure and on Ctrl-C.
+// (`node <the CLI named by package.json bin.tapwire> run --config <yaml>`), from this checkout's
+// build or another's. Every child is registered so the bench can stop it on success, on
+// failure and on Ctrl-C.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Client } from 'undici';
@@ -90,6 +91,24 @@ export function startUpstream(chunkDelayMs: number, streamPieces?: number): Prom
   return forkListening('./upstream.js', [String(chunkDelayMs), ...(streamPieces === undefined ? [] : [String(streamPieces)])], 'mock upstream');
 }
 
+/** The checkout this bench was built from (dist/bench/ is two levels below it). */
+export const THIS_CHECKOUT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
+
+/**
+ * The built CLI entry of the tapwire checkout in `checkout`, from its package.json
+ * `bin.tapwire`: found there rather than assumed, because the entry's path moves between
+ * versions (dist/sidecar/cli.js, dist/cli/cli.js).
+ */
+export function tapwireCli(checkout: string): string {
+  const manifest = join(checkout, 'package.json');
+  const { bin } = JSON.parse(readFileSync(manifest, 'utf8')) as { bin?: string | Record<string, string> };
+  const entry = typeof bin === 'string' ? bin : bin?.tapwire;
+  if (!entry) throw new Error(`${manifest} names no bin.tapwire`);
+  const cli = resolve(checkout, entry);
+  if (!existsSync(cli)) throw new Error(`${cli} (bin.tapwire of ${manifest}) does not exist: run \`npm run build\` in ${checkout}`);
+  return cli;
+}
+
 export interface SidecarProcess {
   child: ChildProcess;
   origin: string;
@@ -112,6 +131,8 @@ export interface SidecarOptions {
   mcpUpstream?: string;
   /** A policy file's text: written next to the config and loaded. */
   policyYaml?: string;
+  /** The CLI entry to run (see tapwireCli); default this checkout's. */
+  cli?: string;
 }
 
 /** A loopback port nothing listens on right now (the OS's pick for an ephemeral listener). */
@@ -155,7 +176,7 @@ export async function launchSidecarProcess(options: SidecarOptions): Promise<Sid
     ].join('\n'),
   );
   const logFd = openSync(logPath, 'w');
-  const cli = fileURLToPath(new URL('../cli/cli.js', import.meta.url));
+  const cli = options.cli ?? tapwireCli(THIS_CHECKOUT);
   const child = track(
     spawn(process.execPath, [...options.nodeFlags, cli, 'run', '--config', configPath], {
       stdio: ['ignore', logFd, logFd],

@@ -5,6 +5,7 @@ import { cpus, totalmem, platform, release } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { putResultsSection } from './results-readme.js';
 import { join } from 'node:path';
+import type { RecordCheck as PeerRecordCheck } from './peers.js';
 import type { Percentiles } from './stats.js';
 import type { ProbeSample } from './tapwire-probe.js';
 
@@ -115,15 +116,32 @@ const ms = (v: number | null | undefined): string => (v === null || v === undefi
 const pct = (v: number | null): string => (v === null ? '–' : `${v.toFixed(0)}%`);
 const signedMs = (v: number | null): string => (v === null ? '–' : `${v >= 0 ? '+' : ''}${v.toFixed(3)}`);
 
-function table(header: string[], rows: string[][]): string {
+/** A Markdown table, first column left-aligned, the others right-aligned. */
+export function markdownTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
   const rule = `|${widths.map((w, i) => (i === 0 ? `${'-'.repeat(w + 1)}-` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
   return [line(header), rule, ...rows.map(line)].join('\n');
 }
 
+/** The record checks as a table: each scenario's requests against what the database holds. */
+export function recordChecksTable(records: readonly PeerRecordCheck[]): string {
+  return markdownTable(
+    ['records', 'requests', 'recorded', 'ok', 'exit', 'exact'],
+    records.map((c) => [c.scenario, String(c.sent), String(c.recorded), String(c.ok), String(c.exitCode), c.passed ? 'yes' : 'NO']),
+  );
+}
+
+/** Writes a results file, `<name>-<date>.json` (`-quick` for a quick run), and returns its path. */
+export function writeResultsJson(dir: string, name: string, report: { date: string; quick: boolean }): string {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}-${report.date}${report.quick ? '-quick' : ''}.json`);
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  return file;
+}
+
 export function latencyTable(scenarios: ScenarioResult[]): string {
-  return table(
+  return markdownTable(
     ['scenario', 'sent', 'ok', 'errors', 'req/s', 'p50', 'p90', 'p99', 'p99.9', 'max', '1st byte p50', '1st byte p99', 'gen lag p99', 'tapwire CPU'],
     scenarios.map((s) => [
       s.name,
@@ -145,7 +163,7 @@ export function latencyTable(scenarios: ScenarioResult[]): string {
 }
 
 export function addedTable(added: AddedLatency[]): string {
-  return table(
+  return markdownTable(
     ['added', 'p50', 'p99', '1st byte p50', '1st byte p99', `target p99 < ${TARGET_ADDED_P99_MS} ms`],
     added.map((a) => [a.kind, signedMs(a.p50), signedMs(a.p99), signedMs(a.firstByteP50), signedMs(a.firstByteP99), a.meetsTarget ? 'met' : 'MISSED']),
   );
@@ -155,7 +173,7 @@ export function addedTable(added: AddedLatency[]): string {
 export function probeTable(scenarios: ScenarioResult[]): string | null {
   const probed = scenarios.filter((s) => s.tapwireProbe);
   if (probed.length === 0) return null;
-  return table(
+  return markdownTable(
     ['inside tapwire', 'loop delay p50', 'loop delay p99', 'loop delay max', 'GCs', 'GC total ms', 'GC max ms'],
     probed.map((s) => {
       const p = s.tapwireProbe!;

@@ -1,12 +1,10 @@
 // The comparative bench's report: every number of a run, the targets of issue 11 judged met
 // or not, the Markdown printed at the end and kept in bench/results/README.md, and the JSON
 // results file. Rendering only; the numbers come from the scenarios.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { BenchSize } from './context.js';
 import { PEER_LABELS, type PeerName, type RecordCheck } from './peers.js';
 import type { PolicyTiming } from './policy-eval.js';
-import type { Machine } from './report.js';
+import { markdownTable, recordChecksTable, writeResultsJson, type Machine } from './report.js';
 import { putResultsSection } from './results-readme.js';
 import type { LatencyRow } from './scenario-latency.js';
 import type { Pinning, SaturationRow } from './scenario-saturation.js';
@@ -94,13 +92,6 @@ export function judgeTargets(r: Omit<RunReport, 'targets'>): Target[] {
   return targets;
 }
 
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]): string => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
-  const rule = `|${widths.map((w, i) => (i === 0 ? `${'-'.repeat(w + 1)}-` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
-  return [line(header), rule, ...rows.map(line)].join('\n');
-}
-
 function latencyTables(r: RunReport): string[] {
   const out: string[] = [];
   for (const workload of ['llm', 'mcp'] as const) {
@@ -110,7 +101,7 @@ function latencyTables(r: RunReport): string[] {
       if (!direct) continue;
       out.push(`${workload === 'llm' ? 'Non-streamed chat completion' : 'MCP tools/call'} at ${rate} req/s (ms, from the scheduled send time):`, '');
       out.push(
-        table(
+        markdownTable(
           ['peer', 'ok', 'errors', 'p50', 'p90', 'p99', 'added p50', 'added p99', 'proxy CPU'],
           rows.map((l) => [
             PEER_LABELS[l.peer],
@@ -148,7 +139,7 @@ export function markdown(r: RunReport): string {
     '',
     '### Targets',
     '',
-    table(['target', 'bar', 'measured', 'met'], r.targets.map((t) => [t.name, t.target, t.measured, t.met ? 'met' : 'NOT MET'])),
+    markdownTable(['target', 'bar', 'measured', 'met'], r.targets.map((t) => [t.name, t.target, t.measured, t.met ? 'met' : 'NOT MET'])),
     '',
     '### 1. Added latency, open loop',
     '',
@@ -160,7 +151,7 @@ export function markdown(r: RunReport): string {
     `wrk, 1 thread, ${s.wrkConnections} connections, ${s.wrkSeconds} s (after ${s.wrkWarmupSeconds} s unmeasured), non-streamed chat completions; ` +
       (pin.loadCpu === null ? 'not pinned (one CPU).' : `wrk on CPU ${pin.loadCpu}, upstream and proxy on CPU ${pin.serverCpu}.`),
     '',
-    table(
+    markdownTable(
       ['peer', 'req/s', '× direct', 'proxy CPU-ms / 1k', 'upstream CPU-ms / 1k', 'wrk p99 ms', 'errors'],
       r.saturation.rows.map((x) => [
         PEER_LABELS[x.peer],
@@ -177,7 +168,7 @@ export function markdown(r: RunReport): string {
     '',
     `${s.streamConcurrency} concurrent streams × ${s.streamRounds} rounds per peer, ${r.streaming[0]?.events ?? '?'} events ${s.streamEventDelayMs} ms apart (ms, from the send):`,
     '',
-    table(
+    markdownTable(
       ['peer', 'ok', 'first event p50', 'first event p99', 'added p99', 'total p50', 'total p99', 'chunks per stream'],
       r.streaming.map((x) => [
         PEER_LABELS[x.peer],
@@ -204,19 +195,14 @@ export function markdown(r: RunReport): string {
     '',
     '### Records',
     '',
-    table(
-      ['scenario', 'requests', 'recorded', 'ok', 'exit', 'exact'],
-      r.records.map((c) => [c.scenario, String(c.sent), String(c.recorded), String(c.ok), String(c.exitCode), c.passed ? 'yes' : 'NO']),
-    ),
+    recordChecksTable(r.records),
     '',
   ].join('\n');
 }
 
 /** Writes the JSON results file; for a full run, also its section of README.md. */
 export function writeRunResults(dir: string, report: RunReport): string {
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `bench-${report.date}${report.quick ? '-quick' : ''}.json`);
-  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  const file = writeResultsJson(dir, 'bench', report);
   if (!report.quick) putResultsSection(dir, `bench ${report.date}`, markdown(report));
   return file;
 }

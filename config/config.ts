@@ -29,36 +29,100 @@ const timeoutsSchema = z.strictObject({
   session_idle_ms: z.number().int().positive().default(600_000),
 });
 
-const routeSchema = z.strictObject({
-  protocol: z.enum(['llm', 'mcp', 'a2a', 'http']),
-  upstream: z.url({ protocol: /^https?$/, error: 'an http(s) URL, e.g. https://api.openai.com' }).optional(),
-  // A stdio MCP server to spawn (one process per session) instead of an upstream URL.
+const upstreamUrl = z.url({ protocol: /^https?$/, error: 'an http(s) URL, e.g. https://api.openai.com' });
+
+// mcp: a stdio MCP server to spawn (one process per session) instead of an upstream URL.
+const commandFields = {
   command: z.string().min(1).optional(),
   args: z.array(z.string()).optional(),
   env: z.record(z.string(), z.string()).optional(),
   cwd: z.string().min(1).optional(),
-  provider: z.enum(['openai', 'anthropic']).optional(),
-  // llm routes, OpenAI format: ask for usage on streams whose agent did not (and take that
-  // usage back out). false for upstreams that send usage unasked (OpenRouter) or refuse
-  // stream_options; default true.
+};
+
+// mcp: a federated route, one endpoint in front of these other mcp routes (see docs/federation.md).
+const federationFields = {
+  servers: z.array(z.string().min(1)).min(1).optional(),
+  // Tool and prompt names get "<server>_"; auto = only with more than one server.
+  prefix: z.enum(['auto', 'always', 'never']).optional(),
+  // A server that is down leaves it out of lists (open) or fails them (closed).
+  failure: z.enum(['open', 'closed']).optional(),
+  // How long a server has to answer a list request before it counts as down (initialize,
+  // which may start a process, gets timeouts.connect_ms).
+  list_timeout_ms: z.number().int().positive().optional(),
+};
+
+const llmFields = {
+  // The wire format, by the name protocols/llm/providers.ts gives it. Any name passes here:
+  // config/ sits below protocols/ and cannot see that table, so the LLM protocol checks the
+  // name (a RouteCheck, below), and a new provider is its file and one line in that table.
+  provider: z.string().min(1).optional(),
+  // OpenAI format: ask for usage on streams whose agent did not (and take that usage back
+  // out). false for upstreams that send usage unasked (OpenRouter) or refuse stream_options;
+  // default true.
   add_stream_usage: z.boolean().optional(),
-  // a2a only: what to do with a signed agent card. strip (default): rewrite its interface
-  // URLs to tapwire and remove the signatures; pass: hand it over unmodified (calls then
-  // bypass tapwire).
+};
+
+const a2aFields = {
+  // What to do with a signed agent card. strip (default): rewrite its interface URLs to
+  // tapwire and remove the signatures; pass: hand it over unmodified (calls then bypass tapwire).
   signed_cards: z.enum(['strip', 'pass']).optional(),
+};
+
+const onlyWithCommand = (field: string): string => `only routes with a command have ${field}`;
+const onlyWithServers = (field: string): string => `only routes with servers (federated mcp routes) have ${field}`;
+
+/** What a route is told when it sets a field it may not have: whose field it is. */
+const NOT_HERE: Record<keyof typeof commandFields | keyof typeof federationFields | keyof typeof llmFields | keyof typeof a2aFields, string> = {
+  command: 'only routes with protocol mcp can run a command',
+  args: onlyWithCommand('args'),
+  env: onlyWithCommand('env'),
+  cwd: onlyWithCommand('cwd'),
+  servers: 'only routes with protocol mcp can federate servers',
+  prefix: onlyWithServers('prefix'),
+  failure: onlyWithServers('failure'),
+  list_timeout_ms: onlyWithServers('list_timeout_ms'),
+  provider: 'only routes with protocol llm have a provider',
+  add_stream_usage: 'only routes with protocol llm in the OpenAI format have add_stream_usage',
+  signed_cards: 'only routes with protocol a2a have signed_cards',
+};
+
+/** `fields` refused, each with its NOT_HERE message: another protocol's fields, on a route of this one. */
+function absent<Fields extends Partial<Record<keyof typeof NOT_HERE, z.ZodType>>>(fields: Fields): { [K in keyof Fields]: z.ZodOptional<z.ZodNever> } {
+  return Object.fromEntries(Object.keys(fields).map((key) => [key, z.never({ error: NOT_HERE[key as keyof typeof NOT_HERE] }).optional()])) as {
+    [K in keyof Fields]: z.ZodOptional<z.ZodNever>;
+  };
+}
+
+/**
+ * Every route's fields, with each protocol's own ones refused. A protocol's schema spreads
+ * its own fields over these: they take their place, so every protocol's schema names the
+ * same keys in the same order (and "unknown key" lists them alike).
+ */
+const ROUTE_FIELDS = {
+  upstream: upstreamUrl.optional(),
+  ...absent(commandFields),
+  ...absent(llmFields),
+  ...absent(a2aFields),
   // Refuse calls without a valid identity token (identity.jwt) on this route.
   require_identity: z.boolean().optional(),
-  // A federated MCP route: one endpoint in front of these other mcp routes (see docs/federation.md).
-  servers: z.array(z.string().min(1)).min(1).optional(),
-  // Federated routes: tool and prompt names get "<server>_"; auto = only with more than one server.
-  prefix: z.enum(['auto', 'always', 'never']).optional(),
-  // Federated routes: a server that is down leaves it out of lists (open) or fails them (closed).
-  failure: z.enum(['open', 'closed']).optional(),
-  // Federated routes: how long a server has to answer a list request before it counts as down
-  // (initialize, which may start a process, gets timeouts.connect_ms).
-  list_timeout_ms: z.number().int().positive().optional(),
+  ...absent(federationFields),
   headers: z.record(z.string(), z.string()).default({}),
   timeouts: timeoutsSchema.default(() => timeoutsSchema.parse({})),
+};
+
+/** One schema per protocol, told apart by `protocol`. */
+const PROTOCOL_ROUTES = [
+  z.strictObject({ protocol: z.literal('llm'), ...ROUTE_FIELDS, ...llmFields }),
+  z.strictObject({ protocol: z.literal('mcp'), ...ROUTE_FIELDS, ...commandFields, ...federationFields }),
+  z.strictObject({ protocol: z.literal('a2a'), ...ROUTE_FIELDS, ...a2aFields }),
+  z.strictObject({ protocol: z.literal('http'), ...ROUTE_FIELDS }),
+] as const;
+
+const PROTOCOL_NAMES = PROTOCOL_ROUTES.map((schema) => `"${schema.shape.protocol.value}"`).join('|');
+
+const routeSchema = z.discriminatedUnion('protocol', PROTOCOL_ROUTES, {
+  // A missing or unknown protocol: say which there are.
+  error: (issue) => (issue.code === 'invalid_union' ? `Invalid option: expected one of ${PROTOCOL_NAMES}` : undefined),
 });
 
 const priceSchema = z.strictObject({
@@ -120,6 +184,22 @@ const adminSchema = z.strictObject({
   token: z.string().min(16, 'a token of at least 16 characters').optional(),
 });
 
+const redisLimitsSchema = z.strictObject({
+  // redis:// or rediss:// (TLS); a password belongs in ${ENV}: redis://:${REDIS_PASSWORD}@host:6379
+  url: z.url({ protocol: /^rediss?$/, error: 'a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379' }),
+  // While Redis cannot be reached: count in this process (local) or refuse with the limit's refusal (deny).
+  on_unavailable: z.enum(['local', 'deny']).default('local'),
+  // A command not answered within this is failed (Redis counted as unavailable): never a hung call.
+  timeout_ms: z.number().int().positive().default(500),
+  // A counter checked while its copy from Redis is older than this is fetched again (see docs/fleet.md).
+  sync_ms: z.number().int().nonnegative().default(20),
+  // Prefix of the Redis keys, so several fleets can share one Redis.
+  prefix: z.string().default('tapwire:limit:'),
+});
+
+/** limits.redis: where request-rate limits and token budgets are counted for the whole fleet. */
+export type RedisLimitsConfig = z.infer<typeof redisLimitsSchema>;
+
 const limitsSchema = z
   .strictObject({
     // A larger request body is refused with 413 in the route's protocol error format.
@@ -127,8 +207,39 @@ const limitsSchema = z
     // node:http headersTimeout and requestTimeout: slow senders (slowloris) are cut with 408.
     headers_timeout_ms: z.number().int().positive().default(30_000),
     request_timeout_ms: z.number().int().positive().default(300_000),
+    // Request-rate limits and token budgets counted in Redis, shared by every sidecar using it.
+    redis: redisLimitsSchema.optional(),
   })
   .refine((l) => l.headers_timeout_ms <= l.request_timeout_ms, { message: 'headers_timeout_ms cannot exceed request_timeout_ms', path: ['headers_timeout_ms'] });
+
+/** A `policies:` entry naming a URL rather than a file. */
+export function isPolicyUrl(entry: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(entry);
+}
+
+/** Hosts a plain http:// policy URL may name: the policies then never cross a network. */
+const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+/** What is wrong with a `policies:` entry that is a URL: https://, or http:// on loopback only. */
+function policyUrlProblem(entry: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(entry);
+  } catch {
+    return 'not a valid URL';
+  }
+  if (url.protocol === 'https:') return null;
+  if (url.protocol === 'http:') return LOOPBACK_HOST.test(url.hostname) ? null : 'a policy URL over plain http must be on loopback (127.0.0.1, [::1], localhost); use https://';
+  return 'a policy URL is https:// (or http:// on loopback)';
+}
+
+const policyEntry = z
+  .string()
+  .min(1)
+  .superRefine((entry, ctx) => {
+    const problem = isPolicyUrl(entry) ? policyUrlProblem(entry) : null;
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 export const configSchema = z.strictObject({
   listen: hostPort.default('127.0.0.1:4100'),
@@ -150,8 +261,10 @@ export const configSchema = z.strictObject({
     .record(z.string().regex(ROUTE_NAME, 'a route name: letters, digits, ".", "_" or "-", starting with a letter or digit'), routeSchema)
     .default({}),
   pricing: z.array(priceSchema).default([]),
-  /** Policy files (globs allowed in the file name), relative to the config file. */
-  policies: z.array(z.string().min(1)).default([]),
+  /** Policy files (globs allowed in the file name), relative to the config file, or URLs (https://, http:// on loopback). */
+  policies: z.array(policyEntry).default([]),
+  /** How often policy URLs are asked for a change (If-None-Match). */
+  policies_poll_ms: z.number().int().positive().default(30_000),
   /** The agent's identity: a JWT it presents, verified against a JWKS; its claims are jwt.claims in policies. */
   identity: z
     .strictObject({
@@ -190,6 +303,15 @@ export function isFederatedRoute(route: RouteConfig): route is FederatedRouteCon
   return route.servers !== undefined;
 }
 export type PriceOverride = Config['pricing'][number];
+
+/** What a protocol finds wrong with one field of a route (`field`: under routes.<name>). */
+export interface RouteProblem {
+  field: string;
+  message: string;
+}
+
+/** A protocol's own rules for its routes, beyond the schema (protocols/registry.ts: routeProblems). */
+export type RouteCheck = (route: RouteConfig) => RouteProblem[];
 
 /** The routes `tapwire run` serves when started without a config file. */
 export const BUILT_IN_ROUTES = {
@@ -233,9 +355,10 @@ export function formatPath(path: readonly PropertyKey[]): string {
 
 /**
  * Parses and validates config text. `source` names the file in errors. Every problem is
- * reported at once, each as `file:line:col: field.path: what was expected`.
+ * reported at once, each as `file:line:col: field.path: what was expected`. `checkRoute` adds
+ * the protocols' own rules (protocols/registry.ts: routeProblems), which config/ cannot see.
  */
-export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv = process.env): Config {
+export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv = process.env, checkRoute?: RouteCheck): Config {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -289,7 +412,7 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
     }
   }
   if (!result.success || messages.length > 0) throw new ConfigError(`invalid config\n${messages.join('\n')}`);
-  return checkRoutes(result.data, where);
+  return checkRoutes(result.data, where, checkRoute);
 }
 
 /** Where the deepest node on `path` that exists starts: a missing key's map, say. */
@@ -333,46 +456,39 @@ function allowedKeys(path: readonly PropertyKey[]): string {
 function unwrap(schema: z.ZodType): z.ZodType {
   let current = schema;
   while (current instanceof z.ZodDefault || current instanceof z.ZodOptional) current = current.unwrap() as z.ZodType;
+  // A route's schemas, one per protocol, all name the same keys: the first stands for them.
+  if (current instanceof z.ZodDiscriminatedUnion) return current.options[0] as z.ZodType;
   return current;
 }
 
-/** Cross-field rules the schema cannot say on its own. */
-function checkRoutes(config: Config, where: (path: readonly PropertyKey[]) => string): Config {
+/** Cross-field rules the schema cannot say on its own, and the protocols' own (`checkRoute`). */
+function checkRoutes(config: Config, where: (path: readonly PropertyKey[]) => string, checkRoute: RouteCheck | undefined): Config {
   const messages: string[] = [];
   for (const [name, route] of Object.entries(config.routes)) {
     const at = (field: string): string => `${where(['routes', name, field])}: routes.${name}.${field}`;
-    if (route.provider && route.protocol !== 'llm') {
-      messages.push(`${at('provider')}: only routes with protocol llm have a provider`);
-    }
-    if (route.add_stream_usage !== undefined && (route.protocol !== 'llm' || route.provider === 'anthropic')) {
-      messages.push(`${at('add_stream_usage')}: only routes with protocol llm in the OpenAI format have add_stream_usage`);
-    }
     if (route.require_identity && !config.identity) {
       messages.push(`${at('require_identity')}: there is no identity section to verify tokens with`);
     }
     if (route.require_identity && (route.command !== undefined || route.servers !== undefined)) {
       messages.push(`${at('require_identity')}: only routes with an upstream can require an identity`);
     }
-    if (route.signed_cards && route.protocol !== 'a2a') {
-      messages.push(`${at('signed_cards')}: only routes with protocol a2a have signed_cards`);
-    }
+    for (const problem of checkRoute?.(route) ?? []) messages.push(`${at(problem.field)}: ${problem.message}`);
     if (route.servers !== undefined) {
       messages.push(...federationProblems(config, name, where));
       continue;
     }
     for (const field of ['prefix', 'failure', 'list_timeout_ms'] as const) {
-      if (route[field] !== undefined) messages.push(`${at(field)}: only routes with servers (federated mcp routes) have ${field}`);
+      if (route[field] !== undefined) messages.push(`${at(field)}: ${NOT_HERE[field]}`);
     }
     if (route.upstream === undefined && route.command === undefined) {
       messages.push(`${at('upstream')}: missing: give the route an upstream (an http(s) URL) or a command (a stdio MCP server to run)`);
     } else if (route.upstream !== undefined && route.command !== undefined) {
       messages.push(`${at('command')}: give either upstream or command, not both`);
     } else if (route.command !== undefined) {
-      if (route.protocol !== 'mcp') messages.push(`${at('command')}: only routes with protocol mcp can run a command`);
       if (Object.keys(route.headers).length > 0) messages.push(`${at('headers')}: only routes with an upstream send headers`);
     } else {
       for (const field of ['args', 'env', 'cwd'] as const) {
-        if (route[field] !== undefined) messages.push(`${at(field)}: only routes with a command have ${field}`);
+        if (route[field] !== undefined) messages.push(`${at(field)}: ${NOT_HERE[field]}`);
       }
     }
   }
@@ -385,7 +501,6 @@ function federationProblems(config: Config, name: string, where: (path: readonly
   const route = config.routes[name]!;
   const at = (field: string): string => `${where(['routes', name, field])}: routes.${name}.${field}`;
   const problems: string[] = [];
-  if (route.protocol !== 'mcp') problems.push(`${at('servers')}: only routes with protocol mcp can federate servers`);
   for (const field of ['upstream', 'command', 'args', 'env', 'cwd'] as const) {
     if (route[field] !== undefined) problems.push(`${at(field)}: a route with servers has no ${field} (its servers do)`);
   }
@@ -398,14 +513,18 @@ function federationProblems(config: Config, name: string, where: (path: readonly
     seen.add(server);
     if (server === name) problems.push(`${entry}: a route cannot federate itself`);
     else if (!member) problems.push(`${entry}: there is no route ${server}; routes: ${Object.keys(config.routes).join(', ')}`);
-    else if (member.protocol !== 'mcp') problems.push(`${entry}: route ${server} has protocol ${member.protocol}; servers must be mcp routes`);
+    // Only mcp routes have servers (the schema says so): its members share its protocol.
+    else if (member.protocol !== route.protocol) problems.push(`${entry}: route ${server} has protocol ${member.protocol}; servers must be ${route.protocol} routes`);
     else if (member.servers !== undefined) problems.push(`${entry}: route ${server} is itself federated; servers must have an upstream or a command`);
   });
   return problems;
 }
 
-/** Loads a config file, or the defaults with the built-in routes when `path` is undefined. */
-export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * Loads a config file, or the defaults with the built-in routes when `path` is undefined;
+ * `checkRoute` as for parseConfig.
+ */
+export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env, checkRoute?: RouteCheck): Config {
   if (path === undefined) {
     return withBuiltInRoutes(configSchema.parse({}));
   }
@@ -416,9 +535,9 @@ export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = pr
   } catch (err) {
     throw new ConfigError(`cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
-  const config = parseConfig(text, path, env);
-  // Policy file patterns are relative to the config file, wherever tapwire runs from.
-  config.policies = config.policies.map((pattern) => resolve(dirname(file), pattern));
+  const config = parseConfig(text, path, env, checkRoute);
+  // Policy file patterns are relative to the config file, wherever tapwire runs from (URLs stay as written).
+  config.policies = config.policies.map((pattern) => (isPolicyUrl(pattern) ? pattern : resolve(dirname(file), pattern)));
   const jwt = config.identity?.jwt;
   if (jwt && !/^https?:\/\//.test(jwt.jwks)) jwt.jwks = resolve(dirname(file), jwt.jwks);
   return config;

@@ -9,7 +9,7 @@ import type { Exchange, ExchangeRecord } from '../core/exchange.js';
 import { isCelError, type Bindings } from './cel.js';
 import { buildContext, type ContextSource } from './context.js';
 import type { CompiledRule, PolicyFile, RedactSpec } from './file.js';
-import { SlidingWindows } from './limits.js';
+import { localCounters, type LimitCounter, type LimitCounters } from './limits.js';
 import { redactRecord } from './redact.js';
 import type { Phase } from './vocabulary.js';
 
@@ -51,21 +51,25 @@ function keyText(value: unknown): string {
 }
 
 export class PolicySet {
-  private readonly windows = new Map<string, SlidingWindows>();
+  private readonly windows = new Map<string, LimitCounter>();
   /** Rules evaluated when a record is written: token budgets to charge, audits, redactions, unenforced response rules. */
   private readonly reviewed: boolean;
 
-  /** `previous`: the set this one replaces (a reload); limit rules with the same name, file and window keep their counts. */
+  /**
+   * `previous`: the set this one replaces (a reload); limit rules with the same name, file and
+   * window keep their counts. `counters`: where limit rules count (limits.redis: the fleet's Redis).
+   */
   constructor(
     readonly files: readonly PolicyFile[],
     previous?: PolicySet,
+    counters: LimitCounters = localCounters,
   ) {
     const before = new Map(previous?.rules().map((r) => [r.id, r]));
     for (const rule of this.rules()) {
       if (!rule.limit) continue;
       const old = before.get(rule.id);
       const kept = old?.limit?.windowMs === rule.limit.windowMs && old.limit.kind === rule.limit.kind ? previous!.windows.get(rule.id) : undefined;
-      this.windows.set(rule.id, kept ?? new SlidingWindows(rule.limit.windowMs));
+      this.windows.set(rule.id, kept ?? counters({ name: rule.name, kind: rule.limit.kind, windowMs: rule.limit.windowMs }));
     }
     this.reviewed = this.rules().some((r) => r.action === 'audit' || r.action === 'redact' || r.limit?.kind === 'tokens' || r.phase === 'response');
   }
@@ -103,7 +107,7 @@ export class PolicySet {
   decide(phase: Phase, bindings: Bindings, now: number, count = true): Decision {
     const protocol = String(bindings.protocol);
     const findings: Finding[] = [];
-    const counted: { windows: SlidingWindows; key: string }[] = [];
+    const counted: { windows: LimitCounter; key: string }[] = [];
     let firstAllow: string | null = null;
     for (const file of this.files) {
       let decided: Omit<Decision, 'findings'> | null = null;

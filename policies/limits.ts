@@ -1,7 +1,28 @@
 // Sliding-window counters for limit rules: requests counted when a call is let through,
 // tokens charged with the real usage when the response ends. A key is refused while the
 // window holds its full allowance, and told when enough of it will have slid out. Each key
-// keeps a running total, so a check costs the same however busy the window is.
+// keeps a running total, so a check costs the same however busy the window is. A rule counts
+// through a LimitCounter: these windows in the process, or the fleet's shared ones (policies/redis/).
+
+/** Where one limit rule counts its keys' use. Both calls are synchronous: a decision never waits on a counter. */
+export interface LimitCounter {
+  /** Null when a call that uses `next` more stays within `allowance`; otherwise the seconds (at least 1) to wait. */
+  retryAfter(key: string, now: number, allowance: number, next: number): number | null;
+  add(key: string, now: number, amount: number): void;
+}
+
+/** What identifies a limit rule's counter across sidecars: its name, what it counts and over how long. */
+export interface LimitIdentity {
+  name: string;
+  kind: 'requests' | 'tokens';
+  windowMs: number;
+}
+
+/** Makes each limit rule's counter (by default SlidingWindows in this process). */
+export type LimitCounters = (rule: LimitIdentity) => LimitCounter;
+
+export const localCounters: LimitCounters = (rule) => new SlidingWindows(rule.windowMs);
+
 interface Entry {
   at: number;
   amount: number;
@@ -14,7 +35,7 @@ interface Window {
   total: number;
 }
 
-export class SlidingWindows {
+export class SlidingWindows implements LimitCounter {
   private readonly windows = new Map<string, Window>();
 
   constructor(private readonly windowMs: number) {}

@@ -1,9 +1,9 @@
 // The plain HTTP protocol handler: any other API, its bodies streamed through and each call
-// recorded as one HTTP exchange.
+// recorded as one HTTP exchange, judged by the policies on its request line and headers.
 import type { RouteConfig } from '../config/config.js';
 import { PlainHttpObserver } from './observer.js';
-import type { Decision, PolicySet } from '../policies/engine.js';
-import { httpError, identityRequired, type Admission, type GateCall, type PolicyGate } from './policy-gate.js';
+import { stamp, type Decision, type PolicySet } from '../policies/engine.js';
+import { httpError, identityRequired, unchanged, type Admission, type GateCall, type PolicyGate } from './policy-gate.js';
 import type { CallFacts, HandlerEnvironment, Observation, ProtocolCall, ProtocolHandler } from './protocol.js';
 
 /** A plain HTTP call's facts: its request line and headers (its body is not read). */
@@ -30,8 +30,20 @@ class HttpCallFacts implements CallFacts {
   }
 
   admit(gate: PolicyGate, set: PolicySet, call: GateCall): Admission | null {
-    return gate.gateRequest(set, call);
+    return gateHttp(gate, set, call);
   }
+}
+
+/** The request-phase decision on a call judged by its HTTP request alone. */
+function gateHttp(gate: PolicyGate, set: PolicySet, call: GateCall): Admission | null {
+  if (!set.applies('request', 'http')) return unchanged;
+  const decision = set.decide('request', gate.context(call, { exchange: call.exchange, request: { headers: call.req.headers }, path: call.path, routeUpstream: call.route.config.upstream }), Date.now());
+  if (decision.outcome === 'allow') {
+    stamp(call.exchange, decision);
+    return unchanged;
+  }
+  gate.refuse(call, call.exchange, decision, httpError(decision), null);
+  return null;
 }
 
 export class HttpHandler implements ProtocolHandler {

@@ -11,8 +11,7 @@ import type { HeaderMap } from '../core/headers.js';
 import type { ExchangeObserver, RecordSink } from './observer.js';
 import type { Route } from './route.js';
 import type { McpTracker } from './mcp/tracker.js';
-import type { LegacyStream } from './mcp/legacy-sse.js';
-import type { Admission, GateCall, PolicyGate } from './policy-gate.js';
+import type { Admission, AnswerChannel, GateCall, PolicyGate } from './policy-gate.js';
 import type { Decision, PolicySet } from '../policies/engine.js';
 
 /** A route's protocol, as its configuration names it. */
@@ -58,8 +57,8 @@ export interface CallFacts {
   identityRefusal(message: string): unknown;
   /** The protocol's part of the gate: the request-phase decision, and what reviews the answer. */
   admit(gate: PolicyGate, set: PolicySet, call: GateCall): Admission | null;
-  /** Legacy HTTP+SSE: the session's GET stream, where the answers to this POST travel (the POST itself gets 202). */
-  readonly answerStream?: LegacyStream | null;
+  /** Where the answers to this call travel when not on its own response (MCP's legacy HTTP+SSE: the session's GET stream; the POST itself gets 202). */
+  readonly answerStream?: AnswerChannel | null;
 }
 
 /** An answer to a request at the sidecar's root that names no route (see ProtocolHandler.atRoot). */

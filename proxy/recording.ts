@@ -1,14 +1,15 @@
 // The path every finished record takes, shared by `tapwire run` and `tapwire wrap`: policy
-// files (compiled, then watched), the record store's writer (and, with store.central, the
-// shipper of what it commits to the central record), telemetry, and the sink: a list
-// of stages run in order on each record, built in one place (recordStages) from the config.
+// files and URLs (compiled, then watched or polled), the shared limits (limits.redis), the
+// record store's writer (and, with store.central, the shipper of what it commits to the
+// central record), telemetry, and the sink: a list of stages run in order on each record,
+// built in one place (recordStages) from the config.
 // The policies' review runs on the whole bodies (so its redactions reach both the store and
 // the spans) before they are cut to store.max_body_bytes. A new exporter is one more stage.
 import { startRecordWriter } from '../store/open.js';
 import type { RecordWriter } from '../store/record-store.js';
 import { Shipper } from '../store/shipper.js';
-import type { PolicyGate } from '../protocols/policy-gate.js';
 import { watchPolicies, type PolicyWatcher } from '../policies/watch.js';
+import { SharedLimits } from '../policies/redis/shared-limits.js';
 import type { Config } from '../config/config.js';
 import { reviewKeepingBytes } from '../core/binary-bodies.js';
 import type { ExchangeRecord, Payload } from '../core/exchange.js';
@@ -17,44 +18,42 @@ import type { Logger } from '../core/log.js';
 import type { RecordSink } from '../protocols/observer.js';
 import { Telemetry, type TelemetryOptions } from '../telemetry/telemetry.js';
 import { PROTOCOL_TELEMETRY } from '../protocols/telemetry-table.js';
+import { PROTOCOL_CONTEXTS } from '../protocols/registry.js';
 import { redactQueryCredentials } from '../core/url-credentials.js';
 
 /** One step of a finished record's path; it may change the record in place for the stages after it. */
 export type RecordStage = (record: ExchangeRecord) => void;
 
 interface StageParts {
-  /** The policy gate, once it exists (it is made after the sink it records through). */
-  gate: () => PolicyGate | null;
+  /** The policy files, when the config has any. */
+  policies: PolicyWatcher | null;
   writer: RecordWriter;
   telemetry: Telemetry;
-  /** The caller's last stage (the sidecar's log line). */
-  afterRecord?: RecordStage;
+  /** Where each exchange's one-line summary goes (`tapwire run`'s log at info), or null. */
+  exchangeLog: Logger | null;
 }
 
 /** The stages, in order: each sees the record as the ones before it left it. */
-function recordStages(config: Config, { gate, writer, telemetry, afterRecord }: StageParts): RecordStage[] {
+function recordStages(config: Config, { policies, writer, telemetry, exchangeLog }: StageParts): RecordStage[] {
   const maxBodyBytes = config.store.max_body_bytes;
+  const source = { agentLabels: config.agent.labels, protocols: PROTOCOL_CONTEXTS };
   return [
     markReplay,
     redactQueryCredentials,
-    // Redact rules see the whole bodies; only then are they cut to what the store keeps.
-    (record) => {
-      const current = gate();
-      if (current) reviewKeepingBytes(record, (r) => current.review(r));
-    },
+    // The record-time rules (token charges, audits, redactions); the live decisions came with
+    // the record. Redact rules see the whole bodies; only then are they cut to what the store keeps.
+    ...(policies ? [(record: ExchangeRecord) => reviewKeepingBytes(record, (r) => policies.current.review(r, source))] : []),
     (record) => {
       truncateBody(record.request, maxBodyBytes);
       truncateBody(record.response, maxBodyBytes);
     },
     (record) => writer.record(record),
     (record) => telemetry.record(record),
-    ...(afterRecord ? [afterRecord] : []),
+    ...(exchangeLog ? [logLine(exchangeLog)] : []),
   ];
 }
 
 export class Recording {
-  /** Set once the policy gate exists (the gate itself records through `sink`). */
-  gate: PolicyGate | null = null;
   /** Credential headers never stored in clear: the built-in ones and `store.redact_headers`. */
   readonly redacted: ReadonlySet<string>;
   readonly sink: RecordSink;
@@ -62,13 +61,15 @@ export class Recording {
   private constructor(
     config: Config,
     readonly policies: PolicyWatcher | null,
+    /** limits.redis: the fleet's shared limit counters. */
+    private readonly sharedLimits: SharedLimits | null,
     readonly recorder: RecordWriter,
     readonly shipper: Shipper | null,
     readonly telemetry: Telemetry,
-    afterRecord: RecordStage | undefined,
+    exchangeLog: Logger | null,
   ) {
     this.redacted = new Set([...DEFAULT_REDACTED, ...config.store.redact_headers.map((h) => h.toLowerCase())]);
-    const stages = recordStages(config, { gate: () => this.gate, writer: recorder, telemetry, afterRecord });
+    const stages = recordStages(config, { policies, writer: recorder, telemetry, exchangeLog });
     this.sink = (record) => {
       for (const stage of stages) stage(record);
     };
@@ -79,9 +80,16 @@ export class Recording {
     config: Config,
     log: Logger,
     env: NodeJS.ProcessEnv,
-    options: { telemetry?: TelemetryOptions; afterRecord?: RecordStage } = {},
+    options: { telemetry?: TelemetryOptions; logExchanges?: boolean } = {},
   ): Promise<Recording> {
-    const policies = watchPolicies(config.policies, log);
+    const sharedLimits = config.limits.redis ? await SharedLimits.open(config.limits.redis, log) : null;
+    let policies: PolicyWatcher | null;
+    try {
+      policies = await watchPolicies(config.policies, log, { counters: sharedLimits?.counters, pollMs: config.policies_poll_ms });
+    } catch (err) {
+      await sharedLimits?.close();
+      throw err;
+    }
     const recorder = await startRecordWriter(config.store.path, {
       flushIntervalMs: config.store.flush_interval_ms,
       bufferLimit: config.store.buffer_records,
@@ -93,15 +101,17 @@ export class Recording {
       onWarning: (message) => log.error({ db: config.store.path }, message),
       retentionDays: config.store.retention_days,
       onRetention: (deleted) => log.info({ db: config.store.path, deleted, retention_days: config.store.retention_days }, 'store: exchanges past store.retention_days deleted'),
-    }).catch((err: unknown) => {
+    }).catch(async (err: unknown) => {
       policies?.close();
+      await sharedLimits?.close();
       throw err;
     });
     const shipper = config.store.central ? startShipper(config, log) : null;
     const telemetry = new Telemetry(config, env, log, PROTOCOL_TELEMETRY, options.telemetry);
     telemetry.watchStore(() => recorder.getStats());
     if (shipper) telemetry.watchShipping(() => shipper.getStats());
-    return new Recording(config, policies, recorder, shipper, telemetry, options.afterRecord);
+    if (sharedLimits) telemetry.watchSharedLimits(() => sharedLimits.stats());
+    return new Recording(config, policies, sharedLimits, recorder, shipper, telemetry, options.logExchanges ? log : null);
   }
 
   /**
@@ -112,6 +122,8 @@ export class Recording {
   async close(telemetryDeadlineMs: number): Promise<void> {
     this.policies?.close();
     await this.recorder.close();
+    // After the record: its last reviews charged their tokens.
+    await this.sharedLimits?.close();
     // What the writer committed last is shipped if the central record takes it in time; the rest ships at the next start.
     await this.shipper?.close(telemetryDeadlineMs);
     await this.telemetry.close(telemetryDeadlineMs);
@@ -153,4 +165,27 @@ function truncateBody(payload: Payload | null, maxBodyBytes: number): void {
   if (!payload?.body || payload.body.length <= maxBodyBytes) return;
   payload.body = Buffer.from(payload.body.subarray(0, maxBodyBytes));
   payload.truncated = true;
+}
+
+/** The log stage: one line per exchange at info (nothing is built when info is off). */
+function logLine(log: Logger): RecordStage {
+  return ({ exchange: e }) => {
+    if (!log.isLevelEnabled('info')) return;
+    log.info(
+      {
+        id: e.id,
+        route: e.route,
+        method: e.method,
+        target: e.target,
+        status: e.status,
+        http_status: e.http_status,
+        input_tokens: e.input_tokens,
+        output_tokens: e.output_tokens,
+        cost_usd: e.cost_usd,
+        duration_ms: e.duration_ms === null ? null : Math.round(e.duration_ms * 10) / 10,
+        ...(e.error_code ? { error_code: e.error_code } : {}),
+      },
+      'exchange',
+    );
+  };
 }

@@ -8,8 +8,10 @@
 // to list requests are filtered: the relays then move whole lines.
 import { randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
-import { AnswerReviews, PolicyGate } from '../protocols/policy-gate.js';
+import { PolicyGate } from '../protocols/policy-gate.js';
 import { PROTOCOL_CONTEXTS } from '../protocols/registry.js';
+import { AnswerReviews } from '../protocols/mcp/answer-review.js';
+import { admitMessage, admitUnreadable } from '../protocols/mcp/gate.js';
 import { ConfigError, eventLimitsOf, type Config } from '../config/config.js';
 import { redactHeaders } from '../core/headers.js';
 import { CONNECTION_CLOSED, errorResponse, INVALID_REQUEST, parseJsonRpc } from '../core/jsonrpc.js';
@@ -18,7 +20,7 @@ import { Recording } from './recording.js';
 import { readLine, trackLine, type Line } from '../protocols/mcp/stdio-lines.js';
 import { describeExit, exitStatus, StdioServerProcess, type ProcessExit, type StdioCommand } from '../protocols/mcp/stdio-process.js';
 import { relayLines, type LineFate } from '../protocols/mcp/stdio-relay.js';
-import { McpTracker, type McpSession } from '../protocols/mcp/tracker.js';
+import { McpTracker, type McpDecisions, type McpSession } from '../protocols/mcp/tracker.js';
 
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 
@@ -54,7 +56,6 @@ export async function runWrap({ config, routeName, command, log }: WrapOptions):
   const recording = await Recording.open(config, log, process.env, { telemetry: { wrapRoute: routeName } });
   const { policies, telemetry, sink } = recording;
   const gate = policies ? new PolicyGate(() => policies.current, { agentLabels: config.agent.labels, identity: null, redact: (headers) => redactHeaders(headers, recording.redacted), sink, protocols: PROTOCOL_CONTEXTS }) : null;
-  recording.gate = gate;
   const tracker = new McpTracker({
     agent: config.agent.name,
     route: routeName,
@@ -75,27 +76,31 @@ export async function runWrap({ config, routeName, command, log }: WrapOptions):
   const reviews = new AnswerReviews();
   const fromClient = (line: Line): LineFate => {
     const read = readLine(line);
+    /** The policies' decisions on the line, recorded with it. */
+    let decisions: McpDecisions | null = null;
     if (gate && read.kind === 'message' && read.message.kind === 'request') {
       const request = read.message;
-      const admission = gate.admitMessage({ agent: config.agent.name, route: routeName, sessionId: session.sessionId, request, body: line.bytes, headers: {}, httpStatus: null });
+      const admission = admitMessage(gate, { agent: config.agent.name, route: routeName, sessionId: session.sessionId, request, body: line.bytes, headers: {}, httpStatus: null });
       if ('refusal' in admission) {
         // Written between two whole lines of the server's: the server-to-client relay holds partial ones.
         if (!stdout.destroyed) stdout.write(`${JSON.stringify(admission.refusal)}\n`);
         return null;
       }
       if (admission.review) reviews.expect(request.id, admission.review);
+      decisions = admission.decisions;
     }
     const batch = gate && read.kind === 'invalid' ? parseJsonRpc(line.bytes.toString('utf8')) : null;
     if (gate && read.kind === 'invalid' && !(batch?.ok && batch.batch)) {
       // A line tapwire cannot read (not JSON, nested too deep, too long): no rule can judge
       // it, so with request-phase rules it never reaches the server.
-      const refused = gate.admitUnreadable({ agent: config.agent.name, route: routeName, sessionId: session.sessionId, body: line.bytes, headers: {}, httpStatus: null }, read.reason, true);
-      if (refused) {
-        if (!stdout.destroyed) stdout.write(`${JSON.stringify(refused.refusal)}\n`);
+      const admitted = admitUnreadable(gate, { agent: config.agent.name, route: routeName, sessionId: session.sessionId, body: line.bytes, headers: {}, httpStatus: null }, read.reason);
+      if ('refusal' in admitted) {
+        if (!stdout.destroyed) stdout.write(`${JSON.stringify(admitted.refusal)}\n`);
         return null;
       }
+      decisions = admitted.decisions;
     }
-    trackLine(tracker, session, 'client_to_server', read, { headers: {}, bytes: line.bytes });
+    trackLine(tracker, session, 'client_to_server', read, { headers: {}, bytes: line.bytes, decisions });
     if (batch?.ok && batch.batch) {
       // Stdio MCP has no batches, and a batch cannot be judged as one message: under
       // policies its requests are answered with an error instead of reaching the server.

@@ -109,16 +109,20 @@ export interface Page {
   examined: number;
 }
 
-/** Counts over a run of exchanges (the TUI's stats bar). */
-export interface TotalsSlice {
+/** Counts over exchanges (the TUI's stats bar). */
+export interface ExchangeCounts {
   exchanges: number;
   errors: number;
   denied: number;
-  /** LLM calls' tokens in and out. */
+  /** LLM calls' tokens in and out (the provider's usage, or tapwire's estimate where it gave none). */
   llmTokens: number;
-  /** MCP messages' estimated tokens, agent-facing exchanges only (no parent). */
+  /** MCP messages' estimated tokens (what they cost the agent's context), agent-facing exchanges only (no parent). */
   mcpTokens: number;
   costUsd: number;
+}
+
+/** The counts of a run of exchanges after a given id. */
+export interface TotalsSlice extends ExchangeCounts {
   /** The newest id counted (null when there was nothing). */
   newest: string | null;
   /** False when rows were left past `maxRows`. */

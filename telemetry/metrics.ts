@@ -4,7 +4,8 @@
 // conventions' bucket boundaries and low-cardinality attributes only. Pushed over
 // OTLP/HTTP when an endpoint is set, and served in Prometheus text format at
 // GET /_tapwire/metrics. The store's health (failed writes, dropped and buffered records) is
-// observed from the recorder, and failed OTLP exports (of spans and of these metrics) are counted.
+// observed from the recorder, the shared limits' Redis from its client (limits.redis), and
+// failed OTLP exports (of spans and of these metrics) are counted.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Counter } from '@opentelemetry/api';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
@@ -40,6 +41,12 @@ export interface ShippingStats {
   backlog: number;
   lagMs: number;
   failures: number;
+}
+
+/** What the shared-limit metrics read (limits.redis): Redis in use now, and how many times it stopped being. */
+export interface SharedLimitStats {
+  available: boolean;
+  outages: number;
 }
 
 export class ExchangeMetrics {
@@ -140,6 +147,27 @@ export class ExchangeMetrics {
         observer.observe(failures, now.failures);
       },
       [backlog, lag, shipped, failures],
+    );
+  }
+
+  /** Shared limits' health, read when metrics are collected: Redis in use (1) or not (0), and its outages. */
+  watchSharedLimits(stats: () => SharedLimitStats): void {
+    const meter = this.provider.getMeter('tapwire');
+    const available = meter.createObservableGauge('tapwire.limits.redis.available', {
+      unit: '1',
+      description: 'Whether limits count in Redis (1) or follow limits.redis.on_unavailable (0)',
+    });
+    const outages = meter.createObservableCounter('tapwire.limits.redis.outages', {
+      unit: '{outage}',
+      description: 'Times Redis became unavailable to the shared limits (refused, closed or timed out)',
+    });
+    meter.addBatchObservableCallback(
+      (observer) => {
+        const now = stats();
+        observer.observe(available, now.available ? 1 : 0);
+        observer.observe(outages, now.outages);
+      },
+      [available, outages],
     );
   }
 

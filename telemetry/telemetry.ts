@@ -21,7 +21,7 @@ import type { ProtocolTelemetryTable } from './protocol-telemetry.js';
 import { telemetrySettings, type TelemetrySettings } from '../config/telemetry.js';
 import { TraceStarter } from '../core/trace-context.js';
 import { ExportFailures } from './export-failures.js';
-import { ExchangeMetrics, type ShippingStats, type StoreStats } from './metrics.js';
+import { ExchangeMetrics, type SharedLimitStats, type ShippingStats, type StoreStats } from './metrics.js';
 import { SpanExport } from './spans.js';
 
 /** The path on the sidecar's listener that serves the metrics in Prometheus text format. */
@@ -117,6 +117,11 @@ export class Telemetry {
 
   watchShipping(stats: () => ShippingStats): void {
     this.metrics?.watchShipping(stats);
+  }
+
+  /** Exposes whether the fleet's Redis (limits.redis) is in use, and its outages, as metrics. */
+  watchSharedLimits(stats: () => SharedLimitStats): void {
+    this.metrics?.watchSharedLimits(stats);
   }
 
   /** Serves GET /_tapwire/metrics; false when the Prometheus endpoint is off. */

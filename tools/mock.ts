@@ -19,7 +19,7 @@ import { selectRecords } from './select.js';
 import type { Config } from '../config/config.js';
 import type { ExchangeEvent, ExchangeRecord, Protocol } from '../core/exchange.js';
 import { forwardableHeaders } from '../core/headers.js';
-import { splitListen } from '../proxy/sidecar.js';
+import { splitListen } from '../proxy/listener.js';
 import { a2aMock } from './mock/a2a.js';
 import { llmMock } from './mock/llm.js';
 import { mcpMock } from './mock/mcp.js';

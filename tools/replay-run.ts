@@ -11,6 +11,7 @@ import { compileFilter, SelectionError } from './select.js';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { newExchangeId } from '../core/exchange.js';
 import { createLogger } from '../core/log.js';
+import { routeProblems } from '../protocols/registry.js';
 import { startSidecar } from '../proxy/sidecar.js';
 import { isCentralLocation } from '../store/open.js';
 import { Shipper } from '../store/shipper.js';
@@ -80,7 +81,7 @@ function parsePaths(entries: readonly string[]): Record<string, string> {
 export async function runReplay(opts: ReplayCliOptions, out: NodeJS.WritableStream): Promise<ReplayResult[]> {
   if (opts.ids.length === 0 && !opts.filter) throw new SelectionError('name the exchanges to replay: ids, or --filter CEL');
   if (opts.route && opts.to) throw new SelectionError('--route and --to are alternatives: --to sends to a running sidecar, which routes as recorded');
-  const config = loadConfig(opts.config);
+  const config = loadConfig(opts.config, process.env, routeProblems);
   if (opts.route && !config.routes[opts.route]) throw new ConfigError(`--route ${opts.route}: the config has no such route (routes: ${Object.keys(config.routes).join(', ')})`);
   const common: Omit<ReplayOptions, 'sidecarUrl'> = {
     db: opts.db,

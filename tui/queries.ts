@@ -2,17 +2,9 @@
 // what is new), per-second request and token rates for the sparklines, sessions with their
 // totals, and the messages related to an exchange in its session.
 import type { Exchange } from '../core/exchange.js';
-import type { RecordReader, SessionSummary } from '../store/record-store.js';
+import type { ExchangeCounts, RecordReader, SessionSummary } from '../store/record-store.js';
 
-export interface Totals {
-  exchanges: number;
-  errors: number;
-  denied: number;
-  /** LLM calls' tokens in and out (the provider's usage, or tapwire's estimate where it gave none). */
-  llmTokens: number;
-  /** MCP messages' estimated tokens (what they cost the agent's context), agent-facing exchanges only. */
-  mcpTokens: number;
-  costUsd: number;
+export interface Totals extends ExchangeCounts {
   /** The newest id counted: the next update counts only rows after it. */
   countedTo: string;
 }

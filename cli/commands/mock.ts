@@ -7,6 +7,7 @@ import { DEFAULT_LLM_IGNORED } from '../../tools/replay-match.js';
 import { compileFilter } from '../../tools/select.js';
 import { listenOption } from '../options.js';
 import { ConfigError, loadConfig } from '../../config/config.js';
+import { routeProblems } from '../../protocols/registry.js';
 import { startMock } from '../../tools/mock.js';
 
 interface MockCliOptions {
@@ -30,7 +31,7 @@ export function mockCommand(): Command {
     .option('--filter <cel>', 'serve only exchanges this CEL expression is true for')
     .option('-c, --config <file>', "tapwire.yaml: the routes' upstreams (for --on-miss forward, with their credentials), base paths and add_stream_usage")
     .action(async (opts: MockCliOptions) => {
-      const config = opts.config ? loadConfig(opts.config) : null;
+      const config = opts.config ? loadConfig(opts.config, process.env, routeProblems) : null;
       if (opts.onMiss === 'forward' && !config) throw new ConfigError('--on-miss forward needs --config: the routes\' upstreams come from it');
       const ignored = opts.ignore.length > 0 ? opts.ignore : DEFAULT_LLM_IGNORED;
       const mock = await startMock({

@@ -5,6 +5,7 @@ import { Command, Option } from 'commander';
 import { listenOption } from '../options.js';
 import { configToRun, loadConfig } from '../../config/config.js';
 import { createLogger } from '../../core/log.js';
+import { routeProblems } from '../../protocols/registry.js';
 import { startSidecar } from '../../proxy/sidecar.js';
 
 export function runCommand(): Command {
@@ -18,7 +19,7 @@ export function runCommand(): Command {
     .option('--insecure-listen', 'allow listening off loopback without auth.tokens / admin.token (warned at every start)')
     .action(async (opts: { config?: string | false; listen?: string; db?: string; logLevel?: string; insecureListen?: boolean }) => {
       const chosen = configToRun(opts.config);
-      const config = loadConfig(chosen.file ?? undefined);
+      const config = loadConfig(chosen.file ?? undefined, process.env, routeProblems);
       if (opts.listen) config.listen = opts.listen;
       if (opts.db) config.store.path = opts.db;
       if (opts.logLevel) config.log.level = opts.logLevel as typeof config.log.level;

@@ -3,6 +3,7 @@
 import { Command, Option } from 'commander';
 import { configForCommand, loadConfig } from '../../config/config.js';
 import { createLogger } from '../../core/log.js';
+import { routeProblems } from '../../protocols/registry.js';
 import { runWrap, wrapCommand } from '../../proxy/wrap.js';
 
 export function wrapCliCommand(): Command {
@@ -22,7 +23,7 @@ export function wrapCliCommand(): Command {
       )
       .argument('[command...]', "the server's command and arguments; default: the route's command")
       .action(async (commandLine: string[], opts: { route: string; config?: string; db?: string; logLevel: string }) => {
-        const config = opts.config ? loadConfig(opts.config) : configForCommand(opts.route, commandLine[0] ?? '', commandLine.slice(1));
+        const config = opts.config ? loadConfig(opts.config, process.env, routeProblems) : configForCommand(opts.route, commandLine[0] ?? '', commandLine.slice(1));
         if (opts.db) config.store.path = opts.db;
         const command = wrapCommand(config, opts.route, commandLine);
         const log = createLogger(opts.logLevel, process.stderr);

@@ -1,14 +1,15 @@
 // The A2A flow's entry points for the sidecar: card discovery at the sidecar's root (clients
 // given `http://tapwire/planner` without a trailing slash look for the card at the root),
 // the pre-0.3 `agent.json` path mapped to `agent-card.json` when the upstream has no
-// agent.json, and one observer per call, sharing what is known of each route's agent.
+// agent.json, what a call is (read once, for the gate and the observer), and one observer per
+// call, sharing what is known of each route's agent.
 import type { IncomingMessage } from 'node:http';
 import type { Route } from '../route.js';
 import type { RecordSink } from '../observer.js';
 import { AgentDirectory } from './directory.js';
 import { A2aObserver } from './observer.js';
 import { CardSignatureVerifier } from './signatures.js';
-import { AGENT_CARD_PATH, OLD_AGENT_CARD_PATH, versionHeader } from './wire.js';
+import { AGENT_CARD_PATH, describeCall, OLD_AGENT_CARD_PATH, versionHeader, type A2aCall } from './wire.js';
 
 export type RootCardAnswer =
   | { kind: 'route'; name: string; rest: string }
@@ -39,7 +40,8 @@ export interface PrepareInput {
   route: Route;
   /** The path and query after the route segment. */
   rest: string;
-  body: Buffer | null;
+  /** What the call is (see describe). */
+  call: A2aCall;
   sink: RecordSink;
 }
 
@@ -53,8 +55,19 @@ export class A2aFlow {
     this.verifier = new CardSignatureVerifier(options.keyFetchTimeoutMs);
   }
 
+  /** What kind of A2A call a request is (`path`: under the route, without the query), with what is known of the route's agent. */
+  describe(req: IncomingMessage, route: Route, path: string, body: Buffer | null): A2aCall {
+    return describeCall({
+      httpMethod: req.method ?? 'GET',
+      path,
+      a2aVersion: versionHeader(req.headers['a2a-version']),
+      body,
+      restBases: this.directory.restPaths(route.name),
+    });
+  }
+
   /** The observer for one call, and the path to forward it to (agent.json may become agent-card.json). */
-  async prepare({ req, route, rest, body, sink }: PrepareInput): Promise<{ observer: A2aObserver; path: string }> {
+  async prepare({ req, route, rest, call, sink }: PrepareInput): Promise<{ observer: A2aObserver; path: string }> {
     const httpMethod = req.method ?? 'GET';
     const [pathOnly, query] = splitQuery(rest);
     let path = rest;
@@ -65,10 +78,8 @@ export class A2aFlow {
     }
     const observer = new A2aObserver({
       route,
-      httpMethod,
-      path: pathOnly,
+      call,
       a2aVersion: versionHeader(req.headers['a2a-version']),
-      body,
       routeUrl: `${publicOrigin(req)}/${encodeURIComponent(route.name)}`,
       signedCards: route.config.signed_cards ?? 'strip',
       directory: this.directory,

@@ -1,21 +1,29 @@
 // The A2A protocol handler: the agent card served at the sidecar's root when one A2A route
-// can serve it, and one observer per call from the route's flow (A2aFlow), which shares what
-// is known of each route's agent.
+// can serve it, each call described once (binding, version, v1.0 method) for the policy gate
+// and the observer, and one observer per call from the route's flow (A2aFlow), which shares
+// what is known of each route's agent.
 import { isCommandRoute, type RouteConfig } from '../../config/config.js';
 import type { CallFacts, HandlerEnvironment, Observation, ProtocolCall, ProtocolHandler, RootAnswer } from '../protocol.js';
 import { jsonRpcRefusal } from '../refusal.js';
 import { A2aFlow, isRootCardRequest, rootCard } from './flow.js';
-import { describeCall, versionHeader } from './wire.js';
+import type { A2aCall } from './wire.js';
 import type { Decision, PolicySet } from '../../policies/engine.js';
-import { EMPTY_JSONRPC, identityRequired, unreadableJson, unreadableRefusal, type Admission, type GateCall, type PolicyGate } from '../policy-gate.js';
+import { EMPTY_JSONRPC, unreadableRefusal } from '../jsonrpc-gate.js';
+import { identityRequired, unreadableJson, type Admission, type GateCall, type PolicyGate } from '../policy-gate.js';
+import { gateA2a } from './gate.js';
 
-/** An A2A call's facts. */
+/** An A2A call's facts: what the call is, read once. */
 export class A2aCallFacts implements CallFacts {
+  /** The call's binding, version and v1.0 method, shared by the gate and the observer. */
+  readonly described: A2aCall;
+
   constructor(
     readonly call: ProtocolCall,
     private readonly flow: A2aFlow,
     private readonly env: HandlerEnvironment,
-  ) {}
+  ) {
+    this.described = flow.describe(call.req, call.route, call.path, call.readable);
+  }
 
   unreadable(): string | null {
     const { readable, cannotRead } = this.call;
@@ -23,13 +31,7 @@ export class A2aCallFacts implements CallFacts {
     if (cannotRead !== null) return cannotRead;
     if (readable.length > 0) return unreadableJson(readable);
     // An HTTP+JSON operation may have no body (e.g. a task's cancel); a JSON-RPC POST may not.
-    return this.restMethod() !== null ? null : EMPTY_JSONRPC;
-  }
-
-  /** The A2A method of an HTTP+JSON call with no body; null for anything else. */
-  private restMethod(): string | null {
-    const { req, path, readable } = this.call;
-    return describeCall({ httpMethod: req.method ?? 'GET', path, a2aVersion: versionHeader(req.headers['a2a-version']), body: readable }).method;
+    return this.described.method !== null ? null : EMPTY_JSONRPC;
   }
 
   unreadableRefusal(decision: Decision): unknown {
@@ -41,12 +43,12 @@ export class A2aCallFacts implements CallFacts {
   }
 
   admit(gate: PolicyGate, set: PolicySet, call: GateCall): Admission | null {
-    return gate.gateJsonRpc(set, call);
+    return gateA2a(gate, set, call, this);
   }
 
   observe(): Promise<Observation> {
     const { call } = this;
-    return this.flow.prepare({ req: call.req, route: call.route, rest: call.rest, body: call.readable, sink: this.env.sink });
+    return this.flow.prepare({ req: call.req, route: call.route, rest: call.rest, call: this.described, sink: this.env.sink });
   }
 }
 

@@ -14,7 +14,7 @@ import { isAgentCard, isSigned, rewriteCard, type UrlMapping } from './card.js';
 import type { AgentDirectory } from './directory.js';
 import { errorFacts, payloadFacts, requestFacts, type A2aError, type PayloadFacts, type RequestFacts, type TaskState } from './facts.js';
 import type { CardSignatureVerifier, SignatureCheck } from './signatures.js';
-import { CARD_METHODS, describeCall, type A2aCall } from './wire.js';
+import { CARD_METHODS, type A2aCall } from './wire.js';
 import { parseJson } from '../../core/json-body.js';
 
 /** What a route does with a signed card: strip its signatures and rewrite it, or pass it unmodified. */
@@ -28,11 +28,9 @@ const NAME_WAIT_MS = 2000;
 
 export interface A2aObserverOptions {
   route: Route;
-  httpMethod: string;
-  /** The path after the route segment, without the query. */
-  path: string;
+  /** What the call is (A2aCallFacts: described once, shared with the gate). */
+  call: A2aCall;
   a2aVersion: string | null;
-  body: Buffer | null;
   /** Where the agent reaches this route on tapwire, e.g. http://127.0.0.1:4100/planner */
   routeUrl: string;
   signedCards: SignedCardMode;
@@ -70,13 +68,7 @@ export class A2aObserver implements ExchangeObserver {
 
   constructor(private readonly options: A2aObserverOptions) {
     const { route, directory } = options;
-    this.call = describeCall({
-      httpMethod: options.httpMethod,
-      path: options.path,
-      a2aVersion: options.a2aVersion,
-      body: options.body,
-      restBases: directory.restPaths(route.name),
-    });
+    this.call = options.call;
     this.sent = requestFacts(this.call.method, this.call.params, this.call.pathTaskId);
     if (this.call.method && CARD_METHODS.has(this.call.method)) this.reviewBody = (head, body) => this.reviewCard(head, body);
     else directory.prefetch(route);

@@ -5,8 +5,9 @@ import type { SseEvent } from '../../core/sse.js';
 import type { ResponseFacts } from './usage.js';
 import { parseJson } from '../../core/json-body.js';
 import type { RouteConfig } from '../../config/config.js';
+import type { Price } from './pricing.js';
 
-/** A provider's name, as a route's `provider` names it. */
+/** A provider's name, as a route's `provider` names it (providers.ts lists them). */
 export type Provider = NonNullable<RouteConfig['provider']>;
 
 export interface RequestFacts {
@@ -46,6 +47,13 @@ export interface UpstreamTraits {
 
 export interface LlmAdapter {
   provider: Provider;
+  /** Built-in prices by model (USD per million tokens); a model matches its name or the longest entry prefixing it. */
+  readonly prices: Readonly<Record<string, Price>>;
+  /**
+   * True when this format can ask for usage on streams whose agent did not (and edit it back
+   * out): a route's add_stream_usage applies to it.
+   */
+  readonly addsStreamUsage: boolean;
   /**
    * Returns null when `path` is not an API this adapter understands (it is still forwarded).
    * `body` is the parsed request, `raw` its bytes.

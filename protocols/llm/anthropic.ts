@@ -4,6 +4,7 @@
 // `message_delta` the cumulative totals, which win.
 import type { SseEvent } from '../../core/sse.js';
 import { contentText, safeParseJson, type LlmAdapter, type LlmCall } from './adapter.js';
+import type { Price } from './pricing.js';
 import { num, obj, str, type ResponseFacts, type Usage } from './usage.js';
 
 type Json = Record<string, unknown>;
@@ -109,8 +110,27 @@ function countTokensCall(body: Json): LlmCall {
 
 const ANTHROPIC_ERROR_TYPES: Record<number, string> = { 400: 'invalid_request_error', 401: 'authentication_error', 403: 'permission_error', 413: 'request_too_large', 504: 'timeout_error' };
 
+// USD per million tokens, from "Pricing" in the Claude docs, standard tier, as known on
+// 2025-11-15 (cache_read: cached input; cache_write: 5-minute cache writes). tapwire.yaml's
+// `pricing:` overrides and adds.
+const ANTHROPIC_PRICES: Readonly<Record<string, Price>> = {
+  'claude-opus-4-5': { input: 5, output: 25, cache_read: 0.5, cache_write: 6.25 },
+  'claude-opus-4-1': { input: 15, output: 75, cache_read: 1.5, cache_write: 18.75 },
+  'claude-opus-4': { input: 15, output: 75, cache_read: 1.5, cache_write: 18.75 },
+  'claude-sonnet-4-5': { input: 3, output: 15, cache_read: 0.3, cache_write: 3.75 },
+  'claude-sonnet-4': { input: 3, output: 15, cache_read: 0.3, cache_write: 3.75 },
+  'claude-3-7-sonnet': { input: 3, output: 15, cache_read: 0.3, cache_write: 3.75 },
+  'claude-3-5-sonnet': { input: 3, output: 15, cache_read: 0.3, cache_write: 3.75 },
+  'claude-haiku-4-5': { input: 1, output: 5, cache_read: 0.1, cache_write: 1.25 },
+  'claude-3-5-haiku': { input: 0.8, output: 4, cache_read: 0.08, cache_write: 1 },
+  'claude-3-haiku': { input: 0.25, output: 1.25, cache_read: 0.03, cache_write: 0.3 },
+  'claude-3-opus': { input: 15, output: 75, cache_read: 1.5, cache_write: 18.75 },
+};
+
 export const anthropicAdapter: LlmAdapter = {
   provider: 'anthropic',
+  prices: ANTHROPIC_PRICES,
+  addsStreamUsage: false,
   describe(path: string, body: unknown): LlmCall | null {
     const b = obj(body);
     if (!b) return null;

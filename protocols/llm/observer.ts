@@ -4,25 +4,11 @@
 import { httpRecord, type ExchangeObserver, type ForwardOutcome, type RecordSink } from '../observer.js';
 import type { SseEvent } from '../../core/sse.js';
 import { jsonValue } from '../../core/json-body.js';
-import { type LlmAdapter, type LlmCall, type Provider, type UpstreamTraits } from './adapter.js';
+import type { LlmAdapter, LlmCall, UpstreamTraits } from './adapter.js';
 import type { RouteConfig } from '../../config/config.js';
-import { anthropicAdapter } from './anthropic.js';
-import { openaiAdapter } from './openai.js';
 import type { PriceBook } from './pricing.js';
 import { estimateTokens } from '../../core/tokenizer.js';
 import { emptyFacts, type ResponseFacts } from './usage.js';
-
-/** The providers, one file each: a new provider is its adapter's file and one line here (and its name in config.ts). */
-const PROVIDERS: Readonly<Record<Provider, LlmAdapter>> = { openai: openaiAdapter, anthropic: anthropicAdapter };
-
-/** The format a call is read in when neither its route nor its path names another. */
-const DEFAULT_ADAPTER = openaiAdapter;
-
-/** The wire format of a call: the route's provider when set, else recognised from the path. */
-export function adapterFor(provider: Provider | undefined, path: string): LlmAdapter {
-  if (provider) return PROVIDERS[provider];
-  return Object.values(PROVIDERS).find((adapter) => adapter.recognises?.(path)) ?? DEFAULT_ADAPTER;
-}
 
 /** What route `config` says about its upstream (add_stream_usage defaults to true). */
 export function upstreamTraits(config: RouteConfig | undefined): UpstreamTraits {

@@ -5,6 +5,7 @@
 // sends usage unasked (add_stream_usage: false) gets the agent's request and stream unchanged.
 import type { SseEvent } from '../../core/sse.js';
 import { contentText, safeParseJson, type LlmAdapter, type LlmCall, type RequestFacts, type UpstreamTraits } from './adapter.js';
+import type { Price } from './pricing.js';
 import { num, obj, str, type ResponseFacts, type Usage } from './usage.js';
 
 type Json = Record<string, unknown>;
@@ -226,8 +227,33 @@ function completionsCall(body: Json, raw: Buffer, upstream: UpstreamTraits): Llm
   return call;
 }
 
+// USD per million tokens, from OpenAI's "API pricing" page, standard tier, as known on
+// 2025-11-15 (cache_read: cached input). tapwire.yaml's `pricing:` overrides and adds.
+const OPENAI_PRICES: Readonly<Record<string, Price>> = {
+  'gpt-5': { input: 1.25, output: 10, cache_read: 0.125 },
+  'gpt-5-mini': { input: 0.25, output: 2, cache_read: 0.025 },
+  'gpt-5-nano': { input: 0.05, output: 0.4, cache_read: 0.005 },
+  'gpt-4.1': { input: 2, output: 8, cache_read: 0.5 },
+  'gpt-4.1-mini': { input: 0.4, output: 1.6, cache_read: 0.1 },
+  'gpt-4.1-nano': { input: 0.1, output: 0.4, cache_read: 0.025 },
+  'gpt-4o': { input: 2.5, output: 10, cache_read: 1.25 },
+  'gpt-4o-mini': { input: 0.15, output: 0.6, cache_read: 0.075 },
+  'gpt-4-turbo': { input: 10, output: 30 },
+  'gpt-3.5-turbo': { input: 0.5, output: 1.5 },
+  o1: { input: 15, output: 60, cache_read: 7.5 },
+  'o1-mini': { input: 1.1, output: 4.4, cache_read: 0.55 },
+  o3: { input: 2, output: 8, cache_read: 0.5 },
+  'o3-mini': { input: 1.1, output: 4.4, cache_read: 0.55 },
+  'o4-mini': { input: 1.1, output: 4.4, cache_read: 0.275 },
+  'text-embedding-3-small': { input: 0.02, output: 0 },
+  'text-embedding-3-large': { input: 0.13, output: 0 },
+  'text-embedding-ada-002': { input: 0.1, output: 0 },
+};
+
 export const openaiAdapter: LlmAdapter = {
   provider: 'openai',
+  prices: OPENAI_PRICES,
+  addsStreamUsage: true,
   describe(path: string, body: unknown, raw: Buffer, upstream: UpstreamTraits): LlmCall | null {
     const b = obj(body);
     if (!b) return null;

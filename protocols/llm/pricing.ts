@@ -1,7 +1,18 @@
-// Cost in USD of one LLM call, from the built-in price table and the config's overrides.
+// Cost in USD of one LLM call, from each provider's built-in prices (in its file) and the
+// config's `pricing:` entries, which override and add to them (prices change). A model
+// matches its exact name, else the longest entry that prefixes it, so dated snapshots
+// (gpt-4o-2024-08-06, claude-sonnet-4-5-20250929) share their family's price.
 import type { PriceOverride } from '../../config/config.js';
-import { BUILT_IN_PRICES, type Price } from './prices.js';
+import { BUILT_IN_PRICES } from './providers.js';
 import type { Usage } from './usage.js';
+
+/** USD per million tokens. cache_read: cached input; cache_write: cache writes (Anthropic's). */
+export interface Price {
+  input: number;
+  output: number;
+  cache_read?: number;
+  cache_write?: number;
+}
 
 export class PriceBook {
   private readonly table = new Map<string, Map<string, Price>>();

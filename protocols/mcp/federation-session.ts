@@ -13,7 +13,9 @@ import { decodedHeaders } from '../../core/encoding.js';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { reviewedAnswer, type AnswerReview, type PolicyGate } from '../policy-gate.js';
+import type { PolicyGate } from '../policy-gate.js';
+import { reviewedAnswer, type AnswerReview } from './answer-review.js';
+import { admitMessage, listFilter } from './gate.js';
 import type { FederatedRouteConfig } from '../../config/config.js';
 import type { Exchange } from '../../core/exchange.js';
 import type { HeaderMap } from '../../core/headers.js';
@@ -24,7 +26,8 @@ import type { Arrival, UpstreamConnection, UpstreamHandlers } from './federation
 import type { BridgedSession, SessionFactory } from './stdio-http.js';
 import { IdleWatch, PendingStreams, RequestStream, SSE_HEADERS, sseMessage, StandingStream } from './stdio-session.js';
 import { formatTraceparent, spanOf, type TraceParent } from '../../core/trace-context.js';
-import type { Carrier, McpSession, McpTracker } from './tracker.js';
+import type { Decision } from '../../policies/engine.js';
+import type { Carrier, McpDecisions, McpSession, McpTracker } from './tracker.js';
 
 type Request = Extract<JsonRpcMessage, { kind: 'request' }>;
 type Notification = Extract<JsonRpcMessage, { kind: 'notification' }>;
@@ -82,10 +85,12 @@ interface Pending {
   agentKey: string | null;
   /** The policies' review of the server's answer, applied before it is recorded; null when none. */
   review: MemberReview | null;
+  /** The policies' decisions its per-server record carries: a refusal of its answer; null without a review. */
+  decisions: McpDecisions | null;
 }
 
-/** A server's answer as the policies' review leaves it (with the server's id), or null when unchanged. */
-type MemberReview = (answer: Response) => { message: Response; refused: boolean } | null;
+/** A server's answer as the policies' review leaves it (with the server's id), or null when unchanged; a refusal comes with its decision. */
+type MemberReview = (answer: Response) => { message: Response; refused: boolean; decision: Decision | null } | null;
 
 /** One member server within one agent session. */
 class Member {
@@ -208,10 +213,11 @@ class FederatedSession implements BridgedSession {
     this.pending.await(request.id, request.method, request.params, stream);
     const routed = this.route(request);
     let review: AnswerReview | null = null;
+    let admitted: McpDecisions | null = null;
     if (this.ctx.gate && !('error' in routed)) {
       // Rules see the message as the server will: its own name for the tool or prompt, and mcp.server.
       const judged = classify({ ...request.raw, params: routed.params }) as Request;
-      const admission = this.ctx.gate.admitMessage({
+      const admission = admitMessage(this.ctx.gate, {
         agent: this.ctx.agent,
         route: this.ctx.routeName,
         sessionId: this.id,
@@ -227,7 +233,9 @@ class FederatedSession implements BridgedSession {
         return;
       }
       if (!LISTS[request.method]) review = admission.review;
+      admitted = admission.decisions;
     }
+    const decisions = admitted;
     // The answer is reviewed once: by the member whose server answered (so the per-server
     // record holds what the agent gets), else here (tapwire's own answer: down, timed out).
     const reviewOnce: AnswerReview | null =
@@ -238,8 +246,8 @@ class FederatedSession implements BridgedSession {
         return pending ? pending(answer) : null;
       });
     const server = 'error' in routed ? undefined : (routed.server ?? '');
-    const exchange = this.ctx.tracker.request(this.mcp, 'client_to_server', request, { ...carrier, ...(server !== undefined ? { server } : {}) }, stream);
-    const memberReview: MemberReview | null = reviewOnce && server ? (answer) => this.reviewed(reviewOnce, request, server, answer) : null;
+    const exchange = this.ctx.tracker.request(this.mcp, 'client_to_server', request, { ...carrier, decisions, ...(server !== undefined ? { server } : {}) }, stream);
+    const memberReview: MemberReview | null = reviewOnce && decisions && server ? (answer) => this.reviewed(reviewOnce, decisions, answer) : null;
     void this.answerOf(request, routed, exchange, key, memberReview)
       .catch((err: unknown) => errorResponse(request.id, INTERNAL_ERROR, `tapwire federated route ${this.ctx.routeName}: ${(err as Error).message}`))
       .then((answer) => this.answer(request.id, (reviewOnce && reviewOnce(answer)) ?? answer));
@@ -365,7 +373,7 @@ class FederatedSession implements BridgedSession {
     for (const answer of answers) {
       if (!answer.result) continue;
       const m = answer.member;
-      const filter = this.ctx.gate?.listFilter({ agent: this.ctx.agent, route: this.ctx.routeName, sessionId: this.id, request, body: Buffer.alloc(0), headers: {}, httpStatus: 200, server: m.name });
+      const filter = this.ctx.gate && listFilter(this.ctx.gate, { agent: this.ctx.agent, route: this.ctx.routeName, sessionId: this.id, request, body: Buffer.alloc(0), headers: {}, httpStatus: 200, server: m.name });
       const result = filter ? (((filter({ result: answer.result }) as { result?: Json } | null)?.result) ?? answer.result) : answer.result;
       const entries = Array.isArray(result[list.field]) ? (result[list.field] as unknown[]) : [];
       for (const entry of entries) {
@@ -486,11 +494,13 @@ class FederatedSession implements BridgedSession {
     const owner = {};
     const tracker = m.spec.tracker;
     const headers = this.sentHeaders(m);
-    const child = tracker.request(m.session, 'client_to_server', classify(message) as Request, { headers, bytes: Buffer.from(JSON.stringify(message)), parentId: parent.id, server: m.name, ...this.traceOf(parent) }, owner);
+    // A reviewed answer's refusal is stamped on the per-server record too.
+    const decisions: McpDecisions | null = review ? { request: null, answer: null } : null;
+    const child = tracker.request(m.session, 'client_to_server', classify(message) as Request, { headers, bytes: Buffer.from(JSON.stringify(message)), parentId: parent.id, server: m.name, decisions, ...this.traceOf(parent) }, owner);
     const traceparent = this.traceparentOf(child, headers);
     let timer: NodeJS.Timeout | undefined;
     const answer = new Promise<Response | Error>((resolve) => {
-      m.pending.set(key, { id, settle: resolve, agentKey, review });
+      m.pending.set(key, { id, settle: resolve, agentKey, review, decisions });
       if (timeoutMs !== null) timer = setTimeout(() => resolve(new TimedOut(`no answer within ${timeoutMs} ms`)), timeoutMs);
     });
     const sent = connection.send(message, traceparent).then(
@@ -541,6 +551,7 @@ class FederatedSession implements BridgedSession {
     if (message.kind === 'response') {
       const pending = message.id === null ? undefined : m.pending.get(idKey(message.id));
       const review = pending?.review ? pending.review(message) : null;
+      if (review?.refused && pending?.decisions) pending.decisions.answer = review.decision;
       // A refusal is recorded as the agent receives it: what a response-phase rule blocked is stored nowhere.
       if (review?.refused) tracker.response(m.session, 'server_to_client', review.message, { ...carrier, bytes: Buffer.from(JSON.stringify(review.message.raw)) });
       else tracker.response(m.session, 'server_to_client', message, carrier);
@@ -571,12 +582,15 @@ class FederatedSession implements BridgedSession {
     tracker.notification(m.session, 'server_to_client', message, { ...carrier, parentId: exchange.id });
   }
 
-  /** `server`'s answer to the agent's `request` as `review` leaves it (see MemberReview); a refusal's per-server record says denied too. */
-  private reviewed(review: AnswerReview, request: Request, server: string, answer: Response): ReturnType<MemberReview> {
+  /**
+   * A server's answer as `review` leaves it (see MemberReview). A refusal comes with the
+   * decision the review put on the agent-facing request's `decisions`, so the per-server
+   * record says denied too.
+   */
+  private reviewed(review: AnswerReview, decisions: McpDecisions, answer: Response): ReturnType<MemberReview> {
     const reviewed = reviewedAnswer(review(answer.raw));
     if (!reviewed) return null;
-    if (reviewed.refused && answer.id !== null) this.ctx.gate?.refusedForMember({ route: this.ctx.routeName, id: request.id, method: request.method }, { route: server, id: answer.id });
-    return { message: classify({ ...(JSON.parse(reviewed.text) as Json), id: answer.id }) as Response, refused: reviewed.refused };
+    return { message: classify({ ...(JSON.parse(reviewed.text) as Json), id: answer.id }) as Response, refused: reviewed.refused, decision: reviewed.refused ? decisions.answer : null };
   }
 
   // ---- towards the agent ----

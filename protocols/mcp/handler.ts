@@ -1,6 +1,7 @@
 // The MCP protocol handler for routes forwarded over HTTP (Streamable HTTP and the legacy
 // HTTP+SSE transport): a call's JSON-RPC messages parsed once, shared by the policy gate and
-// the observer (which hands them to the route's tracker, where their records are made).
+// the observer (which hands them to the route's tracker, where their records are made, with
+// the gate's decisions on them).
 import type { IncomingMessage } from 'node:http';
 import type { RouteConfig } from '../../config/config.js';
 import { parseJsonRpcBody, type ParsedBody } from '../../core/jsonrpc.js';
@@ -8,9 +9,11 @@ import type { CallFacts, HandlerEnvironment, Observation, ProtocolCall, Protocol
 import { jsonRpcRefusal } from '../refusal.js';
 import { legacyStreamOf, type LegacyStream } from './legacy-sse.js';
 import { McpObserver } from './observer.js';
-import type { McpTracker } from './tracker.js';
+import type { McpDecisions, McpTracker } from './tracker.js';
 import type { Decision, PolicySet } from '../../policies/engine.js';
-import { EMPTY_JSONRPC, identityRequired, unreadableRefusal, type Admission, type GateCall, type PolicyGate } from '../policy-gate.js';
+import { EMPTY_JSONRPC, unreadableRefusal } from '../jsonrpc-gate.js';
+import { identityRequired, type Admission, type GateCall, type PolicyGate } from '../policy-gate.js';
+import { gateMcp } from './gate.js';
 
 /** An MCP call's facts: its messages, and (legacy HTTP+SSE) the stream its answers travel on. */
 export class McpCallFacts implements CallFacts {
@@ -18,6 +21,8 @@ export class McpCallFacts implements CallFacts {
   readonly parsed: ParsedBody | null;
   /** Legacy HTTP+SSE: the session's GET stream, where the answers to this POST travel (the POST itself gets 202). */
   readonly answerStream: LegacyStream | null;
+  /** The gate's decisions on the call's request (one request per POST), for its record; null when it made none. */
+  decisions: McpDecisions | null = null;
   private readonly tracker: McpTracker;
 
   constructor(
@@ -51,7 +56,7 @@ export class McpCallFacts implements CallFacts {
   }
 
   admit(gate: PolicyGate, set: PolicySet, call: GateCall): Admission | null {
-    return gate.gateJsonRpc(set, call);
+    return gateMcp(gate, set, call, this);
   }
 
   observe(): Observation {
@@ -65,6 +70,7 @@ export class McpCallFacts implements CallFacts {
       connectionKey: env.connectionKey(call.req.socket),
       call: call.exchange,
       agent: call.res,
+      decisions: this.decisions,
     });
     return { observer, path: call.rest };
   }

@@ -6,7 +6,7 @@
 // policies must review before the agent sees them (list filtering, response-phase rules)
 // are reviewed there.
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import { AnswerReviews } from '../policy-gate.js';
+import { AnswerReviews } from './answer-review.js';
 import type { McpTracker } from './tracker.js';
 
 /** A legacy session's GET stream to the agent. */

@@ -11,7 +11,7 @@ import { httpRecord, type ExchangeObserver, type ForwardOutcome, type Replacemen
 import type { Route } from '../route.js';
 import type { SseEvent } from '../../core/sse.js';
 import { endpointKey, endpointSessionId, LegacyStream } from './legacy-sse.js';
-import type { Carrier, McpSession, McpTracker } from './tracker.js';
+import type { Carrier, McpDecisions, McpSession, McpTracker } from './tracker.js';
 
 export interface McpCallContext {
   tracker: McpTracker;
@@ -27,6 +27,8 @@ export interface McpCallContext {
   call?: Exchange;
   /** The response to the agent: a legacy GET stream carries tapwire's own answers on it too. */
   agent?: ServerResponse;
+  /** The policy gate's decisions on the call's one request, stamped on its record. */
+  decisions?: McpDecisions | null;
 }
 
 function first(value: string | string[] | undefined): string | undefined {
@@ -56,7 +58,8 @@ export class McpObserver implements ExchangeObserver {
     this.session = ctx.tracker.session(first(req.headers['mcp-session-id']) ?? (ctx.tracker.find(legacy) ? legacy : ctx.connectionKey));
     if (!this.parsed?.ok) return;
     const single = this.parsed.messages.length === 1 ? body! : undefined;
-    for (const message of this.parsed.messages) this.fromClient(message, { headers: ctx.requestHeaders, bytes: single, call: ctx.call });
+    // The gate decides a POST's one request (a batch goes whole or not at all): its decisions go with it.
+    for (const message of this.parsed.messages) this.fromClient(message, { headers: ctx.requestHeaders, bytes: single, call: ctx.call, decisions: ctx.decisions });
   }
 
   private fromClient(message: JsonRpcMessage, carrier: Carrier): void {

@@ -7,6 +7,7 @@
 // servers (federation-session.ts). One bridge per route.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { PolicyGate } from '../policy-gate.js';
+import { admitUnreadable } from './gate.js';
 import type { CommandRouteConfig } from '../../config/config.js';
 import { blankExchange } from '../../core/exchange.js';
 import type { HeaderMap } from '../../core/headers.js';
@@ -171,10 +172,12 @@ export class SessionHttpBridge {
    * refused with 403 and recorded as denied with the reason. False when no policy judges it.
    */
   private refusedUnreadable(req: IncomingMessage, res: ServerResponse, body: Buffer, why: string, undecoded = false): boolean {
+    if (!this.ctx.gate) return false;
     const sessionId = first(req.headers['mcp-session-id']) ?? null;
-    const refused = this.ctx.gate?.admitUnreadable({ agent: this.ctx.agent, route: this.name, sessionId, body, undecoded, headers: req.headers, httpStatus: 403 }, why, false);
-    if (!refused) return false;
-    const text = JSON.stringify(refused.refusal);
+    // A message let through here is answered 400 or 415 and never reaches the tracker: nothing to record with it.
+    const admitted = admitUnreadable(this.ctx.gate, { agent: this.ctx.agent, route: this.name, sessionId, body, undecoded, headers: req.headers, httpStatus: 403 }, why);
+    if (!('refusal' in admitted)) return false;
+    const text = JSON.stringify(admitted.refusal);
     res.writeHead(403, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
     res.end(text);
     return true;

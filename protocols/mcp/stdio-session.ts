@@ -10,7 +10,9 @@
 import { decodedHeaders } from '../../core/encoding.js';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AnswerReviews, type PolicyGate } from '../policy-gate.js';
+import type { PolicyGate } from '../policy-gate.js';
+import { AnswerReviews } from './answer-review.js';
+import { admitMessage } from './gate.js';
 import type { HeaderMap } from '../../core/headers.js';
 import { CONNECTION_CLOSED, errorResponse, idKey, type JsonRpcId, type JsonRpcMessage } from '../../core/jsonrpc.js';
 import type { Logger } from '../../core/log.js';
@@ -262,18 +264,20 @@ export class StdioHttpSession {
     for (const message of messages) {
       // Stdio carries one message per line and no batches: a one-line body goes as it came.
       const line = single ? body : Buffer.from(JSON.stringify(message.raw));
+      let decisions: Carrier['decisions'] = null;
       if (message.kind === 'request' && this.ctx.gate) {
-        const admission = this.ctx.gate.admitMessage({ agent: this.ctx.agent, route: this.ctx.routeName, sessionId: this.id, request: message, body: line, headers: agentHeaders, httpStatus: 200 });
+        const admission = admitMessage(this.ctx.gate, { agent: this.ctx.agent, route: this.ctx.routeName, sessionId: this.id, request: message, body: line, headers: agentHeaders, httpStatus: 200 });
         if ('refusal' in admission) {
           refusals.push(JSON.stringify(admission.refusal));
           continue;
         }
         if (admission.review) this.reviews.expect(message.id, admission.review);
+        decisions = admission.decisions;
       }
       lines.push(line, LF);
       const read = { kind: 'message', message } as const;
       if (message.kind === 'request' && stream) this.pending.await(message.id, message.method, message.params, stream);
-      trackLine(this.ctx.tracker, this.mcp, 'client_to_server', read, { ...carrier, bytes: line }, stream);
+      trackLine(this.ctx.tracker, this.mcp, 'client_to_server', read, { ...carrier, bytes: line, decisions }, stream);
     }
     res.writeHead(hasRequests ? 200 : 202, headers);
     if (stream) {

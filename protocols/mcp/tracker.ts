@@ -2,7 +2,8 @@
 // SSE stream, a stdio line): a request opens an exchange, the response with its id (in the
 // same MCP session) completes it, a notification is an exchange of its own and, when it
 // carries a progress token (or a subscriptions/listen id), also an event of the request it
-// reports on. Completed exchanges get their estimated token cost and go to the record sink.
+// reports on. Completed exchanges get their estimated token cost and the policies' decisions
+// that came with their request (the gate's, see McpDecisions), and go to the record sink.
 import { performance } from 'node:perf_hooks';
 import { blankExchange, type Direction, type Exchange, type Payload } from '../../core/exchange.js';
 import type { HeaderMap } from '../../core/headers.js';
@@ -11,12 +12,24 @@ import { estimateTokens } from '../../core/tokenizer.js';
 import type { EventLimits } from '../../config/config.js';
 import { EventLog, type RecordSink } from '../observer.js';
 import { metaTraceparent, parseTraceparent, spanOf, TraceStarter, type TraceParent } from '../../core/trace-context.js';
+import { stamp, type Decision } from '../../policies/engine.js';
 import { requestFacts, resultFacts, type McpRequestFacts } from './facts.js';
 import type { LegacyStream } from './legacy-sse.js';
 
 type Request = Extract<JsonRpcMessage, { kind: 'request' }>;
 type Notification = Extract<JsonRpcMessage, { kind: 'notification' }>;
 type Response = Extract<JsonRpcMessage, { kind: 'response' }>;
+
+/**
+ * The policies' decisions on one client message, carried with it to its record: the gate
+ * makes them before the message goes on, the tracker stamps them on the record it makes.
+ */
+export interface McpDecisions {
+  /** The request-phase decision (an allowing rule, an audit, a monitor-mode finding); null when none was made. */
+  request: Decision | null;
+  /** Set when a response-phase rule refused the answer (or, in monitor mode, would have): the record says so, not the answer's error. */
+  answer: Decision | null;
+}
 
 /** What carried a message: its HTTP headers (already redacted) and status, if any. */
 export interface Carrier {
@@ -34,6 +47,8 @@ export interface Carrier {
   server?: string;
   /** The HTTP call a response came back on: it answers a request that call carried, if one has its id. */
   owner?: object;
+  /** A client's request (or unreadable message): the policies' decisions on it, stamped on its record. */
+  decisions?: McpDecisions | null;
 }
 
 interface OpenExchange {
@@ -48,6 +63,8 @@ interface OpenExchange {
   owner: object | null;
   /** Federated routes: the member server, kept in details. */
   server: string | null;
+  /** The policies' decisions on the message, if the gate made any. */
+  decisions: McpDecisions | null;
 }
 
 export class McpSession {
@@ -170,6 +187,7 @@ export class McpTracker {
       events: new EventLog(this.options.eventLimits),
       owner: null,
       server: carrier.server ?? null,
+      decisions: carrier.decisions ?? null,
     };
   }
 
@@ -420,6 +438,7 @@ export class McpTracker {
       details.tool_tokens = perTool;
     }
     exchange.details = Object.keys(details).length > 0 ? JSON.stringify(details) : null;
+    if (open.decisions) stampDecisions(exchange, open.decisions);
     this.options.sink({
       exchange,
       request: open.request,
@@ -427,6 +446,15 @@ export class McpTracker {
       events: open.events.events,
     });
   }
+}
+
+/** Puts the policies' decisions on a message's record; a refused answer's decision wins over the request's. */
+function stampDecisions(exchange: Exchange, { request, answer }: McpDecisions): void {
+  if (request) stamp(exchange, request);
+  if (!answer) return;
+  // The stored answer is tapwire's refusal (a tool error): the record says denied, as a request-phase refusal's does.
+  if (answer.outcome !== 'allow') exchange.error_code = exchange.error_message = null;
+  stamp(exchange, answer);
 }
 
 /**

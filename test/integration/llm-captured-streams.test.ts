@@ -17,7 +17,8 @@ import type { RawMessageStreamEvent } from '@anthropic-ai/sdk/resources/messages
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import OpenAI from 'openai';
 import type { Exchange } from '../../core/exchange.js';
-import { BUILT_IN_PRICES, type Price } from '../../protocols/llm/prices.js';
+import { BUILT_IN_PRICES } from '../../protocols/llm/providers.js';
+import type { Price } from '../../protocols/llm/pricing.js';
 import { rejectionOf, startRoutes } from '../support/routes.js';
 import { onlyExchange } from '../support/sidecar.js';
 import { sseEvent, startUpstream, type ScriptedUpstream } from '../support/upstream.js';

@@ -4,7 +4,7 @@
 import type { TestContext } from 'node:test';
 import { LLMock, type JournalEntry } from '@copilotkit/aimock';
 import type { Exchange } from '../../core/exchange.js';
-import { BUILT_IN_PRICES } from '../../protocols/llm/prices.js';
+import { BUILT_IN_PRICES } from '../../protocols/llm/providers.js';
 import { startTestSidecarFor, type TestSidecar } from './sidecar.js';
 
 export { LLMock, type JournalEntry };

@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
+import { typeCheckJson } from './type-check.js';
 
 /** The repository root (this file runs as dist/test/support/grafana.js). */
 export const REPO = fileURLToPath(new URL('../../..', import.meta.url));
@@ -162,38 +162,9 @@ export function traceqlAttributes(query: string): { scope: 'span' | 'resource'; 
 
 /**
  * Type-checks dashboard JSON against the `Dashboard` type of @grafana/schema (the package
- * ships TypeScript types generated from Grafana's CUE schema, and no JSON Schema), by
- * compiling `const dashboard: Dashboard = <the JSON>` with the TypeScript compiler: a wrong
- * type, a missing required field or an unknown property of a typed object is a diagnostic.
- * Returns the diagnostics as "line:col message" strings (empty when it validates).
+ * ships TypeScript types generated from Grafana's CUE schema, and no JSON Schema). Returns
+ * the diagnostics as "line:col message" strings (empty when it validates).
  */
 export function typeCheckDashboard(json: string): string[] {
-  const fileName = join(REPO, 'grafana', '__dashboard_check__.ts');
-  const source = `import type { Dashboard } from '@grafana/schema/dist/esm/raw/dashboard/x/Dashboard_types.gen';\nexport const dashboard: Dashboard = ${json};\n`;
-  const options: ts.CompilerOptions = {
-    strict: true,
-    noEmit: true,
-    target: ts.ScriptTarget.ES2022,
-    module: ts.ModuleKind.NodeNext,
-    moduleResolution: ts.ModuleResolutionKind.NodeNext,
-    types: [],
-    lib: ['lib.es2023.d.ts'],
-    skipLibCheck: true,
-  };
-  const host = ts.createCompilerHost(options);
-  const getSourceFile = host.getSourceFile.bind(host);
-  host.getSourceFile = (name, languageVersion, onError, shouldCreate) =>
-    name === fileName ? ts.createSourceFile(name, source, languageVersion, true) : getSourceFile(name, languageVersion, onError, shouldCreate);
-  const fileExists = host.fileExists.bind(host);
-  host.fileExists = (name) => name === fileName || fileExists(name);
-  const readFile = host.readFile.bind(host);
-  host.readFile = (name) => (name === fileName ? source : readFile(name));
-  const program = ts.createProgram([fileName], options, host);
-  return ts.getPreEmitDiagnostics(program).map((d) => {
-    const text = ts.flattenDiagnosticMessageText(d.messageText, '\n');
-    if (!d.file || d.start === undefined) return text;
-    const { line, character } = d.file.getLineAndCharacterOfPosition(d.start);
-    // Line 1 is the import: report lines of the JSON itself.
-    return `${line}:${character + 1} ${text}`;
-  });
+  return typeCheckJson(json, 'Dashboard', '@grafana/schema/dist/esm/raw/dashboard/x/Dashboard_types.gen', join(REPO, 'grafana'));
 }

@@ -4,11 +4,14 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { ConfigError, loadConfig, parseConfig } from '../../config/config.js';
+import { createLogger } from '../../core/log.js';
+import { startSidecar } from '../../proxy/sidecar.js';
 import { upstreamTraits } from '../../protocols/llm/observer.js';
+import { routeProblems } from '../../protocols/registry.js';
 
 function configError(text: string, env: NodeJS.ProcessEnv = {}): string {
   try {
-    parseConfig(text, 'tapwire.yaml', env);
+    parseConfig(text, 'tapwire.yaml', env, routeProblems);
   } catch (err) {
     assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
     return err.message;
@@ -129,6 +132,20 @@ describe('config', () => {
       configError('routes:\n  tools: { protocol: mcp, upstream: "http://x.test", provider: openai }\n'),
       /tapwire\.yaml:2:\d+: routes\.tools\.provider: only routes with protocol llm have a provider/,
     );
+  });
+
+  test("a provider is one the LLM protocol's provider table knows, checked by the loader and again at start", async () => {
+    assert.match(
+      configError('routes:\n  gemini: { protocol: llm, upstream: "http://x.test", provider: gemini }\n'),
+      /tapwire\.yaml:2:\d+: routes\.gemini\.provider: unknown provider gemini; providers: openai, anthropic$/m,
+    );
+    // A config the CLI did not load (no route checks given) is checked when the sidecar starts.
+    const unchecked = parseConfig('routes:\n  gemini: { protocol: llm, upstream: "http://x.test", provider: gemini }\n', 'tapwire.yaml', {});
+    await assert.rejects(startSidecar(unchecked, createLogger('silent'), {}), (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.message, 'routes.gemini.provider: unknown provider gemini; providers: openai, anthropic');
+      return true;
+    });
   });
 
   test('add_stream_usage belongs to llm routes in the OpenAI format and defaults to asking', () => {

@@ -3,7 +3,8 @@
 // repository's own eslint.config.js on probe snippets placed in a layer's folder (an import of
 // a higher layer, a sibling of the same layer, test/ or bench/ is reported; one of a lower layer,
 // of the folder itself or of a package is not) and on the real files (none breaks its rule);
-// better-sqlite3 may be imported under store/sqlite/ only, pg under store/postgres/ only.
+// better-sqlite3 may be imported under store/sqlite/ only, pg under store/postgres/ only, ioredis
+// under policies/redis/ only.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ESLint } from 'eslint';
@@ -192,6 +193,28 @@ describe('layers: only the SQLite backend imports better-sqlite3', () => {
     const results = await eslint.lintFiles(['core/', 'config/', 'policies/', 'store/', 'telemetry/', 'protocols/', 'proxy/', 'tools/', 'tui/', 'demo/', 'cli/']);
     assert.ok(results.length >= 120, `expected every source file, linted ${results.length}`);
     const violations = results.flatMap((r) => r.messages.filter((m) => m.fatal === true || m.message.includes('better-sqlite3')).map((m) => `${r.filePath}:${m.line} ${m.message}`));
+    assert.deepEqual(violations, []);
+  });
+});
+
+describe('layers: only the shared limit counters import ioredis', () => {
+  const probe = ["import { Redis } from 'ioredis';", "export const later = import('ioredis');", 'void Redis;'].join('\n');
+
+  test('ioredis imported from policies/ itself, from store/sqlite/, proxy/ or core/ is reported, static or dynamic', async () => {
+    for (const file of ['policies/layer-probe.ts', 'store/sqlite/layer-probe.ts', 'proxy/layer-probe.ts', 'core/layer-probe.ts']) {
+      assert.deepEqual(await layerViolations(probe, file), ['1:no-restricted-imports', '2:no-restricted-syntax'], file);
+    }
+  });
+
+  test('the same imports under policies/redis/ are not reported; better-sqlite3 and the layer rule still are', async () => {
+    assert.deepEqual(await layerViolations(probe, 'policies/redis/layer-probe.ts'), []);
+    assert.deepEqual(await layerViolations("import Database from 'better-sqlite3';\nvoid Database;", 'policies/redis/layer-probe.ts'), ['1:no-restricted-imports']);
+    assert.deepEqual(await layerViolations("import { Recording } from '../../proxy/recording.js';\nvoid Recording;", 'policies/redis/layer-probe.ts'), ['1:no-restricted-imports']);
+  });
+
+  test('no file outside policies/redis/ imports ioredis', async () => {
+    const results = await eslint.lintFiles(['core/', 'config/', 'policies/', 'store/', 'telemetry/', 'protocols/', 'proxy/', 'tools/', 'tui/', 'demo/', 'cli/']);
+    const violations = results.flatMap((r) => r.messages.filter((m) => m.fatal === true || m.message.includes('ioredis')).map((m) => `${r.filePath}:${m.line} ${m.message}`));
     assert.deepEqual(violations, []);
   });
 });

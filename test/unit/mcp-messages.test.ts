@@ -14,6 +14,7 @@ import { Client as V2Client, parseJSONRPCMessage, ProtocolError } from '@modelco
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { JSONRPCMessageSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { PolicyGate } from '../../protocols/policy-gate.js';
+import { admitMessage } from '../../protocols/mcp/gate.js';
 import { PROTOCOL_CONTEXTS } from '../../protocols/registry.js';
 import { PolicySet } from '../../policies/engine.js';
 import { parsePolicyFile } from '../../policies/file.js';
@@ -103,7 +104,7 @@ class GatedTransport<Parsed> {
     if (failure) return failure(request.id);
     const headers = this.carrier === 'http' && this.revision >= '2025-06-18' ? { 'mcp-protocol-version': this.revision } : {};
     const body = Buffer.from(JSON.stringify(request.raw));
-    const admission = this.gate.admitMessage({ agent: 'a', route: 'r', sessionId: 's', request, body, headers, httpStatus: this.carrier === 'http' ? 200 : null });
+    const admission = admitMessage(this.gate, { agent: 'a', route: 'r', sessionId: 's', request, body, headers, httpStatus: this.carrier === 'http' ? 200 : null });
     if ('refusal' in admission) return admission.refusal;
     const answer = { jsonrpc: '2.0', id: request.id, result: serverResult(this.revision, request) };
     return admission.review?.(answer) ?? answer;

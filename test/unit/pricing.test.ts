@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { PriceBook } from '../../protocols/llm/pricing.js';
-import { BUILT_IN_PRICES } from '../../protocols/llm/prices.js';
+import { BUILT_IN_PRICES } from '../../protocols/llm/providers.js';
 
 const usage = (input: number, output: number, cacheRead = 0, cacheWrite = 0) => ({
   input_tokens: input,

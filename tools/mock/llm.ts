@@ -4,8 +4,8 @@
 // a miss gets the provider's own error shape.
 import type { ExchangeRecord } from '../../core/exchange.js';
 import { sseText } from '../../core/sse-text.js';
-import type { Provider } from '../../protocols/llm/adapter.js';
-import { adapterFor, upstreamTraits } from '../../protocols/llm/observer.js';
+import { upstreamTraits } from '../../protocols/llm/observer.js';
+import { adapterFor } from '../../protocols/llm/providers.js';
 import { emptyFacts } from '../../protocols/llm/usage.js';
 import { recordedBody, recordedJson } from '../../store/bodies.js';
 import type { JsonPath } from '../canonical-json.js';
@@ -23,7 +23,7 @@ function recordedKey(record: ExchangeRecord, ignored: readonly JsonPath[], baseP
 
 async function serve(mock: MockContext, request: MockRequest): Promise<void> {
   const { req, res, name, route, rest, body } = request;
-  const provider = (route.provider as Provider | null) ?? undefined;
+  const provider = route.provider ?? undefined;
   const path = rest.split('?', 1)[0]!;
   const json = parseJson(body);
   const found = route.pool.take(llmKey(route.provider ?? '', `${req.method ?? 'GET'} ${path}`, json ?? null, mock.options.ignore));
