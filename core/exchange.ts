@@ -16,6 +16,8 @@ export interface Exchange {
   ttfb_ms: number | null; // first response byte from upstream
   ttft_ms: number | null; // LLM streams: first event that carries output
   agent: string;
+  /** The agent's labels (agent.labels) as a JSON object text, so readers filter on them; null in records made before they were kept. */
+  agent_labels: string | null;
   route: string;
   protocol: Protocol;
   direction: Direction;
@@ -120,6 +122,7 @@ export function blankExchange(init: Pick<Exchange, 'agent' | 'route' | 'protocol
     ttfb_ms: null,
     ttft_ms: null,
     agent: init.agent,
+    agent_labels: null,
     route: init.route,
     protocol: init.protocol,
     direction: 'client_to_server',

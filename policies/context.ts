@@ -31,6 +31,7 @@ export interface ContextSource {
   events?: readonly { data: string }[] | null;
   /** response.text when the caller already assembled it (a live stream, event by event). */
   responseText?: string;
+  /** The agent's labels (live calls: the config's); none: those recorded with the exchange. */
   agentLabels?: Readonly<Record<string, string>>;
   routeUpstream?: string;
   /** HTTP path under the route (live calls; recorded LLM calls carry it in exchange.method). */
@@ -179,6 +180,12 @@ function emptyLeaf(field: Leaf | Open): CelJson {
   }
 }
 
+/** The labels recorded with an exchange (JSON object text), their string values only; none: empty. */
+function recordedLabels(json: string | null | undefined): Map<string, string> {
+  const labels = asObject(json ? parseJson(json) : null) ?? {};
+  return new Map(Object.entries(labels).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
+}
+
 /** The CEL bindings of an exchange. */
 export function buildContext(source: ContextSource): Bindings {
   const e = source.exchange;
@@ -223,7 +230,7 @@ export function buildContext(source: ContextSource): Bindings {
   return {
     protocol: e.protocol,
     direction: e.direction ?? 'client_to_server',
-    agent: new Map<string, CelJson>([['name', e.agent], ['labels', new Map(Object.entries(source.agentLabels ?? {}))]]),
+    agent: new Map<string, CelJson>([['name', e.agent], ['labels', source.agentLabels ? new Map(Object.entries(source.agentLabels)) : recordedLabels(e.agent_labels)]]),
     route: new Map([['name', e.route], ['upstream', source.routeUpstream ?? '']]),
     request: new Map<string, CelJson>([
       ['method', httpLine?.[1] ?? (rpc ? 'POST' : '')],

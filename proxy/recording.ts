@@ -37,7 +37,12 @@ interface StageParts {
 function recordStages(config: Config, { policies, writer, telemetry, exchangeLog }: StageParts): RecordStage[] {
   const maxBodyBytes = config.store.max_body_bytes;
   const source = { agentLabels: config.agent.labels, protocols: PROTOCOL_CONTEXTS };
+  const agentLabels = JSON.stringify(config.agent.labels);
   return [
+    // Kept with each exchange so readers (a fleet's central record above all) filter on them.
+    (record) => {
+      record.exchange.agent_labels = agentLabels;
+    },
     markReplay,
     redactQueryCredentials,
     // The record-time rules (token charges, audits, redactions); the live decisions came with

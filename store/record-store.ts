@@ -61,7 +61,9 @@ export type Condition =
   | { op: Comparison; field: RowField; value: string | number }
   /** An empty list matches nothing. */
   | { op: 'in'; field: RowField; values: readonly (string | number)[] }
-  | { op: 'contains' | 'startsWith' | 'endsWith'; field: RowField; value: string };
+  | { op: 'contains' | 'startsWith' | 'endsWith'; field: RowField; value: string }
+  /** The agent's label `key` (CEL agent.labels[key], recorded with the exchange) is `value`; a row without it does not match. */
+  | { op: 'label'; key: string; value: string };
 
 /** `field == value`. */
 export function equals(field: RowField, value: string | number): Condition {

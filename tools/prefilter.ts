@@ -84,6 +84,11 @@ function translate(expr: Expr): Translated | null {
     return inner?.exact ? { condition: { op: 'not', condition: inner.condition }, exact: true } : null;
   }
   const op = COMPARISONS[fn];
+  if (op === '=' && args.length === 2) {
+    const label = labelEquals(args[0]!, args[1]!) ?? labelEquals(args[1]!, args[0]!);
+    // Not exact: CEL fails (matches nothing) on a missing label where SQL says false, so it cannot be negated.
+    if (label) return { condition: label, exact: false };
+  }
   if (op && args.length === 2) {
     let [column, value] = [field(args[0]!), literal(args[1]!)];
     let flipped = op;
@@ -109,6 +114,19 @@ function translate(expr: Expr): Translated | null {
     return { condition: { op: fn, field: column, value }, exact: true };
   }
   return null;
+}
+
+/** `agent.labels["key"] == "value"` (or agent.labels.key) as a label condition, or null. */
+function labelEquals(side: Expr, other: Expr): Condition | null {
+  const value = literal(other);
+  if (typeof value !== 'string') return null;
+  const kind = side.exprKind;
+  if (kind.case === 'callExpr' && kind.value.function === '_[_]' && kind.value.args.length === 2 && pathOf(kind.value.args[0]!) === 'agent.labels') {
+    const key = literal(kind.value.args[1]!);
+    return typeof key === 'string' ? { op: 'label', key, value } : null;
+  }
+  const path = pathOf(side);
+  return path?.startsWith('agent.labels.') ? { op: 'label', key: path.slice('agent.labels.'.length), value } : null;
 }
 
 /** The row field a CEL path names, when its CEL value is the field's. */

@@ -13,7 +13,7 @@ import { buildContext, PROTOCOL_CONTEXTS } from '../../protocols/registry.js';
 export interface PolicyTestOptions {
   db?: string;
   since?: string;
-  /** Labels of the agent, for rules that read agent.labels. */
+  /** Labels of the agent, for rules that read agent.labels (none: those recorded with each exchange). */
   agentLabels?: Record<string, string>;
 }
 
@@ -54,12 +54,12 @@ export async function policyTest(patterns: readonly string[], options: PolicyTes
   const testCount = files.reduce((n, f) => n + f.tests.length, 0);
   out.write(`${testCount - failures}/${testCount} tests passed\n`);
   if (options.db) {
-    await replayDatabase(new PolicySet(files), options.db, sinceMs === null ? 0 : Date.now() - sinceMs, options.agentLabels ?? {}, out);
+    await replayDatabase(new PolicySet(files), options.db, sinceMs === null ? 0 : Date.now() - sinceMs, options.agentLabels, out);
   }
   return failures > 0 ? 1 : 0;
 }
 
-async function replayDatabase(set: PolicySet, path: string, since: number, agentLabels: Record<string, string>, out: NodeJS.WritableStream): Promise<void> {
+async function replayDatabase(set: PolicySet, path: string, since: number, agentLabels: Record<string, string> | undefined, out: NodeJS.WritableStream): Promise<void> {
   const reader = await openRecordReader(path);
   try {
     let judged = 0;

@@ -105,6 +105,11 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX exchanges_replay_of ON exchanges (replay_of) WHERE replay_of IS NOT NULL;
     `,
   },
+  {
+    version: 2,
+    description: "the agent's labels (agent.labels) per exchange, as JSON object text, so readers filter on them",
+    sql: 'ALTER TABLE exchanges ADD COLUMN agent_labels text',
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

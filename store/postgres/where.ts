@@ -87,6 +87,8 @@ function render(c: Condition, param: (value: string | number) => string): string
       const value = param(c.value);
       return `(right(${FIELD_SQL[c.field]}, char_length(${value}::text)) = ${value}::text)`;
     }
+    case 'label':
+      return `COALESCE((agent_labels::jsonb -> ${param(c.key)}::text) = to_jsonb(${param(c.value)}::text), false)`;
     default:
       return `(${field(c.field)} ${c.op} ${typed(c.field, param(c.value))})`;
   }

@@ -144,6 +144,11 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 9,
+    description: "the agent's labels (agent.labels) per exchange, as JSON object text, so readers filter on them",
+    sql: `ALTER TABLE exchanges ADD COLUMN agent_labels TEXT;`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

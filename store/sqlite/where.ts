@@ -74,6 +74,9 @@ function render(c: Condition, params: (string | number)[]): string {
     case 'endsWith':
       params.push(c.value, -c.value.length, c.value);
       return `(? = '' OR substr(${FIELD_SQL[c.field]}, ?) = ?)`;
+    case 'label':
+      params.push(c.key, c.value);
+      return "EXISTS (SELECT 1 FROM json_each(agent_labels) WHERE key = ? AND type = 'text' AND value = ?)";
     default:
       params.push(c.value);
       return `(${FIELD_SQL[c.field]} ${c.op} ?)`;

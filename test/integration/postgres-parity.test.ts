@@ -2,7 +2,7 @@
 // traffic (LLM, MCP, A2A) recorded into SQLite by a sidecar, shipped to a private PostgreSQL by
 // the shipper (in small batches), then every row and record, `tapwire export` (all and
 // filtered), `tapwire policy test`, `tapwire mock` and `tapwire replay` run over the file and
-// over the URL.
+// over the URL. The sidecar has an agent name and labels, which both backends filter on.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -36,7 +36,7 @@ describe('readers over PostgreSQL and over SQLite agree', () => {
   const savedEnv = { ...process.env };
 
   before(async () => {
-    [server, recorded] = await Promise.all([PostgresServer.start(), recordTraffic()]);
+    [server, recorded] = await Promise.all([PostgresServer.start(), recordTraffic('agent:\n  name: researcher\n  labels: { team: research, tier: "2" }\n')]);
     writeFileSync(join(recorded.sidecar.dir, 'tapwire.yaml'), recorded.peers.yaml);
     // The config interpolates the upstream keys from the environment, as a user's would.
     Object.assign(process.env, { REPLAY_OPENAI_KEY: recorded.peers.env.REPLAY_OPENAI_KEY, REPLAY_ANTHROPIC_KEY: recorded.peers.env.REPLAY_ANTHROPIC_KEY });
@@ -75,6 +75,11 @@ describe('readers over PostgreSQL and over SQLite agree', () => {
         { op: 'not', condition: { op: '>', field: 'usage.total_tokens', value: 20 } },
         { op: '>=', field: 'exchange.id', value: ids[5]! },
         { op: 'in', field: 'route.name', values: [] },
+        { op: '=', field: 'agent.name', value: 'researcher' },
+        { op: 'label', key: 'team', value: 'research' },
+        { op: 'and', left: { op: 'label', key: 'tier', value: '2' }, right: { op: '=', field: 'protocol', value: 'llm' } },
+        { op: 'label', key: 'team', value: 'other' },
+        { op: 'label', key: 'nobody', value: '' },
       ];
       for (const where of conditions) {
         assert.deepEqual(await all(postgres, where), await all(sqlite, where), JSON.stringify(where));
@@ -107,6 +112,28 @@ describe('readers over PostgreSQL and over SQLite agree', () => {
       const fromServer = await run(process.execPath, [CLI, 'export', '--db', url, '--format', 'jsonl', ...filter]);
       assert.ok(fromFile.stdout.length > 0);
       assert.equal(fromServer.stdout, fromFile.stdout, filter.join(' '));
+    }
+  });
+
+  test('tapwire export filters by agent name and labels, over SQLite and over PostgreSQL', async () => {
+    const exported = async (db: string, filter: string): Promise<string[]> =>
+      (await run(process.execPath, [CLI, 'export', '--db', db, '--format', 'jsonl', '--filter', filter])).stdout.split('\n').filter(Boolean);
+    const everything = await exported(recorded.dbPath, 'true');
+    const llm = await exported(recorded.dbPath, 'protocol == "llm"');
+    assert.ok(llm.length > 0 && llm.length < everything.length);
+    const expected: [string, string[]][] = [
+      ['agent.name == "researcher"', everything],
+      ['agent.name == "someone-else"', []],
+      ['agent.labels["team"] == "research"', everything],
+      ['agent.labels.team == "research" && protocol == "llm"', llm],
+      ['"2" == agent.labels["tier"] && protocol == "llm"', llm],
+      ['agent.labels["team"] == "other"', []],
+      ['agent.labels["missing"] == "research"', []],
+      ['!(agent.labels["team"] == "other") && protocol == "llm"', llm],
+    ];
+    for (const [filter, lines] of expected) {
+      assert.deepEqual(await exported(recorded.dbPath, filter), lines, `SQLite: ${filter}`);
+      assert.deepEqual(await exported(url, filter), lines, `PostgreSQL: ${filter}`);
     }
   });
 

@@ -145,11 +145,11 @@ export interface Recorded {
 
 /**
  * Records every scenario through a sidecar and stops it (flushing the record); the peers stay
- * up (for replays) until close().
+ * up (for replays) until close(). `agentYaml`: config placed before the routes (an `agent:` section).
  */
-export async function recordTraffic(): Promise<Recorded> {
+export async function recordTraffic(agentYaml = ''): Promise<Recorded> {
   const peers = await startPeers();
-  const sidecar = await startTestSidecar(peers.yaml, peers.env);
+  const sidecar = await startTestSidecar(`${agentYaml}${peers.yaml}`, peers.env);
   const close = async (): Promise<void> => {
     await sidecar.stop();
     sidecar.cleanup();

@@ -30,6 +30,7 @@ const recordArb = fc
     status: fc.constantFrom('ok', 'error', 'denied', 'aborted'),
     direction: fc.constantFrom('client_to_server', 'server_to_client'),
     agent: fc.constantFrom('a', 'b'),
+    labels: fc.constantFrom(null, '{}', '{"team":"a"}', '{"team":"b","tier":"2"}', '{"tier":2}'),
     route: fc.constantFrom('openai', 'fs'),
     name: fc.option(fc.constantFrom(...STRINGS), { nil: null }),
     method: fc.option(fc.constantFrom('tools/call', 'notifications/progress', 'resources/read'), { nil: null }),
@@ -60,6 +61,7 @@ function toRecord(r: RecordShape): ExchangeRecord {
     input_tokens: r.input,
     output_tokens: r.output,
     cost_usd: r.cost,
+    agent_labels: r.labels,
   });
   let body: object | null = null;
   if (r.protocol === 'llm') {
@@ -82,8 +84,9 @@ const STRING_FIELDS = [
   'response.error.code', 'llm.provider', 'llm.model', 'mcp.method', 'mcp.tool', 'mcp.session',
 ];
 const NUMBER_FIELDS = ['exchange.duration_ms', 'exchange.http_status', 'response.status', 'usage.input_tokens', 'usage.output_tokens', 'usage.total_tokens', 'usage.cost_usd'];
-/** Fields the prefilter cannot translate: CEL decides them on the candidates. */
-const OTHER_ATOMS = ['llm.stream', 'request.body.model == "gpt-4o"', 'jsonrpc.method == "tools/call"', 'size(mcp.arguments) == 0'];
+/** Atoms the prefilter cannot translate exactly (labels only as a superset): CEL decides them on the candidates. */
+const OTHER_ATOMS = [
+  'agent.labels["team"] == "a"', '"b" == agent.labels.team', 'agent.labels.tier == "2"', 'agent.labels["team"] != "a"', '"team" in agent.labels','llm.stream', 'request.body.model == "gpt-4o"', 'jsonrpc.method == "tools/call"', 'size(mcp.arguments) == 0'];
 
 const stringLit = fc.constantFrom(...STRINGS).map((s) => JSON.stringify(s));
 const numberLit = fc.constantFrom('0', '200', '500', '500.5', '1000', '0.001', '-1');
