@@ -167,8 +167,8 @@ describe('docker-compose.yml', () => {
     assert.equal(env.GF_AUTH_ANONYMOUS_ORG_ROLE, 'Viewer');
     assert.deepEqual(grafana.ports, ['127.0.0.1:3000:3000']);
     const targets = new Map(mounts(grafana).map((m) => [m.target, m.source]));
-    assert.equal(targets.get('/etc/grafana/provisioning/datasources'), './grafana/provisioning/datasources');
-    assert.equal(targets.get('/etc/grafana/provisioning/dashboards'), './grafana/provisioning/dashboards');
+    assert.equal(targets.get('/etc/grafana/provisioning/datasources/tapwire.yaml'), './grafana/provisioning/datasources/tapwire.yaml');
+    assert.equal(targets.get('/etc/grafana/provisioning/dashboards/tapwire.yaml'), './grafana/provisioning/dashboards/tapwire.yaml');
     const providers = readYaml<{ providers: { options: { path: string } }[] }>('grafana/provisioning/dashboards/tapwire.yaml').providers;
     const dashboardsSource = targets.get(providers[0]!.options.path);
     assert.equal(dashboardsSource, './grafana/dashboards', 'the dashboard provider reads the mounted grafana/dashboards');
@@ -254,6 +254,40 @@ describe('docker-compose.yml: the fleet', () => {
       for (const dependency of ['postgres', 'redis', 'llm']) assert.ok(s.depends_on?.includes(dependency), `${sidecar} depends on ${dependency}`);
     }
     assert.equal(names.size, 2, 'two agent names');
+  });
+
+  test("Grafana shows the central record: the fleet Audit dashboard and its datasource on the compose PostgreSQL, as a read-only role", () => {
+    const grafana = service('grafana');
+    const env = grafana.environment ?? {};
+    const targets = new Map(mounts(grafana).map((m) => [m.target, m.source]));
+    const provisioned = <T>(kind: 'datasources' | 'dashboards'): T => {
+      const file = [...targets].find(([target, source]) => target.startsWith(`/etc/grafana/provisioning/${kind}/`) && source.startsWith('./grafana/fleet/'));
+      assert.ok(file, `the fleet's ${kind} provisioning is mounted`);
+      return readYaml<T>(file[1]);
+    };
+    // The dashboards provider reads the mounted grafana/fleet/dashboards.
+    const providers = provisioned<{ providers: { options: { path: string } }[] }>('dashboards').providers;
+    assert.equal(targets.get(providers[0]!.options.path), './grafana/fleet/dashboards');
+    // The datasource the dashboard names, its ${VAR:-default} filled in from Grafana's environment as Grafana does.
+    const fill = (value: string): string => value.replace(/\$\{([A-Z_]+)(?::-([^}]*))?\}/g, (_m, name: string, fallback?: string) => composeDefault(env[name] ?? fallback ?? ''));
+    const datasource = provisioned<{ datasources: { uid: string; type: string; url: string; user: string; jsonData: { database: string }; secureJsonData: { password: string } }[] }>('datasources').datasources[0]!;
+    const dashboard = JSON.parse(readFileSync(join(REPO, 'grafana/fleet/dashboards/audit.json'), 'utf8')) as { panels: { datasource?: { uid: string; type: string } }[] };
+    for (const panel of dashboard.panels) if (panel.datasource) assert.deepEqual(panel.datasource, { uid: datasource.uid, type: datasource.type });
+    assert.equal(fill(datasource.url), 'postgres:5432', 'the compose PostgreSQL service, on its port');
+    assert.equal(fill(datasource.jsonData.database), postgres.environment?.POSTGRES_DB);
+    assert.ok(grafana.depends_on?.includes('postgres'));
+    // The role: created by the init script the compose PostgreSQL runs, with the password Grafana is given.
+    const init = mounts(postgres).find((m) => m.target.startsWith('/docker-entrypoint-initdb.d/'));
+    assert.ok(init?.bind && init.readOnly, 'an init script is mounted into the PostgreSQL container');
+    const script = readFileSync(join(REPO, init.source), 'utf8');
+    const user = fill(datasource.user);
+    assert.match(script, new RegExp(`CREATE ROLE ${user} LOGIN PASSWORD :'password'`));
+    assert.match(script, new RegExp(`ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO ${user};`));
+    assert.doesNotMatch(script, /GRANT (ALL|INSERT|UPDATE|DELETE)/, 'read-only');
+    const passwordVariable = /-v password="\$([A-Z_]+)"/.exec(script)?.[1];
+    assert.ok(passwordVariable);
+    assert.equal(fill(datasource.secureJsonData.password), composeDefault(postgres.environment?.[passwordVariable] ?? ''));
+    assert.notEqual(fill(datasource.secureJsonData.password), '');
   });
 
   test("the LLM mock's fixtures are mounted and answer the agents' question", () => {
