@@ -171,13 +171,12 @@ function googleError(code: number, message: string, reason: string): unknown {
 }
 
 // USD per million tokens, from "Gemini Developer API pricing" (ai.google.dev/gemini-api/docs/pricing),
-// paid tier, text input, prompts up to 200k tokens, as listed in November 2025 (cache_read:
-// context caching). Gemini 2.5 Pro and 3 Pro charge more above 200k prompt tokens (2.5 Pro:
-// 2.50 in, 15 out, 0.25 cached; 3 Pro: 4, 18, 0.40): this table holds one price per model, so
-// such calls are under-priced here; a `pricing:` entry overrides. Audio input costs more too.
+// paid tier, text/image/video input, as listed in November 2025 (cache_read: context caching;
+// long_context: the Pro models' rates for prompts above 200k tokens). Audio input costs more;
+// a `pricing:` entry in tapwire.yaml overrides (without a long-context tier).
 const GEMINI_PRICES: Readonly<Record<string, Price>> = {
-  'gemini-3-pro': { input: 2, output: 12, cache_read: 0.2 },
-  'gemini-2.5-pro': { input: 1.25, output: 10, cache_read: 0.125 },
+  'gemini-3-pro': { input: 2, output: 12, cache_read: 0.2, long_context: { above_input_tokens: 200_000, input: 4, output: 18, cache_read: 0.4 } },
+  'gemini-2.5-pro': { input: 1.25, output: 10, cache_read: 0.125, long_context: { above_input_tokens: 200_000, input: 2.5, output: 15, cache_read: 0.25 } },
   'gemini-2.5-flash': { input: 0.3, output: 2.5, cache_read: 0.03 },
   'gemini-2.5-flash-lite': { input: 0.1, output: 0.4, cache_read: 0.01 },
   'gemini-2.0-flash': { input: 0.1, output: 0.4, cache_read: 0.025 },
