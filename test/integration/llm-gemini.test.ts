@@ -12,9 +12,8 @@ import { ApiError, GoogleGenAI, type GenerateContentResponse } from '@google/gen
 import { geminiAdapter } from '../../protocols/llm/gemini.js';
 import { emptyFacts } from '../../protocols/llm/usage.js';
 import { REDACTED } from '../../core/headers.js';
-import { collect, llmColumns, startAimock, startTapwire, withJournal, type LLMock } from '../support/aimock.js';
+import { collect, llmColumns, startAimock, startTapwire, tableCost, withJournal, type LLMock } from '../support/aimock.js';
 import { onlyExchange, startTestSidecarFor, type TestSidecar } from '../support/sidecar.js';
-import { BUILT_IN_PRICES } from '../../protocols/llm/providers.js';
 
 const KEY = 'AIzaSy-test-gemini-key-16180';
 const MODEL = 'gemini-2.5-flash';
@@ -33,12 +32,6 @@ function viaTapwire(tapwire: TestSidecar): GoogleGenAI {
 /** What the agent sees of an answer: the response without the HTTP headers, which tapwire may change (date, length). */
 function answer(response: GenerateContentResponse): unknown {
   return JSON.parse(JSON.stringify({ ...response, sdkHttpResponse: undefined })) as unknown;
-}
-
-function geminiCost(model: string, inputTokens: number, outputTokens: number): number {
-  const price = BUILT_IN_PRICES.gemini[model];
-  if (!price) throw new Error(`no built-in price for gemini ${model}`);
-  return (inputTokens * price.input + outputTokens * price.output) / 1_000_000;
 }
 
 /** The database file (and its WAL) as text: a key stored anywhere shows up in it. */
@@ -103,7 +96,7 @@ describe('Gemini through tapwire against aimock', () => {
       cache_write_tokens: null,
       reasoning_tokens: null,
       tokens_estimated: 0,
-      cost_usd: geminiCost(MODEL, 1103, 53),
+      cost_usd: tableCost('gemini', MODEL, 1103, 53),
     });
     assert.equal(tapwire.record(row.id).request?.headers['x-goog-api-key'], REDACTED);
     assert.ok(!databaseText(tapwire).includes(KEY), 'the key is nowhere in the database');
@@ -123,7 +116,7 @@ describe('Gemini through tapwire against aimock', () => {
     assert.equal(row.method, `POST /v1beta/models/${MODEL}:streamGenerateContent`);
     assert.deepEqual(
       [row.provider, row.operation, row.model, row.streamed, row.input_tokens, row.output_tokens, row.tokens_estimated, row.cost_usd, row.finish_reasons],
-      ['gemini', 'generate_content', MODEL, 1, 1201, 59, 0, geminiCost(MODEL, 1201, 59), '["STOP"]'],
+      ['gemini', 'generate_content', MODEL, 1, 1201, 59, 0, tableCost('gemini', MODEL, 1201, 59), '["STOP"]'],
     );
     assert.ok(row.ttft_ms !== null, 'time to first token measured on the SSE stream');
     assert.ok(!databaseText(tapwire).includes(KEY));
