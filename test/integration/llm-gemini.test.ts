@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import { ApiError, GoogleGenAI, type GenerateContentResponse } from '@google/genai';
 import { geminiAdapter } from '../../protocols/llm/gemini.js';
 import { emptyFacts } from '../../protocols/llm/usage.js';
@@ -56,6 +56,7 @@ describe('Gemini through tapwire against aimock', () => {
         content: 'A streamed answer from the mock Gemini, in several chunks of text.',
         usage: { promptTokenCount: 1201, candidatesTokenCount: 59 },
       });
+      m.onMessage(/^gemini leak$/, { content: 'Here is a key: AKIAABCDEFGHIJKLMNOP, keep it.', usage: { promptTokenCount: 5, candidatesTokenCount: 12 } });
       m.onMessage(/^gemini key in query$/, { content: 'Answered with the key in the query.', usage: { promptTokenCount: 7, candidatesTokenCount: 3 } });
     });
     direct = client(mock.url);
@@ -64,6 +65,15 @@ describe('Gemini through tapwire against aimock', () => {
   after(async () => {
     await mock.stop();
   });
+
+  /** A sidecar with a `gemini` route to aimock and one policy file holding `rules`. */
+  async function startWithPolicy(t: TestContext, rules: string): Promise<TestSidecar> {
+    const dir = mkdtempSync(join(tmpdir(), 'tapwire-gemini-policy-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const policy = join(dir, 'policy.yaml');
+    writeFileSync(policy, rules);
+    return startTestSidecarFor(t, `policies: [${JSON.stringify(policy)}]\nroutes:\n  gemini:\n    protocol: llm\n    upstream: ${mock.url}\n`);
+  }
 
   test('generateContent: the same answer as direct; provider, model, usage and cost recorded; the key redacted', async (t) => {
     const tapwire = await startTapwire(t, { gemini: { upstream: mock.url } });
@@ -142,11 +152,7 @@ describe('Gemini through tapwire against aimock', () => {
   });
 
   test('a policy on llm.model refuses with a 403 that @google/genai raises as its ApiError, recorded denied', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'tapwire-gemini-policy-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const policy = join(dir, 'policy.yaml');
-    writeFileSync(policy, 'rules:\n  - name: no-pro-models\n    when: llm.model.startsWith("gemini-2.5-pro")\n    action: deny\n');
-    const tapwire = await startTestSidecarFor(t, `policies: [${JSON.stringify(policy)}]\nroutes:\n  gemini:\n    protocol: llm\n    upstream: ${mock.url}\n`);
+    const tapwire = await startWithPolicy(t, 'rules:\n  - name: no-pro-models\n    when: llm.model.startsWith("gemini-2.5-pro")\n    action: deny\n');
     const { result: error, upstream } = await withJournal(mock, () =>
       viaTapwire(tapwire).models.generateContent({ model: 'gemini-2.5-pro', contents: 'gemini plain' }).then(
         () => null,
@@ -164,6 +170,26 @@ describe('Gemini through tapwire against aimock', () => {
       ['denied', 403, 'gemini', 'gemini-2.5-pro', 'no-pro-models', 'deny'],
     );
     assert.ok(!databaseText(tapwire).includes(KEY));
+  });
+
+  test('a response rule refusing a stream: it ends with an error chunk @google/genai raises as its ApiError', async (t) => {
+    const tapwire = await startWithPolicy(
+      t,
+      'rules:\n  - name: no-cloud-keys\n    phase: response\n    when: response.text.matches("AKIA[0-9A-Z]{16}")\n    action: deny\n    message: the answer carries an AWS key\n',
+    );
+    let streamedText = '';
+    const error = await (async () => {
+      for await (const chunk of await viaTapwire(tapwire).models.generateContentStream({ model: MODEL, contents: 'gemini leak' })) streamedText += chunk.text ?? '';
+    })().then(
+      () => null,
+      (err: unknown) => err,
+    );
+    assert.ok(error instanceof ApiError, `got ${String(error)}`);
+    assert.equal(error.status, 403);
+    assert.match(error.message, /PERMISSION_DENIED.*no-cloud-keys: the answer carries an AWS key/);
+    assert.ok(!streamedText.includes('AKIAABCDEFGHIJKLMNOP'), 'the key never reached the agent');
+    const row = await onlyExchange(tapwire);
+    assert.deepEqual([row.provider, row.streamed, row.policy_rule, row.policy_action], ['gemini', 1, 'no-cloud-keys', 'deny']);
   });
 });
 
