@@ -14,7 +14,10 @@ export interface ProtocolTotals {
   flagged: number;
   input_tokens: number;
   output_tokens: number;
+  /** The sum of the priced calls' costs: an unpriced call's cost is unknown, not $0. */
   cost_usd: number;
+  /** LLM calls with usage but no price for their model (their cost_usd is null). */
+  unpriced: number;
 }
 
 export interface PolicyEvent {
@@ -49,7 +52,7 @@ const FLAGGED: ReadonlySet<string | null> = new Set(FLAGGED_ACTIONS);
 /** Reads the summary of the exchanges `agent` started at or after `since` (Unix ms). */
 export async function readSummary(reader: RecordReader, agent: string, since: number): Promise<DemoSummary> {
   const byProtocol = new Map<string, ProtocolTotals>();
-  const zero = (protocol: string): ProtocolTotals => ({ protocol, exchanges: 0, errors: 0, denied: 0, flagged: 0, input_tokens: 0, output_tokens: 0, cost_usd: 0 });
+  const zero = (protocol: string): ProtocolTotals => ({ protocol, exchanges: 0, errors: 0, denied: 0, flagged: 0, input_tokens: 0, output_tokens: 0, cost_usd: 0, unpriced: 0 });
   const policyEvents: PolicyEvent[] = [];
   const timed: SlowCall[] = [];
   for await (const e of eachRow(reader, allOf(equals('agent.name', agent), { op: '>=', field: 'exchange.started_at', value: since }))) {
@@ -62,6 +65,7 @@ export async function readSummary(reader: RecordReader, agent: string, since: nu
     t.input_tokens += e.input_tokens ?? 0;
     t.output_tokens += e.output_tokens ?? 0;
     t.cost_usd += e.cost_usd ?? 0;
+    if (e.protocol === 'llm' && e.cost_usd === null && (e.input_tokens !== null || e.output_tokens !== null)) t.unpriced++;
     if (e.status === 'denied' || FLAGGED.has(e.policy_action)) {
       const { id, status, policy_action, policy_rule, policy_reason, protocol, method, target } = e;
       policyEvents.push({ id, status, policy_action, policy_rule, policy_reason, protocol, method, target });
@@ -71,7 +75,7 @@ export async function readSummary(reader: RecordReader, agent: string, since: nu
   const protocols = [...byProtocol.values()].sort((a, b) => (a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : 0));
   const total = zero('total');
   for (const row of protocols) {
-    for (const key of ['exchanges', 'errors', 'denied', 'flagged', 'input_tokens', 'output_tokens', 'cost_usd'] as const) total[key] += row[key];
+    for (const key of ['exchanges', 'errors', 'denied', 'flagged', 'input_tokens', 'output_tokens', 'cost_usd', 'unpriced'] as const) total[key] += row[key];
   }
   const slowest = timed.sort((a, b) => b.duration_ms - a.duration_ms || (a.id < b.id ? -1 : 1)).slice(0, 5);
   return { protocols, total, policyEvents, slowest };
@@ -122,7 +126,8 @@ export function formatSummary(summary: DemoSummary, dbPath: string): string {
     String(t.flagged),
     String(t.input_tokens),
     String(t.output_tokens),
-    formatCost(t.cost_usd),
+    // Unpriced calls are shown apart, so a sum that leaves them out does not pass for the whole cost.
+    t.unpriced > 0 ? `${formatCost(t.cost_usd)} + ${t.unpriced} unpriced` : formatCost(t.cost_usd),
   ];
   const lines = [
     `Summary, read back from ${dbPath}:`,
@@ -130,6 +135,9 @@ export function formatSummary(summary: DemoSummary, dbPath: string): string {
     ...table(header, [...summary.protocols.map(row), row(summary.total)], (i) => i > 0).map((l) => `  ${l}`),
     '',
     '  Tokens of LLM calls are the provider\'s usage; of MCP and A2A calls, tapwire\'s estimate of what crossed the wire.',
+    ...(summary.total.unpriced > 0
+      ? [`  ${summary.total.unpriced} LLM call(s) used a model without a price: their cost is unknown, not $0 (a pricing: entry in tapwire.yaml adds one).`]
+      : []),
     '',
     'Denied and flagged by policies:',
     ...(summary.policyEvents.length > 0 ? policyLines(summary.policyEvents) : ['  none']),

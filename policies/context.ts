@@ -125,7 +125,9 @@ function headerMap(headers: Headers | null | undefined): Map<string, string> {
 /**
  * The text one SSE event adds to a streamed answer: the generated text of LLM stream
  * events (OpenAI chat and completions chunks, Responses API deltas, Anthropic content
- * deltas), or null for an event that is not one of those.
+ * deltas, Gemini candidates' text parts), or null for an event that is not one of those.
+ * It reads stream events without knowing their route's provider (the TUI, replay
+ * comparison and the response gate share it), so each provider's chunk shape is here.
  */
 export function eventText(data: string): string | null {
   const event = asObject(parseJson(data));
@@ -134,6 +136,12 @@ export function eventText(data: string): string | null {
     return event.choices.map((c) => {
       const choice = asObject(c);
       return str(asObject(choice?.delta)?.content) || str(choice?.text);
+    }).join('');
+  }
+  if (Array.isArray(event.candidates)) {
+    return event.candidates.map((c) => {
+      const parts = asObject(asObject(c)?.content)?.parts;
+      return Array.isArray(parts) ? parts.map((p) => str(asObject(p)?.text) ?? '').join('') : '';
     }).join('');
   }
   const delta = event.delta;

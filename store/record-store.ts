@@ -120,7 +120,10 @@ export interface ExchangeCounts {
   llmTokens: number;
   /** MCP messages' estimated tokens (what they cost the agent's context), agent-facing exchanges only (no parent). */
   mcpTokens: number;
+  /** The priced calls' cost: a call whose model has no price counts in unpricedLlmCalls, not as $0. */
   costUsd: number;
+  /** LLM calls with usage but no cost (no price for their model). */
+  unpricedLlmCalls: number;
 }
 
 /** The counts of a run of exchanges after a given id. */

@@ -193,7 +193,8 @@ export class TuiApp {
       `${t.denied > 0 ? '{yellow-fg}' : ''}denied ${t.denied}${t.denied > 0 ? '{/yellow-fg}' : ''}`,
       `llm tokens ${count(t.llmTokens)}`,
       `mcp ~${count(t.mcpTokens)}`,
-      `cost ${cost(t.costUsd) || '$0'}`,
+      // Calls without a price are shown apart: the sum leaves them out, it does not count them as $0.
+      `cost ${cost(t.costUsd) || '$0'}${t.unpricedLlmCalls > 0 ? ` + ${t.unpricedLlmCalls} unpriced` : ''}`,
     ];
     if (rates) {
       const last = (values: number[]): string => count(values[values.length - 1] ?? 0);

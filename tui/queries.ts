@@ -10,7 +10,7 @@ export interface Totals extends ExchangeCounts {
 }
 
 export function emptyTotals(): Totals {
-  return { exchanges: 0, errors: 0, denied: 0, llmTokens: 0, mcpTokens: 0, costUsd: 0, countedTo: '' };
+  return { exchanges: 0, errors: 0, denied: 0, llmTokens: 0, mcpTokens: 0, costUsd: 0, unpricedLlmCalls: 0, countedTo: '' };
 }
 
 /**
@@ -29,6 +29,7 @@ export async function updateTotals(reader: RecordReader, totals: Totals, maxRows
     llmTokens: totals.llmTokens + slice.llmTokens,
     mcpTokens: totals.mcpTokens + slice.mcpTokens,
     costUsd: totals.costUsd + slice.costUsd,
+    unpricedLlmCalls: totals.unpricedLlmCalls + slice.unpricedLlmCalls,
     countedTo: slice.newest ?? totals.countedTo,
   };
 }

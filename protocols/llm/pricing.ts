@@ -1,7 +1,8 @@
 // Cost in USD of one LLM call, from each provider's built-in prices (in its file) and the
 // config's `pricing:` entries, which override and add to them (prices change). A model
 // matches its exact name, else the longest entry that prefixes it, so dated snapshots
-// (gpt-4o-2024-08-06, claude-sonnet-4-5-20250929) share their family's price.
+// (gpt-4o-2024-08-06, claude-sonnet-4-5-20250929) share their family's price. A price may
+// have a long-context tier (Gemini's above 200k prompt tokens) that prices the whole call.
 import type { PriceOverride } from '../../config/config.js';
 import { BUILT_IN_PRICES } from './providers.js';
 import type { Usage } from './usage.js';
@@ -12,6 +13,8 @@ export interface Price {
   output: number;
   cache_read?: number;
   cache_write?: number;
+  /** The rates of a call whose input exceeds `above_input_tokens`, for all of its tokens. */
+  long_context?: { above_input_tokens: number; input: number; output: number; cache_read?: number };
 }
 
 export class PriceBook {
@@ -44,8 +47,10 @@ export class PriceBook {
   /** USD for `usage`, or null when the model has no price. Input includes cached tokens. */
   cost(provider: string, model: string | null, usage: Usage): number | null {
     if (!model) return null;
-    const price = this.lookup(provider, model);
-    if (!price) return null;
+    const listed = this.lookup(provider, model);
+    if (!listed) return null;
+    const tier = listed.long_context;
+    const price = tier && (usage.input_tokens ?? 0) > tier.above_input_tokens ? { ...listed, ...tier } : listed;
     const cacheRead = usage.cache_read_tokens ?? 0;
     const cacheWrite = usage.cache_write_tokens ?? 0;
     const uncached = Math.max(0, (usage.input_tokens ?? 0) - cacheRead - cacheWrite);

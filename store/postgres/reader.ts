@@ -91,11 +91,11 @@ export class PostgresReader implements RecordReader {
     const bound = Number.isFinite(maxRows)
       ? (await this.rows<{ id: string }>('SELECT id FROM exchanges WHERE id > $1 ORDER BY id LIMIT 1 OFFSET $2', [after, maxRows - 1]))[0]?.id
       : undefined;
-    const [row] = await this.rows<{ n: number; errors: number; denied: number; llm_tokens: number; mcp_tokens: number; cost: number; newest: string | null }>(
+    const [row] = await this.rows<{ n: number; errors: number; denied: number; llm_tokens: number; mcp_tokens: number; cost: number; unpriced: number; newest: string | null }>(
       `SELECT count(*) AS n, count(*) FILTER (WHERE status = 'error') AS errors, count(*) FILTER (WHERE status = 'denied') AS denied,
               COALESCE(sum(CASE WHEN protocol = 'llm' THEN ${TOKENS} END), 0)::float8 AS llm_tokens,
               COALESCE(sum(CASE WHEN protocol = 'mcp' AND parent_id IS NULL THEN ${TOKENS} END), 0)::float8 AS mcp_tokens,
-              COALESCE(sum(cost_usd), 0)::float8 AS cost, max(id) AS newest
+              COALESCE(sum(cost_usd), 0)::float8 AS cost, count(*) FILTER (WHERE protocol = 'llm' AND cost_usd IS NULL AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL)) AS unpriced, max(id) AS newest
        FROM exchanges WHERE id > $1 AND id <= $2`,
       [after, bound ?? PAST_END],
     );
@@ -106,6 +106,7 @@ export class PostgresReader implements RecordReader {
       llmTokens: row!.llm_tokens,
       mcpTokens: row!.mcp_tokens,
       costUsd: row!.cost,
+      unpricedLlmCalls: row!.unpriced,
       newest: row!.newest,
       done: row!.n === 0 || bound === undefined,
     };

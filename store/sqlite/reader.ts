@@ -86,9 +86,9 @@ export class SqliteReader implements RecordReader {
       `SELECT count(*) AS n, total(status = 'error') AS errors, total(status = 'denied') AS denied,
               total(CASE WHEN protocol = 'llm' THEN ${TOKENS} END) AS llm_tokens,
               total(CASE WHEN protocol = 'mcp' AND parent_id IS NULL THEN ${TOKENS} END) AS mcp_tokens,
-              total(cost_usd) AS cost, max(id) AS newest
+              total(cost_usd) AS cost, total(protocol = 'llm' AND cost_usd IS NULL AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL)) AS unpriced, max(id) AS newest
        FROM exchanges WHERE id > ? AND id <= ?`,
-    ).get(after, bound ?? PAST_END) as { n: number; errors: number; denied: number; llm_tokens: number; mcp_tokens: number; cost: number; newest: string | null };
+    ).get(after, bound ?? PAST_END) as { n: number; errors: number; denied: number; llm_tokens: number; mcp_tokens: number; cost: number; unpriced: number; newest: string | null };
     return Promise.resolve({
       exchanges: row.n,
       errors: row.errors,
@@ -96,6 +96,7 @@ export class SqliteReader implements RecordReader {
       llmTokens: row.llm_tokens,
       mcpTokens: row.mcp_tokens,
       costUsd: row.cost,
+      unpricedLlmCalls: row.unpriced,
       newest: row.newest,
       done: row.n === 0 || bound === undefined,
     });

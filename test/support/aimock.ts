@@ -4,7 +4,7 @@
 import type { TestContext } from 'node:test';
 import { LLMock, type JournalEntry } from '@copilotkit/aimock';
 import type { Exchange } from '../../core/exchange.js';
-import { BUILT_IN_PRICES } from '../../protocols/llm/providers.js';
+import { BUILT_IN_PRICES, type ProviderName } from '../../protocols/llm/providers.js';
 import { startTestSidecarFor, type TestSidecar } from './sidecar.js';
 
 export { LLMock, type JournalEntry };
@@ -83,7 +83,7 @@ export function canonicalIds<T>(value: T, pattern: RegExp): T {
  * The cost tapwire must record for a call without cached tokens, computed from the built-in
  * price table the same way the price book does (per-million prices, summed, then scaled).
  */
-export function tableCost(provider: 'openai' | 'anthropic', model: string, inputTokens: number, outputTokens: number): number {
+export function tableCost(provider: ProviderName, model: string, inputTokens: number, outputTokens: number): number {
   const price = BUILT_IN_PRICES[provider][model];
   if (!price) throw new Error(`no built-in price for ${provider} ${model}`);
   return (inputTokens * price.input + outputTokens * price.output) / 1_000_000;

@@ -23,6 +23,14 @@ describe('PriceBook', () => {
     assert.equal(book.lookup('openai', 'my-finetune'), null);
   });
 
+  test("Gemini 2.5 Pro above 200k input tokens: the long-context rates, for the whole call", () => {
+    const p = BUILT_IN_PRICES.gemini['gemini-2.5-pro']!;
+    assert.equal(book.cost('gemini', 'gemini-2.5-pro', usage(200_000, 1000, 100_000)), (100_000 * 1.25 + 100_000 * 0.125 + 1000 * 10) / 1e6);
+    assert.equal(book.cost('gemini', 'gemini-2.5-pro', usage(200_001, 1000, 100_000)), (100_001 * 2.5 + 100_000 * 0.25 + 1000 * 15) / 1e6);
+    assert.deepEqual(p.long_context, { above_input_tokens: 200_000, input: 2.5, output: 15, cache_read: 0.25 });
+    assert.equal(book.lookup('gemini', 'gemini-2.5-flash-lite-preview-09-2025'), BUILT_IN_PRICES.gemini['gemini-2.5-flash-lite']);
+  });
+
   test('cached input is priced at the cache rates, the rest at the input rate', () => {
     const p = BUILT_IN_PRICES.anthropic['claude-haiku-4-5']!;
     const cost = book.cost('anthropic', 'claude-haiku-4-5', usage(1000, 200, 600, 300));

@@ -152,6 +152,22 @@ describe('totals, rates and sessions', () => {
     db.close();
   });
 
+  test('the stats count LLM calls without a price apart from the priced cost, not as $0', async () => {
+    const db = openDatabase(':memory:');
+    const reader = new SqliteReader(db);
+    const llm = (cost_usd: number | null, tokens: number | null): ExchangeRecord => ({
+      exchange: { ...blankExchange({ agent: 'a', route: 'llm', protocol: 'llm', started_at: Date.now() }), input_tokens: tokens, output_tokens: tokens, cost_usd },
+      request: null,
+      response: null,
+      events: [],
+    });
+    // Priced, unpriced, and a call without usage (denied: no tokens, so no cost to know).
+    prepareInsert(db)([llm(0.25, 10), llm(null, 10), llm(null, null)]);
+    const totals = await updateTotals(reader, emptyTotals());
+    assert.deepEqual([totals.costUsd, totals.unpricedLlmCalls], [0.25, 1]);
+    db.close();
+  });
+
   test('sparkline', () => {
     assert.equal(sparkline([0, 1, 2, 4, 8]), '▁▂▃▅█');
     assert.equal(sparkline([0, 0]), '▁▁');
