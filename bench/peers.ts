@@ -5,8 +5,7 @@
 // scenario's database holds exactly that scenario's requests; the others live for the run.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { openRecordReader } from '../store/open.js';
-import { equals } from '../store/record-store.js';
+import Database from 'better-sqlite3';
 import { MCP_PATH } from './mcp-fixtures.js';
 import { startNginx } from './nginx.js';
 import { benchPolicyYaml } from './policy-rules.js';
@@ -113,12 +112,22 @@ export interface RecordCheck {
  */
 export async function stopAndCheck(tapwire: TapwirePeer, scenario: string, sent: number, cutAtEnd = 0): Promise<RecordCheck> {
   const exitCode = await stopChild(tapwire.sidecar.child, 'SIGTERM', 20_000);
-  const reader = await openRecordReader(tapwire.sidecar.dbPath);
+  const row = countRecorded(tapwire.sidecar.dbPath);
+  const exact = cutAtEnd === 0 ? row.recorded === sent : row.recorded >= sent && row.recorded <= sent + cutAtEnd;
+  return { scenario, sent, recorded: row.recorded, ok: row.ok, exitCode, passed: exitCode === 0 && exact, dbPath: tapwire.sidecar.dbPath };
+}
+
+/**
+ * The exchanges a tapwire database holds, and those with status ok, counted with plain SQL on
+ * the file (read-only) rather than through the record reader: bench:builds checks another
+ * build's database too, whose schema version may be older than this checkout's reader takes.
+ */
+function countRecorded(dbPath: string): { recorded: number; ok: number } {
+  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
   try {
-    const row = { recorded: await reader.count(null), ok: await reader.count(equals('exchange.status', 'ok')) };
-    const exact = cutAtEnd === 0 ? row.recorded === sent : row.recorded >= sent && row.recorded <= sent + cutAtEnd;
-    return { scenario, sent, recorded: row.recorded, ok: row.ok, exitCode, passed: exitCode === 0 && exact, dbPath: tapwire.sidecar.dbPath };
+    const row = db.prepare("SELECT count(*) AS recorded, coalesce(sum(status = 'ok'), 0) AS ok FROM exchanges").get() as { recorded: number; ok: number };
+    return row;
   } finally {
-    await reader.close();
+    db.close();
   }
 }
