@@ -1,9 +1,8 @@
 // Writes batches of exchange records into the central record, idempotently: a record already
 // there (same id, same started_at) is left as it is, so a batch shipped twice (the shipper's
 // at-least-once) stores each exchange once. Each table takes the whole batch as one JSON
-// parameter expanded by json_populate_recordset / json_to_recordset: serialising rows to JSON
-// is native in Node and parsing it native in PostgreSQL, where per-column arrays cost an
-// escape per value on both sides.
+// parameter (store/sql/ship-rows.ts) that json_to_recordset expands: the shipper gets that JSON
+// from SQLite as one string, where per-column arrays cost an object and an escape per value.
 import type { PoolClient } from 'pg';
 import type { Exchange, ExchangeRecord } from '../../core/exchange.js';
 import { shipRowsOf, type ShipRows } from '../sql/ship-rows.js';
