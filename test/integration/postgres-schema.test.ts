@@ -133,4 +133,34 @@ describe('PostgreSQL schema', () => {
       await central.close();
     }
   });
+
+  test('a populated version 1 database is brought up to date with its records intact', async () => {
+    const url = server.createDatabase('schema_upgrade');
+    const pool = createPool(url);
+    const client = await pool.connect();
+    const old = record(Date.UTC(2026, 11, 6, 8));
+    try {
+      await migrate(client, url, 1);
+      // A version 1 row, written as a tapwire of that version wrote it: no agent_labels column yet.
+      await new DayPartitions().ensure(client, [old.exchange.started_at]);
+      await client.query(
+        'INSERT INTO exchanges (id, started_at, agent, route, protocol, direction, method, target, status, model, input_tokens, output_tokens) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)',
+        [old.exchange.id, old.exchange.started_at, 'agent-a', 'openai', 'llm', old.exchange.direction, old.exchange.method, old.exchange.target, old.exchange.status, 'gpt-4o-mini', 3, 4],
+      );
+      await migrate(client, url);
+      assert.deepEqual((await client.query<{ v: number }>('SELECT max(version) AS v FROM schema_version')).rows[0], { v: SCHEMA_VERSION });
+    } finally {
+      client.release();
+      await pool.end();
+    }
+    const reader = await openRecordReader(url);
+    try {
+      const got = await reader.get(old.exchange.id);
+      assert.equal(got?.exchange.model, 'gpt-4o-mini');
+      assert.equal(got?.exchange.input_tokens, 3);
+      assert.equal(got?.exchange.agent_labels, null);
+    } finally {
+      await reader.close();
+    }
+  });
 });
