@@ -91,7 +91,12 @@ export function gateMcp(gate: PolicyGate, set: PolicySet, call: GateCall, facts:
     return call.req.method === 'GET' ? (observer) => new DecodedStreamObserver(observer) : unchanged;
   }
   const live = exchangeOf(request);
-  const judged = judge(gate, set, { headers: call.req.headers, path: call.path, routeUpstream: call.route.config.upstream, jwtClaims: call.jwtClaims ?? null }, live, request, call.body);
+  let judged = judge(gate, set, { headers: call.req.headers, path: call.path, routeUpstream: call.route.config.upstream, jwtClaims: call.jwtClaims ?? null }, live, request, call.body);
+  if (!('refused' in judged)) {
+    const transformed = gate.transform(set, call, { exchange: live, path: call.path, routeUpstream: call.route.config.upstream });
+    if ('rewrite' in transformed) judged.decisions.transform = transformed;
+    else judged = { refused: transformed.refused };
+  }
   if ('refused' in judged) {
     // The call's own exchange becomes the record of the refused message (its trace span goes with it).
     Object.assign(call.exchange, { method: live.method, jsonrpc_id: live.jsonrpc_id, session_id: live.session_id, target: targetOf(request) });
