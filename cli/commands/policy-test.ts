@@ -10,6 +10,9 @@ import { loadPolicyFiles } from '../../policies/load.js';
 import { runInlineTests } from '../../policies/testing.js';
 import { transformRequest, type Change } from '../../policies/transform.js';
 import { recordedBody } from '../../store/bodies.js';
+import { DEFAULT_REDACTED, redactHeaders } from '../../core/headers.js';
+
+const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set(DEFAULT_REDACTED);
 import { buildContext, PROTOCOL_CONTEXTS } from '../../protocols/registry.js';
 
 export interface PolicyTestOptions {
@@ -100,7 +103,8 @@ async function replayDatabase(set: PolicySet, path: string, since: number, agent
           headers: record.request?.headers ?? {},
           body: recordedBody(record.request)?.bytes ?? null,
           context: (headers, body) => buildContext({ exchange, request: { headers, body }, response: record.response, events: record.events, agentLabels }),
-          recorded: (_name, value) => value,
+          // A credential a rule would set is not printed either.
+          recorded: (name, value) => String(redactHeaders({ [name]: value }, CREDENTIAL_HEADERS)[name]),
         });
         const changes = 'rewrite' in transformed ? (transformed.rewrite?.changes ?? []) : [];
         if ('refused' in transformed) note(transformed.refused.rule, 'deny', id);
