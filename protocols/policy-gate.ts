@@ -119,6 +119,11 @@ export class PolicyGate {
     return admission;
   }
 
+  /** A header's value as the record keeps it (a credential masked). */
+  recordedHeader(name: string, value: string): string {
+    return String(this.options.redact({ [name]: value })[name]);
+  }
+
   /**
    * Runs the transform rules on a call the request-phase rules let through, `source` being
    * the call as they saw it: refused when one cannot be applied (the caller answers and
@@ -132,7 +137,7 @@ export class PolicyGate {
       headers: call.req.headers,
       body: call.body,
       context: (headers, body) => this.context(call, { ...source, request: { headers, body } }),
-      recorded: (name, value) => String(this.options.redact({ [name]: value })[name]),
+      recorded: (name, value) => this.recordedHeader(name, value),
     });
     if ('rewrite' in outcome) call.rewrite = outcome.rewrite;
     return outcome;

@@ -4,14 +4,18 @@
 // request tapwire adds); an MCP SDK server running a tool with the arguments and headers a
 // rule changed. The record keeps what the agent sent and lists what changed, with a
 // credential set by a rule masked; `policy test --db` lists the same changes. A rule that
-// cannot be applied refuses the call (on_error: skip passes it on unchanged), and a
-// monitor-mode file's changes are recorded, not made.
+// cannot be applied refuses the call (on_error: skip passes it on unchanged), a
+// monitor-mode file's changes are recorded, not made, and a command route (which passes
+// messages on as they came) refuses a message a rule would change.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test, type TestContext } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import OpenAI from 'openai';
 import { z } from 'zod';
@@ -218,5 +222,26 @@ describe('transforms on MCP calls', () => {
     const asSent = bodyJson(tapwire.record(changed.id).request) as { params: { arguments: unknown } };
     assert.deepEqual(asSent.params.arguments, { path: '/etc/hosts', text: 'hello' }, 'the record keeps what the agent sent');
     assert.equal(exchanges.filter((e) => e.method === 'tools/call' && e.transform === null).length, 1);
+  });
+});
+
+describe('transforms on MCP command routes', () => {
+  test('a route that passes messages on as they came refuses a message a rule would change, rather than pass it unchanged', async (t) => {
+    const policy = `rules:\n  - name: shout\n    when: mcp.tool == "echo" && mcp.arguments.text == "change me"\n    action: transform\n    set:\n      body.params.arguments.text: "'CHANGED'"\n`;
+    const server = fileURLToPath(new URL('../support/mcp-stdio-server.js', import.meta.url));
+    const { tapwire } = await startWithPolicies(t, `  tiny:\n    protocol: mcp\n    command: ${JSON.stringify(process.execPath)}\n    args: [${JSON.stringify(server)}]\n`, [policy]);
+    const client = new Client({ name: 'transform-stdio-test', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${tapwire.url}/tiny/mcp`)));
+    try {
+      const refused = await client.callTool({ name: 'echo', arguments: { text: 'change me' } });
+      assert.equal(refused.isError, true);
+      assert.match(JSON.stringify(refused.content), /tapwire policy shout: rule shout would change this message, and tapwire passes messages on this route as they came/);
+      const untouched = await client.callTool({ name: 'echo', arguments: { text: 'leave me' } });
+      assert.deepEqual(untouched.content, [{ type: 'text', text: 'leave me' }]);
+    } finally {
+      await client.close();
+    }
+    const exchanges = await tapwire.stop();
+    assert.deepEqual(exchanges.filter((e) => e.method === 'tools/call').map((e) => [e.status, e.policy_rule]), [['denied', 'shout'], ['ok', null]]);
   });
 });
