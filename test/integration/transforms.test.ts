@@ -2,7 +2,7 @@
 // SDK call whose model is pinned, max_tokens capped, metadata added and headers set and
 // removed, as aimock's journal shows the upstream received it (a stream keeps the usage
 // request tapwire adds); an MCP SDK server running a tool with the arguments and headers a
-// rule changed. The record keeps what the agent sent and lists what changed, with a
+// rule changed; an A2A SDK agent answering the message a rule rewrote. The record keeps what the agent sent and lists what changed, with a
 // credential set by a rule masked; `policy test --db` lists the same changes. A rule that
 // cannot be applied refuses the call (on_error: skip passes it on unchanged), a
 // monitor-mode file's changes are recorded, not made, and a command route (which passes
@@ -19,6 +19,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import OpenAI from 'openai';
 import { z } from 'zod';
+import { sendRequest, startA2aAgent, v1Client } from '../support/a2a.js';
 import { collect, startAimock, withJournal, type LLMock } from '../support/aimock.js';
 import { bodyJson, connectClient, one, startStreamableServer, type McpHttpServer } from '../support/mcp.js';
 import { startTestSidecar, type TestSidecar } from '../support/sidecar.js';
@@ -243,5 +244,23 @@ describe('transforms on MCP command routes', () => {
     }
     const exchanges = await tapwire.stop();
     assert.deepEqual(exchanges.filter((e) => e.method === 'tools/call').map((e) => [e.status, e.policy_rule]), [['denied', 'shout'], ['ok', null]]);
+  });
+});
+
+describe('transforms on A2A calls', () => {
+  test('the A2A agent answers the message a rule rewrote; the record keeps what the client sent', async (t) => {
+    const agent = await startA2aAgent();
+    t.after(() => agent.close());
+    const policy = `rules:\n  - name: scrub-codename\n    when: a2a.method == "SendMessage" && a2a.text.contains("Project X")\n    action: transform\n    set:\n      body.params.message.parts.0.text: "a2a.text.replace('Project X', 'the project')"\n`;
+    const { tapwire } = await startWithPolicies(t, `  planner:\n    protocol: a2a\n    upstream: ${agent.origin}\n`, [policy]);
+    const client = await v1Client(`${tapwire.url}/planner/`, 'JSONRPC');
+    const answer = await client.sendMessage(sendRequest('msg about Project X'));
+    assert.match(JSON.stringify(answer), /pong msg about the project/);
+    assert.doesNotMatch(JSON.stringify(answer), /Project X/);
+    const exchanges = await tapwire.stop();
+    const sent = one(exchanges, { method: 'SendMessage' });
+    assert.deepEqual([sent.policy_rule, sent.policy_action], ['scrub-codename', 'transform']);
+    assert.deepEqual(JSON.parse(sent.transform!), [{ rule: 'scrub-codename', set: 'body.params.message.parts.0.text', from: 'msg about Project X', to: 'msg about the project' }]);
+    assert.match(tapwire.record(sent.id).request!.body!.toString(), /msg about Project X/, 'the record keeps what the client sent');
   });
 });
