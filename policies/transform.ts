@@ -152,6 +152,8 @@ export interface TransformInput {
   /** The body as the upstream reads it (decoded). */
   body: Buffer | null;
   context(headers: HeaderValues, body: Buffer | null): Bindings;
+  /** The context of the call as it came, when the caller has it already (the request-phase decision's). */
+  bindings?: Bindings;
   /** A header's value as the record may keep it (credentials masked). */
   recorded(name: string, value: string): string;
 }
@@ -179,7 +181,7 @@ export function transformRequest(files: readonly PolicyFile[], input: TransformI
   let body = input.body;
   let json: unknown = null;
   let parsed = false;
-  let bindings: Bindings | null = null;
+  let bindings: Bindings | null = input.bindings ?? null;
   const changedHeaders = new Map<string, string | null>();
   const bodySets: { keys: readonly string[]; value: unknown }[] = [];
   const changes: Change[] = [];

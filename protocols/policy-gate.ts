@@ -126,10 +126,11 @@ export class PolicyGate {
 
   /**
    * Runs the transform rules on a call the request-phase rules let through, `source` being
-   * the call as they saw it: refused when one cannot be applied (the caller answers and
-   * records it as any refusal), else what changes is left on `call.rewrite` for forwarding.
+   * the call as they saw it (`bindings`: its context, if already built): refused when one
+   * cannot be applied (the caller answers and records it as any refusal), else what
+   * changes is left on `call.rewrite` for forwarding.
    */
-  transform(set: PolicySet, call: GateCall, source: Omit<ContextSource, 'agentLabels' | 'jwtClaims' | 'protocols' | 'request'>): TransformOutcome {
+  transform(set: PolicySet, call: GateCall, source: Omit<ContextSource, 'agentLabels' | 'jwtClaims' | 'protocols' | 'request'>, bindings?: Bindings): TransformOutcome {
     const protocol = source.exchange.protocol;
     if (!transforms(set.files, protocol)) return { rewrite: null, findings: [] };
     const outcome = transformRequest(set.files, {
@@ -137,6 +138,7 @@ export class PolicyGate {
       headers: call.req.headers,
       body: call.body,
       context: (headers, body) => this.context(call, { ...source, request: { headers, body } }),
+      ...(bindings ? { bindings } : {}),
       recorded: (name, value) => this.recordedHeader(name, value),
     });
     if ('rewrite' in outcome) call.rewrite = outcome.rewrite;

@@ -30,8 +30,9 @@ export function gateA2a(gate: PolicyGate, set: PolicySet, call: GateCall, facts:
   const live = request ? exchangeOf(request) : method && method !== 'GetAgentCard' ? { ...call.exchange, method } : null;
   if (!live) return unchanged;
   const source = { exchange: live, path: call.path, routeUpstream: call.route.config.upstream };
-  const decided = set.decide('request', gate.context(call, { ...source, request: { headers: call.req.headers, body: call.body } }), Date.now());
-  const transformed = decided.outcome === 'allow' ? gate.transform(set, call, source) : null;
+  const bindings = gate.context(call, { ...source, request: { headers: call.req.headers, body: call.body } });
+  const decided = set.decide('request', bindings, Date.now());
+  const transformed = decided.outcome === 'allow' ? gate.transform(set, call, source, bindings) : null;
   const decision = transformed && 'refused' in transformed ? transformed.refused : decided;
   if (decision.outcome === 'allow') {
     stamp(call.exchange, decision);

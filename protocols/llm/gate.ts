@@ -27,8 +27,9 @@ export function gateLlm(gate: PolicyGate, set: PolicySet, call: GateCall, facts:
   const request = described?.request;
   const live = { ...call.exchange, provider: adapter.provider, operation: request?.operation ?? null, model: request?.model ?? null };
   const source = { exchange: live, request: { headers: call.req.headers, body: call.body }, path: call.path, routeUpstream: call.route.config.upstream };
-  const decided = set.decide('request', gate.context(call, source), Date.now());
-  const transformed = decided.outcome === 'allow' ? gate.transform(set, call, source) : null;
+  const bindings = gate.context(call, source);
+  const decided = set.decide('request', bindings, Date.now());
+  const transformed = decided.outcome === 'allow' ? gate.transform(set, call, source, bindings) : null;
   const decision = transformed && 'refused' in transformed ? transformed.refused : decided;
   if (decision.outcome !== 'allow') {
     Object.assign(call.exchange, { provider: live.provider, operation: live.operation, model: live.model, target: live.model });

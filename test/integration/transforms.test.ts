@@ -1,7 +1,7 @@
 // Transform rules on the live flows, through real SDK clients and real upstreams: an OpenAI
 // SDK call whose model is pinned, max_tokens capped, metadata added and headers set and
 // removed, as aimock's journal shows the upstream received it (a stream keeps the usage
-// request tapwire adds); an MCP SDK server running a tool with the arguments and headers a
+// request tapwire adds; a gzip body goes out decoded); an MCP SDK server running a tool with the arguments and headers a
 // rule changed; an A2A SDK agent answering the message a rule rewrote. The record keeps what the agent sent and lists what changed, with a
 // credential set by a rule masked; `policy test --db` lists the same changes. A rule that
 // cannot be applied refuses the call (on_error: skip passes it on unchanged), a
@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -138,6 +139,25 @@ describe('transforms on LLM calls', () => {
     assert.match(report, /pin-model: would have transformed 2 \(e\.g\. /);
     assert.ok(report.includes(`${plain!.exchange.id}: body.max_tokens: 4096 → 1024`), report);
     assert.ok(report.includes(`${stream!.exchange.id}: header x-team: payments; header x-upstream-token: [redacted]; header x-debug removed; body.model: "gpt-5" → "gpt-4o-mini"; body.metadata.team: (none) → "payments"`), report);
+  });
+
+  test('a gzip-compressed request is forwarded changed and decoded', async (t) => {
+    const { tapwire } = await startWithPolicies(t, routes(), [PIN_AND_CAP], 'agent:\n  labels:\n    team: payments\n');
+    const body = gzipSync(JSON.stringify({ model: 'gpt-5', max_tokens: 2048, messages: [{ role: 'user', content: 'hello' }] }));
+    const { result, upstream } = await withJournal(mock, async () => {
+      const response = await fetch(`${tapwire.url}/openai/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-encoding': 'gzip', authorization: `Bearer ${KEY}` },
+        body,
+      });
+      return { status: response.status, json: (await response.json()) as { choices: { message: { content: string } }[] } };
+    });
+    assert.equal(result.status, 200);
+    assert.equal(result.json.choices[0]?.message.content, 'hi there');
+    const sent = upstream[0]!;
+    assert.deepEqual([(sent.body as { model: string }).model, (sent.body as { max_tokens: number }).max_tokens], ['gpt-4o-mini', 1024]);
+    // aimock read the JSON whole: the body went out decoded, under its own length.
+    assert.equal(sent.headers['content-encoding'], undefined);
   });
 
   test('a rule that cannot be applied refuses the call (fail closed); with on_error: skip it is recorded and the call goes on unchanged', async (t) => {
