@@ -2,7 +2,7 @@
 // paths, CEL type errors, headers tapwire sets itself, unknown keys, fields on the wrong
 // action), the run on a call (rule order, each rule seeing the call as the ones before left
 // it, values converted to JSON, failures), inline tests expecting transform, and redact
-// rules masking what the record's list of changes shows.
+// rules masking what the record's list of changes shows, and the TUI's Policy tab listing them.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { blankExchange, type ExchangeRecord } from '../../core/exchange.js';
@@ -11,6 +11,7 @@ import { parsePolicyFile, PolicyError } from '../../policies/file.js';
 import { runInlineTests } from '../../policies/testing.js';
 import { recordTransform, rewrittenBody, transformRequest, type TransformInput } from '../../policies/transform.js';
 import { buildContext, PROTOCOL_CONTEXTS } from '../../protocols/registry.js';
+import { tabText } from '../../tui/detail.js';
 
 /** Every problem of the file, each with its pointer into the expression, as `policy check` prints them. */
 function problemsOf(yaml: string): string {
@@ -171,5 +172,19 @@ describe('running transform rules', () => {
       { rule: 't', set: 'body.metadata.secret', from: '[redacted]', to: '[redacted]' },
       { rule: 't', set: 'body.note', to: 'key [redacted]' },
     ]);
+  });
+});
+
+describe('the TUI detail view', () => {
+  test('the Policy tab lists what transform rules changed, marking what monitor mode did not apply', () => {
+    const exchange = { ...blankExchange({ agent: 'a', route: 'openai', protocol: 'llm' }), policy_rule: 'cap', policy_action: 'transform', policy_reason: 'transformed by rule cap' };
+    exchange.transform = JSON.stringify([
+      { rule: 'cap', set: 'body.max_tokens', from: 4096, to: 1024 },
+      { rule: 'tag', set_header: 'x-team', to: 'payments' },
+      { rule: 'tag', remove_header: 'x-debug', would: true },
+    ]);
+    const text = tabText('Policy', { exchange, request: null, response: null, events: [] }, []);
+    assert.match(text, /action: {2}transform\n/);
+    assert.match(text, /forwarded with these changes to what the agent sent:\n {2}cap {18}body\.max_tokens: 4096 → 1024\n {2}tag {18}header x-team: "payments"\n {2}tag {18}header x-debug removed {2}\(monitor mode: not applied\)$/);
   });
 });
