@@ -15,11 +15,12 @@ import type { Logger } from '../core/log.js';
 import { Recording } from './recording.js';
 import { BodyTooLarge, readBody, refuseTooLarge } from '../protocols/refusal.js';
 import { readBodyAsSent, type BodyReading } from '../protocols/readable-body.js';
-import type { ProtocolHandler, RootAnswer } from '../protocols/protocol.js';
+import type { ProtocolCall, ProtocolHandler, RootAnswer } from '../protocols/protocol.js';
 import { PROTOCOL_CONTEXTS, protocolHandlers, routeProblems } from '../protocols/registry.js';
 import { commandProblem, serverEnvironment } from '../protocols/mcp/stdio-process.js';
 import { PolicyGate } from '../protocols/policy-gate.js';
 import { PolicySet } from '../policies/engine.js';
+import { rewrittenBody } from '../policies/transform.js';
 import { IdentityVerifier } from '../policies/identity.js';
 import { parseTraceparent } from '../core/trace-context.js';
 import { AdminEndpoints } from './admin.js';
@@ -130,7 +131,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
     }
     if (!read) return; // the agent went away before sending its request: nothing to forward
     const { body, readable, cannotRead } = read;
-    const call = { req, res, route, rest, path: pathOnly, exchange, body, readable, cannotRead };
+    const call: ProtocolCall = { req, res, route, rest, path: pathOnly, exchange, body, readable, cannotRead };
     // The request is parsed once: the gate, the observer and the record share its facts.
     const facts = handler.parse(call);
     // A call the policies refuse is answered and recorded here, and never forwarded.
@@ -139,7 +140,9 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
     let { observer, path } = await facts.observe();
     if (admission) observer = admission(observer);
     if (bare && path === rest) path = rest.slice(1);
-    await forward({ req, res, route, path, exchange, body, observer, t0, standing: isStandingStream(req) }, ctx);
+    // Transform rules change the body as the upstream reads it (with the protocol's own rewrite, if any).
+    const changes = call.rewrite ? { headers: call.rewrite.headers, body: rewrittenBody(call.rewrite, observer.upstreamBody ?? readable) } : null;
+    await forward({ req, res, route, path, exchange, body, observer, t0, standing: isStandingStream(req), changes }, ctx);
   }
 
   /** A request at the root that some protocol serves (an A2A agent card), or null. */

@@ -7,6 +7,7 @@
 import { idText, parseJsonRpcBody } from '../../core/jsonrpc.js';
 import type { Exchange } from '../../core/exchange.js';
 import { stamp, type PolicySet } from '../../policies/engine.js';
+import { recordTransform } from '../../policies/transform.js';
 import { gateBatch, policyError, type JsonRpcRequest } from '../jsonrpc-gate.js';
 import { httpError, unchanged, type Admission, type GateCall, type PolicyGate } from '../policy-gate.js';
 import type { A2aCallFacts } from './handler.js';
@@ -28,9 +29,14 @@ export function gateA2a(gate: PolicyGate, set: PolicySet, call: GateCall, facts:
   // A JSON-RPC request; else an HTTP+JSON operation (a REST call).
   const live = request ? exchangeOf(request) : method && method !== 'GetAgentCard' ? { ...call.exchange, method } : null;
   if (!live) return unchanged;
-  const decision = set.decide('request', gate.context(call, { exchange: live, request: { headers: call.req.headers, body: call.body }, path: call.path, routeUpstream: call.route.config.upstream }), Date.now());
+  const source = { exchange: live, path: call.path, routeUpstream: call.route.config.upstream };
+  const bindings = gate.context(call, { ...source, request: { headers: call.req.headers, body: call.body } });
+  const decided = set.decide('request', bindings, Date.now());
+  const transformed = decided.outcome === 'allow' ? gate.transform(set, call, source, bindings) : null;
+  const decision = transformed && 'refused' in transformed ? transformed.refused : decided;
   if (decision.outcome === 'allow') {
     stamp(call.exchange, decision);
+    if (transformed && 'rewrite' in transformed) recordTransform(call.exchange, transformed);
     return unchanged;
   }
   // The call's own exchange becomes the record of the refused call.

@@ -4,6 +4,7 @@
 import { jsonValue } from '../../core/json-body.js';
 import type { ContextSource } from '../../policies/context.js';
 import { stamp, type Decision, type PolicySet } from '../../policies/engine.js';
+import { recordTransform } from '../../policies/transform.js';
 import type { Replacement, ResponseHead } from '../observer.js';
 import { refusalHeaders, ResponsePolicyObserver, unchanged, type Admission, type GateCall, type PolicyGate, type StreamEnd } from '../policy-gate.js';
 import type { LlmAdapter } from './adapter.js';
@@ -26,13 +27,17 @@ export function gateLlm(gate: PolicyGate, set: PolicySet, call: GateCall, facts:
   const request = described?.request;
   const live = { ...call.exchange, provider: adapter.provider, operation: request?.operation ?? null, model: request?.model ?? null };
   const source = { exchange: live, request: { headers: call.req.headers, body: call.body }, path: call.path, routeUpstream: call.route.config.upstream };
-  const decision = set.decide('request', gate.context(call, source), Date.now());
+  const bindings = gate.context(call, source);
+  const decided = set.decide('request', bindings, Date.now());
+  const transformed = decided.outcome === 'allow' ? gate.transform(set, call, source, bindings) : null;
+  const decision = transformed && 'refused' in transformed ? transformed.refused : decided;
   if (decision.outcome !== 'allow') {
     Object.assign(call.exchange, { provider: live.provider, operation: live.operation, model: live.model, target: live.model });
     gate.refuse(call, call.exchange, decision, llmError(adapter, decision), null);
     return null;
   }
   stamp(call.exchange, decision);
+  if (transformed && 'rewrite' in transformed) recordTransform(call.exchange, transformed);
   if (!set.applies('response', 'llm')) return unchanged;
   let head: ResponseHead | null = null;
   const judge = (response: ContextSource['response'], responseText?: string, usage?: Usage | null): Decision | null => {

@@ -18,7 +18,7 @@ const EXCHANGE_TYPES: Readonly<Record<keyof Exchange, string>> = {
   input_tokens: 'bigint', output_tokens: 'bigint', cache_read_tokens: 'bigint', cache_write_tokens: 'bigint',
   reasoning_tokens: 'bigint', tokens_estimated: 'int2', cost_usd: 'float8', streamed: 'int2', request_bytes: 'bigint',
   response_bytes: 'bigint', replay_of: 'text', details: 'text', task_id: 'text', task_state: 'text', parent_id: 'text',
-  event_count: 'bigint', events_truncated: 'int2', agent_labels: 'text',
+  event_count: 'bigint', events_truncated: 'int2', agent_labels: 'text', transform: 'text',
 };
 
 /** The exchange columns, in the order the reader selects them. */

@@ -2,7 +2,8 @@
 // call to aimock and an MCP SDK tool call to a real MCP server, with credentials planted
 // everywhere an agent puts them (auth headers, the providers' credential headers, headers
 // named like credentials, the query string, message bodies matching a configured redact
-// pattern) and upstream keys injected from the config. Then every byte tapwire wrote is
+// pattern), upstream keys injected from the config, and credentials a transform rule sets
+// (headers, and a body field matching a redact pattern). Then every byte tapwire wrote is
 // searched: the database files (with their -wal and -shm), its stdout and stderr, every span
 // and metric it exported to a real OTLP endpoint (message content capture on), and `tapwire
 // export` of the record as JSONL and HAR. None holds any planted secret.
@@ -45,6 +46,9 @@ const PLANTED = {
   mcpArgument: 'sk-live-PLANTEDMCPARGy7z8a9',
   upstreamKey: 'INJECTED-UPSTREAM-KEY-b1c2d3',
   mcpKey: 'INJECTED-MCP-KEY-e4f5g6',
+  transformHeader: 'TRANSFORMED-SERVICE-TOKEN-h7j8k9',
+  transformMcpBearer: 'TRANSFORMED-MCP-BEARER-l1m2n3',
+  transformBody: 'sk-live-TRANSFORMEDBODYq1w2e3',
 };
 
 describe('secrets', () => {
@@ -67,12 +71,28 @@ describe('secrets', () => {
       ['rules:', '  - name: mask-live-keys', '    when: "true"', '    action: redact', "    redact: { patterns: ['sk-live-[A-Za-z0-9]+'] }", ''].join('\n'),
     );
     writeFileSync(
+      join(dir, 'transform.yaml'),
+      [
+        'rules:',
+        '  - name: llm-credentials',
+        '    when: protocol == "llm"',
+        '    action: transform',
+        `    set_headers: { x-service-token: "'${PLANTED.transformHeader}'" }`,
+        `    set: { body.metadata.key: "'${PLANTED.transformBody}'" }`,
+        '  - name: mcp-credentials',
+        '    when: protocol == "mcp"',
+        '    action: transform',
+        `    set_headers: { authorization: "'Bearer ${PLANTED.transformMcpBearer}'" }`,
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(
       join(dir, 'tapwire.yaml'),
       [
         'routes:',
         `  openai: { protocol: llm, provider: openai, upstream: "${mock.url}", headers: { authorization: "Bearer \${UPSTREAM_KEY}", x-api-key: "\${UPSTREAM_KEY}" } }`,
         `  tools: { protocol: mcp, upstream: "${mcp.origin}", headers: { x-mcp-key: "\${MCP_KEY}" } }`,
-        'policies: [redact.yaml]',
+        'policies: [redact.yaml, transform.yaml]',
         'telemetry:',
         `  endpoint: ${collector.url}`,
         '  capture_content: true',
@@ -115,6 +135,7 @@ describe('secrets', () => {
     assert.deepEqual(echoed.content, [{ type: 'text', text: `you said ${PLANTED.mcpArgument}` }], 'the agent got the real answer: redaction is for the record only');
     await client.close();
     assert.ok(mcp.seen.some((r) => r.headers['x-mcp-key'] === PLANTED.mcpKey), 'the MCP server got the injected key');
+    assert.ok(mcp.seen.some((r) => r.headers.authorization === `Bearer ${PLANTED.transformMcpBearer}`), 'the MCP server got the credential a transform rule set');
 
     cli.child.kill('SIGTERM');
     await once(cli.child, 'exit');
@@ -137,6 +158,7 @@ describe('secrets', () => {
     // The record and the exports are there, and show that something was masked: the search can fail.
     assert.match(places['tapwire.db']!, /\[redacted\]/);
     assert.match(places['tapwire.db']!, /you said /);
+    assert.match(places['tapwire.db']!, /"set_header":"x-service-token","to":"\[redacted\]"/, 'the record lists the transforms, masked');
     assert.ok(collector.spans().some((s) => s.name === 'chat gpt-4o-mini'), 'spans were exported');
     assert.match(places.stdout!, /"msg":"exchange"/);
     for (const [where, text] of Object.entries(places)) {
