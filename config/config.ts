@@ -107,10 +107,10 @@ const ROUTE_FIELDS = {
   // Refuse calls without a valid identity token (identity.jwt) on this route.
   require_identity: z.boolean().optional(),
   ...absent(federationFields),
-  headers: z.record(z.string(), z.string()).default({}),
   // A PEM file of CA certificates the upstream's certificate may chain to, besides the
   // system's (a private or test CA); relative to the config file.
   ca: z.string().min(1).optional(),
+  headers: z.record(z.string(), z.string()).default({}),
   timeouts: timeoutsSchema.default(() => timeoutsSchema.parse({})),
 };
 
