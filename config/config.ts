@@ -2,7 +2,8 @@
 // file, line, field path and what was expected. Unknown keys are errors.
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { dirname, resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import { z } from 'zod';
 import { telemetrySchema } from './telemetry.js';
@@ -211,13 +212,13 @@ const hostPattern = z
 
 /** proxy: tapwire as the agents' HTTPS_PROXY (docs/intercept.md). */
 const proxySchema = z.strictObject({
-  listen: hostPort.default('127.0.0.1:4101'),
+  listen: hostPort.default('127.0.0.1:4102'),
   // Hosts whose TLS tapwire opens (with its local CA) to send the calls through the route
   // whose upstream is that host.
   intercept: z.array(hostPattern).min(1, 'at least one host'),
   // CONNECT to any other host: refused, or tunnelled untouched (recorded without content).
   otherwise: z.enum(['refuse', 'tunnel']).default('refuse'),
-  // Where the local CA's certificate and key are kept (relative to the config file); default ~/.tapwire/ca.
+  // Where the local CA's certificate and key are kept (relative to the config file, or ~/...); default ~/.tapwire/ca.
   ca_dir: z.string().min(1).optional(),
 });
 
@@ -587,7 +588,8 @@ export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = pr
   const jwt = config.identity?.jwt;
   if (jwt && !/^https?:\/\//.test(jwt.jwks)) jwt.jwks = resolve(dirname(file), jwt.jwks);
   for (const route of Object.values(config.routes)) if (route.ca !== undefined) route.ca = resolve(dirname(file), route.ca);
-  if (config.proxy?.ca_dir !== undefined) config.proxy.ca_dir = resolve(dirname(file), config.proxy.ca_dir);
+  const caDir = config.proxy?.ca_dir;
+  if (config.proxy && caDir !== undefined) config.proxy.ca_dir = caDir.startsWith('~/') ? join(homedir(), caDir.slice(2)) : resolve(dirname(file), caDir);
   return config;
 }
 

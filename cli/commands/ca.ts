@@ -25,7 +25,7 @@ export function caCommand(): Command {
       const config = loadConfig(chosen.file ?? undefined, process.env, routeProblems);
       const dir = config.proxy?.ca_dir ?? defaultCaDir();
       const ca = opts.rotate ? LocalCa.rotate(dir) : LocalCa.open(dir);
-      const listen = config.proxy?.listen ?? '127.0.0.1:4101';
+      const listen = config.proxy?.listen ?? '127.0.0.1:4102';
       const lines = [
         `# tapwire CA certificate: ${ca.files.cert}${opts.rotate ? ' (new)' : ''}`,
         ...(config.proxy ? [] : ['# the config has no proxy: section yet; add one (docs/intercept.md) before agents use this']),

@@ -201,7 +201,7 @@ describe('config', () => {
       const file = join(dir, 'tapwire.yaml');
       writeFileSync(file, 'routes:\n  openai: { protocol: llm, provider: openai, upstream: "https://API.openai.com", ca: certs/ca.pem }\nproxy:\n  intercept: [api.openai.com, "*.OpenAI.com"]\n  ca_dir: ca\n');
       const config = loadConfig(file, {});
-      assert.deepEqual(config.proxy, { listen: '127.0.0.1:4101', intercept: ['api.openai.com', '*.openai.com'], otherwise: 'refuse', ca_dir: join(dir, 'ca') });
+      assert.deepEqual(config.proxy, { listen: '127.0.0.1:4102', intercept: ['api.openai.com', '*.openai.com'], otherwise: 'refuse', ca_dir: join(dir, 'ca') });
       assert.equal(config.routes.openai!.ca, join(dir, 'certs', 'ca.pem'));
     } finally {
       rmSync(dir, { recursive: true, force: true });
