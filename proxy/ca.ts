@@ -119,7 +119,12 @@ function writeCa(dir: string): void {
   // The key first: a certificate never sits beside a key that is not its own.
   writeAtomically(files.key, ca.key, 0o600);
   writeAtomically(files.cert, ca.cert, 0o644);
-  writeAtomically(files.bundle, `${rootCertificates.join('\n')}\n${ca.cert}`, 0o644);
+  writeBundle(files.bundle, ca.cert);
+}
+
+/** The public roots Node ships, then the CA: for clients whose CA setting replaces the system's. */
+function writeBundle(file: string, caCert: string): void {
+  writeAtomically(file, `${rootCertificates.join('\n')}\n${caCert}`, 0o644);
 }
 
 /** Runs a file operation on the CA's directory; its failure (a directory not writable, say) is a ConfigError naming it. */
@@ -163,7 +168,9 @@ export class LocalCa {
     return inCaDir(dir, () => {
       const files = caFiles(dir);
       if (!existsSync(files.key) || !existsSync(files.cert)) writeCa(dir);
-      return new LocalCa(dir);
+      const ca = new LocalCa(dir);
+      if (!existsSync(files.bundle)) writeBundle(files.bundle, ca.cert);
+      return ca;
     });
   }
 

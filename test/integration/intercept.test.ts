@@ -184,7 +184,7 @@ describe('interception through HTTPS_PROXY and the local CA', () => {
     }
   });
 
-  test('a host not listed is refused by default: nothing reaches it, nothing is recorded', async (t) => {
+  test('a host not listed is refused by default, and a client not trusting the CA is stopped at its handshake: nothing reaches the upstream, nothing is recorded', async (t) => {
     const tapwire = await tapwireWithProxy(t);
     mock.clearRequests();
     // localhost is the same TLS front under a name proxy.intercept does not list.
@@ -195,6 +195,9 @@ describe('interception through HTTPS_PROXY and the local CA', () => {
     const { client } = clientThroughProxy(tapwire.proxyUrl, `https://127.0.0.1:${mock.port}`, front.caPem);
     await assert.rejects(chatThrough(client, 'hello from undici'), /CONNECT answered 403/);
     await client.close();
+    // A client that does not trust tapwire's CA fails its handshake, and reaches nothing.
+    const untrusting = await curlChat(front.url, 'hello from curl', { HTTPS_PROXY: tapwire.proxyUrl, CURL_CA_BUNDLE: front.caFile });
+    assert.equal(untrusting.code, 60, untrusting.stderr);
     assert.equal(mock.getRequests().length, 0);
     assert.deepEqual(await tapwire.stop(), []);
   });
