@@ -3,7 +3,7 @@
 // leaf certificates it signs on the fly for the hosts it intercepts. Keys are made by
 // node:crypto, certificates by node-forge (no openssl shell-out). As in mitmproxy, one leaf
 // key serves every leaf (minting stays cheap); leaves are cached per host.
-import { createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { homedir } from 'node:os';
@@ -58,6 +58,21 @@ function serialNumber(): string {
   return bytes.toString('hex');
 }
 
+/**
+ * Signs `cert` (SHA-256 with RSA) with node:crypto rather than forge's own RSA, which is
+ * pure JavaScript and some hundred times slower: what forge's cert.sign() does, with the
+ * signature made by OpenSSL.
+ */
+/** forge.pki.getTBSCertificate is there (forge's own cert.sign() calls it); @types/node-forge leaves it out. */
+const pki = forge.pki as typeof forge.pki & { getTBSCertificate(cert: forge.pki.Certificate): forge.asn1.Asn1 };
+
+function signCertificate(cert: forge.pki.Certificate, key: KeyObject): void {
+  cert.siginfo.algorithmOid = forge.pki.oids.sha256WithRSAEncryption!;
+  cert.signatureOid = forge.pki.oids.sha256WithRSAEncryption!;
+  const tbs = forge.asn1.toDer(pki.getTBSCertificate(cert)).getBytes();
+  cert.signature = sign('sha256', Buffer.from(tbs, 'binary'), key).toString('binary');
+}
+
 /** A self-signed CA certificate and its key, as PEM. */
 export function createCa(commonName = 'tapwire local CA'): { cert: string; key: string } {
   const keys = rsaKeyPair();
@@ -75,13 +90,24 @@ export function createCa(commonName = 'tapwire local CA'): { cert: string; key: 
     { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
     { name: 'subjectKeyIdentifier' },
   ]);
-  cert.sign(forge.pki.privateKeyFromPem(keys.privateKey), forge.md.sha256.create());
+  signCertificate(cert, createPrivateKey(keys.privateKey));
   return { cert: forge.pki.certificateToPem(cert), key: keys.privateKey };
 }
 
+/** A CA as mintLeaf signs with it: its certificate, and its key. */
+export interface Signer {
+  cert: forge.pki.Certificate;
+  key: KeyObject;
+}
+
+/** The CA's certificate and key (PEM), read once for every leaf it signs. */
+export function signer(ca: { cert: string; key: string }): Signer {
+  return { cert: forge.pki.certificateFromPem(ca.cert), key: createPrivateKey(ca.key) };
+}
+
 /** A leaf certificate for `hosts` (DNS names or IP addresses), signed by the CA, for `leafPublicKey`. */
-export function mintLeaf(hosts: readonly string[], leafPublicKey: string, ca: { cert: string; key: string }): string {
-  const caCert = forge.pki.certificateFromPem(ca.cert);
+export function mintLeaf(hosts: readonly string[], leafPublicKey: string, ca: Signer): string {
+  const caCert = ca.cert;
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(leafPublicKey);
   cert.serialNumber = serialNumber();
@@ -99,7 +125,7 @@ export function mintLeaf(hosts: readonly string[], leafPublicKey: string, ca: { 
     { name: 'subjectKeyIdentifier' },
     { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
   ]);
-  cert.sign(forge.pki.privateKeyFromPem(ca.key), forge.md.sha256.create());
+  signCertificate(cert, ca.key);
   return forge.pki.certificateToPem(cert);
 }
 
@@ -142,7 +168,7 @@ export class LocalCa {
   readonly files: CaFiles;
   /** The CA certificate, PEM: what agents trust. */
   readonly cert: string;
-  readonly #key: string;
+  readonly #signer: Signer;
   readonly #leafKeys = rsaKeyPair();
   readonly #leaves = new Map<string, SecureContext>();
 
@@ -152,15 +178,16 @@ export class LocalCa {
     if ((mode & 0o077) !== 0) {
       throw new ConfigError(`the CA key ${this.files.key} can be read by others (mode ${(mode & 0o777).toString(8)}): chmod 600 it, or make a new CA with tapwire ca --rotate`);
     }
-    this.#key = readFileSync(this.files.key, 'utf8');
+    const key = readFileSync(this.files.key, 'utf8');
     this.cert = readFileSync(this.files.cert, 'utf8');
     const x509 = new X509Certificate(this.cert);
-    if (!x509.checkPrivateKey(createPrivateKey(this.#key))) {
+    if (!x509.checkPrivateKey(createPrivateKey(key))) {
       throw new ConfigError(`the CA certificate ${this.files.cert} does not belong to the key ${this.files.key}: make a new CA with tapwire ca --rotate`);
     }
     if (new Date(x509.validTo).getTime() < Date.now()) {
       throw new ConfigError(`the CA certificate ${this.files.cert} expired on ${x509.validTo}: make a new CA with tapwire ca --rotate`);
     }
+    this.#signer = signer({ cert: this.cert, key });
   }
 
   /** The CA in `dir`, made there first when there is none. */
@@ -186,7 +213,7 @@ export class LocalCa {
   contextFor(host: string): SecureContext {
     let context = this.#leaves.get(host);
     if (!context) {
-      const leaf = mintLeaf([host], this.#leafKeys.publicKey, { cert: this.cert, key: this.#key });
+      const leaf = mintLeaf([host], this.#leafKeys.publicKey, this.#signer);
       context = createSecureContext({ key: this.#leafKeys.privateKey, cert: `${leaf}${this.cert}` });
       this.#leaves.set(host, context);
     }

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createServer } from 'node:tls';
-import { createCa, mintLeaf } from '../../proxy/ca.js';
+import { createCa, mintLeaf, signer } from '../../proxy/ca.js';
 
 export interface TlsFront {
   /** https://127.0.0.1:<port> */
@@ -27,7 +27,7 @@ export async function startTlsFront(target: string, dir: string): Promise<TlsFro
     publicKeyEncoding: { type: 'spki', format: 'pem' },
     privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
   });
-  const cert = mintLeaf(['127.0.0.1', 'localhost'], leafKeys.publicKey, ca);
+  const cert = mintLeaf(['127.0.0.1', 'localhost'], leafKeys.publicKey, signer(ca));
   const caFile = join(dir, 'upstream-ca.pem');
   writeFileSync(caFile, ca.cert);
   const { hostname, port } = new URL(target);
