@@ -214,6 +214,23 @@ describe('config', () => {
     assert.match(configError('routes:\n  files: { protocol: mcp, command: node, ca: x.pem }\n'), /routes\.files\.ca: only routes with an upstream verify certificates/);
   });
 
+  test("a route's ca: file that cannot be read, or holds no certificate, stops the start naming the field", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tapwire-config-ca-'));
+    try {
+      const notPem = join(dir, 'not.pem');
+      writeFileSync(notPem, 'hello');
+      const missing = join(dir, 'missing.pem');
+      const config = parseConfig(`routes:\n  a: { protocol: http, upstream: "https://a.test", ca: "${missing}" }\n  b: { protocol: http, upstream: "https://b.test", ca: "${notPem}" }\n`, 'tapwire.yaml', {});
+      await assert.rejects(startSidecar(config, createLogger('silent'), {}), (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.equal(err.message, `routes.a.ca: cannot read ${missing}: ENOENT\nroutes.b.ca: ${notPem} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+        return true;
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a config file that cannot be read is named', () => {
     assert.throws(() => loadConfig('/nonexistent/tapwire.yaml', {}), /cannot read config file \/nonexistent\/tapwire\.yaml: ENOENT/);
   });
