@@ -222,12 +222,22 @@ describe('interception through HTTPS_PROXY and the local CA', () => {
     assert.equal(stored.response, null);
   });
 
-  test('HTTP/1.1 keep-alive: two calls on one intercepted connection, and two on one tunnel', async (t) => {
+  test('HTTP/1.1 keep-alive: three calls (one streamed) on one intercepted connection, and two on one tunnel', async (t) => {
     const tapwire = await tapwireWithProxy(t, 'tunnel');
     const { cert } = tapwireCa();
     const intercepted = clientThroughProxy(tapwire.proxyUrl, front.url, readFileSync(cert, 'utf8'));
     assert.deepEqual(await chatThrough(intercepted.client, 'hello from keep-alive 1'), { status: 200, content: ANSWER });
     assert.deepEqual(await chatThrough(intercepted.client, 'hello from keep-alive 2'), { status: 200, content: ANSWER });
+    // A stream on the same connection: its events arrive through the TLS tapwire opened.
+    const streamed = await intercepted.client.request({
+      path: '/v1/chat/completions',
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ ...(JSON.parse(chatBody('hello from keep-alive 3')) as object), stream: true }),
+    });
+    const events = await streamed.body.text();
+    assert.equal(streamed.statusCode, 200);
+    assert.match(events, /^data: \[DONE\]$/m);
     assert.equal(intercepted.connections(), 1);
     await intercepted.client.close();
 
@@ -238,7 +248,7 @@ describe('interception through HTTPS_PROXY and the local CA', () => {
     await tunnelled.client.close();
 
     const records = await tapwire.stop();
-    assert.deepEqual(records.map((r) => r.route).sort(), [TUNNEL_ROUTE, 'openai', 'openai']);
+    assert.deepEqual(records.map((r) => [r.route, r.streamed]).sort(), [[TUNNEL_ROUTE, 0], ['openai', 0], ['openai', 0], ['openai', 1]]);
   });
 
   test('WebSocket through a tunnel', async (t) => {
