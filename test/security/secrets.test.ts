@@ -6,7 +6,8 @@
 // (headers, and a body field matching a redact pattern). Then every byte tapwire wrote is
 // searched: the database files (with their -wal and -shm), its stdout and stderr, every span
 // and metric it exported to a real OTLP endpoint (message content capture on), and `tapwire
-// export` of the record as JSONL and HAR. None holds any planted secret.
+// export` of the record as JSONL and HAR. None holds any planted secret. With the proxy on,
+// the local CA's private key is searched for the same way, after a call it intercepted.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,8 +21,12 @@ import OpenAI from 'openai';
 import { z } from 'zod';
 import { startAimock } from '../support/aimock.js';
 import { freePort, runCli, startCli } from '../support/cli.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { startStreamableServer } from '../support/mcp.js';
 import { startOtlpCollector } from '../support/otlp.js';
+import { startTlsFront } from '../support/tls-front.js';
+import { caFiles } from '../../proxy/ca.js';
 
 /** Every secret planted, by where it was put. */
 const PLANTED = {
@@ -167,6 +172,75 @@ describe('secrets', () => {
         // Also as UTF-16, the way SQLite may store text.
         assert.ok(!text.includes(Buffer.from(secret, 'utf16le').toString('latin1')), `${what} leaked into ${where} as UTF-16`);
       }
+    }
+  });
+
+  test("the local CA's private key appears in no database file, log line, exported span or export", async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tapwire-secrets-ca-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const mock = await startAimock(['sk-ca-test-key-1'], (m) => m.onMessage('through the proxy', { content: 'intercepted', usage: { prompt_tokens: 5, completion_tokens: 1 } }));
+    t.after(() => mock.stop());
+    const front = await startTlsFront(mock.url, dir);
+    t.after(() => front.close());
+    const collector = await startOtlpCollector();
+    t.after(() => collector.close());
+    const proxyPort = await freePort();
+    writeFileSync(
+      join(dir, 'tapwire.yaml'),
+      [
+        'routes:',
+        `  openai: { protocol: llm, provider: openai, upstream: "${front.url}", ca: upstream-ca.pem }`,
+        'proxy:',
+        `  listen: 127.0.0.1:${proxyPort}`,
+        '  intercept: [127.0.0.1]',
+        '  ca_dir: ca',
+        'telemetry:',
+        `  endpoint: ${collector.url}`,
+        '  capture_content: true',
+        '  metrics_interval_ms: 200',
+        '',
+      ].join('\n'),
+    );
+    const port = await freePort();
+    const cli = await startCli(['--config', join(dir, 'tapwire.yaml'), '--db', join(dir, 'tapwire.db'), '--listen', `127.0.0.1:${port}`, '--log-level', 'debug'], process.env);
+    const ca = caFiles(join(dir, 'ca'));
+    // Asynchronously: the upstream (aimock and its TLS front) runs in this process.
+    const { stdout: answer } = await promisify(execFile)(
+      'curl',
+      ['-sS', '--fail-with-body', `${front.url}/v1/chat/completions`, '-H', 'authorization: Bearer sk-ca-test-key-1', '-H', 'content-type: application/json', '-d', JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'through the proxy' }] })],
+      { env: { PATH: process.env.PATH ?? '', HTTPS_PROXY: `http://127.0.0.1:${proxyPort}`, CURL_CA_BUNDLE: ca.bundle }, encoding: 'utf8' },
+    );
+    assert.match(answer, /intercepted/);
+    cli.child.kill('SIGTERM');
+    await once(cli.child, 'exit');
+
+    const printed = runCli(['ca', '-c', join(dir, 'tapwire.yaml')], dir);
+    assert.equal(printed.status, 0, printed.stderr);
+    const places: Record<string, string> = {
+      stdout: cli.stdout(),
+      stderr: cli.stderr(),
+      otlp: collector.server.requests.map((r) => r.body.toString('latin1')).join('\n'),
+      'tapwire ca': printed.stdout + printed.stderr,
+    };
+    for (const file of readdirSync(dir).filter((f) => f.startsWith('tapwire.db'))) places[file] = readFileSync(join(dir, file)).toString('latin1');
+    for (const format of ['jsonl', 'har'] as const) {
+      const out = join(dir, `export.${format}`);
+      const exported = runCli(['export', '--db', join(dir, 'tapwire.db'), '--format', format, '-o', out], dir);
+      assert.equal(exported.status, 0, exported.stderr);
+      places[`export ${format}`] = readFileSync(out, 'latin1') + exported.stdout + exported.stderr;
+    }
+    // The call was intercepted and recorded, and the search has something to search.
+    assert.match(places['export jsonl']!, /through the proxy/);
+    assert.match(places.stdout!, /"msg":"proxy listening"/);
+    assert.ok(collector.spans().some((s) => s.name === 'chat gpt-4o-mini'), 'spans were exported');
+    // The key's base64 body, whole and line by line (any 64-character line of it is a leak).
+    const key = readFileSync(ca.key, 'utf8');
+    const lines = key.split('\n').filter((line) => line.length > 0 && !line.startsWith('-----'));
+    const secrets = [lines.join(''), ...lines.filter((line) => line.length >= 40)];
+    assert.ok(secrets.length > 10);
+    for (const [where, text] of Object.entries(places)) {
+      for (const secret of secrets) assert.ok(!text.includes(secret), `the CA key leaked into ${where}`);
+      assert.ok(!text.includes('PRIVATE KEY'), `a private key was written into ${where}`);
     }
   });
 });
