@@ -33,6 +33,11 @@ export interface ProtocolCall {
   readable: Buffer | null;
   /** Why tapwire could not decode the body (its content-encoding or charset); null when it could. */
   cannotRead: string | null;
+  /**
+   * Set on a route with MCP authorization, which checked the call itself: the verified
+   * token's claims (gateway), or null (passthrough). The gate then runs no identity check.
+   */
+  tokenClaims?: Record<string, unknown> | null;
 }
 
 /** How a call is forwarded: the protocol's observer, and the path to send it to. */

@@ -18,6 +18,7 @@ import { readBodyAsSent, type BodyReading } from '../protocols/readable-body.js'
 import type { ProtocolHandler, RootAnswer } from '../protocols/protocol.js';
 import { PROTOCOL_CONTEXTS, protocolHandlers, routeProblems } from '../protocols/registry.js';
 import { commandProblem, serverEnvironment } from '../protocols/mcp/stdio-process.js';
+import { McpAuthorization } from '../protocols/mcp/oauth/route-auth.js';
 import { PolicyGate } from '../protocols/policy-gate.js';
 import { PolicySet } from '../policies/engine.js';
 import { IdentityVerifier } from '../policies/identity.js';
@@ -78,6 +79,8 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
   const handlers = protocolHandlers({ config, sink, redact, trackerFor: table.trackerFor, connectionKey: (socket) => table.connections.keyOf(socket) });
   /** Each route's protocol handler, picked once. */
   const handlerOf = new Map<string, ProtocolHandler>(routeNames.map((name) => [name, handlers.get(config.routes[name]!.protocol)!]));
+  // MCP routes with auth: their discovery URLs, and each call admitted (or refused) before it is read.
+  const mcpAuth = McpAuthorization.of(config, { agent: config.agent.name, sink, redact, listen: config.listen });
   const admin = new AdminEndpoints(config, guard, telemetry);
   const maxRequestBytes = config.limits.max_request_bytes;
 
@@ -93,9 +96,12 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
       return refuse(res, refusal, routeConfig ? { config: routeConfig, handler: handlerOf.get(name)!, rest } : null);
     }
     if (AdminEndpoints.isAdmin(url)) return admin.serveOnAgentListener(req, res);
+    if (mcpAuth && (await mcpAuth.discovery(req, res, started))) return;
     const atRoot = rootAnswer(url, `http://${req.headers.host ?? config.listen}`);
     if (atRoot?.kind === 'error') return sendJson(res, atRoot.status, atRoot.body);
     const { name, rest, bare } = atRoot ? { ...atRoot, bare: false } : splitRoute(url);
+    const authorized = await mcpAuth?.route(name)?.admit(req, res, rest, started);
+    if (authorized === null) return; // refused, answered and recorded
     const bridge = table.bridges.get(name);
     if (bridge) {
       let body: Buffer | null = null;
@@ -108,7 +114,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
         if (err instanceof BodyTooLarge) tooLarge(req, res, name, rest, err, started);
         return; // otherwise the agent went away before sending its request
       }
-      return bridge.handle(req, res, reading);
+      return bridge.handle(req, res, reading, authorized?.claims ?? null);
     }
     const route = table.forwarded.get(name);
     if (!route) {
@@ -130,7 +136,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
     }
     if (!read) return; // the agent went away before sending its request: nothing to forward
     const { body, readable, cannotRead } = read;
-    const call = { req, res, route, rest, path: pathOnly, exchange, body, readable, cannotRead };
+    const call = { req, res, route, rest, path: pathOnly, exchange, body, readable, cannotRead, ...(authorized ? { tokenClaims: authorized.claims } : {}) };
     // The request is parsed once: the gate, the observer and the record share its facts.
     const facts = handler.parse(call);
     // A call the policies refuse is answered and recorded here, and never forwarded.
@@ -139,7 +145,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
     let { observer, path } = await facts.observe();
     if (admission) observer = admission(observer);
     if (bare && path === rest) path = rest.slice(1);
-    await forward({ req, res, route, path, exchange, body, observer, t0, standing: isStandingStream(req) }, ctx);
+    await forward({ req, res, route, path, exchange, body, observer, t0, standing: isStandingStream(req), upstreamHeaders: authorized?.upstreamHeaders, onHead: authorized?.onHead }, ctx);
   }
 
   /** A request at the root that some protocol serves (an A2A agent card), or null. */

@@ -29,6 +29,8 @@ export interface McpMessageCall {
   undecoded?: boolean;
   /** The HTTP headers that carried it (none on stdio). */
   headers: IncomingMessage['headers'];
+  /** The claims of the token that carried it (a route with auth's gateway); none on stdio. */
+  jwtClaims?: Record<string, unknown> | null;
   /** The status of the HTTP response its answer goes on; null on stdio. */
   httpStatus: number | null;
   /** Federated routes: the member server the request goes to (mcp.server, details.server); "" for all of them. */
@@ -120,7 +122,7 @@ export function admitMessage(gate: PolicyGate, call: McpMessageCall): MessageAdm
   const set = gate.policies();
   if (!set.applies('request', 'mcp') && !set.applies('response', 'mcp')) return { review: null, decisions: null };
   const exchange = messageExchange(call);
-  const judged = judge(gate, set, { headers: call.headers, jwtClaims: null }, exchange, call.request, call.body);
+  const judged = judge(gate, set, { headers: call.headers, jwtClaims: call.jwtClaims ?? null }, exchange, call.request, call.body);
   if (!('refused' in judged)) return { review: judged.review, decisions: judged.decisions };
   const refusal = refusalMessage(call.request, judged.refused, call.headers);
   const text = Buffer.from(JSON.stringify(refusal));
