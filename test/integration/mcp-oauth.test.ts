@@ -9,8 +9,10 @@
 // passes unchanged and the SDK client refuses it; a 2025-03-26 client finds the authorization
 // server's metadata at tapwire's origin. No token is stored, logged or exported in a span.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { PassThrough } from 'node:stream';
 import { describe, test, type TestContext } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -26,10 +28,14 @@ interface World {
   passthrough: ProtectedMcpServer;
   hostile: ProtectedMcpServer;
   upstream: ProtectedMcpServer;
+  /** Behind the route whose upstream credential is a client-credentials token. */
+  service: ProtectedMcpServer;
   tapwire: TestSidecar;
   collector: OtlpCollector;
   logged: () => string;
 }
+
+const STDIO_SERVER = join(dirname(fileURLToPath(import.meta.url)), '../support/mcp-stdio-server.js');
 
 const INITIALIZE = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
 
@@ -46,6 +52,25 @@ async function world(t: TestContext): Promise<World> {
   // Gateway: the upstream takes only tokens meant for itself (what the exchange gives tapwire).
   const upstream = await startProtectedMcpServer({ as, audience: () => upstream.url, requiredScopes: ['mcp:tools'] });
   t.after(() => upstream.close());
+  const service = await startProtectedMcpServer({ as, audience: () => service.url });
+  t.after(() => service.close());
+  const dir = mkdtempSync(join(tmpdir(), 'tapwire-oauth-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // The token's claims in policies: identity.subject and identity.scopes, on HTTP and command routes.
+  const policy = join(dir, 'identity.yaml');
+  writeFileSync(
+    policy,
+    [
+      'rules:',
+      '  - name: known-users-only',
+      '    when: route.name in ["gw", "cmd"] && mcp.method == "tools/call" && identity.subject != "user-1"',
+      '    action: deny',
+      '  - name: rm-needs-admin',
+      '    when: mcp.tool == "rm" && !("mcp:admin" in identity.scopes)',
+      '    action: deny',
+      '',
+    ].join('\n'),
+  );
   const collector = await startOtlpCollector();
   t.after(() => collector.close());
   const tapwire = await startTestSidecarFor(
@@ -64,6 +89,21 @@ async function world(t: TestContext): Promise<World> {
       '      scopes: [mcp:tools]',
       '      upstream_auth:',
       `        token_exchange: { token_url: "${as.serviceTokenUrl}", client_id: ${SERVICE_CLIENT.client_id}, client_secret: ${SERVICE_CLIENT.client_secret}, resource: "${upstream.url}", scope: mcp:tools }`,
+      '  cc:',
+      '    protocol: mcp',
+      `    upstream: "${service.url}"`,
+      '    auth:',
+      '      mode: gateway',
+      `      issuer: "${as.issuer}"`,
+      `      jwks_url: "${as.jwksUrl}"`,
+      '      upstream_auth:',
+      `        client_credentials: { token_url: "${as.serviceTokenUrl}", client_id: ${SERVICE_CLIENT.client_id}, client_secret: ${SERVICE_CLIENT.client_secret}, resource: "${service.url}" }`,
+      '  cmd:',
+      '    protocol: mcp',
+      '    command: node',
+      `    args: ["${STDIO_SERVER}"]`,
+      `    auth: { mode: gateway, issuer: "${as.issuer}", jwks_url: "${as.jwksUrl}", scopes: [mcp:tools] }`,
+      `policies: ["${policy}"]`,
       'telemetry:',
       `  endpoint: ${collector.url}`,
       '  capture_content: true',
@@ -73,7 +113,7 @@ async function world(t: TestContext): Promise<World> {
     { log: createLogger('debug', logStream) },
   );
   tapwireUrl = tapwire.url;
-  return { as, passthrough, hostile, upstream, tapwire, collector, logged: () => logText };
+  return { as, passthrough, hostile, upstream, service, tapwire, collector, logged: () => logText };
 }
 
 // tapwire's log at debug level, searched for tokens at the end.
@@ -133,7 +173,7 @@ describe('MCP authorization through tapwire', () => {
     assert.match(challenge, /error="insufficient_scope"/);
     assert.match(challenge, /scope="mcp:tools"/);
     assert.match(challenge, new RegExp(`resource_metadata="${w.tapwire.url}/\\.well-known/oauth-protected-resource/pt"`));
-    await assertNothingLeaked(w, [token, narrow]);
+    await assertNothingLeaked(w, [token, narrow], /through tapwire/);
   });
 
   test('gateway: tapwire checks the token and calls the upstream with an exchanged one; the client token never reaches it', async (t) => {
@@ -151,6 +191,8 @@ describe('MCP authorization through tapwire', () => {
     assert.equal(exchanged[0]!.aud, w.upstream.url);
     assert.ok(w.upstream.authorizations.every((a) => a === `Bearer ${exchanged[0]!.token}`), 'every upstream call carried the exchanged token');
     assert.deepEqual(w.upstream.ran, [{ tool: 'echo', subject: 'user-1' }], 'the upstream ran the tool for the client\'s user');
+    const removal = await client.callTool({ name: 'rm', arguments: { path: '/' } }).catch((err: Error) => err);
+    assert.match(removal instanceof Error ? removal.message : JSON.stringify(removal), /rm-needs-admin|denied|policy/i, 'identity.scopes lacks mcp:admin: refused');
 
     const gw = `${w.tapwire.url}/gw`;
     const metadataUrl = `resource_metadata="${w.tapwire.url}/.well-known/oauth-protected-resource/gw"`;
@@ -170,7 +212,7 @@ describe('MCP authorization through tapwire', () => {
     const under = await post(gw, narrow);
     assert.equal(under.status, 403);
     assert.match(under.headers.get('www-authenticate')!, /^Bearer error="insufficient_scope", error_description="[^"]*", scope="mcp:tools", resource_metadata=/);
-    assert.equal(w.upstream.ran.length, 1, 'no refused call reached the upstream');
+    assert.equal(w.upstream.ran.length, 1, 'no refused call reached the upstream (nor rm)');
     assert.ok(![elsewhere, old, narrow].some((refused) => w.as.issued.some((i) => i.grant === 'token_exchange' && i.token === refused)));
 
     const exchanges = await w.tapwire.stop();
@@ -179,7 +221,26 @@ describe('MCP authorization through tapwire', () => {
     assert.deepEqual(refused.map((e) => e.http_status), [401, 401, 401, 401, 403], 'each refusal recorded as denied by auth');
     assert.ok(exchanges.some((e) => e.route === 'gw' && e.method === 'GET /.well-known/oauth-protected-resource/gw' && e.http_status === 200), 'discovery recorded');
     assert.ok(exchanges.some((e) => e.route === 'gw' && e.target === 'echo'), 'the tool call recorded');
-    await assertNothingLeaked(w, [token, exchanged[0]!.token, elsewhere, old, narrow]);
+    await assertNothingLeaked(w, [token, exchanged[0]!.token, elsewhere, old, narrow], /via the gateway/);
+  });
+
+  test('gateway: a client-credentials token of the route\'s own for the upstream; a command route checks tokens and gives policies their claims', async (t) => {
+    const w = await world(t);
+    const cc = await authorizedClient(t, `${w.tapwire.url}/cc`);
+    for (const text of ['one', 'two']) assert.deepEqual((await cc.client.callTool({ name: 'echo', arguments: { text } })).content, [{ type: 'text', text }]);
+    const service = w.as.issued.filter((i) => i.grant === 'client_credentials');
+    assert.equal(service.length, 1, 'fetched once, reused until it nears expiry');
+    assert.equal(service[0]!.aud, w.service.url);
+    assert.ok(w.service.authorizations.every((a) => a === `Bearer ${service[0]!.token}`));
+    assert.deepEqual(w.service.ran.map((r) => r.subject), ['tapwire', 'tapwire'], 'the upstream saw the route\'s own identity');
+
+    const none = await post(`${w.tapwire.url}/cmd`, null);
+    assert.equal(none.status, 401, 'a command route refuses a call without a token');
+    assert.match(none.headers.get('www-authenticate')!, /resource_metadata="[^"]*\/\.well-known\/oauth-protected-resource\/cmd"/);
+    const cmd = await authorizedClient(t, `${w.tapwire.url}/cmd`);
+    // known-users-only lets the call through only when identity.subject reached the rules.
+    assert.deepEqual((await cmd.client.callTool({ name: 'echo', arguments: { text: 'stdio' } })).content, [{ type: 'text', text: 'stdio' }]);
+    await assertNothingLeaked(w, [cc.oauth.tokens()!.access_token, service[0]!.token, cmd.oauth.tokens()!.access_token], /stdio/);
   });
 
   test('metadata naming another resource passes unchanged, and the SDK client refuses it', async (t) => {
@@ -212,13 +273,13 @@ describe('MCP authorization through tapwire', () => {
   });
 });
 
-/** No token in the record (every database file), tapwire's log, or the spans it exported. */
-async function assertNothingLeaked(w: World, tokens: string[]): Promise<void> {
+/** No token in the record (every database file), tapwire's log, or the spans it exported; `recorded` is in the record (so the search can fail). */
+async function assertNothingLeaked(w: World, tokens: string[], recorded: RegExp): Promise<void> {
   await w.tapwire.stop();
   assert.ok(w.collector.spans().length > 0, 'spans were exported (stop() exports the last of them)');
   const places: Record<string, string> = { log: w.logged(), spans: w.collector.server.requests.map((r) => r.body.toString('latin1')).join('\n') };
   for (const file of readdirSync(w.tapwire.dir).filter((f) => f.startsWith('tapwire.db'))) places[file] = readFileSync(join(w.tapwire.dir, file)).toString('latin1');
-  assert.match(places['tapwire.db']!, /\[redacted\]/, 'the record holds the masked Authorization headers');
+  assert.match(Object.entries(places).filter(([where]) => where.startsWith('tapwire.db')).map(([, text]) => text).join('\n'), recorded, 'the record is there to search');
   for (const [where, text] of Object.entries(places)) {
     for (const token of tokens) {
       // A JWT's signature alone is as secret as the token.
