@@ -266,7 +266,7 @@ describe('MCP authorization through tapwire', () => {
     // The 2025-03-26 revision: authorization base URL = the MCP server's URL without its path.
     const found = await discoverAuthorizationServerMetadata(new URL('/', tapwire.url), { protocolVersion: '2025-03-26' });
     assert.deepEqual(found, as.metadata, 'relayed unchanged');
-    assert.equal(new URL(found!.registration_endpoint!).origin, new URL(as.issuer).origin);
+    assert.equal(new URL(String(found?.registration_endpoint)).origin, new URL(as.issuer).origin);
     // The root form of the protected-resource metadata names the one route with auth.
     const root = (await (await fetch(`${tapwire.url}/.well-known/oauth-protected-resource`)).json()) as Record<string, unknown>;
     assert.equal(root.resource, `${tapwire.url}/only`);

@@ -25,7 +25,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
 
-async function listenOn(app: express.Express): Promise<{ server: Server; origin: string; close(): Promise<void> }> {
+async function listenOn(app: express.Express): Promise<{ server: Server; origin: string; close: () => Promise<void> }> {
   const server = await new Promise<Server>((resolve) => {
     const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
   });
@@ -38,6 +38,11 @@ async function listenOn(app: express.Express): Promise<{ server: Server; origin:
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A string claim, or "" for any other value. */
+function claimText(value: unknown): string {
+  return typeof value === 'string' ? value : '';
 }
 
 /** The service client that may use /service-token (tapwire's upstream_auth). */
@@ -113,7 +118,7 @@ export async function startAuthorizationServer(options: { scopes?: string[] } = 
     },
     async verifyAccessToken(token) {
       const { payload } = await jwtVerify(token, keys, { issuer: issuerUrl.href });
-      return { token, clientId: String(payload.client_id), scopes: String(payload.scope ?? '').split(' '), expiresAt: payload.exp };
+      return { token, clientId: claimText(payload.client_id), scopes: claimText(payload.scope).split(' '), expiresAt: payload.exp };
     },
   };
 
@@ -190,7 +195,7 @@ export async function startProtectedMcpServer(options: ProtectedOptions): Promis
       } catch (err) {
         throw new InvalidTokenError((err as Error).message);
       }
-      return { token, clientId: String(payload.client_id ?? payload.sub), scopes: String(payload.scope ?? '').split(' '), expiresAt: payload.exp, extra: { sub: payload.sub } };
+      return { token, clientId: claimText(payload.client_id ?? payload.sub), scopes: claimText(payload.scope).split(' '), expiresAt: payload.exp, extra: { sub: payload.sub } };
     },
   };
   app.post(
