@@ -4,7 +4,10 @@
 // authorization server built from the SDK's auth router (test/support/oauth.ts), in both
 // modes. Passthrough: the client's token reaches the upstream unchanged, its audience the
 // route's URL on tapwire. Gateway: tapwire checks the token and calls the upstream with an
-// RFC 8693 exchange of it, so the client's token never reaches the upstream. Wrong-audience,
+// RFC 8693 exchange of it (or a client-credentials token of its own, or a static header; the
+// token checked by JWKS or by introspection), so the client's token never reaches the
+// upstream. A command route checks tokens the same way and its policies see the claims
+// (identity.*). Wrong-audience,
 // expired and under-scoped tokens get the spec's challenges; metadata naming another resource
 // passes unchanged and the SDK client refuses it; a 2025-03-26 client finds the authorization
 // server's metadata at tapwire's origin. No token is stored, logged or exported in a span.
@@ -241,6 +244,37 @@ describe('MCP authorization through tapwire', () => {
     // known-users-only lets the call through only when identity.subject reached the rules.
     assert.deepEqual((await cmd.client.callTool({ name: 'echo', arguments: { text: 'stdio' } })).content, [{ type: 'text', text: 'stdio' }]);
     await assertNothingLeaked(w, [cc.oauth.tokens()!.access_token, service[0]!.token, cmd.oauth.tokens()!.access_token], /stdio/);
+  });
+
+  test('gateway with introspection: a token the authorization server says is active passes, one it says is not is refused', async (t) => {
+    const as = await startAuthorizationServer();
+    t.after(() => as.close());
+    const upstream = await startProtectedMcpServer({ as, audience: () => upstream.url });
+    t.after(() => upstream.close());
+    const service = await as.mint({ aud: upstream.url, exp: now() + 300, sub: 'tapwire', scope: 'mcp:tools' });
+    const tapwire = await startTestSidecarFor(
+      t,
+      [
+        'routes:',
+        '  op:',
+        '    protocol: mcp',
+        `    upstream: "${upstream.url}"`,
+        '    auth:',
+        '      mode: gateway',
+        `      issuer: "${as.issuer}"`,
+        `      introspection: { url: "${as.introspectionUrl}", client_id: ${SERVICE_CLIENT.client_id}, client_secret: ${SERVICE_CLIENT.client_secret} }`,
+        `      upstream_auth: { headers: { authorization: "Bearer ${service}" } }`,
+        '',
+      ].join('\n'),
+    );
+    const { client } = await authorizedClient(t, `${tapwire.url}/op`);
+    assert.deepEqual((await client.callTool({ name: 'echo', arguments: { text: 'introspected' } })).content, [{ type: 'text', text: 'introspected' }]);
+    assert.ok(upstream.authorizations.every((a) => a === `Bearer ${service}`), 'the upstream got the route\'s static credential only');
+    const expired = await post(`${tapwire.url}/op`, await as.mint({ aud: `${tapwire.url}/op`, exp: now() - 3600, sub: 'user-1' }));
+    assert.equal(expired.status, 401);
+    assert.match(expired.headers.get('www-authenticate')!, /error="invalid_token", error_description="the token is not active"/);
+    const elsewhere = await post(`${tapwire.url}/op`, await as.mint({ aud: 'http://127.0.0.1:1/other', exp: now() + 300, sub: 'user-1' }));
+    assert.match(elsewhere.headers.get('www-authenticate')!, /error="invalid_token", error_description="the token is not meant for http:\/\/127\.0\.0\.1:\d+\/op"/);
   });
 
   test('metadata naming another resource passes unchanged, and the SDK client refuses it', async (t) => {

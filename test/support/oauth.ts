@@ -54,6 +54,8 @@ export interface AuthorizationServer {
   jwksUrl: string;
   /** Where client_credentials and token-exchange grants are answered. */
   serviceTokenUrl: string;
+  /** RFC 7662 introspection, for SERVICE_CLIENT. */
+  introspectionUrl: string;
   metadata: OAuthMetadata;
   /** A token signed with the server's key (for refusal tests: wrong audience, expired, few scopes). */
   mint(claims: JWTPayload & { aud: string; exp: number }): Promise<string>;
@@ -125,9 +127,17 @@ export async function startAuthorizationServer(options: { scopes?: string[] } = 
   app.get('/jwks', (_req, res) => {
     res.json({ keys: [jwk] });
   });
+  const isService = (req: Request): boolean =>
+    Buffer.from((req.headers.authorization ?? '').replace(/^Basic /, ''), 'base64').toString() === `${SERVICE_CLIENT.client_id}:${SERVICE_CLIENT.client_secret}`;
+  app.post('/introspect', express.urlencoded({ extended: false }), (req: Request, res: Response) => {
+    if (!isService(req)) return void res.status(401).json({ error: 'invalid_client' });
+    jwtVerify((req.body as Record<string, string>).token ?? '', keys, { issuer: issuerUrl.href }).then(
+      ({ payload }) => res.json({ active: true, ...payload }),
+      () => res.json({ active: false }),
+    );
+  });
   app.post('/service-token', express.urlencoded({ extended: false }), (req: Request, res: Response) => {
-    const basic = Buffer.from((req.headers.authorization ?? '').replace(/^Basic /, ''), 'base64').toString();
-    if (basic !== `${SERVICE_CLIENT.client_id}:${SERVICE_CLIENT.client_secret}`) return void res.status(401).json({ error: 'invalid_client' });
+    if (!isService(req)) return void res.status(401).json({ error: 'invalid_client' });
     const form = req.body as Record<string, string>;
     const aud = form.resource ?? form.audience ?? '';
     void (async () => {
@@ -152,6 +162,7 @@ export async function startAuthorizationServer(options: { scopes?: string[] } = 
     issuer: issuerUrl.href,
     jwksUrl: `${listening.origin}/jwks`,
     serviceTokenUrl: `${listening.origin}/service-token`,
+    introspectionUrl: `${listening.origin}/introspect`,
     metadata,
     mint: (claims) => sign(privateKey, claims),
     verify: async (token, audience) => (await jwtVerify(token, keys, { issuer: issuerUrl.href, audience })).payload,
