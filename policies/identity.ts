@@ -1,6 +1,7 @@
 // The agent's identity: a JWT it presents in a header, verified with jose against a JWKS (a
 // file or a URL) with the configured issuer, audience and clock skew. Its claims become
 // jwt.claims in policies; a route with require_identity refuses a call without a valid one.
+// scopesOf reads a token's scopes, for identity.scopes and MCP routes' scope checks.
 import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { ConfigError, type Config } from '../config/config.js';
