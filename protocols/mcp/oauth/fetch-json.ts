@@ -1,4 +1,4 @@
-// The HTTP calls tapwire makes for MCP authorization (metadata, JWKS-less token endpoints,
+// The HTTP calls tapwire makes for MCP authorization (metadata, token endpoints,
 // introspection): bounded in time and size, answered as status plus a JSON object, so an
 // authorization server or upstream that hangs or floods never holds a call up or exhausts memory.
 
