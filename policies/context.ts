@@ -12,6 +12,7 @@ import { jsonValue, parseJson as parseWireJson } from '../core/json-body.js';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { Exchange } from '../core/exchange.js';
 import type { Bindings } from './cel.js';
+import { scopesOf } from './identity.js';
 import { PROTOCOL_ROOTS, VOCABULARY, type Leaf, type Open, type Struct } from './vocabulary.js';
 
 export type Headers = Readonly<Record<string, string | string[] | undefined>>;
@@ -36,6 +37,7 @@ export interface ContextSource {
   routeUpstream?: string;
   /** HTTP path under the route (live calls; recorded LLM calls carry it in exchange.method). */
   path?: string;
+  /** The verified token's claims (identity.jwt's, or an MCP route's OAuth token's): jwt.claims and identity.*. */
   jwtClaims?: Readonly<Record<string, unknown>> | null;
   /**
    * What each protocol adds to the context, by protocol name (protocols/registry.ts). Required:
@@ -114,6 +116,17 @@ export function str(value: unknown): string {
 export function int(value: number | null | undefined): bigint {
   return typeof value === 'number' && Number.isFinite(value) ? BigInt(Math.trunc(value)) : 0n;
 }
+/** identity.*: who the verified token says the caller is (the OAuth client acting for them: client_id, or OIDC's azp). */
+function identityOf(claims: Readonly<Record<string, unknown>>): Map<string, CelJson> {
+  return new Map<string, CelJson>([
+    ['subject', str(claims.sub)],
+    ['issuer', str(claims.iss)],
+    ['client_id', str(claims.client_id) || str(claims.azp)],
+    ['scopes', scopesOf(claims)],
+    ['claims', toCel(claims)],
+  ]);
+}
+
 function headerMap(headers: Headers | null | undefined): Map<string, string> {
   const map = new Map<string, string>();
   for (const [name, value] of Object.entries(headers ?? {})) {
@@ -257,6 +270,7 @@ export function buildContext(source: ContextSource): Bindings {
     response,
     usage,
     jwt: new Map([['claims', toCel(source.jwtClaims ?? {})]]),
+    identity: identityOf(source.jwtClaims ?? {}),
     exchange: new Map<string, unknown>([
       ['id', e.id ?? ''],
       ['status', e.status ?? 'ok'],

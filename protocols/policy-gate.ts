@@ -93,7 +93,8 @@ export class PolicyGate {
     const { req, res, route, path, exchange, readable, cannotRead } = received;
     const call: GateCall = { req, res, route, path, exchange, body: readable, cannotRead, answerStream: facts.answerStream ?? null };
     const identity = this.options.identity;
-    if (identity) {
+    if (received.tokenClaims !== undefined) call.jwtClaims = received.tokenClaims;
+    else if (identity) {
       const verified = await identity.verify(call.req.headers);
       if ('claims' in verified) call.jwtClaims = verified.claims;
       else if (call.route.config.require_identity) {

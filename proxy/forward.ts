@@ -45,6 +45,10 @@ export interface ForwardRequest {
   standing?: boolean;
   /** What the policies' transform rules change in the request sent upstream (the record keeps the agent's). */
   changes?: RequestChanges | null;
+  /** Headers the upstream call carries over the route's own (an MCP gateway route's credential); never recorded. */
+  upstreamHeaders?: HeaderMap;
+  /** Edits the upstream's response head before anything reads it (an MCP route's challenges pointed at tapwire). */
+  onHead?: (head: ResponseHead) => void;
 }
 
 /** A request as transform rules changed it for the upstream. */
@@ -196,6 +200,7 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
     }
     // Header names are case-insensitive: a configured X-Api-Key replaces the agent's x-api-key.
     for (const [name, value] of Object.entries(route.config.headers)) upstreamHeaders[name.toLowerCase()] = value;
+    Object.assign(upstreamHeaders, this.request.upstreamHeaders);
     // Servers that guard against DNS rebinding check Origin (and Host, which undici sets).
     if (upstreamHeaders.origin !== undefined) upstreamHeaders.origin = route.upstream.origin;
     if (observer.editsStream || observer.reviewBody) upstreamHeaders['accept-encoding'] = 'identity';
@@ -249,6 +254,7 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
     exchange.ttfb_ms = this.elapsed();
     exchange.http_status = statusCode;
     this.head = { status: statusCode, headers: headers as HeaderMap };
+    this.request.onHead?.(this.head);
     observer.onResponseHead?.(this.head);
     const contentType = headerValue(this.head.headers, 'content-type') ?? '';
     this.encoding = headerValue(this.head.headers, 'content-encoding');

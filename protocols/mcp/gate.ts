@@ -30,6 +30,8 @@ export interface McpMessageCall {
   undecoded?: boolean;
   /** The HTTP headers that carried it (none on stdio). */
   headers: IncomingMessage['headers'];
+  /** The claims of the token that carried it (a route with auth's gateway); none on stdio. */
+  jwtClaims?: Record<string, unknown> | null;
   /** The status of the HTTP response its answer goes on; null on stdio. */
   httpStatus: number | null;
   /** Federated routes: the member server the request goes to (mcp.server, details.server); "" for all of them. */
@@ -126,7 +128,7 @@ export function admitMessage(gate: PolicyGate, call: McpMessageCall): MessageAdm
   const set = gate.policies();
   if (!set.applies('request', 'mcp') && !set.applies('response', 'mcp')) return { review: null, decisions: null };
   const exchange = messageExchange(call);
-  let judged = judge(gate, set, { headers: call.headers, jwtClaims: null }, exchange, call.request, call.body);
+  let judged = judge(gate, set, { headers: call.headers, jwtClaims: call.jwtClaims ?? null }, exchange, call.request, call.body);
   if (!('refused' in judged) && transforms(set.files, 'mcp')) {
     const transformed = unappliedTransform(gate, set, call, exchange);
     if ('rewrite' in transformed) judged.decisions.transform = transformed;

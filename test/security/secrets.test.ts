@@ -7,7 +7,10 @@
 // searched: the database files (with their -wal and -shm), its stdout and stderr, every span
 // and metric it exported to a real OTLP endpoint (message content capture on), and `tapwire
 // export` of the record as JSONL and HAR. None holds any planted secret. With the proxy on,
-// the local CA's private key is searched for the same way, after a call it intercepted.
+// the local CA's private key is searched for the same way, after a call it intercepted. The
+// same search follows MCP authorization: the SDK client's OAuth flow through a passthrough route and a
+// gateway route (test/support/oauth.ts): no client token, exchanged token or service
+// client secret is anywhere.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,6 +20,7 @@ import { describe, test } from 'node:test';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import OpenAI from 'openai';
 import { z } from 'zod';
 import { startAimock } from '../support/aimock.js';
@@ -27,6 +31,7 @@ import { startStreamableServer } from '../support/mcp.js';
 import { startOtlpCollector } from '../support/otlp.js';
 import { startTlsFront } from '../support/tls-front.js';
 import { caFiles } from '../../proxy/ca.js';
+import { MemoryOAuthClient, SERVICE_CLIENT, startAuthorizationServer, startProtectedMcpServer } from '../support/oauth.js';
 
 /** Every secret planted, by where it was put. */
 const PLANTED = {
@@ -142,23 +147,7 @@ describe('secrets', () => {
     assert.ok(mcp.seen.some((r) => r.headers['x-mcp-key'] === PLANTED.mcpKey), 'the MCP server got the injected key');
     assert.ok(mcp.seen.some((r) => r.headers.authorization === `Bearer ${PLANTED.transformMcpBearer}`), 'the MCP server got the credential a transform rule set');
 
-    cli.child.kill('SIGTERM');
-    await once(cli.child, 'exit');
-
-    const places: Record<string, string> = {
-      stdout: cli.stdout(),
-      stderr: cli.stderr(),
-      otlp: collector.server.requests.map((r) => r.body.toString('latin1')).join('\n'),
-    };
-    for (const file of readdirSync(dir).filter((f) => f.startsWith('tapwire.db'))) places[file] = readFileSync(join(dir, file)).toString('latin1');
-    // What `tapwire export` makes of the record, in both formats, with and without the config.
-    for (const [format, config] of [['jsonl', []], ['har', []], ['jsonl', ['-c', join(dir, 'tapwire.yaml')]]] as const) {
-      const out = join(dir, `export-${format}-${config.length}.${format}`);
-      const exported = runCli(['export', '--db', join(dir, 'tapwire.db'), '--format', format, '-o', out, ...config], dir, env);
-      assert.equal(exported.status, 0, exported.stderr);
-      places[`export ${format}${config.length ? ' -c' : ''}`] = readFileSync(out, 'latin1');
-      places[`export ${format} output`] = exported.stdout + exported.stderr;
-    }
+    const places = await everythingWritten(dir, cli, collector, env);
     assert.match(places['export jsonl']!, /you said /, 'the export holds the MCP answer');
     // The record and the exports are there, and show that something was masked: the search can fail.
     assert.match(places['tapwire.db']!, /\[redacted\]/);
@@ -166,13 +155,64 @@ describe('secrets', () => {
     assert.match(places['tapwire.db']!, /"set_header":"x-service-token","to":"\[redacted\]"/, 'the record lists the transforms, masked');
     assert.ok(collector.spans().some((s) => s.name === 'chat gpt-4o-mini'), 'spans were exported');
     assert.match(places.stdout!, /"msg":"exchange"/);
-    for (const [where, text] of Object.entries(places)) {
-      for (const [what, secret] of Object.entries(PLANTED)) {
-        assert.ok(!text.includes(secret), `${what} (${secret}) leaked into ${where}`);
-        // Also as UTF-16, the way SQLite may store text.
-        assert.ok(!text.includes(Buffer.from(secret, 'utf16le').toString('latin1')), `${what} leaked into ${where} as UTF-16`);
-      }
+    assertNoneIn(places, PLANTED);
+  });
+
+  test('MCP OAuth tokens, passthrough and gateway, and the gateway\'s upstream credentials appear nowhere either', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tapwire-secrets-oauth-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const as = await startAuthorizationServer();
+    t.after(() => as.close());
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const passthrough = await startProtectedMcpServer({ as, audience: () => `${base}/pt` });
+    t.after(() => passthrough.close());
+    const upstream = await startProtectedMcpServer({ as, audience: () => upstream.url });
+    t.after(() => upstream.close());
+    const collector = await startOtlpCollector();
+    t.after(() => collector.close());
+    writeFileSync(
+      join(dir, 'tapwire.yaml'),
+      [
+        'routes:',
+        `  pt: { protocol: mcp, upstream: "${passthrough.url}", auth: { mode: passthrough } }`,
+        `  gw:`,
+        '    protocol: mcp',
+        `    upstream: "${upstream.url}"`,
+        `    auth: { mode: gateway, issuer: "${as.issuer}", jwks_url: "${as.jwksUrl}", upstream_auth: { token_exchange: { token_url: "${as.serviceTokenUrl}", client_id: ${SERVICE_CLIENT.client_id}, client_secret: "\${SERVICE_SECRET}", resource: "${upstream.url}" } } }`,
+        'telemetry:',
+        `  endpoint: ${collector.url}`,
+        '  capture_content: true',
+        '  metrics_interval_ms: 200',
+        '',
+      ].join('\n'),
+    );
+    const env = { ...process.env, SERVICE_SECRET: SERVICE_CLIENT.client_secret };
+    const cli = await startCli(['--config', join(dir, 'tapwire.yaml'), '--db', join(dir, 'tapwire.db'), '--listen', `127.0.0.1:${port}`, '--log-level', 'debug'], env);
+    const tokens: Record<string, string> = {};
+    for (const route of ['pt', 'gw']) {
+      const oauth = new MemoryOAuthClient();
+      const first = new StreamableHTTPClientTransport(new URL(`${base}/${route}`), { authProvider: oauth });
+      await assert.rejects(new Client({ name: 'secrets-test', version: '1.0.0' }).connect(first), UnauthorizedError);
+      await first.finishAuth(await oauth.approve());
+      const client = new Client({ name: 'secrets-test', version: '1.0.0' });
+      await client.connect(new StreamableHTTPClientTransport(new URL(`${base}/${route}`), { authProvider: oauth }));
+      const echoed = await client.callTool({ name: 'echo', arguments: { text: `answer on ${route}` } });
+      assert.deepEqual(echoed.content, [{ type: 'text', text: `answer on ${route}` }]);
+      await client.close();
+      tokens[`${route} client token`] = oauth.tokens()!.access_token;
     }
+    const exchanged = as.issued.find((i) => i.grant === 'token_exchange');
+    assert.ok(exchanged, 'the gateway exchanged the client token');
+    tokens['exchanged token'] = exchanged.token;
+    tokens['service client secret'] = SERVICE_CLIENT.client_secret;
+    assert.ok(passthrough.authorizations.includes(`Bearer ${tokens['pt client token']}`), 'passthrough forwarded the token');
+
+    const places = await everythingWritten(dir, cli, collector, env);
+    assert.match(places['export jsonl']!, /answer on pt/);
+    assert.match(places['export jsonl']!, /answer on gw/);
+    assert.ok(collector.spans().length > 0, 'spans were exported');
+    assertNoneIn(places, tokens);
   });
 
   test("the local CA's private key appears in no database file, log line, exported span or export", async (t) => {
@@ -244,3 +284,33 @@ describe('secrets', () => {
     }
   });
 });
+
+/** Stops `tapwire run`, then gathers every byte it wrote: stdout, stderr, what it exported over OTLP, the database files, and `tapwire export` of the record in both formats, with and without the config. */
+async function everythingWritten(dir: string, cli: Awaited<ReturnType<typeof startCli>>, collector: Awaited<ReturnType<typeof startOtlpCollector>>, env: NodeJS.ProcessEnv): Promise<Record<string, string>> {
+  cli.child.kill('SIGTERM');
+  await once(cli.child, 'exit');
+  const places: Record<string, string> = {
+    stdout: cli.stdout(),
+    stderr: cli.stderr(),
+    otlp: collector.server.requests.map((r) => r.body.toString('latin1')).join('\n'),
+  };
+  for (const file of readdirSync(dir).filter((f) => f.startsWith('tapwire.db'))) places[file] = readFileSync(join(dir, file)).toString('latin1');
+  for (const [format, config] of [['jsonl', []], ['har', []], ['jsonl', ['-c', join(dir, 'tapwire.yaml')]]] as const) {
+    const out = join(dir, `export-${format}-${config.length}.${format}`);
+    const exported = runCli(['export', '--db', join(dir, 'tapwire.db'), '--format', format, '-o', out, ...config], dir, env);
+    assert.equal(exported.status, 0, exported.stderr);
+    places[`export ${format}${config.length ? ' -c' : ''}`] = readFileSync(out, 'latin1');
+    places[`export ${format} output`] = exported.stdout + exported.stderr;
+  }
+  return places;
+}
+
+/** No secret in any place, as written or as UTF-16 (the way SQLite may store text). */
+function assertNoneIn(places: Record<string, string>, secrets: Record<string, string>): void {
+  for (const [where, text] of Object.entries(places)) {
+    for (const [what, secret] of Object.entries(secrets)) {
+      assert.ok(!text.includes(secret), `${what} (${secret}) leaked into ${where}`);
+      assert.ok(!text.includes(Buffer.from(secret, 'utf16le').toString('latin1')), `${what} leaked into ${where} as UTF-16`);
+    }
+  }
+}

@@ -186,6 +186,29 @@ describe('config', () => {
     assert.match(configError('routes:\n  fs: { protocol: mcp, upstream: "http://x.test", args: [a] }\n'), /routes\.fs\.args: only routes with a command have args/);
   });
 
+  test('an mcp route\'s auth: the mode written out, gateway fields checked, each problem at its field', () => {
+    const gateway = 'auth: { mode: gateway, issuer: "https://as.test", jwks_url: "https://as.test/jwks", upstream_auth: { headers: { authorization: "Bearer k" } } }';
+    const config = parseConfig(`routes:\n  t: { protocol: mcp, upstream: "http://x.test/mcp", ${gateway} }\n`, 'tapwire.yaml', {});
+    assert.equal(config.routes.t?.auth?.mode, 'gateway');
+    assert.equal(config.routes.t?.auth?.clock_skew_s, 30);
+    assert.match(configError('routes:\n  t: { protocol: mcp, upstream: "http://x.test", auth: {} }\n'), /tapwire\.yaml:2:\d+: routes\.t\.auth\.mode: passthrough \(the client's token is forwarded unchanged\) or gateway/);
+    assert.match(configError('routes:\n  t: { protocol: llm, upstream: "http://x.test", auth: { mode: passthrough } }\n'), /routes\.t\.auth: only routes with protocol mcp have auth/);
+    assert.match(configError('routes:\n  t:\n    protocol: mcp\n    upstream: "http://x.test"\n    auth:\n      mode: passthrough\n      issuer: "https://as.test"\n'), /tapwire\.yaml:7:\d+: routes\.t\.auth\.issuer: only mode gateway has issuer/);
+    const missing = configError('routes:\n  t: { protocol: mcp, upstream: "http://x.test", auth: { mode: gateway } }\n');
+    assert.match(missing, /routes\.t\.auth\.issuer: missing: the authorization server/);
+    assert.match(missing, /routes\.t\.auth\.jwks_url: give exactly one of jwks_url .* and introspection/);
+    assert.match(
+      configError('routes:\n  t: { protocol: mcp, upstream: "http://x.test", auth: { mode: gateway, issuer: "https://as.test", jwks_url: "https://as.test/k" } }\n'),
+      /routes\.t\.auth\.upstream_auth: missing: what tapwire calls the upstream with .*the client's token is never forwarded/,
+    );
+    assert.match(
+      configError(`routes:\n  t: { protocol: mcp, upstream: "http://x.test", auth: { mode: gateway, issuer: "https://as.test", jwks_url: "https://as.test/k", upstream_auth: { headers: {}, client_credentials: { token_url: "https://as.test/t", client_id: a, client_secret: b } } } }\n`),
+      /routes\.t\.auth\.upstream_auth: give exactly one of headers, client_credentials, token_exchange \(headers and client_credentials given\)/,
+    );
+    assert.match(configError('routes:\n  t: { protocol: mcp, command: node, auth: { mode: passthrough } }\n'), /routes\.t\.auth\.mode: passthrough forwards the token to an upstream; a route with a command has none/);
+    assert.match(configError(`routes:\n  t: { protocol: mcp, command: node, ${gateway} }\n`), /routes\.t\.auth\.upstream_auth: a route with a command calls no upstream itself/);
+  });
+
   test("README's configuration reference is a valid config", () => {
     const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
     const start = readme.indexOf('```yaml\nlisten:');
