@@ -70,12 +70,20 @@ const novaFamily: Family = {
   },
 };
 
-/** The text of any other family's answer or chunk: Llama's `generation`, Mistral's `outputs`, Titan's `results`/`outputText`, Cohere's `text`/`generations`. */
+/** The list of generations some families answer with: Mistral's `outputs`, Titan's `results`, Cohere's `generations`. */
+function generations(body: Json): Json[] {
+  const list = [body.outputs, body.results, body.generations].find(Array.isArray) as unknown[] | undefined;
+  return (list ?? []).map(obj).filter((item): item is Json => item !== null);
+}
+
+/** The text of any other family's answer or chunk: Llama's `generation`, Titan's `outputText`, Cohere's `text`, or the generations'. */
 function otherText(body: Json): string {
   const direct = str(body.generation) ?? str(body.outputText) ?? str(body.completion) ?? str(body.text);
-  if (direct !== null) return direct;
-  const list = [body.outputs, body.results, body.generations].find(Array.isArray) as unknown[] | undefined;
-  return (list ?? []).map((item) => str(obj(item)?.text) ?? str(obj(item)?.outputText) ?? '').join('');
+  return direct ?? generations(body).map((item) => str(item.text) ?? str(item.outputText) ?? '').join('');
+}
+
+function stopReason(item: Json | undefined): string | null {
+  return item ? (str(item.stop_reason) ?? str(item.finish_reason) ?? str(item.completionReason)) : null;
 }
 
 /** Llama names its counts and stop reason in the body; the others leave usage to Bedrock's headers and metrics. */
@@ -85,7 +93,7 @@ function otherFacts(body: Json, facts: ResponseFacts): void {
   if (prompt !== null || generated !== null) {
     facts.usage = { input_tokens: prompt, output_tokens: generated, cache_read_tokens: null, cache_write_tokens: null, reasoning_tokens: null };
   }
-  const stop = str(body.stop_reason) ?? str(body.finish_reason) ?? str(body.completionReason);
+  const stop = stopReason(body) ?? stopReason(generations(body)[0]);
   if (stop) facts.finish_reasons = [stop];
 }
 

@@ -7,13 +7,13 @@
 // aimock checks no SigV4 signature (and rejects a SigV4 Authorization when given API keys), so
 // it runs without keys here, and the re-signing test signs again in the test and compares.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import {
   AccessDeniedException,
-  BedrockRuntimeClient,
+  type BedrockRuntimeClient,
   ConverseCommand,
   ConverseStreamCommand,
   InvokeModelCommand,
@@ -21,32 +21,14 @@ import {
   ThrottlingException,
   type ConverseCommandOutput,
 } from '@aws-sdk/client-bedrock-runtime';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { REDACTED } from '../../core/headers.js';
 import { collect, llmColumns, LLMock, tableCost, withJournal } from '../support/aimock.js';
 import { onlyExchange, startTestSidecarFor, type TestSidecar } from '../support/sidecar.js';
+import { AGENT_KEY_ID, bedrockClient, databaseText } from '../support/bedrock.js';
 import { startMock } from '../../tools/mock.js';
 import { DEFAULT_LLM_IGNORED } from '../../tools/replay-match.js';
 
 const MODEL = 'anthropic.claude-haiku-4-5-20251001-v1:0';
-/** The agent's own AWS credentials: its SDK signs with them. */
-const AGENT_KEY_ID = 'AKIAAGENTOWNKEY00001';
-const AGENT_SECRET = 'agent-own-secret-access-key-0001';
-
-/**
- * The client as an agent configures it, pointed at `endpoint`. The SDK's default handler for
- * this client speaks HTTP/2, which neither aimock nor tapwire's listener serve: HTTP/1.1 here.
- */
-export function bedrockClient(endpoint: string, maxAttempts = 3): BedrockRuntimeClient {
-  return new BedrockRuntimeClient({
-    region: 'us-east-1',
-    endpoint,
-    maxAttempts,
-    credentials: { accessKeyId: AGENT_KEY_ID, secretAccessKey: AGENT_SECRET },
-    requestHandler: new NodeHttpHandler(),
-  });
-}
-
 function user(text: string): { role: 'user'; content: { text: string }[] } {
   return { role: 'user', content: [{ text }] };
 }
@@ -59,19 +41,6 @@ function anthropicBody(text: string): string {
 /** What the agent sees of an answer, without the request metadata (its ids differ per call). */
 function answer(output: object): unknown {
   return JSON.parse(JSON.stringify({ ...output, $metadata: undefined })) as unknown;
-}
-
-/** The database file (and its WAL) as text: a credential stored anywhere shows up in it. */
-export function databaseText(tapwire: TestSidecar): string {
-  return ['', '-wal']
-    .map((suffix) => {
-      try {
-        return readFileSync(`${tapwire.dbPath}${suffix}`).toString('latin1');
-      } catch {
-        return '';
-      }
-    })
-    .join('');
 }
 
 describe('Bedrock through tapwire against aimock', () => {
