@@ -2,10 +2,12 @@
 // call to aimock and an MCP SDK tool call to a real MCP server, with credentials planted
 // everywhere an agent puts them (auth headers, the providers' credential headers, headers
 // named like credentials, the query string, message bodies matching a configured redact
-// pattern) and upstream keys injected from the config. Then every byte tapwire wrote is
+// pattern) and upstream keys injected from the config; a Bedrock SDK call signed with the
+// agent's AWS credentials goes out re-signed with the route's. Then every byte tapwire wrote is
 // searched: the database files (with their -wal and -shm), its stdout and stderr, every span
 // and metric it exported to a real OTLP endpoint (message content capture on), and `tapwire
-// export` of the record as JSONL and HAR. None holds any planted secret.
+// export` of the record as JSONL and HAR. None holds any planted secret, nor either SigV4
+// signature (the agent's, the one tapwire made).
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,11 +18,14 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import OpenAI from 'openai';
+import { ConverseCommand } from '@aws-sdk/client-bedrock-runtime';
 import { z } from 'zod';
 import { startAimock } from '../support/aimock.js';
 import { freePort, runCli, startCli } from '../support/cli.js';
 import { startStreamableServer } from '../support/mcp.js';
 import { startOtlpCollector } from '../support/otlp.js';
+import { bedrockClient } from '../support/bedrock.js';
+import { startUpstream } from '../support/upstream.js';
 
 /** Every secret planted, by where it was put. */
 const PLANTED = {
@@ -45,6 +50,13 @@ const PLANTED = {
   mcpArgument: 'sk-live-PLANTEDMCPARGy7z8a9',
   upstreamKey: 'INJECTED-UPSTREAM-KEY-b1c2d3',
   mcpKey: 'INJECTED-MCP-KEY-e4f5g6',
+  // AWS: the agent's SigV4 credentials, and the route's that tapwire signs with instead.
+  awsAgentKeyId: 'AKIAPLANTEDAGENT0001',
+  awsAgentSecret: 'PLANTED/agent+aws/secret-h7j8k9',
+  awsAgentSessionToken: 'PLANTED-AGENT-SESSION-TOKEN-l1m2n3',
+  awsRouteKeyId: 'AKIAINJECTEDROUTE001',
+  awsRouteSecret: 'INJECTED/route+aws/secret-o4p5q6',
+  awsRouteSessionToken: 'INJECTED-ROUTE-SESSION-TOKEN-r7s8t9',
 };
 
 describe('secrets', () => {
@@ -61,6 +73,13 @@ describe('secrets', () => {
     t.after(() => mcp.close());
     const collector = await startOtlpCollector();
     t.after(() => collector.close());
+    // A scripted Bedrock (aimock's journal redacts the Authorization header): it keeps the
+    // signature tapwire made, which must then be nowhere either.
+    const bedrock = await startUpstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ output: { message: { role: 'assistant', content: [{ text: 'signed' }] } }, stopReason: 'end_turn', usage: { inputTokens: 3, outputTokens: 1, totalTokens: 4 } }));
+    });
+    t.after(() => bedrock.close());
 
     writeFileSync(
       join(dir, 'redact.yaml'),
@@ -72,6 +91,7 @@ describe('secrets', () => {
         'routes:',
         `  openai: { protocol: llm, provider: openai, upstream: "${mock.url}", headers: { authorization: "Bearer \${UPSTREAM_KEY}", x-api-key: "\${UPSTREAM_KEY}" } }`,
         `  tools: { protocol: mcp, upstream: "${mcp.origin}", headers: { x-mcp-key: "\${MCP_KEY}" } }`,
+        `  bedrock: { protocol: llm, provider: aws.bedrock, upstream: "${bedrock.url}", aws: { region: us-east-1, access_key_id: "\${AWS_ROUTE_KEY}", secret_access_key: "\${AWS_ROUTE_SECRET}", session_token: "\${AWS_ROUTE_TOKEN}" } }`,
         'policies: [redact.yaml]',
         'telemetry:',
         `  endpoint: ${collector.url}`,
@@ -81,7 +101,14 @@ describe('secrets', () => {
       ].join('\n'),
     );
     const port = await freePort();
-    const env = { ...process.env, UPSTREAM_KEY: PLANTED.upstreamKey, MCP_KEY: PLANTED.mcpKey };
+    const env = {
+      ...process.env,
+      UPSTREAM_KEY: PLANTED.upstreamKey,
+      MCP_KEY: PLANTED.mcpKey,
+      AWS_ROUTE_KEY: PLANTED.awsRouteKeyId,
+      AWS_ROUTE_SECRET: PLANTED.awsRouteSecret,
+      AWS_ROUTE_TOKEN: PLANTED.awsRouteSessionToken,
+    };
     const cli = await startCli(['--config', join(dir, 'tapwire.yaml'), '--db', join(dir, 'tapwire.db'), '--listen', `127.0.0.1:${port}`, '--log-level', 'debug'], env);
     const base = `http://127.0.0.1:${port}`;
 
@@ -116,6 +143,23 @@ describe('secrets', () => {
     await client.close();
     assert.ok(mcp.seen.some((r) => r.headers['x-mcp-key'] === PLANTED.mcpKey), 'the MCP server got the injected key');
 
+    const aws = bedrockClient(`${base}/bedrock`, 1, { accessKeyId: PLANTED.awsAgentKeyId, secretAccessKey: PLANTED.awsAgentSecret, sessionToken: PLANTED.awsAgentSessionToken });
+    const signatures: string[] = [];
+    // The agent's signature as its SDK sent it (the deserialize step sees the signed request).
+    aws.middlewareStack.add((next) => async (args) => {
+      const request = args.request as { headers: Record<string, string> };
+      signatures.push(/Signature=([0-9a-f]+)/.exec(request.headers.authorization ?? '')?.[1] ?? 'none');
+      return next(args);
+    }, { step: 'deserialize' });
+    const converse = await aws.send(new ConverseCommand({ modelId: 'amazon.nova-micro-v1:0', messages: [{ role: 'user', content: [{ text: 'hello' }] }] }));
+    assert.equal(converse.output?.message?.content?.[0]?.text, 'signed');
+    const sent = bedrock.requests[0]!.headers;
+    assert.match(String(sent.authorization), new RegExp(`Credential=${PLANTED.awsRouteKeyId}/`), 'the upstream got the route signature');
+    assert.equal(sent['x-amz-security-token'], PLANTED.awsRouteSessionToken);
+    signatures.push(/Signature=([0-9a-f]+)/.exec(String(sent.authorization))?.[1] ?? 'none');
+    assert.equal(signatures.length, 2);
+    assert.notEqual(signatures[0], signatures[1], 'the agent signed for tapwire, tapwire for the upstream');
+
     cli.child.kill('SIGTERM');
     await once(cli.child, 'exit');
 
@@ -145,6 +189,7 @@ describe('secrets', () => {
         // Also as UTF-16, the way SQLite may store text.
         assert.ok(!text.includes(Buffer.from(secret, 'utf16le').toString('latin1')), `${what} leaked into ${where} as UTF-16`);
       }
+      for (const signature of signatures) assert.ok(!text.includes(signature), `a SigV4 signature (${signature}) leaked into ${where}`);
     }
   });
 });

@@ -18,12 +18,12 @@ export const AGENT_SECRET = 'agent-own-secret-access-key-0001';
  * The client as an agent configures it, pointed at `endpoint`. The SDK's default handler for
  * this client speaks HTTP/2, which neither aimock nor tapwire's listener serve: HTTP/1.1 here.
  */
-export function bedrockClient(endpoint: string, maxAttempts = 3): BedrockRuntimeClient {
+export function bedrockClient(endpoint: string, maxAttempts = 3, credentials: AwsCredentials = { accessKeyId: AGENT_KEY_ID, secretAccessKey: AGENT_SECRET }): BedrockRuntimeClient {
   return new BedrockRuntimeClient({
     region: 'us-east-1',
     endpoint,
     maxAttempts,
-    credentials: { accessKeyId: AGENT_KEY_ID, secretAccessKey: AGENT_SECRET },
+    credentials,
     requestHandler: new NodeHttpHandler(),
   });
 }
