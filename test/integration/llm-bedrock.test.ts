@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import {
   AccessDeniedException,
@@ -27,6 +28,7 @@ import { onlyExchange, startTestSidecarFor, type TestSidecar } from '../support/
 import { AGENT_KEY_ID, bedrockClient, databaseText } from '../support/bedrock.js';
 import { startMock } from '../../tools/mock.js';
 import { DEFAULT_LLM_IGNORED } from '../../tools/replay-match.js';
+import { runReplay } from '../../tools/replay-run.js';
 
 const MODEL = 'anthropic.claude-haiku-4-5-20251001-v1:0';
 function user(text: string): { role: 'user'; content: { text: string }[] } {
@@ -222,6 +224,35 @@ describe('Bedrock through tapwire against aimock', () => {
         ['denied', 429, null, 'limit'],
       ],
     );
+  });
+
+  test('tapwire replay sends the recorded calls again through a route that signs them, and finds the same answers', async (t) => {
+    const tapwire = await startBedrock(t);
+    const via = bedrockClient(`${tapwire.url}/bedrock`);
+    await via.send(new ConverseCommand({ modelId: MODEL, messages: [user('bedrock plain')] }));
+    await collect((await via.send(new ConverseStreamCommand({ modelId: MODEL, messages: [user('bedrock stream')] }))).stream!);
+    await tapwire.stop();
+
+    const dir = mkdtempSync(join(tmpdir(), 'tapwire-bedrock-replay-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const config = join(dir, 'tapwire.yaml');
+    // The record holds no signature (authorization is redacted): the route signs the replays.
+    writeFileSync(config, `routes:\n  bedrock:\n    protocol: llm\n    provider: aws.bedrock\n    upstream: ${mock.url}\n    aws: { region: us-east-1, access_key_id: AKIAREPLAYKEY0000001, secret_access_key: replay-secret }\n`);
+    const out = new PassThrough();
+    let output = '';
+    out.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const { result: results, upstream } = await withJournal(mock, () =>
+      runReplay({ db: tapwire.dbPath, ids: [], filter: 'exchange.replay_of == ""', config, concurrency: 1, path: [], ignore: [] }, out),
+    );
+    assert.equal(results.length, 2);
+    for (const r of results) {
+      assert.equal(r.error, null);
+      assert.equal(r.status, 200);
+      assert.equal(r.replay?.replay_of, r.original.id);
+      assert.deepEqual([r.replay?.input_tokens, r.replay?.output_tokens], [r.original.input_tokens, r.original.output_tokens]);
+    }
+    assert.equal((output.match(/body {5}same/g) ?? []).length, 2, output);
+    assert.ok(upstream.every((entry) => String(entry.headers.authorization ?? '').length > 0), 'every replay went upstream signed');
   });
 
   test('tapwire mock serves the recorded Converse answer and event streams back to the SDK, as they were live', async (t) => {
