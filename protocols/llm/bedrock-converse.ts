@@ -25,7 +25,8 @@ export function bedrockUsage(u: Json | null): Usage | null {
   const cacheRead = num(u.cacheReadInputTokens) ?? num(u.cacheReadInputTokenCount);
   const cacheWrite = num(u.cacheWriteInputTokens) ?? num(u.cacheWriteInputTokenCount);
   return {
-    input_tokens: uncached === null ? null : uncached + (cacheRead ?? 0) + (cacheWrite ?? 0),
+    // num(): a sum past the largest double is no count the record can hold.
+    input_tokens: uncached === null ? null : num(uncached + (cacheRead ?? 0) + (cacheWrite ?? 0)),
     output_tokens: output,
     cache_read_tokens: cacheRead,
     cache_write_tokens: cacheWrite,
