@@ -6,7 +6,9 @@
 // changed: the caller forwards them as received. Each frame is checked by
 // @smithy/eventstream-codec (lengths and both CRCs); a frame longer than `maxFrameBytes` is
 // skipped unread, and a corrupt one stops the parse (what follows cannot be framed).
-// encodeEventFrame makes a recorded event a frame again, for the mock.
+// A `chunk` frame whose payload is `{"bytes": base64}` (InvokeModelWithResponseStream: the
+// model's own JSON, base64-encoded) comes back decoded, so what is recorded, redacted and
+// judged is the text; encodeEventFrame makes a recorded event a frame again, for the mock.
 import { EventStreamCodec, type Message } from '@smithy/eventstream-codec';
 import type { SseEvent } from './sse.js';
 
@@ -39,25 +41,39 @@ function frameEvent(message: Message): SseEvent {
     return { event: 'error', data, id: null, retry: null, raw: '' };
   }
   const event = kind === 'exception' ? headerText(message, ':exception-type') : headerText(message, ':event-type');
-  return { event, data: body, id: null, retry: null, raw: '' };
+  return { event, data: event === 'chunk' ? (chunkBytes(body) ?? body) : body, id: null, retry: null, raw: '' };
+}
+
+/** The decoded text of a `{"bytes": base64}` payload, or null when the payload is not one. */
+function chunkBytes(payload: string): string | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(payload);
+  } catch {
+    return null;
+  }
+  const bytes = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) && Object.keys(parsed).length === 1 ? (parsed as { bytes?: unknown }).bytes : undefined;
+  return typeof bytes === 'string' ? Buffer.from(bytes, 'base64').toString('utf8') : null;
 }
 
 /** The content type of an AWS event stream. */
 export const EVENT_STREAM_TYPE = 'application/vnd.amazon.eventstream';
 
 /**
- * One event as a frame again (tapwire mock serving a recorded stream): a JSON event, or an
- * exception when its type names one (Bedrock's all end in `Exception`).
+ * One event as a frame again (tapwire mock serving a recorded stream): a JSON event (a
+ * `chunk`'s text base64-encoded in `bytes` again), or an exception when its type names one
+ * (Bedrock's all end in `Exception`).
  */
 export function encodeEventFrame(event: string | null, data: string): Buffer {
   const type = event ?? 'chunk';
   const exception = type.endsWith('Exception');
+  const payload = type === 'chunk' ? JSON.stringify({ bytes: Buffer.from(data, 'utf8').toString('base64') }) : data;
   const headers: Message['headers'] = {
     ':message-type': { type: 'string', value: exception ? 'exception' : 'event' },
     [exception ? ':exception-type' : ':event-type']: { type: 'string', value: type },
     ':content-type': { type: 'string', value: 'application/json' },
   };
-  return Buffer.from(codec.encode({ headers, body: Buffer.from(data, 'utf8') }));
+  return Buffer.from(codec.encode({ headers, body: Buffer.from(payload, 'utf8') }));
 }
 
 export class EventStreamParser {

@@ -489,6 +489,9 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
   /** The response as the record stores it: decoded when it was compressed, and then truncated when decoding stopped short. */
   private recordedResponse(head: ResponseHead): Payload {
     const headers = redactHeaders(head.headers, this.ctx.redacted);
+    // An AWS event stream's frames are its record (the events, decoded where redaction reads
+    // them); its binary body, whose base64 chunks no redaction pattern could read, is not stored.
+    if (this.parser instanceof EventStreamParser) return { headers, body: null, body_size: this.responsePayload.size, truncated: true };
     if (!this.decoder) return this.responsePayload.payload(headers);
     return this.responsePayload.payload(decodedHeaders(headers), this.decoder.stopped !== null);
   }

@@ -3,7 +3,8 @@
 // shapes; every other family (Llama, Mistral, Titan, Cohere, …) is read for its text, with
 // usage from what Bedrock adds to any model's answer: the `x-amzn-bedrock-*-token-count`
 // headers of a whole answer, the `amazon-bedrock-invocationMetrics` of a stream's last chunk.
-// A stream's chunks arrive as event-stream frames of `{bytes: base64 of the family's JSON}`.
+// A stream's chunks arrive as event-stream frames of `{bytes: base64 of the family's JSON}`,
+// which core/eventstream.ts decodes.
 import type { HeaderMap } from '../../core/headers.js';
 import type { SseEvent } from '../../core/sse.js';
 import { safeParseJson, type LlmCall, type UpstreamTraits } from './adapter.js';
@@ -20,12 +21,9 @@ interface Family {
   chunk(chunk: Json, facts: ResponseFacts): boolean;
 }
 
-/** The JSON of a stream's `chunk` event. aimock frames the family's JSON itself, without Bedrock's base64 `bytes`: both are read. */
+/** The family's JSON in a stream's `chunk` event (core/eventstream.ts decoded its base64 `bytes`). */
 function chunkJson(event: SseEvent): Json | null {
-  if (event.event !== 'chunk') return null;
-  const payload = obj(safeParseJson(event.data));
-  const bytes = str(payload?.bytes);
-  return bytes === null ? payload : obj(safeParseJson(Buffer.from(bytes, 'base64').toString('utf8')));
+  return event.event === 'chunk' ? obj(safeParseJson(event.data)) : null;
 }
 
 function headerNumber(headers: HeaderMap, name: string): number | null {

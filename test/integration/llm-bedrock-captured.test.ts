@@ -28,6 +28,8 @@ import { collect } from '../support/aimock.js';
 import { AGENT_KEY_ID, AGENT_SECRET, bedrockClient, databaseText, expectedAuthorization, invokeStreamFrames } from '../support/bedrock.js';
 import { onlyExchange, startTestSidecarFor, type TestSidecar } from '../support/sidecar.js';
 import { upstreamFor, type ReceivedRequest, type ScriptedUpstream } from '../support/upstream.js';
+import { startMock } from '../../tools/mock.js';
+import { DEFAULT_LLM_IGNORED } from '../../tools/replay-match.js';
 
 const SONNET = 'us.anthropic.claude-sonnet-4-5-20250929-v1:0';
 
@@ -60,6 +62,14 @@ const ANTHROPIC_CHUNKS = [
   { type: 'content_block_stop', index: 0 },
   { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 42 } },
   { type: 'message_stop', 'amazon-bedrock-invocationMetrics': { inputTokenCount: 12, outputTokenCount: 42, invocationLatency: 1211, firstByteLatency: 402 } },
+];
+
+const AWS_KEY = 'AKIAABCDEFGHIJKLMNOP';
+/** An Anthropic stream whose answer carries an AWS key. */
+const LEAKY_CHUNKS = [
+  ANTHROPIC_CHUNKS[0],
+  { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: `Use the key ${AWS_KEY} for it.` } },
+  ...ANTHROPIC_CHUNKS.slice(5),
 ];
 
 /** Amazon Nova's InvokeModel answer (Nova user guide, "Invoke API" response). */
@@ -109,6 +119,8 @@ function bedrockAnswer(req: ReceivedRequest, res: ServerResponse): void {
     sendJson(res, 200, NOVA_ANSWER);
   } else if (path.includes('mistral.')) {
     sendJson(res, 200, MISTRAL_ANSWER, { 'x-amzn-bedrock-input-token-count': '30', 'x-amzn-bedrock-output-token-count': '12', 'x-amzn-bedrock-invocation-latency': '312' });
+  } else if (path.includes('leaky')) {
+    sendFrames(res, invokeStreamFrames(LEAKY_CHUNKS));
   } else if (path.endsWith('/invoke-with-response-stream')) {
     sendFrames(res, invokeStreamFrames(ANTHROPIC_CHUNKS));
   } else {
@@ -164,6 +176,39 @@ describe('Bedrock answers in the shapes AWS documents, through tapwire', () => {
     );
     assert.equal(row.cost_usd, costOf('anthropic.claude-sonnet-4-5', { uncached: 12, cacheRead: 2036, output: 42 }));
     assert.ok(row.ttft_ms !== null);
+  });
+
+  test("tapwire mock serves a recorded InvokeModel stream in Bedrock's framing, the SDK gets the same chunks as live", async (t) => {
+    const { tapwire } = await start(t);
+    const body = JSON.stringify({ anthropic_version: 'bedrock-2023-05-31', max_tokens: 100, messages: [{ role: 'user', content: 'phases?' }] });
+    const chunks = async (c: BedrockRuntimeClient) =>
+      (await collect((await c.send(new InvokeModelWithResponseStreamCommand({ modelId: SONNET, body }))).body!)).map((part) => Buffer.from(part.chunk?.bytes ?? []).toString('utf8'));
+    const live = await chunks(bedrockClient(`${tapwire.url}/bedrock`, 1));
+    await tapwire.stop();
+    const served = await startMock({ db: tapwire.dbPath, listen: '127.0.0.1:0', onMiss: 'error', timing: 'instant', ignore: DEFAULT_LLM_IGNORED.map((p) => [p]) });
+    t.after(() => served.close());
+    assert.equal(live.length, ANTHROPIC_CHUNKS.length);
+    assert.deepEqual(await chunks(bedrockClient(`${served.url}/bedrock`, 1)), live);
+  });
+
+  test('a redact rule masks an AWS key in an InvokeModel stream: the agent gets it intact, the record holds it neither plain nor base64', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tapwire-bedrock-redact-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const policy = join(dir, 'policy.yaml');
+    writeFileSync(policy, "rules:\n  - name: mask-aws-keys\n    when: \"true\"\n    action: redact\n    redact: { patterns: ['AKIA[0-9A-Z]{16}'] }\n");
+    const { tapwire } = await start(t, `policies: [${JSON.stringify(policy)}]\n`);
+    const body = JSON.stringify({ anthropic_version: 'bedrock-2023-05-31', max_tokens: 100, messages: [{ role: 'user', content: 'key?' }] });
+    const out = await bedrockClient(`${tapwire.url}/bedrock`, 1).send(new InvokeModelWithResponseStreamCommand({ modelId: 'anthropic.claude-leaky-v1:0', body }));
+    const text = (await collect(out.body!)).map((part) => Buffer.from(part.chunk?.bytes ?? []).toString('utf8')).join('');
+    assert.ok(text.includes(AWS_KEY), 'the agent got the answer as sent');
+    const row = await onlyExchange(tapwire);
+    const record = tapwire.record(row.id);
+    assert.ok(record.events.some((e) => e.data.includes('[redacted]')), 'the recorded chunk is the text, masked');
+    const stored = databaseText(tapwire);
+    const framed = JSON.stringify(LEAKY_CHUNKS[1]);
+    for (const form of [AWS_KEY, Buffer.from(framed).toString('base64'), Buffer.from(AWS_KEY).toString('base64').slice(0, 16)]) {
+      assert.ok(!stored.includes(form), `${form} is nowhere in the database`);
+    }
   });
 
   test("InvokeModel bodies of other families: Nova's usage from its body, Mistral's from Bedrock's token-count headers", async (t) => {

@@ -41,9 +41,9 @@ export function databaseText(tapwire: TestSidecar): string {
     .join('');
 }
 
-/** InvokeModelWithResponseStream's frames as Bedrock sends them: each chunk `{bytes: base64 of the model's JSON}`. */
+/** InvokeModelWithResponseStream's frames as Bedrock sends them: each chunk `{bytes: base64 of the model's JSON}` (encodeEventFrame encodes it). */
 export function invokeStreamFrames(chunks: readonly unknown[]): Buffer {
-  return Buffer.concat(chunks.map((chunk) => encodeEventFrame('chunk', JSON.stringify({ bytes: Buffer.from(JSON.stringify(chunk)).toString('base64') }))));
+  return Buffer.concat(chunks.map((chunk) => encodeEventFrame('chunk', JSON.stringify(chunk))));
 }
 
 export interface AwsCredentials {
