@@ -1,6 +1,7 @@
 // The AWS event stream parser (core/eventstream.ts): frames come back whole however the bytes
-// are cut, as events named by their type; a frame past the limit is skipped and counted; a
-// corrupt frame stops the parse and says why; what encodeEventFrame makes parses back.
+// are cut, as events named by their type (a chunk's base64 bytes decoded); a frame past the
+// limit is skipped and counted; a corrupt frame stops the parse and says why; what
+// encodeEventFrame makes parses back.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { EventStreamCodec } from '@smithy/eventstream-codec';
@@ -49,6 +50,14 @@ describe('EventStreamParser', () => {
       ['throttlingException', '{"message":"slow down"}'],
       ['error', '{"code":"InternalFailure","message":"boom"}'],
     ]);
+  });
+
+  test("a chunk's base64 bytes come back decoded; encodeEventFrame encodes them as Bedrock does", () => {
+    const frame = encodeEventFrame('chunk', '{"type":"content_block_delta","delta":{"text":"hi"}}');
+    const codec = new EventStreamCodec((b) => Buffer.from(b).toString('utf8'), (s) => Buffer.from(s));
+    const wire = JSON.parse(Buffer.from(codec.decode(frame).body).toString('utf8')) as { bytes: string };
+    assert.equal(Buffer.from(wire.bytes, 'base64').toString('utf8'), '{"type":"content_block_delta","delta":{"text":"hi"}}');
+    assert.deepEqual(named(new EventStreamParser().push(frame)), [['chunk', '{"type":"content_block_delta","delta":{"text":"hi"}}']]);
   });
 
   test('a frame longer than the limit is skipped, counted once, and the next one read', () => {
