@@ -58,6 +58,19 @@ const federationFields = {
 const mcpFields = {
   auth: mcpAuthSchema.optional(),
 };
+// AWS SigV4 credentials a route signs its calls with (Bedrock): each call is re-signed for the
+// upstream's host, the agent's own signature replaced (docs/providers.md). Give the secrets as
+// ${ENV} references; they are never recorded.
+const awsSchema = z.strictObject({
+  region: z.string().min(1),
+  access_key_id: z.string().min(1),
+  secret_access_key: z.string().min(1),
+  session_token: z.string().min(1).optional(),
+  // The signing name of the service: bedrock for Bedrock's runtime API.
+  service: z.string().min(1).default('bedrock'),
+});
+
+export type AwsSigningConfig = z.infer<typeof awsSchema>;
 
 const llmFields = {
   // The wire format, by the name protocols/llm/providers.ts gives it. Any name passes here:
@@ -68,6 +81,7 @@ const llmFields = {
   // out). false for upstreams that send usage unasked (OpenRouter) or refuse stream_options;
   // default true.
   add_stream_usage: z.boolean().optional(),
+  aws: awsSchema.optional(),
 };
 
 const a2aFields = {
@@ -92,6 +106,7 @@ const NOT_HERE: Record<keyof typeof commandFields | keyof typeof federationField
   auth: 'only routes with protocol mcp have auth (MCP authorization); agents authenticate to tapwire with the top-level auth section',
   provider: 'only routes with protocol llm have a provider',
   add_stream_usage: 'only routes with protocol llm in the OpenAI format have add_stream_usage',
+  aws: 'only routes with protocol llm sign their calls with aws credentials',
   signed_cards: 'only routes with protocol a2a have signed_cards',
 };
 

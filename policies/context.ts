@@ -138,7 +138,8 @@ function headerMap(headers: Headers | null | undefined): Map<string, string> {
 /**
  * The text one SSE event adds to a streamed answer: the generated text of LLM stream
  * events (OpenAI chat and completions chunks, Responses API deltas, Anthropic content
- * deltas, Gemini candidates' text parts), or null for an event that is not one of those.
+ * deltas, Gemini candidates' text parts, Bedrock's Converse deltas and Nova's chunks),
+ * or null for an event that is not one of those.
  * It reads stream events without knowing their route's provider (the TUI, replay
  * comparison and the response gate share it), so each provider's chunk shape is here.
  */
@@ -157,6 +158,9 @@ export function eventText(data: string): string | null {
       return Array.isArray(parts) ? parts.map((p) => str(asObject(p)?.text) ?? '').join('') : '';
     }).join('');
   }
+  // Bedrock's Nova InvokeModel stream nests its delta (the other families' chunks are read as their own).
+  const nested = asObject(event.contentBlockDelta);
+  if (nested) return str(asObject(nested.delta)?.text) ?? '';
   const delta = event.delta;
   if (typeof delta === 'string') return delta;
   const d = asObject(delta);

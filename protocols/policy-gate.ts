@@ -311,7 +311,8 @@ export class ResponsePolicyObserver extends DelegatingObserver {
     const inner = this.inner.onEvent(event, offsetMs);
     const index = this.seen++;
     this.lastOffsetMs = offsetMs;
-    if (this.cut) return null;
+    // Cut, or refused whole before it was read (an AWS event stream): judged no further.
+    if (this.cut || this.replaced) return null;
     if (event.data === '') return inner;
     const piece = eventText(event.data);
     if (piece !== null) {

@@ -59,6 +59,7 @@ export function gateLlm(gate: PolicyGate, set: PolicySet, call: GateCall, facts:
         // The provider's usage, read as the record will read it, so live rules see usage.* too.
         const answer = emptyFacts();
         described?.readBody(jsonValue(body), answer);
+        described?.readHead?.(h.headers, answer);
         const verdict = judge({ headers: h.headers, body }, undefined, answer.usage);
         return verdict ? refusalBody(verdict) : null;
       },

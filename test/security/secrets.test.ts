@@ -2,15 +2,17 @@
 // call to aimock and an MCP SDK tool call to a real MCP server, with credentials planted
 // everywhere an agent puts them (auth headers, the providers' credential headers, headers
 // named like credentials, the query string, message bodies matching a configured redact
-// pattern), upstream keys injected from the config, and credentials a transform rule sets
-// (headers, and a body field matching a redact pattern). Then every byte tapwire wrote is
-// searched: the database files (with their -wal and -shm), its stdout and stderr, every span
-// and metric it exported to a real OTLP endpoint (message content capture on), and `tapwire
-// export` of the record as JSONL and HAR. None holds any planted secret. With the proxy on,
-// the local CA's private key is searched for the same way, after a call it intercepted. The
-// same search follows MCP authorization: the SDK client's OAuth flow through a passthrough route and a
-// gateway route (test/support/oauth.ts): no client token, exchanged token or service
-// client secret is anywhere.
+// pattern), upstream keys injected from the config, credentials a transform rule sets
+// (headers, and a body field matching a redact pattern), and a Bedrock SDK call signed with
+// the agent's AWS credentials that goes out re-signed with the route's. Then every byte
+// tapwire wrote is searched: the database files (with their -wal and -shm), its stdout and
+// stderr, every span and metric it exported to a real OTLP endpoint (message content capture
+// on), and `tapwire export` of the record as JSONL and HAR. None holds any planted secret, nor
+// either SigV4 signature (the agent's, the one tapwire made). With the proxy on, the local
+// CA's private key is searched for the same way, after a call it intercepted. The same search
+// follows MCP authorization: the SDK client's OAuth flow through a passthrough route and a
+// gateway route (test/support/oauth.ts): no client token, exchanged token or service client
+// secret is anywhere.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,6 +24,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import OpenAI from 'openai';
+import { ConverseCommand } from '@aws-sdk/client-bedrock-runtime';
 import { z } from 'zod';
 import { startAimock } from '../support/aimock.js';
 import { freePort, runCli, startCli } from '../support/cli.js';
@@ -32,6 +35,8 @@ import { startOtlpCollector } from '../support/otlp.js';
 import { startTlsFront } from '../support/tls-front.js';
 import { caFiles } from '../../proxy/ca.js';
 import { MemoryOAuthClient, SERVICE_CLIENT, startAuthorizationServer, startProtectedMcpServer } from '../support/oauth.js';
+import { bedrockClient } from '../support/bedrock.js';
+import { startUpstream } from '../support/upstream.js';
 
 /** Every secret planted, by where it was put. */
 const PLANTED = {
@@ -59,6 +64,13 @@ const PLANTED = {
   transformHeader: 'TRANSFORMED-SERVICE-TOKEN-h7j8k9',
   transformMcpBearer: 'TRANSFORMED-MCP-BEARER-l1m2n3',
   transformBody: 'sk-live-TRANSFORMEDBODYq1w2e3',
+  // AWS: the agent's SigV4 credentials, and the route's that tapwire signs with instead.
+  awsAgentKeyId: 'AKIAPLANTEDAGENT0001',
+  awsAgentSecret: 'PLANTED/agent+aws/secret-h7j8k9',
+  awsAgentSessionToken: 'PLANTED-AGENT-SESSION-TOKEN-l1m2n3',
+  awsRouteKeyId: 'AKIAINJECTEDROUTE001',
+  awsRouteSecret: 'INJECTED/route+aws/secret-o4p5q6',
+  awsRouteSessionToken: 'INJECTED-ROUTE-SESSION-TOKEN-r7s8t9',
 };
 
 describe('secrets', () => {
@@ -75,6 +87,13 @@ describe('secrets', () => {
     t.after(() => mcp.close());
     const collector = await startOtlpCollector();
     t.after(() => collector.close());
+    // A scripted Bedrock (aimock's journal redacts the Authorization header): it keeps the
+    // signature tapwire made, which must then be nowhere either.
+    const bedrock = await startUpstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ output: { message: { role: 'assistant', content: [{ text: 'signed' }] } }, stopReason: 'end_turn', usage: { inputTokens: 3, outputTokens: 1, totalTokens: 4 } }));
+    });
+    t.after(() => bedrock.close());
 
     writeFileSync(
       join(dir, 'redact.yaml'),
@@ -102,6 +121,7 @@ describe('secrets', () => {
         'routes:',
         `  openai: { protocol: llm, provider: openai, upstream: "${mock.url}", headers: { authorization: "Bearer \${UPSTREAM_KEY}", x-api-key: "\${UPSTREAM_KEY}" } }`,
         `  tools: { protocol: mcp, upstream: "${mcp.origin}", headers: { x-mcp-key: "\${MCP_KEY}" } }`,
+        `  bedrock: { protocol: llm, provider: aws.bedrock, upstream: "${bedrock.url}", aws: { region: us-east-1, access_key_id: "\${AWS_ROUTE_KEY}", secret_access_key: "\${AWS_ROUTE_SECRET}", session_token: "\${AWS_ROUTE_TOKEN}" } }`,
         'policies: [redact.yaml, transform.yaml]',
         'telemetry:',
         `  endpoint: ${collector.url}`,
@@ -111,7 +131,14 @@ describe('secrets', () => {
       ].join('\n'),
     );
     const port = await freePort();
-    const env = { ...process.env, UPSTREAM_KEY: PLANTED.upstreamKey, MCP_KEY: PLANTED.mcpKey };
+    const env = {
+      ...process.env,
+      UPSTREAM_KEY: PLANTED.upstreamKey,
+      MCP_KEY: PLANTED.mcpKey,
+      AWS_ROUTE_KEY: PLANTED.awsRouteKeyId,
+      AWS_ROUTE_SECRET: PLANTED.awsRouteSecret,
+      AWS_ROUTE_TOKEN: PLANTED.awsRouteSessionToken,
+    };
     const cli = await startCli(['--config', join(dir, 'tapwire.yaml'), '--db', join(dir, 'tapwire.db'), '--listen', `127.0.0.1:${port}`, '--log-level', 'debug'], env);
     const base = `http://127.0.0.1:${port}`;
 
@@ -147,6 +174,23 @@ describe('secrets', () => {
     assert.ok(mcp.seen.some((r) => r.headers['x-mcp-key'] === PLANTED.mcpKey), 'the MCP server got the injected key');
     assert.ok(mcp.seen.some((r) => r.headers.authorization === `Bearer ${PLANTED.transformMcpBearer}`), 'the MCP server got the credential a transform rule set');
 
+    const aws = bedrockClient(`${base}/bedrock`, 1, { accessKeyId: PLANTED.awsAgentKeyId, secretAccessKey: PLANTED.awsAgentSecret, sessionToken: PLANTED.awsAgentSessionToken });
+    const signatures: string[] = [];
+    // The agent's signature as its SDK sent it (the deserialize step sees the signed request).
+    aws.middlewareStack.add((next) => async (args) => {
+      const request = args.request as { headers: Record<string, string> };
+      signatures.push(/Signature=([0-9a-f]+)/.exec(request.headers.authorization ?? '')?.[1] ?? 'none');
+      return next(args);
+    }, { step: 'deserialize' });
+    const converse = await aws.send(new ConverseCommand({ modelId: 'amazon.nova-micro-v1:0', messages: [{ role: 'user', content: [{ text: 'hello' }] }] }));
+    assert.equal(converse.output?.message?.content?.[0]?.text, 'signed');
+    const sent = bedrock.requests[0]!.headers;
+    assert.match(String(sent.authorization), new RegExp(`Credential=${PLANTED.awsRouteKeyId}/`), 'the upstream got the route signature');
+    assert.equal(sent['x-amz-security-token'], PLANTED.awsRouteSessionToken);
+    signatures.push(/Signature=([0-9a-f]+)/.exec(String(sent.authorization))?.[1] ?? 'none');
+    assert.equal(signatures.length, 2);
+    assert.notEqual(signatures[0], signatures[1], 'the agent signed for tapwire, tapwire for the upstream');
+
     const places = await everythingWritten(dir, cli, collector, env);
     assert.match(places['export jsonl']!, /you said /, 'the export holds the MCP answer');
     // The record and the exports are there, and show that something was masked: the search can fail.
@@ -156,6 +200,7 @@ describe('secrets', () => {
     assert.ok(collector.spans().some((s) => s.name === 'chat gpt-4o-mini'), 'spans were exported');
     assert.match(places.stdout!, /"msg":"exchange"/);
     assertNoneIn(places, PLANTED);
+    assertNoneIn(places, Object.fromEntries(signatures.map((signature, i) => [`SigV4 signature ${i}`, signature])));
   });
 
   test('MCP OAuth tokens, passthrough and gateway, and the gateway\'s upstream credentials appear nowhere either', async (t) => {

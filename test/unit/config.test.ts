@@ -139,15 +139,32 @@ describe('config', () => {
   test("a provider is one the LLM protocol's provider table knows, checked by the loader and again at start", async () => {
     assert.match(
       configError('routes:\n  bedrock: { protocol: llm, upstream: "http://x.test", provider: bedrock }\n'),
-      /tapwire\.yaml:2:\d+: routes\.bedrock\.provider: unknown provider bedrock; providers: openai, anthropic, gemini$/m,
+      /tapwire\.yaml:2:\d+: routes\.bedrock\.provider: unknown provider bedrock; providers: openai, anthropic, gemini, aws.bedrock$/m,
     );
     // A config the CLI did not load (no route checks given) is checked when the sidecar starts.
     const unchecked = parseConfig('routes:\n  bedrock: { protocol: llm, upstream: "http://x.test", provider: bedrock }\n', 'tapwire.yaml', {});
     await assert.rejects(startSidecar(unchecked, createLogger('silent'), {}), (err: unknown) => {
       assert.ok(err instanceof ConfigError);
-      assert.equal(err.message, 'routes.bedrock.provider: unknown provider bedrock; providers: openai, anthropic, gemini');
+      assert.equal(err.message, 'routes.bedrock.provider: unknown provider bedrock; providers: openai, anthropic, gemini, aws.bedrock');
       return true;
     });
+  });
+
+  test('aws credentials belong to llm routes, from ${ENV} references, each field named when missing', () => {
+    const config = parseConfig(
+      'routes:\n  bedrock:\n    protocol: llm\n    provider: aws.bedrock\n    upstream: https://bedrock-runtime.us-east-1.amazonaws.com\n    aws: { region: us-east-1, access_key_id: "${KEY_ID}", secret_access_key: "${SECRET}" }\n',
+      'tapwire.yaml',
+      { KEY_ID: 'AKIAEXAMPLE', SECRET: 'wJalr/EXAMPLE' },
+      routeProblems,
+    );
+    const route = config.routes.bedrock;
+    assert.deepEqual(route?.protocol === 'llm' ? route.aws : null, { region: 'us-east-1', access_key_id: 'AKIAEXAMPLE', secret_access_key: 'wJalr/EXAMPLE', service: 'bedrock' });
+    assert.match(
+      configError('routes:\n  tools: { protocol: mcp, upstream: "http://x.test", aws: { region: us-east-1, access_key_id: a, secret_access_key: b } }\n'),
+      /tapwire\.yaml:2:\d+: routes\.tools\.aws: only routes with protocol llm sign their calls with aws credentials/,
+    );
+    assert.match(configError('routes:\n  bedrock: { protocol: llm, upstream: "http://x.test", aws: { access_key_id: a, secret_access_key: b } }\n'), /routes\.bedrock\.aws\.region: /);
+    assert.match(configError('routes:\n  bedrock: { protocol: llm, upstream: "http://x.test", aws: { region: r, access_key_id: a, secret_access_key: b, secret: c } }\n'), /routes\.bedrock\.aws\.secret: unknown key/);
   });
 
   test('add_stream_usage belongs to llm routes in the OpenAI format and defaults to asking', () => {
