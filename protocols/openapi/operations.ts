@@ -83,7 +83,7 @@ export function operationsOf(api: Json, route: string, include?: OperationSelect
       const op = item[method];
       if (!isObject(op)) continue;
       const operationId = typeof op.operationId === 'string' ? op.operationId : null;
-      const name = uniqueName(toolName(operationId ?? `${method}_${path}`), used);
+      const name = uniqueName(toolName(operationId ?? `${method} ${path}`), used);
       const body = requestBody(op.requestBody);
       if (body === 'unsupported') {
         skipped.push({ operation: operationId ?? `${method.toUpperCase()} ${path}`, reason: `its request body has no media type tapwire sends (JSON, form or text): ${Object.keys((op.requestBody as Json).content as Json).join(', ')}` });

@@ -33,8 +33,16 @@ export async function loadApis(config: Config, log: Logger): Promise<Map<string,
   const problems: string[] = [];
   await Promise.all(
     routes.map(async ([name, route]) => {
+      let document: OpenApiDocument;
       try {
-        const document = await loadDocument(route.spec, route.timeouts.connect_ms);
+        document = await loadDocument(route.spec, route.timeouts.connect_ms);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        problems.push(`routes.${name}.spec: ${err.message}`);
+        return;
+      }
+      // What follows names its own field (include, exclude, upstream).
+      try {
         const { operations, skipped } = operationsOf(document.api, name, route.include, route.exclude);
         for (const s of skipped) log.warn({ route: name, operation: s.operation }, `openapi route: operation left out: ${s.reason}`);
         const info = isObject(document.api.info) ? document.api.info : {};
@@ -46,7 +54,7 @@ export async function loadApis(config: Config, log: Logger): Promise<Map<string,
         });
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
-        problems.push(`routes.${name}.spec: ${err.message}`);
+        problems.push(err.message);
       }
     }),
   );
