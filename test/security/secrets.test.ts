@@ -2,7 +2,8 @@
 // call to aimock and an MCP SDK tool call to a real MCP server, with credentials planted
 // everywhere an agent puts them (auth headers, the providers' credential headers, headers
 // named like credentials, the query string, message bodies matching a configured redact
-// pattern) and upstream keys injected from the config. Then every byte tapwire wrote is
+// pattern) and upstream keys injected from the config, also into the REST calls of an
+// openapi route (its `headers`, whatever their names). Then every byte tapwire wrote is
 // searched: the database files (with their -wal and -shm), its stdout and stderr, every span
 // and metric it exported to a real OTLP endpoint (message content capture on), and `tapwire
 // export` of the record as JSONL and HAR. None holds any planted secret.
@@ -20,6 +21,7 @@ import { z } from 'zod';
 import { startAimock } from '../support/aimock.js';
 import { freePort, runCli, startCli } from '../support/cli.js';
 import { startStreamableServer } from '../support/mcp.js';
+import { PETSTORE_SPEC, startPetstore } from '../support/openapi.js';
 import { startOtlpCollector } from '../support/otlp.js';
 
 /** Every secret planted, by where it was put. */
@@ -45,6 +47,7 @@ const PLANTED = {
   mcpArgument: 'sk-live-PLANTEDMCPARGy7z8a9',
   upstreamKey: 'INJECTED-UPSTREAM-KEY-b1c2d3',
   mcpKey: 'INJECTED-MCP-KEY-e4f5g6',
+  restKey: 'INJECTED-REST-KEY-h7i8j9',
 };
 
 describe('secrets', () => {
@@ -61,6 +64,7 @@ describe('secrets', () => {
     t.after(() => mcp.close());
     const collector = await startOtlpCollector();
     t.after(() => collector.close());
+    const petstore = await startPetstore(t);
 
     writeFileSync(
       join(dir, 'redact.yaml'),
@@ -72,6 +76,7 @@ describe('secrets', () => {
         'routes:',
         `  openai: { protocol: llm, provider: openai, upstream: "${mock.url}", headers: { authorization: "Bearer \${UPSTREAM_KEY}", x-api-key: "\${UPSTREAM_KEY}" } }`,
         `  tools: { protocol: mcp, upstream: "${mcp.origin}", headers: { x-mcp-key: "\${MCP_KEY}" } }`,
+        `  pets: { protocol: openapi, spec: ${JSON.stringify(PETSTORE_SPEC)}, upstream: "${petstore.url}", headers: { authorization: "Bearer \${REST_KEY}", x-service-id: "\${REST_KEY}" } }`,
         'policies: [redact.yaml]',
         'telemetry:',
         `  endpoint: ${collector.url}`,
@@ -81,7 +86,7 @@ describe('secrets', () => {
       ].join('\n'),
     );
     const port = await freePort();
-    const env = { ...process.env, UPSTREAM_KEY: PLANTED.upstreamKey, MCP_KEY: PLANTED.mcpKey };
+    const env = { ...process.env, UPSTREAM_KEY: PLANTED.upstreamKey, MCP_KEY: PLANTED.mcpKey, REST_KEY: PLANTED.restKey };
     const cli = await startCli(['--config', join(dir, 'tapwire.yaml'), '--db', join(dir, 'tapwire.db'), '--listen', `127.0.0.1:${port}`, '--log-level', 'debug'], env);
     const base = `http://127.0.0.1:${port}`;
 
@@ -115,6 +120,13 @@ describe('secrets', () => {
     assert.deepEqual(echoed.content, [{ type: 'text', text: `you said ${PLANTED.mcpArgument}` }], 'the agent got the real answer: redaction is for the record only');
     await client.close();
     assert.ok(mcp.seen.some((r) => r.headers['x-mcp-key'] === PLANTED.mcpKey), 'the MCP server got the injected key');
+
+    const rest = new Client({ name: 'secrets-test', version: '1.0.0' });
+    await rest.connect(new StreamableHTTPClientTransport(new URL(`${base}/pets`)));
+    const pets = await rest.callTool({ name: 'findPets', arguments: { tags: [PLANTED.mcpArgument] } });
+    assert.deepEqual(pets.structuredContent, { result: [] });
+    await rest.close();
+    assert.ok(petstore.calls.some((c) => c.headers['x-service-id'] === PLANTED.restKey && c.headers.authorization === `Bearer ${PLANTED.restKey}`), 'the REST API got the injected key');
 
     cli.child.kill('SIGTERM');
     await once(cli.child, 'exit');
