@@ -37,6 +37,11 @@ export async function loadDocument(location: string, timeoutMs: number): Promise
   } catch (err) {
     throw new ConfigError(`invalid OpenAPI document\n${location}: ${firstLine(err)}`);
   }
+  const version = doc.get('openapi');
+  if (typeof version !== 'string' || !/^3\.[01]\./.test(version)) {
+    const found = typeof version === 'string' ? `OpenAPI ${version}` : typeof doc.get('swagger') === 'string' ? `Swagger ${String(doc.get('swagger'))}` : 'no openapi version';
+    throw new ConfigError(`invalid OpenAPI document\n${location}: tapwire reads OpenAPI 3.0 and 3.1 documents; this one has ${found}`);
+  }
   if (!result.valid) {
     const rendered = await renderedLines(location, options);
     const problems = result.errors.map((e) => locate(e.message, rendered, doc, at, location));
