@@ -31,9 +31,14 @@ export async function loadDocument(location: string, timeoutMs: number): Promise
     throw new ConfigError(`invalid OpenAPI document\n${doc.errors.map((e) => `${at(e.pos[0])}: ${e.message.split('\n')[0]}`).join('\n')}`);
   }
   const options = { timeoutMs, resolve: { http: { timeout: timeoutMs } } };
+  // A file is given to the parser by its path (its relative $refs resolve next to it). A
+  // document from a URL, tapwire has read: the parser gets its content, since it fetches
+  // no internal address itself (a guard against documents that name one), while the
+  // route's own spec URL is the operator's choice, internal or not.
+  const source = (): Parameters<typeof validate>[0] => (URL_LOCATION.test(location) ? (doc.toJS({ maxAliasCount: 100 }) as Parameters<typeof validate>[0]) : location);
   let result;
   try {
-    result = await validate(location, options);
+    result = await validate(source(), options);
   } catch (err) {
     throw new ConfigError(`invalid OpenAPI document\n${location}: ${firstLine(err)}`);
   }
@@ -43,11 +48,11 @@ export async function loadDocument(location: string, timeoutMs: number): Promise
     throw new ConfigError(`invalid OpenAPI document\n${location}: tapwire reads OpenAPI 3.0 and 3.1 documents; this one has ${found}`);
   }
   if (!result.valid) {
-    const rendered = await renderedLines(location, options);
+    const rendered = await renderedLines(source(), options);
     const problems = result.errors.map((e) => locate(e.message, rendered, doc, at, location));
     throw new ConfigError(`invalid OpenAPI document\n${problems.join('\n')}`);
   }
-  const api = (await dereference(location, { ...options, dereference: { circular: 'ignore' } })) as unknown as Json;
+  const api = (await dereference(source(), { ...options, dereference: { circular: 'ignore' } })) as unknown as Json;
   return { api, location };
 }
 
@@ -72,8 +77,8 @@ function firstLine(err: unknown): string {
  * indent, $refs resolved), its line marked with ">". The JSON pointer of every line of that
  * rendering, to turn the marked line back into a place in the file.
  */
-async function renderedLines(location: string, options: object): Promise<{ text: string; pointer: string }[]> {
-  const api = await dereference(location, { ...options, dereference: { circular: 'ignore' } }).catch(() => null);
+async function renderedLines(source: Parameters<typeof validate>[0], options: object): Promise<{ text: string; pointer: string }[]> {
+  const api = await dereference(source, { ...options, dereference: { circular: 'ignore' } }).catch(() => null);
   if (!api) return [];
   const lines: { text: string; pointer: string }[] = [];
   const walk = (value: unknown, pointer: string, prefix: string, indent: string, last: boolean): void => {

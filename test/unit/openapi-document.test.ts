@@ -4,7 +4,10 @@
 // operations, the upstream comes from the document's servers, and the route's config is
 // checked like any other (its fields refused elsewhere, its place in a federated route).
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -100,6 +103,21 @@ describe('openapi tools from operations', () => {
     const { operations, skipped } = operationsOf(api, 'r');
     assert.equal(operations.length, 0);
     assert.deepEqual(skipped, [{ operation: 'upload', reason: 'its request body has no media type tapwire sends (JSON, form or text): application/octet-stream' }]);
+  });
+
+  test('a document from a URL: read over HTTP, a relative server resolved against it; an HTTP error named', async (t) => {
+    const server = createServer((req, res) => {
+      if (req.url === '/specs/api.yaml') res.end(`${HEAD}servers:\n  - url: ../v2\npaths: {}\n`);
+      else res.writeHead(404).end();
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    t.after(() => server.close());
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const config = parseConfig(`routes:\n  remote: { protocol: openapi, spec: "${base}/specs/api.yaml" }\n`, 't.yaml', {}, routeProblems);
+    const loaded = await loadApis(config, createLogger('silent'));
+    assert.equal(loaded.get('remote')?.upstream, `${base}/v2`);
+    assert.equal(await refusal(`${base}/specs/none.yaml`), `cannot read the OpenAPI document ${base}/specs/none.yaml: HTTP 404`);
   });
 
   test('the upstream: the route\'s, else the document\'s first server; a relative one needs the route\'s', async () => {
