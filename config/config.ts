@@ -90,11 +90,30 @@ const a2aFields = {
   signed_cards: z.enum(['strip', 'pass']).optional(),
 };
 
+// openapi: a REST API described by an OpenAPI document, served to agents as an MCP server
+// (one tool per operation; see docs/openapi.md). `upstream` overrides the document's servers.
+const operationSelection = z.strictObject({
+  operations: z.array(z.string().min(1)).optional(),
+  tags: z.array(z.string().min(1)).optional(),
+  // Exact paths as the document writes them ("/pets/{id}"), or a prefix ending in "*".
+  paths: z.array(z.string().regex(/^\//, 'a path as the document writes it, starting with "/"')).optional(),
+});
+
+const openapiFields = {
+  // The document: a file (relative to the config file) or an http(s) URL; YAML or JSON, 3.0 or 3.1.
+  spec: z.string().min(1),
+  // Only these operations become tools (any of the lists matching), then `exclude` takes some out.
+  include: operationSelection.optional(),
+  exclude: operationSelection.optional(),
+};
+
+export type OperationSelection = z.infer<typeof operationSelection>;
+
 const onlyWithCommand = (field: string): string => `only routes with a command have ${field}`;
 const onlyWithServers = (field: string): string => `only routes with servers (federated mcp routes) have ${field}`;
 
 /** What a route is told when it sets a field it may not have: whose field it is. */
-const NOT_HERE: Record<keyof typeof commandFields | keyof typeof federationFields | keyof typeof mcpFields | keyof typeof llmFields | keyof typeof a2aFields, string> = {
+const NOT_HERE: Record<keyof typeof commandFields | keyof typeof federationFields | keyof typeof mcpFields | keyof typeof llmFields | keyof typeof a2aFields | keyof typeof openapiFields, string> = {
   command: 'only routes with protocol mcp can run a command',
   args: onlyWithCommand('args'),
   env: onlyWithCommand('env'),
@@ -108,6 +127,9 @@ const NOT_HERE: Record<keyof typeof commandFields | keyof typeof federationField
   add_stream_usage: 'only routes with protocol llm in the OpenAI format have add_stream_usage',
   aws: 'only routes with protocol llm sign their calls with aws credentials',
   signed_cards: 'only routes with protocol a2a have signed_cards',
+  spec: 'only routes with protocol openapi have a spec',
+  include: 'only routes with protocol openapi have include',
+  exclude: 'only routes with protocol openapi have exclude',
 };
 
 /** `fields` refused, each with its NOT_HERE message: another protocol's fields, on a route of this one. */
@@ -127,6 +149,7 @@ const ROUTE_FIELDS = {
   ...absent(commandFields),
   ...absent(llmFields),
   ...absent(a2aFields),
+  ...absent(openapiFields),
   // Refuse calls without a valid identity token (identity.jwt) on this route.
   require_identity: z.boolean().optional(),
   ...absent(federationFields),
@@ -144,6 +167,7 @@ const PROTOCOL_ROUTES = [
   z.strictObject({ protocol: z.literal('mcp'), ...ROUTE_FIELDS, ...commandFields, ...federationFields, ...mcpFields }),
   z.strictObject({ protocol: z.literal('a2a'), ...ROUTE_FIELDS, ...a2aFields }),
   z.strictObject({ protocol: z.literal('http'), ...ROUTE_FIELDS }),
+  z.strictObject({ protocol: z.literal('openapi'), ...ROUTE_FIELDS, ...openapiFields }),
 ] as const;
 
 const PROTOCOL_NAMES = PROTOCOL_ROUTES.map((schema) => `"${schema.shape.protocol.value}"`).join('|');
@@ -359,6 +383,13 @@ export type FederatedRouteConfig = RouteConfig & { servers: string[] };
 export function isFederatedRoute(route: RouteConfig): route is FederatedRouteConfig {
   return route.servers !== undefined;
 }
+
+/** A REST API served to agents as MCP tools, from its OpenAPI document (`spec`). */
+export type OpenApiRouteConfig = RouteConfig & { spec: string };
+
+export function isOpenApiRoute(route: RouteConfig): route is OpenApiRouteConfig {
+  return route.spec !== undefined;
+}
 export type PriceOverride = Config['pricing'][number];
 
 /** What a protocol finds wrong with one field of a route (`field`: under routes.<name>). */
@@ -530,6 +561,9 @@ function checkRoutes(config: Config, where: (path: readonly PropertyKey[]) => st
       messages.push(`${at('require_identity')}: only routes with an upstream can require an identity`);
     }
     messages.push(...mcpAuthProblems(route, (field) => `${where(['routes', name, 'auth', field])}: routes.${name}.auth.${field}`));
+    if (route.require_identity && isOpenApiRoute(route)) {
+      messages.push(`${at('require_identity')}: an openapi route is served by tapwire itself, which verifies no identity token on it`);
+    }
     for (const problem of checkRoute?.(route) ?? []) messages.push(`${at(problem.field)}: ${problem.message}`);
     if (route.servers !== undefined) {
       messages.push(...federationProblems(config, name, where));
@@ -538,6 +572,8 @@ function checkRoutes(config: Config, where: (path: readonly PropertyKey[]) => st
     for (const field of ['prefix', 'failure', 'list_timeout_ms'] as const) {
       if (route[field] !== undefined) messages.push(`${at(field)}: ${NOT_HERE[field]}`);
     }
+    // Its upstream is optional (the document's servers name one); tapwire reads the document at start.
+    if (isOpenApiRoute(route)) continue;
     if (route.upstream === undefined && route.command === undefined) {
       messages.push(`${at('upstream')}: missing: give the route an upstream (an http(s) URL) or a command (a stdio MCP server to run)`);
     } else if (route.upstream !== undefined && route.command !== undefined) {
@@ -604,8 +640,11 @@ function federationProblems(config: Config, name: string, where: (path: readonly
     seen.add(server);
     if (server === name) problems.push(`${entry}: a route cannot federate itself`);
     else if (!member) problems.push(`${entry}: there is no route ${server}; routes: ${Object.keys(config.routes).join(', ')}`);
-    // Only mcp routes have servers (the schema says so): its members share its protocol.
-    else if (member.protocol !== route.protocol) problems.push(`${entry}: route ${server} has protocol ${member.protocol}; servers must be ${route.protocol} routes`);
+    // Only mcp routes have servers (the schema says so): its members are mcp routes, or
+    // openapi routes (which tapwire serves as MCP servers).
+    else if (member.protocol !== route.protocol && !isOpenApiRoute(member)) {
+      problems.push(`${entry}: route ${server} has protocol ${member.protocol}; servers must be ${route.protocol} routes (or openapi routes)`);
+    }
     else if (member.servers !== undefined) problems.push(`${entry}: route ${server} is itself federated; servers must have an upstream or a command`);
   });
   return problems;
@@ -634,6 +673,10 @@ export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = pr
   for (const route of Object.values(config.routes)) if (route.ca !== undefined) route.ca = resolve(dirname(file), route.ca);
   const caDir = config.proxy?.ca_dir;
   if (config.proxy && caDir !== undefined) config.proxy.ca_dir = caDir.startsWith('~/') ? join(homedir(), caDir.slice(2)) : resolve(dirname(file), caDir);
+  // OpenAPI documents are relative to the config file too.
+  for (const route of Object.values(config.routes)) {
+    if (isOpenApiRoute(route) && !/^https?:\/\//i.test(route.spec)) route.spec = resolve(dirname(file), route.spec);
+  }
   return config;
 }
 

@@ -14,6 +14,7 @@ import { providerProblems } from './llm/providers.js';
 import { mcpContext } from './mcp/context.js';
 import { McpHandler } from './mcp/handler.js';
 import type { HandlerEnvironment, Protocol, ProtocolHandler } from './protocol.js';
+import type { Protocol as RecordedProtocol } from '../core/exchange.js';
 
 interface Registration {
   handler: new (env: HandlerEnvironment) => ProtocolHandler;
@@ -24,6 +25,8 @@ interface Registration {
    * config loader applies it (parseConfig's checkRoute) before any handler exists.
    */
   checkRoute?: RouteCheck;
+  /** The protocol its routes' exchanges are recorded under, when not its own name. */
+  recordsAs?: RecordedProtocol;
 }
 
 const PROTOCOLS: Readonly<Record<Protocol, Registration>> = {
@@ -31,6 +34,8 @@ const PROTOCOLS: Readonly<Record<Protocol, Registration>> = {
   mcp: { handler: McpHandler, context: mcpContext },
   a2a: { handler: A2aHandler, context: a2aContext },
   http: { handler: HttpHandler, context: null },
+  // Served to agents as MCP by tapwire (protocols/openapi/): MCP's errors, MCP's records.
+  openapi: { handler: McpHandler, context: null, recordsAs: 'mcp' },
 };
 
 const PROTOCOL_NAMES = Object.keys(PROTOCOLS) as Protocol[];
@@ -45,6 +50,11 @@ export function protocolHandlers(env: HandlerEnvironment): ReadonlyMap<Protocol,
  * messages name the line), and the sidecar applies it again at start to configs built otherwise.
  */
 export const routeProblems: RouteCheck = (route) => PROTOCOLS[route.protocol].checkRoute?.(route) ?? [];
+
+/** The protocol a route's exchanges are recorded under. */
+export function recordedProtocol(protocol: Protocol): RecordedProtocol {
+  return PROTOCOLS[protocol].recordsAs ?? (protocol as RecordedProtocol);
+}
 
 /** What each protocol adds to the CEL context, by protocol name. */
 export const PROTOCOL_CONTEXTS: ProtocolContexts = Object.fromEntries(

@@ -8,7 +8,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { pipeline, Transform } from 'node:stream';
-import { errors as undiciErrors } from 'undici';
 import type { Dispatcher } from 'undici';
 import { boundedDecoder, decodedHeaders, decodedPayload, MAX_DECODED_BYTES, type BoundedDecoder } from '../core/encoding.js';
 import type { Exchange, Payload } from '../core/exchange.js';
@@ -16,6 +15,7 @@ import { forwardableHeaders, redactHeaders, type HeaderMap } from '../core/heade
 import { DEFAULT_EVENT_LIMITS, type EventLimits } from '../config/config.js';
 import { EventLog, type ExchangeObserver, type Replacement, type ResponseHead } from '../protocols/observer.js';
 import type { Route } from '../protocols/route.js';
+import { classifyUpstreamError, type GatewayFailure } from '../protocols/upstream-failure.js';
 import { formatTraceparent, spanOf } from '../core/trace-context.js';
 import { SseParser, type SseEvent } from '../core/sse.js';
 import { EVENT_STREAM_TYPE, EventStreamParser } from '../core/eventstream.js';
@@ -72,12 +72,6 @@ export const OBSERVED_BODY_LIMIT = MAX_DECODED_BYTES;
  */
 const STREAM_DECODE_RATIO = 100;
 
-interface GatewayFailure {
-  status: 502 | 503 | 504;
-  code: string;
-  message: string;
-}
-
 /**
  * Keeps up to `keep` bytes of a body by reference (at least store.max_body_bytes, what the
  * record stores), and counts the whole.
@@ -109,29 +103,6 @@ class BodyCapture {
     const body = this.whole() ?? Buffer.concat(this.chunks, this.kept);
     return { headers, body, body_size: this.size, truncated: cut || this.kept < this.size };
   }
-}
-
-export function classifyUpstreamError(err: unknown, route: Route): GatewayFailure {
-  const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
-  const code = e.code ?? e.cause?.code ?? '';
-  const where = `upstream ${route.upstream.origin} (route ${route.name})`;
-  const t = route.config.timeouts;
-  if (err instanceof undiciErrors.ConnectTimeoutError || code === 'UND_ERR_CONNECT_TIMEOUT') {
-    return { status: 504, code: 'upstream_connect_timeout', message: `could not connect to ${where} within ${t.connect_ms} ms` };
-  }
-  if (err instanceof undiciErrors.HeadersTimeoutError || code === 'UND_ERR_HEADERS_TIMEOUT') {
-    return { status: 504, code: 'upstream_timeout', message: `${where} sent no response within ${t.response_ms} ms` };
-  }
-  if (err instanceof undiciErrors.BodyTimeoutError || code === 'UND_ERR_BODY_TIMEOUT') {
-    return { status: 504, code: 'upstream_timeout', message: `${where} sent nothing for ${t.idle_ms} ms mid-response` };
-  }
-  if (['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'].includes(code)) {
-    return { status: 502, code: 'upstream_unreachable', message: `cannot reach ${where}: ${code}` };
-  }
-  if (['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED'].includes(code) || err instanceof undiciErrors.SocketError) {
-    return { status: 502, code: 'upstream_reset', message: `${where} closed the connection: ${e.message}` };
-  }
-  return { status: 502, code: 'upstream_error', message: `${where} failed: ${e.message ?? String(err)}` };
 }
 
 function headerValue(headers: HeaderMap, name: string): string | undefined {

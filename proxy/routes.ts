@@ -1,16 +1,18 @@
 // The routes of one sidecar, built once from the config: an upstream pool per forwarded route,
 // an HTTP bridge per route tapwire serves itself (a command route's stdio server, a federated
-// route's members), the MCP trackers that record per route, and the agent connections' keys.
+// route's members, an openapi route's tools), the MCP trackers that record per route, and the
+// agent connections' keys.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { eventLimitsOf, isCommandRoute, isFederatedRoute, type Config } from '../config/config.js';
+import { eventLimitsOf, isCommandRoute, isFederatedRoute, isOpenApiRoute, type Config } from '../config/config.js';
 import type { HeaderMap } from '../core/headers.js';
 import type { Logger } from '../core/log.js';
 import type { TraceStarter } from '../core/trace-context.js';
 import { commandSessions, SessionHttpBridge } from '../protocols/mcp/stdio-http.js';
 import { federatedSessions, memberSpec } from '../protocols/mcp/federation.js';
 import { McpTracker } from '../protocols/mcp/tracker.js';
+import { OpenApiRoute, type LoadedApi } from '../protocols/openapi/service.js';
 import type { RecordSink } from '../protocols/observer.js';
 import type { PolicyGate } from '../protocols/policy-gate.js';
 import { Route } from '../protocols/route.js';
@@ -22,6 +24,8 @@ export interface RouteTableParts {
   redact: (headers: IncomingMessage['headers']) => HeaderMap;
   gate: PolicyGate | null;
   traces: TraceStarter;
+  /** The openapi routes' documents, read at start (protocols/openapi/service.ts: loadApis). */
+  apis: ReadonlyMap<string, LoadedApi>;
 }
 
 /**
@@ -51,19 +55,29 @@ export class RouteTable {
     for (const tracker of this.trackers.values()) tracker.endSession(key, 'connection_closed', 'the agent closed its connection');
   });
 
+  /** openapi routes: their upstream pools and in-process MCP servers. */
+  private readonly apis = new Map<string, OpenApiRoute>();
+
   constructor(private readonly parts: RouteTableParts) {
     const { config, log, sink, redact, gate, traces } = parts;
     const agent = config.agent.name;
     for (const [name, rc] of Object.entries(config.routes)) {
       if (isFederatedRoute(rc)) continue; // after the routes it federates
-      if (isCommandRoute(rc)) {
+      if (isOpenApiRoute(rc)) {
+        const api = new OpenApiRoute(name, rc, parts.apis.get(name)!, { agent, sink, redact, traces });
+        this.apis.set(name, api);
+        const sessions = api.sessions({ agent, tracker: this.trackerFor(name), gate, redact, log }, rc);
+        this.bridges.set(name, new SessionHttpBridge(name, { agent, sink, redact, traces, gate }, sessions));
+      } else if (isCommandRoute(rc)) {
         const stdio = { agent, tracker: this.trackerFor(name), sink, log, redact, gate, traces };
         this.bridges.set(name, new SessionHttpBridge(name, stdio, commandSessions(name, rc, stdio)));
       } else this.forwarded.set(name, new Route(name, { ...rc, upstream: rc.upstream! }));
     }
     for (const [name, rc] of Object.entries(config.routes)) {
       if (!isFederatedRoute(rc)) continue;
-      const members = rc.servers.map((server) => memberSpec(server, config.routes[server]!, this.forwarded.get(server), this.trackerFor(server), log));
+      const members = rc.servers.map(
+        (server) => this.apis.get(server)?.member(this.trackerFor(server)) ?? memberSpec(server, config.routes[server]!, this.forwarded.get(server), this.trackerFor(server), log),
+      );
       const federation = { agent, routeName: name, route: rc, members, tracker: this.trackerFor(name), gate, redact, log };
       this.bridges.set(name, new SessionHttpBridge(name, { agent, sink, redact, traces, gate }, federatedSessions(federation)));
     }
@@ -101,7 +115,7 @@ export class RouteTable {
 
   /** Closes the upstream pools. */
   async closeUpstreams(): Promise<void> {
-    await Promise.all([...this.forwarded.values()].map((route) => route.close()));
+    await Promise.all([...this.forwarded.values(), ...this.apis.values()].map((route) => route.close()));
   }
 }
 

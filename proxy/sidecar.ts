@@ -16,9 +16,10 @@ import { Recording } from './recording.js';
 import { BodyTooLarge, readBody, refuseTooLarge } from '../protocols/refusal.js';
 import { readBodyAsSent, type BodyReading } from '../protocols/readable-body.js';
 import type { ProtocolCall, ProtocolHandler, RootAnswer } from '../protocols/protocol.js';
-import { PROTOCOL_CONTEXTS, protocolHandlers, routeProblems } from '../protocols/registry.js';
+import { PROTOCOL_CONTEXTS, protocolHandlers, recordedProtocol, routeProblems } from '../protocols/registry.js';
 import { commandProblem, serverEnvironment } from '../protocols/mcp/stdio-process.js';
 import { McpAuthorization } from '../protocols/mcp/oauth/route-auth.js';
+import { loadApis } from '../protocols/openapi/service.js';
 import { PolicyGate } from '../protocols/policy-gate.js';
 import { PolicySet } from '../policies/engine.js';
 import { rewrittenBody } from '../policies/transform.js';
@@ -59,6 +60,8 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
   if (listensInsecurely(config)) {
     log.warn({ listen: config.listen, admin: config.admin.listen ?? config.listen }, '--insecure-listen: tapwire is reachable off loopback without authentication; anyone who can connect can use its routes and their configured credentials');
   }
+  // openapi routes' documents are read (and a bad one stops the start) before anything runs.
+  const apis = await loadApis(config, log);
   const guard = new InboundGuard(config);
   // The identity JWKS (a file is read now) and policy files are ready before anything starts.
   const identity = config.identity ? new IdentityVerifier(config.identity.jwt) : null;
@@ -74,7 +77,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
     policies || identity
       ? new PolicyGate(() => policies?.current ?? noPolicies, { agentLabels: config.agent.labels, identity, redact, sink, protocols: PROTOCOL_CONTEXTS })
       : null;
-  const table = new RouteTable({ config, log, sink, redact, gate: policyGate, traces: telemetry.traces });
+  const table = new RouteTable({ config, log, sink, redact, gate: policyGate, traces: telemetry.traces, apis });
   if (config.store.durability === 'strict') {
     // MCP records reach the sink once their tokens are counted, a few microtasks after the call ends.
     ctx.committed = async () => {
@@ -135,7 +138,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
         error: { code: 'unknown_route', message: `tapwire has no route "${name}"; routes: ${routeNames.join(', ') || '(none)'}` },
       });
     }
-    const exchange = blankExchange({ agent: config.agent.name, route: name, protocol: route.config.protocol, started_at: started });
+    const exchange = blankExchange({ agent: config.agent.name, route: name, protocol: recordedProtocol(route.config.protocol), started_at: started });
     const pathOnly = rest.split('?', 1)[0]!;
     exchange.method = `${req.method ?? 'GET'} ${route.basePath}${pathOnly}`;
     telemetry.traces.begin(exchange, parseTraceparent(req.headers.traceparent));
@@ -183,7 +186,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
   /** Answers and records a body over limits.max_request_bytes. */
   function tooLarge(req: IncomingMessage, res: ServerResponse, name: string, rest: string, err: BodyTooLarge, started: number, exchange?: Exchange): void {
     const routeConfig = config.routes[name]!;
-    const call = exchange ?? blankExchange({ agent: config.agent.name, route: name, protocol: routeConfig.protocol, started_at: started });
+    const call = exchange ?? blankExchange({ agent: config.agent.name, route: name, protocol: recordedProtocol(routeConfig.protocol), started_at: started });
     call.method ??= `${req.method ?? 'POST'} ${rest.split('?', 1)[0]}`;
     refuseTooLarge({ req, res, route: routeConfig, handler: handlerOf.get(name)!, path: rest, exchange: call, requestHeaders: redact(req.headers), sink }, err);
   }

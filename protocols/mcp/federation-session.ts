@@ -8,7 +8,8 @@
 // list_changed, log messages) reaches it with ids the route hands out, so two servers never
 // collide, and the agent's answers go back to the server that asked. Every message is
 // recorded twice: the agent-facing exchange on the federated route, and each per-server
-// exchange it caused on the server's route with parent_id naming the agent-facing one.
+// exchange it caused on the server's route with parent_id naming the agent-facing one
+// (once for an inline member: an openapi route served on its own, see MemberSpec).
 import { decodedHeaders } from '../../core/encoding.js';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -51,6 +52,12 @@ export interface MemberSpec {
   connect(handlers: UpstreamHandlers): UpstreamConnection;
   /** The server route's tracker: the per-server exchanges are recorded on its route. */
   tracker: McpTracker;
+  /**
+   * Tapwire itself is this server, and the route is its own (an openapi route served on its
+   * own): its messages are not recorded a second time, and what it records of its work
+   * hangs on the agent-facing exchange.
+   */
+  inline?: boolean;
 }
 
 export interface FederationContext {
@@ -497,14 +504,16 @@ class FederatedSession implements BridgedSession {
     const headers = this.sentHeaders(m);
     // A reviewed answer's refusal is stamped on the per-server record too.
     const decisions: McpDecisions | null = review ? { request: null, answer: null } : null;
-    const child = tracker.request(m.session, 'client_to_server', classify(message) as Request, { headers, bytes: Buffer.from(JSON.stringify(message)), parentId: parent.id, server: m.name, decisions, ...this.traceOf(parent) }, owner);
-    const traceparent = this.traceparentOf(child, headers);
+    const child = m.spec.inline
+      ? null
+      : tracker.request(m.session, 'client_to_server', classify(message) as Request, { headers, bytes: Buffer.from(JSON.stringify(message)), parentId: parent.id, server: m.name, decisions, ...this.traceOf(parent) }, owner);
+    const traceparent = child ? this.traceparentOf(child, headers) : undefined;
     let timer: NodeJS.Timeout | undefined;
     const answer = new Promise<Response | Error>((resolve) => {
       m.pending.set(key, { id, settle: resolve, agentKey, review, decisions });
       if (timeoutMs !== null) timer = setTimeout(() => resolve(new TimedOut(`no answer within ${timeoutMs} ms`)), timeoutMs);
     });
-    const sent = connection.send(message, traceparent).then(
+    const sent = connection.send(message, traceparent, child ?? parent).then(
       () => (connection.answersWithinSend ? new Error('its answer ended without a response') : null),
       (err: unknown) => err as Error,
     );
@@ -527,8 +536,10 @@ class FederatedSession implements BridgedSession {
     if (!connection) return;
     const message = { jsonrpc: '2.0', method, ...(params === undefined ? {} : { params }) };
     const headers = this.sentHeaders(m);
-    const child = m.spec.tracker.notification(m.session, 'client_to_server', classify(message) as Notification, { headers, bytes: Buffer.from(JSON.stringify(message)), parentId: parent.id, server: m.name, ...this.traceOf(parent) });
-    await connection.send(message, this.traceparentOf(child, headers)).catch((err: unknown) => this.ctx.log.warn({ route: this.ctx.routeName, server: m.name, err: (err as Error).message }, 'federated route: could not send a notification to a server'));
+    const child = m.spec.inline
+      ? null
+      : m.spec.tracker.notification(m.session, 'client_to_server', classify(message) as Notification, { headers, bytes: Buffer.from(JSON.stringify(message)), parentId: parent.id, server: m.name, ...this.traceOf(parent) });
+    await connection.send(message, child ? this.traceparentOf(child, headers) : undefined, child ?? parent).catch((err: unknown) => this.ctx.log.warn({ route: this.ctx.routeName, server: m.name, err: (err as Error).message }, 'federated route: could not send a notification to a server'));
   }
 
   /** A per-server message's span continues its agent-facing exchange's. */
@@ -554,8 +565,11 @@ class FederatedSession implements BridgedSession {
       const review = pending?.review ? pending.review(message) : null;
       if (review?.refused && pending?.decisions) pending.decisions.answer = review.decision;
       // A refusal is recorded as the agent receives it: what a response-phase rule blocked is stored nowhere.
-      if (review?.refused) tracker.response(m.session, 'server_to_client', review.message, { ...carrier, bytes: Buffer.from(JSON.stringify(review.message.raw)) });
-      else tracker.response(m.session, 'server_to_client', message, carrier);
+      // An inline member's answer is recorded once, on the agent-facing exchange.
+      if (!m.spec.inline) {
+        if (review?.refused) tracker.response(m.session, 'server_to_client', review.message, { ...carrier, bytes: Buffer.from(JSON.stringify(review.message.raw)) });
+        else tracker.response(m.session, 'server_to_client', message, carrier);
+      }
       pending?.settle(review?.message ?? message);
       return;
     }

@@ -6,6 +6,7 @@
 // line. Every message the server sends is handed to `onMessage`, with what carried it.
 import { setTimeout as delay } from 'node:timers/promises';
 import { errors as undiciErrors } from 'undici';
+import type { Exchange } from '../../core/exchange.js';
 import type { HeaderMap } from '../../core/headers.js';
 import { classify, type JsonRpcId, type JsonRpcMessage } from '../../core/jsonrpc.js';
 import type { Logger } from '../../core/log.js';
@@ -36,9 +37,11 @@ export interface UpstreamConnection {
   /**
    * Sends one message. Resolves once it was delivered and, for a request over HTTP, its
    * POST response is over (whatever it carried went to onMessage); rejects with the reason
-   * it could not be delivered. `traceparent` names the message's span to an HTTP server.
+   * it could not be delivered. `traceparent` names the message's span to an HTTP server;
+   * `record` is the message's exchange on the server's route (what a server tapwire runs
+   * itself records its own work under).
    */
-  send(message: Record<string, unknown>, traceparent?: string): Promise<void>;
+  send(message: Record<string, unknown>, traceparent?: string, record?: Exchange): Promise<void>;
   /** After initialize: the session's negotiated protocol version (HTTP members send it on every request). */
   initialized(protocolVersion: string | null): void;
   close(): Promise<void>;

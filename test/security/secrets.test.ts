@@ -2,7 +2,8 @@
 // call to aimock and an MCP SDK tool call to a real MCP server, with credentials planted
 // everywhere an agent puts them (auth headers, the providers' credential headers, headers
 // named like credentials, the query string, message bodies matching a configured redact
-// pattern), upstream keys injected from the config, credentials a transform rule sets
+// pattern), upstream keys injected from the config (also into the REST calls of an openapi
+// route, its `headers` whatever their names), credentials a transform rule sets
 // (headers, and a body field matching a redact pattern), and a Bedrock SDK call signed with
 // the agent's AWS credentials that goes out re-signed with the route's. Then every byte
 // tapwire wrote is searched: the database files (with their -wal and -shm), its stdout and
@@ -31,6 +32,7 @@ import { freePort, runCli, startCli } from '../support/cli.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { startStreamableServer } from '../support/mcp.js';
+import { PETSTORE_SPEC, startPetstore } from '../support/openapi.js';
 import { startOtlpCollector } from '../support/otlp.js';
 import { startTlsFront } from '../support/tls-front.js';
 import { caFiles } from '../../proxy/ca.js';
@@ -71,6 +73,7 @@ const PLANTED = {
   awsRouteKeyId: 'AKIAINJECTEDROUTE001',
   awsRouteSecret: 'INJECTED/route+aws/secret-o4p5q6',
   awsRouteSessionToken: 'INJECTED-ROUTE-SESSION-TOKEN-r7s8t9',
+  restKey: 'INJECTED-REST-KEY-h7i8j9',
 };
 
 describe('secrets', () => {
@@ -94,6 +97,7 @@ describe('secrets', () => {
       res.end(JSON.stringify({ output: { message: { role: 'assistant', content: [{ text: 'signed' }] } }, stopReason: 'end_turn', usage: { inputTokens: 3, outputTokens: 1, totalTokens: 4 } }));
     });
     t.after(() => bedrock.close());
+    const petstore = await startPetstore(t);
 
     writeFileSync(
       join(dir, 'redact.yaml'),
@@ -109,7 +113,7 @@ describe('secrets', () => {
         `    set_headers: { x-service-token: "'${PLANTED.transformHeader}'" }`,
         `    set: { body.metadata.key: "'${PLANTED.transformBody}'" }`,
         '  - name: mcp-credentials',
-        '    when: protocol == "mcp"',
+        '    when: route.name == "tools"',
         '    action: transform',
         `    set_headers: { authorization: "'Bearer ${PLANTED.transformMcpBearer}'" }`,
         '',
@@ -122,6 +126,7 @@ describe('secrets', () => {
         `  openai: { protocol: llm, provider: openai, upstream: "${mock.url}", headers: { authorization: "Bearer \${UPSTREAM_KEY}", x-api-key: "\${UPSTREAM_KEY}" } }`,
         `  tools: { protocol: mcp, upstream: "${mcp.origin}", headers: { x-mcp-key: "\${MCP_KEY}" } }`,
         `  bedrock: { protocol: llm, provider: aws.bedrock, upstream: "${bedrock.url}", aws: { region: us-east-1, access_key_id: "\${AWS_ROUTE_KEY}", secret_access_key: "\${AWS_ROUTE_SECRET}", session_token: "\${AWS_ROUTE_TOKEN}" } }`,
+        `  pets: { protocol: openapi, spec: ${JSON.stringify(PETSTORE_SPEC)}, upstream: "${petstore.url}", headers: { authorization: "Bearer \${REST_KEY}", x-service-id: "\${REST_KEY}" } }`,
         'policies: [redact.yaml, transform.yaml]',
         'telemetry:',
         `  endpoint: ${collector.url}`,
@@ -135,6 +140,7 @@ describe('secrets', () => {
       ...process.env,
       UPSTREAM_KEY: PLANTED.upstreamKey,
       MCP_KEY: PLANTED.mcpKey,
+      REST_KEY: PLANTED.restKey,
       AWS_ROUTE_KEY: PLANTED.awsRouteKeyId,
       AWS_ROUTE_SECRET: PLANTED.awsRouteSecret,
       AWS_ROUTE_TOKEN: PLANTED.awsRouteSessionToken,
@@ -190,6 +196,13 @@ describe('secrets', () => {
     signatures.push(/Signature=([0-9a-f]+)/.exec(String(sent.authorization))?.[1] ?? 'none');
     assert.equal(signatures.length, 2);
     assert.notEqual(signatures[0], signatures[1], 'the agent signed for tapwire, tapwire for the upstream');
+
+    const rest = new Client({ name: 'secrets-test', version: '1.0.0' });
+    await rest.connect(new StreamableHTTPClientTransport(new URL(`${base}/pets`)));
+    const pets = await rest.callTool({ name: 'findPets', arguments: { tags: [PLANTED.mcpArgument] } });
+    assert.deepEqual(pets.structuredContent, { result: [] });
+    await rest.close();
+    assert.ok(petstore.calls.some((c) => c.headers['x-service-id'] === PLANTED.restKey && c.headers.authorization === `Bearer ${PLANTED.restKey}`), 'the REST API got the injected key');
 
     const places = await everythingWritten(dir, cli, collector, env);
     assert.match(places['export jsonl']!, /you said /, 'the export holds the MCP answer');

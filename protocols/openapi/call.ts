@@ -1,0 +1,127 @@
+// One tools/call of an openapi route as its REST call: the HTTP request built from the
+// arguments, sent through the route's upstream pool with the route's headers (its
+// credentials), recorded as an HTTP exchange whose parent_id is the MCP exchange of the
+// call, and answered as an MCP tool result: the JSON answer as structuredContent plus its
+// text, an HTTP error status or a failed call as a tool error saying what happened.
+import type { Exchange } from '../../core/exchange.js';
+import { blankExchange } from '../../core/exchange.js';
+import { REDACTED, type HeaderMap } from '../../core/headers.js';
+import { formatTraceparent, spanOf, type TraceStarter } from '../../core/trace-context.js';
+import type { RecordSink } from '../observer.js';
+import type { Route } from '../route.js';
+import { classifyUpstreamError } from '../upstream-failure.js';
+import type { Json } from './document.js';
+import type { Operation } from './operations.js';
+import { ArgumentError, buildRequest } from './request.js';
+
+/** What a REST call needs besides its operation and arguments. */
+export interface CallContext {
+  agent: string;
+  route: Route;
+  sink: RecordSink;
+  redact: (headers: HeaderMap) => HeaderMap;
+  traces: TraceStarter;
+}
+
+/** An answer larger than this is not read on: the tool result says so (the record keeps what was read). */
+const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
+
+/** The tool result of calling `op` with `args`; `parent` is the MCP exchange of the call. */
+export async function callOperation(ctx: CallContext, op: Operation, args: Json, parent: Exchange | undefined): Promise<Json> {
+  let request;
+  try {
+    request = buildRequest(op, args);
+  } catch (err) {
+    if (err instanceof ArgumentError) return toolError(`tapwire could not call ${op.tool.name}: ${err.message}`);
+    throw err;
+  }
+  const { route } = ctx;
+  const path = route.upstreamPath(request.path);
+  const exchange = blankExchange({ agent: ctx.agent, route: route.name, protocol: 'http' });
+  exchange.method = `${request.method} ${path.split('?', 1)[0]}`;
+  exchange.target = op.tool.name;
+  exchange.parent_id = parent?.id ?? null;
+  exchange.session_id = parent?.session_id ?? null;
+  const parentSpan = parent ? spanOf(parent) : undefined;
+  const span = ctx.traces.begin(exchange, parentSpan ? { traceId: parentSpan.traceId, spanId: parentSpan.spanId, sampled: parentSpan.sampled } : null);
+  const headers: HeaderMap = { accept: 'application/json, */*;q=0.5', 'accept-encoding': 'identity', ...request.headers, traceparent: formatTraceparent(span) };
+  // The route's headers (its credentials) win over arguments, and are never recorded.
+  const recordedHeaders = ctx.redact({ ...headers });
+  for (const [name, value] of Object.entries(route.config.headers)) {
+    headers[name.toLowerCase()] = value;
+    recordedHeaders[name.toLowerCase()] = REDACTED;
+  }
+  const sent = request.body === null ? null : Buffer.from(request.body);
+  exchange.request_bytes = sent?.length ?? 0;
+  const started = performance.now();
+  const record = (response: { headers: HeaderMap; body: Buffer } | null): void => {
+    exchange.ended_at = Date.now();
+    exchange.duration_ms = performance.now() - started;
+    ctx.sink({
+      exchange,
+      request: { headers: recordedHeaders, body: sent, body_size: exchange.request_bytes, truncated: false },
+      response: response ? { headers: ctx.redact(response.headers), body: response.body, body_size: response.body.length, truncated: false } : null,
+      events: [],
+    });
+  };
+  let status: number;
+  let answer: Buffer;
+  let answerHeaders: HeaderMap;
+  try {
+    const response = await route.pool.request({ method: request.method, path, headers, body: sent });
+    exchange.ttfb_ms = performance.now() - started;
+    status = response.statusCode;
+    answerHeaders = response.headers as HeaderMap;
+    answer = await readAnswer(response.body);
+  } catch (err) {
+    const failure = err instanceof AnswerTooLarge ? { code: 'answer_too_large', message: err.message } : classifyUpstreamError(err, route);
+    exchange.status = 'error';
+    exchange.error_code = failure.code;
+    exchange.error_message = failure.message;
+    record(null);
+    return toolError(`${op.tool.name} failed: ${failure.message}`);
+  }
+  exchange.http_status = status;
+  exchange.response_bytes = answer.length;
+  if (status >= 400) exchange.status = 'error';
+  record({ headers: answerHeaders, body: answer });
+  const text = answer.toString('utf8');
+  if (status >= 400) return toolError(`HTTP ${status} from ${request.method} ${path}${text ? `: ${text}` : ''}`);
+  const json = jsonOf(answerHeaders, text);
+  const content = [{ type: 'text', text: text || `HTTP ${status}` }];
+  if (json === undefined) return op.tool.outputSchema ? toolError(`${op.tool.name}: the answer (HTTP ${status}) is not the JSON its operation describes`) : { content };
+  const plainObject = json !== null && typeof json === 'object' && !Array.isArray(json);
+  const structuredContent = op.wrapsOutput || (!op.tool.outputSchema && !plainObject) ? { result: json } : json;
+  return { content, structuredContent };
+}
+
+function toolError(text: string): Json {
+  return { content: [{ type: 'text', text }], isError: true };
+}
+
+/** The answer's JSON value, or undefined when it is not JSON (by its content type, or unreadable). */
+function jsonOf(headers: HeaderMap, text: string): unknown {
+  const type = headers['content-type'];
+  if (!/^application\/(json|[\w.+-]+\+json)\b/i.test((Array.isArray(type) ? type[0] : type) ?? '') || text === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+class AnswerTooLarge extends Error {}
+
+async function readAnswer(body: AsyncIterable<Buffer> & { destroy(): void }): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > MAX_ANSWER_BYTES) {
+      body.destroy();
+      throw new AnswerTooLarge(`the answer is larger than ${MAX_ANSWER_BYTES} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}

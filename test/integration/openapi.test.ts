@@ -1,0 +1,291 @@
+// openapi routes with real peers: the official MCP SDK clients (v1 and v2) call every
+// operation of two real public OpenAPI documents (the Petstore, 3.0; Bump.sh's Train Travel
+// API, 3.1, with an external $ref) and of a styles document, each implemented by a real
+// express server. What the client gets (tools from operations, structuredContent, HTTP
+// errors and timeouts as tool errors), what the REST server gets (paths, query styles,
+// headers, cookies, bodies, the route's credentials), and what is recorded (each tools/call
+// an MCP exchange with its REST call as a child HTTP exchange; through a federated route,
+// the per-server exchange in between) are checked.
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test, type TestContext } from 'node:test';
+import type { Exchange } from '../../core/exchange.js';
+import { connectV1, connectV2 } from '../support/mcp-v2.js';
+import { PETSTORE_SPEC, startPetstore, startStyles, startTrainTravel, STYLES_SPEC, TRAIN_SPEC, TRAIN_TOKEN, type RestServer } from '../support/openapi.js';
+import { startTestSidecarFor, type TestSidecar } from '../support/sidecar.js';
+
+/** The route's response timeout for the styles API (its /slow answers later). */
+const STYLES_TIMEOUT_MS = 300;
+
+interface Apis {
+  pets: RestServer;
+  trains: RestServer;
+  styles: RestServer;
+}
+
+async function startApis(t: TestContext): Promise<Apis> {
+  return { pets: await startPetstore(t), trains: await startTrainTravel(t), styles: await startStyles(t, STYLES_TIMEOUT_MS * 10) };
+}
+
+function routesYaml(apis: Apis, top: string[] = []): string {
+  return [
+    ...top,
+    'routes:',
+    '  pets:',
+    '    protocol: openapi',
+    `    spec: ${JSON.stringify(PETSTORE_SPEC)}`,
+    `    upstream: ${apis.pets.url}`,
+    '  trains:',
+    '    protocol: openapi',
+    `    spec: ${JSON.stringify(TRAIN_SPEC)}`,
+    `    upstream: ${apis.trains.url}`,
+    '    headers:',
+    '      authorization: Bearer ${TRAIN_TOKEN}',
+    '  styles:',
+    '    protocol: openapi',
+    `    spec: ${JSON.stringify(STYLES_SPEC)}`,
+    `    upstream: ${apis.styles.url}`,
+    `    timeouts: { response_ms: ${STYLES_TIMEOUT_MS} }`,
+    '  all:',
+    '    protocol: mcp',
+    '    servers: [pets, trains]',
+  ].join('\n');
+}
+
+function start(t: TestContext, apis: Apis, top: string[] = []): Promise<TestSidecar> {
+  return startTestSidecarFor(t, routesYaml(apis, top), { ...process.env, TRAIN_TOKEN });
+}
+
+interface ToolResult {
+  content?: { type: string; text?: string }[];
+  structuredContent?: unknown;
+  isError?: boolean;
+}
+
+function text(result: unknown): string {
+  return ((result as ToolResult).content ?? []).map((c) => c.text ?? '').join('\n');
+}
+
+/** The REST calls recorded under the MCP exchange `parent`. */
+function restCalls(exchanges: Exchange[], parent: Exchange): Exchange[] {
+  return exchanges.filter((e) => e.parent_id === parent.id);
+}
+
+/** The recorded tools/call exchanges of `route` for `tool`. */
+function toolCalls(exchanges: Exchange[], route: string, tool: string): Exchange[] {
+  return exchanges.filter((e) => e.route === route && e.protocol === 'mcp' && e.method === 'tools/call' && e.target === tool);
+}
+
+describe('openapi routes', () => {
+  test('Petstore (OpenAPI 3.0) through a v1 client: a tool per operation, every operation called, each call recorded with its REST call as child', async (t) => {
+    const apis = await startApis(t);
+    const tapwire = await start(t, apis);
+    const client = await connectV1(t, `${tapwire.url}/pets`);
+    assert.equal(client.getServerVersion()?.name, 'tapwire/pets');
+    const { tools } = await client.listTools();
+    // "find pet by id" has spaces: the tool name keeps what providers accept.
+    assert.deepEqual(tools.map((tool) => tool.name), ['findPets', 'addPet', 'find_pet_by_id', 'deletePet']);
+    const find = tools.find((tool) => tool.name === 'findPets')!;
+    assert.match(find.description ?? '', /^Returns all pets from the system/);
+    assert.deepEqual(find.inputSchema.properties?.tags, { type: 'array', items: { type: 'string' }, description: 'tags to filter by' });
+    // The 2xx schema is an array: the answer is structuredContent.result.
+    assert.equal((find.outputSchema?.properties as Record<string, { type?: string }>).result?.type, 'array');
+    const add = tools.find((tool) => tool.name === 'addPet')!;
+    assert.deepEqual(add.inputSchema.required, ['body']);
+
+    const found = (await client.callTool({ name: 'findPets', arguments: { tags: ['dog', 'cat'], limit: 5 } })) as ToolResult;
+    assert.deepEqual(found.structuredContent, { result: [{ id: 1, name: 'Rex', tag: 'dog' }, { id: 2, name: 'Tom', tag: 'cat' }] });
+    assert.deepEqual(JSON.parse(text(found)), [{ id: 1, name: 'Rex', tag: 'dog' }, { id: 2, name: 'Tom', tag: 'cat' }]);
+    const added = (await client.callTool({ name: 'addPet', arguments: { body: { name: 'Kit', tag: 'cat' } } })) as ToolResult;
+    assert.deepEqual(added.structuredContent, { id: 3, name: 'Kit', tag: 'cat' });
+    const byId = (await client.callTool({ name: 'find_pet_by_id', arguments: { id: 3 } })) as ToolResult;
+    assert.deepEqual(byId.structuredContent, { id: 3, name: 'Kit', tag: 'cat' });
+    const deleted = (await client.callTool({ name: 'deletePet', arguments: { id: 3 } })) as ToolResult;
+    assert.equal(deleted.isError, undefined);
+    assert.equal(text(deleted), 'HTTP 204');
+    // A 4xx is a tool error carrying the status and the body.
+    const missing = (await client.callTool({ name: 'find_pet_by_id', arguments: { id: 3 } })) as ToolResult;
+    assert.equal(missing.isError, true);
+    assert.equal(text(missing), 'HTTP 404 from GET /api/pets/3: {"code":404,"message":"no pet 3"}');
+
+    assert.deepEqual(
+      apis.pets.calls.map((c) => `${c.method} ${c.url}`),
+      ['GET /api/pets?tags=dog&tags=cat&limit=5', 'POST /api/pets', 'GET /api/pets/3', 'DELETE /api/pets/3', 'GET /api/pets/3'],
+    );
+    assert.deepEqual(JSON.parse(apis.pets.calls[1]!.body), { name: 'Kit', tag: 'cat' });
+    assert.equal(apis.pets.calls[1]!.headers['content-type'], 'application/json');
+
+    const exchanges = await tapwire.stop();
+    const calls = exchanges.filter((e) => e.route === 'pets' && e.method === 'tools/call');
+    assert.equal(calls.length, 5);
+    const children = calls.map((call) => restCalls(exchanges, call));
+    assert.deepEqual(
+      children.map((c) => c.map((e) => [e.protocol, e.method, e.http_status, e.status, e.target, e.session_id === calls[0]!.session_id])),
+      [
+        [['http', 'GET /api/pets', 200, 'ok', 'findPets', true]],
+        [['http', 'POST /api/pets', 200, 'ok', 'addPet', true]],
+        [['http', 'GET /api/pets/3', 200, 'ok', 'find_pet_by_id', true]],
+        [['http', 'DELETE /api/pets/3', 204, 'ok', 'deletePet', true]],
+        [['http', 'GET /api/pets/3', 404, 'error', 'find_pet_by_id', true]],
+      ],
+    );
+    // The REST call's span is a child of its MCP exchange's.
+    assert.equal(children[0]![0]!.trace_id, calls[0]!.trace_id);
+    const rest = tapwire.record(children[1]![0]!.id);
+    assert.deepEqual(JSON.parse(rest.request!.body!.toString()), { name: 'Kit', tag: 'cat' });
+    assert.deepEqual(JSON.parse(rest.response!.body!.toString()), { id: 3, name: 'Kit', tag: 'cat' });
+    // Token estimates for the generated tool definitions, as for any MCP server.
+    const list = exchanges.find((e) => e.route === 'pets' && e.method === 'tools/list')!;
+    const toolTokens = (JSON.parse(list.details!) as { tool_tokens?: Record<string, number> }).tool_tokens ?? {};
+    assert.deepEqual(Object.keys(toolTokens).sort(), ['addPet', 'deletePet', 'findPets', 'find_pet_by_id']);
+    assert.ok(Object.values(toolTokens).every((n) => n > 0));
+  });
+
+  test('Train Travel (OpenAPI 3.1) through a v2 client: every operation, the route\'s credentials sent and never recorded', async (t) => {
+    const apis = await startApis(t);
+    const tapwire = await start(t, apis);
+    const client = await connectV2(t, `${tapwire.url}/trains`, 'auto');
+    const { tools } = await client.listTools();
+    assert.deepEqual(tools.map((tool) => tool.name), ['get-stations', 'get-trips', 'get-bookings', 'create-booking', 'get-booking', 'delete-booking', 'create-booking-payment']);
+    const trips = tools.find((tool) => tool.name === 'get-trips')!;
+    assert.deepEqual(trips.inputSchema.required, ['origin', 'destination', 'date']);
+    assert.match(trips.description ?? '', /^Get available train trips\n\nReturns a list of available train trips/);
+
+    const stations = (await client.callTool({ name: 'get-stations', arguments: { search: 'berlin', page: 1 } })) as ToolResult;
+    assert.deepEqual((stations.structuredContent as { data: { name: string }[] }).data.map((s) => s.name), ['Berlin Hauptbahnhof']);
+    const found = (await client.callTool({
+      name: 'get-trips',
+      arguments: { origin: 'efdbb9d1-02c2-4bc3-afb7-6788d8782b1e', destination: 'b2e783e1-c824-4d63-b37a-d8d698862f1d', date: '2024-02-01T09:00:00Z', dogs: true },
+    })) as ToolResult;
+    assert.equal((found.structuredContent as { data: { dogs_allowed: boolean }[] }).data[0]?.dogs_allowed, true);
+    const booked = (await client.callTool({ name: 'create-booking', arguments: { body: { trip_id: '4f4e4e1c-c824-4d63-b37a-d8d698862f1d', passenger_name: 'John Doe', has_dog: true } } })) as ToolResult;
+    const booking = booked.structuredContent as { id: string; passenger_name: string };
+    assert.equal(booking.passenger_name, 'John Doe');
+    const listed = (await client.callTool({ name: 'get-bookings', arguments: {} })) as ToolResult;
+    assert.equal((listed.structuredContent as { data: unknown[] }).data.length, 1);
+    // get-booking's 200 has no schema: the JSON answer is structuredContent all the same.
+    const one = (await client.callTool({ name: 'get-booking', arguments: { bookingId: booking.id } })) as ToolResult;
+    assert.equal((one.structuredContent as { id: string }).id, booking.id);
+    const paid = (await client.callTool({ name: 'create-booking-payment', arguments: { bookingId: booking.id, body: { amount: 49.99, currency: 'eur', source: { object: 'card', name: 'J. Doe', number: '4242424242424242', cvc: '123', exp_month: 12, exp_year: 2030, address_country: 'de' } } } })) as ToolResult;
+    assert.equal((paid.structuredContent as { status: string }).status, 'succeeded');
+    const removed = (await client.callTool({ name: 'delete-booking', arguments: { bookingId: booking.id } })) as ToolResult;
+    assert.equal(text(removed), 'HTTP 204');
+    const gone = (await client.callTool({ name: 'get-booking', arguments: { bookingId: booking.id } })) as ToolResult;
+    assert.equal(gone.isError, true);
+    assert.match(text(gone), /^HTTP 404 from GET \/bookings\/.+: \{"type":"https:\/\/example.com\/errors\/problem","title":"no booking/);
+
+    assert.deepEqual(
+      apis.trains.calls.map((c) => `${c.method} ${c.url}`),
+      [
+        'GET /stations?page=1&search=berlin',
+        'GET /trips?origin=efdbb9d1-02c2-4bc3-afb7-6788d8782b1e&destination=b2e783e1-c824-4d63-b37a-d8d698862f1d&date=2024-02-01T09%3A00%3A00Z&dogs=true',
+        'POST /bookings',
+        'GET /bookings',
+        `GET /bookings/${booking.id}`,
+        `POST /bookings/${booking.id}/payment`,
+        `DELETE /bookings/${booking.id}`,
+        `GET /bookings/${booking.id}`,
+      ],
+    );
+    // Every call carried the route's credentials (else the server answers 401).
+    assert.ok(apis.trains.calls.every((c) => c.headers.authorization === `Bearer ${TRAIN_TOKEN}`));
+
+    const exchanges = await tapwire.stop();
+    const rest = exchanges.filter((e) => e.route === 'trains' && e.protocol === 'http');
+    assert.equal(rest.length, 8);
+    for (const e of rest) assert.equal(tapwire.record(e.id).request?.headers.authorization, '[redacted]');
+    assert.ok(!readFileSync(tapwire.dbPath).includes(TRAIN_TOKEN), 'the token is nowhere in the database');
+  });
+
+  test('parameter styles: path simple/label/matrix, query form/space/pipe/deepObject, header, cookie, a form body; a timeout and bad arguments as tool errors', async (t) => {
+    const apis = await startApis(t);
+    const tapwire = await start(t, apis);
+    const client = await connectV1(t, `${tapwire.url}/styles`);
+    const { tools } = await client.listTools();
+    const search = tools.find((tool) => tool.name === 'querySearch')!;
+    // The cookie "session" shares its name with the query parameter: it gets its location as a prefix.
+    assert.ok('cookie_session' in (search.inputSchema.properties ?? {}));
+    assert.deepEqual(search.inputSchema.required, ['X-Request-Id']);
+
+    const paths = (await client.callTool({ name: 'pathStyles', arguments: { list: [1, 2, 3], label: ['a', 'b c'], matrix: { x: 1, y: 2 } } })) as ToolResult;
+    assert.equal((paths.structuredContent as { url: string }).url, '/v1/paths/1,2,3/.a,b%20c/;x=1;y=2');
+
+    const query = (await client.callTool({
+      name: 'querySearch',
+      arguments: {
+        ids: [1, 2],
+        tags: ['red', 'blue'],
+        words: ['big', 'small'],
+        codes: ['a', 'b'],
+        filter: { color: 'red', size: 3 },
+        point: { lat: 52.5, lon: 13.4 },
+        session: 'q&a',
+        'X-Request-Id': 'req-1',
+        'X-Dims': [3, 4],
+        cookie_session: 'abc',
+        prefs: ['dark', 'compact'],
+      },
+    })) as ToolResult;
+    const echoed = query.structuredContent as { url: string; headers: Record<string, string> };
+    assert.equal(echoed.url, '/v1/search?ids=1&ids=2&tags=red,blue&words=big%20small&codes=a%7Cb&filter%5Bcolor%5D=red&filter%5Bsize%5D=3&lat=52.5&lon=13.4&session=q%26a');
+    assert.deepEqual(echoed.headers, { 'x-request-id': 'req-1', 'x-dims': '3,4', cookie: 'session=abc; prefs=dark,compact' });
+
+    const form = (await client.callTool({ name: 'submitForm', arguments: { body: { name: 'Ann Lee', note: 'a&b' } } })) as ToolResult;
+    assert.deepEqual(form.structuredContent, { method: 'POST', url: '/v1/forms', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'name=Ann%20Lee&note=a%26b' });
+
+    const slow = (await client.callTool({ name: 'slow', arguments: {} })) as ToolResult;
+    assert.equal(slow.isError, true);
+    assert.match(text(slow), new RegExp(`slow failed: upstream http://127\\.0\\.0\\.1:\\d+ \\(route styles\\) sent no response within ${STYLES_TIMEOUT_MS} ms`));
+    const bad = (await client.callTool({ name: 'querySearch', arguments: { ids: [1] } })) as ToolResult;
+    assert.equal(bad.isError, true);
+    assert.equal(text(bad), 'tapwire could not call querySearch: missing argument X-Request-Id (the header parameter X-Request-Id)');
+    const deep = (await client.callTool({ name: 'querySearch', arguments: { 'X-Request-Id': 'r', filter: 'flat' } })) as ToolResult;
+    assert.equal(text(deep), 'tapwire could not call querySearch: argument filter must be an object (the query parameter filter has style deepObject)');
+
+    const exchanges = await tapwire.stop();
+    const timedOut = restCalls(exchanges, toolCalls(exchanges, 'styles', 'slow')[0]!);
+    assert.deepEqual(timedOut.map((e) => [e.status, e.error_code, e.http_status]), [['error', 'upstream_timeout', null]]);
+    // Arguments no request can be made from reach no server: no REST call is recorded.
+    assert.equal(restCalls(exchanges, toolCalls(exchanges, 'styles', 'querySearch')[1]!).length, 0);
+  });
+
+  test('an openapi route as a member of a federated route: prefixed tools, the per-server MCP exchange between the agent\'s and the REST call', async (t) => {
+    const apis = await startApis(t);
+    const tapwire = await start(t, apis);
+    const client = await connectV1(t, `${tapwire.url}/all`);
+    const names = (await client.listTools()).tools.map((tool) => tool.name);
+    assert.ok(names.includes('pets_findPets') && names.includes('trains_get-stations'), names.join(', '));
+    const pets = (await client.callTool({ name: 'pets_findPets', arguments: { tags: ['cat'] } })) as ToolResult;
+    assert.deepEqual(pets.structuredContent, { result: [{ id: 2, name: 'Tom', tag: 'cat' }] });
+    const stations = (await client.callTool({ name: 'trains_get-stations', arguments: { country: 'FR' } })) as ToolResult;
+    assert.deepEqual((stations.structuredContent as { data: { name: string }[] }).data.map((s) => s.name), ['Paris Gare du Nord']);
+
+    const exchanges = await tapwire.stop();
+    const agentCall = toolCalls(exchanges, 'all', 'pets_findPets')[0]!;
+    const [serverCall, ...others] = restCalls(exchanges, agentCall);
+    assert.equal(others.length, 0);
+    assert.deepEqual([serverCall!.route, serverCall!.protocol, serverCall!.method, serverCall!.target], ['pets', 'mcp', 'tools/call', 'findPets']);
+    assert.deepEqual(restCalls(exchanges, serverCall!).map((e) => [e.route, e.protocol, e.method, e.http_status]), [['pets', 'http', 'GET /api/pets', 200]]);
+  });
+
+  test('policies see the tool name and arguments as on any MCP route: a denied call never reaches the REST API', async (t) => {
+    const apis = await startApis(t);
+    const policy = join(tmpdir(), `openapi-policy-${process.pid}-${Date.now()}.yaml`);
+    writeFileSync(policy, ['rules:', '  - name: no-deleting-pets', '    when: mcp.tool == "deletePet" && mcp.arguments.id == 1', '    action: deny'].join('\n'));
+    const tapwire = await start(t, apis, [`policies: [${JSON.stringify(policy)}]`]);
+    const client = await connectV1(t, `${tapwire.url}/pets`);
+    const denied = (await client.callTool({ name: 'deletePet', arguments: { id: 1 } })) as ToolResult;
+    assert.equal(denied.isError, true);
+    assert.match(text(denied), /no-deleting-pets/);
+    const allowed = (await client.callTool({ name: 'deletePet', arguments: { id: 2 } })) as ToolResult;
+    assert.equal(text(allowed), 'HTTP 204');
+    assert.deepEqual(apis.pets.calls.map((c) => `${c.method} ${c.url}`), ['DELETE /api/pets/2']);
+    const exchanges = await tapwire.stop();
+    const [refused, allowedCall] = toolCalls(exchanges, 'pets', 'deletePet');
+    assert.equal(refused!.status, 'denied');
+    assert.equal(restCalls(exchanges, refused!).length, 0);
+    assert.equal(restCalls(exchanges, allowedCall!).length, 1);
+  });
+});
