@@ -3,7 +3,7 @@
 // stream back into what the agent asked for.
 import type { SseEvent } from '../../core/sse.js';
 import type { ResponseFacts } from './usage.js';
-import { parseJson } from '../../core/json-body.js';
+import { jsonValue, parseJson } from '../../core/json-body.js';
 import type { RouteConfig } from '../../config/config.js';
 import type { Price } from './pricing.js';
 
@@ -33,6 +33,8 @@ export interface LlmCall {
   rewriteEvent: ((event: SseEvent) => string | null) | null;
   /** Fills `facts` from a complete (non-streamed) JSON response body, success or error. */
   readBody(body: unknown, facts: ResponseFacts): void;
+  /** The response is JSON lines (Ollama's streams): readBody gets the array of its lines' values. */
+  readonly jsonLines?: boolean;
 }
 
 /** What a route's configuration says about its upstream. */
@@ -47,6 +49,11 @@ export interface UpstreamTraits {
 
 export interface LlmAdapter {
   provider: Provider;
+  /**
+   * gen_ai.provider.name on spans and metrics when the conventions list this provider under
+   * another name than tapwire's (`gcp.gemini` for `gemini`); absent: the provider's name.
+   */
+  readonly genAiProvider?: string;
   /** Built-in prices by model (USD per million tokens); a model matches its name or the longest entry prefixing it. */
   readonly prices: Readonly<Record<string, Price>>;
   /**
@@ -72,6 +79,16 @@ export interface LlmAdapter {
   authenticationError(message: string): unknown;
   /** The SSE event name of the error event that ends a stream tapwire refuses (null: a plain data event). */
   readonly streamErrorEvent: string | null;
+}
+
+/** A response body as `call.readBody` takes it: its JSON value, or the values of its JSON lines. */
+export function responseValue(call: LlmCall, body: Buffer): unknown {
+  if (!call.jsonLines) return jsonValue(body);
+  return body
+    .toString('utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map(safeParseJson);
 }
 
 export function safeParseJson(text: string): unknown {

@@ -9,6 +9,7 @@ import { parseJson } from '../../core/json-body.js';
 import { bodyJson, setAttribute, withTarget, type RouteTarget, type SpanOptions } from '../../telemetry/attributes.js';
 import type { MetricOptions, ProtocolMetrics, ProtocolTelemetry } from '../../telemetry/protocol-telemetry.js';
 import { llmContent } from './telemetry-content.js';
+import { genAiProviderName } from './providers.js';
 
 /** gen_ai.client.token.usage buckets (GenAI semantic conventions). */
 const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
@@ -63,7 +64,7 @@ function llmSpan(record: ExchangeRecord, attributes: Attributes, _route: RouteTa
   if (options.captureContent) llmContent(request, e.streamed === 1 ? {} : bodyJson(record.response), attributes);
   const operation = llmOperation(record);
   setAttribute(attributes, 'gen_ai.operation.name', operation);
-  setAttribute(attributes, 'gen_ai.provider.name', e.provider);
+  setAttribute(attributes, 'gen_ai.provider.name', genAiProviderName(e.provider));
   setAttribute(attributes, 'gen_ai.request.model', e.model);
   setAttribute(attributes, 'gen_ai.response.model', e.response_model);
   setAttribute(attributes, 'gen_ai.response.id', e.response_id);
@@ -166,7 +167,7 @@ class LlmMetrics implements ProtocolMetrics {
   record(record: ExchangeRecord, target: RouteTarget, errorType: string | null): void {
     const e = record.exchange;
     const attributes: Attributes = { 'gen_ai.operation.name': llmOperation(record) };
-    setAttribute(attributes, 'gen_ai.provider.name', e.provider);
+    setAttribute(attributes, 'gen_ai.provider.name', genAiProviderName(e.provider));
     setAttribute(attributes, 'gen_ai.request.model', e.model);
     setAttribute(attributes, 'gen_ai.response.model', e.response_model);
     setAttribute(attributes, 'server.address', target.address);
@@ -175,7 +176,7 @@ class LlmMetrics implements ProtocolMetrics {
     if (e.ttft_ms !== null) this.timeToFirstChunk.record(e.ttft_ms / 1000, attributes);
     this.tokens.record(record, attributes);
     if (e.cost_usd !== null && e.cost_usd > 0) {
-      this.cost.add(e.cost_usd, setAttribute({ 'tapwire.route': e.route, 'gen_ai.request.model': e.model ?? 'unknown' }, 'gen_ai.provider.name', e.provider));
+      this.cost.add(e.cost_usd, setAttribute({ 'tapwire.route': e.route, 'gen_ai.request.model': e.model ?? 'unknown' }, 'gen_ai.provider.name', genAiProviderName(e.provider)));
     }
   }
 }

@@ -137,13 +137,13 @@ describe('config', () => {
   test("a provider is one the LLM protocol's provider table knows, checked by the loader and again at start", async () => {
     assert.match(
       configError('routes:\n  bedrock: { protocol: llm, upstream: "http://x.test", provider: bedrock }\n'),
-      /tapwire\.yaml:2:\d+: routes\.bedrock\.provider: unknown provider bedrock; providers: openai, anthropic, gemini$/m,
+      /tapwire\.yaml:2:\d+: routes\.bedrock\.provider: unknown provider bedrock; providers: anthropic, azure_openai, deepseek, fireworks, gemini, groq, mistral, ollama, openai, openrouter, together, vertex_ai, vllm$/m,
     );
     // A config the CLI did not load (no route checks given) is checked when the sidecar starts.
     const unchecked = parseConfig('routes:\n  bedrock: { protocol: llm, upstream: "http://x.test", provider: bedrock }\n', 'tapwire.yaml', {});
     await assert.rejects(startSidecar(unchecked, createLogger('silent'), {}), (err: unknown) => {
       assert.ok(err instanceof ConfigError);
-      assert.equal(err.message, 'routes.bedrock.provider: unknown provider bedrock; providers: openai, anthropic, gemini');
+      assert.equal(err.message, 'routes.bedrock.provider: unknown provider bedrock; providers: anthropic, azure_openai, deepseek, fireworks, gemini, groq, mistral, ollama, openai, openrouter, together, vertex_ai, vllm');
       return true;
     });
   });
