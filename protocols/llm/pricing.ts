@@ -34,6 +34,11 @@ export class PriceBook {
     }
   }
 
+  /** Every price that applies, by provider and model: built-in entries (with their source) and `pricing:` entries (without). */
+  *entries(): Generator<{ provider: string; model: string; price: Price }> {
+    for (const [provider, models] of this.table) for (const [model, price] of models) yield { provider, model, price };
+  }
+
   /** The price of `model`: its exact entry, else the longest entry that prefixes it. */
   lookup(provider: string, model: string): Price | null {
     const models = this.table.get(provider);
