@@ -148,6 +148,7 @@ class LlmMetrics implements ProtocolMetrics {
   private readonly duration: Histogram;
   private readonly timeToFirstChunk: Histogram;
   private readonly cost: Counter;
+  private readonly unpriced: Counter;
 
   constructor(meter: Meter, options: MetricOptions) {
     this.tokens = options.latestConventions ? new LatestTokenInstruments(meter) : new TokenUsageHistogram(meter);
@@ -162,6 +163,10 @@ class LlmMetrics implements ProtocolMetrics {
       advice: { explicitBucketBoundaries: GEN_AI_SECONDS_BUCKETS },
     });
     this.cost = meter.createCounter('tapwire.cost', { unit: 'USD', description: 'Cost of LLM calls, from the price table' });
+    this.unpriced = meter.createCounter('tapwire.llm.unpriced_calls', {
+      unit: '{call}',
+      description: 'LLM calls with usage but no price for their model: their cost is unknown, not counted in tapwire.cost',
+    });
   }
 
   record(record: ExchangeRecord, target: RouteTarget, errorType: string | null): void {
@@ -175,9 +180,9 @@ class LlmMetrics implements ProtocolMetrics {
     if (e.duration_ms !== null) this.duration.record(e.duration_ms / 1000, setAttribute({ ...attributes }, 'error.type', errorType));
     if (e.ttft_ms !== null) this.timeToFirstChunk.record(e.ttft_ms / 1000, attributes);
     this.tokens.record(record, attributes);
-    if (e.cost_usd !== null && e.cost_usd > 0) {
-      this.cost.add(e.cost_usd, setAttribute({ 'tapwire.route': e.route, 'gen_ai.request.model': e.model ?? 'unknown' }, 'gen_ai.provider.name', genAiProviderName(e.provider)));
-    }
+    const costAttributes = (): Attributes => setAttribute({ 'tapwire.route': e.route, 'gen_ai.request.model': e.model ?? 'unknown' }, 'gen_ai.provider.name', genAiProviderName(e.provider));
+    if (e.cost_usd !== null && e.cost_usd > 0) this.cost.add(e.cost_usd, costAttributes());
+    else if (e.cost_usd === null && (e.input_tokens !== null || e.output_tokens !== null)) this.unpriced.add(1, costAttributes());
   }
 }
 

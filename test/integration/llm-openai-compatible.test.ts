@@ -12,7 +12,7 @@ import { BUILT_IN_PRICES, type ProviderName } from '../../protocols/llm/provider
 import { llmTelemetry } from '../../protocols/llm/telemetry.js';
 import { collect, startAimock, startTapwire, type LLMock } from '../support/aimock.js';
 import { startTapwireWithPolicy } from '../support/llm-policy.js';
-import { onlyExchange } from '../support/sidecar.js';
+import { onlyExchange, startTestSidecarFor } from '../support/sidecar.js';
 
 const KEY = 'sk-compatible-test-key-1414';
 
@@ -82,6 +82,18 @@ describe('OpenAI-compatible providers through tapwire against aimock', () => {
     assert.deepEqual(result, expected);
     const row = await onlyExchange(tapwire);
     assert.deepEqual([row.provider, row.streamed, row.input_tokens, row.output_tokens, row.cost_usd], ['groq', 1, 77, 12, expectedCost('groq', 'llama-3.3-70b-versatile', 77, 12)]);
+  });
+
+  test('an unpriced call (vLLM) counts in tapwire_llm_unpriced_calls_total, not in tapwire_cost_total', async (t) => {
+    const tapwire = await startTestSidecarFor(t, `routes:\n  vllm:\n    protocol: llm\n    upstream: ${mock.url}\n    provider: vllm\ntelemetry:\n  prometheus: true\n`);
+    await client(`${tapwire.url}/vllm/v1`).chat.completions.create({ model: 'Qwen/Qwen2.5-7B-Instruct', messages: [{ role: 'user', content: 'vllm plain' }] });
+    const text = await (await fetch(`${tapwire.url}/_tapwire/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith('tapwire_llm_unpriced_calls_total{'));
+    assert.ok(line, text);
+    assert.match(line, /gen_ai_provider_name="vllm"/);
+    assert.match(line, /gen_ai_request_model="Qwen\/Qwen2.5-7B-Instruct"/);
+    assert.match(line, / 1$/);
+    assert.ok(!text.split('\n').some((l) => l.startsWith('tapwire_cost_total{')), 'no $0 cost sample');
   });
 
   test('a policy on llm.provider refuses: the SDK raises its PermissionDeniedError', async (t) => {
