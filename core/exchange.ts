@@ -164,3 +164,8 @@ export function blankExchange(init: Pick<Exchange, 'agent' | 'route' | 'protocol
     events_truncated: 0,
   };
 }
+
+/** An LLM call with usage whose model has no price: its cost is unknown (null), never $0. */
+export function unpricedLlmCall(e: Exchange): boolean {
+  return e.protocol === 'llm' && e.cost_usd === null && (e.input_tokens !== null || e.output_tokens !== null);
+}

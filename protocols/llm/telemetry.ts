@@ -4,7 +4,7 @@
 // usage, operation duration, time to first chunk, and tapwire.cost), read from the finished
 // record. Telemetry picks it from its table (protocols/telemetry-table.ts).
 import type { Attributes, Counter, Histogram, Meter } from '@opentelemetry/api';
-import type { ExchangeRecord } from '../../core/exchange.js';
+import { unpricedLlmCall, type ExchangeRecord } from '../../core/exchange.js';
 import { parseJson } from '../../core/json-body.js';
 import { bodyJson, setAttribute, withTarget, type RouteTarget, type SpanOptions } from '../../telemetry/attributes.js';
 import type { MetricOptions, ProtocolMetrics, ProtocolTelemetry } from '../../telemetry/protocol-telemetry.js';
@@ -182,7 +182,7 @@ class LlmMetrics implements ProtocolMetrics {
     this.tokens.record(record, attributes);
     const costAttributes = (): Attributes => setAttribute({ 'tapwire.route': e.route, 'gen_ai.request.model': e.model ?? 'unknown' }, 'gen_ai.provider.name', genAiProviderName(e.provider));
     if (e.cost_usd !== null && e.cost_usd > 0) this.cost.add(e.cost_usd, costAttributes());
-    else if (e.cost_usd === null && (e.input_tokens !== null || e.output_tokens !== null)) this.unpriced.add(1, costAttributes());
+    else if (unpricedLlmCall(e)) this.unpriced.add(1, costAttributes());
   }
 }
 

@@ -1,7 +1,8 @@
 // `tapwire prices`, the real CLI: the catalog with each entry's source and date, a config's
 // `pricing:` entry over a built-in one, and (--db) the recorded LLM calls whose model has no
-// price, read from a database a sidecar wrote while the `openai` SDK called aimock. A bad
-// config is one line and exit 2.
+// price, read from a database a sidecar wrote while the `openai` SDK called aimock; `tapwire
+// export` of the same database says how many calls are unpriced. A bad config is one line and
+// exit 2.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,6 +52,12 @@ test('tapwire prices --db names the recorded models without a price and how many
   const unpriced = listed.stdout.split('Recorded models without a price')[1] ?? '';
   assert.match(unpriced, /^openai +my-finetune-7b +2$/m);
   assert.doesNotMatch(unpriced, /gpt-4o-mini/);
+
+  const exported = runCli(['export', '--db', tapwire.dbPath, '--format', 'jsonl']);
+  assert.equal(exported.status, 0, exported.stderr);
+  assert.match(exported.stderr, /^tapwire: exported LLM calls without a price for their model: 2 \(cost_usd null: unknown, not \$0;/m);
+  const lines = exported.stdout.trim().split('\n').map((line) => JSON.parse(line) as { exchange: { model: string; cost_usd: number | null } });
+  assert.deepEqual(lines.map((l) => [l.exchange.model, l.exchange.cost_usd === null]).sort(), [['gpt-4o-mini', false], ['my-finetune-7b', true], ['my-finetune-7b', true]]);
 
   const config = configFile(t, 'routes: {}\npricing:\n  - provider: openai\n    model: my-finetune\n    input_per_mtok: 1\n    output_per_mtok: 2\n');
   const covered = runCli(['prices', '-c', config, '--provider', 'openai', '--db', tapwire.dbPath]);
