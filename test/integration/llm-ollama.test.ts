@@ -17,6 +17,8 @@ import { emptyFacts } from '../../protocols/llm/usage.js';
 import { collect, startAimock, startTapwire, withJournal, type LLMock } from '../support/aimock.js';
 import { startTapwireWithPolicy } from '../support/llm-policy.js';
 import { onlyExchange, type TestSidecar } from '../support/sidecar.js';
+import { startMock } from '../../tools/mock.js';
+import { DEFAULT_LLM_IGNORED } from '../../tools/replay-match.js';
 
 const KEY = 'ollama-test-key-27182';
 const MODEL = 'llama3.2';
@@ -102,6 +104,20 @@ describe('Ollama through tapwire against aimock', () => {
     assert.deepEqual(result.map(timeless), expected.map(timeless));
     const row = await onlyExchange(tapwire);
     assert.deepEqual([row.method, row.provider, row.operation, row.model, row.streamed], ['POST /api/generate', 'ollama', 'text_completion', MODEL, 1]);
+  });
+
+  test('tapwire mock serves recorded Ollama calls offline: the same answer and the same JSON lines', async (t) => {
+    const tapwire = await startTapwire(t, { ollama: { upstream: mock.url } });
+    const plain = (c: Ollama) => c.chat({ model: MODEL, messages: [{ role: 'user', content: 'ollama plain' }], stream: false });
+    const streamed = async (c: Ollama) => collect(await c.chat({ model: MODEL, messages: [{ role: 'user', content: 'ollama stream' }], stream: true }));
+    const live = { plain: await plain(viaTapwire(tapwire)), streamed: await streamed(viaTapwire(tapwire)) };
+    assert.equal((await tapwire.stop()).length, 2);
+
+    const served = await startMock({ db: tapwire.dbPath, listen: '127.0.0.1:0', onMiss: 'error', timing: 'instant', ignore: DEFAULT_LLM_IGNORED.map((p) => [p]) });
+    t.after(() => served.close());
+    const offline = client(`${served.url}/ollama`);
+    assert.deepEqual(await plain(offline), live.plain);
+    assert.deepEqual(await streamed(offline), live.streamed);
   });
 
   test('Ollama /v1 through the openai SDK on a `provider: ollama` route: recorded as ollama, usage exact', async (t) => {
