@@ -106,6 +106,21 @@ describe('Ollama through tapwire against aimock', () => {
     assert.deepEqual([row.method, row.provider, row.operation, row.model, row.streamed], ['POST /api/generate', 'ollama', 'text_completion', MODEL, 1]);
   });
 
+  test('a request budget: the call past it is a 429 the client raises as its ResponseError', async (t) => {
+    const tapwire = await startTapwireWithPolicy(
+      t,
+      { ollama: { upstream: mock.url } },
+      'rules:\n  - name: one-local-call\n    when: llm.provider == "ollama"\n    action: limit\n    limit: { requests: 1, per: 1h, key: agent.name }\n',
+    );
+    const ask = () => viaTapwire(tapwire).chat({ model: MODEL, messages: [{ role: 'user', content: 'ollama plain' }], stream: false });
+    await ask();
+    const raised = responseError(await ask().then(() => null, (err: unknown) => err));
+    assert.ok(raised);
+    assert.equal(raised.status_code, 429);
+    assert.match(raised.error, /one-local-call/);
+    assert.deepEqual((await tapwire.stop()).map((r) => [r.status, r.policy_action]), [['ok', null], ['denied', 'limit']]);
+  });
+
   test('tapwire mock serves recorded Ollama calls offline: the same answer and the same JSON lines', async (t) => {
     const tapwire = await startTapwire(t, { ollama: { upstream: mock.url } });
     const plain = (c: Ollama) => c.chat({ model: MODEL, messages: [{ role: 'user', content: 'ollama plain' }], stream: false });

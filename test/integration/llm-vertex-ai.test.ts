@@ -97,6 +97,25 @@ describe('Vertex AI Gemini through tapwire against aimock', () => {
     assert.match(error.message, /PERMISSION_DENIED/);
     assert.match(error.message, /flash-only-elsewhere/);
   });
+
+  test('a token budget: the call that crosses it completes, the next is a 429 the client raises as its ApiError', async (t) => {
+    const tapwire = await startTapwireWithPolicy(
+      t,
+      { vertex: { upstream: mock.url } },
+      'rules:\n  - name: vertex-budget\n    when: llm.provider == "vertex_ai"\n    action: limit\n    limit: { tokens: 100, per: 1h, key: agent.name }\n',
+    );
+    const ask = () => client(`${tapwire.url}/vertex`).models.generateContent({ model: MODEL, contents: 'vertex plain' });
+    await ask(); // 224 tokens: crosses the budget, and completes
+    const error = await ask().then(
+      () => null,
+      (err: unknown) => err,
+    );
+    assert.ok(error instanceof ApiError, `got ${String(error)}`);
+    assert.equal(error.status, 429);
+    assert.match(error.message, /RESOURCE_EXHAUSTED/);
+    const rows = await tapwire.stop();
+    assert.deepEqual(rows.map((r) => [r.status, r.policy_action, r.input_tokens]), [['ok', null, 211], ['denied', 'limit', null]]);
+  });
 });
 
 // Anthropic's Messages response and stream, as the Claude docs show them (ids shortened).
