@@ -182,7 +182,8 @@ class LlmMetrics implements ProtocolMetrics {
     this.tokens.record(record, attributes);
     const costAttributes = (): Attributes => setAttribute({ 'tapwire.route': e.route, 'gen_ai.request.model': e.model ?? 'unknown' }, 'gen_ai.provider.name', genAiProviderName(e.provider));
     if (e.cost_usd !== null && e.cost_usd > 0) this.cost.add(e.cost_usd, costAttributes());
-    else if (unpricedLlmCall(e)) this.unpriced.add(1, costAttributes());
+    // Every call with usage adds to its model's series (0 when priced), so a priced model reads 0, not no data.
+    if (e.input_tokens !== null || e.output_tokens !== null) this.unpriced.add(unpricedLlmCall(e) ? 1 : 0, costAttributes());
   }
 }
 
