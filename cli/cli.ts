@@ -9,6 +9,7 @@ import { demoCommand } from './commands/demo.js';
 import { exportCommand } from './commands/export.js';
 import { mockCommand } from './commands/mock.js';
 import { policyCommand } from './commands/policy.js';
+import { pricesCommand } from './commands/prices.js';
 import { replayCommand } from './commands/replay.js';
 import { runCommand } from './commands/run.js';
 import { tuiCommand } from './commands/tui.js';
@@ -38,7 +39,7 @@ function adopt(command: Command, parent: Command = program): void {
   if (parent === program) program.addCommand(command);
 }
 
-for (const command of [runCommand(), wrapCliCommand(), demoCommand, policyCommand(), tuiCommand, exportCommand(), mockCommand(), replayCommand(), caCommand()]) adopt(command);
+for (const command of [runCommand(), wrapCliCommand(), demoCommand, policyCommand(), tuiCommand, exportCommand(), mockCommand(), replayCommand(), pricesCommand(), caCommand()]) adopt(command);
 
 try {
   await program.parseAsync();

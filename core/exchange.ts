@@ -167,3 +167,8 @@ export function blankExchange(init: Pick<Exchange, 'agent' | 'route' | 'protocol
     transform: null,
   };
 }
+
+/** An LLM call with usage whose model has no price: its cost is unknown (null), never $0. */
+export function unpricedLlmCall(e: Exchange): boolean {
+  return e.protocol === 'llm' && e.cost_usd === null && (e.input_tokens !== null || e.output_tokens !== null);
+}

@@ -1,6 +1,7 @@
 // The demo's closing summary, read back through the record reader after the writer has flushed:
 // exchanges per protocol with tokens, cost, denials and flags; the refused and flagged
 // exchanges with their rule; and the slowest calls. Only this run's exchanges count.
+import { unpricedLlmCall } from '../core/exchange.js';
 import { allOf, eachRow, equals, type RecordReader } from '../store/record-store.js';
 
 /** policy_action values that let the call through but mark it for a reviewer. */
@@ -65,7 +66,7 @@ export async function readSummary(reader: RecordReader, agent: string, since: nu
     t.input_tokens += e.input_tokens ?? 0;
     t.output_tokens += e.output_tokens ?? 0;
     t.cost_usd += e.cost_usd ?? 0;
-    if (e.protocol === 'llm' && e.cost_usd === null && (e.input_tokens !== null || e.output_tokens !== null)) t.unpriced++;
+    if (unpricedLlmCall(e)) t.unpriced++;
     if (e.status === 'denied' || FLAGGED.has(e.policy_action)) {
       const { id, status, policy_action, policy_rule, policy_reason, protocol, method, target } = e;
       policyEvents.push({ id, status, policy_action, policy_rule, policy_reason, protocol, method, target });

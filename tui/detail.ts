@@ -3,7 +3,7 @@
 // event with its offset, then the reassembled LLM text), related messages of the session,
 // the policy decision, and the ids, timings and token counts.
 import { eventText, streamText } from '../policies/context.js';
-import type { Exchange, ExchangeRecord, Payload } from '../core/exchange.js';
+import { unpricedLlmCall, type Exchange, type ExchangeRecord, type Payload } from '../core/exchange.js';
 import { clock, cost, duration } from './format.js';
 
 export const TABS = ['Request', 'Response', 'Stream', 'Related', 'Policy', 'Meta'] as const;
@@ -113,7 +113,7 @@ function metaTab(e: Exchange): string {
     ['tokens in / out', e.input_tokens === null && e.output_tokens === null ? null : `${e.input_tokens ?? 0} / ${e.output_tokens ?? 0}${e.tokens_estimated === 1 ? ' (estimated)' : ''}`],
     ['cache read / write', e.cache_read_tokens === null && e.cache_write_tokens === null ? null : `${e.cache_read_tokens ?? 0} / ${e.cache_write_tokens ?? 0}`],
     ['reasoning tokens', e.reasoning_tokens],
-    ['cost', e.cost_usd === null ? null : `${cost(e.cost_usd)} (${e.cost_usd} USD)`],
+    ['cost', unpricedLlmCall(e) ? 'unknown: no price for this model (tapwire prices; a pricing: entry adds one)' : e.cost_usd === null ? null : `${cost(e.cost_usd)} (${e.cost_usd} USD)`],
     ['bytes in / out', `${e.request_bytes} / ${e.response_bytes}`],
     ['a2a task', e.task_id ? `${e.task_id} (${e.task_state ?? ''})` : null],
     ['replay of', e.replay_of],

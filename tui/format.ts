@@ -1,7 +1,7 @@
 // Row formatting for the exchange list: which columns fit a terminal width, each cell's text,
 // and how a row stands out (errors and denials). Plain text in, plain text out; the terminal
 // layer adds colour.
-import type { Exchange } from '../core/exchange.js';
+import { unpricedLlmCall, type Exchange } from '../core/exchange.js';
 
 export type RowTone = 'normal' | 'error' | 'denied' | 'aborted';
 
@@ -47,6 +47,11 @@ export function cost(usd: number | null): string {
   return usd >= 0.0001 ? `$${usd.toFixed(4)}` : '<$0.0001';
 }
 
+/** The cost cell: the cost, or `unpriced` for a call whose cost is unknown. */
+function costCell(e: Exchange): string {
+  return unpricedLlmCall(e) ? 'unpriced' : cost(e.cost_usd);
+}
+
 /** The method without the HTTP verb for LLM/HTTP records ("POST /v1/chat/completions" -> "/v1/chat/completions"). */
 function methodCell(e: Exchange): string {
   const method = e.method ?? '';
@@ -81,7 +86,7 @@ const COLUMNS: (Column & { min?: number; share?: number; drop?: number })[] = [
   { title: 'policy', width: 0, min: 10, share: 3, drop: 1, cell: policyCell },
   { title: 'dur', width: 7, right: true, drop: 5, cell: (e) => duration(e.duration_ms) },
   { title: 'tok in/out', width: 12, right: true, drop: 3, cell: tokensCell },
-  { title: 'cost', width: 8, right: true, drop: 2, cell: (e) => cost(e.cost_usd) },
+  { title: 'cost', width: 8, right: true, drop: 2, cell: costCell },
 ];
 
 /** The columns for a terminal `terminalWidth` characters wide (one space between columns, the last cell left free). */

@@ -10,7 +10,7 @@ import { DEFAULT_EXPORT_REDACTION, exportRedaction, redactedCopy, writeJsonl } f
 import { writeHar } from '../../tools/har.js';
 import { compileFilter, selectRecords } from '../../tools/select.js';
 import { loadConfig } from '../../config/config.js';
-import type { ExchangeRecord } from '../../core/exchange.js';
+import { unpricedLlmCall, type ExchangeRecord } from '../../core/exchange.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -27,6 +27,8 @@ export interface ExportResult {
   count: number;
   /** Exchanges left out, and why. */
   skipped: { id: string; reason: string }[];
+  /** Exported LLM calls with usage but no price: their cost_usd is null (unknown), not 0. */
+  unpriced: number;
 }
 
 /** Runs an export; resolves to what was written and what was left out. */
@@ -38,7 +40,14 @@ async function runExport(options: ExportOptions, stdout: NodeJS.WritableStream =
   const skipped: ExportResult['skipped'] = [];
   const skip = (id: string, reason: string): void => void skipped.push({ id, reason });
   try {
-    const records = selectRecords(reader, { filter, onUnreadable: skip });
+    let unpriced = 0;
+    const selected = selectRecords(reader, { filter, onUnreadable: skip });
+    const records = (async function* (): AsyncGenerator<ExchangeRecord> {
+      for await (const record of selected) {
+        if (unpricedLlmCall(record.exchange)) unpriced++;
+        yield record;
+      }
+    })();
     const write = (text: string): void => void out.write(text);
     let count: number;
     if (options.format === 'jsonl') {
@@ -55,7 +64,7 @@ async function runExport(options: ExportOptions, stdout: NodeJS.WritableStream =
       };
       count = await writeHar(redacted(), pkg.version, write, skip);
     }
-    return { count, skipped };
+    return { count, skipped, unpriced };
   } finally {
     await reader.close();
     if (out !== stdout) {
@@ -74,8 +83,11 @@ export function exportCommand(): Command {
     .option('-o, --output <file>', 'write to this file (created mode 0600) instead of stdout')
     .option('-c, --config <file>', "apply this config's redaction too: store.redact_headers and its policy files' redact rules")
     .action(async (opts: ExportOptions) => {
-      const { count, skipped } = await runExport(opts);
+      const { count, skipped, unpriced } = await runExport(opts);
       for (const { id, reason } of skipped) process.stderr.write(`tapwire: exchange ${id} skipped: ${reason}\n`);
+      if (unpriced > 0) {
+        process.stderr.write(`tapwire: exported LLM calls without a price for their model: ${unpriced} (cost_usd null: unknown, not $0; tapwire prices --db lists the models)\n`);
+      }
       if (opts.output) process.stderr.write(`tapwire: exported ${count} exchange${count === 1 ? '' : 's'} to ${opts.output}\n`);
       else if (skipped.length > 0) process.stderr.write(`tapwire: exported ${count} exchange${count === 1 ? '' : 's'}\n`);
     });

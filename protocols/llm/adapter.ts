@@ -4,7 +4,7 @@
 import type { SseEvent } from '../../core/sse.js';
 import type { HeaderMap } from '../../core/headers.js';
 import type { ResponseFacts } from './usage.js';
-import { parseJson } from '../../core/json-body.js';
+import { jsonValue, parseJson } from '../../core/json-body.js';
 import type { RouteConfig } from '../../config/config.js';
 import type { Price } from './pricing.js';
 
@@ -39,6 +39,8 @@ export interface LlmCall {
    * (Bedrock's error type, InvokeModel's token counts). Absent where the body says it all.
    */
   readHead?(headers: HeaderMap, facts: ResponseFacts): void;
+  /** The response is JSON lines (Ollama's streams): readBody gets the array of its lines' values. */
+  readonly jsonLines?: boolean;
 }
 
 /** What a route's configuration says about its upstream. */
@@ -53,6 +55,11 @@ export interface UpstreamTraits {
 
 export interface LlmAdapter {
   provider: Provider;
+  /**
+   * gen_ai.provider.name on spans and metrics when the conventions list this provider under
+   * another name than tapwire's (`gcp.gemini` for `gemini`); absent: the provider's name.
+   */
+  readonly genAiProvider?: string;
   /** Built-in prices by model (USD per million tokens); a model matches its name or the longest entry prefixing it. */
   readonly prices: Readonly<Record<string, Price>>;
   /**
@@ -78,6 +85,16 @@ export interface LlmAdapter {
   authenticationError(message: string): unknown;
   /** The SSE event name of the error event that ends a stream tapwire refuses (null: a plain data event). */
   readonly streamErrorEvent: string | null;
+}
+
+/** A response body as `call.readBody` takes it: its JSON value, or the values of its JSON lines. */
+export function responseValue(call: LlmCall, body: Buffer): unknown {
+  if (!call.jsonLines) return jsonValue(body);
+  return body
+    .toString('utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map(safeParseJson);
 }
 
 export function safeParseJson(text: string): unknown {

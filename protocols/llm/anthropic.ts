@@ -5,6 +5,7 @@
 import type { SseEvent } from '../../core/sse.js';
 import { contentText, safeParseJson, type LlmAdapter, type LlmCall } from './adapter.js';
 import type { Price } from './pricing.js';
+import { sourced } from './price-source.js';
 import { num, obj, str, type ResponseFacts, type Usage } from './usage.js';
 
 type Json = Record<string, unknown>;
@@ -113,7 +114,7 @@ const ANTHROPIC_ERROR_TYPES: Record<number, string> = { 400: 'invalid_request_er
 // USD per million tokens, from "Pricing" in the Claude docs, standard tier, as known on
 // 2025-11-15 (cache_read: cached input; cache_write: 5-minute cache writes). tapwire.yaml's
 // `pricing:` overrides and adds.
-const ANTHROPIC_PRICES: Readonly<Record<string, Price>> = {
+const ANTHROPIC_PRICES: Readonly<Record<string, Price>> = sourced({ url: 'https://docs.claude.com/en/docs/about-claude/pricing', date: '2025-11-15' }, {
   'claude-opus-4-5': { input: 5, output: 25, cache_read: 0.5, cache_write: 6.25 },
   'claude-opus-4-1': { input: 15, output: 75, cache_read: 1.5, cache_write: 18.75 },
   'claude-opus-4': { input: 15, output: 75, cache_read: 1.5, cache_write: 18.75 },
@@ -125,7 +126,7 @@ const ANTHROPIC_PRICES: Readonly<Record<string, Price>> = {
   'claude-3-5-haiku': { input: 0.8, output: 4, cache_read: 0.08, cache_write: 1 },
   'claude-3-haiku': { input: 0.25, output: 1.25, cache_read: 0.03, cache_write: 0.3 },
   'claude-3-opus': { input: 15, output: 75, cache_read: 1.5, cache_write: 18.75 },
-};
+});
 
 export const anthropicAdapter: LlmAdapter = {
   provider: 'anthropic',

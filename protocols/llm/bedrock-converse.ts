@@ -10,7 +10,7 @@ import { num, obj, str, type ResponseFacts, type Usage } from './usage.js';
 type Json = Record<string, unknown>;
 
 /** The provider's name on the record, the span (`gen_ai.provider.name`) and in policies (`llm.provider`). */
-export const BEDROCK = 'aws.bedrock';
+export const BEDROCK = 'bedrock';
 
 /**
  * Bedrock's usage: Converse names the cache counts `cache…InputTokens`, Nova's InvokeModel

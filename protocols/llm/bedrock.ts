@@ -92,6 +92,7 @@ function withProfiles(base: Readonly<Record<string, Price>>): Readonly<Record<st
 
 export const bedrockAdapter: LlmAdapter = {
   provider: BEDROCK,
+  genAiProvider: 'aws.bedrock',
   prices: withProfiles(BASE_PRICES),
   addsStreamUsage: false,
   describe(path: string, body: unknown, raw: Buffer, upstream: UpstreamTraits): LlmCall | null {

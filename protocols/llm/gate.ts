@@ -1,13 +1,12 @@
 // The LLM part of the policy gate: the request-phase decision on a call described once (its
 // LlmCallFacts), refused in its provider's error format (403, or 429 with retry-after), and
 // the response-phase rules on its body or stream, whose usage is read as the record reads it.
-import { jsonValue } from '../../core/json-body.js';
 import type { ContextSource } from '../../policies/context.js';
 import { stamp, type Decision, type PolicySet } from '../../policies/engine.js';
 import { recordTransform } from '../../policies/transform.js';
 import type { Replacement, ResponseHead } from '../observer.js';
 import { refusalHeaders, ResponsePolicyObserver, unchanged, type Admission, type GateCall, type PolicyGate, type StreamEnd } from '../policy-gate.js';
-import type { LlmAdapter } from './adapter.js';
+import { responseValue, type LlmAdapter } from './adapter.js';
 import type { LlmCallFacts } from './handler.js';
 import { emptyFacts, type Usage } from './usage.js';
 
@@ -58,7 +57,7 @@ export function gateLlm(gate: PolicyGate, set: PolicySet, call: GateCall, facts:
       body: (h, body) => {
         // The provider's usage, read as the record will read it, so live rules see usage.* too.
         const answer = emptyFacts();
-        described?.readBody(jsonValue(body), answer);
+        if (described) described.readBody(responseValue(described, body), answer);
         described?.readHead?.(h.headers, answer);
         const verdict = judge({ headers: h.headers, body }, undefined, answer.usage);
         return verdict ? refusalBody(verdict) : null;

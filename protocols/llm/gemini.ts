@@ -7,6 +7,7 @@
 import type { SseEvent } from '../../core/sse.js';
 import { contentText, safeParseJson, type LlmAdapter, type LlmCall } from './adapter.js';
 import type { Price } from './pricing.js';
+import { sourced } from './price-source.js';
 import { num, obj, str, type ResponseFacts, type Usage } from './usage.js';
 
 type Json = Record<string, unknown>;
@@ -174,7 +175,7 @@ function googleError(code: number, message: string, reason: string): unknown {
 // paid tier, text/image/video input, as listed in November 2025 (cache_read: context caching;
 // long_context: the Pro models' rates for prompts above 200k tokens). Audio input costs more;
 // a `pricing:` entry in tapwire.yaml overrides (without a long-context tier).
-const GEMINI_PRICES: Readonly<Record<string, Price>> = {
+const GEMINI_PRICES: Readonly<Record<string, Price>> = sourced({ url: 'https://ai.google.dev/gemini-api/docs/pricing', date: '2025-11' }, {
   'gemini-3-pro': { input: 2, output: 12, cache_read: 0.2, long_context: { above_input_tokens: 200_000, input: 4, output: 18, cache_read: 0.4 } },
   'gemini-2.5-pro': { input: 1.25, output: 10, cache_read: 0.125, long_context: { above_input_tokens: 200_000, input: 2.5, output: 15, cache_read: 0.25 } },
   'gemini-2.5-flash': { input: 0.3, output: 2.5, cache_read: 0.03 },
@@ -182,10 +183,11 @@ const GEMINI_PRICES: Readonly<Record<string, Price>> = {
   'gemini-2.0-flash': { input: 0.1, output: 0.4, cache_read: 0.025 },
   'gemini-2.0-flash-lite': { input: 0.075, output: 0.3 },
   'gemini-embedding-001': { input: 0.15, output: 0 },
-};
+});
 
 export const geminiAdapter: LlmAdapter = {
   provider: 'gemini',
+  genAiProvider: 'gcp.gemini',
   prices: GEMINI_PRICES,
   addsStreamUsage: false,
   describe(path: string, body: unknown): LlmCall | null {

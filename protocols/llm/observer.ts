@@ -3,8 +3,7 @@
 // prices the call, and sets the exchange's LLM columns.
 import { httpRecord, type ExchangeObserver, type ForwardOutcome, type RecordSink } from '../observer.js';
 import type { SseEvent } from '../../core/sse.js';
-import { jsonValue } from '../../core/json-body.js';
-import type { LlmAdapter, LlmCall, UpstreamTraits } from './adapter.js';
+import { responseValue, type LlmAdapter, type LlmCall, type UpstreamTraits } from './adapter.js';
 import type { RouteConfig } from '../../config/config.js';
 import type { PriceBook } from './pricing.js';
 import { estimateTokens } from '../../core/tokenizer.js';
@@ -62,7 +61,7 @@ export class LlmObserver implements ExchangeObserver {
     exchange.target = request.model;
     exchange.streamed = request.stream ? 1 : 0;
     exchange.ttft_ms = this.firstOutputMs;
-    if (body) call.readBody(jsonValue(body), this.facts);
+    if (body) call.readBody(responseValue(call, body), this.facts);
     if (head) call.readHead?.(head.headers, this.facts);
     const facts = this.facts;
     exchange.response_model = facts.response_model;

@@ -6,6 +6,7 @@
 import type { SseEvent } from '../../core/sse.js';
 import { contentText, safeParseJson, type LlmAdapter, type LlmCall, type RequestFacts, type UpstreamTraits } from './adapter.js';
 import type { Price } from './pricing.js';
+import { sourced } from './price-source.js';
 import { num, obj, str, type ResponseFacts, type Usage } from './usage.js';
 
 type Json = Record<string, unknown>;
@@ -229,7 +230,7 @@ function completionsCall(body: Json, raw: Buffer, upstream: UpstreamTraits): Llm
 
 // USD per million tokens, from OpenAI's "API pricing" page, standard tier, as known on
 // 2025-11-15 (cache_read: cached input). tapwire.yaml's `pricing:` overrides and adds.
-const OPENAI_PRICES: Readonly<Record<string, Price>> = {
+const OPENAI_PRICES: Readonly<Record<string, Price>> = sourced({ url: 'https://openai.com/api/pricing/', date: '2025-11-15' }, {
   'gpt-5': { input: 1.25, output: 10, cache_read: 0.125 },
   'gpt-5-mini': { input: 0.25, output: 2, cache_read: 0.025 },
   'gpt-5-nano': { input: 0.05, output: 0.4, cache_read: 0.005 },
@@ -248,7 +249,7 @@ const OPENAI_PRICES: Readonly<Record<string, Price>> = {
   'text-embedding-3-small': { input: 0.02, output: 0 },
   'text-embedding-3-large': { input: 0.13, output: 0 },
   'text-embedding-ada-002': { input: 0.1, output: 0 },
-};
+});
 
 export const openaiAdapter: LlmAdapter = {
   provider: 'openai',

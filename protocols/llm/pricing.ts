@@ -4,6 +4,7 @@
 // (gpt-4o-2024-08-06, claude-sonnet-4-5-20250929) share their family's price. A price may
 // have a long-context tier (Gemini's above 200k prompt tokens) that prices the whole call.
 import type { PriceOverride } from '../../config/config.js';
+import type { PriceSource } from './price-source.js';
 import { BUILT_IN_PRICES } from './providers.js';
 import type { Usage } from './usage.js';
 
@@ -15,6 +16,8 @@ export interface Price {
   cache_write?: number;
   /** The rates of a call whose input exceeds `above_input_tokens`, for all of its tokens. */
   long_context?: { above_input_tokens: number; input: number; output: number; cache_read?: number };
+  /** Where a built-in price was read (none on a `pricing:` entry). */
+  source?: PriceSource;
 }
 
 export class PriceBook {
@@ -29,6 +32,11 @@ export class PriceBook {
       models.set(o.model, { input: o.input_per_mtok, output: o.output_per_mtok, cache_read: o.cache_read_per_mtok, cache_write: o.cache_write_per_mtok });
       this.table.set(o.provider, models);
     }
+  }
+
+  /** Every price that applies, by provider and model: built-in entries (with their source) and `pricing:` entries (without). */
+  *entries(): Generator<{ provider: string; model: string; price: Price }> {
+    for (const [provider, models] of this.table) for (const [model, price] of models) yield { provider, model, price };
   }
 
   /** The price of `model`: its exact entry, else the longest entry that prefixes it. */

@@ -4,11 +4,12 @@
 // usage, operation duration, time to first chunk, and tapwire.cost), read from the finished
 // record. Telemetry picks it from its table (protocols/telemetry-table.ts).
 import type { Attributes, Counter, Histogram, Meter } from '@opentelemetry/api';
-import type { ExchangeRecord } from '../../core/exchange.js';
+import { unpricedLlmCall, type ExchangeRecord } from '../../core/exchange.js';
 import { parseJson } from '../../core/json-body.js';
 import { bodyJson, setAttribute, withTarget, type RouteTarget, type SpanOptions } from '../../telemetry/attributes.js';
 import type { MetricOptions, ProtocolMetrics, ProtocolTelemetry } from '../../telemetry/protocol-telemetry.js';
 import { llmContent } from './telemetry-content.js';
+import { genAiProviderName } from './providers.js';
 
 /** gen_ai.client.token.usage buckets (GenAI semantic conventions). */
 const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
@@ -63,7 +64,7 @@ function llmSpan(record: ExchangeRecord, attributes: Attributes, _route: RouteTa
   if (options.captureContent) llmContent(request, e.streamed === 1 ? {} : bodyJson(record.response), attributes);
   const operation = llmOperation(record);
   setAttribute(attributes, 'gen_ai.operation.name', operation);
-  setAttribute(attributes, 'gen_ai.provider.name', e.provider);
+  setAttribute(attributes, 'gen_ai.provider.name', genAiProviderName(e.provider));
   setAttribute(attributes, 'gen_ai.request.model', e.model);
   setAttribute(attributes, 'gen_ai.response.model', e.response_model);
   setAttribute(attributes, 'gen_ai.response.id', e.response_id);
@@ -147,6 +148,7 @@ class LlmMetrics implements ProtocolMetrics {
   private readonly duration: Histogram;
   private readonly timeToFirstChunk: Histogram;
   private readonly cost: Counter;
+  private readonly unpriced: Counter;
 
   constructor(meter: Meter, options: MetricOptions) {
     this.tokens = options.latestConventions ? new LatestTokenInstruments(meter) : new TokenUsageHistogram(meter);
@@ -161,12 +163,16 @@ class LlmMetrics implements ProtocolMetrics {
       advice: { explicitBucketBoundaries: GEN_AI_SECONDS_BUCKETS },
     });
     this.cost = meter.createCounter('tapwire.cost', { unit: 'USD', description: 'Cost of LLM calls, from the price table' });
+    this.unpriced = meter.createCounter('tapwire.llm.unpriced_calls', {
+      unit: '{call}',
+      description: 'LLM calls with usage but no price for their model: their cost is unknown, not counted in tapwire.cost',
+    });
   }
 
   record(record: ExchangeRecord, target: RouteTarget, errorType: string | null): void {
     const e = record.exchange;
     const attributes: Attributes = { 'gen_ai.operation.name': llmOperation(record) };
-    setAttribute(attributes, 'gen_ai.provider.name', e.provider);
+    setAttribute(attributes, 'gen_ai.provider.name', genAiProviderName(e.provider));
     setAttribute(attributes, 'gen_ai.request.model', e.model);
     setAttribute(attributes, 'gen_ai.response.model', e.response_model);
     setAttribute(attributes, 'server.address', target.address);
@@ -174,9 +180,10 @@ class LlmMetrics implements ProtocolMetrics {
     if (e.duration_ms !== null) this.duration.record(e.duration_ms / 1000, setAttribute({ ...attributes }, 'error.type', errorType));
     if (e.ttft_ms !== null) this.timeToFirstChunk.record(e.ttft_ms / 1000, attributes);
     this.tokens.record(record, attributes);
-    if (e.cost_usd !== null && e.cost_usd > 0) {
-      this.cost.add(e.cost_usd, setAttribute({ 'tapwire.route': e.route, 'gen_ai.request.model': e.model ?? 'unknown' }, 'gen_ai.provider.name', e.provider));
-    }
+    const costAttributes = (): Attributes => setAttribute({ 'tapwire.route': e.route, 'gen_ai.request.model': e.model ?? 'unknown' }, 'gen_ai.provider.name', genAiProviderName(e.provider));
+    if (e.cost_usd !== null && e.cost_usd > 0) this.cost.add(e.cost_usd, costAttributes());
+    // Every call with usage adds to its model's series (0 when priced), so a priced model reads 0, not no data.
+    if (e.input_tokens !== null || e.output_tokens !== null) this.unpriced.add(unpricedLlmCall(e) ? 1 : 0, costAttributes());
   }
 }
 

@@ -83,7 +83,7 @@ const NOVA_ANSWER = {
 const MISTRAL_ANSWER = { outputs: [{ text: ' Bonjour, je suis un assistant.', stop_reason: 'stop' }] };
 
 function costOf(key: string, usage: { uncached: number; cacheRead?: number; cacheWrite?: number; output: number }): number {
-  const price = BUILT_IN_PRICES['aws.bedrock'][key]!;
+  const price = BUILT_IN_PRICES['bedrock'][key]!;
   const micros =
     usage.uncached * price.input + (usage.cacheRead ?? 0) * (price.cache_read ?? price.input) + (usage.cacheWrite ?? 0) * (price.cache_write ?? price.input) + usage.output * price.output;
   return micros / 1_000_000;
@@ -144,7 +144,7 @@ function failure(promise: Promise<unknown>): Promise<unknown> {
 describe('Bedrock answers in the shapes AWS documents, through tapwire', () => {
   async function start(t: TestContext, extra = '', env: NodeJS.ProcessEnv = process.env): Promise<{ upstream: ScriptedUpstream; tapwire: TestSidecar }> {
     const upstream = await upstreamFor(t, bedrockAnswer);
-    const tapwire = await startTestSidecarFor(t, `${extra}routes:\n  bedrock:\n    protocol: llm\n    provider: aws.bedrock\n    upstream: ${upstream.url}\n`, env);
+    const tapwire = await startTestSidecarFor(t, `${extra}routes:\n  bedrock:\n    protocol: llm\n    provider: bedrock\n    upstream: ${upstream.url}\n`, env);
     return { upstream, tapwire };
   }
 
@@ -280,7 +280,7 @@ describe('Bedrock answers in the shapes AWS documents, through tapwire', () => {
         'routes:',
         '  bedrock:',
         '    protocol: llm',
-        '    provider: aws.bedrock',
+        '    provider: bedrock',
         `    upstream: ${upstream.url}`,
         '    aws:',
         '      region: us-west-2',

@@ -63,7 +63,7 @@ describe('Bedrock through tapwire against aimock', () => {
   });
 
   async function startBedrock(t: TestContext, extra = ''): Promise<TestSidecar> {
-    return startTestSidecarFor(t, `${extra}routes:\n  bedrock:\n    protocol: llm\n    provider: aws.bedrock\n    upstream: ${mock.url}\n`);
+    return startTestSidecarFor(t, `${extra}routes:\n  bedrock:\n    protocol: llm\n    provider: bedrock\n    upstream: ${mock.url}\n`);
   }
 
   async function startWithPolicy(t: TestContext, rules: string): Promise<TestSidecar> {
@@ -91,7 +91,7 @@ describe('Bedrock through tapwire against aimock', () => {
       status: 'ok',
       http_status: 200,
       error_code: null,
-      provider: 'aws.bedrock',
+      provider: 'bedrock',
       operation: 'chat',
       model: MODEL,
       response_model: null,
@@ -104,7 +104,7 @@ describe('Bedrock through tapwire against aimock', () => {
       cache_write_tokens: null,
       reasoning_tokens: null,
       tokens_estimated: 0,
-      cost_usd: tableCost('aws.bedrock', 'anthropic.claude-haiku-4-5', 1103, 53),
+      cost_usd: tableCost('bedrock', 'anthropic.claude-haiku-4-5', 1103, 53),
     });
     assert.equal(tapwire.record(row.id).request?.headers.authorization, REDACTED);
     assert.ok(!databaseText(tapwire).includes(AGENT_KEY_ID), "the agent's key id is nowhere in the database");
@@ -127,9 +127,9 @@ describe('Bedrock through tapwire against aimock', () => {
     const row = await onlyExchange(tapwire);
     assert.deepEqual(
       [row.provider, row.operation, row.model, row.streamed, row.input_tokens, row.output_tokens, row.tokens_estimated, row.finish_reasons],
-      ['aws.bedrock', 'chat', MODEL, 1, 1201, 59, 0, '["end_turn"]'],
+      ['bedrock', 'chat', MODEL, 1, 1201, 59, 0, '["end_turn"]'],
     );
-    assert.equal(row.cost_usd, tableCost('aws.bedrock', 'anthropic.claude-haiku-4-5', 1201, 59));
+    assert.equal(row.cost_usd, tableCost('bedrock', 'anthropic.claude-haiku-4-5', 1201, 59));
     assert.equal(row.event_count, result.length, 'one recorded event per frame');
     assert.ok(row.ttft_ms !== null, 'time to first token measured on the event stream');
     const events = tapwire.record(row.id).events;
@@ -150,10 +150,10 @@ describe('Bedrock through tapwire against aimock', () => {
     const row = await onlyExchange(tapwire);
     assert.deepEqual(
       [row.method, row.provider, row.operation, row.model, row.response_model, row.streamed, row.input_tokens, row.output_tokens, row.tokens_estimated],
-      ['POST /model/anthropic.claude-haiku-4-5-20251001-v1%3A0/invoke', 'aws.bedrock', 'chat', MODEL, MODEL, 0, 311, 17, 0],
+      ['POST /model/anthropic.claude-haiku-4-5-20251001-v1%3A0/invoke', 'bedrock', 'chat', MODEL, MODEL, 0, 311, 17, 0],
     );
     assert.equal(row.response_id, result.id);
-    assert.equal(row.cost_usd, tableCost('aws.bedrock', 'anthropic.claude-haiku-4-5', 311, 17));
+    assert.equal(row.cost_usd, tableCost('bedrock', 'anthropic.claude-haiku-4-5', 311, 17));
   });
 
   test('InvokeModelWithResponseStream with an Anthropic body: the same chunks as direct; usage from the message events', async (t) => {
@@ -173,14 +173,14 @@ describe('Bedrock through tapwire against aimock', () => {
     // upstream counted (the captured stream below has real counts).
     assert.deepEqual(
       [row.provider, row.operation, row.model, row.streamed, row.input_tokens, row.output_tokens, row.tokens_estimated, row.finish_reasons],
-      ['aws.bedrock', 'chat', MODEL, 1, 311, 0, 0, '["end_turn"]'],
+      ['bedrock', 'chat', MODEL, 1, 311, 0, 0, '["end_turn"]'],
     );
     assert.equal(row.event_count, result.length);
-    assert.equal(row.cost_usd, tableCost('aws.bedrock', 'anthropic.claude-haiku-4-5', 311, 0));
+    assert.equal(row.cost_usd, tableCost('bedrock', 'anthropic.claude-haiku-4-5', 311, 0));
   });
 
   test('a policy on llm.provider and llm.model refuses with a 403 the SDK raises as AccessDeniedException, recorded denied', async (t) => {
-    const tapwire = await startWithPolicy(t, 'rules:\n  - name: no-claude-on-bedrock\n    when: llm.provider == "aws.bedrock" && llm.model.contains("claude")\n    action: deny\n');
+    const tapwire = await startWithPolicy(t, 'rules:\n  - name: no-claude-on-bedrock\n    when: llm.provider == "bedrock" && llm.model.contains("claude")\n    action: deny\n');
     const { result: error, upstream } = await withJournal(mock, () =>
       bedrockClient(`${tapwire.url}/bedrock`)
         .send(new ConverseCommand({ modelId: MODEL, messages: [user('bedrock plain')] }))
@@ -196,12 +196,12 @@ describe('Bedrock through tapwire against aimock', () => {
     const row = await onlyExchange(tapwire);
     assert.deepEqual(
       [row.status, row.http_status, row.provider, row.model, row.policy_rule, row.policy_action],
-      ['denied', 403, 'aws.bedrock', MODEL, 'no-claude-on-bedrock', 'deny'],
+      ['denied', 403, 'bedrock', MODEL, 'no-claude-on-bedrock', 'deny'],
     );
   });
 
   test('a token budget: the call that crosses it completes, the next is a 429 the SDK raises as ThrottlingException', async (t) => {
-    const tapwire = await startWithPolicy(t, 'rules:\n  - name: bedrock-budget\n    when: llm.provider == "aws.bedrock"\n    action: limit\n    limit: { tokens: 1000, per: 1h, key: llm.provider }\n');
+    const tapwire = await startWithPolicy(t, 'rules:\n  - name: bedrock-budget\n    when: llm.provider == "bedrock"\n    action: limit\n    limit: { tokens: 1000, per: 1h, key: llm.provider }\n');
     // One attempt: the SDK retries throttling (after retry-after), which would only repeat the refusal.
     const client = bedrockClient(`${tapwire.url}/bedrock`, 1);
     const first: ConverseCommandOutput = await client.send(new ConverseCommand({ modelId: MODEL, messages: [user('bedrock plain')] }));
@@ -237,7 +237,7 @@ describe('Bedrock through tapwire against aimock', () => {
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const config = join(dir, 'tapwire.yaml');
     // The record holds no signature (authorization is redacted): the route signs the replays.
-    writeFileSync(config, `routes:\n  bedrock:\n    protocol: llm\n    provider: aws.bedrock\n    upstream: ${mock.url}\n    aws: { region: us-east-1, access_key_id: AKIAREPLAYKEY0000001, secret_access_key: replay-secret }\n`);
+    writeFileSync(config, `routes:\n  bedrock:\n    protocol: llm\n    provider: bedrock\n    upstream: ${mock.url}\n    aws: { region: us-east-1, access_key_id: AKIAREPLAYKEY0000001, secret_access_key: replay-secret }\n`);
     const out = new PassThrough();
     let output = '';
     out.on('data', (chunk: Buffer) => (output += chunk.toString()));

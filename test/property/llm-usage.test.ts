@@ -129,7 +129,7 @@ const bedrockHeaders = fc.dictionary(
 );
 
 describe('Bedrock adapter properties', () => {
-  test('aws.bedrock: any request, body, frames and headers are read without throwing into recordable facts', () => {
+  test('bedrock: any request, body, frames and headers are read without throwing into recordable facts', () => {
     fc.assert(
       fc.property(
         fc.constantFrom(...BEDROCK_PATHS),

@@ -125,7 +125,7 @@ describe('secrets', () => {
         'routes:',
         `  openai: { protocol: llm, provider: openai, upstream: "${mock.url}", headers: { authorization: "Bearer \${UPSTREAM_KEY}", x-api-key: "\${UPSTREAM_KEY}" } }`,
         `  tools: { protocol: mcp, upstream: "${mcp.origin}", headers: { x-mcp-key: "\${MCP_KEY}" } }`,
-        `  bedrock: { protocol: llm, provider: aws.bedrock, upstream: "${bedrock.url}", aws: { region: us-east-1, access_key_id: "\${AWS_ROUTE_KEY}", secret_access_key: "\${AWS_ROUTE_SECRET}", session_token: "\${AWS_ROUTE_TOKEN}" } }`,
+        `  bedrock: { protocol: llm, provider: bedrock, upstream: "${bedrock.url}", aws: { region: us-east-1, access_key_id: "\${AWS_ROUTE_KEY}", secret_access_key: "\${AWS_ROUTE_SECRET}", session_token: "\${AWS_ROUTE_TOKEN}" } }`,
         `  pets: { protocol: openapi, spec: ${JSON.stringify(PETSTORE_SPEC)}, upstream: "${petstore.url}", headers: { authorization: "Bearer \${REST_KEY}", x-service-id: "\${REST_KEY}" } }`,
         'policies: [redact.yaml, transform.yaml]',
         'telemetry:',

@@ -138,21 +138,21 @@ describe('config', () => {
 
   test("a provider is one the LLM protocol's provider table knows, checked by the loader and again at start", async () => {
     assert.match(
-      configError('routes:\n  bedrock: { protocol: llm, upstream: "http://x.test", provider: bedrock }\n'),
-      /tapwire\.yaml:2:\d+: routes\.bedrock\.provider: unknown provider bedrock; providers: openai, anthropic, gemini, aws.bedrock$/m,
+      configError('routes:\n  watsonx: { protocol: llm, upstream: "http://x.test", provider: watsonx }\n'),
+      /tapwire\.yaml:2:\d+: routes\.watsonx\.provider: unknown provider watsonx; providers: anthropic, azure_openai, bedrock, deepseek, fireworks, gemini, groq, mistral, ollama, openai, openrouter, together, vertex_ai, vllm$/m,
     );
     // A config the CLI did not load (no route checks given) is checked when the sidecar starts.
-    const unchecked = parseConfig('routes:\n  bedrock: { protocol: llm, upstream: "http://x.test", provider: bedrock }\n', 'tapwire.yaml', {});
+    const unchecked = parseConfig('routes:\n  watsonx: { protocol: llm, upstream: "http://x.test", provider: watsonx }\n', 'tapwire.yaml', {});
     await assert.rejects(startSidecar(unchecked, createLogger('silent'), {}), (err: unknown) => {
       assert.ok(err instanceof ConfigError);
-      assert.equal(err.message, 'routes.bedrock.provider: unknown provider bedrock; providers: openai, anthropic, gemini, aws.bedrock');
+      assert.equal(err.message, 'routes.watsonx.provider: unknown provider watsonx; providers: anthropic, azure_openai, bedrock, deepseek, fireworks, gemini, groq, mistral, ollama, openai, openrouter, together, vertex_ai, vllm');
       return true;
     });
   });
 
   test('aws credentials belong to llm routes, from ${ENV} references, each field named when missing', () => {
     const config = parseConfig(
-      'routes:\n  bedrock:\n    protocol: llm\n    provider: aws.bedrock\n    upstream: https://bedrock-runtime.us-east-1.amazonaws.com\n    aws: { region: us-east-1, access_key_id: "${KEY_ID}", secret_access_key: "${SECRET}" }\n',
+      'routes:\n  bedrock:\n    protocol: llm\n    provider: bedrock\n    upstream: https://bedrock-runtime.us-east-1.amazonaws.com\n    aws: { region: us-east-1, access_key_id: "${KEY_ID}", secret_access_key: "${SECRET}" }\n',
       'tapwire.yaml',
       { KEY_ID: 'AKIAEXAMPLE', SECRET: 'wJalr/EXAMPLE' },
       routeProblems,

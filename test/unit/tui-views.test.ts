@@ -53,6 +53,13 @@ describe('list rows', () => {
     assert.equal(toneOf({ ...llmRecord().exchange, status: 'error' }), 'error');
   });
 
+  test('an LLM call with usage but no price shows `unpriced`, not an empty or $0 cost', () => {
+    const columns = columnsFor(160);
+    const row = formatRow({ ...llmRecord().exchange, model: 'my-finetune', cost_usd: null }, columns);
+    assert.match(row, / unpriced$/);
+    assert.doesNotMatch(formatRow({ ...llmRecord().exchange, input_tokens: null, output_tokens: null, cost_usd: null }, columns), /unpriced|\$0/, 'no usage: no cost to know');
+  });
+
   test('numbers', () => {
     assert.deepEqual([duration(12.4), duration(1530), duration(123_000), duration(null)], ['12ms', '1.53s', '2m03s', '']);
     assert.deepEqual([cost(1.234), cost(0.00123), cost(0.00001), cost(0), cost(null)], ['$1.23', '$0.0012', '<$0.0001', '$0', '']);

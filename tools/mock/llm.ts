@@ -34,7 +34,8 @@ async function serve(mock: MockContext, request: MockRequest): Promise<void> {
   }
   const record = found.hit;
   res.writeHead(record.exchange.http_status ?? 200, responseHeaders(record));
-  if (record.exchange.streamed !== 1) {
+  // A stream that was not SSE (Ollama's JSON lines, Gemini's JSON array) has no events: its body is the stream.
+  if (record.exchange.streamed !== 1 || record.events.length === 0) {
     res.end(recordedBody(record.response)?.bytes ?? Buffer.alloc(0));
     return;
   }

@@ -1,0 +1,31 @@
+// Azure OpenAI: OpenAI's wire format under `/openai/deployments/{deployment}/…?api-version=`
+// (the deployment in the path, the body's `model` ignored by Azure) and the v1 API under
+// `/openai/v1/…` (the deployment as the body's `model`). The record's `model` is the
+// deployment the call addressed, what a policy's `llm.model` sees before the answer; its
+// `response_model` is the model Azure answered with, which prices the call. The `api-key`
+// header is a credential the record redacts (core/headers.ts).
+import type { LlmAdapter, LlmCall, UpstreamTraits } from './adapter.js';
+import { openaiAdapter } from './openai.js';
+import { sourced } from './price-source.js';
+
+/** `…/openai/deployments/{deployment}/{operation}`: the deployment, and the OpenAI path after it. */
+const DEPLOYMENT_PATH = /\/openai\/deployments\/([^/]+)(\/.+)$/;
+
+// Global deployments are billed at OpenAI's list prices (Data Zone and regional deployments
+// cost about 10% more: a `pricing:` entry states them).
+const AZURE_PRICES = sourced({ url: 'https://azure.microsoft.com/en-us/pricing/details/cognitive-services/openai-service/', date: '2025-11-15' }, openaiAdapter.prices);
+
+export const azureOpenaiAdapter: LlmAdapter = {
+  ...openaiAdapter,
+  provider: 'azure_openai',
+  genAiProvider: 'azure.ai.openai',
+  prices: AZURE_PRICES,
+  describe(path: string, body: unknown, raw: Buffer, upstream: UpstreamTraits): LlmCall | null {
+    const deployment = DEPLOYMENT_PATH.exec(path);
+    const call = openaiAdapter.describe(deployment ? deployment[2]! : path, body, raw, upstream);
+    if (call && deployment) call.request = { ...call.request, model: deployment[1]! };
+    return call;
+  },
+  // The v1 API's paths are OpenAI's (Groq's base URL is …/openai/v1 too): only a route's `provider` names it.
+  recognises: (path: string): boolean => DEPLOYMENT_PATH.test(path),
+};

@@ -1,0 +1,73 @@
+// `tapwire prices`, the real CLI: the catalog with each entry's source and date, a config's
+// `pricing:` entry over a built-in one, and (--db) the recorded LLM calls whose model has no
+// price, read from a database a sidecar wrote while the `openai` SDK called aimock; `tapwire
+// export` of the same database says how many calls are unpriced. A bad config is one line and
+// exit 2.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import OpenAI from 'openai';
+import { startAimock, startTapwire } from '../support/aimock.js';
+import { runCli } from '../support/cli.js';
+
+const KEY = 'sk-prices-test-key-5772';
+
+function configFile(t: { after(fn: () => void): void }, yaml: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tapwire-prices-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'tapwire.yaml');
+  writeFileSync(file, yaml);
+  return file;
+}
+
+test('tapwire prices lists the catalog with sources, and a pricing: entry over the built-in one', (t) => {
+  const config = configFile(t, 'routes: {}\npricing:\n  - provider: groq\n    model: llama-3.3-70b-versatile\n    input_per_mtok: 0.5\n    output_per_mtok: 0.7\n');
+  const all = runCli(['prices']);
+  assert.equal(all.status, 0, all.stderr);
+  assert.match(all.stdout, /^gemini +gemini-2\.5-pro +1\.25 +10 +0\.125 +- +>200000: 2\.5\/15 +https:\/\/ai\.google\.dev\/gemini-api\/docs\/pricing \(2025-11\)$/m);
+  assert.match(all.stdout, /^groq +llama-3\.3-70b-versatile +0\.59 +0\.79 .* https:\/\/groq\.com\/pricing \(2026-06-04\)$/m);
+
+  const overridden = runCli(['prices', '-c', config, '--provider', 'groq']);
+  assert.equal(overridden.status, 0, overridden.stderr);
+  assert.match(overridden.stdout, /^groq +llama-3\.3-70b-versatile +0\.5 +0\.7 +- +- +- +pricing: in the config$/m);
+  assert.doesNotMatch(overridden.stdout, /^(openai|gemini) /m, '--provider keeps one provider');
+});
+
+test('tapwire prices --db names the recorded models without a price and how many calls used them', async (t) => {
+  const mock = await startAimock([KEY], (m) => {
+    m.onMessage(/^priced$/, { content: 'ok', model: 'gpt-4o-mini', usage: { prompt_tokens: 10, completion_tokens: 2 } });
+    m.onMessage(/^unpriced$/, { content: 'ok', model: 'my-finetune-7b', usage: { prompt_tokens: 10, completion_tokens: 2 } });
+  });
+  t.after(() => mock.stop());
+  const tapwire = await startTapwire(t, { openai: { upstream: mock.url } });
+  const client = new OpenAI({ baseURL: `${tapwire.url}/openai/v1`, apiKey: KEY, maxRetries: 0 });
+  await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'priced' }] });
+  for (let i = 0; i < 2; i++) await client.chat.completions.create({ model: 'my-finetune-7b', messages: [{ role: 'user', content: 'unpriced' }] });
+  assert.equal((await tapwire.stop()).length, 3, 'three recorded calls');
+
+  const listed = runCli(['prices', '--provider', 'openai', '--db', tapwire.dbPath]);
+  assert.equal(listed.status, 0, listed.stderr);
+  const unpriced = listed.stdout.split('Recorded models without a price')[1] ?? '';
+  assert.match(unpriced, /^openai +my-finetune-7b +2$/m);
+  assert.doesNotMatch(unpriced, /gpt-4o-mini/);
+
+  const exported = runCli(['export', '--db', tapwire.dbPath, '--format', 'jsonl']);
+  assert.equal(exported.status, 0, exported.stderr);
+  assert.match(exported.stderr, /^tapwire: exported LLM calls without a price for their model: 2 \(cost_usd null: unknown, not \$0;/m);
+  const lines = exported.stdout.trim().split('\n').map((line) => JSON.parse(line) as { exchange: { model: string; cost_usd: number | null } });
+  assert.deepEqual(lines.map((l) => [l.exchange.model, l.exchange.cost_usd === null]).sort(), [['gpt-4o-mini', false], ['my-finetune-7b', true], ['my-finetune-7b', true]]);
+
+  const config = configFile(t, 'routes: {}\npricing:\n  - provider: openai\n    model: my-finetune\n    input_per_mtok: 1\n    output_per_mtok: 2\n');
+  const covered = runCli(['prices', '-c', config, '--provider', 'openai', '--db', tapwire.dbPath]);
+  assert.match(covered.stdout, /Every recorded LLM call with usage has a price\./);
+});
+
+test('tapwire prices with a bad config: one line naming the field, exit 2', (t) => {
+  const config = configFile(t, 'routes: {}\npricing:\n  - provider: groq\n    model: x\n    input_per_mtok: -1\n    output_per_mtok: 1\n');
+  const result = runCli(['prices', '-c', config]);
+  assert.equal(result.status, 2);
+  assert.match(result.stderr, /tapwire\.yaml:5:\d+: pricing\[0\]\.input_per_mtok/);
+  assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+});
