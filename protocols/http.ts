@@ -1,5 +1,6 @@
 // The plain HTTP protocol handler: any other API, its bodies streamed through and each call
-// recorded as one HTTP exchange, judged by the policies on its request line and headers.
+// recorded as one HTTP exchange, judged by the policies on its request line and headers (and
+// held for approval when an approve rule asks: the person sees its method and path).
 import type { RouteConfig } from '../config/config.js';
 import { PlainHttpObserver } from './observer.js';
 import { stamp, type Decision, type PolicySet } from '../policies/engine.js';
@@ -29,15 +30,17 @@ class HttpCallFacts implements CallFacts {
     return identityRequired(message);
   }
 
-  admit(gate: PolicyGate, set: PolicySet, call: GateCall): Admission | null {
+  admit(gate: PolicyGate, set: PolicySet, call: GateCall): Promise<Admission | null> {
     return gateHttp(gate, set, call);
   }
 }
 
 /** The request-phase decision on a call judged by its HTTP request alone. */
-function gateHttp(gate: PolicyGate, set: PolicySet, call: GateCall): Admission | null {
+async function gateHttp(gate: PolicyGate, set: PolicySet, call: GateCall): Promise<Admission | null> {
   if (!set.applies('request', 'http')) return unchanged;
-  const decision = set.decide('request', gate.context(call, { exchange: call.exchange, request: { headers: call.req.headers }, path: call.path, routeUpstream: call.route.config.upstream }), Date.now());
+  let decision = set.decide('request', gate.context(call, { exchange: call.exchange, request: { headers: call.req.headers }, path: call.path, routeUpstream: call.route.config.upstream }), Date.now());
+  // Its body streams through unread: the person sees the request line.
+  if (decision.outcome === 'approve') decision = await gate.hold(call, set, decision, { target: null, arguments: null });
   if (decision.outcome === 'allow') {
     stamp(call.exchange, decision);
     return unchanged;

@@ -86,7 +86,7 @@ async function replayDatabase(set: PolicySet, path: string, since: number, agent
         if (decision.outcome !== 'allow') note(decision.rule, decision.outcome, id);
         for (const f of decision.findings) {
           if (f.action === 'error') continue;
-          note(f.rule, f.action === 'would_deny' ? 'deny' : f.action === 'would_limit' ? 'limit' : f.action, id);
+          note(f.rule, f.action === 'would_deny' ? 'deny' : f.action === 'would_limit' ? 'limit' : f.action === 'would_approve' ? 'approve' : f.action, id);
         }
       }
       // Token budgets are charged with what the call really used.
@@ -96,7 +96,7 @@ async function replayDatabase(set: PolicySet, path: string, since: number, agent
     if (tallies.size === 0) out.write('  no rule would have denied, limited or flagged any of them\n');
     for (const [rule, byAction] of tallies) {
       for (const [action, tally] of byAction) {
-        const verb = action === 'deny' ? 'denied' : action === 'limit' ? 'limited' : action === 'audit' ? 'flagged' : action === 'redact' ? 'redacted' : 'allowed';
+        const verb = action === 'deny' ? 'denied' : action === 'limit' ? 'limited' : action === 'audit' ? 'flagged' : action === 'redact' ? 'redacted' : action === 'approve' ? 'held for approval' : 'allowed';
         out.write(`  ${rule}: would have ${verb} ${tally.count} (e.g. ${tally.examples.join(', ')})\n`);
       }
     }

@@ -1,17 +1,19 @@
 // The A2A part of the policy gate: a call is judged under its v1.0 method name whatever the
-// version and binding, as it is recorded (A2aCallFacts describes it once). A JSON-RPC request
+// version and binding, as it is recorded (A2aCallFacts describes it once), and held when an
+// approve rule asks (the person sees its skill's call and params). A JSON-RPC request
 // refused by policy is answered with a JSON-RPC error with its id, a batch as a whole
 // (jsonrpc-gate.ts), an HTTP+JSON (REST) call with an HTTP error. Agent card fetches are not
 // A2A calls. Response-phase rules on A2A are applied when the record is written, not live;
 // a batch they would have to see is refused.
 import { idText, parseJsonRpcBody } from '../../core/jsonrpc.js';
+import { jsonValue } from '../../core/json-body.js';
 import type { Exchange } from '../../core/exchange.js';
 import { stamp, type PolicySet } from '../../policies/engine.js';
 import { gateBatch, policyError, type JsonRpcRequest } from '../jsonrpc-gate.js';
 import { httpError, unchanged, type Admission, type GateCall, type PolicyGate } from '../policy-gate.js';
 import type { A2aCallFacts } from './handler.js';
 
-export function gateA2a(gate: PolicyGate, set: PolicySet, call: GateCall, facts: A2aCallFacts): Admission | null {
+export async function gateA2a(gate: PolicyGate, set: PolicySet, call: GateCall, facts: A2aCallFacts): Promise<Admission | null> {
   if (!set.applies('request', 'a2a') && !set.applies('response', 'a2a')) return unchanged;
   const parsed = call.body && call.body.length > 0 ? parseJsonRpcBody(call.body) : null;
   const method = facts.described.method;
@@ -28,7 +30,8 @@ export function gateA2a(gate: PolicyGate, set: PolicySet, call: GateCall, facts:
   // A JSON-RPC request; else an HTTP+JSON operation (a REST call).
   const live = request ? exchangeOf(request) : method && method !== 'GetAgentCard' ? { ...call.exchange, method } : null;
   if (!live) return unchanged;
-  const decision = set.decide('request', gate.context(call, { exchange: live, request: { headers: call.req.headers, body: call.body }, path: call.path, routeUpstream: call.route.config.upstream }), Date.now());
+  let decision = set.decide('request', gate.context(call, { exchange: live, request: { headers: call.req.headers, body: call.body }, path: call.path, routeUpstream: call.route.config.upstream }), Date.now());
+  if (decision.outcome === 'approve') decision = await gate.hold(call, set, decision, { method: live.method ?? undefined, target: null, arguments: request ? (request.params ?? null) : jsonValue(call.body) });
   if (decision.outcome === 'allow') {
     stamp(call.exchange, decision);
     return unchanged;

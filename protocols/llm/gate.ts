@@ -1,5 +1,6 @@
 // The LLM part of the policy gate: the request-phase decision on a call described once (its
-// LlmCallFacts), refused in its provider's error format (403, or 429 with retry-after), and
+// LlmCallFacts), held when an approve rule asks (the person sees the model and the request's
+// body), refused in its provider's error format (403, or 429 with retry-after), and
 // the response-phase rules on its body or stream, whose usage is read as the record reads it.
 import { jsonValue } from '../../core/json-body.js';
 import type { ContextSource } from '../../policies/context.js';
@@ -20,13 +21,14 @@ function llmErrorEvent(adapter: LlmAdapter, decision: Decision): StreamEnd {
   return { event: adapter.streamErrorEvent, data: JSON.stringify(llmError(adapter, decision)) };
 }
 
-export function gateLlm(gate: PolicyGate, set: PolicySet, call: GateCall, facts: LlmCallFacts): Admission | null {
+export async function gateLlm(gate: PolicyGate, set: PolicySet, call: GateCall, facts: LlmCallFacts): Promise<Admission | null> {
   if (!set.applies('request', 'llm') && !set.applies('response', 'llm')) return unchanged;
   const { adapter, described } = facts;
   const request = described?.request;
   const live = { ...call.exchange, provider: adapter.provider, operation: request?.operation ?? null, model: request?.model ?? null };
   const source = { exchange: live, request: { headers: call.req.headers, body: call.body }, path: call.path, routeUpstream: call.route.config.upstream };
-  const decision = set.decide('request', gate.context(call, source), Date.now());
+  let decision = set.decide('request', gate.context(call, source), Date.now());
+  if (decision.outcome === 'approve') decision = await gate.hold(call, set, decision, { target: live.model, arguments: jsonValue(call.body) });
   if (decision.outcome !== 'allow') {
     Object.assign(call.exchange, { provider: live.provider, operation: live.operation, model: live.model, target: live.model });
     gate.refuse(call, call.exchange, decision, llmError(adapter, decision), null);

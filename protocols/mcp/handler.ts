@@ -55,7 +55,7 @@ export class McpCallFacts implements CallFacts {
     return identityRequired(message);
   }
 
-  admit(gate: PolicyGate, set: PolicySet, call: GateCall): Admission | null {
+  admit(gate: PolicyGate, set: PolicySet, call: GateCall): Promise<Admission | null> {
     return gateMcp(gate, set, call, this);
   }
 
