@@ -29,7 +29,7 @@ export interface HeldCall {
 
 /** A held call as the admin endpoint lists it. */
 export interface PendingApproval extends HeldCall {
-  /** The held call's exchange id: its record has the same one. */
+  /** The held call's id (its HTTP call's exchange id); the record keeps it in details.approval.id. */
   id: string;
   /** sha256 of the arguments' JSON text. */
   arguments_hash: string;

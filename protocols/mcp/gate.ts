@@ -97,7 +97,7 @@ export async function gateMcp(gate: PolicyGate, set: PolicySet, call: GateCall, 
   const scope: McpScope = { headers: call.req.headers, path: call.path, routeUpstream: call.route.config.upstream, jwtClaims: call.jwtClaims ?? null };
   let decision = decideRequest(gate, set, scope, live, call.body);
   if (decision?.outcome === 'approve') {
-    decision = await gate.hold(call, set, decision, { method: request.method, target: targetOf(request), arguments: argumentsOf(request) });
+    decision = await gate.hold(call, set, decision, { method: request.method, target: targetOf(request), arguments: argumentsOf(request) }, facts.keepAlive(request, decision.rule ?? ''));
   }
   const judged = judge(gate, set, scope, live, request, call.body, decision);
   if ('refused' in judged) {
