@@ -333,7 +333,7 @@ function approveSpec(rule: z.infer<typeof ruleSchema>, phase: Phase, problem: (f
   if (phase === 'response') problem('phase', 'a call is held for approval before it is forwarded: an approve rule is a request-phase rule (leave phase out, and judge the request only)');
   const timeoutMs = rule.approve?.timeout ? parseDuration(rule.approve.timeout)! : DEFAULT_APPROVAL_TIMEOUT_MS;
   const rememberMs = rule.approve?.remember ? parseDuration(rule.approve.remember)! : null;
-  if (timeoutMs === 0) problem('approve', 'approve.timeout: a call needs some time to be approved in (e.g. 5m)');
+  if (timeoutMs === 0) problem('approve', 'timeout: a call needs some time to be approved in (e.g. 5m)');
   return { timeoutMs, rememberMs };
 }
 
