@@ -5,7 +5,9 @@
 // pattern) and upstream keys injected from the config. Then every byte tapwire wrote is
 // searched: the database files (with their -wal and -shm), its stdout and stderr, every span
 // and metric it exported to a real OTLP endpoint (message content capture on), and `tapwire
-// export` of the record as JSONL and HAR. None holds any planted secret.
+// export` of the record as JSONL and HAR. A tool call held for approval is approved with
+// `tapwire approvals` presenting the admin token, which must not leak either. None holds any
+// planted secret.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -45,6 +47,7 @@ const PLANTED = {
   mcpArgument: 'sk-live-PLANTEDMCPARGy7z8a9',
   upstreamKey: 'INJECTED-UPSTREAM-KEY-b1c2d3',
   mcpKey: 'INJECTED-MCP-KEY-e4f5g6',
+  adminToken: 'PLANTED-ADMIN-TOKEN-h7j8k9l0',
 };
 
 describe('secrets', () => {
@@ -53,6 +56,7 @@ describe('secrets', () => {
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const mock = await startAimock([PLANTED.upstreamKey], (m) => m.onMessage('my key is', { content: 'noted', usage: { prompt_tokens: 9, completion_tokens: 1 } }));
     t.after(() => mock.stop());
+    writeFileSync(join(dir, 'approve.yaml'), ['rules:', '  - name: held-echo', '    when: mcp.tool == "echo" && mcp.arguments.msg == "held call"', '    action: approve', ''].join('\n'));
     const mcp = await startStreamableServer(() => {
       const server = new McpServer({ name: 'echo', version: '1.0.0' });
       server.registerTool('echo', { inputSchema: { msg: z.string() } }, ({ msg }) => ({ content: [{ type: 'text', text: `you said ${msg}` }] }));
@@ -72,7 +76,8 @@ describe('secrets', () => {
         'routes:',
         `  openai: { protocol: llm, provider: openai, upstream: "${mock.url}", headers: { authorization: "Bearer \${UPSTREAM_KEY}", x-api-key: "\${UPSTREAM_KEY}" } }`,
         `  tools: { protocol: mcp, upstream: "${mcp.origin}", headers: { x-mcp-key: "\${MCP_KEY}" } }`,
-        'policies: [redact.yaml]',
+        'policies: [redact.yaml, approve.yaml]',
+        'admin: { token: "${ADMIN_TOKEN}" }',
         'telemetry:',
         `  endpoint: ${collector.url}`,
         '  capture_content: true',
@@ -81,7 +86,7 @@ describe('secrets', () => {
       ].join('\n'),
     );
     const port = await freePort();
-    const env = { ...process.env, UPSTREAM_KEY: PLANTED.upstreamKey, MCP_KEY: PLANTED.mcpKey };
+    const env = { ...process.env, UPSTREAM_KEY: PLANTED.upstreamKey, MCP_KEY: PLANTED.mcpKey, ADMIN_TOKEN: PLANTED.adminToken };
     const cli = await startCli(['--config', join(dir, 'tapwire.yaml'), '--db', join(dir, 'tapwire.db'), '--listen', `127.0.0.1:${port}`, '--log-level', 'debug'], env);
     const base = `http://127.0.0.1:${port}`;
 
@@ -113,6 +118,19 @@ describe('secrets', () => {
       }));
     const echoed = await client.callTool({ name: 'echo', arguments: { msg: PLANTED.mcpArgument } });
     assert.deepEqual(echoed.content, [{ type: 'text', text: `you said ${PLANTED.mcpArgument}` }], 'the agent got the real answer: redaction is for the record only');
+    // A held call, approved by `tapwire approvals` with the admin token (the sidecar runs in its own process: spawnSync cannot stall it).
+    const held = client.callTool({ name: 'echo', arguments: { msg: 'held call' } });
+    const adminEnv = { ...env, TAPWIRE_ADMIN_TOKEN: PLANTED.adminToken };
+    let listed = runCli(['approvals', 'list', '--url', base], dir, adminEnv);
+    for (let i = 0; i < 100 && !listed.stdout.includes('held-echo'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      listed = runCli(['approvals', 'list', '--url', base], dir, adminEnv);
+    }
+    const heldId = /^(\w+) {2}waiting/.exec(listed.stdout)?.[1];
+    assert.ok(heldId, `the call was held: ${listed.stdout}${listed.stderr}`);
+    const approved = runCli(['approvals', 'approve', heldId, '--url', base, '--as', 'secrets-test'], dir, adminEnv);
+    assert.equal(approved.status, 0, approved.stderr);
+    assert.deepEqual((await held).content, [{ type: 'text', text: 'you said held call' }]);
     await client.close();
     assert.ok(mcp.seen.some((r) => r.headers['x-mcp-key'] === PLANTED.mcpKey), 'the MCP server got the injected key');
 
@@ -137,6 +155,7 @@ describe('secrets', () => {
     // The record and the exports are there, and show that something was masked: the search can fail.
     assert.match(places['tapwire.db']!, /\[redacted\]/);
     assert.match(places['tapwire.db']!, /you said /);
+    assert.match(places['tapwire.db']!, /"by":"secrets-test"/, 'the approval was recorded');
     assert.ok(collector.spans().some((s) => s.name === 'chat gpt-4o-mini'), 'spans were exported');
     assert.match(places.stdout!, /"msg":"exchange"/);
     for (const [where, text] of Object.entries(places)) {
