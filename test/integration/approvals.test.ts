@@ -21,6 +21,7 @@ import { ApprovalsClient } from '../../proxy/approvals-client.js';
 import { startAimock, type LLMock } from '../support/aimock.js';
 import { CLI } from '../support/cli.js';
 import { connectClient, startStreamableServer, type Connected, type McpHttpServer } from '../support/mcp.js';
+import { spanOfExchange, startOtlpCollector } from '../support/otlp.js';
 import { startTestSidecarFor, type TestSidecar } from '../support/sidecar.js';
 
 const POLICY = (approve: string): string =>
@@ -127,10 +128,12 @@ describe('MCP tool calls held for approval', () => {
     assert.ok(approval.at >= call!.held_at && approval.wait_ms === approval.at - call!.held_at);
   });
 
-  test('denied through the admin endpoint: the client gets the refusal as a tool error, the server never sees the call', async (t) => {
+  test('denied through the admin endpoint: the client gets the refusal as a tool error, the server never sees the call; the span says who denied it', async (t) => {
     const deleted: string[] = [];
     const server = await startFiles(t, deleted);
-    const tapwire = await startWith(t, mcpRoute(`${server.origin}/mcp`));
+    const collector = await startOtlpCollector();
+    t.after(() => collector.close());
+    const tapwire = await startWith(t, mcpRoute(`${server.origin}/mcp`), undefined, `telemetry:\n  endpoint: ${collector.url}\n`);
     const admin = new ApprovalsClient({ url: tapwire.sidecar.adminUrl, token: null });
     const { client, close } = bound(await connectClient('streamable', `${tapwire.url}/files`));
     t.after(() => close());
@@ -150,6 +153,11 @@ describe('MCP tool calls held for approval', () => {
     const [record] = toolCalls(await tapwire.stop(), 'delete_file');
     assert.deepEqual([record!.status, record!.policy_action, record!.policy_reason], ['denied', 'denied', 'denied by bob: not that file']);
     assert.deepEqual([approvalOf(record!).by, approvalOf(record!).note], ['bob', 'not that file']);
+    const span = spanOfExchange(collector.spans(), record!.id);
+    assert.deepEqual(
+      ['tapwire.policy.action', 'tapwire.approval.decision', 'tapwire.approval.decided_by', 'tapwire.approval.wait_ms', 'tapwire.approval.remembered'].map((k) => span.attributes[k]),
+      ['denied', 'denied', 'bob', approvalOf(record!).wait_ms, false],
+    );
   });
 
   test('nobody decides within the rule’s timeout: denied, recorded as expired', async (t) => {
