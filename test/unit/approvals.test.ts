@@ -10,6 +10,10 @@ import { PolicySet } from '../../policies/engine.js';
 import { parsePolicyFile } from '../../policies/file.js';
 import { runInlineTests, testContext } from '../../policies/testing.js';
 import { PROTOCOL_CONTEXTS } from '../../protocols/registry.js';
+import { classify } from '../../core/jsonrpc.js';
+import type { ExchangeRecord } from '../../core/exchange.js';
+import { admitMessage } from '../../protocols/mcp/gate.js';
+import { PolicyGate } from '../../protocols/policy-gate.js';
 
 const mcpCall = (tool: string) => testContext({ protocol: 'mcp', mcp: { method: 'tools/call', tool } }, PROTOCOL_CONTEXTS);
 
@@ -22,6 +26,24 @@ describe('approve rules', () => {
     const denied = new PolicySet([parsePolicyFile(APPROVE, 'a.yaml'), parsePolicyFile('rules:\n  - name: never-rm\n    when: mcp.tool == "rm"\n    action: deny\n', 'b.yaml')]).decide('request', mcpCall('rm'), 0);
     assert.deepEqual([denied.outcome, denied.rule], ['deny', 'never-rm']);
     assert.equal(new PolicySet([parsePolicyFile(APPROVE, 'a.yaml')]).decide('request', mcpCall('ls'), 0).outcome, 'allow');
+  });
+
+  test('over stdio a call cannot be held: the approve rule refuses it (fail closed), saying why, and the refusal is recorded', () => {
+    const records: ExchangeRecord[] = [];
+    const gate = new PolicyGate(() => new PolicySet([parsePolicyFile(APPROVE, 'a.yaml')]), { agentLabels: {}, identity: null, redact: () => ({}), sink: (r) => void records.push(r), protocols: PROTOCOL_CONTEXTS, approvals: new Approvals() });
+    const message = { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'rm', arguments: { path: '/' } } };
+    const request = classify(message);
+    assert.equal(request.kind, 'request');
+    if (request.kind !== 'request') return;
+    const admission = admitMessage(gate, { agent: 'a', route: 'r', sessionId: null, request, body: Buffer.from(JSON.stringify(message)), headers: {}, httpStatus: null });
+    assert.deepEqual(admission, {
+      refusal: {
+        jsonrpc: '2.0',
+        id: 7,
+        result: { content: [{ type: 'text', text: "tapwire policy ask: rule ask needs a person's approval; tapwire cannot hold a call for approval on a stdio server (tapwire wrap, command and federated routes), so it is refused" }], isError: true },
+      },
+    });
+    assert.deepEqual(records.map((r) => [r.exchange.status, r.exchange.policy_rule, r.exchange.policy_action]), [['denied', 'ask', 'deny']]);
   });
 
   test('in monitor mode an approve rule is noted (would_approve), the call is not held', () => {
