@@ -20,7 +20,7 @@ import type { PendingApproval } from '../../policies/approvals.js';
 import { ApprovalsClient } from '../../proxy/approvals-client.js';
 import { startAimock, type LLMock } from '../support/aimock.js';
 import { CLI } from '../support/cli.js';
-import { connectClient, startStreamableServer, type Connected, type McpHttpServer } from '../support/mcp.js';
+import { connectClient, startStreamableServer, type Connected, type McpHttpServer, type StreamableOptions } from '../support/mcp.js';
 import { spanOfExchange, startOtlpCollector } from '../support/otlp.js';
 import { startTestSidecarFor, type TestSidecar } from '../support/sidecar.js';
 
@@ -39,7 +39,7 @@ const POLICY = (approve: string): string =>
   ].join('\n');
 
 /** An MCP server with echo and delete_file; `deleted` lists what delete_file was really asked to delete. */
-async function startFiles(t: TestContext, deleted: string[]): Promise<McpHttpServer> {
+async function startFiles(t: TestContext, deleted: string[], options: StreamableOptions = {}): Promise<McpHttpServer> {
   const server = await startStreamableServer(() => {
     const mcp = new McpServer({ name: 'files', version: '1.0.0' });
     mcp.registerTool('echo', { inputSchema: { msg: z.string() } }, ({ msg }) => ({ content: [{ type: 'text', text: msg }] }));
@@ -48,7 +48,7 @@ async function startFiles(t: TestContext, deleted: string[]): Promise<McpHttpSer
       return { content: [{ type: 'text', text: `deleted ${path}` }] };
     });
     return mcp;
-  });
+  }, options);
   t.after(() => server.close());
   return server;
 }
@@ -224,6 +224,34 @@ describe('MCP tool calls held for approval', () => {
     await close();
     const [record] = toolCalls(await tapwire.stop(), 'delete_file');
     assert.deepEqual([record!.status, record!.policy_action, approvalOf(record!).by], ['ok', 'approved', 'carol']);
+  });
+
+  test('a long hold without a progressToken: SSE comments keep the answer open, and the server’s JSON answer follows on it as an event', async (t) => {
+    const deleted: string[] = [];
+    const server = await startFiles(t, deleted, { jsonResponse: true });
+    const tapwire = await startWith(t, mcpRoute(`${server.origin}/mcp`), 'approve: { timeout: 30s }', 'approval_keepalive_ms: 100\n');
+    const admin = new ApprovalsClient({ url: tapwire.sidecar.adminUrl, token: null });
+    const connected = await connectClient('streamable', `${tapwire.url}/files`);
+    t.after(() => connected.close());
+    // The session the SDK client opened, used by a raw POST that sends no progressToken.
+    const response = await fetch(`${tapwire.url}/files`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': connected.sessionId()!, 'mcp-protocol-version': '2025-06-18' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 'raw-1', method: 'tools/call', params: { name: 'delete_file', arguments: { path: '/tmp/q' } } }),
+    });
+    assert.equal(response.headers.get('content-type'), 'text/event-stream');
+    const reader = response.body!.getReader();
+    let text = '';
+    while ((text.match(/^: waiting/gm) ?? []).length < 3) text += new TextDecoder().decode((await reader.read()).value);
+    const [call] = await held(admin);
+    await admin.settle(call!.id, { decision: 'approve', by: 'frank', note: null });
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += new TextDecoder().decode(chunk.value);
+    const events = text.split('\n\n').filter((e) => e !== '');
+    assert.ok(events.slice(0, 3).every((e) => e === ': waiting for a person to approve this call (tapwire rule files-need-a-human)'), text);
+    const answer = events.at(-1)!;
+    assert.match(answer, /^event: message\ndata: /);
+    assert.deepEqual(JSON.parse(answer.slice('event: message\ndata: '.length)), { jsonrpc: '2.0', id: 'raw-1', result: { content: [{ type: 'text', text: 'deleted /tmp/q' }] } });
+    assert.deepEqual(deleted, ['/tmp/q']);
   });
 
   test('remember: the same tool with the same arguments passes again without asking; other arguments are held', async (t) => {
