@@ -240,12 +240,13 @@ describe('MCP tool calls held for approval', () => {
       body: JSON.stringify({ jsonrpc: '2.0', id: 'raw-1', method: 'tools/call', params: { name: 'delete_file', arguments: { path: '/tmp/q' } } }),
     });
     assert.equal(response.headers.get('content-type'), 'text/event-stream');
-    const reader = response.body!.getReader();
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
     let text = '';
-    while ((text.match(/^: waiting/gm) ?? []).length < 3) text += new TextDecoder().decode((await reader.read()).value);
+    while ((text.match(/^: waiting/gm) ?? []).length < 3) text += decoder.decode((await reader.read()).value, { stream: true });
     const [call] = await held(admin);
     await admin.settle(call!.id, { decision: 'approve', by: 'frank', note: null });
-    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += new TextDecoder().decode(chunk.value);
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += decoder.decode(chunk.value, { stream: true });
     const events = text.split('\n\n').filter((e) => e !== '');
     assert.ok(events.slice(0, 3).every((e) => e === ': waiting for a person to approve this call (tapwire rule files-need-a-human)'), text);
     const answer = events.at(-1)!;
