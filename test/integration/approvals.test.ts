@@ -19,6 +19,7 @@ import type { ApprovalVerdict } from '../../policies/engine.js';
 import type { PendingApproval } from '../../policies/approvals.js';
 import { ApprovalsClient } from '../../proxy/approvals-client.js';
 import { startAimock, type LLMock } from '../support/aimock.js';
+import { upstreamFor } from '../support/upstream.js';
 import { CLI } from '../support/cli.js';
 import { connectClient, startStreamableServer, type Connected, type McpHttpServer, type StreamableOptions } from '../support/mcp.js';
 import { spanOfExchange, startOtlpCollector } from '../support/otlp.js';
@@ -34,6 +35,9 @@ const POLICY = (approve: string): string =>
     ...approve.split('\n').map((line) => `    ${line}`),
     '  - name: big-model-needs-a-human',
     '    when: llm.model == "gpt-4o"',
+    '    action: approve',
+    '  - name: deletes-need-a-human',
+    '    when: protocol == "http" && request.method == "DELETE"',
     '    action: approve',
     '',
   ].join('\n');
@@ -313,5 +317,38 @@ describe('LLM calls held for approval', () => {
     const [record] = await tapwire.stop();
     assert.deepEqual([record!.model, record!.status, record!.policy_action, approvalOf(record!).by], ['gpt-4o', 'ok', 'approved', 'erin']);
     assert.ok(!JSON.stringify(approvalOf(record!)).includes(KEY));
+  });
+});
+
+describe('plain HTTP calls held for approval', () => {
+  test('an agent that gives up while its call is held is recorded as abandoned; an approved call reaches the API', async (t) => {
+    const api = await upstreamFor(t, (req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ deleted: req.url })));
+    const tapwire = await startWith(t, `  api:\n    protocol: http\n    upstream: ${api.url}\n`);
+    const admin = new ApprovalsClient({ url: tapwire.sidecar.adminUrl, token: null });
+
+    const giveUp = new AbortController();
+    const abandoned = fetch(`${tapwire.url}/api/items/1`, { method: 'DELETE', signal: giveUp.signal }).catch((err: unknown) => err);
+    const [first] = await held(admin);
+    assert.deepEqual([first!.protocol, first!.method, first!.rule], ['http', 'DELETE /items/1', 'deletes-need-a-human']);
+    giveUp.abort();
+    await abandoned;
+    for (let i = 0; i < 200 && (await admin.list()).length > 0; i++) await new Promise((r) => setTimeout(r, 25));
+    assert.deepEqual(await admin.list(), []);
+
+    const approvedCall = fetch(`${tapwire.url}/api/items/2`, { method: 'DELETE' });
+    const [second] = await held(admin);
+    await admin.settle(second!.id, { decision: 'approve', by: 'gina', note: null });
+    const answer = await approvedCall;
+    assert.deepEqual([answer.status, await answer.json()], [200, { deleted: '/items/2' }]);
+    assert.deepEqual(api.requests.map((r) => `${r.method} ${r.url}`), ['DELETE /items/2']);
+
+    const records = await tapwire.stop();
+    assert.deepEqual(
+      records.map((e) => [e.method, e.status, e.policy_action, approvalOf(e).by]),
+      [
+        ['DELETE /items/1', 'denied', 'abandoned', null],
+        ['DELETE /items/2', 'ok', 'approved', 'gina'],
+      ],
+    );
   });
 });
