@@ -1,7 +1,9 @@
 // tapwire.yaml: schema, defaults, ${ENV} interpolation and validation errors that name the
 // file, line, field path and what was expected. Unknown keys are errors.
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { isIP } from 'node:net';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import { z } from 'zod';
 import { telemetrySchema } from './telemetry.js';
@@ -106,6 +108,9 @@ const ROUTE_FIELDS = {
   // Refuse calls without a valid identity token (identity.jwt) on this route.
   require_identity: z.boolean().optional(),
   ...absent(federationFields),
+  // A PEM file of CA certificates the upstream's certificate may chain to, besides the
+  // system's (a private or test CA); relative to the config file.
+  ca: z.string().min(1).optional(),
   headers: z.record(z.string(), z.string()).default({}),
   timeouts: timeoutsSchema.default(() => timeoutsSchema.parse({})),
 };
@@ -197,6 +202,33 @@ const redisLimitsSchema = z.strictObject({
   prefix: z.string().default('tapwire:limit:'),
 });
 
+/** A host name (a leading "*." matches any subdomain) or an IP address, lower case. */
+const hostPattern = z
+  .string()
+  .transform((host) => host.toLowerCase())
+  .refine((host) => isIP(host) !== 0 || /^(\*\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$/.test(host), {
+    error: 'a host name (api.openai.com), a pattern (*.openai.azure.com) or an IP address, without scheme or port',
+  });
+
+/** proxy: tapwire as the agents' HTTPS_PROXY (docs/intercept.md). */
+const proxySchema = z.strictObject({
+  listen: hostPort.default('127.0.0.1:4102'),
+  // Hosts whose TLS tapwire opens (with its local CA) to send the calls through the route
+  // whose upstream is that host.
+  intercept: z.array(hostPattern).min(1, 'at least one host'),
+  // CONNECT to any other host: refused, or tunnelled untouched (recorded without content).
+  otherwise: z.enum(['refuse', 'tunnel']).default('refuse'),
+  // Where the local CA's certificate and key are kept (relative to the config file, or ~/...); default ~/.tapwire/ca.
+  ca_dir: z.string().min(1).optional(),
+});
+
+export type ProxyConfig = z.infer<typeof proxySchema>;
+
+/** True when `host` (lower case) is `pattern` or, for "*.example.com", one of its subdomains. */
+export function hostMatches(pattern: string, host: string): boolean {
+  return pattern.startsWith('*.') ? host.endsWith(pattern.slice(1)) : host === pattern;
+}
+
 /** limits.redis: where request-rate limits and token budgets are counted for the whole fleet. */
 export type RedisLimitsConfig = z.infer<typeof redisLimitsSchema>;
 
@@ -280,6 +312,8 @@ export const configSchema = z.strictObject({
     })
     .optional(),
   telemetry: telemetrySchema.default({}),
+  /** tapwire as an HTTP(S) forward proxy that intercepts the listed hosts (docs/intercept.md). */
+  proxy: proxySchema.optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -488,14 +522,26 @@ function checkRoutes(config: Config, where: (path: readonly PropertyKey[]) => st
       messages.push(`${at('command')}: give either upstream or command, not both`);
     } else if (route.command !== undefined) {
       if (Object.keys(route.headers).length > 0) messages.push(`${at('headers')}: only routes with an upstream send headers`);
+      if (route.ca !== undefined) messages.push(`${at('ca')}: only routes with an upstream verify certificates`);
     } else {
       for (const field of ['args', 'env', 'cwd'] as const) {
         if (route[field] !== undefined) messages.push(`${at(field)}: ${NOT_HERE[field]}`);
       }
     }
   }
+  messages.push(...interceptProblems(config, where));
   if (messages.length > 0) throw new ConfigError(`invalid config\n${messages.join('\n')}`);
   return config;
+}
+
+/** Each proxy.intercept entry must name the host of some route's upstream: the route its calls go through. */
+function interceptProblems(config: Config, where: (path: readonly PropertyKey[]) => string): string[] {
+  const hosts = Object.values(config.routes).flatMap((route) => (route.upstream === undefined ? [] : [new URL(route.upstream).hostname.replace(/^\[|\]$/g, '')]));
+  return (config.proxy?.intercept ?? []).flatMap((pattern, i) =>
+    hosts.some((host) => hostMatches(pattern, host))
+      ? []
+      : [`${where(['proxy', 'intercept', i])}: proxy.intercept[${i}]: no route's upstream is on ${pattern}; upstream hosts: ${hosts.join(', ') || '(none)'}`],
+  );
 }
 
 /** What is wrong with federated route `name`: its servers must be other, distinct, non-federated mcp routes. */
@@ -507,6 +553,7 @@ function federationProblems(config: Config, name: string, where: (path: readonly
     if (route[field] !== undefined) problems.push(`${at(field)}: a route with servers has no ${field} (its servers do)`);
   }
   if (Object.keys(route.headers).length > 0) problems.push(`${at('headers')}: a route with servers sends no headers (give them to its servers)`);
+  if (route.ca !== undefined) problems.push(`${at('ca')}: a route with servers verifies no certificates (give ca to its servers)`);
   const seen = new Set<string>();
   route.servers!.forEach((server, i) => {
     const entry = `${where(['routes', name, 'servers', i])}: routes.${name}.servers[${i}]`;
@@ -542,6 +589,9 @@ export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = pr
   config.policies = config.policies.map((pattern) => (isPolicyUrl(pattern) ? pattern : resolve(dirname(file), pattern)));
   const jwt = config.identity?.jwt;
   if (jwt && !/^https?:\/\//.test(jwt.jwks)) jwt.jwks = resolve(dirname(file), jwt.jwks);
+  for (const route of Object.values(config.routes)) if (route.ca !== undefined) route.ca = resolve(dirname(file), route.ca);
+  const caDir = config.proxy?.ca_dir;
+  if (config.proxy && caDir !== undefined) config.proxy.ca_dir = caDir.startsWith('~/') ? join(homedir(), caDir.slice(2)) : resolve(dirname(file), caDir);
   return config;
 }
 

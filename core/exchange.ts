@@ -63,6 +63,8 @@ export interface Exchange {
   event_count: number | null;
   /** 1 when some of those events were counted but not stored. */
   events_truncated: 0 | 1;
+  /** What transform rules changed before the call was forwarded, as a JSON list (policies/transform.ts Change); null: nothing. */
+  transform: string | null;
 }
 
 /** Headers and body of one side of an exchange, as stored (credentials already redacted). */
@@ -162,5 +164,6 @@ export function blankExchange(init: Pick<Exchange, 'agent' | 'route' | 'protocol
     parent_id: null,
     event_count: null,
     events_truncated: 0,
+    transform: null,
   };
 }

@@ -6,7 +6,7 @@ import { celEnv, celFunc, CelScalar, isCelError, objectType, parse, plan, type C
 import { strings } from '@bufbuild/cel/ext';
 import { timestampFromMs, TimestampSchema } from '@bufbuild/protobuf/wkt';
 import { bracketProblem } from './brackets.js';
-import { checkExpression, EXPRESSION_LIMITS, ExpressionError } from './check.js';
+import { checkExpression, EXPRESSION_LIMITS, ExpressionError, type Kind } from './check.js';
 import { PROTOCOL_ROOTS, RESPONSE_ONLY, type Phase } from './vocabulary.js';
 
 export { EXPRESSION_LIMITS, ExpressionError };
@@ -22,6 +22,8 @@ export interface CompiledExpression {
   readonly source: string;
   /** The top-level variables it names. */
   readonly roots: ReadonlySet<string>;
+  /** The kind of value it gives, as far as the check can tell ("dyn": only evaluating it tells). */
+  readonly kind: Kind;
   /** The protocols it can apply to (null: any), from the protocol-specific variables it names. */
   readonly protocols: ReadonlySet<string> | null;
   /** True when it names response or usage fields. */
@@ -46,12 +48,13 @@ export function compileExpression(source: string): CompiledExpression {
     throw new ExpressionError(`syntax error: ${message}`, e.location?.start?.offset ?? 0);
   }
   const positions = parsed.sourceInfo?.positions ?? {};
-  const roots = checkExpression(parsed.expr, CEL_ENV, (expr) => positions[String(expr.id)] ?? 0);
+  const { roots, kind } = checkExpression(parsed.expr, CEL_ENV, (expr) => positions[String(expr.id)] ?? 0);
   const program = plan(CEL_ENV, parsed);
   const protocolRoots = [...roots].filter((r) => PROTOCOL_ROOTS[r] !== undefined).map((r) => PROTOCOL_ROOTS[r]!);
   return {
     source,
     roots,
+    kind,
     protocols: protocolRoots.length > 0 ? new Set(protocolRoots) : null,
     needsResponse: [...roots].some((r) => RESPONSE_ONLY.has(r)),
     evaluate: (bindings) => program(bindings as Parameters<typeof program>[0]),

@@ -29,7 +29,7 @@ export const EXPRESSION_LIMITS = { chars: 4096, nodes: 1000, comprehensionDepth:
 type Expr = ReturnType<typeof parse>['expr'];
 
 /** A CEL type as far as overload resolution needs it (lists and maps hold dyn). */
-type Kind = 'int' | 'uint' | 'double' | 'string' | 'bool' | 'bytes' | 'null' | 'timestamp' | 'duration' | 'list' | 'map' | 'type' | 'dyn' | 'object';
+export type Kind = 'int' | 'uint' | 'double' | 'string' | 'bool' | 'bytes' | 'null' | 'timestamp' | 'duration' | 'list' | 'map' | 'type' | 'dyn' | 'object';
 
 interface Typed {
   kind: Kind;
@@ -57,11 +57,17 @@ interface Walk {
   depth: number;
 }
 
-/** Checks an expression; returns the top-level variables it names, or throws ExpressionError. */
-export function checkExpression(expr: Expr, env: CelEnv, offsetOf: (e: Expr) => number): Set<string> {
+/** What the check found: the top-level variables an expression names, and the kind of value it gives ("dyn" when only the call tells). */
+export interface Checked {
+  roots: Set<string>;
+  kind: Kind;
+}
+
+/** Checks an expression, or throws ExpressionError. */
+export function checkExpression(expr: Expr, env: CelEnv, offsetOf: (e: Expr) => number): Checked {
   const roots = new Set<string>();
-  typeOf(expr, { env, bound: new Map(), roots, offsetOf, size: { nodes: 0 }, depth: 0 });
-  return roots;
+  const { kind } = typeOf(expr, { env, bound: new Map(), roots, offsetOf, size: { nodes: 0 }, depth: 0 });
+  return { roots, kind };
 }
 
 function fieldType(field: Field, path: string): Typed {

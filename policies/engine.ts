@@ -141,7 +141,8 @@ export class PolicySet {
     for (const file of this.files) {
       let decided: Omit<Decision, 'findings'> | null = null;
       for (const rule of file.rules) {
-        if (rule.phase !== phase || !appliesTo(rule, protocol)) continue;
+        // Transform rules decide nothing: they run on what the others let through (policies/transform.ts).
+        if (rule.phase !== phase || !appliesTo(rule, protocol) || rule.action === 'transform') continue;
         const result = rule.when.evaluate(bindings);
         if (isCelError(result)) {
           const reason = `rule ${rule.name} could not be evaluated: ${result.message}`;

@@ -7,11 +7,12 @@ import { z } from 'zod';
 import { RE2JS } from 're2js';
 import { formatPath } from '../config/config.js';
 import { compileExpression, ExpressionError, phaseProblem, type CompiledExpression } from './cel.js';
+import { compileTransform, TRANSFORM_FIELDS, type TransformSpec } from './transform.js';
 import type { Phase } from './vocabulary.js';
 
-export type Action = 'allow' | 'deny' | 'audit' | 'limit' | 'redact' | 'approve';
+export type Action = 'allow' | 'deny' | 'audit' | 'limit' | 'redact' | 'transform' | 'approve';
 
-const ACTIONS = ['allow', 'deny', 'audit', 'limit', 'redact', 'approve'] as const;
+const ACTIONS = ['allow', 'deny', 'audit', 'limit', 'redact', 'transform', 'approve'] as const;
 
 const DURATION = /^(\d+)(ms|s|m|h|d)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -54,6 +55,7 @@ const ruleSchema = z.strictObject({
     })
     .optional(),
   approve: approveSchema.optional(),
+  ...TRANSFORM_FIELDS,
 });
 
 const testSchema = z.strictObject({
@@ -104,6 +106,8 @@ export interface CompiledRule {
   readonly limit: LimitSpec | null;
   readonly redact: RedactSpec | null;
   readonly approve: ApproveSpec | null;
+  /** A transform rule's changes (policies/transform.ts). */
+  readonly transform: TransformSpec | null;
 }
 
 export interface PolicyTest {
@@ -266,6 +270,11 @@ export function parsePolicyFile(text: string, source: string): PolicyFile {
       if (typeof rule.when === 'string') compileIn(locate, index, label, ['when'], rule.when, problems);
       const key = (rule.limit as Record<string, unknown> | undefined)?.key;
       if (typeof key === 'string') compileIn(locate, index, label, ['limit', 'key'], key, problems);
+      for (const field of ['set_headers', 'set']) {
+        const entries = rule[field];
+        if (entries === null || typeof entries !== 'object') continue;
+        for (const [name, expression] of Object.entries(entries)) if (typeof expression === 'string') compileIn(locate, index, label, [field, name], expression, problems);
+      }
     });
     throw new PolicyError(inFileOrder(problems));
   }
@@ -314,9 +323,15 @@ export function parsePolicyFile(text: string, source: string): PolicyFile {
         redact = { fields: rule.redact.fields.map((f) => f.split('.').filter((_, i) => i !== 1)), patterns };
       }
     } else if (rule.redact) problem('redact', 'only redact rules have redact');
+    const problemAt = (field: (string | number)[], message: string): void => {
+      problems.push({ line: `${locate.at(['rules', index, ...field])}: ${label}: ${message}` });
+    };
+    const transform = compileTransform(rule.action, rule, compile, problemAt);
+    if (transform && rule.phase === 'response') problem('phase', 'a transform rule rewrites the request before it is forwarded: leave phase out');
+    else if (transform && phase === 'response') problem('when', 'names response or usage, which a transform rule cannot see: it runs before the call is forwarded');
     const approve = approveSpec(rule, phase, problem);
     if (when) {
-      rules.push({ id: `${source}#${rule.name}`, name: rule.name, file: source, phase, action: rule.action, message: rule.message ?? null, when, limit, redact, approve });
+      rules.push({ id: `${source}#${rule.name}`, name: rule.name, file: source, phase, action: rule.action, message: rule.message ?? null, when, limit, redact, transform, approve });
     }
   });
   if (problems.length > 0) throw new PolicyError(inFileOrder(problems));

@@ -4,7 +4,7 @@
 // boundaries (policies/redact-stream.ts). Bodies are redacted whole, before the record
 // truncates them to store.max_body_bytes.
 import type { RE2JS } from 're2js';
-import type { ExchangeRecord, Payload } from '../core/exchange.js';
+import type { Exchange, ExchangeRecord, Payload } from '../core/exchange.js';
 import { REDACTED as MASK } from '../core/headers.js';
 import { parseJson } from '../core/json-body.js';
 import type { RedactSpec } from './file.js';
@@ -57,6 +57,40 @@ function redactPayload(payload: Payload | null, fields: readonly string[][], pat
   if (text !== original) payload.body = Buffer.from(text);
 }
 
+/** True when `field` (a redacted body path, `*` for any list item) names `keys` or something that holds it. */
+function covers(field: readonly string[], keys: readonly string[]): boolean {
+  return field.length <= keys.length && field.every((key, i) => key === keys[i] || (key === '*' && /^\d+$/.test(keys[i]!)));
+}
+
+/**
+ * The values transform rules set in the request body, as the record lists them (exchange.transform):
+ * masked as the request body's fields and patterns are, so what the body hides does not show there.
+ */
+function redactTransform(exchange: Exchange, fields: readonly string[][], patterns: readonly RE2JS[]): void {
+  if (!exchange.transform || (fields.length === 0 && patterns.length === 0)) return;
+  let changes: unknown;
+  try {
+    changes = JSON.parse(exchange.transform);
+  } catch {
+    return;
+  }
+  if (!Array.isArray(changes)) return;
+  for (const change of changes as Record<string, unknown>[]) {
+    if (typeof change.set !== 'string') continue;
+    const keys = change.set.split('.').slice(1);
+    for (const field of fields) {
+      for (const side of ['from', 'to'] as const) {
+        if (!(side in change)) continue;
+        if (covers(field, keys)) change[side] = MASK;
+        else if (covers(keys, field)) maskPath(change[side], field.slice(keys.length));
+      }
+    }
+  }
+  let text = JSON.stringify(changes);
+  for (const pattern of patterns) text = maskMatches(text, pattern);
+  exchange.transform = text;
+}
+
 /** Applies redact rules' specs to a record before it is written (and to an export's copy). */
 export function redactRecord(record: ExchangeRecord, specs: readonly RedactSpec[]): void {
   const requestFields = specs.flatMap((s) => s.fields.filter((f) => f[0] === 'request').map((f) => f.slice(1)));
@@ -64,6 +98,7 @@ export function redactRecord(record: ExchangeRecord, specs: readonly RedactSpec[
   const patterns = specs.flatMap((s) => s.patterns);
   redactPayload(record.request, requestFields, patterns);
   redactPayload(record.response, responseFields, patterns);
+  redactTransform(record.exchange, requestFields, patterns);
   if (patterns.length > 0 && record.events.length > 0) {
     const datas = redactStream(
       record.events.map((e) => e.data),

@@ -1,6 +1,6 @@
 // Running a policy against exchanges without a live call: the inline tests of a file (an
 // exchange written in the vocabulary's own shape, and the action expected), and the
-// strongest action a policy set takes on a context (deny > limit > approve > audit > redact > allow).
+// strongest action a policy set takes on a context (deny > limit > approve > audit > redact > transform > allow).
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { Bindings } from './cel.js';
 import { buildContext, toCel, type ProtocolContexts } from './context.js';
@@ -8,7 +8,7 @@ import { PolicySet, type Decision } from './engine.js';
 import type { Action, PolicyFile, PolicyTest } from './file.js';
 import { VOCABULARY, type Field } from './vocabulary.js';
 
-const STRENGTH: Record<Action, number> = { deny: 5, limit: 4, approve: 3, audit: 2, redact: 1, allow: 0 };
+const STRENGTH: Record<Action, number> = { deny: 6, limit: 5, approve: 4, audit: 3, redact: 2, transform: 1, allow: 0 };
 
 export interface Verdict {
   action: Action;
@@ -40,7 +40,18 @@ function strongest(a: Verdict, b: Verdict | null): Verdict {
 
 export function verdictOfCall(set: PolicySet, bindings: Bindings, now: number): Verdict {
   const { request, response } = judge(set, bindings, now);
-  return strongest(verdictOf(request), response ? verdictOf(response) : null);
+  const transformed = request.outcome === 'allow' ? transformVerdict(set, bindings) : null;
+  return strongest(strongest(verdictOf(request), transformed), response ? verdictOf(response) : null);
+}
+
+/** The first transform rule that would rewrite the call, as a verdict. */
+function transformVerdict(set: PolicySet, bindings: Bindings): Verdict | null {
+  const protocol = String(bindings.protocol);
+  for (const rule of set.files.flatMap((f) => f.rules)) {
+    if (!rule.transform || (rule.when.protocols !== null && !rule.when.protocols.has(protocol))) continue;
+    if (rule.when.evaluate(bindings) === true) return { action: 'transform', rule: rule.name, reason: rule.message ?? `transformed by rule ${rule.name}` };
+  }
+  return null;
 }
 
 /** Sets `values` (YAML as written in a test) over the fields of `target`, typed by the vocabulary. */

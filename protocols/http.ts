@@ -4,6 +4,7 @@
 import type { RouteConfig } from '../config/config.js';
 import { PlainHttpObserver } from './observer.js';
 import { stamp, type Decision, type PolicySet } from '../policies/engine.js';
+import { recordTransform } from '../policies/transform.js';
 import { httpError, identityRequired, unchanged, type Admission, type GateCall, type PolicyGate } from './policy-gate.js';
 import type { CallFacts, HandlerEnvironment, Observation, ProtocolCall, ProtocolHandler } from './protocol.js';
 
@@ -38,11 +39,16 @@ class HttpCallFacts implements CallFacts {
 /** The request-phase decision on a call judged by its HTTP request alone. */
 async function gateHttp(gate: PolicyGate, set: PolicySet, call: GateCall): Promise<Admission | null> {
   if (!set.applies('request', 'http')) return unchanged;
-  let decision = set.decide('request', gate.context(call, { exchange: call.exchange, request: { headers: call.req.headers }, path: call.path, routeUpstream: call.route.config.upstream }), Date.now());
+  const source = { exchange: call.exchange, path: call.path, routeUpstream: call.route.config.upstream };
+  let decided = set.decide('request', gate.context(call, { ...source, request: { headers: call.req.headers } }), Date.now());
   // Its body streams through unread: the person sees the request line.
-  if (decision.outcome === 'approve') decision = await gate.hold(call, set, decision, { target: null, arguments: null });
+  if (decided.outcome === 'approve') decided = await gate.hold(call, set, decided, { target: null, arguments: null });
+  // The body streams through unread: a transform that sets a body path cannot be applied, and refuses.
+  const transformed = decided.outcome === 'allow' ? gate.transform(set, call, source) : null;
+  const decision = transformed && 'refused' in transformed ? transformed.refused : decided;
   if (decision.outcome === 'allow') {
     stamp(call.exchange, decision);
+    if (transformed && 'rewrite' in transformed) recordTransform(call.exchange, transformed);
     return unchanged;
   }
   gate.refuse(call, call.exchange, decision, httpError(decision), null);

@@ -5,6 +5,7 @@ import type { Exchange } from '../core/exchange.js';
 import { errorResponse, type JsonRpcId, type JsonRpcMessage } from '../core/jsonrpc.js';
 import type { Decision, PolicySet } from '../policies/engine.js';
 import { unheld } from '../policies/approvals.js';
+import { recordTransform } from '../policies/transform.js';
 import { unchanged, type Admission, type GateCall, type PolicyGate } from './policy-gate.js';
 
 /** The JSON-RPC error code of a call refused by policy (implementation-defined server error range). */
@@ -66,7 +67,15 @@ export function gateBatch(gate: PolicyGate, set: PolicySet, call: GateCall, mess
     }
   }
   const unreviewable = requests.find((r) => rules.reviewedAlone(r));
-  if (!refused && !unreviewable) return unchanged;
+  if (!refused && !unreviewable) {
+    // Transform rules see the batch whole (its headers; a body path has no one object to set in, and refuses).
+    const transformed = gate.transform(set, call, { exchange: call.exchange, path: call.path, routeUpstream: call.route.config.upstream });
+    if ('rewrite' in transformed) {
+      recordTransform(call.exchange, transformed);
+      return unchanged;
+    }
+    refused = { request: requests[0]!, decision: transformed.refused };
+  }
   const decision: Decision = refused?.decision ?? {
     outcome: 'deny',
     rule: null,

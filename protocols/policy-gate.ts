@@ -22,6 +22,7 @@ import { buildContext, eventText, type ContextSource, type ProtocolContexts } fr
 import { stamp, type Decision, type PolicySet } from '../policies/engine.js';
 import type { IdentityVerifier } from '../policies/identity.js';
 import { settledDecision, unheld, type Approvals } from '../policies/approvals.js';
+import { transformRequest, transforms, type RequestRewrite, type TransformOutcome } from '../policies/transform.js';
 
 export interface GateOptions {
   agentLabels: Record<string, string>;
@@ -79,6 +80,8 @@ export interface GateCall {
   jwtClaims?: Record<string, unknown> | null;
   /** Where a JSON-RPC refusal goes instead of the call's own response, if anywhere else. */
   answerStream?: AnswerChannel | null;
+  /** What the transform rules change before the call is forwarded, set by transform(). */
+  rewrite?: RequestRewrite | null;
 }
 
 /** What a call let through is forwarded with: the protocol's observer, wrapped when rules must see the answer. */
@@ -134,7 +137,36 @@ export class PolicyGate {
       stamp(call.exchange, decision);
       return unchanged;
     }
-    return facts.admit(this, set, call);
+    // Awaited: a call held for approval is transformed (call.rewrite) only once it is approved.
+    const admission = await facts.admit(this, set, call);
+    received.rewrite = call.rewrite ?? null;
+    return admission;
+  }
+
+  /** A header's value as the record keeps it (a credential masked). */
+  recordedHeader(name: string, value: string): string {
+    return String(this.options.redact({ [name]: value })[name]);
+  }
+
+  /**
+   * Runs the transform rules on a call the request-phase rules let through, `source` being
+   * the call as they saw it (`bindings`: its context, if already built): refused when one
+   * cannot be applied (the caller answers and records it as any refusal), else what
+   * changes is left on `call.rewrite` for forwarding.
+   */
+  transform(set: PolicySet, call: GateCall, source: Omit<ContextSource, 'agentLabels' | 'jwtClaims' | 'protocols' | 'request'>, bindings?: Bindings): TransformOutcome {
+    const protocol = source.exchange.protocol;
+    if (!transforms(set.files, protocol)) return { rewrite: null, findings: [] };
+    const outcome = transformRequest(set.files, {
+      protocol,
+      headers: call.req.headers,
+      body: call.body,
+      context: (headers, body) => this.context(call, { ...source, request: { headers, body } }),
+      ...(bindings ? { bindings } : {}),
+      recorded: (name, value) => this.recordedHeader(name, value),
+    });
+    if ('rewrite' in outcome) call.rewrite = outcome.rewrite;
+    return outcome;
   }
 
   /**

@@ -13,6 +13,7 @@ import type { Route } from './route.js';
 import type { McpTracker } from './mcp/tracker.js';
 import type { Admission, AnswerChannel, GateCall, PolicyGate } from './policy-gate.js';
 import type { Decision, PolicySet } from '../policies/engine.js';
+import type { RequestRewrite } from '../policies/transform.js';
 
 /** A route's protocol, as its configuration names it. */
 export type Protocol = RouteConfig['protocol'];
@@ -33,6 +34,8 @@ export interface ProtocolCall {
   readable: Buffer | null;
   /** Why tapwire could not decode the body (its content-encoding or charset); null when it could. */
   cannotRead: string | null;
+  /** What the policies' transform rules change before it is forwarded (set by the gate). */
+  rewrite?: RequestRewrite | null;
 }
 
 /** How a call is forwarded: the protocol's observer, and the path to send it to. */

@@ -1,5 +1,8 @@
 // A route forwarded over HTTP, at run time: its config plus the pooled keep-alive
-// connections to its upstream. (Routes with a command are served by protocols/mcp/stdio-http.ts.)
+// connections to its upstream, verified against the system's CAs and the route's `ca:` file.
+// (Routes with a command are served by protocols/mcp/stdio-http.ts.)
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
 import { Pool } from 'undici';
 import type { UpstreamRouteConfig } from '../config/config.js';
 
@@ -16,7 +19,8 @@ export class Route {
     this.upstream = new URL(config.upstream);
     this.basePath = this.upstream.pathname.replace(/\/+$/, '');
     this.pool = new Pool(this.upstream.origin, {
-      connect: { timeout: config.timeouts.connect_ms },
+      // A route's own CAs join the bundled ones (giving `ca` replaces the default list).
+      connect: { timeout: config.timeouts.connect_ms, ...(config.ca === undefined ? {} : { ca: [...rootCertificates, readFileSync(config.ca, 'utf8')] }) },
       headersTimeout: config.timeouts.response_ms,
       bodyTimeout: config.timeouts.idle_ms,
       // Idle connections are closed before the server closes them, so a call never goes out
@@ -38,4 +42,15 @@ export class Route {
   close(): Promise<void> {
     return this.pool.close();
   }
+}
+
+/** What is wrong with a route's `ca:` file (unreadable, or no PEM certificate in it), or null. */
+export function caFileProblem(file: string): string | null {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    return `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
+  }
+  return text.includes('-----BEGIN CERTIFICATE-----') ? null : `${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`;
 }

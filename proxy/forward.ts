@@ -43,6 +43,16 @@ export interface ForwardRequest {
   t0: number;
   /** A stream that lasts as long as the agent keeps it (MCP GET, subscriptions/listen): strict durability never holds its events back. */
   standing?: boolean;
+  /** What the policies' transform rules change in the request sent upstream (the record keeps the agent's). */
+  changes?: RequestChanges | null;
+}
+
+/** A request as transform rules changed it for the upstream. */
+export interface RequestChanges {
+  /** Headers set (a value) or removed (null), lower-cased. */
+  headers: ReadonlyMap<string, string | null>;
+  /** The body to send instead, as plain JSON (no content-encoding); null: the body is unchanged. */
+  body: Buffer | null;
 }
 
 /** The largest non-streamed response body kept whole for an observer that reads it. */
@@ -175,7 +185,15 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
 
   start(): void {
     const { req, res, route, observer } = this.request;
-    const upstreamHeaders = forwardableHeaders(req.headers, observer.upstreamBody ? ['content-length'] : []);
+    const changes = this.request.changes;
+    const rewritten = changes?.body ?? null;
+    // A body sent rewritten gets its own length; one changed by a policy goes out decoded.
+    const upstreamHeaders = forwardableHeaders(req.headers, rewritten ? ['content-length', 'content-encoding'] : observer.upstreamBody ? ['content-length'] : []);
+    // The policies' header changes, before the route's own headers (its credentials) are set.
+    for (const [name, value] of changes?.headers ?? []) {
+      if (value === null) delete upstreamHeaders[name];
+      else upstreamHeaders[name] = value;
+    }
     // Header names are case-insensitive: a configured X-Api-Key replaces the agent's x-api-key.
     for (const [name, value] of Object.entries(route.config.headers)) upstreamHeaders[name.toLowerCase()] = value;
     // Servers that guard against DNS rebinding check Origin (and Host, which undici sets).
@@ -185,7 +203,7 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
     const span = spanOf(this.request.exchange);
     if (span) upstreamHeaders.traceparent = formatTraceparent(span);
 
-    let body: Dispatcher.DispatchOptions['body'] = observer.upstreamBody ?? this.request.body;
+    let body: Dispatcher.DispatchOptions['body'] = rewritten ?? observer.upstreamBody ?? this.request.body;
     if (this.request.body) this.requestPayload.add(this.request.body);
     else if (req.method !== 'GET' && req.method !== 'HEAD') {
       // A streamed body is captured on its way to undici: a 'data' listener on req itself

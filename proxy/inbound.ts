@@ -43,6 +43,9 @@ export function listenProblem(config: Config, insecure: boolean): string | null 
   if (agentsOpen && !config.auth) {
     problems.push(`listen ${config.listen} is not a loopback address: configure auth.tokens (agents then send one in the auth.header header), or start with --insecure-listen`);
   }
+  if (config.proxy && !isLoopbackHost(hostOf(config.proxy.listen)) && !config.auth) {
+    problems.push(`proxy.listen ${config.proxy.listen} is not a loopback address: configure auth.tokens (agents then give one in HTTPS_PROXY=http://tapwire:<token>@host:port), or start with --insecure-listen`);
+  }
   const adminListen = config.admin.listen ?? config.listen;
   if (!isLoopbackHost(hostOf(adminListen)) && !config.admin.token) {
     problems.push(`the admin endpoints (/_tapwire/*) would listen on ${adminListen}, not a loopback address: configure admin.token, give admin.listen a loopback address, or start with --insecure-listen`);
@@ -138,6 +141,19 @@ export class InboundGuard {
   }
 
   /**
+   * Checks a request to the proxy listener (a CONNECT or an absolute-form request): with
+   * auth.tokens, Proxy-Authorization carries one (Basic with any user name, as
+   * HTTPS_PROXY=http://tapwire:<token>@host sends it, or Bearer). It never travels on.
+   */
+  checkProxy(req: IncomingMessage): Refusal | null {
+    const presented = proxyToken(first(req.headers['proxy-authorization']));
+    delete req.headers['proxy-authorization'];
+    if (!this.tokenHeader) return null;
+    if (presented && matchesAny(presented, this.agentTokens)) return null;
+    return { status: 407, code: 'proxy_unauthenticated', message: "tapwire's proxy needs a token: HTTPS_PROXY=http://tapwire:<token>@host:port" };
+  }
+
+  /**
    * Checks a request for /_tapwire/*: with admin.token configured, Authorization: Bearer
    * <admin.token>. (Off loopback, listenProblem insists on one unless --insecure-listen.)
    */
@@ -163,6 +179,18 @@ export class InboundGuard {
     }
     return null;
   }
+}
+
+/** The token in a Proxy-Authorization value: Basic's password, or Bearer's token. */
+function proxyToken(value: string | undefined): string | null {
+  if (!value) return null;
+  const bearer = /^Bearer\s+(.+)$/i.exec(value);
+  if (bearer) return bearer[1]!.trim();
+  const basic = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(value.trim());
+  if (!basic) return null;
+  const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon === -1 ? null : decoded.slice(colon + 1);
 }
 
 function isLoopbackOrigin(origin: string): boolean {

@@ -15,11 +15,12 @@ import type { Logger } from '../core/log.js';
 import { Recording } from './recording.js';
 import { BodyTooLarge, readBody, refuseTooLarge } from '../protocols/refusal.js';
 import { readBodyAsSent, type BodyReading } from '../protocols/readable-body.js';
-import type { ProtocolHandler, RootAnswer } from '../protocols/protocol.js';
+import type { ProtocolCall, ProtocolHandler, RootAnswer } from '../protocols/protocol.js';
 import { PROTOCOL_CONTEXTS, protocolHandlers, routeProblems } from '../protocols/registry.js';
 import { commandProblem, serverEnvironment } from '../protocols/mcp/stdio-process.js';
 import { PolicyGate } from '../protocols/policy-gate.js';
 import { PolicySet } from '../policies/engine.js';
+import { rewrittenBody } from '../policies/transform.js';
 import { IdentityVerifier } from '../policies/identity.js';
 import { Approvals } from '../policies/approvals.js';
 import { parseTraceparent } from '../core/trace-context.js';
@@ -28,6 +29,10 @@ import { AgentListener, listen, urlOf } from './listener.js';
 import { refuse, sendJson } from './responses.js';
 import { readCallBody, type CallBody } from './request-body.js';
 import { RouteTable, splitRoute } from './routes.js';
+import { caFileProblem } from '../protocols/route.js';
+import { defaultCaDir, LocalCa } from './ca.js';
+import { ForwardProxy } from './forward-proxy.js';
+import { InterceptTable } from './intercepts.js';
 
 export interface Sidecar {
   /** Base URL the sidecar listens on, e.g. http://127.0.0.1:4100 */
@@ -35,6 +40,8 @@ export interface Sidecar {
   port: number;
   /** Base URL of the admin endpoints (/_tapwire/*): admin.listen's, or the agents' listener. */
   adminUrl: string;
+  /** With proxy: in the config, the proxy's URL (what HTTPS_PROXY names). */
+  proxyUrl: string | null;
   recorder: RecordWriter;
   /** Stops accepting, lets in-flight requests finish (up to `deadlineMs`, default shutdown_timeout_ms), flushes the record. */
   close(deadlineMs?: number): Promise<void>;
@@ -96,6 +103,12 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
       return refuse(res, refusal, routeConfig ? { config: routeConfig, handler: handlerOf.get(name)!, rest } : null);
     }
     if (AdminEndpoints.isAdmin(url)) return admin.serveOnAgentListener(req, res);
+    return serveRoute(req, res, t0, started);
+  }
+
+  /** Serves a request past the guard: a route's, in the base-URL form (/<route><rest>), or an answer at the root. */
+  async function serveRoute(req: IncomingMessage, res: ServerResponse, t0: number, started: number): Promise<void> {
+    const url = req.url ?? '/';
     const atRoot = rootAnswer(url, `http://${req.headers.host ?? config.listen}`);
     if (atRoot?.kind === 'error') return sendJson(res, atRoot.status, atRoot.body);
     const { name, rest, bare } = atRoot ? { ...atRoot, bare: false } : splitRoute(url);
@@ -133,7 +146,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
     }
     if (!read) return; // the agent went away before sending its request: nothing to forward
     const { body, readable, cannotRead } = read;
-    const call = { req, res, route, rest, path: pathOnly, exchange, body, readable, cannotRead };
+    const call: ProtocolCall = { req, res, route, rest, path: pathOnly, exchange, body, readable, cannotRead };
     // The request is parsed once: the gate, the observer and the record share its facts.
     const facts = handler.parse(call);
     // A call the policies refuse is answered and recorded here, and never forwarded.
@@ -142,7 +155,9 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
     let { observer, path } = await facts.observe();
     if (admission) observer = admission(observer);
     if (bare && path === rest) path = rest.slice(1);
-    await forward({ req, res, route, path, exchange, body, observer, t0, standing: isStandingStream(req) }, ctx);
+    // Transform rules change the body as the upstream reads it (with the protocol's own rewrite, if any).
+    const changes = call.rewrite ? { headers: call.rewrite.headers, body: rewrittenBody(call.rewrite, observer.upstreamBody ?? readable) } : null;
+    await forward({ req, res, route, path, exchange, body, observer, t0, standing: isStandingStream(req), changes }, ctx);
   }
 
   /** A request at the root that some protocol serves (an A2A agent card), or null. */
@@ -158,8 +173,8 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
    * Streams that last as long as the agent keeps them (MCP GET and listen streams): close()
    * ends them at once instead of waiting for them.
    */
-  function isStandingStream(req: IncomingMessage): boolean {
-    return handlerOf.get(splitRoute(req.url ?? '/').name)?.isStanding?.(req) ?? false;
+  function isStandingStream(req: IncomingMessage, url = req.url ?? '/'): boolean {
+    return handlerOf.get(splitRoute(url).name)?.isStanding?.(req) ?? false;
   }
 
   /** Answers and records a body over limits.max_request_bytes. */
@@ -170,25 +185,43 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
     refuseTooLarge({ req, res, route: routeConfig, handler: handlerOf.get(name)!, path: rest, exchange: call, requestHeaders: redact(req.headers), sink }, err);
   }
 
-  const listener = new AgentListener({ config, log, handle, isStanding: isStandingStream });
+  const listener = new AgentListener({ config, log, handle, isStanding: (req) => isStandingStream(req) });
+  const servers: Server[] = [];
+  const proxyConfig = config.proxy;
+  const ca = proxyConfig ? LocalCa.open(proxyConfig.ca_dir ?? defaultCaDir()) : null;
+  const proxy = proxyConfig && ca
+    ? new ForwardProxy({
+        config: { ...config, proxy: proxyConfig },
+        log,
+        guard,
+        intercepts: new InterceptTable(proxyConfig, table.forwarded),
+        ca,
+        sink,
+        traces: telemetry.traces,
+        serve: (req, res) => serveRoute(req, res, performance.now(), Date.now()),
+        isStanding: (url, req) => isStandingStream(req, url),
+        ownPorts: () => new Set(servers.map((server) => Number(new URL(urlOf(server)).port))),
+      })
+    : null;
+  let adminServer: Server | null = null;
   try {
     await listen(listener.server, config.listen);
+    servers.push(listener.server);
+    if (config.admin.listen) {
+      adminServer = admin.listener();
+      await listen(adminServer, config.admin.listen);
+      servers.push(adminServer);
+    }
+    if (proxy && proxyConfig) {
+      await listen(proxy.listener.server, proxyConfig.listen);
+      servers.push(proxy.listener.server);
+      log.info({ proxy: urlOf(proxy.listener.server), intercept: proxyConfig.intercept, otherwise: proxyConfig.otherwise, ca: ca?.files.cert }, 'proxy listening');
+    }
   } catch (err) {
+    for (const server of servers) server.close();
     await recording.close(0);
     await table.closeUpstreams();
     throw err;
-  }
-  let adminServer: Server | null = null;
-  if (config.admin.listen) {
-    adminServer = admin.listener();
-    try {
-      await listen(adminServer, config.admin.listen);
-    } catch (err) {
-      listener.server.close();
-      await recording.close(0);
-      await table.closeUpstreams();
-      throw err;
-    }
   }
 
   const url = urlOf(listener.server);
@@ -197,6 +230,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
     url,
     port: Number(new URL(url).port),
     adminUrl: adminServer ? urlOf(adminServer) : url,
+    proxyUrl: proxy ? urlOf(proxy.listener.server) : null,
     recorder,
     close(deadlineMs = config.shutdown_timeout_ms): Promise<void> {
       closing ??= (async () => {
@@ -205,7 +239,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
         adminServer?.close();
         adminServer?.closeAllConnections();
         // Requests cut at the deadline still record themselves (as aborted) before the flush.
-        await listener.drain(deadlineMs);
+        await Promise.all([listener.drain(deadlineMs), proxy?.drain(deadlineMs)]);
         // Command routes' server processes stop before their trackers record what is left open.
         await table.closeSessions();
         // Spans and metrics go last, with every record in them; an endpoint down or hanging delays the stop by at most 2 s.
@@ -226,6 +260,8 @@ function checkRoutes(config: Config): void {
   const problems: string[] = [];
   for (const [name, route] of Object.entries(config.routes)) {
     for (const problem of routeProblems(route)) problems.push(`routes.${name}.${problem.field}: ${problem.message}`);
+    const caProblem = route.ca === undefined ? null : caFileProblem(route.ca);
+    if (caProblem) problems.push(`routes.${name}.ca: ${caProblem}`);
     if (!isCommandRoute(route)) continue;
     const problem = commandProblem({ command: route.command, args: route.args ?? [], env: serverEnvironment(route.env), cwd: route.cwd });
     if (problem) problems.push(`routes.${name}.command: ${problem}`);

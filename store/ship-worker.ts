@@ -50,18 +50,18 @@ async function rest(ms: number): Promise<void> {
 
 /** Ships one batch; true when it was full (more may be waiting). */
 async function shipBatch(): Promise<boolean> {
-  const batch = source.next(settings.batchRecords);
-  if (!batch.last) return false;
   // Records whose day is already past retention centrally are not shipped (their partition would only be dropped again).
   const firstKept = settings.retentionDays === undefined ? 0 : (Math.floor(Date.now() / DAY_MS) - settings.retentionDays) * DAY_MS;
-  await central.insert(batch.records.filter((r) => r.exchange.started_at >= firstKept));
-  source.advance(batch.last);
-  stats.shipped += batch.records.length;
+  const { rows, count, last } = source.next(settings.batchRecords, firstKept);
+  if (!last) return false;
+  await central.insertRows(rows);
+  source.advance(last);
+  stats.shipped += count;
   if (stats.failure !== null) {
     stats.failure = null;
-    post({ type: 'recovered', shipped: batch.records.length });
+    post({ type: 'recovered', shipped: count });
   }
-  return batch.records.length === settings.batchRecords;
+  return count === settings.batchRecords;
 }
 
 async function applyRetention(): Promise<void> {

@@ -64,7 +64,29 @@ function relatedTab(exchange: Exchange, related: readonly Exchange[]): string {
 
 function policyTab(e: Exchange): string {
   if (!e.policy_action && !e.policy_rule) return 'no policy rule decided this exchange (allowed by default)';
-  return [`rule:    ${e.policy_rule ?? '(default)'}`, `action:  ${e.policy_action ?? ''}`, `reason:  ${e.policy_reason ?? ''}`, `status:  ${e.status}`].join('\n');
+  const decision = [`rule:    ${e.policy_rule ?? '(default)'}`, `action:  ${e.policy_action ?? ''}`, `reason:  ${e.policy_reason ?? ''}`, `status:  ${e.status}`];
+  return [...decision, ...transformLines(e.transform)].join('\n');
+}
+
+/**
+ * What transform rules changed before the call was forwarded (the Request tab shows what
+ * the agent sent): one line per change, marked when only a monitor-mode file would have made it.
+ */
+function transformLines(transform: string | null): string[] {
+  if (!transform) return [];
+  let changes: unknown;
+  try {
+    changes = JSON.parse(transform);
+  } catch {
+    return ['', `transformed: ${fold(transform)}`];
+  }
+  if (!Array.isArray(changes)) return [];
+  const shown = (v: unknown): string => (v === undefined ? '(none)' : fold(JSON.stringify(v)));
+  const lines = changes.map((c: Record<string, unknown>) => {
+    const what = typeof c.set === 'string' ? `${c.set}: ${shown(c.from)} → ${shown(c.to)}` : typeof c.set_header === 'string' ? `header ${c.set_header}: ${shown(c.to)}` : `header ${String(c.remove_header)} removed`;
+    return `  ${String(c.rule).padEnd(20)} ${what}${c.would ? '  (monitor mode: not applied)' : ''}`;
+  });
+  return ['', 'forwarded with these changes to what the agent sent:', ...lines];
 }
 
 function metaTab(e: Exchange): string {

@@ -1,13 +1,18 @@
 // `tapwire policy test FILE... [--db FILE] [--since 7d]`: runs the files' inline tests, then,
 // with a database, replays the recorded exchanges through the policy (limits simulated in
 // recorded time) and reports, per rule, what it would have denied, limited or flagged,
-// with example exchange ids.
+// with example exchange ids, and for transform rules what they would have changed in those.
 import { openRecordReader, printableLocation } from '../../store/open.js';
 import { eachRow } from '../../store/record-store.js';
 import { PolicySet } from '../../policies/engine.js';
 import { parseDuration, PolicyError, type Action } from '../../policies/file.js';
 import { loadPolicyFiles } from '../../policies/load.js';
 import { runInlineTests } from '../../policies/testing.js';
+import { transformRequest, type Change } from '../../policies/transform.js';
+import { recordedBody } from '../../store/bodies.js';
+import { DEFAULT_REDACTED, redactHeaders } from '../../core/headers.js';
+
+const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set(DEFAULT_REDACTED);
 import { buildContext, PROTOCOL_CONTEXTS } from '../../protocols/registry.js';
 
 export interface PolicyTestOptions {
@@ -22,6 +27,14 @@ const EXAMPLES = 3;
 interface RuleTally {
   count: number;
   examples: string[];
+}
+
+/** One change, as `policy test --db` shows it. */
+function changeText(change: Change): string {
+  const value = (v: unknown): string => (v === undefined ? '(none)' : JSON.stringify(v));
+  if ('set' in change) return `${change.set}: ${value(change.from)} → ${value(change.to)}`;
+  if ('set_header' in change) return `header ${change.set_header}: ${change.to}`;
+  return `header ${change.remove_header} removed`;
 }
 
 /** Returns the exit code: 0 when every inline test passes, 1 when one fails, 2 for bad input. */
@@ -64,6 +77,8 @@ async function replayDatabase(set: PolicySet, path: string, since: number, agent
   try {
     let judged = 0;
     const tallies = new Map<string, Map<Action, RuleTally>>();
+    /** Per transform rule, what it would have changed in its example exchanges. */
+    const changed = new Map<string, string[]>();
     const note = (rule: string | null, action: Action, id: string): void => {
       const name = rule ?? '(default)';
       let byAction = tallies.get(name);
@@ -81,6 +96,25 @@ async function replayDatabase(set: PolicySet, path: string, since: number, agent
       if (exchange.status === 'denied') exchange.status = 'ok';
       const bindings = buildContext({ exchange, request: record.request, response: record.response, events: record.events, agentLabels });
       const request = set.decide('request', bindings, exchange.started_at);
+      if (request.outcome === 'allow') {
+        // What the transform rules would have changed in what the agent sent (the record keeps that).
+        const transformed = transformRequest(set.files, {
+          protocol: exchange.protocol,
+          headers: record.request?.headers ?? {},
+          body: recordedBody(record.request)?.bytes ?? null,
+          context: (headers, body) => buildContext({ exchange, request: { headers, body }, response: record.response, events: record.events, agentLabels }),
+          // A credential a rule would set is not printed either.
+          recorded: (name, value) => String(redactHeaders({ [name]: value }, CREDENTIAL_HEADERS)[name]),
+        });
+        const changes = 'rewrite' in transformed ? (transformed.rewrite?.changes ?? []) : [];
+        if ('refused' in transformed) note(transformed.refused.rule, 'deny', id);
+        for (const rule of new Set(changes.map((c) => c.rule))) {
+          note(rule, 'transform', id);
+          const shown = changed.get(rule) ?? [];
+          if (shown.length < EXAMPLES) shown.push(`${id}: ${changes.filter((c) => c.rule === rule).map(changeText).join('; ')}`);
+          changed.set(rule, shown);
+        }
+      }
       const decisions = request.outcome === 'allow' ? [request, set.decide('response', bindings, exchange.started_at)] : [request];
       for (const decision of decisions) {
         if (decision.outcome !== 'allow') note(decision.rule, decision.outcome, id);
@@ -93,11 +127,12 @@ async function replayDatabase(set: PolicySet, path: string, since: number, agent
       set.review({ ...record, exchange }, { agentLabels, protocols: PROTOCOL_CONTEXTS });
     }
     out.write(`\n${judged} recorded exchanges${since > 0 ? ` since ${new Date(since).toISOString()}` : ''} from ${printableLocation(path)}:\n`);
-    if (tallies.size === 0) out.write('  no rule would have denied, limited or flagged any of them\n');
+    if (tallies.size === 0) out.write('  no rule would have denied, limited, flagged or transformed any of them\n');
     for (const [rule, byAction] of tallies) {
       for (const [action, tally] of byAction) {
-        const verb = action === 'deny' ? 'denied' : action === 'limit' ? 'limited' : action === 'audit' ? 'flagged' : action === 'redact' ? 'redacted' : action === 'approve' ? 'held for approval' : 'allowed';
+        const verb = action === 'deny' ? 'denied' : action === 'limit' ? 'limited' : action === 'audit' ? 'flagged' : action === 'redact' ? 'redacted' : action === 'transform' ? 'transformed' : action === 'approve' ? 'held for approval' : 'allowed';
         out.write(`  ${rule}: would have ${verb} ${tally.count} (e.g. ${tally.examples.join(', ')})\n`);
+        if (action === 'transform') for (const line of changed.get(rule) ?? []) out.write(`    ${line}\n`);
       }
     }
   } finally {

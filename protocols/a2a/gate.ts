@@ -9,6 +9,7 @@ import { idText, parseJsonRpcBody } from '../../core/jsonrpc.js';
 import { jsonValue } from '../../core/json-body.js';
 import type { Exchange } from '../../core/exchange.js';
 import { stamp, type PolicySet } from '../../policies/engine.js';
+import { recordTransform } from '../../policies/transform.js';
 import { gateBatch, policyError, type JsonRpcRequest } from '../jsonrpc-gate.js';
 import { httpError, unchanged, type Admission, type GateCall, type PolicyGate } from '../policy-gate.js';
 import type { A2aCallFacts } from './handler.js';
@@ -30,10 +31,15 @@ export async function gateA2a(gate: PolicyGate, set: PolicySet, call: GateCall, 
   // A JSON-RPC request; else an HTTP+JSON operation (a REST call).
   const live = request ? exchangeOf(request) : method && method !== 'GetAgentCard' ? { ...call.exchange, method } : null;
   if (!live) return unchanged;
-  let decision = set.decide('request', gate.context(call, { exchange: live, request: { headers: call.req.headers, body: call.body }, path: call.path, routeUpstream: call.route.config.upstream }), Date.now());
-  if (decision.outcome === 'approve') decision = await gate.hold(call, set, decision, { method: live.method ?? undefined, target: null, arguments: request ? (request.params ?? null) : jsonValue(call.body) });
+  const source = { exchange: live, path: call.path, routeUpstream: call.route.config.upstream };
+  const bindings = gate.context(call, { ...source, request: { headers: call.req.headers, body: call.body } });
+  let decided = set.decide('request', bindings, Date.now());
+  if (decided.outcome === 'approve') decided = await gate.hold(call, set, decided, { method: live.method ?? undefined, target: null, arguments: request ? (request.params ?? null) : jsonValue(call.body) });
+  const transformed = decided.outcome === 'allow' ? gate.transform(set, call, source, bindings) : null;
+  const decision = transformed && 'refused' in transformed ? transformed.refused : decided;
   if (decision.outcome === 'allow') {
     stamp(call.exchange, decision);
+    if (transformed && 'rewrite' in transformed) recordTransform(call.exchange, transformed);
     return unchanged;
   }
   // The call's own exchange becomes the record of the refused call.

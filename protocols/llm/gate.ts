@@ -5,6 +5,7 @@
 import { jsonValue } from '../../core/json-body.js';
 import type { ContextSource } from '../../policies/context.js';
 import { stamp, type Decision, type PolicySet } from '../../policies/engine.js';
+import { recordTransform } from '../../policies/transform.js';
 import type { Replacement, ResponseHead } from '../observer.js';
 import { refusalHeaders, ResponsePolicyObserver, unchanged, type Admission, type GateCall, type PolicyGate, type StreamEnd } from '../policy-gate.js';
 import type { LlmAdapter } from './adapter.js';
@@ -27,14 +28,18 @@ export async function gateLlm(gate: PolicyGate, set: PolicySet, call: GateCall, 
   const request = described?.request;
   const live = { ...call.exchange, provider: adapter.provider, operation: request?.operation ?? null, model: request?.model ?? null };
   const source = { exchange: live, request: { headers: call.req.headers, body: call.body }, path: call.path, routeUpstream: call.route.config.upstream };
-  let decision = set.decide('request', gate.context(call, source), Date.now());
-  if (decision.outcome === 'approve') decision = await gate.hold(call, set, decision, { target: live.model, arguments: jsonValue(call.body) });
+  const bindings = gate.context(call, source);
+  let decided = set.decide('request', bindings, Date.now());
+  if (decided.outcome === 'approve') decided = await gate.hold(call, set, decided, { target: live.model, arguments: jsonValue(call.body) });
+  const transformed = decided.outcome === 'allow' ? gate.transform(set, call, source, bindings) : null;
+  const decision = transformed && 'refused' in transformed ? transformed.refused : decided;
   if (decision.outcome !== 'allow') {
     Object.assign(call.exchange, { provider: live.provider, operation: live.operation, model: live.model, target: live.model });
     gate.refuse(call, call.exchange, decision, llmError(adapter, decision), null);
     return null;
   }
   stamp(call.exchange, decision);
+  if (transformed && 'rewrite' in transformed) recordTransform(call.exchange, transformed);
   if (!set.applies('response', 'llm')) return unchanged;
   let head: ResponseHead | null = null;
   const judge = (response: ContextSource['response'], responseText?: string, usage?: Usage | null): Decision | null => {

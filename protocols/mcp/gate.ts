@@ -13,6 +13,7 @@ import { blankExchange, type Exchange } from '../../core/exchange.js';
 import { idText } from '../../core/jsonrpc.js';
 import type { Decision, PolicySet } from '../../policies/engine.js';
 import { unheld } from '../../policies/approvals.js';
+import { transformRequest, transforms, type TransformOutcome } from '../../policies/transform.js';
 import { gateBatch, policyError, unreadableRefusal, type JsonRpcRequest } from '../jsonrpc-gate.js';
 import { unchanged, type Admission, type GateCall, type PolicyGate } from '../policy-gate.js';
 import { DecodedStreamObserver, McpAnswerPolicyObserver, type AnswerReview, type UnreadableAnswer } from './answer-review.js';
@@ -99,7 +100,12 @@ export async function gateMcp(gate: PolicyGate, set: PolicySet, call: GateCall, 
   if (decision?.outcome === 'approve') {
     decision = await gate.hold(call, set, decision, { method: request.method, target: targetOf(request), arguments: argumentsOf(request) }, facts.keepAlive(request, decision.rule ?? ''));
   }
-  const judged = judge(gate, set, scope, live, request, call.body, decision);
+  let judged = judge(gate, set, scope, live, request, call.body, decision);
+  if (!('refused' in judged)) {
+    const transformed = gate.transform(set, call, { exchange: live, path: call.path, routeUpstream: call.route.config.upstream });
+    if ('rewrite' in transformed) judged.decisions.transform = transformed;
+    else judged = { refused: transformed.refused };
+  }
   if ('refused' in judged) {
     // The call's own exchange becomes the record of the refused message (its trace span goes with it).
     Object.assign(call.exchange, { method: live.method, jsonrpc_id: live.jsonrpc_id, session_id: live.session_id, target: targetOf(request) });
@@ -131,7 +137,12 @@ export function admitMessage(gate: PolicyGate, call: McpMessageCall): MessageAdm
   const scope: McpScope = { headers: call.headers, jwtClaims: null };
   let decision = decideRequest(gate, set, scope, exchange, call.body);
   if (decision?.outcome === 'approve') decision = unheld(decision, 'on a stdio server (tapwire wrap, command and federated routes)');
-  const judged = judge(gate, set, scope, exchange, call.request, call.body, decision);
+  let judged = judge(gate, set, scope, exchange, call.request, call.body, decision);
+  if (!('refused' in judged) && transforms(set.files, 'mcp')) {
+    const transformed = unappliedTransform(gate, set, call, exchange);
+    if ('rewrite' in transformed) judged.decisions.transform = transformed;
+    else judged = { refused: transformed.refused };
+  }
   if (!('refused' in judged)) return { review: judged.review, decisions: judged.decisions };
   const refusal = refusalMessage(call.request, judged.refused, call.headers);
   const text = Buffer.from(JSON.stringify(refusal));
@@ -139,6 +150,25 @@ export function admitMessage(gate: PolicyGate, call: McpMessageCall): MessageAdm
   exchange.http_status = call.httpStatus;
   gate.recordRefusal(exchange, judged.refused, { headers: call.headers, body: call.body, read: true }, { headers: {}, body: text, body_size: text.length, truncated: false });
   return { refusal };
+}
+
+/**
+ * Transform rules on a message these routes pass on byte for byte (stdio, command and
+ * federated routes): what only monitor-mode files would change is recorded, but a change
+ * to be made refuses the message (fail closed) rather than pass it on unchanged.
+ */
+function unappliedTransform(gate: PolicyGate, set: PolicySet, call: McpMessageCall, exchange: Exchange): TransformOutcome {
+  const outcome = transformRequest(set.files, {
+    protocol: 'mcp',
+    headers: call.headers,
+    body: call.body,
+    context: (headers, body) => gate.context({ jwtClaims: null }, { exchange, request: { headers, body } }),
+    recorded: (name, value) => gate.recordedHeader(name, value),
+  });
+  const applied = 'rewrite' in outcome ? outcome.rewrite?.changes.find((c) => !c.would) : undefined;
+  if (!applied) return outcome;
+  const reason = `rule ${applied.rule} would change this message, and tapwire passes messages on this route as they came (transforms apply on MCP routes with an upstream URL)`;
+  return { refused: { outcome: 'deny', rule: applied.rule, reason, retryAfterSeconds: null, findings: [] } };
 }
 
 /**

@@ -12,7 +12,8 @@ import { estimateTokens } from '../../core/tokenizer.js';
 import type { EventLimits } from '../../config/config.js';
 import { EventLog, type RecordSink } from '../observer.js';
 import { metaTraceparent, parseTraceparent, spanOf, TraceStarter, type TraceParent } from '../../core/trace-context.js';
-import { stamp, type Decision } from '../../policies/engine.js';
+import { stamp, type Decision, type Finding } from '../../policies/engine.js';
+import { recordTransform, type RequestRewrite } from '../../policies/transform.js';
 import { requestFacts, resultFacts, type McpRequestFacts } from './facts.js';
 import type { LegacyStream } from './legacy-sse.js';
 
@@ -29,6 +30,8 @@ export interface McpDecisions {
   request: Decision | null;
   /** Set when a response-phase rule refused the answer (or, in monitor mode, would have): the record says so, not the answer's error. */
   answer: Decision | null;
+  /** What the transform rules changed before the request was forwarded. */
+  transform?: { rewrite: RequestRewrite | null; findings: Finding[] };
 }
 
 /** What carried a message: its HTTP headers (already redacted) and status, if any. */
@@ -449,8 +452,9 @@ export class McpTracker {
 }
 
 /** Puts the policies' decisions on a message's record; a refused answer's decision wins over the request's. */
-function stampDecisions(exchange: Exchange, { request, answer }: McpDecisions): void {
+function stampDecisions(exchange: Exchange, { request, answer, transform }: McpDecisions): void {
   if (request) stamp(exchange, request);
+  if (transform) recordTransform(exchange, transform);
   if (!answer) return;
   // The stored answer is tapwire's refusal (a tool error): the record says denied, as a request-phase refusal's does.
   if (answer.outcome !== 'allow') exchange.error_code = exchange.error_message = null;

@@ -4,7 +4,8 @@
 // connection; the next call connects again, so a server that comes back is used again.
 import type pg from 'pg';
 import type { ExchangeRecord } from '../../core/exchange.js';
-import { insertRecords } from './insert.js';
+import type { ShipRows } from '../sql/ship-rows.js';
+import { insertRecords, insertRows } from './insert.js';
 import { migrate } from './migrations.js';
 import { DayPartitions } from './partitions.js';
 import { connect, createPool, printableUrl } from './pool.js';
@@ -26,6 +27,11 @@ export class CentralRecord {
   /** Stores the records (each exchange once, however often it is sent). */
   insert(records: readonly ExchangeRecord[]): Promise<void> {
     return this.using((client) => insertRecords(client, this.partitions, records));
+  }
+
+  /** Stores a batch of rows read from a local file (each exchange once, however often it is sent). */
+  insertRows(rows: ShipRows): Promise<void> {
+    return this.using((client) => insertRows(client, this.partitions, rows));
   }
 
   /** Drops the day partitions older than `days` days; returns the days dropped (days since the epoch). */

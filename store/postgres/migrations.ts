@@ -110,6 +110,11 @@ export const MIGRATIONS: readonly Migration[] = [
     description: "the agent's labels (agent.labels) per exchange, as JSON object text, so readers filter on them",
     sql: 'ALTER TABLE exchanges ADD COLUMN agent_labels text',
   },
+  {
+    version: 3,
+    description: 'what transform rules changed in a call before it was forwarded, as a JSON list',
+    sql: 'ALTER TABLE exchanges ADD COLUMN transform text',
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

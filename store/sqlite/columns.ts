@@ -10,6 +10,7 @@ export const EXCHANGE_COLUMNS = [
   'output_tokens', 'cache_read_tokens', 'cache_write_tokens', 'reasoning_tokens', 'tokens_estimated',
   'cost_usd', 'streamed', 'request_bytes', 'response_bytes', 'replay_of', 'details',
   'task_id', 'task_state', 'parent_id', 'event_count', 'events_truncated', 'agent_labels',
+  'transform',
 ] as const satisfies readonly (keyof Exchange)[];
 
 type Missing = Exclude<keyof Exchange, (typeof EXCHANGE_COLUMNS)[number]>;

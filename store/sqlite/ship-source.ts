@@ -5,23 +5,33 @@
 // renumbered the rows), the cursor is found again by id, or, when that row is gone too,
 // shipping starts over from the first row (the central insert ignores what it already has).
 import type { Statement } from 'better-sqlite3';
-import type { Exchange, ExchangeEvent, ExchangeRecord } from '../../core/exchange.js';
+import type { ShipRows } from '../sql/ship-rows.js';
 import { EXCHANGE_COLUMNS } from './columns.js';
 import { openDatabase, type Db } from './db.js';
-import { payloadOf, type PayloadRow } from './queries.js';
 
-/** A batch read after the cursor: `last` is where the cursor goes once it is stored centrally. */
+/**
+ * A batch read after the cursor: `count` records, of which `rows` holds those kept; `last` is
+ * where the cursor goes once they are stored centrally (null: nothing after the cursor).
+ */
 export interface ShipBatch {
-  records: ExchangeRecord[];
+  rows: ShipRows;
+  count: number;
   last: { rowid: number; id: string } | null;
 }
+
+/** One record's exchange as a JSON object, written by SQLite (json_object). */
+const EXCHANGE_JSON = `json_object(${EXCHANGE_COLUMNS.map((c) => `'${c}', ${c}`).join(', ')})`;
+/** hex() of NULL is '': a missing body stays null. */
+const BODY_HEX = 'CASE WHEN body IS NULL THEN NULL ELSE hex(body) END';
+/** The rows a batch ships: in the cursor's range and started at or after `from` (retention). */
+const KEPT = 'e.rowid > @after AND e.rowid <= @last AND e.started_at >= @from';
 
 /** How long a cursor update waits for the writer thread's lock. */
 const BUSY_TIMEOUT_MS = 5000;
 
 export class ShipSource {
   private readonly db: Db;
-  private readonly statements: { exchanges: Statement; payloads: Statement; events: Statement };
+  private readonly statements: Record<'range' | 'idAt' | 'exchanges' | 'payloads' | 'events' | 'days', Statement>;
   private rowid = 0;
   private id: string | null = null;
 
@@ -32,12 +42,24 @@ export class ShipSource {
   ) {
     this.db = openDatabase(path);
     this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    // Payloads and events of the exchanges in a rowid range, by their exchange's rowid.
-    const inRange = 'exchange_id IN (SELECT id FROM exchanges WHERE rowid > ? AND rowid <= ?)';
     this.statements = {
-      exchanges: this.db.prepare(`SELECT rowid, ${EXCHANGE_COLUMNS.join(', ')} FROM exchanges WHERE rowid > ? ORDER BY rowid LIMIT ?`),
-      payloads: this.db.prepare(`SELECT exchange_id, kind, headers, body, body_size, truncated FROM payloads WHERE ${inRange}`),
-      events: this.db.prepare(`SELECT exchange_id, offset_ms, event, event_id, data FROM events WHERE ${inRange} ORDER BY exchange_id, seq`),
+      range: this.db.prepare('SELECT max(rowid) AS last, count(*) AS count FROM (SELECT rowid FROM exchanges WHERE rowid > ? ORDER BY rowid LIMIT ?)'),
+      idAt: this.db.prepare('SELECT id FROM exchanges WHERE rowid = ?').pluck(),
+      exchanges: this.db.prepare(`SELECT json_group_array(${EXCHANGE_JSON}) FROM exchanges e WHERE ${KEPT}`).pluck(),
+      payloads: this.db
+        .prepare(
+          `SELECT json_group_array(json_object('exchange_id', exchange_id, 'started_at', e.started_at, 'kind', kind, 'headers', headers, 'body', ${BODY_HEX},
+             'body_size', body_size, 'truncated', truncated)) FROM payloads JOIN exchanges e ON e.id = exchange_id WHERE ${KEPT}`,
+        )
+        .pluck(),
+      events: this.db
+        .prepare(
+          `SELECT json_group_array(json_object('exchange_id', exchange_id, 'started_at', e.started_at, 'seq', seq, 'offset_ms', offset_ms, 'event', event,
+             'event_id', event_id, 'data', data)) FROM events JOIN exchanges e ON e.id = exchange_id WHERE ${KEPT}`,
+        )
+        .pluck(),
+      // One started_at a day: the central partitions the batch needs.
+      days: this.db.prepare(`SELECT min(started_at) FROM exchanges e WHERE ${KEPT} GROUP BY started_at / 86400000`).pluck(),
     };
     const cursor = this.db.prepare('SELECT last_rowid, last_id FROM ship_cursors WHERE target = ?').get(target) as
       | { last_rowid: number; last_id: string | null }
@@ -45,26 +67,22 @@ export class ShipSource {
     if (cursor) [this.rowid, this.id] = [cursor.last_rowid, cursor.last_id];
   }
 
-  /** Up to `limit` committed records after the cursor, oldest first: three queries a batch (exchanges, payloads, events), not three a record. */
-  next(limit: number): ShipBatch {
+  /**
+   * Up to `limit` committed records after the cursor, oldest first, as JSON rows, leaving out
+   * those that started before `from` (epoch ms): a few queries a batch, not a few a record.
+   */
+  next(limit: number, from = 0): ShipBatch {
     this.recheckCursor();
-    const exchanges = this.statements.exchanges.all(this.rowid, limit) as (Exchange & { rowid: number })[];
-    const last = exchanges[exchanges.length - 1];
-    if (!last) return { records: [], last: null };
-    const records = new Map<string, ExchangeRecord>();
-    const lastRowid = last.rowid;
-    for (const exchange of exchanges) {
-      Reflect.deleteProperty(exchange, 'rowid');
-      records.set(exchange.id, { exchange, request: null, response: null, events: [] });
-    }
-    for (const row of this.statements.payloads.all(this.rowid, lastRowid) as (PayloadRow & { exchange_id: string })[]) {
-      const record = records.get(row.exchange_id);
-      if (record) record[row.kind] = payloadOf(row);
-    }
-    for (const { exchange_id, ...event } of this.statements.events.all(this.rowid, lastRowid) as (ExchangeEvent & { exchange_id: string })[]) {
-      records.get(exchange_id)?.events.push(event);
-    }
-    return { records: [...records.values()], last: { rowid: lastRowid, id: last.id } };
+    const range = this.statements.range.get(this.rowid, limit) as { last: number | null; count: number };
+    if (range.last === null) return { rows: { exchanges: '[]', payloads: '[]', events: '[]', startedAts: [] }, count: 0, last: null };
+    const kept = { after: this.rowid, last: range.last, from };
+    const rows: ShipRows = {
+      exchanges: this.statements.exchanges.get(kept) as string,
+      payloads: this.statements.payloads.get(kept) as string,
+      events: this.statements.events.get(kept) as string,
+      startedAts: this.statements.days.all(kept) as number[],
+    };
+    return { rows, count: range.count, last: { rowid: range.last, id: this.statements.idAt.get(range.last) as string } };
   }
 
   /** Moves the cursor past a batch now stored centrally. */

@@ -2,15 +2,19 @@
 // store.central.url pointing at a private PostgreSQL. Two sidecars writing to one database:
 // every request is there exactly once, under its agent. PostgreSQL stopped mid-load and
 // started again: the agents never see a failure, every local record arrives centrally and
-// none twice, and the backlog shows on the metrics while the server is down.
+// none twice, and the backlog shows on the metrics while the server is down. A shipper
+// thread that stops is started again and ships what waited.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { blankExchange } from '../../core/exchange.js';
+import { startRecordWriter } from '../../store/open.js';
+import { Shipper } from '../../store/shipper.js';
 import { startTapwireProcess, type TapwireProcess } from '../support/tapwire-process.js';
 import { startUpstream, type ScriptedUpstream } from '../support/upstream.js';
 import { PostgresServer } from '../support/postgres.js';
@@ -132,5 +136,35 @@ describe('shipping to the central record (PostgreSQL)', () => {
     assert.equal(ids.length, 1500);
     assert.match(sidecarA.log(), /central record unavailable/);
     assert.match(sidecarA.log(), /central record available again/);
+  });
+
+  test('a shipper thread that stops is started again, and ships what waited', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tapwire-fleet-'));
+    dirs.push(dir);
+    // The thread stops at once while the local file's folder does not exist (it cannot open it).
+    const path = join(dir, 'later', 'local.db');
+    const url = server.createDatabase('restarted');
+    const errors: string[] = [];
+    const shipper = Shipper.start({ path, url, batchRecords: 100, intervalMs: 20, retryIntervalMs: 100 }, { onError: (message) => errors.push(message) });
+    try {
+      while (errors.length < 2) await sleep(20);
+      assert.match(errors[0]!, /shipper thread stopped \(cannot create database .*local\.db.*\); starting it again in 100 ms/);
+      mkdirSync(join(dir, 'later'));
+      const writer = await startRecordWriter(path, { flushIntervalMs: 10 });
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const exchange = blankExchange({ agent: 'restarted', route: 'api', protocol: 'http', started_at: Date.now() });
+        ids.push(exchange.id);
+        writer.record({ exchange, request: null, response: null, events: [] });
+      }
+      await writer.close();
+      const deadline = Date.now() + 20_000;
+      while (shipper.getStats().shipped < 5 && Date.now() < deadline) await sleep(20);
+      assert.deepEqual((await centralRows(url)).map((r) => r.id), ids.sort());
+      assert.equal(shipper.getStats().shipped, 5);
+      assert.ok(shipper.getStats().failures >= 2);
+    } finally {
+      await shipper.close(5000);
+    }
   });
 });

@@ -2,9 +2,15 @@
 // request line and headers, a request reaches only a configured upstream, under its route's
 // base path. Sent as raw bytes, because HTTP clients normalise exactly what is being tested.
 // The upstreams are scripted node:http servers that report every request they got: what is
-// asserted is that the "other" server got nothing.
+// asserted is that the "other" server got nothing. The same holds for the proxy listener
+// (proxy: in the config): only intercepted origins, under a route, are ever reached.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
+import { parseConfig } from '../../config/config.js';
+import { listenProblem } from '../../proxy/inbound.js';
 import { rawRequest } from '../support/raw-http.js';
 import { startTestSidecarFor, type TestSidecar } from '../support/sidecar.js';
 import { startUpstream, type ScriptedUpstream } from '../support/upstream.js';
@@ -137,5 +143,97 @@ describe('no open proxy', () => {
     assert.equal(other.requests.length, 0, 'tapwire did not follow the redirect');
     const [recorded] = await tapwire.stop();
     assert.equal(recorded!.http_status, 302);
+  });
+});
+
+describe('no open proxy through the proxy listener (proxy: in the config)', () => {
+  /** An http route under /base on one server, intercepted; another server on the same host that no route names. */
+  async function proxyPeers(t: TestContext, extraYaml = ''): Promise<Peers & { proxy: string }> {
+    const other = await startUpstream((_req, res) => void res.end('other'));
+    t.after(() => other.close());
+    const api = await startUpstream((req, res) => void res.writeHead(200, { 'content-type': 'text/plain' }).end(`api saw ${req.url}`));
+    t.after(() => api.close());
+    const caDir = mkdtempSync(join(tmpdir(), 'tapwire-proxy-ca-'));
+    t.after(() => rmSync(caDir, { recursive: true, force: true }));
+    const yaml = ['routes:', `  api: { protocol: http, upstream: "${api.url}/base" }`, 'proxy:', '  listen: 127.0.0.1:0', '  intercept: [127.0.0.1]', `  ca_dir: ${caDir}`, extraYaml].join('\n');
+    const tapwire = await startTestSidecarFor(t, yaml);
+    return { api, other, tapwire, hostPort: new URL(tapwire.url).host, proxy: tapwire.sidecar.proxyUrl! };
+  }
+
+  function codeOf(body: string): string {
+    return (JSON.parse(body) as { error: { code: string } }).error.code;
+  }
+
+  test('only intercepted origins, under a route, are reached; everything else is refused and nothing is forwarded', async (t) => {
+    const { api, other, tapwire, hostPort, proxy } = await proxyPeers(t);
+    const apiHost = new URL(api.url).host;
+    const otherHost = new URL(other.url).host;
+    const proxyHost = new URL(proxy).host;
+    const otherPort = new URL(other.url).port;
+    const refusals: [string, number, string][] = [
+      [`CONNECT localhost:${otherPort} HTTP/1.1\r\nHost: localhost:${otherPort}`, 403, 'not_intercepted'],
+      // 127.0.0.1 is listed, but no route's upstream is https on that port: refused, never tunnelled.
+      [`CONNECT ${otherHost} HTTP/1.1\r\nHost: ${otherHost}`, 403, 'no_route_for_origin'],
+      [`CONNECT ${hostPort} HTTP/1.1\r\nHost: ${hostPort}`, 403, 'own_listener'],
+      [`CONNECT ${proxyHost} HTTP/1.1\r\nHost: ${proxyHost}`, 403, 'own_listener'],
+      [`GET http://${otherHost}/ HTTP/1.1\r\nHost: ${otherHost}`, 403, 'no_route_for_origin'],
+      [`GET http://localhost:${otherPort}/ HTTP/1.1\r\nHost: localhost:${otherPort}`, 403, 'not_intercepted'],
+      [`GET http://${hostPort}/api/x HTTP/1.1\r\nHost: ${hostPort}`, 403, 'own_listener'],
+      [`GET https://${apiHost}/base/x HTTP/1.1\r\nHost: ${apiHost}`, 400, 'not_a_proxy_request'],
+      [`GET /api/x HTTP/1.1\r\nHost: ${proxyHost}`, 400, 'not_a_proxy_request'],
+      [`GET http://${apiHost}/base/../x HTTP/1.1\r\nHost: ${apiHost}`, 400, 'dot_segment'],
+      [`GET http://${apiHost}/base/%2e%2e/x HTTP/1.1\r\nHost: ${apiHost}`, 400, 'dot_segment'],
+      [`GET http://${apiHost}/elsewhere HTTP/1.1\r\nHost: ${apiHost}`, 404, 'no_route_for_path'],
+      [`GET http://${apiHost}/basement HTTP/1.1\r\nHost: ${apiHost}`, 404, 'no_route_for_path'],
+    ];
+    for (const [head, status, code] of refusals) {
+      const answer = await rawRequest(proxy, head);
+      assert.equal(answer.status, status, head);
+      assert.equal(codeOf(answer.body), code, head);
+    }
+    assert.equal(other.requests.length, 0);
+    assert.equal(api.requests.length, 0);
+    // The one way through: an intercepted origin, under its route's base path.
+    const through = await rawRequest(proxy, `GET http://${apiHost}/base/x?q=1 HTTP/1.1\r\nHost: ${apiHost}`);
+    assert.equal(through.status, 200);
+    assert.equal(through.body, 'api saw /base/x?q=1');
+    assert.deepEqual((await tapwire.stop()).map((e) => [e.route, e.method]), [['api', 'GET /base/x']]);
+  });
+
+  test('with otherwise: tunnel, tapwire\'s own listeners stay out of reach, by name or address', async (t) => {
+    const { tapwire, hostPort, proxy } = await proxyPeers(t, '  otherwise: tunnel');
+    const port = new URL(tapwire.url).port;
+    for (const target of [hostPort, `localhost:${port}`, `[::1]:${port}`, `localhost:${new URL(proxy).port}`]) {
+      const answer = await rawRequest(proxy, `CONNECT ${target} HTTP/1.1\r\nHost: ${target}`);
+      assert.equal(answer.status, 403, target);
+      assert.equal(codeOf(answer.body), 'own_listener', target);
+    }
+    assert.deepEqual(await tapwire.stop(), []);
+  });
+
+  test('with auth.tokens, the proxy asks for one in Proxy-Authorization, which goes no further', async (t) => {
+    const token = 'proxy-token-3c9d1e7f5a2b8c40';
+    const { api, tapwire, proxy } = await proxyPeers(t, `auth: { tokens: ["${token}"] }`);
+    const apiHost = new URL(api.url).host;
+    for (const head of [`CONNECT ${apiHost} HTTP/1.1\r\nHost: ${apiHost}`, `GET http://${apiHost}/base/x HTTP/1.1\r\nHost: ${apiHost}`]) {
+      const answer = await rawRequest(proxy, head);
+      assert.equal(answer.status, 407, head);
+      assert.match(answer.headers['proxy-authenticate'] ?? '', /^Basic/);
+      const wrong = await rawRequest(proxy, `${head}\r\nProxy-Authorization: Basic ${Buffer.from('tapwire:not-the-token').toString('base64')}`);
+      assert.equal(wrong.status, 407, head);
+    }
+    const basic = `Basic ${Buffer.from(`tapwire:${token}`).toString('base64')}`;
+    const through = await rawRequest(proxy, `GET http://${apiHost}/base/x HTTP/1.1\r\nHost: ${apiHost}\r\nProxy-Authorization: ${basic}`);
+    assert.equal(through.status, 200);
+    assert.equal(api.requests.length, 1);
+    assert.equal(api.requests[0]!.headers['proxy-authorization'], undefined);
+    const [record] = await tapwire.stop();
+    assert.ok(!JSON.stringify(tapwire.record(record!.id)).includes(token));
+  });
+
+  test('a proxy listening off loopback needs auth.tokens (or --insecure-listen)', () => {
+    const config = parseConfig(['routes:', '  api: { protocol: http, upstream: "https://api.example.com" }', 'proxy:', '  listen: 0.0.0.0:0', '  intercept: [api.example.com]'].join('\n'), 'test.yaml');
+    assert.match(listenProblem(config, false) ?? '', /proxy\.listen 0\.0\.0\.0:0 is not a loopback address: configure auth\.tokens/);
+    assert.equal(listenProblem(config, true), null);
   });
 });

@@ -2,12 +2,14 @@
 // call to aimock and an MCP SDK tool call to a real MCP server, with credentials planted
 // everywhere an agent puts them (auth headers, the providers' credential headers, headers
 // named like credentials, the query string, message bodies matching a configured redact
-// pattern) and upstream keys injected from the config. Then every byte tapwire wrote is
+// pattern), upstream keys injected from the config, and credentials a transform rule sets
+// (headers, and a body field matching a redact pattern). Then every byte tapwire wrote is
 // searched: the database files (with their -wal and -shm), its stdout and stderr, every span
 // and metric it exported to a real OTLP endpoint (message content capture on), and `tapwire
-// export` of the record as JSONL and HAR. A tool call held for approval is approved with
-// `tapwire approvals` presenting the admin token, which must not leak either. None holds any
-// planted secret.
+// export` of the record as JSONL and HAR. None holds any planted secret. With the proxy on,
+// the local CA's private key is searched for the same way, after a call it intercepted. A
+// tool call held for approval is approved with `tapwire approvals` presenting the admin
+// token, which must not leak either.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,8 +23,12 @@ import OpenAI from 'openai';
 import { z } from 'zod';
 import { startAimock } from '../support/aimock.js';
 import { freePort, runCli, startCli } from '../support/cli.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { startStreamableServer } from '../support/mcp.js';
 import { startOtlpCollector } from '../support/otlp.js';
+import { startTlsFront } from '../support/tls-front.js';
+import { caFiles } from '../../proxy/ca.js';
 
 /** Every secret planted, by where it was put. */
 const PLANTED = {
@@ -48,6 +54,9 @@ const PLANTED = {
   upstreamKey: 'INJECTED-UPSTREAM-KEY-b1c2d3',
   mcpKey: 'INJECTED-MCP-KEY-e4f5g6',
   adminToken: 'PLANTED-ADMIN-TOKEN-h7j8k9l0',
+  transformHeader: 'TRANSFORMED-SERVICE-TOKEN-h7j8k9',
+  transformMcpBearer: 'TRANSFORMED-MCP-BEARER-l1m2n3',
+  transformBody: 'sk-live-TRANSFORMEDBODYq1w2e3',
 };
 
 describe('secrets', () => {
@@ -71,12 +80,28 @@ describe('secrets', () => {
       ['rules:', '  - name: mask-live-keys', '    when: "true"', '    action: redact', "    redact: { patterns: ['sk-live-[A-Za-z0-9]+'] }", ''].join('\n'),
     );
     writeFileSync(
+      join(dir, 'transform.yaml'),
+      [
+        'rules:',
+        '  - name: llm-credentials',
+        '    when: protocol == "llm"',
+        '    action: transform',
+        `    set_headers: { x-service-token: "'${PLANTED.transformHeader}'" }`,
+        `    set: { body.metadata.key: "'${PLANTED.transformBody}'" }`,
+        '  - name: mcp-credentials',
+        '    when: protocol == "mcp"',
+        '    action: transform',
+        `    set_headers: { authorization: "'Bearer ${PLANTED.transformMcpBearer}'" }`,
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(
       join(dir, 'tapwire.yaml'),
       [
         'routes:',
         `  openai: { protocol: llm, provider: openai, upstream: "${mock.url}", headers: { authorization: "Bearer \${UPSTREAM_KEY}", x-api-key: "\${UPSTREAM_KEY}" } }`,
         `  tools: { protocol: mcp, upstream: "${mcp.origin}", headers: { x-mcp-key: "\${MCP_KEY}" } }`,
-        'policies: [redact.yaml, approve.yaml]',
+        'policies: [redact.yaml, transform.yaml, approve.yaml]',
         'admin: { token: "${ADMIN_TOKEN}" }',
         'telemetry:',
         `  endpoint: ${collector.url}`,
@@ -133,6 +158,7 @@ describe('secrets', () => {
     assert.deepEqual((await held).content, [{ type: 'text', text: 'you said held call' }]);
     await client.close();
     assert.ok(mcp.seen.some((r) => r.headers['x-mcp-key'] === PLANTED.mcpKey), 'the MCP server got the injected key');
+    assert.ok(mcp.seen.some((r) => r.headers.authorization === `Bearer ${PLANTED.transformMcpBearer}`), 'the MCP server got the credential a transform rule set');
 
     cli.child.kill('SIGTERM');
     await once(cli.child, 'exit');
@@ -156,6 +182,7 @@ describe('secrets', () => {
     assert.match(places['tapwire.db']!, /\[redacted\]/);
     assert.match(places['tapwire.db']!, /you said /);
     assert.match(places['tapwire.db']!, /"by":"secrets-test"/, 'the approval was recorded');
+    assert.match(places['tapwire.db']!, /"set_header":"x-service-token","to":"\[redacted\]"/, 'the record lists the transforms, masked');
     assert.ok(collector.spans().some((s) => s.name === 'chat gpt-4o-mini'), 'spans were exported');
     assert.match(places.stdout!, /"msg":"exchange"/);
     for (const [where, text] of Object.entries(places)) {
@@ -164,6 +191,75 @@ describe('secrets', () => {
         // Also as UTF-16, the way SQLite may store text.
         assert.ok(!text.includes(Buffer.from(secret, 'utf16le').toString('latin1')), `${what} leaked into ${where} as UTF-16`);
       }
+    }
+  });
+
+  test("the local CA's private key appears in no database file, log line, exported span or export", async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tapwire-secrets-ca-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const mock = await startAimock(['sk-ca-test-key-1'], (m) => m.onMessage('through the proxy', { content: 'intercepted', usage: { prompt_tokens: 5, completion_tokens: 1 } }));
+    t.after(() => mock.stop());
+    const front = await startTlsFront(mock.url, dir);
+    t.after(() => front.close());
+    const collector = await startOtlpCollector();
+    t.after(() => collector.close());
+    const proxyPort = await freePort();
+    writeFileSync(
+      join(dir, 'tapwire.yaml'),
+      [
+        'routes:',
+        `  openai: { protocol: llm, provider: openai, upstream: "${front.url}", ca: upstream-ca.pem }`,
+        'proxy:',
+        `  listen: 127.0.0.1:${proxyPort}`,
+        '  intercept: [127.0.0.1]',
+        '  ca_dir: ca',
+        'telemetry:',
+        `  endpoint: ${collector.url}`,
+        '  capture_content: true',
+        '  metrics_interval_ms: 200',
+        '',
+      ].join('\n'),
+    );
+    const port = await freePort();
+    const cli = await startCli(['--config', join(dir, 'tapwire.yaml'), '--db', join(dir, 'tapwire.db'), '--listen', `127.0.0.1:${port}`, '--log-level', 'debug'], process.env);
+    const ca = caFiles(join(dir, 'ca'));
+    // Asynchronously: the upstream (aimock and its TLS front) runs in this process.
+    const { stdout: answer } = await promisify(execFile)(
+      'curl',
+      ['-sS', '--fail-with-body', `${front.url}/v1/chat/completions`, '-H', 'authorization: Bearer sk-ca-test-key-1', '-H', 'content-type: application/json', '-d', JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'through the proxy' }] })],
+      { env: { PATH: process.env.PATH ?? '', HTTPS_PROXY: `http://127.0.0.1:${proxyPort}`, CURL_CA_BUNDLE: ca.bundle }, encoding: 'utf8' },
+    );
+    assert.match(answer, /intercepted/);
+    cli.child.kill('SIGTERM');
+    await once(cli.child, 'exit');
+
+    const printed = runCli(['ca', '-c', join(dir, 'tapwire.yaml')], dir);
+    assert.equal(printed.status, 0, printed.stderr);
+    const places: Record<string, string> = {
+      stdout: cli.stdout(),
+      stderr: cli.stderr(),
+      otlp: collector.server.requests.map((r) => r.body.toString('latin1')).join('\n'),
+      'tapwire ca': printed.stdout + printed.stderr,
+    };
+    for (const file of readdirSync(dir).filter((f) => f.startsWith('tapwire.db'))) places[file] = readFileSync(join(dir, file)).toString('latin1');
+    for (const format of ['jsonl', 'har'] as const) {
+      const out = join(dir, `export.${format}`);
+      const exported = runCli(['export', '--db', join(dir, 'tapwire.db'), '--format', format, '-o', out], dir);
+      assert.equal(exported.status, 0, exported.stderr);
+      places[`export ${format}`] = readFileSync(out, 'latin1') + exported.stdout + exported.stderr;
+    }
+    // The call was intercepted and recorded, and the search has something to search.
+    assert.match(places['export jsonl']!, /through the proxy/);
+    assert.match(places.stdout!, /"msg":"proxy listening"/);
+    assert.ok(collector.spans().some((s) => s.name === 'chat gpt-4o-mini'), 'spans were exported');
+    // The key's base64 body, whole and line by line (any 64-character line of it is a leak).
+    const key = readFileSync(ca.key, 'utf8');
+    const lines = key.split('\n').filter((line) => line.length > 0 && !line.startsWith('-----'));
+    const secrets = [lines.join(''), ...lines.filter((line) => line.length >= 40)];
+    assert.ok(secrets.length > 10);
+    for (const [where, text] of Object.entries(places)) {
+      for (const secret of secrets) assert.ok(!text.includes(secret), `the CA key leaked into ${where}`);
+      assert.ok(!text.includes('PRIVATE KEY'), `a private key was written into ${where}`);
     }
   });
 });

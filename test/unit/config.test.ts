@@ -1,7 +1,9 @@
 // tapwire.yaml parsing: defaults, ${ENV} interpolation, and errors that name the file,
 // line, field path and what was expected.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ConfigError, loadConfig, parseConfig } from '../../config/config.js';
 import { createLogger } from '../../core/log.js';
@@ -191,6 +193,42 @@ describe('config', () => {
     const block = readme.slice(start + '```yaml\n'.length, readme.indexOf('```', start + 7));
     const config = parseConfig(block, 'README.md', { OPENAI_API_KEY: 'k', ANTHROPIC_API_KEY: 'k', OTEL_KEY: 'k', TAPWIRE_AGENT_TOKEN: 'agent-token-0123456789', TAPWIRE_ADMIN_TOKEN: 'admin-token-0123456789', TAPWIRE_PG_PASSWORD: 'k' });
     assert.deepEqual(Object.keys(config.routes), ['openai', 'anthropic', 'files', 'planner']);
+  });
+
+  test('proxy: intercepted hosts name routes\' upstream hosts; ca is a route file; both resolve against the config file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tapwire-config-proxy-'));
+    try {
+      const file = join(dir, 'tapwire.yaml');
+      writeFileSync(file, 'routes:\n  openai: { protocol: llm, provider: openai, upstream: "https://API.openai.com", ca: certs/ca.pem }\nproxy:\n  intercept: [api.openai.com, "*.OpenAI.com"]\n  ca_dir: ca\n');
+      const config = loadConfig(file, {});
+      assert.deepEqual(config.proxy, { listen: '127.0.0.1:4102', intercept: ['api.openai.com', '*.openai.com'], otherwise: 'refuse', ca_dir: join(dir, 'ca') });
+      assert.equal(config.routes.openai!.ca, join(dir, 'certs', 'ca.pem'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const route = 'routes:\n  openai: { protocol: llm, upstream: "https://api.openai.com" }\n';
+    assert.match(configError(`${route}proxy:\n  intercept: [api.anthropic.com]\n`), /tapwire\.yaml:4:\d+: proxy\.intercept\[0\]: no route's upstream is on api\.anthropic\.com; upstream hosts: api\.openai\.com/);
+    assert.match(configError(`${route}proxy:\n  intercept: ["https://api.openai.com"]\n`), /proxy\.intercept\[0\]: a host name \(api\.openai\.com\), a pattern/);
+    assert.match(configError(`${route}proxy:\n  intercept: []\n`), /proxy\.intercept: at least one host/);
+    assert.match(configError(`${route}proxy:\n  intercept: [api.openai.com]\n  otherwise: allow\n`), /proxy\.otherwise: /);
+    assert.match(configError('routes:\n  files: { protocol: mcp, command: node, ca: x.pem }\n'), /routes\.files\.ca: only routes with an upstream verify certificates/);
+  });
+
+  test("a route's ca: file that cannot be read, or holds no certificate, stops the start naming the field", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tapwire-config-ca-'));
+    try {
+      const notPem = join(dir, 'not.pem');
+      writeFileSync(notPem, 'hello');
+      const missing = join(dir, 'missing.pem');
+      const config = parseConfig(`routes:\n  a: { protocol: http, upstream: "https://a.test", ca: "${missing}" }\n  b: { protocol: http, upstream: "https://b.test", ca: "${notPem}" }\n`, 'tapwire.yaml', {});
+      await assert.rejects(startSidecar(config, createLogger('silent'), {}), (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.equal(err.message, `routes.a.ca: cannot read ${missing}: ENOENT\nroutes.b.ca: ${notPem} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+        return true;
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('a config file that cannot be read is named', () => {
