@@ -7,6 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import { z } from 'zod';
 import { telemetrySchema } from './telemetry.js';
+import { mcpAuthSchema } from './mcp-auth.js';
 
 const ROUTE_NAME = /^[a-z0-9][a-z0-9._-]*$/i;
 
@@ -53,6 +54,24 @@ const federationFields = {
   list_timeout_ms: z.number().int().positive().optional(),
 };
 
+// mcp: the route's part in MCP authorization (OAuth; see docs/mcp-auth.md).
+const mcpFields = {
+  auth: mcpAuthSchema.optional(),
+};
+// AWS SigV4 credentials a route signs its calls with (Bedrock): each call is re-signed for the
+// upstream's host, the agent's own signature replaced (docs/providers.md). Give the secrets as
+// ${ENV} references; they are never recorded.
+const awsSchema = z.strictObject({
+  region: z.string().min(1),
+  access_key_id: z.string().min(1),
+  secret_access_key: z.string().min(1),
+  session_token: z.string().min(1).optional(),
+  // The signing name of the service: bedrock for Bedrock's runtime API.
+  service: z.string().min(1).default('bedrock'),
+});
+
+export type AwsSigningConfig = z.infer<typeof awsSchema>;
+
 const llmFields = {
   // The wire format, by the name protocols/llm/providers.ts gives it. Any name passes here:
   // config/ sits below protocols/ and cannot see that table, so the LLM protocol checks the
@@ -62,6 +81,7 @@ const llmFields = {
   // out). false for upstreams that send usage unasked (OpenRouter) or refuse stream_options;
   // default true.
   add_stream_usage: z.boolean().optional(),
+  aws: awsSchema.optional(),
 };
 
 const a2aFields = {
@@ -74,7 +94,7 @@ const onlyWithCommand = (field: string): string => `only routes with a command h
 const onlyWithServers = (field: string): string => `only routes with servers (federated mcp routes) have ${field}`;
 
 /** What a route is told when it sets a field it may not have: whose field it is. */
-const NOT_HERE: Record<keyof typeof commandFields | keyof typeof federationFields | keyof typeof llmFields | keyof typeof a2aFields, string> = {
+const NOT_HERE: Record<keyof typeof commandFields | keyof typeof federationFields | keyof typeof mcpFields | keyof typeof llmFields | keyof typeof a2aFields, string> = {
   command: 'only routes with protocol mcp can run a command',
   args: onlyWithCommand('args'),
   env: onlyWithCommand('env'),
@@ -83,8 +103,10 @@ const NOT_HERE: Record<keyof typeof commandFields | keyof typeof federationField
   prefix: onlyWithServers('prefix'),
   failure: onlyWithServers('failure'),
   list_timeout_ms: onlyWithServers('list_timeout_ms'),
+  auth: 'only routes with protocol mcp have auth (MCP authorization); agents authenticate to tapwire with the top-level auth section',
   provider: 'only routes with protocol llm have a provider',
   add_stream_usage: 'only routes with protocol llm in the OpenAI format have add_stream_usage',
+  aws: 'only routes with protocol llm sign their calls with aws credentials',
   signed_cards: 'only routes with protocol a2a have signed_cards',
 };
 
@@ -111,6 +133,7 @@ const ROUTE_FIELDS = {
   // A PEM file of CA certificates the upstream's certificate may chain to, besides the
   // system's (a private or test CA); relative to the config file.
   ca: z.string().min(1).optional(),
+  ...absent(mcpFields),
   headers: z.record(z.string(), z.string()).default({}),
   timeouts: timeoutsSchema.default(() => timeoutsSchema.parse({})),
 };
@@ -118,7 +141,7 @@ const ROUTE_FIELDS = {
 /** One schema per protocol, told apart by `protocol`. */
 const PROTOCOL_ROUTES = [
   z.strictObject({ protocol: z.literal('llm'), ...ROUTE_FIELDS, ...llmFields }),
-  z.strictObject({ protocol: z.literal('mcp'), ...ROUTE_FIELDS, ...commandFields, ...federationFields }),
+  z.strictObject({ protocol: z.literal('mcp'), ...ROUTE_FIELDS, ...commandFields, ...federationFields, ...mcpFields }),
   z.strictObject({ protocol: z.literal('a2a'), ...ROUTE_FIELDS, ...a2aFields }),
   z.strictObject({ protocol: z.literal('http'), ...ROUTE_FIELDS }),
 ] as const;
@@ -508,6 +531,7 @@ function checkRoutes(config: Config, where: (path: readonly PropertyKey[]) => st
     if (route.require_identity && (route.command !== undefined || route.servers !== undefined)) {
       messages.push(`${at('require_identity')}: only routes with an upstream can require an identity`);
     }
+    messages.push(...mcpAuthProblems(route, (field) => `${where(['routes', name, 'auth', field])}: routes.${name}.auth.${field}`));
     for (const problem of checkRoute?.(route) ?? []) messages.push(`${at(problem.field)}: ${problem.message}`);
     if (route.servers !== undefined) {
       messages.push(...federationProblems(config, name, where));
@@ -542,6 +566,26 @@ function interceptProblems(config: Config, where: (path: readonly PropertyKey[])
       ? []
       : [`${where(['proxy', 'intercept', i])}: proxy.intercept[${i}]: no route's upstream is on ${pattern}; upstream hosts: ${hosts.join(', ') || '(none)'}`],
   );
+}
+
+/**
+ * What is wrong with a route's auth section given the kind of route: passthrough needs an
+ * upstream to hand the token to; upstream_auth is for an upstream's credential, so a gateway
+ * in front of an upstream needs one and a command or federated route has none; and auth
+ * replaces require_identity (the token is the identity).
+ */
+function mcpAuthProblems(route: RouteConfig, at: (field: string) => string): string[] {
+  const auth = route.auth;
+  if (!auth) return [];
+  const problems: string[] = [];
+  const served = route.command !== undefined || route.servers !== undefined;
+  if (route.require_identity) problems.push(`${at('mode')}: a route with auth checks the client's token itself; remove require_identity`);
+  if (auth.mode === 'passthrough' && served) problems.push(`${at('mode')}: passthrough forwards the token to an upstream; a route with ${route.command !== undefined ? 'a command' : 'servers'} has none (use gateway)`);
+  if (auth.mode === 'gateway' && served && auth.upstream_auth !== undefined) problems.push(`${at('upstream_auth')}: a route with ${route.command !== undefined ? 'a command' : 'servers'} calls no upstream itself`);
+  if (auth.mode === 'gateway' && !served && auth.upstream_auth === undefined) {
+    problems.push(`${at('upstream_auth')}: missing: what tapwire calls the upstream with (headers, client_credentials or token_exchange); the client's token is never forwarded in gateway mode`);
+  }
+  return problems;
 }
 
 /** What is wrong with federated route `name`: its servers must be other, distinct, non-federated mcp routes. */

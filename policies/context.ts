@@ -12,6 +12,7 @@ import { jsonValue, parseJson as parseWireJson } from '../core/json-body.js';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { Exchange } from '../core/exchange.js';
 import type { Bindings } from './cel.js';
+import { scopesOf } from './identity.js';
 import { PROTOCOL_ROOTS, VOCABULARY, type Leaf, type Open, type Struct } from './vocabulary.js';
 
 export type Headers = Readonly<Record<string, string | string[] | undefined>>;
@@ -36,6 +37,7 @@ export interface ContextSource {
   routeUpstream?: string;
   /** HTTP path under the route (live calls; recorded LLM calls carry it in exchange.method). */
   path?: string;
+  /** The verified token's claims (identity.jwt's, or an MCP route's OAuth token's): jwt.claims and identity.*. */
   jwtClaims?: Readonly<Record<string, unknown>> | null;
   /**
    * What each protocol adds to the context, by protocol name (protocols/registry.ts). Required:
@@ -114,6 +116,17 @@ export function str(value: unknown): string {
 export function int(value: number | null | undefined): bigint {
   return typeof value === 'number' && Number.isFinite(value) ? BigInt(Math.trunc(value)) : 0n;
 }
+/** identity.*: who the verified token says the caller is (the OAuth client acting for them: client_id, or OIDC's azp). */
+function identityOf(claims: Readonly<Record<string, unknown>>): Map<string, CelJson> {
+  return new Map<string, CelJson>([
+    ['subject', str(claims.sub)],
+    ['issuer', str(claims.iss)],
+    ['client_id', str(claims.client_id) || str(claims.azp)],
+    ['scopes', scopesOf(claims)],
+    ['claims', toCel(claims)],
+  ]);
+}
+
 function headerMap(headers: Headers | null | undefined): Map<string, string> {
   const map = new Map<string, string>();
   for (const [name, value] of Object.entries(headers ?? {})) {
@@ -125,7 +138,8 @@ function headerMap(headers: Headers | null | undefined): Map<string, string> {
 /**
  * The text one SSE event adds to a streamed answer: the generated text of LLM stream
  * events (OpenAI chat and completions chunks, Responses API deltas, Anthropic content
- * deltas, Gemini candidates' text parts), or null for an event that is not one of those.
+ * deltas, Gemini candidates' text parts, Bedrock's Converse deltas and Nova's chunks),
+ * or null for an event that is not one of those.
  * It reads stream events without knowing their route's provider (the TUI, replay
  * comparison and the response gate share it), so each provider's chunk shape is here.
  */
@@ -144,6 +158,9 @@ export function eventText(data: string): string | null {
       return Array.isArray(parts) ? parts.map((p) => str(asObject(p)?.text) ?? '').join('') : '';
     }).join('');
   }
+  // Bedrock's Nova InvokeModel stream nests its delta (the other families' chunks are read as their own).
+  const nested = asObject(event.contentBlockDelta);
+  if (nested) return str(asObject(nested.delta)?.text) ?? '';
   const delta = event.delta;
   if (typeof delta === 'string') return delta;
   const d = asObject(delta);
@@ -257,6 +274,7 @@ export function buildContext(source: ContextSource): Bindings {
     response,
     usage,
     jwt: new Map([['claims', toCel(source.jwtClaims ?? {})]]),
+    identity: identityOf(source.jwtClaims ?? {}),
     exchange: new Map<string, unknown>([
       ['id', e.id ?? ''],
       ['status', e.status ?? 'ok'],

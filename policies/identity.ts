@@ -1,9 +1,22 @@
 // The agent's identity: a JWT it presents in a header, verified with jose against a JWKS (a
 // file or a URL) with the configured issuer, audience and clock skew. Its claims become
 // jwt.claims in policies; a route with require_identity refuses a call without a valid one.
+// scopesOf reads a token's scopes, for identity.scopes and MCP routes' scope checks.
 import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { ConfigError, type Config } from '../config/config.js';
+
+/**
+ * A token's scopes: the space-separated `scope` claim (RFC 9068, RFC 7662), or a list in
+ * `scope` or `scp` (Azure AD, Okta).
+ */
+export function scopesOf(claims: Readonly<Record<string, unknown>>): string[] {
+  for (const value of [claims.scope, claims.scp]) {
+    if (typeof value === 'string') return value.split(' ').filter((scope) => scope !== '');
+    if (Array.isArray(value)) return value.filter((scope): scope is string => typeof scope === 'string');
+  }
+  return [];
+}
 
 export type IdentityConfig = NonNullable<Config['identity']>['jwt'];
 

@@ -25,6 +25,7 @@ export const VOCABULARY: Struct = {
   response: { status: 'int', headers: 'map', body: 'dyn', text: 'string', error: { code: 'string', message: 'string' } },
   usage: { input_tokens: 'int', output_tokens: 'int', total_tokens: 'int', cost_usd: 'double', estimated: 'bool' },
   jwt: { claims: 'map' },
+  identity: { subject: 'string', issuer: 'string', client_id: 'string', scopes: 'list', claims: 'map' },
   exchange: {
     id: 'string',
     status: 'string',

@@ -116,7 +116,8 @@ export class PolicyGate {
     const { req, res, route, path, exchange, readable, cannotRead } = received;
     const call: GateCall = { req, res, route, path, exchange, body: readable, cannotRead, answerStream: facts.answerStream ?? null };
     const identity = this.options.identity;
-    if (identity) {
+    if (received.tokenClaims !== undefined) call.jwtClaims = received.tokenClaims;
+    else if (identity) {
       const verified = await identity.verify(call.req.headers);
       if ('claims' in verified) call.jwtClaims = verified.claims;
       else if (call.route.config.require_identity) {
@@ -354,7 +355,8 @@ export class ResponsePolicyObserver extends DelegatingObserver {
     const inner = this.inner.onEvent(event, offsetMs);
     const index = this.seen++;
     this.lastOffsetMs = offsetMs;
-    if (this.cut) return null;
+    // Cut, or refused whole before it was read (an AWS event stream): judged no further.
+    if (this.cut || this.replaced) return null;
     if (event.data === '') return inner;
     const piece = eventText(event.data);
     if (piece !== null) {

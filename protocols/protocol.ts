@@ -36,6 +36,11 @@ export interface ProtocolCall {
   cannotRead: string | null;
   /** What the policies' transform rules change before it is forwarded (set by the gate). */
   rewrite?: RequestRewrite | null;
+  /**
+   * Set on a route with MCP authorization, which checked the call itself: the verified
+   * token's claims (gateway), or null (passthrough). The gate then runs no identity check.
+   */
+  tokenClaims?: Record<string, unknown> | null;
 }
 
 /** How a call is forwarded: the protocol's observer, and the path to send it to. */

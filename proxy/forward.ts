@@ -1,6 +1,7 @@
 // The forwarding engine for HTTP routes: one undici dispatch handler per exchange. It sends
 // the agent's request upstream, streams the response back chunk by chunk as it arrives (SSE
-// event by event when an adapter edits it), lets the protocol's observer read what passes,
+// event by event when an adapter edits it), lets the protocol's observer read what passes
+// (SSE events, or the binary frames of an AWS event stream, which always pass unchanged),
 // and hands the finished record to the recorder. Upstream failures become errors in the
 // protocol's own format. With strict durability the last piece of every response waits
 // until the record is committed, and calls are refused while the store cannot be written.
@@ -17,6 +18,8 @@ import { EventLog, type ExchangeObserver, type Replacement, type ResponseHead } 
 import type { Route } from '../protocols/route.js';
 import { formatTraceparent, spanOf } from '../core/trace-context.js';
 import { SseParser, type SseEvent } from '../core/sse.js';
+import { EVENT_STREAM_TYPE, EventStreamParser } from '../core/eventstream.js';
+import { routeSigner } from './aws-signing.js';
 
 export interface ForwardContext {
   redacted: ReadonlySet<string>;
@@ -45,6 +48,10 @@ export interface ForwardRequest {
   standing?: boolean;
   /** What the policies' transform rules change in the request sent upstream (the record keeps the agent's). */
   changes?: RequestChanges | null;
+  /** Headers the upstream call carries over the route's own (an MCP gateway route's credential); never recorded. */
+  upstreamHeaders?: HeaderMap;
+  /** Edits the upstream's response head before anything reads it (an MCP route's challenges pointed at tapwire). */
+  onHead?: (head: ResponseHead) => void;
 }
 
 /** A request as transform rules changed it for the upstream. */
@@ -150,7 +157,7 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | null = null;
   private head: ResponseHead | null = null;
   private encoding: string | undefined;
-  private parser: SseParser | null = null;
+  private parser: SseParser | EventStreamParser | null = null;
   /** A compressed response: decodes tapwire's copy (what the observer reads and the record stores). */
   private decoder: BoundedDecoder | null = null;
   /** Response bytes as received from upstream (and sent to the agent). */
@@ -196,6 +203,7 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
     }
     // Header names are case-insensitive: a configured X-Api-Key replaces the agent's x-api-key.
     for (const [name, value] of Object.entries(route.config.headers)) upstreamHeaders[name.toLowerCase()] = value;
+    Object.assign(upstreamHeaders, this.request.upstreamHeaders);
     // Servers that guard against DNS rebinding check Origin (and Host, which undici sets).
     if (upstreamHeaders.origin !== undefined) upstreamHeaders.origin = route.upstream.origin;
     if (observer.editsStream || observer.reviewBody) upstreamHeaders['accept-encoding'] = 'identity';
@@ -231,8 +239,19 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
       void this.answerFailure(storeUnavailable(storeFailure), false);
       return;
     }
+    const path = route.upstreamPath(this.request.path);
+    const signer = routeSigner(route);
+    if (!signer) return this.dispatch(path, upstreamHeaders, body);
+    // A route with AWS credentials signs the call as it goes upstream (its body was read whole: an LLM route's always is).
+    signer.sign(req.method ?? 'GET', route.upstream, path, upstreamHeaders, observer.upstreamBody ?? this.request.body).then(
+      (signed) => this.dispatch(path, signed, body),
+      (err: unknown) => this.fail(err),
+    );
+  }
+
+  private dispatch(path: string, headers: HeaderMap, body: Dispatcher.DispatchOptions['body']): void {
     try {
-      route.pool.dispatch({ method: req.method as Dispatcher.HttpMethod, path: route.upstreamPath(this.request.path), headers: upstreamHeaders, body }, this);
+      this.request.route.pool.dispatch({ method: this.request.req.method as Dispatcher.HttpMethod, path, headers, body }, this);
     } catch (err) {
       this.fail(err);
     }
@@ -249,30 +268,47 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
     exchange.ttfb_ms = this.elapsed();
     exchange.http_status = statusCode;
     this.head = { status: statusCode, headers: headers as HeaderMap };
+    this.request.onHead?.(this.head);
     observer.onResponseHead?.(this.head);
     const contentType = headerValue(this.head.headers, 'content-type') ?? '';
     this.encoding = headerValue(this.head.headers, 'content-encoding');
     const isSse = contentType.startsWith('text/event-stream');
+    const isEventStream = contentType.startsWith(EVENT_STREAM_TYPE);
     // A compressed answer that policies review (despite accept-encoding: identity) is judged
     // on its decoded copy: a held body is then sent as it came, an edited stream goes out
     // decoded (an error event cannot be spliced into gzip). Others pass as they came.
     this.editing = isSse && observer.editsStream && (!this.encoding || observer.unreadableStream !== undefined);
-    this.holding = !isSse && observer.reviewBody !== undefined && (!this.encoding || observer.unreadableBody !== undefined);
+    this.holding = !isSse && !isEventStream && observer.reviewBody !== undefined && (!this.encoding || observer.unreadableBody !== undefined);
+    const maxEventBytes = (this.ctx.eventLimits ?? DEFAULT_EVENT_LIMITS).maxEventBytes;
     if (isSse) {
-      this.parser = new SseParser({ maxEventChars: (this.ctx.eventLimits ?? DEFAULT_EVENT_LIMITS).maxEventBytes });
+      this.parser = new SseParser({ maxEventChars: maxEventBytes });
+    } else if (isEventStream) {
+      this.parser = new EventStreamParser({ maxFrameBytes: maxEventBytes });
     } else if (observer.readsBody || this.holding) {
       this.responsePayload = new BodyCapture(Math.max(this.ctx.maxBodyBytes, OBSERVED_BODY_LIMIT));
     }
     const kept = this.responsePayload.keep;
     // A whole body is never decoded past what is kept (one byte more marks it truncated).
-    const bound = isSse ? (consumed: number) => Math.max(OBSERVED_BODY_LIMIT, STREAM_DECODE_RATIO * consumed) : () => kept + 1;
+    const bound = this.parser ? (consumed: number) => Math.max(OBSERVED_BODY_LIMIT, STREAM_DECODE_RATIO * consumed) : () => kept + 1;
     this.decoder = boundedDecoder(this.encoding, (chunk) => this.onBody(chunk), bound);
     // No coding grows a body by more than a small fraction, so twice the decoded bound holds any body that decodes within it.
     if (this.holding && this.decoder) this.heldWire = new BodyCapture(2 * kept);
+    if (isEventStream && observer.reviewBody !== undefined) this.unjudgedEventStream();
     if (this.holding) return; // the head goes out with the reviewed body
     const dropped = this.editing ? (this.decoder ? ['content-length', 'content-encoding'] : ['content-length']) : [];
     res.writeHead(statusCode, forwardableHeaders(this.head.headers, dropped));
-    if (isSse) res.flushHeaders();
+    if (this.parser) res.flushHeaders();
+  }
+
+  /**
+   * An AWS event stream is never edited (its binary frames pass as they came), so response
+   * rules cannot cut it short: it is unreadable to them, and refused whole (read to its end,
+   * for its usage, but not sent) when they would decide, else passed on (monitor mode).
+   */
+  private unjudgedEventStream(): void {
+    const why = 'tapwire cannot end an AWS event stream with a refusal, so no rule can judge it as it passes';
+    this.tooLong = this.request.observer.unreadableBody?.(this.head!, why) ?? null;
+    this.holding = this.tooLong !== null;
   }
 
   /**
@@ -477,6 +513,9 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
   /** The response as the record stores it: decoded when it was compressed, and then truncated when decoding stopped short. */
   private recordedResponse(head: ResponseHead): Payload {
     const headers = redactHeaders(head.headers, this.ctx.redacted);
+    // An AWS event stream's frames are its record (the events, decoded where redaction reads
+    // them); its binary body, whose base64 chunks no redaction pattern could read, is not stored.
+    if (this.parser instanceof EventStreamParser) return { headers, body: null, body_size: this.responsePayload.size, truncated: true };
     if (!this.decoder) return this.responsePayload.payload(headers);
     return this.responsePayload.payload(decodedHeaders(headers), this.decoder.stopped !== null);
   }
@@ -496,6 +535,11 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
       this.eventLog.stamp(exchange);
       // A stream whose decoding stopped carried events tapwire never saw.
       if (this.decoder?.stopped) exchange.events_truncated = 1;
+      // An event stream whose frames stopped making sense: what followed passed on unread.
+      if (this.parser instanceof EventStreamParser && this.parser.broken) {
+        exchange.events_truncated = 1;
+        exchange.error_message ??= `tapwire could not read the event stream: ${this.parser.broken}`;
+      }
     }
     // Decoded up to what a response body may be held to: the record redacts it whole, then cuts it.
     const captured = decodedPayload(this.requestPayload.payload(redactHeaders(this.request.req.headers, this.ctx.redacted)), Math.max(this.ctx.maxBodyBytes, OBSERVED_BODY_LIMIT));

@@ -18,6 +18,7 @@ import { readBodyAsSent, type BodyReading } from '../protocols/readable-body.js'
 import type { ProtocolCall, ProtocolHandler, RootAnswer } from '../protocols/protocol.js';
 import { PROTOCOL_CONTEXTS, protocolHandlers, routeProblems } from '../protocols/registry.js';
 import { commandProblem, serverEnvironment } from '../protocols/mcp/stdio-process.js';
+import { McpAuthorization } from '../protocols/mcp/oauth/route-auth.js';
 import { PolicyGate } from '../protocols/policy-gate.js';
 import { PolicySet } from '../policies/engine.js';
 import { rewrittenBody } from '../policies/transform.js';
@@ -88,6 +89,8 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
   const handlers = protocolHandlers({ config, sink, redact, trackerFor: table.trackerFor, connectionKey: (socket) => table.connections.keyOf(socket) });
   /** Each route's protocol handler, picked once. */
   const handlerOf = new Map<string, ProtocolHandler>(routeNames.map((name) => [name, handlers.get(config.routes[name]!.protocol)!]));
+  // MCP routes with auth: their discovery URLs, and each call admitted (or refused) before it is read.
+  const mcpAuth = McpAuthorization.of(config, { agent: config.agent.name, sink, redact, listen: config.listen });
   const admin = new AdminEndpoints(config, guard, telemetry, approvals);
   const maxRequestBytes = config.limits.max_request_bytes;
 
@@ -109,9 +112,12 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
   /** Serves a request past the guard: a route's, in the base-URL form (/<route><rest>), or an answer at the root. */
   async function serveRoute(req: IncomingMessage, res: ServerResponse, t0: number, started: number): Promise<void> {
     const url = req.url ?? '/';
+    if (mcpAuth && (await mcpAuth.discovery(req, res, started))) return;
     const atRoot = rootAnswer(url, `http://${req.headers.host ?? config.listen}`);
     if (atRoot?.kind === 'error') return sendJson(res, atRoot.status, atRoot.body);
     const { name, rest, bare } = atRoot ? { ...atRoot, bare: false } : splitRoute(url);
+    const authorized = await mcpAuth?.route(name)?.admit(req, res, rest, started);
+    if (authorized === null) return; // refused, answered and recorded
     const bridge = table.bridges.get(name);
     if (bridge) {
       let body: Buffer | null = null;
@@ -124,7 +130,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
         if (err instanceof BodyTooLarge) tooLarge(req, res, name, rest, err, started);
         return; // otherwise the agent went away before sending its request
       }
-      return bridge.handle(req, res, reading);
+      return bridge.handle(req, res, reading, authorized?.claims ?? null);
     }
     const route = table.forwarded.get(name);
     if (!route) {
@@ -146,7 +152,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
     }
     if (!read) return; // the agent went away before sending its request: nothing to forward
     const { body, readable, cannotRead } = read;
-    const call: ProtocolCall = { req, res, route, rest, path: pathOnly, exchange, body, readable, cannotRead };
+    const call: ProtocolCall = { req, res, route, rest, path: pathOnly, exchange, body, readable, cannotRead, ...(authorized ? { tokenClaims: authorized.claims } : {}) };
     // The request is parsed once: the gate, the observer and the record share its facts.
     const facts = handler.parse(call);
     // A call the policies refuse is answered and recorded here, and never forwarded.
@@ -157,7 +163,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
     if (bare && path === rest) path = rest.slice(1);
     // Transform rules change the body as the upstream reads it (with the protocol's own rewrite, if any).
     const changes = call.rewrite ? { headers: call.rewrite.headers, body: rewrittenBody(call.rewrite, observer.upstreamBody ?? readable) } : null;
-    await forward({ req, res, route, path, exchange, body, observer, t0, standing: isStandingStream(req), changes }, ctx);
+    await forward({ req, res, route, path, exchange, body, observer, t0, standing: isStandingStream(req), changes, upstreamHeaders: authorized?.upstreamHeaders, onHead: authorized?.onHead }, ctx);
   }
 
   /** A request at the root that some protocol serves (an A2A agent card), or null. */

@@ -104,8 +104,8 @@ export async function startMock(options: MockOptions): Promise<MockServer> {
     return true;
   }
 
-  /** Writes recorded SSE events, each through `edit` (null drops it), instantly or at their offsets. */
-  async function writeEvents(res: ServerResponse, events: readonly ExchangeEvent[], edit: (event: ExchangeEvent) => string | null): Promise<void> {
+  /** Writes recorded events (SSE text, or AWS event-stream frames), each through `edit` (null drops it), instantly or at their offsets. */
+  async function writeEvents(res: ServerResponse, events: readonly ExchangeEvent[], edit: (event: ExchangeEvent) => string | Buffer | null): Promise<void> {
     const start = Date.now();
     for (const event of events) {
       if (options.timing === 'recorded') {

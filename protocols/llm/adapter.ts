@@ -2,6 +2,7 @@
 // results from a JSON body or from SSE events, and (when it changed the request) edit the
 // stream back into what the agent asked for.
 import type { SseEvent } from '../../core/sse.js';
+import type { HeaderMap } from '../../core/headers.js';
 import type { ResponseFacts } from './usage.js';
 import { parseJson } from '../../core/json-body.js';
 import type { RouteConfig } from '../../config/config.js';
@@ -33,6 +34,11 @@ export interface LlmCall {
   rewriteEvent: ((event: SseEvent) => string | null) | null;
   /** Fills `facts` from a complete (non-streamed) JSON response body, success or error. */
   readBody(body: unknown, facts: ResponseFacts): void;
+  /**
+   * Reads the response's headers after its body or events: what a provider says only there
+   * (Bedrock's error type, InvokeModel's token counts). Absent where the body says it all.
+   */
+  readHead?(headers: HeaderMap, facts: ResponseFacts): void;
 }
 
 /** What a route's configuration says about its upstream. */

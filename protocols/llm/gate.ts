@@ -61,6 +61,7 @@ export async function gateLlm(gate: PolicyGate, set: PolicySet, call: GateCall, 
         // The provider's usage, read as the record will read it, so live rules see usage.* too.
         const answer = emptyFacts();
         described?.readBody(jsonValue(body), answer);
+        described?.readHead?.(h.headers, answer);
         const verdict = judge({ headers: h.headers, body }, undefined, answer.usage);
         return verdict ? refusalBody(verdict) : null;
       },

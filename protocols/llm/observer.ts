@@ -63,6 +63,7 @@ export class LlmObserver implements ExchangeObserver {
     exchange.streamed = request.stream ? 1 : 0;
     exchange.ttft_ms = this.firstOutputMs;
     if (body) call.readBody(jsonValue(body), this.facts);
+    if (head) call.readHead?.(head.headers, this.facts);
     const facts = this.facts;
     exchange.response_model = facts.response_model;
     exchange.response_id = facts.response_id;

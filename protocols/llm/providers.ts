@@ -6,11 +6,12 @@
 import type { RouteConfig, RouteProblem } from '../../config/config.js';
 import type { LlmAdapter } from './adapter.js';
 import { anthropicAdapter } from './anthropic.js';
+import { bedrockAdapter } from './bedrock.js';
 import { geminiAdapter } from './gemini.js';
 import { openaiAdapter } from './openai.js';
 import type { Price } from './pricing.js';
 
-const PROVIDERS = { openai: openaiAdapter, anthropic: anthropicAdapter, gemini: geminiAdapter } satisfies Record<string, LlmAdapter>;
+const PROVIDERS = { openai: openaiAdapter, anthropic: anthropicAdapter, gemini: geminiAdapter, 'aws.bedrock': bedrockAdapter } satisfies Record<string, LlmAdapter>;
 
 export type ProviderName = keyof typeof PROVIDERS;
 

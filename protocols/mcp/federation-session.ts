@@ -162,7 +162,7 @@ class FederatedSession implements BridgedSession {
     return this.ctx.route.list_timeout_ms ?? 10_000;
   }
 
-  post(messages: JsonRpcMessage[], _body: Buffer, agentHeaders: IncomingMessage['headers'], res: ServerResponse): Promise<void> {
+  post(messages: JsonRpcMessage[], _body: Buffer, agentHeaders: IncomingMessage['headers'], res: ServerResponse, claims: Record<string, unknown> | null): Promise<void> {
     const done = this.activity.hold(res);
     const hasRequests = messages.some((m) => m.kind === 'request');
     const headers: HeaderMap = { ...(hasRequests ? SSE_HEADERS : {}), 'mcp-session-id': this.id };
@@ -176,7 +176,7 @@ class FederatedSession implements BridgedSession {
     const carrier: Carrier = { headers: decodedHeaders(this.ctx.redact(agentHeaders)), httpStatus: hasRequests ? 200 : 202 };
     for (const message of messages) {
       const bytes = Buffer.from(JSON.stringify(message.raw));
-      if (message.kind === 'request' && stream) this.onAgentRequest(message, { ...carrier, bytes }, agentHeaders, stream);
+      if (message.kind === 'request' && stream) this.onAgentRequest(message, { ...carrier, bytes }, agentHeaders, claims, stream);
       else if (message.kind === 'notification') this.onAgentNotification(message, { ...carrier, bytes });
       else if (message.kind === 'response') this.onAgentResponse(message, { ...carrier, bytes });
     }
@@ -208,7 +208,7 @@ class FederatedSession implements BridgedSession {
 
   // ---- the agent's messages ----
 
-  private onAgentRequest(request: Request, carrier: Carrier & { bytes: Buffer }, agentHeaders: IncomingMessage['headers'], stream: RequestStream): void {
+  private onAgentRequest(request: Request, carrier: Carrier & { bytes: Buffer }, agentHeaders: IncomingMessage['headers'], claims: Record<string, unknown> | null, stream: RequestStream): void {
     const key = idKey(request.id);
     this.pending.await(request.id, request.method, request.params, stream);
     const routed = this.route(request);
@@ -224,6 +224,7 @@ class FederatedSession implements BridgedSession {
         request: judged,
         body: Buffer.from(JSON.stringify(judged.raw)),
         headers: agentHeaders,
+        jwtClaims: claims,
         httpStatus: 200,
         server: routed.server ?? '',
       });

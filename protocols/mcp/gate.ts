@@ -33,6 +33,8 @@ export interface McpMessageCall {
   undecoded?: boolean;
   /** The HTTP headers that carried it (none on stdio). */
   headers: IncomingMessage['headers'];
+  /** The claims of the token that carried it (a route with auth's gateway); none on stdio. */
+  jwtClaims?: Record<string, unknown> | null;
   /** The status of the HTTP response its answer goes on; null on stdio. */
   httpStatus: number | null;
   /** Federated routes: the member server the request goes to (mcp.server, details.server); "" for all of them. */
@@ -134,7 +136,7 @@ export function admitMessage(gate: PolicyGate, call: McpMessageCall): MessageAdm
   const set = gate.policies();
   if (!set.applies('request', 'mcp') && !set.applies('response', 'mcp')) return { review: null, decisions: null };
   const exchange = messageExchange(call);
-  const scope: McpScope = { headers: call.headers, jwtClaims: null };
+  const scope: McpScope = { headers: call.headers, jwtClaims: call.jwtClaims ?? null };
   let decision = decideRequest(gate, set, scope, exchange, call.body);
   if (decision?.outcome === 'approve') decision = unheld(decision, 'on a stdio server (tapwire wrap, command and federated routes)');
   let judged = judge(gate, set, scope, exchange, call.request, call.body, decision);

@@ -46,8 +46,8 @@ export interface BridgedSession {
   readonly finished: Promise<void>;
   /** The server process, when the session has one. */
   readonly pid?: number | undefined;
-  /** A POST's (already validated) messages; resolves when its HTTP response is over. */
-  post(messages: JsonRpcMessage[], body: Buffer, agentHeaders: IncomingMessage['headers'], res: ServerResponse): Promise<void>;
+  /** A POST's (already validated) messages, with the claims of the token that carried them (a route with auth's gateway); resolves when its HTTP response is over. */
+  post(messages: JsonRpcMessage[], body: Buffer, agentHeaders: IncomingMessage['headers'], res: ServerResponse, claims: Record<string, unknown> | null): Promise<void>;
   /** Opens the standing GET stream; false when one is already open. */
   openStanding(res: ServerResponse): Promise<void> | false;
   end(code: string, message: string): Promise<void>;
@@ -104,15 +104,19 @@ export class SessionHttpBridge {
     return this.sessions.get(sessionId)?.pid;
   }
 
-  /** Handles one HTTP request on the route (any path), its body as read (readable-body.ts); resolves when its response is over. */
-  async handle(req: IncomingMessage, res: ServerResponse, body: BodyReading | null): Promise<void> {
+  /**
+   * Handles one HTTP request on the route (any path), its body as read (readable-body.ts),
+   * and the claims of the token the route's auth verified (null without); resolves when its
+   * response is over.
+   */
+  async handle(req: IncomingMessage, res: ServerResponse, body: BodyReading | null, claims: Record<string, unknown> | null = null): Promise<void> {
     const method = req.method ?? 'GET';
     if (method !== 'POST' && method !== 'GET' && method !== 'DELETE') {
       return sendError(res, 405, BAD_REQUEST, 'Method not allowed.', { allow: 'GET, POST, DELETE' });
     }
     const accept = req.headers.accept ?? '';
     const sessionId = first(req.headers['mcp-session-id']);
-    if (method === 'POST') return this.post(req, res, body ?? { ok: true, body: Buffer.alloc(0) }, accept, sessionId);
+    if (method === 'POST') return this.post(req, res, body ?? { ok: true, body: Buffer.alloc(0) }, accept, sessionId, claims);
     if (method === 'GET' && !/text\/event-stream|\*\/\*/.test(accept)) {
       return sendError(res, 406, BAD_REQUEST, 'Not Acceptable: Client must accept text/event-stream');
     }
@@ -130,7 +134,7 @@ export class SessionHttpBridge {
     await Promise.all([...this.running].map((s) => s.end('sidecar_stopped', 'tapwire stopped')));
   }
 
-  private async post(req: IncomingMessage, res: ServerResponse, reading: BodyReading, accept: string, sessionId: string | undefined): Promise<void> {
+  private async post(req: IncomingMessage, res: ServerResponse, reading: BodyReading, accept: string, sessionId: string | undefined, claims: Record<string, unknown> | null): Promise<void> {
     if (!/text\/event-stream|\*\/\*/.test(accept) || !/application\/json|\*\/\*/.test(accept)) {
       return sendError(res, 406, BAD_REQUEST, 'Not Acceptable: Client must accept both application/json and text/event-stream');
     }
@@ -164,7 +168,7 @@ export class SessionHttpBridge {
       session = this.find(res, sessionId);
       if (!session) return;
     }
-    return session.post(parsed.messages, body, req.headers, res);
+    return session.post(parsed.messages, body, req.headers, res, claims);
   }
 
   /**

@@ -250,7 +250,7 @@ export class StdioHttpSession {
    * answer is an SSE stream that ends when each has its response; else a 202.
    * Resolves when the HTTP response is over.
    */
-  post(messages: JsonRpcMessage[], body: Buffer, agentHeaders: IncomingMessage['headers'], res: ServerResponse): Promise<void> {
+  post(messages: JsonRpcMessage[], body: Buffer, agentHeaders: IncomingMessage['headers'], res: ServerResponse, claims: Record<string, unknown> | null): Promise<void> {
     const done = this.activity.hold(res);
     const hasRequests = messages.some((m) => m.kind === 'request');
     const headers: HeaderMap = { ...(hasRequests ? SSE_HEADERS : {}), 'mcp-session-id': this.id };
@@ -266,7 +266,7 @@ export class StdioHttpSession {
       const line = single ? body : Buffer.from(JSON.stringify(message.raw));
       let decisions: Carrier['decisions'] = null;
       if (message.kind === 'request' && this.ctx.gate) {
-        const admission = admitMessage(this.ctx.gate, { agent: this.ctx.agent, route: this.ctx.routeName, sessionId: this.id, request: message, body: line, headers: agentHeaders, httpStatus: 200 });
+        const admission = admitMessage(this.ctx.gate, { agent: this.ctx.agent, route: this.ctx.routeName, sessionId: this.id, request: message, body: line, headers: agentHeaders, jwtClaims: claims, httpStatus: 200 });
         if ('refusal' in admission) {
           refusals.push(JSON.stringify(admission.refusal));
           continue;

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { anthropicAdapter } from '../../protocols/llm/anthropic.js';
+import { bedrockAdapter } from '../../protocols/llm/bedrock.js';
 import { openaiAdapter } from '../../protocols/llm/openai.js';
 import { emptyFacts, type ResponseFacts } from '../../protocols/llm/usage.js';
 
@@ -97,4 +98,60 @@ describe('LLM adapter properties', () => {
       );
     });
   }
+});
+
+const BEDROCK_PATHS = ['converse', 'converse-stream', 'invoke', 'invoke-with-response-stream'].flatMap((op) =>
+  ['anthropic.claude-haiku-4-5-v1%3A0', 'amazon.nova-lite-v1:0', 'meta.llama3-1-8b-instruct-v1:0', 'amazon.titan-embed-text-v2:0', '%E0%A4%A'].map((model) => `/model/${model}/${op}`),
+);
+/** Bedrock's shapes: Converse and Nova usage names, a stream chunk's base64 `bytes` of any response, its headers. */
+const bedrockJson = fc.oneof(
+  responseJson,
+  fc.record(
+    {
+      usage: fc.oneof(fc.record({ inputTokens: field, outputTokens: field, cacheReadInputTokens: field, cacheWriteInputTokenCount: field }, { requiredKeys: [] }), field),
+      output: fc.oneof(fc.record({ message: fc.oneof(fc.record({ content: fc.oneof(fc.array(part, { maxLength: 2 }), field) }, { requiredKeys: [] }), field) }, { requiredKeys: [] }), field),
+      stopReason: field,
+      bytes: fc.oneof(responseJson.map((v) => Buffer.from(JSON.stringify(v) ?? '').toString('base64')), field),
+      outputs: fc.oneof(fc.array(fc.record({ text: field, stop_reason: field }, { requiredKeys: [] }), { maxLength: 2 }), field),
+      generation: field,
+      prompt_token_count: field,
+      'amazon-bedrock-invocationMetrics': fc.oneof(fc.record({ inputTokenCount: field, outputTokenCount: field }, { requiredKeys: [] }), field),
+      contentBlockDelta: field,
+      message: field,
+      __type: field,
+    },
+    { requiredKeys: [] },
+  ),
+);
+const bedrockHeaders = fc.dictionary(
+  fc.constantFrom('x-amzn-errortype', 'x-amzn-bedrock-input-token-count', 'x-amzn-bedrock-output-token-count', 'x-amzn-bedrock-cache-read-input-token-count', 'content-type'),
+  fc.oneof(fc.string(), fc.array(fc.string(), { maxLength: 2 })),
+);
+
+describe('Bedrock adapter properties', () => {
+  test('aws.bedrock: any request, body, frames and headers are read without throwing into recordable facts', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...BEDROCK_PATHS),
+        requestBody,
+        bedrockJson,
+        fc.array(fc.record({ event: fc.option(fc.constantFrom('chunk', 'messageStart', 'contentBlockDelta', 'metadata', 'messageStop', 'throttlingException', 'error')), data: fc.oneof(bedrockJson.map((v) => JSON.stringify(v)), fc.string()) }), { maxLength: 5 }),
+        bedrockHeaders,
+        (path, body, response, events, headers) => {
+          const call = bedrockAdapter.describe(path, body, Buffer.from(JSON.stringify(body) ?? ''), { addStreamUsage: true });
+          if (!call) return;
+          assert.equal(typeof call.request.inputText(), 'string');
+          const streamed = emptyFacts();
+          for (const { event, data } of events) assert.equal(typeof call.observeEvent({ event, data, id: null, retry: null, raw: '' }, streamed), 'boolean');
+          call.readHead?.(headers, streamed);
+          assertRecordable(streamed);
+          const whole = emptyFacts();
+          call.readBody(response, whole);
+          call.readHead?.(headers, whole);
+          assertRecordable(whole);
+        },
+      ),
+      { numRuns: 1500 },
+    );
+  });
 });

@@ -2,14 +2,18 @@
 // call to aimock and an MCP SDK tool call to a real MCP server, with credentials planted
 // everywhere an agent puts them (auth headers, the providers' credential headers, headers
 // named like credentials, the query string, message bodies matching a configured redact
-// pattern), upstream keys injected from the config, and credentials a transform rule sets
-// (headers, and a body field matching a redact pattern). Then every byte tapwire wrote is
-// searched: the database files (with their -wal and -shm), its stdout and stderr, every span
-// and metric it exported to a real OTLP endpoint (message content capture on), and `tapwire
-// export` of the record as JSONL and HAR. None holds any planted secret. With the proxy on,
-// the local CA's private key is searched for the same way, after a call it intercepted. A
-// tool call held for approval is approved with `tapwire approvals` presenting the admin
-// token, which must not leak either.
+// pattern), upstream keys injected from the config, credentials a transform rule sets
+// (headers, and a body field matching a redact pattern), and a Bedrock SDK call signed with
+// the agent's AWS credentials that goes out re-signed with the route's. Then every byte
+// tapwire wrote is searched: the database files (with their -wal and -shm), its stdout and
+// stderr, every span and metric it exported to a real OTLP endpoint (message content capture
+// on), and `tapwire export` of the record as JSONL and HAR. None holds any planted secret, nor
+// either SigV4 signature (the agent's, the one tapwire made). With the proxy on, the local
+// CA's private key is searched for the same way, after a call it intercepted. The same search
+// follows MCP authorization: the SDK client's OAuth flow through a passthrough route and a
+// gateway route (test/support/oauth.ts): no client token, exchanged token or service client
+// secret is anywhere. A tool call held for approval is approved with `tapwire approvals`
+// presenting the admin token, which must not leak either.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,7 +23,9 @@ import { describe, test } from 'node:test';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import OpenAI from 'openai';
+import { ConverseCommand } from '@aws-sdk/client-bedrock-runtime';
 import { z } from 'zod';
 import { startAimock } from '../support/aimock.js';
 import { freePort, runCli, startCli } from '../support/cli.js';
@@ -29,6 +35,9 @@ import { startStreamableServer } from '../support/mcp.js';
 import { startOtlpCollector } from '../support/otlp.js';
 import { startTlsFront } from '../support/tls-front.js';
 import { caFiles } from '../../proxy/ca.js';
+import { MemoryOAuthClient, SERVICE_CLIENT, startAuthorizationServer, startProtectedMcpServer } from '../support/oauth.js';
+import { bedrockClient } from '../support/bedrock.js';
+import { startUpstream } from '../support/upstream.js';
 
 /** Every secret planted, by where it was put. */
 const PLANTED = {
@@ -57,6 +66,13 @@ const PLANTED = {
   transformHeader: 'TRANSFORMED-SERVICE-TOKEN-h7j8k9',
   transformMcpBearer: 'TRANSFORMED-MCP-BEARER-l1m2n3',
   transformBody: 'sk-live-TRANSFORMEDBODYq1w2e3',
+  // AWS: the agent's SigV4 credentials, and the route's that tapwire signs with instead.
+  awsAgentKeyId: 'AKIAPLANTEDAGENT0001',
+  awsAgentSecret: 'PLANTED/agent+aws/secret-h7j8k9',
+  awsAgentSessionToken: 'PLANTED-AGENT-SESSION-TOKEN-l1m2n3',
+  awsRouteKeyId: 'AKIAINJECTEDROUTE001',
+  awsRouteSecret: 'INJECTED/route+aws/secret-o4p5q6',
+  awsRouteSessionToken: 'INJECTED-ROUTE-SESSION-TOKEN-r7s8t9',
 };
 
 describe('secrets', () => {
@@ -74,6 +90,13 @@ describe('secrets', () => {
     t.after(() => mcp.close());
     const collector = await startOtlpCollector();
     t.after(() => collector.close());
+    // A scripted Bedrock (aimock's journal redacts the Authorization header): it keeps the
+    // signature tapwire made, which must then be nowhere either.
+    const bedrock = await startUpstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ output: { message: { role: 'assistant', content: [{ text: 'signed' }] } }, stopReason: 'end_turn', usage: { inputTokens: 3, outputTokens: 1, totalTokens: 4 } }));
+    });
+    t.after(() => bedrock.close());
 
     writeFileSync(
       join(dir, 'redact.yaml'),
@@ -101,6 +124,7 @@ describe('secrets', () => {
         'routes:',
         `  openai: { protocol: llm, provider: openai, upstream: "${mock.url}", headers: { authorization: "Bearer \${UPSTREAM_KEY}", x-api-key: "\${UPSTREAM_KEY}" } }`,
         `  tools: { protocol: mcp, upstream: "${mcp.origin}", headers: { x-mcp-key: "\${MCP_KEY}" } }`,
+        `  bedrock: { protocol: llm, provider: aws.bedrock, upstream: "${bedrock.url}", aws: { region: us-east-1, access_key_id: "\${AWS_ROUTE_KEY}", secret_access_key: "\${AWS_ROUTE_SECRET}", session_token: "\${AWS_ROUTE_TOKEN}" } }`,
         'policies: [redact.yaml, transform.yaml, approve.yaml]',
         'admin: { token: "${ADMIN_TOKEN}" }',
         'telemetry:',
@@ -111,7 +135,15 @@ describe('secrets', () => {
       ].join('\n'),
     );
     const port = await freePort();
-    const env = { ...process.env, UPSTREAM_KEY: PLANTED.upstreamKey, MCP_KEY: PLANTED.mcpKey, ADMIN_TOKEN: PLANTED.adminToken };
+    const env = {
+      ...process.env,
+      UPSTREAM_KEY: PLANTED.upstreamKey,
+      MCP_KEY: PLANTED.mcpKey,
+      AWS_ROUTE_KEY: PLANTED.awsRouteKeyId,
+      AWS_ROUTE_SECRET: PLANTED.awsRouteSecret,
+      AWS_ROUTE_TOKEN: PLANTED.awsRouteSessionToken,
+      ADMIN_TOKEN: PLANTED.adminToken,
+    };
     const cli = await startCli(['--config', join(dir, 'tapwire.yaml'), '--db', join(dir, 'tapwire.db'), '--listen', `127.0.0.1:${port}`, '--log-level', 'debug'], env);
     const base = `http://127.0.0.1:${port}`;
 
@@ -160,23 +192,24 @@ describe('secrets', () => {
     assert.ok(mcp.seen.some((r) => r.headers['x-mcp-key'] === PLANTED.mcpKey), 'the MCP server got the injected key');
     assert.ok(mcp.seen.some((r) => r.headers.authorization === `Bearer ${PLANTED.transformMcpBearer}`), 'the MCP server got the credential a transform rule set');
 
-    cli.child.kill('SIGTERM');
-    await once(cli.child, 'exit');
+    const aws = bedrockClient(`${base}/bedrock`, 1, { accessKeyId: PLANTED.awsAgentKeyId, secretAccessKey: PLANTED.awsAgentSecret, sessionToken: PLANTED.awsAgentSessionToken });
+    const signatures: string[] = [];
+    // The agent's signature as its SDK sent it (the deserialize step sees the signed request).
+    aws.middlewareStack.add((next) => async (args) => {
+      const request = args.request as { headers: Record<string, string> };
+      signatures.push(/Signature=([0-9a-f]+)/.exec(request.headers.authorization ?? '')?.[1] ?? 'none');
+      return next(args);
+    }, { step: 'deserialize' });
+    const converse = await aws.send(new ConverseCommand({ modelId: 'amazon.nova-micro-v1:0', messages: [{ role: 'user', content: [{ text: 'hello' }] }] }));
+    assert.equal(converse.output?.message?.content?.[0]?.text, 'signed');
+    const sent = bedrock.requests[0]!.headers;
+    assert.match(String(sent.authorization), new RegExp(`Credential=${PLANTED.awsRouteKeyId}/`), 'the upstream got the route signature');
+    assert.equal(sent['x-amz-security-token'], PLANTED.awsRouteSessionToken);
+    signatures.push(/Signature=([0-9a-f]+)/.exec(String(sent.authorization))?.[1] ?? 'none');
+    assert.equal(signatures.length, 2);
+    assert.notEqual(signatures[0], signatures[1], 'the agent signed for tapwire, tapwire for the upstream');
 
-    const places: Record<string, string> = {
-      stdout: cli.stdout(),
-      stderr: cli.stderr(),
-      otlp: collector.server.requests.map((r) => r.body.toString('latin1')).join('\n'),
-    };
-    for (const file of readdirSync(dir).filter((f) => f.startsWith('tapwire.db'))) places[file] = readFileSync(join(dir, file)).toString('latin1');
-    // What `tapwire export` makes of the record, in both formats, with and without the config.
-    for (const [format, config] of [['jsonl', []], ['har', []], ['jsonl', ['-c', join(dir, 'tapwire.yaml')]]] as const) {
-      const out = join(dir, `export-${format}-${config.length}.${format}`);
-      const exported = runCli(['export', '--db', join(dir, 'tapwire.db'), '--format', format, '-o', out, ...config], dir, env);
-      assert.equal(exported.status, 0, exported.stderr);
-      places[`export ${format}${config.length ? ' -c' : ''}`] = readFileSync(out, 'latin1');
-      places[`export ${format} output`] = exported.stdout + exported.stderr;
-    }
+    const places = await everythingWritten(dir, cli, collector, env);
     assert.match(places['export jsonl']!, /you said /, 'the export holds the MCP answer');
     // The record and the exports are there, and show that something was masked: the search can fail.
     assert.match(places['tapwire.db']!, /\[redacted\]/);
@@ -185,13 +218,65 @@ describe('secrets', () => {
     assert.match(places['tapwire.db']!, /"set_header":"x-service-token","to":"\[redacted\]"/, 'the record lists the transforms, masked');
     assert.ok(collector.spans().some((s) => s.name === 'chat gpt-4o-mini'), 'spans were exported');
     assert.match(places.stdout!, /"msg":"exchange"/);
-    for (const [where, text] of Object.entries(places)) {
-      for (const [what, secret] of Object.entries(PLANTED)) {
-        assert.ok(!text.includes(secret), `${what} (${secret}) leaked into ${where}`);
-        // Also as UTF-16, the way SQLite may store text.
-        assert.ok(!text.includes(Buffer.from(secret, 'utf16le').toString('latin1')), `${what} leaked into ${where} as UTF-16`);
-      }
+    assertNoneIn(places, PLANTED);
+    assertNoneIn(places, Object.fromEntries(signatures.map((signature, i) => [`SigV4 signature ${i}`, signature])));
+  });
+
+  test('MCP OAuth tokens, passthrough and gateway, and the gateway\'s upstream credentials appear nowhere either', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tapwire-secrets-oauth-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const as = await startAuthorizationServer();
+    t.after(() => as.close());
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const passthrough = await startProtectedMcpServer({ as, audience: () => `${base}/pt` });
+    t.after(() => passthrough.close());
+    const upstream = await startProtectedMcpServer({ as, audience: () => upstream.url });
+    t.after(() => upstream.close());
+    const collector = await startOtlpCollector();
+    t.after(() => collector.close());
+    writeFileSync(
+      join(dir, 'tapwire.yaml'),
+      [
+        'routes:',
+        `  pt: { protocol: mcp, upstream: "${passthrough.url}", auth: { mode: passthrough } }`,
+        `  gw:`,
+        '    protocol: mcp',
+        `    upstream: "${upstream.url}"`,
+        `    auth: { mode: gateway, issuer: "${as.issuer}", jwks_url: "${as.jwksUrl}", upstream_auth: { token_exchange: { token_url: "${as.serviceTokenUrl}", client_id: ${SERVICE_CLIENT.client_id}, client_secret: "\${SERVICE_SECRET}", resource: "${upstream.url}" } } }`,
+        'telemetry:',
+        `  endpoint: ${collector.url}`,
+        '  capture_content: true',
+        '  metrics_interval_ms: 200',
+        '',
+      ].join('\n'),
+    );
+    const env = { ...process.env, SERVICE_SECRET: SERVICE_CLIENT.client_secret };
+    const cli = await startCli(['--config', join(dir, 'tapwire.yaml'), '--db', join(dir, 'tapwire.db'), '--listen', `127.0.0.1:${port}`, '--log-level', 'debug'], env);
+    const tokens: Record<string, string> = {};
+    for (const route of ['pt', 'gw']) {
+      const oauth = new MemoryOAuthClient();
+      const first = new StreamableHTTPClientTransport(new URL(`${base}/${route}`), { authProvider: oauth });
+      await assert.rejects(new Client({ name: 'secrets-test', version: '1.0.0' }).connect(first), UnauthorizedError);
+      await first.finishAuth(await oauth.approve());
+      const client = new Client({ name: 'secrets-test', version: '1.0.0' });
+      await client.connect(new StreamableHTTPClientTransport(new URL(`${base}/${route}`), { authProvider: oauth }));
+      const echoed = await client.callTool({ name: 'echo', arguments: { text: `answer on ${route}` } });
+      assert.deepEqual(echoed.content, [{ type: 'text', text: `answer on ${route}` }]);
+      await client.close();
+      tokens[`${route} client token`] = oauth.tokens()!.access_token;
     }
+    const exchanged = as.issued.find((i) => i.grant === 'token_exchange');
+    assert.ok(exchanged, 'the gateway exchanged the client token');
+    tokens['exchanged token'] = exchanged.token;
+    tokens['service client secret'] = SERVICE_CLIENT.client_secret;
+    assert.ok(passthrough.authorizations.includes(`Bearer ${tokens['pt client token']}`), 'passthrough forwarded the token');
+
+    const places = await everythingWritten(dir, cli, collector, env);
+    assert.match(places['export jsonl']!, /answer on pt/);
+    assert.match(places['export jsonl']!, /answer on gw/);
+    assert.ok(collector.spans().length > 0, 'spans were exported');
+    assertNoneIn(places, tokens);
   });
 
   test("the local CA's private key appears in no database file, log line, exported span or export", async (t) => {
@@ -263,3 +348,33 @@ describe('secrets', () => {
     }
   });
 });
+
+/** Stops `tapwire run`, then gathers every byte it wrote: stdout, stderr, what it exported over OTLP, the database files, and `tapwire export` of the record in both formats, with and without the config. */
+async function everythingWritten(dir: string, cli: Awaited<ReturnType<typeof startCli>>, collector: Awaited<ReturnType<typeof startOtlpCollector>>, env: NodeJS.ProcessEnv): Promise<Record<string, string>> {
+  cli.child.kill('SIGTERM');
+  await once(cli.child, 'exit');
+  const places: Record<string, string> = {
+    stdout: cli.stdout(),
+    stderr: cli.stderr(),
+    otlp: collector.server.requests.map((r) => r.body.toString('latin1')).join('\n'),
+  };
+  for (const file of readdirSync(dir).filter((f) => f.startsWith('tapwire.db'))) places[file] = readFileSync(join(dir, file)).toString('latin1');
+  for (const [format, config] of [['jsonl', []], ['har', []], ['jsonl', ['-c', join(dir, 'tapwire.yaml')]]] as const) {
+    const out = join(dir, `export-${format}-${config.length}.${format}`);
+    const exported = runCli(['export', '--db', join(dir, 'tapwire.db'), '--format', format, '-o', out, ...config], dir, env);
+    assert.equal(exported.status, 0, exported.stderr);
+    places[`export ${format}${config.length ? ' -c' : ''}`] = readFileSync(out, 'latin1');
+    places[`export ${format} output`] = exported.stdout + exported.stderr;
+  }
+  return places;
+}
+
+/** No secret in any place, as written or as UTF-16 (the way SQLite may store text). */
+function assertNoneIn(places: Record<string, string>, secrets: Record<string, string>): void {
+  for (const [where, text] of Object.entries(places)) {
+    for (const [what, secret] of Object.entries(secrets)) {
+      assert.ok(!text.includes(secret), `${what} (${secret}) leaked into ${where}`);
+      assert.ok(!text.includes(Buffer.from(secret, 'utf16le').toString('latin1')), `${what} leaked into ${where} as UTF-16`);
+    }
+  }
+}

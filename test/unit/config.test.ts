@@ -139,15 +139,32 @@ describe('config', () => {
   test("a provider is one the LLM protocol's provider table knows, checked by the loader and again at start", async () => {
     assert.match(
       configError('routes:\n  bedrock: { protocol: llm, upstream: "http://x.test", provider: bedrock }\n'),
-      /tapwire\.yaml:2:\d+: routes\.bedrock\.provider: unknown provider bedrock; providers: openai, anthropic, gemini$/m,
+      /tapwire\.yaml:2:\d+: routes\.bedrock\.provider: unknown provider bedrock; providers: openai, anthropic, gemini, aws.bedrock$/m,
     );
     // A config the CLI did not load (no route checks given) is checked when the sidecar starts.
     const unchecked = parseConfig('routes:\n  bedrock: { protocol: llm, upstream: "http://x.test", provider: bedrock }\n', 'tapwire.yaml', {});
     await assert.rejects(startSidecar(unchecked, createLogger('silent'), {}), (err: unknown) => {
       assert.ok(err instanceof ConfigError);
-      assert.equal(err.message, 'routes.bedrock.provider: unknown provider bedrock; providers: openai, anthropic, gemini');
+      assert.equal(err.message, 'routes.bedrock.provider: unknown provider bedrock; providers: openai, anthropic, gemini, aws.bedrock');
       return true;
     });
+  });
+
+  test('aws credentials belong to llm routes, from ${ENV} references, each field named when missing', () => {
+    const config = parseConfig(
+      'routes:\n  bedrock:\n    protocol: llm\n    provider: aws.bedrock\n    upstream: https://bedrock-runtime.us-east-1.amazonaws.com\n    aws: { region: us-east-1, access_key_id: "${KEY_ID}", secret_access_key: "${SECRET}" }\n',
+      'tapwire.yaml',
+      { KEY_ID: 'AKIAEXAMPLE', SECRET: 'wJalr/EXAMPLE' },
+      routeProblems,
+    );
+    const route = config.routes.bedrock;
+    assert.deepEqual(route?.protocol === 'llm' ? route.aws : null, { region: 'us-east-1', access_key_id: 'AKIAEXAMPLE', secret_access_key: 'wJalr/EXAMPLE', service: 'bedrock' });
+    assert.match(
+      configError('routes:\n  tools: { protocol: mcp, upstream: "http://x.test", aws: { region: us-east-1, access_key_id: a, secret_access_key: b } }\n'),
+      /tapwire\.yaml:2:\d+: routes\.tools\.aws: only routes with protocol llm sign their calls with aws credentials/,
+    );
+    assert.match(configError('routes:\n  bedrock: { protocol: llm, upstream: "http://x.test", aws: { access_key_id: a, secret_access_key: b } }\n'), /routes\.bedrock\.aws\.region: /);
+    assert.match(configError('routes:\n  bedrock: { protocol: llm, upstream: "http://x.test", aws: { region: r, access_key_id: a, secret_access_key: b, secret: c } }\n'), /routes\.bedrock\.aws\.secret: unknown key/);
   });
 
   test('add_stream_usage belongs to llm routes in the OpenAI format and defaults to asking', () => {
@@ -184,6 +201,29 @@ describe('config', () => {
     );
     assert.match(configError('routes:\n  fs: { protocol: llm, command: npx }\n'), /routes\.fs\.command: only routes with protocol mcp can run a command/);
     assert.match(configError('routes:\n  fs: { protocol: mcp, upstream: "http://x.test", args: [a] }\n'), /routes\.fs\.args: only routes with a command have args/);
+  });
+
+  test('an mcp route\'s auth: the mode written out, gateway fields checked, each problem at its field', () => {
+    const gateway = 'auth: { mode: gateway, issuer: "https://as.test", jwks_url: "https://as.test/jwks", upstream_auth: { headers: { authorization: "Bearer k" } } }';
+    const config = parseConfig(`routes:\n  t: { protocol: mcp, upstream: "http://x.test/mcp", ${gateway} }\n`, 'tapwire.yaml', {});
+    assert.equal(config.routes.t?.auth?.mode, 'gateway');
+    assert.equal(config.routes.t?.auth?.clock_skew_s, 30);
+    assert.match(configError('routes:\n  t: { protocol: mcp, upstream: "http://x.test", auth: {} }\n'), /tapwire\.yaml:2:\d+: routes\.t\.auth\.mode: passthrough \(the client's token is forwarded unchanged\) or gateway/);
+    assert.match(configError('routes:\n  t: { protocol: llm, upstream: "http://x.test", auth: { mode: passthrough } }\n'), /routes\.t\.auth: only routes with protocol mcp have auth/);
+    assert.match(configError('routes:\n  t:\n    protocol: mcp\n    upstream: "http://x.test"\n    auth:\n      mode: passthrough\n      issuer: "https://as.test"\n'), /tapwire\.yaml:7:\d+: routes\.t\.auth\.issuer: only mode gateway has issuer/);
+    const missing = configError('routes:\n  t: { protocol: mcp, upstream: "http://x.test", auth: { mode: gateway } }\n');
+    assert.match(missing, /routes\.t\.auth\.issuer: missing: the authorization server/);
+    assert.match(missing, /routes\.t\.auth\.jwks_url: give exactly one of jwks_url .* and introspection/);
+    assert.match(
+      configError('routes:\n  t: { protocol: mcp, upstream: "http://x.test", auth: { mode: gateway, issuer: "https://as.test", jwks_url: "https://as.test/k" } }\n'),
+      /routes\.t\.auth\.upstream_auth: missing: what tapwire calls the upstream with .*the client's token is never forwarded/,
+    );
+    assert.match(
+      configError(`routes:\n  t: { protocol: mcp, upstream: "http://x.test", auth: { mode: gateway, issuer: "https://as.test", jwks_url: "https://as.test/k", upstream_auth: { headers: {}, client_credentials: { token_url: "https://as.test/t", client_id: a, client_secret: b } } } }\n`),
+      /routes\.t\.auth\.upstream_auth: give exactly one of headers, client_credentials, token_exchange \(headers and client_credentials given\)/,
+    );
+    assert.match(configError('routes:\n  t: { protocol: mcp, command: node, auth: { mode: passthrough } }\n'), /routes\.t\.auth\.mode: passthrough forwards the token to an upstream; a route with a command has none/);
+    assert.match(configError(`routes:\n  t: { protocol: mcp, command: node, ${gateway} }\n`), /routes\.t\.auth\.upstream_auth: a route with a command calls no upstream itself/);
   });
 
   test("README's configuration reference is a valid config", () => {

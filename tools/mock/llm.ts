@@ -1,16 +1,17 @@
 // The mock's LLM routes: a request is matched by provider, path, model, stream flag and body
-// (tools/replay-match.ts); a recorded stream is replayed event by event, edited back by the
-// provider's adapter where tapwire changed it live (usage requested on the agent's behalf);
-// a miss gets the provider's own error shape.
+// (tools/replay-match.ts); a recorded stream is replayed event by event (an AWS event stream
+// as frames), edited back by the provider's adapter where tapwire changed it live (usage
+// requested on the agent's behalf); a miss gets the provider's own error shape.
 import type { ExchangeRecord } from '../../core/exchange.js';
 import { sseText } from '../../core/sse-text.js';
+import { encodeEventFrame, EVENT_STREAM_TYPE } from '../../core/eventstream.js';
 import { upstreamTraits } from '../../protocols/llm/observer.js';
 import { adapterFor } from '../../protocols/llm/providers.js';
 import { emptyFacts } from '../../protocols/llm/usage.js';
 import { recordedBody, recordedJson } from '../../store/bodies.js';
 import type { JsonPath } from '../canonical-json.js';
 import { llmKey, type KeyPart } from '../replay-match.js';
-import { missHeaders, parseJson, responseHeaders, sendJson, type MockContext, type MockProtocol, type MockRequest } from './mock-protocol.js';
+import { header, missHeaders, parseJson, responseHeaders, sendJson, type MockContext, type MockProtocol, type MockRequest } from './mock-protocol.js';
 
 /** The key of a recorded LLM call: its method and path (the upstream's base path stripped) and body. */
 function recordedKey(record: ExchangeRecord, ignored: readonly JsonPath[], basePath: string): KeyPart[] | null {
@@ -42,6 +43,10 @@ async function serve(mock: MockContext, request: MockRequest): Promise<void> {
   const recordedRequest = recordedBody(record.request)?.bytes ?? Buffer.alloc(0);
   const call = adapterFor(provider, path).describe(path, recordedJson(record.request), recordedRequest, upstreamTraits(mock.options.config?.routes[name]));
   const facts = emptyFacts();
+  // An AWS event stream (Bedrock) is served as frames again; tapwire never edits one live.
+  if (header(record.response?.headers, 'content-type')?.startsWith(EVENT_STREAM_TYPE)) {
+    return mock.writeEvents(res, record.events, (event) => encodeEventFrame(event.event, event.data));
+  }
   await mock.writeEvents(res, record.events, (event) => {
     const raw = sseText(event);
     if (!call?.rewriteEvent) return raw;

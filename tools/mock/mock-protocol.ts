@@ -37,7 +37,7 @@ export interface MockContext {
   /** Sends a request no recording matched to the route's upstream (`onMiss: 'forward'`); false when it is not forwarded. */
   forwardMiss(request: MockRequest): Promise<boolean>;
   /** Writes recorded SSE events, each through `edit` (null drops it), instantly or at their offsets, then ends the response. */
-  writeEvents(res: ServerResponse, events: readonly ExchangeEvent[], edit: (event: ExchangeEvent) => string | null): Promise<void>;
+  writeEvents(res: ServerResponse, events: readonly ExchangeEvent[], edit: (event: ExchangeEvent) => string | Buffer | null): Promise<void>;
 }
 
 export interface MockProtocol {

@@ -1,12 +1,14 @@
 // Sending a recorded request again, for every protocol's replay: the recorded headers minus
 // the ones that describe the recorded transfer or session (and minus redacted credentials:
 // the route's configured headers supply fresh ones), with REPLAY_OF_HEADER naming the
-// original, and the answer read whole (its SSE events parsed when it is a stream).
+// original, and the answer read whole (its SSE events, or AWS event-stream frames, parsed
+// when it is a stream).
 import { performance } from 'node:perf_hooks';
 import { request } from 'undici';
 import type { ExchangeRecord } from '../../core/exchange.js';
 import { REDACTED, REPLAY_OF_HEADER, type HeaderMap } from '../../core/headers.js';
 import { SseParser, type SseEvent } from '../../core/sse.js';
+import { EVENT_STREAM_TYPE, EventStreamParser } from '../../core/eventstream.js';
 
 /** What a replayed request got back. */
 export interface Sent {
@@ -41,6 +43,9 @@ export async function send(url: string, method: string, headers: Record<string, 
   let events: SseEvent[] | null = null;
   if (contentType.includes('text/event-stream')) {
     const parser = new SseParser();
+    events = [...parser.push(bytes), ...parser.end()];
+  } else if (contentType.includes(EVENT_STREAM_TYPE)) {
+    const parser = new EventStreamParser();
     events = [...parser.push(bytes), ...parser.end()];
   }
   return { status: answer.statusCode, headers: answer.headers as HeaderMap, body: bytes, events, ms };
