@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { knownFailure } from './failures.js';
+import { approvalsCommand } from './commands/approvals.js';
 import { caCommand } from './commands/ca.js';
 import { demoCommand } from './commands/demo.js';
 import { exportCommand } from './commands/export.js';
@@ -39,7 +40,7 @@ function adopt(command: Command, parent: Command = program): void {
   if (parent === program) program.addCommand(command);
 }
 
-for (const command of [runCommand(), wrapCliCommand(), demoCommand, policyCommand(), tuiCommand, exportCommand(), mockCommand(), replayCommand(), pricesCommand(), caCommand()]) adopt(command);
+for (const command of [runCommand(), wrapCliCommand(), demoCommand, policyCommand(), approvalsCommand(), tuiCommand, exportCommand(), mockCommand(), replayCommand(), pricesCommand(), caCommand()]) adopt(command);
 
 try {
   await program.parseAsync();

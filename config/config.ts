@@ -328,6 +328,8 @@ export const configSchema = z.strictObject({
   limits: limitsSchema.default(() => limitsSchema.parse({})),
   // SIGTERM/SIGINT: how long in-flight requests may take to finish before they are cut.
   shutdown_timeout_ms: z.number().int().nonnegative().default(10_000),
+  // A call held for approval: how often its agent is sent a keep-alive (MCP progress notifications or SSE comments).
+  approval_keepalive_ms: z.number().int().positive().default(15_000),
   agent: z
     .strictObject({
       name: z.string().min(1).default('agent'),

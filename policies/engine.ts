@@ -1,5 +1,6 @@
 // Decisions: the rules of every policy file evaluated against an exchange's CEL context.
-// Within a file, rules run in order and the first allow or deny that matches decides;
+// Within a file, rules run in order and the first allow, deny or approve that matches decides
+// (approve: the call is held until a person decides, unless another file refuses it);
 // audit and redact rules that match are noted and evaluation goes on; limit rules refuse
 // while their window is full. Every file must let a call through (a file with `default:
 // deny` refuses what none of its rules allows); a file in `mode: monitor` only records what
@@ -8,18 +9,35 @@
 import type { Exchange, ExchangeRecord } from '../core/exchange.js';
 import { isCelError, type Bindings } from './cel.js';
 import { buildContext, type ContextSource } from './context.js';
-import type { CompiledRule, PolicyFile, RedactSpec } from './file.js';
+import type { ApproveSpec, CompiledRule, PolicyFile, RedactSpec } from './file.js';
 import { localCounters, type LimitCounter, type LimitCounters } from './limits.js';
 import { redactRecord } from './redact.js';
 import type { Phase } from './vocabulary.js';
 
-export type Outcome = 'allow' | 'deny' | 'limit';
+export type Outcome = 'allow' | 'deny' | 'limit' | 'approve';
 
-/** A rule that matched without deciding: an audit, a redaction, a monitor-mode refusal, a skipped error. */
+/** A rule that matched without deciding: an audit, a redaction, a monitor-mode refusal or hold, a skipped error. */
 export interface Finding {
   rule: string;
-  action: 'audit' | 'redact' | 'would_deny' | 'would_limit' | 'error';
+  action: 'audit' | 'redact' | 'would_deny' | 'would_limit' | 'would_approve' | 'error';
   reason: string;
+}
+
+/** How a person (or the clock) settled a call held for approval; recorded in the exchange's details as `approval`. */
+export interface ApprovalVerdict {
+  /** The held call's id, as `tapwire approvals` lists it. */
+  id: string;
+  /** approved, denied; expired: the rule's timeout passed; stopped: the sidecar stopped; abandoned: the agent went away. */
+  decision: 'approved' | 'denied' | 'expired' | 'stopped' | 'abandoned';
+  /** Who decided (the TUI's user, the CLI's --as, the admin caller); null when nobody did. */
+  by: string | null;
+  /** When it was decided, unix ms. */
+  at: number;
+  note: string | null;
+  /** How long the call was held, ms (0 when an earlier approval it remembers let it through). */
+  wait_ms: number;
+  /** True when the call was let through by an earlier approval of the same call (the rule's remember). */
+  remembered: boolean;
 }
 
 export interface Decision {
@@ -30,6 +48,10 @@ export interface Decision {
   /** Limits: when the call may be tried again. */
   retryAfterSeconds: number | null;
   findings: Finding[];
+  /** Outcome approve: the rule's timeout and remember. */
+  approve?: ApproveSpec;
+  /** A call that was held for approval: how it was settled. */
+  approval?: ApprovalVerdict;
 }
 
 const ALLOW: Decision = { outcome: 'allow', rule: null, reason: '', retryAfterSeconds: null, findings: [] };
@@ -50,7 +72,12 @@ function keyText(value: unknown): string {
   return value === null ? 'null' : JSON.stringify(value, (_k, v: unknown): unknown => (typeof v === 'bigint' ? String(v) : v instanceof Map ? Object.fromEntries(v as Map<string, unknown>) : v));
 }
 
+/** Counts PolicySets made in this process: an approval holds for the rules it was given under. */
+let generations = 0;
+
 export class PolicySet {
+  /** This set's generation: a reload makes a new one, and held calls are bound to theirs. */
+  readonly version = ++generations;
   private readonly windows = new Map<string, LimitCounter>();
   /** Rules evaluated when a record is written: token budgets to charge, audits, redactions, unenforced response rules. */
   private readonly reviewed: boolean;
@@ -109,6 +136,8 @@ export class PolicySet {
     const findings: Finding[] = [];
     const counted: { windows: LimitCounter; key: string }[] = [];
     let firstAllow: string | null = null;
+    // A file that holds the call for approval: it is held only if no later file refuses it.
+    let held: Decision | null = null;
     for (const file of this.files) {
       let decided: Omit<Decision, 'findings'> | null = null;
       for (const rule of file.rules) {
@@ -128,6 +157,11 @@ export class PolicySet {
         const reason = rule.message ?? `${rule.action === 'allow' ? 'allowed' : rule.action === 'deny' ? 'denied' : rule.action === 'audit' ? 'flagged' : 'matched'} by rule ${rule.name}`;
         if (rule.action === 'allow' || rule.action === 'deny') {
           decided = { outcome: rule.action, rule: rule.name, reason, retryAfterSeconds: null };
+          break;
+        }
+        if (rule.action === 'approve') {
+          const why = rule.message ?? `rule ${rule.name} needs a person's approval`;
+          decided = { outcome: 'approve', rule: rule.name, reason: why, retryAfterSeconds: null, approve: rule.approve! };
           break;
         }
         if (rule.action === 'audit' || rule.action === 'redact') {
@@ -169,12 +203,17 @@ export class PolicySet {
         continue;
       }
       if (file.mode === 'monitor') {
-        findings.push({ rule: decided.rule!, action: decided.outcome === 'deny' ? 'would_deny' : 'would_limit', reason: decided.reason });
+        findings.push({ rule: decided.rule!, action: decided.outcome === 'deny' ? 'would_deny' : decided.outcome === 'approve' ? 'would_approve' : 'would_limit', reason: decided.reason });
+        continue;
+      }
+      if (decided.outcome === 'approve') {
+        held ??= { ...decided, findings };
         continue;
       }
       return { ...decided, findings };
     }
     if (count) for (const { windows, key } of counted) windows.add(key, now, 1);
+    if (held) return { ...held, findings };
     if (findings.length === 0 && firstAllow === null) return ALLOW;
     return { outcome: 'allow', rule: firstAllow, reason: firstAllow ? `allowed by rule ${firstAllow}` : '', retryAfterSeconds: null, findings };
   }
@@ -218,6 +257,7 @@ function appliesTo(rule: CompiledRule, protocol: string): boolean {
 
 /** Records a decision on the exchange: policy_rule, policy_action, policy_reason (and status denied when it refused). */
 export function stamp(exchange: Exchange, decision: Decision): void {
+  if (decision.approval) return stampApproval(exchange, decision, decision.approval);
   if (decision.outcome !== 'allow') {
     exchange.status = 'denied';
     exchange.policy_rule = decision.rule;
@@ -240,4 +280,38 @@ export function stamp(exchange: Exchange, decision: Decision): void {
     exchange.policy_action = 'allow';
     exchange.policy_reason = decision.reason;
   }
+}
+
+/**
+ * Records how a held call was settled: policy_action is the verdict (approved, denied,
+ * expired, stopped, abandoned), and the details' `approval` keeps who, when, the note and the
+ * wait, beside what the protocol keeps there.
+ */
+function stampApproval(exchange: Exchange, decision: Decision, verdict: ApprovalVerdict): void {
+  if (verdict.decision !== 'approved') exchange.status = 'denied';
+  exchange.policy_rule = decision.rule;
+  exchange.policy_action = verdict.decision;
+  exchange.policy_reason = decision.reason;
+  exchange.details = withApproval(exchange.details, verdict);
+}
+
+/** An exchange's details (JSON object text, or null) with `approval` set. */
+export function withApproval(details: string | null, verdict: ApprovalVerdict): string {
+  return JSON.stringify({ ...detailsObject(details), approval: verdict });
+}
+
+/** The approval stamped in an exchange's details, if any (a protocol rewriting its details keeps it). */
+export function approvalIn(details: string | null): ApprovalVerdict | null {
+  const approval = detailsObject(details).approval;
+  return approval !== null && typeof approval === 'object' ? (approval as ApprovalVerdict) : null;
+}
+
+function detailsObject(details: string | null): Record<string, unknown> {
+  try {
+    const parsed: unknown = details ? JSON.parse(details) : null;
+    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+  } catch {
+    // Details tapwire did not write as a JSON object hold no approval.
+  }
+  return {};
 }

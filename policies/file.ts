@@ -10,7 +10,9 @@ import { compileExpression, ExpressionError, phaseProblem, type CompiledExpressi
 import { compileTransform, TRANSFORM_FIELDS, type TransformSpec } from './transform.js';
 import type { Phase } from './vocabulary.js';
 
-export type Action = 'allow' | 'deny' | 'audit' | 'limit' | 'redact' | 'transform';
+export type Action = 'allow' | 'deny' | 'audit' | 'limit' | 'redact' | 'transform' | 'approve';
+
+const ACTIONS = ['allow', 'deny', 'audit', 'limit', 'redact', 'transform', 'approve'] as const;
 
 const DURATION = /^(\d+)(ms|s|m|h|d)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -23,11 +25,20 @@ export function parseDuration(text: string): number | null {
 
 const durationSchema = z.string().regex(DURATION, 'a duration such as 30s, 1m, 1h or 1d');
 
+/** An approve rule's own fields: how long a held call waits for a person, and how long an approval covers the same call again. */
+const approveSchema = z.strictObject({
+  timeout: durationSchema.optional(),
+  remember: durationSchema.optional(),
+});
+
+/** How long a call held for approval waits when its rule gives no timeout. */
+export const DEFAULT_APPROVAL_TIMEOUT_MS = 5 * 60_000;
+
 const ruleSchema = z.strictObject({
   name: z.string().min(1),
   when: z.string().min(1),
   phase: z.enum(['request', 'response']).optional(),
-  action: z.enum(['allow', 'deny', 'audit', 'limit', 'redact', 'transform']),
+  action: z.enum(ACTIONS),
   message: z.string().optional(),
   limit: z
     .strictObject({
@@ -43,13 +54,14 @@ const ruleSchema = z.strictObject({
       patterns: z.array(z.string().min(1)).default([]),
     })
     .optional(),
+  approve: approveSchema.optional(),
   ...TRANSFORM_FIELDS,
 });
 
 const testSchema = z.strictObject({
   name: z.string().min(1),
   exchange: z.record(z.string(), z.unknown()),
-  expect: z.enum(['allow', 'deny', 'audit', 'limit', 'redact', 'transform']),
+  expect: z.enum(ACTIONS),
   rule: z.string().optional(),
 });
 
@@ -75,6 +87,13 @@ export interface RedactSpec {
   patterns: RE2JS[];
 }
 
+export interface ApproveSpec {
+  /** How long a held call waits before it is denied. */
+  timeoutMs: number;
+  /** How long an approval also covers the same tool (or model) with the same arguments; null: this call only. */
+  rememberMs: number | null;
+}
+
 export interface CompiledRule {
   /** "file.yaml#rule-name": unique across files. */
   readonly id: string;
@@ -86,6 +105,7 @@ export interface CompiledRule {
   readonly when: CompiledExpression;
   readonly limit: LimitSpec | null;
   readonly redact: RedactSpec | null;
+  readonly approve: ApproveSpec | null;
   /** A transform rule's changes (policies/transform.ts). */
   readonly transform: TransformSpec | null;
 }
@@ -309,13 +329,27 @@ export function parsePolicyFile(text: string, source: string): PolicyFile {
     const transform = compileTransform(rule.action, rule, compile, problemAt);
     if (transform && rule.phase === 'response') problem('phase', 'a transform rule rewrites the request before it is forwarded: leave phase out');
     else if (transform && phase === 'response') problem('when', 'names response or usage, which a transform rule cannot see: it runs before the call is forwarded');
+    const approve = approveSpec(rule, phase, problem);
     if (when) {
-      rules.push({ id: `${source}#${rule.name}`, name: rule.name, file: source, phase, action: rule.action, message: rule.message ?? null, when, limit, redact, transform });
+      rules.push({ id: `${source}#${rule.name}`, name: rule.name, file: source, phase, action: rule.action, message: rule.message ?? null, when, limit, redact, transform, approve });
     }
   });
   if (problems.length > 0) throw new PolicyError(inFileOrder(problems));
   const tests = data.tests.map((t, i) => ({ name: t.name, exchange: t.exchange, expect: t.expect, rule: t.rule ?? null, at: locate.at(['tests', i]) }));
   return { path: source, default: data.default, mode: data.mode, onError: data.on_error, rules, tests };
+}
+
+/** An approve rule's timeout and remember, checked (a call is held before it is forwarded: request phase only); null for other rules. */
+function approveSpec(rule: z.infer<typeof ruleSchema>, phase: Phase, problem: (field: string, message: string) => void): ApproveSpec | null {
+  if (rule.action !== 'approve') {
+    if (rule.approve) problem('approve', 'only approve rules have approve');
+    return null;
+  }
+  if (phase === 'response') problem('phase', 'a call is held for approval before it is forwarded: an approve rule is a request-phase rule (leave phase out, and judge the request only)');
+  const timeoutMs = rule.approve?.timeout ? parseDuration(rule.approve.timeout)! : DEFAULT_APPROVAL_TIMEOUT_MS;
+  const rememberMs = rule.approve?.remember ? parseDuration(rule.approve.remember)! : null;
+  if (timeoutMs === 0) problem('approve', 'timeout: a call needs some time to be approved in (e.g. 5m)');
+  return { timeoutMs, rememberMs };
 }
 
 /** Reads and compiles a policy file. */

@@ -1,6 +1,6 @@
 // Running a policy against exchanges without a live call: the inline tests of a file (an
 // exchange written in the vocabulary's own shape, and the action expected), and the
-// strongest action a policy set takes on a context (deny > limit > audit > redact > allow).
+// strongest action a policy set takes on a context (deny > limit > approve > audit > redact > transform > allow).
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { Bindings } from './cel.js';
 import { buildContext, toCel, type ProtocolContexts } from './context.js';
@@ -8,7 +8,7 @@ import { PolicySet, type Decision } from './engine.js';
 import type { Action, PolicyFile, PolicyTest } from './file.js';
 import { VOCABULARY, type Field } from './vocabulary.js';
 
-const STRENGTH: Record<Action, number> = { deny: 5, limit: 4, audit: 3, redact: 2, transform: 1, allow: 0 };
+const STRENGTH: Record<Action, number> = { deny: 6, limit: 5, approve: 4, audit: 3, redact: 2, transform: 1, allow: 0 };
 
 export interface Verdict {
   action: Action;
@@ -21,7 +21,7 @@ export function verdictOf(decision: Decision): Verdict {
   let best: Verdict = { action: 'allow', rule: decision.rule, reason: decision.reason };
   if (decision.outcome !== 'allow') best = { action: decision.outcome, rule: decision.rule, reason: decision.reason };
   for (const f of decision.findings) {
-    const action: Action | null = f.action === 'would_deny' ? 'deny' : f.action === 'would_limit' ? 'limit' : f.action === 'error' ? null : f.action;
+    const action: Action | null = f.action === 'would_deny' ? 'deny' : f.action === 'would_limit' ? 'limit' : f.action === 'would_approve' ? 'approve' : f.action === 'error' ? null : f.action;
     if (action && STRENGTH[action] > STRENGTH[best.action]) best = { action, rule: f.rule, reason: f.reason };
   }
   return best;

@@ -1,5 +1,6 @@
 // The plain HTTP protocol handler: any other API, its bodies streamed through and each call
-// recorded as one HTTP exchange, judged by the policies on its request line and headers.
+// recorded as one HTTP exchange, judged by the policies on its request line and headers (and
+// held for approval when an approve rule asks: the person sees its method and path).
 import type { RouteConfig } from '../config/config.js';
 import { PlainHttpObserver } from './observer.js';
 import { stamp, type Decision, type PolicySet } from '../policies/engine.js';
@@ -30,16 +31,18 @@ class HttpCallFacts implements CallFacts {
     return identityRequired(message);
   }
 
-  admit(gate: PolicyGate, set: PolicySet, call: GateCall): Admission | null {
+  admit(gate: PolicyGate, set: PolicySet, call: GateCall): Promise<Admission | null> {
     return gateHttp(gate, set, call);
   }
 }
 
 /** The request-phase decision on a call judged by its HTTP request alone. */
-function gateHttp(gate: PolicyGate, set: PolicySet, call: GateCall): Admission | null {
+async function gateHttp(gate: PolicyGate, set: PolicySet, call: GateCall): Promise<Admission | null> {
   if (!set.applies('request', 'http')) return unchanged;
   const source = { exchange: call.exchange, path: call.path, routeUpstream: call.route.config.upstream };
-  const decided = set.decide('request', gate.context(call, { ...source, request: { headers: call.req.headers } }), Date.now());
+  let decided = set.decide('request', gate.context(call, { ...source, request: { headers: call.req.headers } }), Date.now());
+  // Its body streams through unread: the person sees the request line.
+  if (decided.outcome === 'approve') decided = await gate.hold(call, set, decided, { target: null, arguments: null });
   // The body streams through unread: a transform that sets a body path cannot be applied, and refuses.
   const transformed = decided.outcome === 'allow' ? gate.transform(set, call, source) : null;
   const decision = transformed && 'refused' in transformed ? transformed.refused : decided;

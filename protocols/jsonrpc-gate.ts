@@ -1,9 +1,10 @@
 // The policy gate's JSON-RPC pieces, shared by the protocols that speak it (MCP, A2A): the
 // error code and answers of a refusal, and the refusal of a batch, whose members are each
-// judged as if they had come alone and which is sent whole or not at all.
+// judged as if they had come alone and which is sent whole or not at all (so never held for approval).
 import type { Exchange } from '../core/exchange.js';
 import { errorResponse, type JsonRpcId, type JsonRpcMessage } from '../core/jsonrpc.js';
 import type { Decision, PolicySet } from '../policies/engine.js';
+import { unheld } from '../policies/approvals.js';
 import { recordTransform } from '../policies/transform.js';
 import { unchanged, type Admission, type GateCall, type PolicyGate } from './policy-gate.js';
 
@@ -55,9 +56,11 @@ export function gateBatch(gate: PolicyGate, set: PolicySet, call: GateCall, mess
     const live = rules.exchangeOf(request);
     // Each member is judged on its own bytes, as if it had come alone.
     const body = Buffer.from(JSON.stringify(request.raw));
-    const decision = set.applies('request', live.protocol)
+    let decision = set.applies('request', live.protocol)
       ? set.decide('request', gate.context(call, { exchange: live, request: { headers: call.req.headers, body }, path: call.path, routeUpstream: call.route.config.upstream }), Date.now())
       : ALLOW_ALL;
+    // A batch is sent whole or not at all: one member cannot wait for a person while the others go.
+    if (decision.outcome === 'approve') decision = unheld(decision, 'inside a JSON-RPC batch (send it in a request of its own)');
     if (decision.outcome !== 'allow') {
       refused = { request, decision };
       break;

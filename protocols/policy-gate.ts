@@ -3,7 +3,8 @@
 // facts for their protocol's request-phase decision and answer review (protocols/<name>/gate.ts,
 // through CallFacts.admit). A refused call never reaches the upstream: the agent gets the
 // protocol's error (refuse()) and the refusal is recorded (recordRefusal(), also used by MCP
-// over stdio). Calls let through may get an observer wrapper: ResponsePolicyObserver applies
+// over stdio). A call an approve rule matched is held (hold()) until a person decides, then
+// goes on or is refused like any other. Calls let through may get an observer wrapper: ResponsePolicyObserver applies
 // response-phase rules to a body or stream (recorded as the agent received it), and
 // DelegatingObserver is the base of a protocol's own answer reviews.
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -20,6 +21,7 @@ import type { Bindings } from '../policies/cel.js';
 import { buildContext, eventText, type ContextSource, type ProtocolContexts } from '../policies/context.js';
 import { stamp, type Decision, type PolicySet } from '../policies/engine.js';
 import type { IdentityVerifier } from '../policies/identity.js';
+import { settledDecision, unheld, type Approvals } from '../policies/approvals.js';
 import { transformRequest, transforms, type RequestRewrite, type TransformOutcome } from '../policies/transform.js';
 
 export interface GateOptions {
@@ -31,6 +33,27 @@ export interface GateOptions {
   sink: RecordSink;
   /** What each protocol adds to the CEL context (protocols/registry.ts). */
   protocols: ProtocolContexts;
+  /** Where calls wait for approval; without it, a call an approve rule matches is refused. */
+  approvals?: Approvals;
+}
+
+/** A held call as the person deciding sees it. */
+export interface HoldSubject {
+  /** The method as the person should read it (a JSON-RPC method); the exchange's otherwise. */
+  method?: string;
+  /** The tool, model, resource or skill. */
+  target: string | null;
+  /** What the call asks it to do: a tool's arguments, an LLM request's body. */
+  arguments: unknown;
+}
+
+/**
+ * What keeps an agent waiting for approval from giving up (MCP: progress notifications or
+ * SSE comments on the call's response): started when the call is held, stopped when it is settled.
+ */
+export interface KeepAlive {
+  start(): void;
+  stop(): void;
 }
 
 /**
@@ -115,7 +138,8 @@ export class PolicyGate {
       stamp(call.exchange, decision);
       return unchanged;
     }
-    const admission = facts.admit(this, set, call);
+    // Awaited: a call held for approval is transformed (call.rewrite) only once it is approved.
+    const admission = await facts.admit(this, set, call);
     received.rewrite = call.rewrite ?? null;
     return admission;
   }
@@ -144,6 +168,26 @@ export class PolicyGate {
     });
     if ('rewrite' in outcome) call.rewrite = outcome.rewrite;
     return outcome;
+  }
+
+  /**
+   * Holds a call an approve rule matched (`decision`, outcome approve) until a person
+   * decides, its rule's timeout passes, the agent goes away or the sidecar stops. Returns
+   * the decision to go on with: allow when approved, else deny; either carries the verdict,
+   * which the record keeps. Other calls are not held up meanwhile.
+   */
+  async hold(call: GateCall, set: PolicySet, decision: Decision, subject: HoldSubject, keepAlive?: KeepAlive): Promise<Decision> {
+    const approvals = this.options.approvals;
+    if (!approvals || !decision.approve) return unheld(decision, 'here');
+    const gone = new AbortController();
+    const onClose = (): void => gone.abort();
+    call.res.once('close', onClose);
+    keepAlive?.start();
+    const held = { route: call.exchange.route, protocol: call.exchange.protocol, method: subject.method ?? call.exchange.method, target: subject.target, arguments: subject.arguments, rule: decision.rule ?? '', reason: decision.reason, policyVersion: set.version };
+    const verdict = await approvals.hold(call.exchange.id, held, decision.approve, gone.signal);
+    keepAlive?.stop();
+    call.res.off('close', onClose);
+    return settledDecision(decision, verdict);
   }
 
   /**

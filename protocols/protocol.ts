@@ -64,7 +64,7 @@ export interface CallFacts {
   /** The answer to the call refused for want of a valid identity token, in the protocol's format. */
   identityRefusal(message: string): unknown;
   /** The protocol's part of the gate: the request-phase decision, and what reviews the answer. */
-  admit(gate: PolicyGate, set: PolicySet, call: GateCall): Admission | null;
+  admit(gate: PolicyGate, set: PolicySet, call: GateCall): Admission | null | Promise<Admission | null>;
   /** Where the answers to this call travel when not on its own response (MCP's legacy HTTP+SSE: the session's GET stream; the POST itself gets 202). */
   readonly answerStream?: AnswerChannel | null;
 }

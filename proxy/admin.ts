@@ -1,17 +1,20 @@
-// The admin endpoints (/_tapwire/health, /_tapwire/metrics), on the agents' listener or on
-// admin.listen's own, behind the admin token when one is set.
+// The admin endpoints (/_tapwire/health, /_tapwire/metrics, /_tapwire/approvals), on the
+// agents' listener or on admin.listen's own, behind the admin token when one is set.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Config } from '../config/config.js';
+import type { Approvals } from '../policies/approvals.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { METRICS_PATH } from '../telemetry/telemetry.js';
 import { ADMIN_PREFIX, type InboundGuard } from './inbound.js';
 import { refuse, sendJson } from './responses.js';
+import { isApprovalsPath, serveApprovals } from './approvals-endpoint.js';
 
 export class AdminEndpoints {
   constructor(
     private readonly config: Config,
     private readonly guard: InboundGuard,
     private readonly telemetry: Telemetry,
+    private readonly approvals: Approvals,
   ) {}
 
   /** True for a request the admin endpoints answer rather than a route. */
@@ -36,13 +39,15 @@ export class AdminEndpoints {
     });
   }
 
-  /** /_tapwire/health and /_tapwire/metrics, on whichever listener serves them. */
+  /** /_tapwire/health, /_tapwire/metrics and /_tapwire/approvals, on whichever listener serves them. */
   private serve(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? '/';
     const refusal = this.guard.checkAdmin(req);
     if (refusal) return refuse(res, refusal, null);
     if (url === '/_tapwire/health') return sendJson(res, 200, { status: 'ok', routes: Object.keys(this.config.routes) });
     if (url === METRICS_PATH && req.method === 'GET' && this.telemetry.serveMetrics(req, res)) return;
+    // Who settles a held call when the caller names nobody: whoever holds the admin token, or a caller on loopback.
+    if (isApprovalsPath(url)) return void serveApprovals(req, res, url, this.approvals, this.config.admin.token ? 'admin.token' : 'loopback');
     sendJson(res, 404, { error: { code: 'not_found', message: `no admin endpoint ${url}` } });
   }
 }

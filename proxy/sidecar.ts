@@ -24,6 +24,7 @@ import { PolicyGate } from '../protocols/policy-gate.js';
 import { PolicySet } from '../policies/engine.js';
 import { rewrittenBody } from '../policies/transform.js';
 import { IdentityVerifier } from '../policies/identity.js';
+import { Approvals } from '../policies/approvals.js';
 import { parseTraceparent } from '../core/trace-context.js';
 import { AdminEndpoints } from './admin.js';
 import { AgentListener, listen, urlOf } from './listener.js';
@@ -73,9 +74,11 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
   const ctx: ForwardContext = { redacted: recording.redacted, maxBodyBytes: config.store.max_body_bytes, eventLimits: eventLimitsOf(config) };
   const redact = (headers: IncomingMessage['headers']) => redactHeaders(headers, ctx.redacted);
   const noPolicies = new PolicySet([]);
+  // Calls an approve rule holds, until a person settles them through the admin endpoint.
+  const approvals = new Approvals();
   const policyGate =
     policies || identity
-      ? new PolicyGate(() => policies?.current ?? noPolicies, { agentLabels: config.agent.labels, identity, redact, sink, protocols: PROTOCOL_CONTEXTS })
+      ? new PolicyGate(() => policies?.current ?? noPolicies, { agentLabels: config.agent.labels, identity, redact, sink, protocols: PROTOCOL_CONTEXTS, approvals })
       : null;
   const table = new RouteTable({ config, log, sink, redact, gate: policyGate, traces: telemetry.traces, apis });
   if (config.store.durability === 'strict') {
@@ -91,7 +94,7 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
   const handlerOf = new Map<string, ProtocolHandler>(routeNames.map((name) => [name, handlers.get(config.routes[name]!.protocol)!]));
   // MCP routes with auth: their discovery URLs, and each call admitted (or refused) before it is read.
   const mcpAuth = McpAuthorization.of(config, { agent: config.agent.name, sink, redact, listen: config.listen });
-  const admin = new AdminEndpoints(config, guard, telemetry);
+  const admin = new AdminEndpoints(config, guard, telemetry, approvals);
   const maxRequestBytes = config.limits.max_request_bytes;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -240,6 +243,8 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
     recorder,
     close(deadlineMs = config.shutdown_timeout_ms): Promise<void> {
       closing ??= (async () => {
+        // Calls held for approval are denied (recorded as stopped), so the drain need not wait for anyone.
+        approvals.stop();
         adminServer?.close();
         adminServer?.closeAllConnections();
         // Requests cut at the deadline still record themselves (as aborted) before the flush.

@@ -60,6 +60,21 @@ export function bodyJson(payload: Payload | null): Record<string, unknown> {
   return payload?.body && !payload.truncated ? jsonObject(payload.body.toString('utf8')) : {};
 }
 
+/**
+ * A call held for approval: how it was settled, by whom, after how long (details.approval).
+ * The GenAI conventions have no settled names for a tool call's approval yet (open proposals:
+ * semantic-conventions-genai#95, #373), so these are tapwire's own.
+ */
+function approvalAttributes(attributes: Attributes, details: string | null): void {
+  const approval = jsonObject(details).approval;
+  if (approval === null || typeof approval !== 'object') return;
+  const { decision, by, wait_ms: waitMs, remembered } = approval as Record<string, unknown>;
+  setAttribute(attributes, 'tapwire.approval.decision', typeof decision === 'string' ? decision : null);
+  setAttribute(attributes, 'tapwire.approval.decided_by', typeof by === 'string' ? by : null);
+  setAttribute(attributes, 'tapwire.approval.wait_ms', typeof waitMs === 'number' ? waitMs : null);
+  setAttribute(attributes, 'tapwire.approval.remembered', typeof remembered === 'boolean' ? remembered : null);
+}
+
 /** The span name and attributes of a finished exchange: the protocol-neutral attributes, then its protocol's. */
 export function describeSpan(record: ExchangeRecord, route: RouteTarget, options: SpanOptions, protocols: ProtocolTelemetryTable): SpanDescription {
   const e = record.exchange;
@@ -67,6 +82,7 @@ export function describeSpan(record: ExchangeRecord, route: RouteTarget, options
   setAttribute(attributes, 'tapwire.status', e.status);
   setAttribute(attributes, 'tapwire.policy.rule', e.policy_rule);
   setAttribute(attributes, 'tapwire.policy.action', e.policy_action);
+  approvalAttributes(attributes, e.details);
   setAttribute(attributes, 'server.address', route.address);
   setAttribute(attributes, 'server.port', route.port);
   setAttribute(attributes, 'http.response.status_code', e.http_status);

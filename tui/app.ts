@@ -1,6 +1,6 @@
 // The terminal UI on blessed: the stats bar, the exchange list (a window the ListModel keeps
-// filled from the record reader), the filter prompt, the detail view with its tabs, the sessions view and
-// the help. Keys follow mitmproxy's where they overlap. Reads only; never writes the database.
+// filled from the record reader), the filter prompt, the detail view with its tabs, the sessions view,
+// the calls held for approval (from a running sidecar's admin endpoint, when given one) and the help. Keys follow mitmproxy's where they overlap. Reads only; never writes the database.
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import blessed from 'blessed';
@@ -8,6 +8,7 @@ import type { Exchange, ExchangeRecord } from '../core/exchange.js';
 import type { RecordReader, SessionSummary } from '../store/record-store.js';
 import { printableLocation } from '../store/open.js';
 import type { ActionHooks } from './actions.js';
+import { ApprovalsPane, type ApprovalsSource } from './approvals.js';
 import { osc52 } from './clipboard.js';
 import { curlCommand } from './curl.js';
 import { TABS, tabText, type Tab } from './detail.js';
@@ -26,6 +27,8 @@ export interface TuiOptions {
   exportDir?: string;
   /** How often new records are looked for, in ms (0: never, for benchmarks). */
   refreshMs?: number;
+  /** A running sidecar's held calls, and who settles them here (the OS user name). */
+  approvals?: { source: ApprovalsSource; user: string };
 }
 
 const TONE_TAGS: Record<RowTone, [string, string]> = {
@@ -46,7 +49,7 @@ interface KeyHelp {
   what: string;
 }
 
-type View = 'list' | 'detail' | 'sessions' | 'help';
+type View = 'list' | 'detail' | 'sessions' | 'approvals' | 'help';
 
 export class TuiApp {
   readonly model: ListModel;
@@ -61,6 +64,7 @@ export class TuiApp {
   private readonly detail: blessed.Widgets.BoxElement;
   private readonly sessionsList: blessed.Widgets.ListElement;
   private readonly help: blessed.Widgets.BoxElement;
+  private readonly approvals: ApprovalsPane | null;
   private view: View = 'list';
   private previousView: View = 'list';
   private tab: Tab = 'Request';
@@ -95,6 +99,7 @@ export class TuiApp {
     this.detail = box({ top: 1, left: 0, width: '100%', height: '100%-3', hidden: true, scrollable: true, alwaysScroll: true, scrollbar: { ch: ' ', style: { bg: 'gray' } } });
     this.sessionsList = blessed.list({ parent: this.screen, top: 1, left: 0, width: '100%', height: '100%-3', hidden: true, tags: true, style: { selected: { inverse: true } } });
     this.help = box({ top: 1, left: 'center', width: 76, height: '100%-3', hidden: true, border: 'line', label: ' keys ', scrollable: true });
+    this.approvals = options.approvals ? new ApprovalsPane(this.screen, options.approvals.source, options.approvals.user) : null;
     this.bindKeys();
     // The prompt starts with the current filter; ctrl-u clears it, as in a shell.
     this.prompt.key('C-u', () => {
@@ -107,6 +112,7 @@ export class TuiApp {
   /** Reads the newest page and draws the first screen; the totals are counted after it, in steps. */
   async open(): Promise<void> {
     this.counting = true;
+    await this.approvals?.refresh();
     await this.model.last();
     await this.redrawStats();
     this.totalsCounted = this.countTotals();
@@ -154,6 +160,7 @@ export class TuiApp {
     if (this.closed) return;
     if (!this.counting) this.totals = await updateTotals(this.options.reader, this.totals);
     await this.model.refresh();
+    await this.approvals?.refresh();
     await this.redrawStats();
   }
 
@@ -177,6 +184,7 @@ export class TuiApp {
     if (this.closed) return;
     if (stats) this.drawStats();
     if (this.view === 'list' || this.view === 'help') this.drawList();
+    if (this.view === 'approvals') this.approvals?.draw(Date.now());
     this.drawFilterLine();
     // While the filter prompt is open its own help stays in the status line.
     if (this.prompt.hidden) this.status.setContent(` ${blessed.escape(this.message || this.hints())}`);
@@ -196,6 +204,8 @@ export class TuiApp {
       // Calls without a price are shown apart: the sum leaves them out, it does not count them as $0.
       `cost ${cost(t.costUsd) || '$0'}${t.unpricedLlmCalls > 0 ? ` + ${t.unpricedLlmCalls} unpriced` : ''}`,
     ];
+    const held = this.approvals?.count ?? 0;
+    if (this.approvals) parts.push(held > 0 ? `{yellow-bg}{black-fg} awaiting approval ${held} {/black-fg}{/yellow-bg}` : `awaiting approval ${this.approvals.problem ? '?' : 0}`);
     if (rates) {
       const last = (values: number[]): string => count(values[values.length - 1] ?? 0);
       parts.push(`req/s ${sparkline(rates.requests)} ${last(rates.requests)}`, `llm tok/s ${sparkline(rates.tokens)} ${last(rates.tokens)}`);
@@ -238,6 +248,8 @@ export class TuiApp {
         return `${this.tab}: tab/shift-tab or h/l switch tabs | j/k scroll | y copy id | e export curl | q back`;
       case 'sessions':
         return 'sessions: enter filters the list to a session | q back';
+      case 'approvals':
+        return 'held calls: j/k move | a approve | d deny (each asks for an optional note) | q back';
       case 'help':
         return 'q or ? closes the help';
       default:
@@ -262,6 +274,7 @@ export class TuiApp {
     ];
     if (this.options.hooks?.exportJsonl) keys.push({ keys: 'J', what: 'export the exchange as JSONL' });
     if (this.options.hooks?.replay) keys.push({ keys: 'r', what: 'replay the exchange' });
+    if (this.approvals) keys.push({ keys: 'A', what: 'calls held for approval; there a approves, d denies' });
     keys.push({ keys: '?', what: 'this help' }, { keys: 'q / esc', what: 'back; quit from the list' });
     return keys;
   }
@@ -289,6 +302,11 @@ export class TuiApp {
     on(['e'], () => this.handle('curl'));
     if (this.options.hooks?.exportJsonl) on(['S-j', 'J'], () => this.handle('jsonl'));
     if (this.options.hooks?.replay) on(['r'], () => this.handle('replay'));
+    if (this.approvals) {
+      on(['S-a', 'A'], () => this.handle('approvals'));
+      on(['a'], () => this.handle('approve'));
+      on(['d'], () => this.handle('deny'));
+    }
     on(['?'], () => this.handle('help'));
     on(['q', 'escape'], () => this.handle('back'));
     on(['C-c'], () => this.close());
@@ -307,6 +325,7 @@ export class TuiApp {
       case 'up':
         if (this.view === 'detail') this.detail.scroll(action === 'down' ? 1 : -1);
         else if (this.view === 'sessions') this.moveSessions(action === 'down' ? 1 : -1);
+        else if (this.view === 'approvals') this.approvals?.move(action === 'down' ? 1 : -1);
         else if (this.view === 'list') await (action === 'down' ? this.model.down() : this.model.up());
         break;
       case 'pagedown':
@@ -356,6 +375,13 @@ export class TuiApp {
       case 'replay':
         await this.runHook('replay');
         break;
+      case 'approvals':
+        if (this.view === 'list') await this.openApprovals();
+        break;
+      case 'approve':
+      case 'deny':
+        if (this.view === 'approvals') this.askNote(action);
+        return;
       case 'help':
         this.toggleHelp();
         break;
@@ -382,10 +408,12 @@ export class TuiApp {
     }
     this.detail.hide();
     this.sessionsList.hide();
+    this.approvals?.list.hide();
     this.help.hide();
     this.view = this.view === 'help' && this.previousView !== 'help' ? this.previousView : 'list';
     if (this.view === 'detail') this.detail.show();
     if (this.view === 'sessions') this.sessionsList.show();
+    if (this.view === 'approvals') this.approvals?.list.show();
     this.draw();
   }
 
@@ -479,6 +507,31 @@ export class TuiApp {
     this.sessionsList.hide();
     this.view = 'list';
     await this.applyFilter(`exchange.session_id == ${JSON.stringify(chosen.session_id)}`);
+  }
+
+  private async openApprovals(): Promise<void> {
+    if (!this.approvals) return;
+    await this.approvals.refresh();
+    this.view = 'approvals';
+    this.approvals.list.show();
+  }
+
+  /** Asks for the note of an approval or denial of the selected held call, then settles it (esc cancels). */
+  private askNote(decision: 'approve' | 'deny'): void {
+    const chosen = this.approvals?.selected();
+    if (!this.approvals || !chosen) return this.say('no held call is selected');
+    this.prompt.show();
+    this.prompt.setValue('');
+    this.status.setContent(` ${decision} ${blessed.escape(chosen.target ?? chosen.method ?? chosen.id)}: a note (optional) | enter ${decision === 'approve' ? 'approves' : 'denies'} | esc cancels`);
+    this.screen.render();
+    this.prompt.readInput((err, value) => {
+      this.prompt.hide();
+      if (err || value === undefined || value === null) return this.draw();
+      this.approvals!.settle(decision, value).then(
+        (message) => this.say(message),
+        (failure: unknown) => this.say(`error: ${(failure as Error).message}`),
+      );
+    });
   }
 
   private toggleHelp(): void {

@@ -120,7 +120,7 @@ async function replayDatabase(set: PolicySet, path: string, since: number, agent
         if (decision.outcome !== 'allow') note(decision.rule, decision.outcome, id);
         for (const f of decision.findings) {
           if (f.action === 'error') continue;
-          note(f.rule, f.action === 'would_deny' ? 'deny' : f.action === 'would_limit' ? 'limit' : f.action, id);
+          note(f.rule, f.action === 'would_deny' ? 'deny' : f.action === 'would_limit' ? 'limit' : f.action === 'would_approve' ? 'approve' : f.action, id);
         }
       }
       // Token budgets are charged with what the call really used.
@@ -130,7 +130,7 @@ async function replayDatabase(set: PolicySet, path: string, since: number, agent
     if (tallies.size === 0) out.write('  no rule would have denied, limited, flagged or transformed any of them\n');
     for (const [rule, byAction] of tallies) {
       for (const [action, tally] of byAction) {
-        const verb = action === 'deny' ? 'denied' : action === 'limit' ? 'limited' : action === 'audit' ? 'flagged' : action === 'redact' ? 'redacted' : action === 'transform' ? 'transformed' : 'allowed';
+        const verb = action === 'deny' ? 'denied' : action === 'limit' ? 'limited' : action === 'audit' ? 'flagged' : action === 'redact' ? 'redacted' : action === 'transform' ? 'transformed' : action === 'approve' ? 'held for approval' : 'allowed';
         out.write(`  ${rule}: would have ${verb} ${tally.count} (e.g. ${tally.examples.join(', ')})\n`);
         if (action === 'transform') for (const line of changed.get(rule) ?? []) out.write(`    ${line}\n`);
       }

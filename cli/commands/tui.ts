@@ -1,7 +1,12 @@
 // `tapwire tui [--db FILE|URL]`: opens the recorded traffic in the terminal UI. The database is
 // checked before the screen takes over the terminal, so a wrong path is one plain message.
+// With --sidecar (or --config), it also shows that running sidecar's calls held for approval,
+// which its user (the OS user name) approves or denies.
+import { userInfo } from 'node:os';
 import { Command } from 'commander';
 import blessed from 'blessed';
+import { loadConfig } from '../../config/config.js';
+import { adminTargetOf, ApprovalsClient } from '../../proxy/approvals-client.js';
 import { actionHooks } from '../../tui/actions.js';
 import { TuiApp } from '../../tui/app.js';
 import { openRecordReader, printableLocation } from '../../store/open.js';
@@ -9,12 +14,15 @@ import { openRecordReader, printableLocation } from '../../store/open.js';
 export const tuiCommand = new Command('tui')
   .description('explore the recorded traffic in a terminal UI (read-only; works while the sidecar records)')
   .option('--db <file|url>', 'the SQLite file or postgres:// URL to open', 'tapwire.db')
-  .option('-c, --config <file>', "tapwire.yaml: its redaction applies to exports, and `r` replays through its routes")
-  .action(async (opts: { db: string; config?: string }) => {
+  .option('-c, --config <file>', "tapwire.yaml: its redaction applies to exports, `r` replays through its routes, and `A` shows its sidecar's held calls")
+  .option('--sidecar <url>', "a running sidecar's admin URL: `A` shows the calls it holds for approval (token: TAPWIRE_ADMIN_TOKEN)")
+  .action(async (opts: { db: string; config?: string; sidecar?: string }) => {
     const hooks = actionHooks({ config: opts.config, exportDir: '.' });
+    const target = opts.sidecar ? { url: opts.sidecar, token: process.env.TAPWIRE_ADMIN_TOKEN ?? null } : opts.config ? adminTargetOf(loadConfig(opts.config)) : null;
+    const approvals = target ? { source: new ApprovalsClient(target), user: userInfo().username } : undefined;
     const reader = await openRecordReader(opts.db, 'browse');
     const screen = blessed.screen({ smartCSR: true, title: `tapwire ${printableLocation(opts.db)}`, warnings: false, fullUnicode: true });
-    const app = new TuiApp({ reader, dbPath: opts.db, screen, hooks });
+    const app = new TuiApp({ reader, dbPath: opts.db, screen, hooks, ...(approvals ? { approvals } : {}) });
     try {
       await app.start();
     } finally {

@@ -42,7 +42,7 @@ export class A2aCallFacts implements CallFacts {
     return identityRequired(message);
   }
 
-  admit(gate: PolicyGate, set: PolicySet, call: GateCall): Admission | null {
+  admit(gate: PolicyGate, set: PolicySet, call: GateCall): Promise<Admission | null> {
     return gateA2a(gate, set, call, this);
   }
 

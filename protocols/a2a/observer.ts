@@ -16,6 +16,7 @@ import { errorFacts, payloadFacts, requestFacts, type A2aError, type PayloadFact
 import type { CardSignatureVerifier, SignatureCheck } from './signatures.js';
 import { CARD_METHODS, type A2aCall } from './wire.js';
 import { parseJson } from '../../core/json-body.js';
+import { approvalIn } from '../../policies/engine.js';
 
 /** What a route does with a signed card: strip its signatures and rewrite it, or pass it unmodified. */
 export type SignedCardMode = NonNullable<RouteConfig['signed_cards']>;
@@ -199,7 +200,10 @@ export class A2aObserver implements ExchangeObserver {
     if (this.card?.signature && this.card.signature.verdict !== 'valid') {
       this.warnings.push(`card signature ${this.card.signature.verdict}: ${this.card.signature.detail}`);
     }
+    // A call held for approval carries its verdict in the details from the gate: kept.
+    const approval = approvalIn(exchange.details);
     exchange.details = JSON.stringify({
+      ...(approval ? { approval } : {}),
       binding: call.binding,
       version: call.version,
       wire_method: call.wireMethod,

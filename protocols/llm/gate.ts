@@ -1,6 +1,8 @@
 // The LLM part of the policy gate: the request-phase decision on a call described once (its
-// LlmCallFacts), refused in its provider's error format (403, or 429 with retry-after), and
+// LlmCallFacts), held when an approve rule asks (the person sees the model and the request's
+// body), refused in its provider's error format (403, or 429 with retry-after), and
 // the response-phase rules on its body or stream, whose usage is read as the record reads it.
+import { jsonValue } from '../../core/json-body.js';
 import type { ContextSource } from '../../policies/context.js';
 import { stamp, type Decision, type PolicySet } from '../../policies/engine.js';
 import { recordTransform } from '../../policies/transform.js';
@@ -20,14 +22,15 @@ function llmErrorEvent(adapter: LlmAdapter, decision: Decision): StreamEnd {
   return { event: adapter.streamErrorEvent, data: JSON.stringify(llmError(adapter, decision)) };
 }
 
-export function gateLlm(gate: PolicyGate, set: PolicySet, call: GateCall, facts: LlmCallFacts): Admission | null {
+export async function gateLlm(gate: PolicyGate, set: PolicySet, call: GateCall, facts: LlmCallFacts): Promise<Admission | null> {
   if (!set.applies('request', 'llm') && !set.applies('response', 'llm')) return unchanged;
   const { adapter, described } = facts;
   const request = described?.request;
   const live = { ...call.exchange, provider: adapter.provider, operation: request?.operation ?? null, model: request?.model ?? null };
   const source = { exchange: live, request: { headers: call.req.headers, body: call.body }, path: call.path, routeUpstream: call.route.config.upstream };
   const bindings = gate.context(call, source);
-  const decided = set.decide('request', bindings, Date.now());
+  let decided = set.decide('request', bindings, Date.now());
+  if (decided.outcome === 'approve') decided = await gate.hold(call, set, decided, { target: live.model, arguments: jsonValue(call.body) });
   const transformed = decided.outcome === 'allow' ? gate.transform(set, call, source, bindings) : null;
   const decision = transformed && 'refused' in transformed ? transformed.refused : decided;
   if (decision.outcome !== 'allow') {

@@ -44,7 +44,7 @@ export class LlmCallFacts implements CallFacts {
     return this.adapter.authenticationError(message);
   }
 
-  admit(gate: PolicyGate, set: PolicySet, call: GateCall): Admission | null {
+  admit(gate: PolicyGate, set: PolicySet, call: GateCall): Promise<Admission | null> {
     return gateLlm(gate, set, call, this);
   }
 

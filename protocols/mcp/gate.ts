@@ -2,7 +2,9 @@
 // it reaches the server, and a refused one is answered in the server's place (a tools/call
 // with a tool result with isError, which the model sees; any other request with a JSON-RPC
 // error) and recorded. A request let through gets the review of its answer: a list without
-// what the rules would deny this agent if it called it, and the response-phase rules. Its
+// what the rules would deny this agent if it called it, and the response-phase rules. A
+// request an approve rule matches is held on HTTP routes (the person sees its tool and
+// arguments) and refused over stdio, where tapwire cannot hold it. Its
 // decisions (McpDecisions) travel with it to the tracker, which stamps them on its record.
 // HTTP routes go through gateMcp (via McpCallFacts); stdio lines, command routes and
 // federated routes through admitMessage, admitUnreadable and listFilter.
@@ -10,6 +12,7 @@ import type { IncomingMessage } from 'node:http';
 import { blankExchange, type Exchange } from '../../core/exchange.js';
 import { idText } from '../../core/jsonrpc.js';
 import type { Decision, PolicySet } from '../../policies/engine.js';
+import { unheld } from '../../policies/approvals.js';
 import { transformRequest, transforms, type TransformOutcome } from '../../policies/transform.js';
 import { gateBatch, policyError, unreadableRefusal, type JsonRpcRequest } from '../jsonrpc-gate.js';
 import { unchanged, type Admission, type GateCall, type PolicyGate } from '../policy-gate.js';
@@ -74,7 +77,7 @@ function first(value: string | string[] | undefined): string | undefined {
 }
 
 /** The MCP part of PolicyGate.admit on an HTTP route (Streamable HTTP, legacy HTTP+SSE). */
-export function gateMcp(gate: PolicyGate, set: PolicySet, call: GateCall, facts: McpCallFacts): Admission | null {
+export async function gateMcp(gate: PolicyGate, set: PolicySet, call: GateCall, facts: McpCallFacts): Promise<Admission | null> {
   if (!set.applies('request', 'mcp') && !set.applies('response', 'mcp')) return unchanged;
   const parsed = facts.parsed;
   const sessionId = first(call.req.headers['mcp-session-id']) ?? facts.answerStream?.sessionId ?? null;
@@ -94,7 +97,12 @@ export function gateMcp(gate: PolicyGate, set: PolicySet, call: GateCall, facts:
     return call.req.method === 'GET' ? (observer) => new DecodedStreamObserver(observer) : unchanged;
   }
   const live = exchangeOf(request);
-  let judged = judge(gate, set, { headers: call.req.headers, path: call.path, routeUpstream: call.route.config.upstream, jwtClaims: call.jwtClaims ?? null }, live, request, call.body);
+  const scope: McpScope = { headers: call.req.headers, path: call.path, routeUpstream: call.route.config.upstream, jwtClaims: call.jwtClaims ?? null };
+  let decision = decideRequest(gate, set, scope, live, call.body);
+  if (decision?.outcome === 'approve') {
+    decision = await gate.hold(call, set, decision, { method: request.method, target: targetOf(request), arguments: argumentsOf(request) }, facts.keepAlive(request, decision.rule ?? ''));
+  }
+  let judged = judge(gate, set, scope, live, request, call.body, decision);
   if (!('refused' in judged)) {
     const transformed = gate.transform(set, call, { exchange: live, path: call.path, routeUpstream: call.route.config.upstream });
     if ('rewrite' in transformed) judged.decisions.transform = transformed;
@@ -128,7 +136,10 @@ export function admitMessage(gate: PolicyGate, call: McpMessageCall): MessageAdm
   const set = gate.policies();
   if (!set.applies('request', 'mcp') && !set.applies('response', 'mcp')) return { review: null, decisions: null };
   const exchange = messageExchange(call);
-  let judged = judge(gate, set, { headers: call.headers, jwtClaims: call.jwtClaims ?? null }, exchange, call.request, call.body);
+  const scope: McpScope = { headers: call.headers, jwtClaims: call.jwtClaims ?? null };
+  let decision = decideRequest(gate, set, scope, exchange, call.body);
+  if (decision?.outcome === 'approve') decision = unheld(decision, 'on a stdio server (tapwire wrap, command and federated routes)');
+  let judged = judge(gate, set, scope, exchange, call.request, call.body, decision);
   if (!('refused' in judged) && transforms(set.files, 'mcp')) {
     const transformed = unappliedTransform(gate, set, call, exchange);
     if ('rewrite' in transformed) judged.decisions.transform = transformed;
@@ -193,11 +204,16 @@ export function listFilter(gate: PolicyGate, call: McpMessageCall): AnswerReview
   return (answer) => filterList(gate, exchange, { headers: call.headers, jwtClaims: null }, list, answer);
 }
 
-/** The request phase of one MCP request, and the review of its answer: the same for HTTP routes and stdio. */
-function judge(gate: PolicyGate, set: PolicySet, scope: McpScope, live: Exchange, request: JsonRpcRequest, body: Buffer | null): Judged {
+/** The request-phase decision on one MCP request; null when no request-phase rule applies to MCP. */
+function decideRequest(gate: PolicyGate, set: PolicySet, scope: McpScope, live: Exchange, body: Buffer | null): Decision | null {
+  if (!set.applies('request', 'mcp')) return null;
+  return set.decide('request', gate.context(scope, { exchange: live, request: { headers: scope.headers, body }, path: scope.path, routeUpstream: scope.routeUpstream }), Date.now());
+}
+
+/** One MCP request after its request-phase `decision`, and the review of its answer: the same for HTTP routes and stdio. */
+function judge(gate: PolicyGate, set: PolicySet, scope: McpScope, live: Exchange, request: JsonRpcRequest, body: Buffer | null, decision: Decision | null): Judged {
   const decisions: McpDecisions = { request: null, answer: null };
-  if (set.applies('request', 'mcp')) {
-    const decision = set.decide('request', gate.context(scope, { exchange: live, request: { headers: scope.headers, body }, path: scope.path, routeUpstream: scope.routeUpstream }), Date.now());
+  if (decision) {
     if (decision.outcome !== 'allow') return { refused: decision };
     decisions.request = decision;
   }
@@ -252,6 +268,12 @@ function messageExchange(call: McpMessageCall): Exchange {
   Object.assign(exchange, { method: call.request.method, session_id: call.sessionId, jsonrpc_id: idText(call.request.id) });
   if (call.server !== undefined) exchange.details = JSON.stringify({ server: call.server });
   return exchange;
+}
+
+/** What a held request asks: a tool call's arguments, or the request's params. */
+function argumentsOf(request: JsonRpcRequest): unknown {
+  const p = isObject(request.params) ? request.params : {};
+  return request.method === 'tools/call' ? (p.arguments ?? {}) : (request.params ?? null);
 }
 
 function targetOf(request: JsonRpcRequest): string | null {

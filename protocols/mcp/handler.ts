@@ -11,9 +11,10 @@ import { legacyStreamOf, type LegacyStream } from './legacy-sse.js';
 import { McpObserver } from './observer.js';
 import type { McpDecisions, McpTracker } from './tracker.js';
 import type { Decision, PolicySet } from '../../policies/engine.js';
-import { EMPTY_JSONRPC, unreadableRefusal } from '../jsonrpc-gate.js';
-import { identityRequired, type Admission, type GateCall, type PolicyGate } from '../policy-gate.js';
+import { EMPTY_JSONRPC, unreadableRefusal, type JsonRpcRequest } from '../jsonrpc-gate.js';
+import { identityRequired, type Admission, type GateCall, type KeepAlive, type PolicyGate } from '../policy-gate.js';
 import { gateMcp } from './gate.js';
+import { acceptsSse, heldStream } from './held-stream.js';
 
 /** An MCP call's facts: its messages, and (legacy HTTP+SSE) the stream its answers travel on. */
 export class McpCallFacts implements CallFacts {
@@ -55,8 +56,15 @@ export class McpCallFacts implements CallFacts {
     return identityRequired(message);
   }
 
-  admit(gate: PolicyGate, set: PolicySet, call: GateCall): Admission | null {
+  admit(gate: PolicyGate, set: PolicySet, call: GateCall): Promise<Admission | null> {
     return gateMcp(gate, set, call, this);
+  }
+
+  /** What keeps the client waiting while `request` is held for approval (rule `rule`): only a Streamable HTTP POST that takes an SSE answer has one. */
+  keepAlive(request: JsonRpcRequest, rule: string): KeepAlive | undefined {
+    const { req, res } = this.call;
+    if (this.answerStream || !acceptsSse(req.headers.accept)) return undefined;
+    return heldStream(res, request, rule, this.env.config.approval_keepalive_ms);
   }
 
   observe(): Observation {

@@ -13,7 +13,8 @@
 // CA's private key is searched for the same way, after a call it intercepted. The same search
 // follows MCP authorization: the SDK client's OAuth flow through a passthrough route and a
 // gateway route (test/support/oauth.ts): no client token, exchanged token or service client
-// secret is anywhere.
+// secret is anywhere. A tool call held for approval is approved with `tapwire approvals`
+// presenting the admin token, which must not leak either.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -63,6 +64,7 @@ const PLANTED = {
   mcpArgument: 'sk-live-PLANTEDMCPARGy7z8a9',
   upstreamKey: 'INJECTED-UPSTREAM-KEY-b1c2d3',
   mcpKey: 'INJECTED-MCP-KEY-e4f5g6',
+  adminToken: 'PLANTED-ADMIN-TOKEN-h7j8k9l0',
   transformHeader: 'TRANSFORMED-SERVICE-TOKEN-h7j8k9',
   transformMcpBearer: 'TRANSFORMED-MCP-BEARER-l1m2n3',
   transformBody: 'sk-live-TRANSFORMEDBODYq1w2e3',
@@ -82,6 +84,7 @@ describe('secrets', () => {
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const mock = await startAimock([PLANTED.upstreamKey], (m) => m.onMessage('my key is', { content: 'noted', usage: { prompt_tokens: 9, completion_tokens: 1 } }));
     t.after(() => mock.stop());
+    writeFileSync(join(dir, 'approve.yaml'), ['rules:', '  - name: held-echo', '    when: mcp.tool == "echo" && mcp.arguments.msg == "held call"', '    action: approve', ''].join('\n'));
     const mcp = await startStreamableServer(() => {
       const server = new McpServer({ name: 'echo', version: '1.0.0' });
       server.registerTool('echo', { inputSchema: { msg: z.string() } }, ({ msg }) => ({ content: [{ type: 'text', text: `you said ${msg}` }] }));
@@ -127,7 +130,8 @@ describe('secrets', () => {
         `  tools: { protocol: mcp, upstream: "${mcp.origin}", headers: { x-mcp-key: "\${MCP_KEY}" } }`,
         `  bedrock: { protocol: llm, provider: bedrock, upstream: "${bedrock.url}", aws: { region: us-east-1, access_key_id: "\${AWS_ROUTE_KEY}", secret_access_key: "\${AWS_ROUTE_SECRET}", session_token: "\${AWS_ROUTE_TOKEN}" } }`,
         `  pets: { protocol: openapi, spec: ${JSON.stringify(PETSTORE_SPEC)}, upstream: "${petstore.url}", headers: { authorization: "Bearer \${REST_KEY}", x-service-id: "\${REST_KEY}" } }`,
-        'policies: [redact.yaml, transform.yaml]',
+        'policies: [redact.yaml, transform.yaml, approve.yaml]',
+        'admin: { token: "${ADMIN_TOKEN}" }',
         'telemetry:',
         `  endpoint: ${collector.url}`,
         '  capture_content: true',
@@ -144,6 +148,7 @@ describe('secrets', () => {
       AWS_ROUTE_KEY: PLANTED.awsRouteKeyId,
       AWS_ROUTE_SECRET: PLANTED.awsRouteSecret,
       AWS_ROUTE_TOKEN: PLANTED.awsRouteSessionToken,
+      ADMIN_TOKEN: PLANTED.adminToken,
     };
     const cli = await startCli(['--config', join(dir, 'tapwire.yaml'), '--db', join(dir, 'tapwire.db'), '--listen', `127.0.0.1:${port}`, '--log-level', 'debug'], env);
     const base = `http://127.0.0.1:${port}`;
@@ -176,6 +181,19 @@ describe('secrets', () => {
       }));
     const echoed = await client.callTool({ name: 'echo', arguments: { msg: PLANTED.mcpArgument } });
     assert.deepEqual(echoed.content, [{ type: 'text', text: `you said ${PLANTED.mcpArgument}` }], 'the agent got the real answer: redaction is for the record only');
+    // A held call, approved by `tapwire approvals` with the admin token (the sidecar runs in its own process: spawnSync cannot stall it).
+    const held = client.callTool({ name: 'echo', arguments: { msg: 'held call' } });
+    const adminEnv = { ...env, TAPWIRE_ADMIN_TOKEN: PLANTED.adminToken };
+    let listed = runCli(['approvals', 'list', '--url', base], dir, adminEnv);
+    for (let i = 0; i < 100 && !listed.stdout.includes('held-echo'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      listed = runCli(['approvals', 'list', '--url', base], dir, adminEnv);
+    }
+    const heldId = /^(\w+) {2}waiting/.exec(listed.stdout)?.[1];
+    assert.ok(heldId, `the call was held: ${listed.stdout}${listed.stderr}`);
+    const approved = runCli(['approvals', 'approve', heldId, '--url', base, '--as', 'secrets-test'], dir, adminEnv);
+    assert.equal(approved.status, 0, approved.stderr);
+    assert.deepEqual((await held).content, [{ type: 'text', text: 'you said held call' }]);
     await client.close();
     assert.ok(mcp.seen.some((r) => r.headers['x-mcp-key'] === PLANTED.mcpKey), 'the MCP server got the injected key');
     assert.ok(mcp.seen.some((r) => r.headers.authorization === `Bearer ${PLANTED.transformMcpBearer}`), 'the MCP server got the credential a transform rule set');
@@ -209,6 +227,7 @@ describe('secrets', () => {
     // The record and the exports are there, and show that something was masked: the search can fail.
     assert.match(places['tapwire.db']!, /\[redacted\]/);
     assert.match(places['tapwire.db']!, /you said /);
+    assert.match(places['tapwire.db']!, /"by":"secrets-test"/, 'the approval was recorded');
     assert.match(places['tapwire.db']!, /"set_header":"x-service-token","to":"\[redacted\]"/, 'the record lists the transforms, masked');
     assert.ok(collector.spans().some((s) => s.name === 'chat gpt-4o-mini'), 'spans were exported');
     assert.match(places.stdout!, /"msg":"exchange"/);
