@@ -29,7 +29,7 @@ function exchanges(dbPath: string): { protocol: string; method: string | null; s
   }
 }
 
-test('the quick bench runs every scenario against every peer and tapwire records each request once', { timeout: 300_000 }, async () => {
+test('the quick bench runs every scenario against every peer and tapwire records each request once', { timeout: 600_000 }, async () => {
   const keep = join(work, 'run');
   const results = join(work, 'results');
   const child = spawn(process.execPath, [RUN, '--quick'], {
