@@ -1,6 +1,8 @@
 # tapwire in a container: built from this repository (better-sqlite3 compiled against the
-# image's own Node headers, nothing downloaded at run time). The default command is the
-# demo docker-compose.yml runs; `docker run tapwire:local run --config ...` runs the sidecar.
+# image's own Node headers, nothing downloaded at run time). The default image is the sidecar,
+# production dependencies only: `docker run tapwire:local run --config ...`. The `demo` target
+# adds the demo's own packages (optional peers of tapwire) and runs `tapwire demo`, as
+# docker-compose.yml builds it.
 FROM node:20.19-bookworm-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
@@ -13,7 +15,15 @@ RUN npm ci --ignore-scripts && npm rebuild better-sqlite3
 COPY . .
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20.19-bookworm-slim
+# The demo's packages (package.json peerDependencies) at the lockfile's versions, in a tree of
+# their own: the demo image puts it in /node_modules, where Node looks after /app/node_modules.
+FROM build AS demo-peers
+WORKDIR /peers
+RUN node -e "const p = require('/app/package.json'); require('fs').writeFileSync('package.json', JSON.stringify({ private: true, dependencies: p.peerDependencies }))" \
+ && cp /app/package-lock.json . \
+ && npm install --omit=dev --ignore-scripts --no-audit --no-fund
+
+FROM node:20.19-bookworm-slim AS sidecar
 WORKDIR /app
 ENV NODE_ENV=production
 COPY --from=build /app/package.json ./package.json
@@ -25,4 +35,11 @@ RUN mkdir /data && chmod 1777 /data
 USER node
 EXPOSE 4100
 ENTRYPOINT ["node", "/app/dist/cli/cli.js"]
+CMD ["run", "--config", "/etc/tapwire/tapwire.yaml"]
+
+FROM sidecar AS demo
+COPY --from=demo-peers /peers/node_modules /node_modules
 CMD ["demo", "--forever", "--listen", "0.0.0.0:4100", "--db", "/data/tapwire.db"]
+
+# The default target, last: the sidecar alone.
+FROM sidecar

@@ -2,7 +2,7 @@
 // the standing peers, where to start tapwire, the run's size, and a progress logger.
 import { join } from 'node:path';
 import type { LoadProcess } from './load-client.js';
-import { everythingOn, tapwirePeer, type StandingPeers, type TapwirePeer } from './peers.js';
+import { everythingOn, recordingOnly, tapwirePeer, type StandingPeers, type TapwirePeer, type TapwireVariant } from './peers.js';
 import { startSidecarProcess, type SidecarOptions } from './processes.js';
 
 /** The run's size: `--quick` for CI, the full one otherwise. */
@@ -75,15 +75,19 @@ export class BenchContext {
     readonly log: (line: string) => void,
   ) {}
 
-  /** A fresh tapwire (everything on) in its own directory, named after the scenario, once it answers. */
-  async startTapwire(scenario: string): Promise<TapwirePeer> {
-    return tapwirePeer(await startSidecarProcess(this.tapwireOptions(scenario)));
+  /** A fresh tapwire (everything on, or recording only) in its own directory, named after the scenario, once it answers. */
+  async startTapwire(scenario: string, variant: TapwireVariant = 'tapwire'): Promise<TapwirePeer> {
+    return tapwirePeer(await startSidecarProcess(this.tapwireOptions(scenario, variant)), variant);
   }
 
-  /** The options of a fresh tapwire with everything on, in its own directory named after the scenario. */
-  tapwireOptions(scenario: string): SidecarOptions {
-    const name = `${String(++this.tapwires).padStart(2, '0')}-${scenario.replace(/[^a-z0-9]+/gi, '-')}`;
-    return everythingOn(join(this.dir, 'tapwire', name), this.upstreamOrigin, this.otlpUrl, profileFlags(name));
+  /**
+   * The options of a fresh tapwire in its own directory named after the scenario (and
+   * `-recording-only` after it for that variant, so the names of everything on keep their ends).
+   */
+  tapwireOptions(scenario: string, variant: TapwireVariant = 'tapwire'): SidecarOptions {
+    const name = `${String(++this.tapwires).padStart(2, '0')}-${scenario.replace(/[^a-z0-9]+/gi, '-')}${variant === 'recording' ? '-recording-only' : ''}`;
+    const dir = join(this.dir, 'tapwire', name);
+    return variant === 'tapwire' ? everythingOn(dir, this.upstreamOrigin, this.otlpUrl, profileFlags(name)) : recordingOnly(dir, this.upstreamOrigin, profileFlags(name));
   }
 }
 

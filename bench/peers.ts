@@ -1,8 +1,9 @@
 // The peers the comparative bench puts between the load generator and the mock upstream:
 // nothing (direct), the bare Node pass-through, nginx, the Portkey gateway (LLM route only)
-// and tapwire with everything on (recording, 10 policy rules, OTLP export to a local
-// endpoint that accepts and discards). tapwire is started fresh for each scenario, so each
-// scenario's database holds exactly that scenario's requests; the others live for the run.
+// and tapwire twice: with everything on (recording, 10 policy rules, OTLP export to a local
+// endpoint that accepts and discards) and recording only (the defaults: no policies, no
+// export). tapwire is started fresh for each scenario, so each scenario's database holds
+// exactly that scenario's requests; the others live for the run.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -12,8 +13,11 @@ import { benchPolicyYaml } from './policy-rules.js';
 import { portkeyHeaders, startPortkey } from './portkey.js';
 import { forkListening, stopChild, type SidecarOptions, type SidecarProcess, type UpstreamProcess } from './processes.js';
 
-export const PEER_NAMES = ['direct', 'node', 'nginx', 'portkey', 'tapwire'] as const;
+export const PEER_NAMES = ['direct', 'node', 'nginx', 'portkey', 'tapwire', 'recording'] as const;
 export type PeerName = (typeof PEER_NAMES)[number];
+/** The two ways the bench runs tapwire: everything on, and recording only. */
+export type TapwireVariant = 'tapwire' | 'recording';
+export const TAPWIRE_VARIANTS: readonly TapwireVariant[] = ['tapwire', 'recording'];
 
 export const PEER_LABELS: Record<PeerName, string> = {
   direct: 'direct',
@@ -21,6 +25,7 @@ export const PEER_LABELS: Record<PeerName, string> = {
   nginx: 'nginx',
   portkey: 'Portkey gateway',
   tapwire: 'tapwire, everything on',
+  recording: 'tapwire, recording only',
 };
 
 export const CHAT_PATH = '/v1/chat/completions';
@@ -39,7 +44,7 @@ export interface Peer {
 
 /** The long-lived peers: direct, the bare pass-through, nginx and Portkey. */
 export interface StandingPeers {
-  peers: Record<Exclude<PeerName, 'tapwire'>, Peer>;
+  peers: Record<Exclude<PeerName, TapwireVariant>, Peer>;
   processes: UpstreamProcess[];
 }
 
@@ -67,6 +72,7 @@ export async function startStandingPeers(dir: string, upstreamOrigin: string): P
 }
 
 export interface TapwirePeer extends Peer {
+  name: TapwireVariant;
   sidecar: SidecarProcess;
 }
 
@@ -85,8 +91,14 @@ export function everythingOn(dir: string, upstreamOrigin: string, otlpUrl: strin
   };
 }
 
-export function tapwirePeer(sidecar: SidecarProcess): TapwirePeer {
-  return { name: 'tapwire', origin: sidecar.origin, llmPath: `/openai${CHAT_PATH}`, mcpPath: MCP_PATH, headers: {}, pid: sidecar.child.pid, sidecar };
+/** tapwire's options recording only, its files in `dir`: the defaults (no policies, no export; the Prometheus endpoint on, as by default). */
+export function recordingOnly(dir: string, upstreamOrigin: string, nodeFlags: string[] = []): SidecarOptions {
+  mkdirSync(dir, { recursive: true });
+  return { dir, upstreamOrigin, logLevel: undefined, nodeFlags, env: {}, mcpUpstream: `${upstreamOrigin}${MCP_PATH}` };
+}
+
+export function tapwirePeer(sidecar: SidecarProcess, variant: TapwireVariant = 'tapwire'): TapwirePeer {
+  return { name: variant, origin: sidecar.origin, llmPath: `/openai${CHAT_PATH}`, mcpPath: MCP_PATH, headers: {}, pid: sidecar.child.pid, sidecar };
 }
 
 /** What a stopped tapwire's database holds against what it was sent. */

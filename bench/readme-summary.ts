@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { PEER_LABELS, PEER_NAMES, type PeerName } from './peers.js';
-import type { RunReport } from './run-report.js';
+import { footprintTable, type RunReport } from './run-report.js';
 
 const file = process.argv[2];
 if (!file) {
@@ -41,7 +41,13 @@ const lines = [
     `| ${PEER_LABELS[peer]} | ${added('llm', peer, 'p50')} / ${added('llm', peer, 'p99')} | ${peer === 'portkey' ? '–' : `${added('mcp', peer, 'p50')} / ${added('mcp', peer, 'p99')}`} | ${sat(peer)} | ${ttfe(peer)} |`,
   ),
   '',
-  'Direct is the absolute time; every other peer shows what it adds over direct. Targets:',
+  'Direct is the absolute time; every other peer shows what it adds over direct.',
+  '',
+  'One sidecar\'s footprint beside the bare pass-through (issue 23; absolute values, ratios to bare where the bar is one):',
+  '',
+  footprintTable(r),
+  '',
+  'Targets:',
   '',
   ...r.targets.map((t) => `- ${t.met ? 'met' : '**not met**'}: ${t.name}, ${t.target}: ${t.measured}`),
 ];

@@ -1,8 +1,9 @@
-// The comparative bench's report: every number of a run, the targets of issue 11 judged met
-// or not, the Markdown printed at the end and kept in bench/results/README.md, and the JSON
+// The comparative bench's report: every number of a run, the targets of issues 11 and 23
+// (a sidecar's footprint beside the bare pass-through) judged met or not, the Markdown printed at the end and kept in bench/results/README.md, and the JSON
 // results file. Rendering only; the numbers come from the scenarios.
 import type { BenchSize } from './context.js';
 import { PEER_LABELS, type PeerName, type RecordCheck } from './peers.js';
+import type { InstallResult } from './install-size.js';
 import type { PolicyTiming } from './policy-eval.js';
 import { markdownTable, recordChecksTable, writeResultsJson, type Machine } from './report.js';
 import { putResultsSection } from './results-readme.js';
@@ -35,10 +36,16 @@ export interface RunReport {
   latency: LatencyRow[];
   saturation: { pinning: Pinning; rows: SaturationRow[] };
   streaming: StreamRow[];
+  /** tapwire everything on; memoryRecordingOnly and startupRecordingOnly: recording only. */
   memory: MemoryResult;
+  memoryRecordingOnly: MemoryResult;
+  /** The bare pass-through's RSS before any load. */
+  bareIdleBytes: number | null;
   store: StoreResult;
   startup: StartupResult;
+  startupRecordingOnly: StartupResult;
   policyEval: PolicyTiming[];
+  install: InstallResult;
   records: RecordCheck[];
   targets: Target[];
 }
@@ -87,9 +94,80 @@ export function judgeTargets(r: Omit<RunReport, 'targets'>): Target[] {
   for (const timing of r.policyEval.filter((t) => t.label.startsWith('decision'))) {
     targets.push({ name: `policy ${timing.label}, median`, target: '< 50 µs', measured: `${timing.median_us.toFixed(1)} µs`, met: timing.median_us < 50 });
   }
+  targets.push(...footprintTargets(r));
   const failed = r.records.filter((c) => !c.passed);
   targets.push({ name: 'one exchange recorded per request, every scenario', target: `${r.records.length} databases`, measured: failed.length === 0 ? 'all exact' : `${failed.length} off: ${failed.map((c) => c.scenario).join(', ')}`, met: failed.length === 0 });
   return targets;
+}
+
+/** One row of issue 23's table: the bare pass-through, tapwire recording only, tapwire everything on, and the bar for everything on. */
+interface FootprintRow {
+  what: string;
+  bare: number | null;
+  recording: number | null;
+  tapwire: number | null;
+  /** The bar for everything on, from bare's value (an absolute bar ignores it). */
+  bar: (bare: number) => number;
+  /** Higher is better (throughput) or lower is better. */
+  higherIsBetter: boolean;
+  barText: string;
+  unit: string;
+  digits: number;
+}
+
+function footprintRows(r: Omit<RunReport, 'targets'>): FootprintRow[] {
+  const rate = Math.max(...r.size.rates);
+  const sat = (peer: PeerName): SaturationRow | undefined => r.saturation.rows.find((s) => s.peer === peer);
+  const lat = (peer: PeerName): number | null => {
+    const direct = r.latency.find((l) => l.workload === 'llm' && l.rate === rate && l.peer === 'direct');
+    const row = r.latency.find((l) => l.workload === 'llm' && l.rate === rate && l.peer === peer);
+    return direct && row ? row.latencyMs.p50 - direct.latencyMs.p50 : null;
+  };
+  const firstEvent = (peer: PeerName): number | null => r.streaming.find((s) => s.peer === peer)?.firstEventMs.p99 ?? null;
+  const mb = (bytes: number | null): number | null => (bytes === null ? null : bytes / MB);
+  const rows: FootprintRow[] = [
+    { what: 'saturation, req/s (one core)', bare: sat('node')?.requestsPerSecond ?? null, recording: sat('recording')?.requestsPerSecond ?? null, tapwire: sat('tapwire')?.requestsPerSecond ?? null, bar: (b) => 0.8 * b, higherIsBetter: true, barText: '≥ 0.8× bare', unit: '', digits: 0 },
+    { what: 'proxy CPU-ms per 1k requests at saturation', bare: sat('node')?.proxyCpuMsPer1k ?? null, recording: sat('recording')?.proxyCpuMsPer1k ?? null, tapwire: sat('tapwire')?.proxyCpuMsPer1k ?? null, bar: (b) => 1.25 * b, higherIsBetter: false, barText: '≤ 1.25× bare', unit: ' ms', digits: 0 },
+    { what: `added p50 at ${rate}/s over direct (chat completion)`, bare: lat('node'), recording: lat('recording'), tapwire: lat('tapwire'), bar: (b) => b + 0.05, higherIsBetter: false, barText: '≤ bare + 0.05 ms', unit: ' ms', digits: 3 },
+    { what: 'stream time to first event, p99', bare: firstEvent('node'), recording: firstEvent('recording'), tapwire: firstEvent('tapwire'), bar: (b) => b + 1, higherIsBetter: false, barText: '≤ bare + 1 ms', unit: ' ms', digits: 2 },
+    { what: 'RSS idle', bare: mb(r.bareIdleBytes), recording: mb(r.memoryRecordingOnly.idleBytes), tapwire: mb(r.memory.idleBytes), bar: () => 60, higherIsBetter: false, barText: '≤ 60 MB', unit: ' MB', digits: 1 },
+    { what: `RSS, ${r.memory.streams} concurrent streams`, bare: null, recording: mb(r.memoryRecordingOnly.peakBytes), tapwire: mb(r.memory.peakBytes), bar: () => 150, higherIsBetter: false, barText: '≤ 150 MB', unit: ' MB', digits: 1 },
+    { what: 'start to first proxied request, p50', bare: null, recording: r.startupRecordingOnly.firstProxiedMs.p50, tapwire: r.startup.firstProxiedMs.p50, bar: () => 250, higherIsBetter: false, barText: '≤ 250 ms', unit: ' ms', digits: 0 },
+  ];
+  return rows;
+}
+
+/** Issue 23's targets, for tapwire everything on: each against the bare pass-through of the same run, or an absolute bar. */
+function footprintTargets(r: Omit<RunReport, 'targets'>): Target[] {
+  const targets: Target[] = [];
+  for (const row of footprintRows(r)) {
+    const relative = row.barText.includes('bare');
+    if (row.tapwire === null || (relative && row.bare === null)) continue;
+    const bar = row.bar(row.bare ?? 0);
+    const met = row.higherIsBetter ? row.tapwire >= bar : row.tapwire <= bar;
+    const against = relative ? ` (bar ${f(bar, row.digits)}${row.unit})` : '';
+    targets.push({ name: `footprint: ${row.what}, everything on`, target: row.barText, measured: `${f(row.tapwire, row.digits)}${row.unit}${against}`, met });
+  }
+  return targets;
+}
+
+/** Issue 23's table: each row for the bare pass-through and both tapwires, and the production install. */
+export function footprintTable(r: RunReport): string {
+  const cell = (v: number | null, row: FootprintRow): string => {
+    if (v === null) return '–';
+    const ratio = row.bare !== null && row.barText.includes('×') ? ` (${(v / row.bare).toFixed(2)}×)` : '';
+    return `${f(v, row.digits)}${row.unit}${ratio}`;
+  };
+  const install = r.install;
+  return [
+    markdownTable(
+      ['', PEER_LABELS.node, PEER_LABELS.recording, PEER_LABELS.tapwire, 'target (everything on)'],
+      footprintRows(r).map((row) => [row.what, cell(row.bare, row), cell(row.recording, row), cell(row.tapwire, row), row.barText]),
+    ),
+    '',
+    `Production install (\`npm pack\`, installed with production dependencies only): ${f(install.nodeModulesBytes / MB, 1)} MB under node_modules in ${install.packages} packages, ` +
+      `tarball ${f(install.tarballBytes / 1000, 0)} kB; \`tapwire run\` from it ${install.runAnswered ? 'answered' : 'DID NOT answer'}; \`tapwire demo\` exited ${String(install.demoExitCode)}: "${install.demoMessage}".`,
+  ].join('\n');
 }
 
 function latencyTables(r: RunReport): string[] {
@@ -134,12 +212,16 @@ export function markdown(r: RunReport): string {
     ...(r.note ? [`**${r.note}**`, ''] : []),
     `- Machine: ${m.cpu}, ${m.cpuCount} CPUs, ${m.memoryGiB} GiB, ${m.os}; load average ${m.loadAverageAtStart.map((v) => v.toFixed(2)).join(' ')} at the start, ${m.loadAverageAtEnd.map((v) => v.toFixed(2)).join(' ')} at the end.`,
     `- Versions: ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
-    `- Took ${r.durationSeconds.toFixed(0)} s. tapwire "everything on": recording to SQLite, 10 policy rules, spans and metrics exported over OTLP/HTTP to a local endpoint that accepts and discards. A fresh tapwire per scenario.`,
+    `- Took ${r.durationSeconds.toFixed(0)} s. tapwire "everything on": recording to SQLite, 10 policy rules, spans and metrics exported over OTLP/HTTP to a local endpoint that accepts and discards; "recording only": the defaults (recording, no policies, no export). A fresh tapwire per scenario.`,
     `- Upstream: a mock OpenAI and MCP server (node:http, one process); requests ~300 B, answers ~1 KB.`,
     '',
     '### Targets',
     '',
     markdownTable(['target', 'bar', 'measured', 'met'], r.targets.map((t) => [t.name, t.target, t.measured, t.met ? 'met' : 'NOT MET'])),
+    '',
+    '### Footprint of one sidecar (issue 23)',
+    '',
+    footprintTable(r),
     '',
     '### 1. Added latency, open loop',
     '',
@@ -190,7 +272,10 @@ export function markdown(r: RunReport): string {
       `${r.store.seconds.toFixed(1)} s: ${r.store.exchangesPerSecond.toFixed(0)} exchanges/s sustained; database ${f(r.store.dbBytes / MB, 1)} MB, ` +
       `${r.store.committed === 1_000_000 ? '' : 'extrapolated linearly to '}${f(r.store.dbBytesPer1M / MB, 0)} MB per 1M exchanges; ` +
       `RSS of the recording process after all of them: ${f(r.store.rssBytes / MB, 1)} MB.`,
-    `- Start-up to the first proxied request: p50 ${f(r.startup.firstProxiedMs.p50, 0)} ms, max ${f(r.startup.firstProxiedMs.max, 0)} ms over ${r.startup.runs} runs.`,
+    `- tapwire recording only, RSS: ${f((r.memoryRecordingOnly.idleBytes ?? NaN) / MB, 1)} MB idle; ${f((r.memoryRecordingOnly.peakBytes ?? NaN) / MB, 1)} MB at the peak of ${r.memoryRecordingOnly.streams} concurrent streams ` +
+      `(${r.memoryRecordingOnly.ok} ok); ${f((r.memoryRecordingOnly.afterBytes ?? NaN) / MB, 1)} MB 2 s after them. The bare pass-through: ${f((r.bareIdleBytes ?? NaN) / MB, 1)} MB before any load.`,
+    `- Start-up to the first proxied request: p50 ${f(r.startup.firstProxiedMs.p50, 0)} ms, max ${f(r.startup.firstProxiedMs.max, 0)} ms over ${r.startup.runs} runs; ` +
+      `recording only p50 ${f(r.startupRecordingOnly.firstProxiedMs.p50, 0)} ms, max ${f(r.startupRecordingOnly.firstProxiedMs.max, 0)} ms.`,
     `- Policy evaluation: ${r.policyEval.map((t) => `${t.label} median ${t.median_us.toFixed(1)} µs (p99 ${t.p99_us.toFixed(1)})`).join('; ')}.`,
     '',
     '### Records',

@@ -1,8 +1,8 @@
-// `npm run bench`: tapwire against direct calls, a bare Node pass-through, nginx and the
-// Portkey gateway, in one run on one machine (issue 11): added latency at a fixed open-loop
-// rate (chat completions and MCP tools/call), throughput at saturation (wrk, pinned),
-// streaming (time to first event, no batching), memory, store throughput and size, start-up,
-// and policy evaluation. Every scenario checks that tapwire recorded exactly one exchange per
+// `npm run bench`: tapwire (everything on, and recording only) against direct calls, a bare
+// Node pass-through, nginx and the Portkey gateway, in one run on one machine (issues 11 and
+// 23): added latency at a fixed open-loop rate (chat completions and MCP tools/call),
+// throughput at saturation (wrk, pinned), streaming (time to first event, no batching),
+// memory, store throughput and size, start-up, policy evaluation, and the production install. Every scenario checks that tapwire recorded exactly one exchange per
 // request. Writes bench/results/bench-<date>.json (with machine, versions and date, each
 // target met or not) and its summary to bench/results/README.md. `--quick` is the short run
 // CI uses to keep this code working; its numbers mean nothing.
@@ -20,9 +20,11 @@ import { fileURLToPath } from 'node:url';
 import { BenchContext, FULL, QUICK, type BenchSize } from './context.js';
 import { LoadProcess } from './load-client.js';
 import { startOtlpTarget, type OtlpTarget } from './otlp-target.js';
-import { PEER_LABELS, startStandingPeers } from './peers.js';
+import { PEER_LABELS, startStandingPeers, TAPWIRE_VARIANTS, type PeerName } from './peers.js';
+import { measureInstall } from './install-size.js';
 import { measurePolicyEval } from './policy-eval.js';
 import { killAllChildren, removeOnInterrupt, startUpstream, stopChild, stopChildrenOnExit } from './processes.js';
+import { rssBytes } from './proc.js';
 import { describeMachine } from './report.js';
 import { judgeTargets, markdown, writeRunResults, type RunReport } from './run-report.js';
 import { runLatency } from './scenario-latency.js';
@@ -77,6 +79,8 @@ async function main(): Promise<number> {
     const standing = await startStandingPeers(dir, upstream.origin);
     otlp = await startOtlpTarget('accepting');
     const load = await LoadProcess.start();
+    // The floor's own footprint: the bare pass-through before it carried anything.
+    const bareIdleBytes = rssBytes(standing.peers.node.pid);
     const ctx = new BenchContext(size, dir, load, standing, upstream.origin, upstream.child.pid, otlp.url, log);
     log(`tapwire ${pkg.version} comparative bench${quick ? ' (--quick)' : ''}: upstream ${upstream.origin}, work dir ${dir}`);
 
@@ -90,13 +94,16 @@ async function main(): Promise<number> {
     const store = await runStore(ctx, latency.records[0]!.dbPath);
     log('6. start-up');
     const startup = await runStartup(ctx);
+    const startupRecordingOnly = await runStartup(ctx, 'recording');
     log('7. policy evaluation');
     const policyEval = measurePolicyEval(size.policyIterations);
+    log('8. production install');
+    const install = await measureInstall(join(dir, 'install'), log);
 
     await load.close();
     for (const process of standing.processes) await stopChild(process.child, 'SIGTERM', 5_000);
     await stopChild(upstream.child, 'SIGTERM', 5_000);
-    const records = [...latency.records, ...saturation.records, ...streaming.records, ...startup.records];
+    const records = [...latency.records, ...saturation.records, ...streaming.records, ...startup.records, ...startupRecordingOnly.records];
     const partial: Omit<RunReport, 'targets'> = {
       kind: 'tapwire comparative bench',
       quick,
@@ -111,10 +118,14 @@ async function main(): Promise<number> {
       latency: latency.rows,
       saturation: { pinning: saturation.pinning, rows: saturation.rows },
       streaming: streaming.rows,
-      memory: streaming.memory,
+      memory: streaming.memory.tapwire,
+      memoryRecordingOnly: streaming.memory.recording,
+      bareIdleBytes,
       store,
       startup: startup.result,
+      startupRecordingOnly: startupRecordingOnly.result,
       policyEval,
+      install,
       records: records.map((r) => ({ ...r, dbPath: keepDir ? r.dbPath : '(removed)' })),
     };
     const report: RunReport = { ...partial, targets: judgeTargets(partial) };
@@ -122,12 +133,16 @@ async function main(): Promise<number> {
     log(`wrote ${writeRunResults(RESULTS_DIR, report)}`);
     // The exit code says whether tapwire did its job (every request answered right and
     // recorded once); other peers' failures are their results, in the tables.
+    const isTapwire = (peer: PeerName): boolean => (TAPWIRE_VARIANTS as readonly string[]).includes(peer);
     const tapwireErrors =
-      latency.rows.filter((r) => r.peer === 'tapwire').reduce((n, r) => n + (r.measuredSent - r.ok), 0) +
-      saturation.rows.filter((r) => r.peer === 'tapwire').reduce((n, r) => n + r.errors, 0) +
-      streaming.rows.filter((r) => r.peer === 'tapwire').reduce((n, r) => n + (r.sent - r.ok), 0) +
-      (streaming.memory.streams - streaming.memory.ok);
-    succeeded = records.every((r) => r.passed) && tapwireErrors === 0;
+      latency.rows.filter((r) => isTapwire(r.peer)).reduce((n, r) => n + (r.measuredSent - r.ok), 0) +
+      saturation.rows.filter((r) => isTapwire(r.peer)).reduce((n, r) => n + r.errors, 0) +
+      streaming.rows.filter((r) => isTapwire(r.peer)).reduce((n, r) => n + (r.sent - r.ok), 0) +
+      Object.values(streaming.memory).reduce((n, m) => n + (m.streams - m.ok), 0);
+    // The install must run the sidecar, and the demo must say what it lacks (exit 2), not crash.
+    const installWorks = install.runAnswered && install.demoExitCode === 2;
+    if (!installWorks) console.error(`bench: the production install ${install.runAnswered ? '' : 'did not run tapwire; '}gave tapwire demo exit code ${String(install.demoExitCode)}: ${install.demoMessage}`);
+    succeeded = records.every((r) => r.passed) && tapwireErrors === 0 && installWorks;
     if (!succeeded) console.error(`bench: ${tapwireErrors} requests through tapwire failed, ${records.filter((r) => !r.passed).length} record checks off`);
     return succeeded ? 0 : 1;
   } catch (err) {

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { BenchContext } from './context.js';
 import { mergeLoadResults, type LoadResult } from './load.js';
 import { shortRequestBody } from './openai-fixtures.js';
-import { stopAndCheck, type Peer, type PeerName, type RecordCheck } from './peers.js';
+import { stopAndCheck, TAPWIRE_VARIANTS, type Peer, type PeerName, type RecordCheck, type TapwirePeer } from './peers.js';
 import { cpuSeconds } from './proc.js';
 import { percentiles, type Percentiles } from './stats.js';
 
@@ -35,8 +35,9 @@ export async function runLatency(ctx: BenchContext): Promise<{ rows: LatencyRow[
   for (const workload of ['llm', 'mcp'] as const) {
     for (const rate of size.rates) {
       const name = `latency ${workload} ${rate}/s`;
-      const tapwire = await ctx.startTapwire(name);
-      const peers: Peer[] = [...Object.values(standing.peers), tapwire].filter((p) => workload === 'llm' || p.mcpPath !== null);
+      const tapwires: TapwirePeer[] = [];
+      for (const variant of TAPWIRE_VARIANTS) tapwires.push(await ctx.startTapwire(name, variant));
+      const peers: Peer[] = [...Object.values(standing.peers), ...tapwires].filter((p) => workload === 'llm' || p.mcpPath !== null);
       const parts = new Map<Peer, LoadResult[]>(peers.map((p) => [p, []]));
       const cpu = new Map<Peer, { cpu: number; wall: number }>(peers.map((p) => [p, { cpu: 0, wall: 0 }]));
       for (let round = 0; round < size.latencyRounds; round++) {
@@ -78,8 +79,10 @@ export async function runLatency(ctx: BenchContext): Promise<{ rows: LatencyRow[
           proxyCpuPercent: peer.pid !== undefined && Number.isFinite(used.cpu) ? (used.cpu / used.wall) * 100 : null,
         });
       }
-      const sent = parts.get(tapwire)!.reduce((n, p) => n + p.sent, 0);
-      records.push(await stopAndCheck(tapwire, name, sent));
+      for (const tapwire of tapwires) {
+        const sent = parts.get(tapwire)!.reduce((n, p) => n + p.sent, 0);
+        records.push(await stopAndCheck(tapwire, tapwire.name === 'tapwire' ? name : `${name}, recording only`, sent));
+      }
     }
   }
   return { rows, records };

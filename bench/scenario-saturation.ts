@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { BenchContext } from './context.js';
 import { HEADERS } from './load.js';
 import { shortRequestBody } from './openai-fixtures.js';
-import { stopAndCheck, type Peer, type PeerName, type RecordCheck } from './peers.js';
+import { stopAndCheck, TAPWIRE_VARIANTS, type Peer, type PeerName, type RecordCheck, type TapwirePeer } from './peers.js';
 import { cpuSeconds } from './proc.js';
 
 export const WRK_BINARY = process.env.BENCH_WRK ?? '/usr/bin/wrk';
@@ -102,10 +102,12 @@ export async function runSaturation(ctx: BenchContext): Promise<{ rows: Saturati
   const allList = `${all[0]}-${all[all.length - 1]}`;
   const rows: SaturationRow[] = [];
   const records: RecordCheck[] = [];
-  const tapwire = await ctx.startTapwire('saturation');
-  let tapwireRequests = 0;
+  const tapwires: TapwirePeer[] = [];
+  for (const variant of TAPWIRE_VARIANTS) tapwires.push(await ctx.startTapwire('saturation', variant));
+  /** The requests each tapwire was sent (its warm-up's and measured run's). */
+  const tapwireRequests = new Map<Peer, number>(tapwires.map((t) => [t, 0]));
   try {
-    for (const peer of [...Object.values(standing.peers), tapwire]) {
+    for (const peer of [...Object.values(standing.peers), ...tapwires]) {
       const script = join(ctx.dir, `wrk-${peer.name}.lua`);
       writeFileSync(script, luaScript(peer));
       const url = `${peer.origin}${peer.llmPath}`;
@@ -119,7 +121,7 @@ export async function runSaturation(ctx: BenchContext): Promise<{ rows: Saturati
         const run = await runWrk(pinning.loadCpu, url, script, size.wrkConnections, size.wrkSeconds);
         const proxyCpu = (cpuSeconds(peer.pid) ?? Number.NaN) - (before.proxy ?? Number.NaN);
         const upstreamCpu = (cpuSeconds(ctx.upstreamPid) ?? Number.NaN) - (before.upstream ?? Number.NaN);
-        if (peer.name === 'tapwire') tapwireRequests = warm.requests + run.requests;
+        if (tapwireRequests.has(peer)) tapwireRequests.set(peer, warm.requests + run.requests);
         const per1k = (seconds: number): number | null => (Number.isFinite(seconds) && run.requests > 0 ? (seconds * 1000 * 1000) / run.requests : null);
         rows.push({
           peer: peer.name,
@@ -135,13 +137,16 @@ export async function runSaturation(ctx: BenchContext): Promise<{ rows: Saturati
       } finally {
         if (pinning.serverCpu !== null) {
           pin(ctx.upstreamPid, allList);
-          if (peer.name !== 'tapwire') pin(peer.pid, allList);
+          if (!tapwireRequests.has(peer)) pin(peer.pid, allList);
         }
       }
     }
   } finally {
     // wrk closes its connections when its time is up; each run may cut one request per connection.
-    records.push(await stopAndCheck(tapwire, 'saturation', tapwireRequests, 2 * size.wrkConnections));
+    for (const tapwire of tapwires) {
+      const sent = tapwireRequests.get(tapwire)!;
+      records.push(await stopAndCheck(tapwire, tapwire.name === 'tapwire' ? 'saturation' : 'saturation, recording only', sent, 2 * size.wrkConnections));
+    }
   }
   return { rows, records, pinning };
 }

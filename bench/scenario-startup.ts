@@ -1,12 +1,12 @@
-// Scenario 6 of the comparative bench: start-up, from spawning `tapwire run` (everything on)
-// to the end of the first request it proxied, a non-streamed chat completion sent every
+// Scenario 6 of the comparative bench: start-up, from spawning `tapwire run` (everything on,
+// and recording only) to the end of the first request it proxied, a non-streamed chat completion sent every
 // 2 ms until one gets through. Each run's database must then hold exactly that one exchange.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'undici';
 import type { BenchContext } from './context.js';
 import { HEADERS } from './load.js';
 import { checkResponse, shortRequestBody } from './openai-fixtures.js';
-import { stopAndCheck, tapwirePeer, type RecordCheck } from './peers.js';
+import { stopAndCheck, tapwirePeer, type RecordCheck, type TapwireVariant } from './peers.js';
 import { launchSidecarProcess } from './processes.js';
 import { percentiles, type Percentiles } from './stats.js';
 
@@ -15,14 +15,14 @@ export interface StartupResult {
   firstProxiedMs: Percentiles;
 }
 
-export async function runStartup(ctx: BenchContext): Promise<{ result: StartupResult; records: RecordCheck[] }> {
+export async function runStartup(ctx: BenchContext, variant: TapwireVariant = 'tapwire'): Promise<{ result: StartupResult; records: RecordCheck[] }> {
   const body = shortRequestBody(false);
   const samples: number[] = [];
   const records: RecordCheck[] = [];
   for (let run = 0; run < ctx.size.startupRuns; run++) {
-    const options = ctx.tapwireOptions(`startup ${run + 1}`);
+    const options = ctx.tapwireOptions(`startup ${run + 1}`, variant);
     const startedAt = performance.now();
-    const tapwire = tapwirePeer(await launchSidecarProcess(options));
+    const tapwire = tapwirePeer(await launchSidecarProcess(options), variant);
     for (;;) {
       if (tapwire.sidecar.child.exitCode !== null) throw new Error(`tapwire exited during start-up; see ${tapwire.sidecar.logPath}`);
       if (performance.now() - startedAt > 15_000) throw new Error(`tapwire proxied nothing within 15 s; see ${tapwire.sidecar.logPath}`);
@@ -41,9 +41,9 @@ export async function runStartup(ctx: BenchContext): Promise<{ result: StartupRe
         await client.destroy();
       }
     }
-    records.push(await stopAndCheck(tapwire, `start-up ${run + 1}`, 1));
+    records.push(await stopAndCheck(tapwire, `start-up ${run + 1}${variant === 'tapwire' ? '' : ', recording only'}`, 1));
   }
   const result = { runs: samples.length, firstProxiedMs: percentiles(samples) };
-  ctx.log(`  start-up to first proxied request: p50 ${result.firstProxiedMs.p50.toFixed(0)} ms, max ${result.firstProxiedMs.max.toFixed(0)} ms`);
+  ctx.log(`  start-up to first proxied request, ${variant === 'tapwire' ? 'everything on' : 'recording only'}: p50 ${result.firstProxiedMs.p50.toFixed(0)} ms, max ${result.firstProxiedMs.max.toFixed(0)} ms`);
   return { result, records };
 }

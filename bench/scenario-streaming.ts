@@ -1,11 +1,11 @@
 // Scenario 3 of the comparative bench: streamed chat completions of 50 events 5 ms apart,
 // rounds of 16 at once, per peer: time to first event, total time, and how many body chunks
-// the client got per stream (one per event unless a peer batches them). Then memory: a fresh
-// tapwire's RSS idle, at its peak under 1,000 concurrent streams, and after them.
+// the client got per stream (one per event unless a peer batches them). Then memory, for each
+// tapwire variant: a fresh tapwire's RSS idle, at its peak under 1,000 concurrent streams, and after them.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BenchContext } from './context.js';
 import { shortRequestBody, streamEventCount } from './openai-fixtures.js';
-import { stopAndCheck, type Peer, type PeerName, type RecordCheck } from './peers.js';
+import { stopAndCheck, TAPWIRE_VARIANTS, type Peer, type PeerName, type RecordCheck, type TapwirePeer, type TapwireVariant } from './peers.js';
 import { rssBytes } from './proc.js';
 import { percentiles, type Percentiles } from './stats.js';
 
@@ -35,14 +35,15 @@ export interface MemoryResult {
 
 const MiB = 2 ** 20;
 
-export async function runStreaming(ctx: BenchContext): Promise<{ rows: StreamRow[]; memory: MemoryResult; records: RecordCheck[] }> {
+export async function runStreaming(ctx: BenchContext): Promise<{ rows: StreamRow[]; memory: Record<TapwireVariant, MemoryResult>; records: RecordCheck[] }> {
   const { size, standing, load } = ctx;
   const body = shortRequestBody(true).toString('utf8');
   const rows: StreamRow[] = [];
   const records: RecordCheck[] = [];
-  const tapwire = await ctx.startTapwire('streaming');
-  let tapwireSent = 0;
-  for (const peer of [...Object.values(standing.peers), tapwire] as Peer[]) {
+  const tapwires: TapwirePeer[] = [];
+  for (const variant of TAPWIRE_VARIANTS) tapwires.push(await ctx.startTapwire('streaming', variant));
+  const tapwireSent = new Map<Peer, number>();
+  for (const peer of [...Object.values(standing.peers), ...tapwires] as Peer[]) {
     const result = await load.streams(peer.origin, {
       path: peer.llmPath,
       body,
@@ -51,7 +52,7 @@ export async function runStreaming(ctx: BenchContext): Promise<{ rows: StreamRow
       rounds: size.streamRounds,
       streamPieces: size.streamPieces,
     });
-    if (peer.name === 'tapwire') tapwireSent = result.sent;
+    tapwireSent.set(peer, result.sent);
     const row: StreamRow = {
       peer: peer.name,
       sent: result.sent,
@@ -65,9 +66,16 @@ export async function runStreaming(ctx: BenchContext): Promise<{ rows: StreamRow
     rows.push(row);
     ctx.log(`  streaming ${peer.name.padEnd(8)} first event p50 ${row.firstEventMs.p50.toFixed(2)} p99 ${row.firstEventMs.p99.toFixed(2)} ms, total p50 ${row.totalMs.p50.toFixed(1)} ms, ${result.sent - result.ok} errors`);
   }
-  records.push(await stopAndCheck(tapwire, 'streaming', tapwireSent));
+  for (const tapwire of tapwires) records.push(await stopAndCheck(tapwire, tapwire.name === 'tapwire' ? 'streaming' : 'streaming, recording only', tapwireSent.get(tapwire)!));
+  const memory = { tapwire: await measureMemory(ctx, 'tapwire', records), recording: await measureMemory(ctx, 'recording', records) };
+  return { rows, memory, records };
+}
 
-  const fresh = await ctx.startTapwire('memory');
+/** A fresh tapwire's RSS idle, at the peak of `memoryStreams` concurrent streams, and 2 s after; its record check goes to `records`. */
+async function measureMemory(ctx: BenchContext, variant: TapwireVariant, records: RecordCheck[]): Promise<MemoryResult> {
+  const { size, load } = ctx;
+  const body = shortRequestBody(true).toString('utf8');
+  const fresh = await ctx.startTapwire('memory', variant);
   await sleep(1000);
   const idleBytes = rssBytes(fresh.pid);
   let peakBytes = idleBytes ?? 0;
@@ -77,7 +85,7 @@ export async function runStreaming(ctx: BenchContext): Promise<{ rows: StreamRow
     .finally(() => clearInterval(sampler));
   await sleep(2000);
   const memory: MemoryResult = { idleBytes, streams: size.memoryStreams, peakBytes: idleBytes === null ? null : peakBytes, afterBytes: rssBytes(fresh.pid), ok: many.ok, errors: many.errors };
-  ctx.log(`  memory: idle ${((idleBytes ?? 0) / MiB).toFixed(1)} MiB, peak under ${size.memoryStreams} streams ${(peakBytes / MiB).toFixed(1)} MiB, ${many.sent - many.ok} errors`);
-  records.push(await stopAndCheck(fresh, `${size.memoryStreams} concurrent streams`, many.sent));
-  return { rows, memory, records };
+  ctx.log(`  memory, ${variant === 'tapwire' ? 'everything on' : 'recording only'}: idle ${((idleBytes ?? 0) / MiB).toFixed(1)} MiB, peak under ${size.memoryStreams} streams ${(peakBytes / MiB).toFixed(1)} MiB, ${many.sent - many.ok} errors`);
+  records.push(await stopAndCheck(fresh, `${size.memoryStreams} concurrent streams${variant === 'tapwire' ? '' : ', recording only'}`, many.sent));
+  return memory;
 }

@@ -9,7 +9,7 @@ import { startRecordWriter } from '../store/open.js';
 import type { RecordWriter } from '../store/record-store.js';
 import { Shipper } from '../store/shipper.js';
 import { watchPolicies, type PolicyWatcher } from '../policies/watch.js';
-import { SharedLimits } from '../policies/redis/shared-limits.js';
+import type { SharedLimits } from '../policies/redis/shared-limits.js';
 import type { Config } from '../config/config.js';
 import { reviewKeepingBytes } from '../core/binary-bodies.js';
 import type { ExchangeRecord, Payload } from '../core/exchange.js';
@@ -87,7 +87,8 @@ export class Recording {
     env: NodeJS.ProcessEnv,
     options: { telemetry?: TelemetryOptions; logExchanges?: boolean } = {},
   ): Promise<Recording> {
-    const sharedLimits = config.limits.redis ? await SharedLimits.open(config.limits.redis, log) : null;
+    // The Redis client is loaded only for a config that names limits.redis.
+    const sharedLimits = config.limits.redis ? await (await import('../policies/redis/shared-limits.js')).SharedLimits.open(config.limits.redis, log) : null;
     let policies: PolicyWatcher | null;
     try {
       policies = await watchPolicies(config.policies, log, { counters: sharedLimits?.counters, pollMs: config.policies_poll_ms });

@@ -4,8 +4,7 @@
 // into the same database, or through a running one (--to), and prints one comparison per exchange.
 import { Command } from 'commander';
 import { SelectionError } from '../../tools/select.js';
-import { replayFailed } from '../../tools/replay.js';
-import { runReplay, type ReplayCliOptions } from '../../tools/replay-run.js';
+import type { ReplayCliOptions } from '../../tools/replay-run.js';
 
 export function replayCommand(): Command {
   return new Command('replay')
@@ -24,6 +23,8 @@ export function replayCommand(): Command {
     .option('--path <route=path>', 'sub-path of a JSON-RPC endpoint under its route, e.g. tools=/mcp (repeatable; A2A defaults to the recorded agent card\'s)', (v: string, all: string[]) => [...all, v], [])
     .option('--ignore <path>', 'response field left out of the diff, dotted (repeatable)', (v: string, all: string[]) => [...all, v], [])
     .action(async (ids: string[], opts: Omit<ReplayCliOptions, 'ids'>) => {
+      // Loaded when the command runs, not at every start of the CLI.
+      const [{ runReplay }, { replayFailed }] = await Promise.all([import('../../tools/replay-run.js'), import('../../tools/replay.js')]);
       const results = await runReplay({ ...opts, ids }, process.stdout);
       const failed = results.filter(replayFailed).length;
       if (failed > 0) process.stderr.write(`tapwire replay: ${failed} of ${results.length} replays failed\n`);

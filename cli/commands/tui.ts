@@ -1,15 +1,12 @@
 // `tapwire tui [--db FILE|URL]`: opens the recorded traffic in the terminal UI. The database is
 // checked before the screen takes over the terminal, so a wrong path is one plain message.
 // With --sidecar (or --config), it also shows that running sidecar's calls held for approval,
-// which its user (the OS user name) approves or denies.
+// which its user (the OS user name) approves or denies. The UI's code is loaded when the
+// command runs, not at every start of the CLI.
 import { userInfo } from 'node:os';
 import { Command } from 'commander';
-import blessed from 'blessed';
 import { loadConfig } from '../../config/config.js';
 import { adminTargetOf, ApprovalsClient } from '../../proxy/approvals-client.js';
-import { actionHooks } from '../../tui/actions.js';
-import { TuiApp } from '../../tui/app.js';
-import { openRecordReader, printableLocation } from '../../store/open.js';
 
 export const tuiCommand = new Command('tui')
   .description('explore the recorded traffic in a terminal UI (read-only; works while the sidecar records)')
@@ -17,6 +14,12 @@ export const tuiCommand = new Command('tui')
   .option('-c, --config <file>', "tapwire.yaml: its redaction applies to exports, `r` replays through its routes, and `A` shows its sidecar's held calls")
   .option('--sidecar <url>', "a running sidecar's admin URL: `A` shows the calls it holds for approval (token: TAPWIRE_ADMIN_TOKEN)")
   .action(async (opts: { db: string; config?: string; sidecar?: string }) => {
+    const [{ default: blessed }, { actionHooks }, { TuiApp }, { openRecordReader, printableLocation }] = await Promise.all([
+      import('blessed'),
+      import('../../tui/actions.js'),
+      import('../../tui/app.js'),
+      import('../../store/open.js'),
+    ]);
     const hooks = actionHooks({ config: opts.config, exportDir: '.' });
     const target = opts.sidecar ? { url: opts.sidecar, token: process.env.TAPWIRE_ADMIN_TOKEN ?? null } : opts.config ? adminTargetOf(loadConfig(opts.config)) : null;
     const approvals = target ? { source: new ApprovalsClient(target), user: userInfo().username } : undefined;

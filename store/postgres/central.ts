@@ -8,7 +8,8 @@ import type { ShipRows } from '../sql/ship-rows.js';
 import { insertRecords, insertRows } from './insert.js';
 import { migrate } from './migrations.js';
 import { DayPartitions } from './partitions.js';
-import { connect, createPool, printableUrl } from './pool.js';
+import { printableUrl } from './location.js';
+import { connect, createPool } from './pool.js';
 
 export class CentralRecord {
   private readonly pool: pg.Pool;

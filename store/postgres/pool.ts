@@ -3,22 +3,7 @@
 // printed (the password masked). A server that cannot be reached is a StoreError.
 import pg from 'pg';
 import { StoreError } from '../record-store.js';
-
-/** True for the locations this backend opens: `postgres://` and `postgresql://` URLs. */
-export function isPostgresUrl(location: string): boolean {
-  return /^postgres(?:ql)?:\/\//i.test(location);
-}
-
-/** The URL without its password, for messages and logs. */
-export function printableUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return 'postgres://(unparsable URL)';
-  }
-}
+import { printableUrl } from './location.js';
 
 /** PostgreSQL's bigint type (int8). */
 const INT8_OID = 20;

@@ -3,7 +3,8 @@
 // SQLite file, never by a sidecar's request path, so this backend starts no writer.
 import { StoreError, type RecordWriter, type StoreBackend } from '../record-store.js';
 import { SCHEMA_VERSION, schemaVersion, tooNew } from './migrations.js';
-import { connect, createPool, printableUrl } from './pool.js';
+import { printableUrl } from './location.js';
+import { connect, createPool } from './pool.js';
 import { PostgresReader } from './reader.js';
 
 export const postgresStore: StoreBackend = {

@@ -15,7 +15,7 @@ import Database from 'better-sqlite3';
 import type { RunReport } from '../../bench/run-report.js';
 
 const RUN = fileURLToPath(new URL('../../bench/run.js', import.meta.url));
-const PEERS = ['direct', 'node', 'nginx', 'portkey', 'tapwire'];
+const PEERS = ['direct', 'node', 'nginx', 'portkey', 'tapwire', 'recording'];
 
 const work = mkdtempSync(join(tmpdir(), 'tapwire-bench-quick-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -29,7 +29,7 @@ function exchanges(dbPath: string): { protocol: string; method: string | null; s
   }
 }
 
-test('the quick bench runs every scenario against every peer and tapwire records each request once', { timeout: 300_000 }, async () => {
+test('the quick bench runs every scenario against every peer and tapwire records each request once', { timeout: 600_000 }, async () => {
   const keep = join(work, 'run');
   const results = join(work, 'results');
   const child = spawn(process.execPath, [RUN, '--quick'], {
@@ -61,13 +61,21 @@ test('the quick bench runs every scenario against every peer and tapwire records
   for (const row of report.saturation.rows) assert.ok(row.requests > 0 && row.errors === 0, `wrk through ${row.peer}`);
   assert.deepEqual(report.streaming.map((r) => r.peer), PEERS);
   for (const row of report.streaming) assert.equal(row.ok, size.streamConcurrency * size.streamRounds, `streams through ${row.peer}`);
-  assert.equal(report.memory.ok, size.memoryStreams);
-  assert.ok(report.memory.idleBytes !== null && report.memory.peakBytes !== null);
+  for (const memory of [report.memory, report.memoryRecordingOnly]) {
+    assert.equal(memory.ok, size.memoryStreams);
+    assert.ok(memory.idleBytes !== null && memory.peakBytes !== null);
+  }
+  assert.ok(report.bareIdleBytes !== null);
   assert.equal(report.store.committed, size.storeExchanges);
   assert.equal(report.startup.runs, size.startupRuns);
+  assert.equal(report.startupRecordingOnly.runs, size.startupRuns);
+  // The packed tarball, installed with production dependencies only, runs the sidecar; the demo names what it lacks.
+  assert.ok(report.install.runAnswered && report.install.nodeModulesBytes > 0 && report.install.packages > 0);
+  assert.equal(report.install.demoExitCode, 2);
+  assert.match(report.install.demoMessage, /the demo needs packages/);
   assert.equal(report.policyEval.length, 4);
   const targetNames = report.targets.map((t) => t.name).join('\n');
-  for (const what of ['p50 added', 'p99 added', 'saturation', 'first event', 'batched', 'RSS under', 'RSS idle', 'committed', 'start-up', 'policy decision', 'one exchange']) {
+  for (const what of ['p50 added', 'p99 added', 'saturation', 'first event', 'batched', 'RSS under', 'RSS idle', 'committed', 'start-up', 'policy decision', 'one exchange', 'footprint: saturation', 'footprint: proxy CPU-ms', 'footprint: added p50', 'footprint: stream time to first event', 'footprint: RSS idle', 'footprint: RSS,', 'footprint: start to first proxied']) {
     assert.ok(targetNames.includes(what), `a target for "${what}"`);
   }
   for (const target of report.targets) assert.equal(typeof target.met, 'boolean');
@@ -98,6 +106,12 @@ test('the quick bench runs every scenario against every peer and tapwire records
   assert.equal(many.length, size.memoryStreams);
   assert.ok(many.every((e) => e.streamed === 1 && e.status === 'ok'));
   for (let run = 1; run <= size.startupRuns; run++) assert.equal(exchanges(db(`-startup-${run}`)).length, 1);
+  // Recording only: the same requests, each recorded once.
+  assert.equal(exchanges(db(`latency-llm-${size.rates[0]}-s-recording-only`)).length, perLatencyRun);
+  assert.equal(exchanges(db(`latency-mcp-${size.rates[0]}-s-recording-only`)).length, perLatencyRun);
+  assert.equal(exchanges(db('-streaming-recording-only')).length, size.streamConcurrency * size.streamRounds);
+  assert.equal(exchanges(db('-memory-recording-only')).length, size.memoryStreams);
+  for (let run = 1; run <= size.startupRuns; run++) assert.equal(exchanges(db(`-startup-${run}-recording-only`)).length, 1);
   // wrk counts the answers it read; requests cut when its time is up may be recorded too (one per connection per wrk run).
   const wrkRow = report.saturation.rows.find((r) => r.peer === 'tapwire')!;
   const saturation = exchanges(db('-saturation'));

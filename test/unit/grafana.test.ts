@@ -17,7 +17,7 @@ import { REPO, readDashboards, typeCheckDashboard } from '../support/grafana.js'
 
 interface ComposeService {
   image?: string;
-  build?: string;
+  build?: string | { context: string; target?: string };
   command?: string[];
   entrypoint?: string[];
   network_mode?: string;
@@ -111,7 +111,9 @@ describe('docker-compose.yml', () => {
 
   test('tapwire is built from this repository, runs the demo forever, and records into the volume Grafana reads', () => {
     const tapwire = service('tapwire');
-    assert.equal(tapwire.build, '.');
+    // The Dockerfile's demo target: the sidecar's image (production dependencies) and the demo's packages.
+    assert.deepEqual(tapwire.build, { context: '.', target: 'demo' });
+    assert.match(readFileSync(join(REPO, 'Dockerfile'), 'utf8'), /^FROM sidecar AS demo$/m);
     assert.ok(existsSync(join(REPO, 'Dockerfile')));
     assert.equal(tapwire.command?.[0], 'demo');
     assert.ok(tapwire.command?.includes('--forever'));

@@ -1,0 +1,104 @@
+// What `npm pack` gives a sidecar: the built CLI and everything it loads, the example
+// policies, and nothing of the tests, the bench or the sources; and a sidecar's code (all but
+// the demo, the tests and the bench) loads only production dependencies, so an install
+// without dev dependencies runs it. The demo's packages are optional peers it names when
+// missing. Installing the packed tarball for real is the bench's (bench/install-size.ts).
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { missingPackages } from '../../cli/demo-peers.js';
+import { REPO } from '../support/grafana.js';
+
+interface PackageJson {
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+  peerDependencies: Record<string, string>;
+  peerDependenciesMeta: Record<string, { optional?: boolean }>;
+}
+
+const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as PackageJson;
+const DIST = join(REPO, 'dist');
+/** Built folders that are not part of a sidecar. */
+const NOT_SHIPPED = ['test', 'bench'];
+
+function jsFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile() && e.name.endsWith('.js'))
+    .map((e) => join(e.parentPath, e.name));
+}
+
+/** The package a bare specifier names (`@scope/name/sub` → `@scope/name`), or null for a relative or node: one. */
+function packageOf(specifier: string): string | null {
+  if (specifier.startsWith('.') || specifier.startsWith('node:') || builtinModules.includes(specifier.split('/')[0]!)) return null;
+  return specifier.split('/').slice(0, specifier.startsWith('@') ? 2 : 1).join('/');
+}
+
+/** Every package a built file loads at run time (static and dynamic imports; the build has no type-only ones left). */
+function runtimeImports(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const found = new Set<string>();
+  const patterns = [
+    /^(?:import|export)\b[^'";]*?\bfrom\s*(['"])([^'"\n]+)\1/gm, // tsc writes each import and re-export on lines of its own
+    /^import\s*(['"])([^'"\n]+)\1/gm,
+    /\b(?:import|require)\(\s*(['"])([^'"\n]+)\1\s*\)/g,
+  ];
+  for (const m of patterns.flatMap((p) => [...text.matchAll(p)])) {
+    const name = packageOf(m[2]!);
+    if (name) found.add(name);
+  }
+  return [...found];
+}
+
+describe('the package', () => {
+  test('npm pack ships the built CLI, every module it loads and the example policies; no tests, bench, sources or maps', () => {
+    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });
+    const files = new Set((JSON.parse(out) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path));
+    for (const required of ['package.json', 'dist/cli/cli.js', 'dist/proxy/sidecar.js', 'dist/store/sqlite/writer-worker.js', 'dist/demo/run.js']) {
+      assert.ok(files.has(required), `the package holds ${required}`);
+    }
+    assert.ok([...files].some((f) => /^policies\/examples\/.+\.yaml$/.test(f)), 'the demo finds the example policies next to dist/');
+    const shipped = jsFiles(DIST)
+      .map((f) => relative(REPO, f))
+      .filter((f) => !NOT_SHIPPED.some((dir) => f.startsWith(`dist/${dir}/`)));
+    assert.deepEqual(shipped.filter((f) => !files.has(f)), [], 'every built module of tapwire itself is packed');
+    const unwanted = [...files].filter((f) => /^dist\/(test|bench)\//.test(f) || /\.(ts|map)$/.test(f) || f.startsWith('node_modules/'));
+    assert.deepEqual(unwanted, []);
+  });
+
+  test('outside the demo, the tests and the bench, every module loads only production dependencies', () => {
+    const problems: string[] = [];
+    for (const file of jsFiles(DIST)) {
+      const where = relative(DIST, file);
+      const folder = where.split('/')[0]!;
+      if (NOT_SHIPPED.includes(folder)) continue;
+      for (const name of runtimeImports(file)) {
+        const allowed = name in pkg.dependencies || (folder === 'demo' && name in pkg.peerDependencies);
+        if (!allowed) problems.push(`${where} loads ${name}, not a ${folder === 'demo' ? 'dependency or demo peer' : 'production dependency'}`);
+      }
+    }
+    assert.deepEqual(problems, []);
+  });
+
+  test("the demo's peers are optional, installed in a clone (dev dependencies), and none is a production dependency", () => {
+    const demoImports = new Set(jsFiles(join(DIST, 'demo')).flatMap(runtimeImports));
+    const peers = Object.keys(pkg.peerDependencies);
+    assert.deepEqual(peers.filter((p) => !demoImports.has(p)), [], 'every peer is one the demo loads');
+    for (const peer of peers) {
+      assert.equal(pkg.peerDependenciesMeta[peer]?.optional, true, `${peer} is an optional peer`);
+      assert.equal(pkg.devDependencies[peer], pkg.peerDependencies[peer], `${peer}: a clone installs the version the demo asks for`);
+      assert.ok(!(peer in pkg.dependencies), `${peer} is not a production dependency`);
+    }
+  });
+
+  test('the demo names each missing peer as npm install takes it', () => {
+    const from = pathToFileURL(join(REPO, 'package.json'));
+    assert.deepEqual(missingPackages({ openai: '6.30.1', 'tapwire-no-such-package': '1.2.3', '@tapwire/no-such-scope': '^4.0.0' }, from), [
+      'tapwire-no-such-package@1.2.3',
+      '@tapwire/no-such-scope@^4.0.0',
+    ]);
+  });
+});
