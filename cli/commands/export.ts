@@ -85,10 +85,10 @@ export function exportCommand(): Command {
     .action(async (opts: ExportOptions) => {
       const { count, skipped, unpriced } = await runExport(opts);
       for (const { id, reason } of skipped) process.stderr.write(`tapwire: exchange ${id} skipped: ${reason}\n`);
+      if (opts.output) process.stderr.write(`tapwire: exported ${count} exchange${count === 1 ? '' : 's'} to ${opts.output}\n`);
+      else if (skipped.length > 0) process.stderr.write(`tapwire: exported ${count} exchange${count === 1 ? '' : 's'}\n`);
       if (unpriced > 0) {
         process.stderr.write(`tapwire: exported LLM calls without a price for their model: ${unpriced} (cost_usd null: unknown, not $0; tapwire prices --db lists the models)\n`);
       }
-      if (opts.output) process.stderr.write(`tapwire: exported ${count} exchange${count === 1 ? '' : 's'} to ${opts.output}\n`);
-      else if (skipped.length > 0) process.stderr.write(`tapwire: exported ${count} exchange${count === 1 ? '' : 's'}\n`);
     });
 }
