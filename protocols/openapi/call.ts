@@ -2,7 +2,8 @@
 // arguments, sent through the route's upstream pool with the route's headers (its
 // credentials), recorded as an HTTP exchange whose parent_id is the MCP exchange of the
 // call, and answered as an MCP tool result: the JSON answer as structuredContent plus its
-// text, an HTTP error status or a failed call as a tool error saying what happened.
+// text, an image or audio answer as MCP image or audio content, an HTTP error status or a
+// failed call as a tool error saying what happened.
 import type { Exchange } from '../../core/exchange.js';
 import { blankExchange } from '../../core/exchange.js';
 import { REDACTED, type HeaderMap } from '../../core/headers.js';
@@ -87,7 +88,12 @@ export async function callOperation(ctx: CallContext, op: Operation, args: Json,
   record({ headers: answerHeaders, body: answer });
   const text = answer.toString('utf8');
   if (status >= 400) return toolError(`HTTP ${status} from ${request.method} ${path}${text ? `: ${text}` : ''}`);
-  const json = jsonOf(answerHeaders, text);
+  const mediaType = mediaTypeOf(answerHeaders);
+  // An image or a sound as text would be mangled: it is MCP image or audio content, its bytes
+  // in base64 (where the operation promises JSON, clients want structuredContent: an error below).
+  const binary = /^(image|audio)\/[\w.+-]+$/.exec(mediaType);
+  if (binary && answer.length > 0 && !op.tool.outputSchema) return { content: [{ type: binary[1]!, data: answer.toString('base64'), mimeType: mediaType }] };
+  const json = jsonOf(mediaType, text);
   const content = [{ type: 'text', text: text || `HTTP ${status}` }];
   if (json === undefined) return op.tool.outputSchema ? toolError(`${op.tool.name}: the answer (HTTP ${status}) is not the JSON its operation describes`) : { content };
   const plainObject = json !== null && typeof json === 'object' && !Array.isArray(json);
@@ -99,10 +105,15 @@ function toolError(text: string): Json {
   return { content: [{ type: 'text', text }], isError: true };
 }
 
-/** The answer's JSON value, or undefined when it is not JSON (by its content type, or unreadable). */
-function jsonOf(headers: HeaderMap, text: string): unknown {
+/** The answer's media type, lower case and without parameters ("" when it has none). */
+function mediaTypeOf(headers: HeaderMap): string {
   const type = headers['content-type'];
-  if (!/^application\/(json|[\w.+-]+\+json)\b/i.test((Array.isArray(type) ? type[0] : type) ?? '') || text === '') return undefined;
+  return ((Array.isArray(type) ? type[0] : type) ?? '').split(';', 1)[0]!.trim().toLowerCase();
+}
+
+/** The answer's JSON value, or undefined when it is not JSON (by its media type, or unreadable). */
+function jsonOf(mediaType: string, text: string): unknown {
+  if (!/^application\/(json|[\w.+-]+\+json)$/.test(mediaType) || text === '') return undefined;
   try {
     return JSON.parse(text) as unknown;
   } catch {

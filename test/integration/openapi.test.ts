@@ -1,8 +1,8 @@
 // openapi routes with real peers: the official MCP SDK clients (v1 and v2) call every
-// operation of two real public OpenAPI documents (the Petstore, 3.0; Bump.sh's Train Travel
-// API, 3.1, with an external $ref) and of a styles document, each implemented by a real
-// express server. What the client gets (tools from operations, structuredContent, HTTP
-// errors and timeouts as tool errors), what the REST server gets (paths, query styles,
+// operation of two real public OpenAPI documents (the Petstore, 3.0; Redocly's Museum API,
+// 3.1) and of a styles document, each implemented by a real express server. What the client
+// gets (tools from operations, structuredContent, image content, HTTP errors and timeouts as
+// tool errors), what the REST server gets (paths, query styles,
 // headers, cookies, bodies, the route's credentials), and what is recorded (each tools/call
 // an MCP exchange with its REST call as a child HTTP exchange; through a federated route,
 // the per-server exchange in between) are checked.
@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import type { Exchange } from '../../core/exchange.js';
 import { connectV1, connectV2 } from '../support/mcp-v2.js';
-import { PETSTORE_SPEC, startPetstore, startStyles, startTrainTravel, STYLES_SPEC, TRAIN_SPEC, TRAIN_TOKEN, type RestServer } from '../support/openapi.js';
+import { MUSEUM_AUTH, MUSEUM_SPEC, PETSTORE_SPEC, startMuseum, startPetstore, startStyles, STYLES_SPEC, TICKET_PNG, type RestServer } from '../support/openapi.js';
 import { startTestSidecarFor, type TestSidecar } from '../support/sidecar.js';
 
 /** The route's response timeout for the styles API (its /slow answers later). */
@@ -21,12 +21,12 @@ const STYLES_TIMEOUT_MS = 300;
 
 interface Apis {
   pets: RestServer;
-  trains: RestServer;
+  museum: RestServer;
   styles: RestServer;
 }
 
 async function startApis(t: TestContext): Promise<Apis> {
-  return { pets: await startPetstore(t), trains: await startTrainTravel(t), styles: await startStyles(t, STYLES_TIMEOUT_MS * 10) };
+  return { pets: await startPetstore(t), museum: await startMuseum(t), styles: await startStyles(t, STYLES_TIMEOUT_MS * 10) };
 }
 
 function routesYaml(apis: Apis, top: string[] = []): string {
@@ -37,12 +37,12 @@ function routesYaml(apis: Apis, top: string[] = []): string {
     '    protocol: openapi',
     `    spec: ${JSON.stringify(PETSTORE_SPEC)}`,
     `    upstream: ${apis.pets.url}`,
-    '  trains:',
+    '  museum:',
     '    protocol: openapi',
-    `    spec: ${JSON.stringify(TRAIN_SPEC)}`,
-    `    upstream: ${apis.trains.url}`,
+    `    spec: ${JSON.stringify(MUSEUM_SPEC)}`,
+    `    upstream: ${apis.museum.url}`,
     '    headers:',
-    '      authorization: Bearer ${TRAIN_TOKEN}',
+    '      authorization: ${MUSEUM_AUTH}',
     '  styles:',
     '    protocol: openapi',
     `    spec: ${JSON.stringify(STYLES_SPEC)}`,
@@ -50,12 +50,12 @@ function routesYaml(apis: Apis, top: string[] = []): string {
     `    timeouts: { response_ms: ${STYLES_TIMEOUT_MS} }`,
     '  all:',
     '    protocol: mcp',
-    '    servers: [pets, trains]',
+    '    servers: [pets, museum]',
   ].join('\n');
 }
 
 function start(t: TestContext, apis: Apis, top: string[] = []): Promise<TestSidecar> {
-  return startTestSidecarFor(t, routesYaml(apis, top), { ...process.env, TRAIN_TOKEN });
+  return startTestSidecarFor(t, routesYaml(apis, top), { ...process.env, MUSEUM_AUTH });
 }
 
 interface ToolResult {
@@ -143,60 +143,87 @@ describe('openapi routes', () => {
     assert.ok(Object.values(toolTokens).every((n) => n > 0));
   });
 
-  test('Train Travel (OpenAPI 3.1) through a v2 client: every operation, the route\'s credentials sent and never recorded', async (t) => {
+  test('the Museum API (OpenAPI 3.1) through a v2 client: every operation, the route\'s credentials sent and never recorded', async (t) => {
     const apis = await startApis(t);
     const tapwire = await start(t, apis);
-    const client = await connectV2(t, `${tapwire.url}/trains`, 'auto');
+    const client = await connectV2(t, `${tapwire.url}/museum`, 'auto');
     const { tools } = await client.listTools();
-    assert.deepEqual(tools.map((tool) => tool.name), ['get-stations', 'get-trips', 'get-bookings', 'create-booking', 'get-booking', 'delete-booking', 'create-booking-payment']);
-    const trips = tools.find((tool) => tool.name === 'get-trips')!;
-    assert.deepEqual(trips.inputSchema.required, ['origin', 'destination', 'date']);
-    assert.match(trips.description ?? '', /^Get available train trips\n\nReturns a list of available train trips/);
+    // One tool per operation of the paths; the document's webhook is not one (the API calls it, not the agent).
+    assert.deepEqual(tools.map((tool) => tool.name), ['getMuseumHours', 'listSpecialEvents', 'createSpecialEvent', 'getSpecialEvent', 'deleteSpecialEvent', 'updateSpecialEvent', 'buyMuseumTickets', 'getTicketCode']);
+    const update = tools.find((tool) => tool.name === 'updateSpecialEvent')!;
+    assert.deepEqual(update.inputSchema.required, ['eventId', 'body']);
+    assert.equal(update.description, 'Update special event\n\nUpdate the details of a special event.');
+    // Parameters shared through components/parameters, resolved: their schema and description.
+    const hours = tools.find((tool) => tool.name === 'getMuseumHours')!;
+    assert.deepEqual(Object.keys(hours.inputSchema.properties ?? {}), ['startDate', 'page', 'limit']);
+    assert.equal((hours.inputSchema.properties as Record<string, { maximum?: number }>).limit?.maximum, 30);
 
-    const stations = (await client.callTool({ name: 'get-stations', arguments: { search: 'berlin', page: 1 } })) as ToolResult;
-    assert.deepEqual((stations.structuredContent as { data: { name: string }[] }).data.map((s) => s.name), ['Berlin Hauptbahnhof']);
-    const found = (await client.callTool({
-      name: 'get-trips',
-      arguments: { origin: 'efdbb9d1-02c2-4bc3-afb7-6788d8782b1e', destination: 'b2e783e1-c824-4d63-b37a-d8d698862f1d', date: '2024-02-01T09:00:00Z', dogs: true },
-    })) as ToolResult;
-    assert.equal((found.structuredContent as { data: { dogs_allowed: boolean }[] }).data[0]?.dogs_allowed, true);
-    const booked = (await client.callTool({ name: 'create-booking', arguments: { body: { trip_id: '4f4e4e1c-c824-4d63-b37a-d8d698862f1d', passenger_name: 'John Doe', has_dog: true } } })) as ToolResult;
-    const booking = booked.structuredContent as { id: string; passenger_name: string };
-    assert.equal(booking.passenger_name, 'John Doe');
-    const listed = (await client.callTool({ name: 'get-bookings', arguments: {} })) as ToolResult;
-    assert.equal((listed.structuredContent as { data: unknown[] }).data.length, 1);
-    // get-booking's 200 has no schema: the JSON answer is structuredContent all the same.
-    const one = (await client.callTool({ name: 'get-booking', arguments: { bookingId: booking.id } })) as ToolResult;
-    assert.equal((one.structuredContent as { id: string }).id, booking.id);
-    const paid = (await client.callTool({ name: 'create-booking-payment', arguments: { bookingId: booking.id, body: { amount: 49.99, currency: 'eur', source: { object: 'card', name: 'J. Doe', number: '4242424242424242', cvc: '123', exp_month: 12, exp_year: 2030, address_country: 'de' } } } })) as ToolResult;
-    assert.equal((paid.structuredContent as { status: string }).status, 'succeeded');
-    const removed = (await client.callTool({ name: 'delete-booking', arguments: { bookingId: booking.id } })) as ToolResult;
+    const open = (await client.callTool({ name: 'getMuseumHours', arguments: { startDate: '2023-09-13', page: 1, limit: 5 } })) as ToolResult;
+    // The 200 schema is an array: the answer is structuredContent.result.
+    assert.deepEqual((open.structuredContent as { result: { date: string }[] }).result.map((h) => h.date), ['2023-09-13', '2023-09-14']);
+    const listed = (await client.callTool({ name: 'listSpecialEvents', arguments: { startDate: '2023-12-01', endDate: '2023-12-31' } })) as ToolResult;
+    assert.deepEqual((listed.structuredContent as { result: { name: string }[] }).result.map((e) => e.name), ['Sasquatch Ballet']);
+    const event = { name: 'Mermaid Treasure Identification and Analysis', location: 'Under the seaaa 🦀 🎶 🌊.', eventDescription: 'Join us as we review and classify a rare collection of thingamabobs.', dates: ['2023-09-05', '2023-09-08'], price: 0 };
+    const created = (await client.callTool({ name: 'createSpecialEvent', arguments: { body: event } })) as ToolResult;
+    const { eventId } = created.structuredContent as { eventId: string };
+    assert.deepEqual(created.structuredContent, { eventId, ...event });
+    const got = (await client.callTool({ name: 'getSpecialEvent', arguments: { eventId } })) as ToolResult;
+    assert.equal((got.structuredContent as { location: string }).location, 'Under the seaaa 🦀 🎶 🌊.');
+    const updated = (await client.callTool({ name: 'updateSpecialEvent', arguments: { eventId, body: { location: 'On the beach.', price: 15 } } })) as ToolResult;
+    assert.deepEqual(updated.structuredContent, { eventId, ...event, location: 'On the beach.', price: 15 });
+    // The 201 schema is an allOf of objects: the answer is structuredContent as it is.
+    const bought = (await client.callTool({ name: 'buyMuseumTickets', arguments: { body: { ticketType: 'event', eventId, ticketDate: '2023-09-05', email: 'todd@example.com' } } })) as ToolResult;
+    const ticket = bought.structuredContent as { ticketId: string; message: string };
+    assert.equal(ticket.message, 'Museum special event ticket purchased');
+    // An image answer is MCP image content, its bytes as they came.
+    const qr = (await client.callTool({ name: 'getTicketCode', arguments: { ticketId: ticket.ticketId } })) as ToolResult;
+    assert.deepEqual(qr.content, [{ type: 'image', data: TICKET_PNG.toString('base64'), mimeType: 'image/png' }]);
+    assert.equal(qr.structuredContent, undefined);
+    const removed = (await client.callTool({ name: 'deleteSpecialEvent', arguments: { eventId } })) as ToolResult;
     assert.equal(text(removed), 'HTTP 204');
-    const gone = (await client.callTool({ name: 'get-booking', arguments: { bookingId: booking.id } })) as ToolResult;
+    const gone = (await client.callTool({ name: 'getSpecialEvent', arguments: { eventId } })) as ToolResult;
     assert.equal(gone.isError, true);
-    assert.match(text(gone), /^HTTP 404 from GET \/bookings\/.+: \{"type":"https:\/\/example.com\/errors\/problem","title":"no booking/);
+    assert.equal(text(gone), `HTTP 404 from GET /museum/special-events/${eventId}: {"type":"https://example.com/errors/problem","title":"no special event ${eventId}"}`);
 
     assert.deepEqual(
-      apis.trains.calls.map((c) => `${c.method} ${c.url}`),
+      apis.museum.calls.map((c) => `${c.method} ${c.url}`),
       [
-        'GET /stations?page=1&search=berlin',
-        'GET /trips?origin=efdbb9d1-02c2-4bc3-afb7-6788d8782b1e&destination=b2e783e1-c824-4d63-b37a-d8d698862f1d&date=2024-02-01T09%3A00%3A00Z&dogs=true',
-        'POST /bookings',
-        'GET /bookings',
-        `GET /bookings/${booking.id}`,
-        `POST /bookings/${booking.id}/payment`,
-        `DELETE /bookings/${booking.id}`,
-        `GET /bookings/${booking.id}`,
+        'GET /museum/museum-hours?startDate=2023-09-13&page=1&limit=5',
+        'GET /museum/special-events?startDate=2023-12-01&endDate=2023-12-31',
+        'POST /museum/special-events',
+        `GET /museum/special-events/${eventId}`,
+        `PATCH /museum/special-events/${eventId}`,
+        'POST /museum/tickets',
+        `GET /museum/tickets/${ticket.ticketId}/qr`,
+        `DELETE /museum/special-events/${eventId}`,
+        `GET /museum/special-events/${eventId}`,
       ],
     );
+    assert.deepEqual(JSON.parse(apis.museum.calls[4]!.body), { location: 'On the beach.', price: 15 });
     // Every call carried the route's credentials (else the server answers 401).
-    assert.ok(apis.trains.calls.every((c) => c.headers.authorization === `Bearer ${TRAIN_TOKEN}`));
+    assert.ok(apis.museum.calls.every((c) => c.headers.authorization === MUSEUM_AUTH));
 
     const exchanges = await tapwire.stop();
-    const rest = exchanges.filter((e) => e.route === 'trains' && e.protocol === 'http');
-    assert.equal(rest.length, 8);
+    const calls = exchanges.filter((e) => e.route === 'museum' && e.method === 'tools/call');
+    assert.deepEqual(
+      calls.map((call) => restCalls(exchanges, call).map((e) => [e.method, e.http_status, e.status, e.target])),
+      [
+        [['GET /museum/museum-hours', 200, 'ok', 'getMuseumHours']],
+        [['GET /museum/special-events', 200, 'ok', 'listSpecialEvents']],
+        [['POST /museum/special-events', 201, 'ok', 'createSpecialEvent']],
+        [[`GET /museum/special-events/${eventId}`, 200, 'ok', 'getSpecialEvent']],
+        [[`PATCH /museum/special-events/${eventId}`, 200, 'ok', 'updateSpecialEvent']],
+        [['POST /museum/tickets', 201, 'ok', 'buyMuseumTickets']],
+        [[`GET /museum/tickets/${ticket.ticketId}/qr`, 200, 'ok', 'getTicketCode']],
+        [[`DELETE /museum/special-events/${eventId}`, 204, 'ok', 'deleteSpecialEvent']],
+        [[`GET /museum/special-events/${eventId}`, 404, 'error', 'getSpecialEvent']],
+      ],
+    );
+    const rest = exchanges.filter((e) => e.route === 'museum' && e.protocol === 'http');
+    // The image is recorded byte for byte.
+    assert.deepEqual(tapwire.record(rest.find((e) => e.target === 'getTicketCode')!.id).response?.body, TICKET_PNG);
     for (const e of rest) assert.equal(tapwire.record(e.id).request?.headers.authorization, '[redacted]');
-    assert.ok(!readFileSync(tapwire.dbPath).includes(TRAIN_TOKEN), 'the token is nowhere in the database');
+    assert.ok(!readFileSync(tapwire.dbPath).includes(MUSEUM_AUTH.slice('Basic '.length)), 'the credentials are nowhere in the database');
   });
 
   test('parameter styles: path simple/label/matrix, query form/space/pipe/deepObject, header, cookie, a form body; a timeout and bad arguments as tool errors', async (t) => {
@@ -256,11 +283,11 @@ describe('openapi routes', () => {
     const tapwire = await start(t, apis);
     const client = await connectV1(t, `${tapwire.url}/all`);
     const names = (await client.listTools()).tools.map((tool) => tool.name);
-    assert.ok(names.includes('pets_findPets') && names.includes('trains_get-stations'), names.join(', '));
+    assert.ok(names.includes('pets_findPets') && names.includes('museum_listSpecialEvents'), names.join(', '));
     const pets = (await client.callTool({ name: 'pets_findPets', arguments: { tags: ['cat'] } })) as ToolResult;
     assert.deepEqual(pets.structuredContent, { result: [{ id: 2, name: 'Tom', tag: 'cat' }] });
-    const stations = (await client.callTool({ name: 'trains_get-stations', arguments: { country: 'FR' } })) as ToolResult;
-    assert.deepEqual((stations.structuredContent as { data: { name: string }[] }).data.map((s) => s.name), ['Paris Gare du Nord']);
+    const events = (await client.callTool({ name: 'museum_listSpecialEvents', arguments: { endDate: '2023-11-30' } })) as ToolResult;
+    assert.deepEqual((events.structuredContent as { result: { name: string }[] }).result.map((e) => e.name), ['The Great Parrot Debate']);
 
     const exchanges = await tapwire.stop();
     const agentCall = toolCalls(exchanges, 'all', 'pets_findPets')[0]!;

@@ -1,5 +1,5 @@
 // Real HTTP servers (express 5) implementing the OpenAPI documents of test/fixtures/openapi/:
-// the Petstore (3.0), the Train Travel API (3.1) and the parameter-styles document. Each
+// the Petstore (3.0), Redocly's Museum API (3.1) and the parameter-styles document. Each
 // keeps every request it received (method, raw URL, headers, body as text) so tests can see
 // what tapwire's REST calls looked like on the wire. Loopback, OS-picked port, closed when
 // the test ends.
@@ -12,11 +12,11 @@ import express, { type Request, type Response } from 'express';
 
 export const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/openapi/', import.meta.url));
 export const PETSTORE_SPEC = `${FIXTURES}petstore-expanded.yaml`;
-export const TRAIN_SPEC = `${FIXTURES}train-travel/openapi.yaml`;
+export const MUSEUM_SPEC = `${FIXTURES}museum/openapi.yaml`;
 export const STYLES_SPEC = `${FIXTURES}styles.yaml`;
 
-/** The bearer token the Train Travel server wants (its OAuth2 security); a route's headers carry it. */
-export const TRAIN_TOKEN = 'train-travel-secret-token-0123456789';
+/** The credentials the Museum server wants (its HTTP basic security); a route's headers carry them. */
+export const MUSEUM_AUTH = `Basic ${Buffer.from('curator:museum-secret-password-0123456789').toString('base64')}`;
 
 export interface ReceivedCall {
   method: string;
@@ -83,63 +83,75 @@ export function startPetstore(t: TestContext): Promise<RestServer> {
   });
 }
 
-const BERLIN = { id: 'efdbb9d1-02c2-4bc3-afb7-6788d8782b1e', name: 'Berlin Hauptbahnhof', address: 'Invalidenstraße 10557 Berlin, Germany', country_code: 'DE', timezone: 'Europe/Berlin' };
-const PARIS = { id: 'b2e783e1-c824-4d63-b37a-d8d698862f1d', name: 'Paris Gare du Nord', address: '18 Rue de Dunkerque 75010 Paris, France', country_code: 'FR', timezone: 'Europe/Paris' };
+/** What the Museum server has to begin with: two special events, museum hours for four days. */
+const SASQUATCH_BALLET = { eventId: 'f3e0e76e-e4a8-466e-ab9c-ae36c15b8e97', name: 'Sasquatch Ballet', location: 'Seattle... probably', eventDescription: 'Come learn how the biggest feet can have the lightest touch.', dates: ['2023-12-15', '2023-12-22'], price: 40 };
+const PARROT_DEBATE = { eventId: 'a3c7b2c4-b5fb-4ef7-9322-00a919864957', name: 'The Great Parrot Debate', location: 'Outdoor Amphitheatre', eventDescription: 'See leading parrot minds discuss important geopolitical issues.', dates: ['2023-11-03', '2023-11-10'], price: 35 };
+const HOURS = ['2023-09-11', '2023-09-12', '2023-09-13', '2023-09-14'].map((date) => ({ date, timeOpen: '09:00', timeClose: '18:00' }));
+/** The first bytes of a PNG image: what the ticket QR code operation answers (as image/png). */
+export const TICKET_PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0xff, 0xfe]);
 
 function problem(res: Response, status: number, title: string): void {
-  res.status(status).type('application/problem+json').send(JSON.stringify({ type: 'https://example.com/errors/problem', title, status }));
+  res.status(status).type('application/problem+json').send(JSON.stringify({ type: 'https://example.com/errors/problem', title }));
 }
 
-/** The Train Travel API at /: every call must carry `Authorization: Bearer TRAIN_TOKEN`. */
-export function startTrainTravel(t: TestContext): Promise<RestServer> {
-  const bookings = new Map<string, Record<string, unknown>>();
+/** One page (`page`, `limit` query parameters, as the document's pagination parameters say) of `items`. */
+function page<T>(req: Request, items: T[], defaultLimit: number): T[] {
+  const limit = Number(req.query.limit ?? defaultLimit);
+  const from = (Number(req.query.page ?? 1) - 1) * limit;
+  return items.slice(from, from + limit);
+}
+
+/** The Museum API at /museum: every call must carry the route's `Authorization: MUSEUM_AUTH` (its HTTP basic security). */
+export function startMuseum(t: TestContext): Promise<RestServer> {
+  const events = new Map<string, Record<string, unknown>>([SASQUATCH_BALLET, PARROT_DEBATE].map((e) => [e.eventId, { ...e }]));
+  const tickets = new Set<string>();
   let n = 0;
-  const self = (path: string): string => `https://api.example.com${path}`;
-  return serve(t, '', (app) => {
+  return serve(t, '/museum', (app) => {
     app.use((req, res, next) => {
-      if (req.headers.authorization !== `Bearer ${TRAIN_TOKEN}`) problem(res, 401, 'Unauthorized');
+      if (req.headers.authorization !== MUSEUM_AUTH) problem(res, 401, 'Unauthorized');
       else next();
     });
-    app.get('/stations', (req, res) => {
-      const search = typeof req.query.search === 'string' ? req.query.search.toLowerCase() : null;
-      const data = [BERLIN, PARIS].filter((s) => (!search || s.name.toLowerCase().includes(search)) && (!req.query.country || s.country_code === req.query.country));
-      res.json({ data, links: { self: self(req.originalUrl) } });
+    app.get('/museum/museum-hours', (req, res) => {
+      const start = typeof req.query.startDate === 'string' ? req.query.startDate : '';
+      res.json(page(req, HOURS.filter((h) => h.date >= start), 10));
     });
-    app.get('/trips', (req, res) => {
-      const { origin, destination, date } = req.query;
-      if (typeof origin !== 'string' || typeof destination !== 'string' || typeof date !== 'string') return problem(res, 400, 'origin, destination and date are required');
-      const trip = {
-        id: '4f4e4e1c-c824-4d63-b37a-d8d698862f1d',
-        origin,
-        destination,
-        departure_time: '2024-02-01T10:00:00Z',
-        arrival_time: '2024-02-01T16:00:00Z',
-        operator: 'Deutsche Bahn',
-        price: 50,
-        bicycles_allowed: req.query.bicycles === 'true',
-        dogs_allowed: req.query.dogs === 'true',
-      };
-      res.json({ data: [trip], links: { self: self(req.originalUrl) } });
+    app.get('/museum/special-events', (req, res) => {
+      const start = typeof req.query.startDate === 'string' ? req.query.startDate : '';
+      const end = typeof req.query.endDate === 'string' ? req.query.endDate : '9999';
+      const within = [...events.values()].filter((e) => (e.dates as string[]).some((d) => d >= start && d <= end));
+      res.json(page(req, within, 10));
     });
-    app.get('/bookings', (req, res) => res.json({ data: [...bookings.values()], links: { self: self(req.originalUrl) } }));
-    app.post('/bookings', (req, res) => {
-      const id = `1725ff48-ab45-4bb5-9d02-88745177ded${n++}`;
-      const booking = { ...(json(req) as Record<string, unknown>), id };
-      bookings.set(id, booking);
-      res.status(201).json({ ...booking, links: { self: self(`/bookings/${id}`) } });
+    app.post('/museum/special-events', (req, res) => {
+      const event = { eventId: `dad4bce8-f5cb-4078-a211-99586431500${n++}`, ...(json(req) as Record<string, unknown>) };
+      events.set(event.eventId, event);
+      res.status(201).json(event);
     });
-    app.get('/bookings/:id', (req, res) => {
-      const booking = bookings.get(req.params.id);
-      if (booking) res.json(booking);
-      else problem(res, 404, `no booking ${req.params.id}`);
+    app.get('/museum/special-events/:eventId', (req, res) => {
+      const event = events.get(req.params.eventId);
+      if (event) res.json(event);
+      else problem(res, 404, `no special event ${req.params.eventId}`);
     });
-    app.delete('/bookings/:id', (req, res) => {
-      bookings.delete(req.params.id);
+    app.patch('/museum/special-events/:eventId', (req, res) => {
+      const event = events.get(req.params.eventId);
+      if (!event) return problem(res, 404, `no special event ${req.params.eventId}`);
+      Object.assign(event, json(req));
+      res.json(event);
+    });
+    app.delete('/museum/special-events/:eventId', (req, res) => {
+      events.delete(req.params.eventId);
       res.status(204).end();
     });
-    app.post('/bookings/:id/payment', (req, res) => {
-      const payment = json(req) as Record<string, unknown>;
-      res.json({ ...payment, id: '2e3b4f5a-6b7c-8d9e-0f1a-2b3c4d5e6f7a', status: 'succeeded', links: { booking: self(`/bookings/${req.params.id}`) } });
+    app.post('/museum/tickets', (req, res) => {
+      const ticket = json(req) as { ticketType: string; ticketDate: string; eventId?: string };
+      if (ticket.ticketType === 'event' && !events.has(ticket.eventId ?? '')) return problem(res, 404, `no special event ${ticket.eventId}`);
+      const ticketId = `382c0820-0530-4f4b-99af-13811ad0f1${String(tickets.size).padStart(2, '0')}`;
+      tickets.add(ticketId);
+      const message = ticket.ticketType === 'event' ? 'Museum special event ticket purchased' : 'Museum general entry ticket purchased';
+      res.status(201).json({ ...ticket, ticketId, message, confirmationCode: `ticket-${ticket.ticketType}-e5e5c6-${tickets.size}` });
+    });
+    app.get('/museum/tickets/:ticketId/qr', (req, res) => {
+      if (tickets.has(req.params.ticketId)) res.type('image/png').send(TICKET_PNG);
+      else problem(res, 404, `no ticket ${req.params.ticketId}`);
     });
   });
 }

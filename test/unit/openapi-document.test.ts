@@ -1,8 +1,9 @@
 // An openapi route's document and its tools, without a network: a document that does not
 // parse or validate is refused naming file:line:col and the JSON pointer (YAML and JSON
-// alike, a $ref to nowhere at the $ref), tools are named, selected and shaped from the
-// operations, the upstream comes from the document's servers, and the route's config is
-// checked like any other (its fields refused elsewhere, its place in a federated route).
+// alike, a $ref to nowhere at the $ref), $refs to another file are resolved, tools are
+// named, selected and shaped from the operations, the upstream comes from the document's
+// servers, and the route's config is checked like any other (its fields refused elsewhere,
+// its place in a federated route).
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +18,7 @@ import { loadDocument } from '../../protocols/openapi/document.js';
 import { operationsOf } from '../../protocols/openapi/operations.js';
 import { loadApis } from '../../protocols/openapi/service.js';
 import { routeProblems } from '../../protocols/registry.js';
-import { PETSTORE_SPEC, TRAIN_SPEC } from '../support/openapi.js';
+import { MUSEUM_SPEC, PETSTORE_SPEC } from '../support/openapi.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tapwire-openapi-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -75,27 +76,44 @@ describe('openapi tools from operations', () => {
     const { operations } = operationsOf(api, 'r');
     assert.deepEqual(operations.map((op) => op.tool.name), ['get_pets_id', 'update_pet', 'get_pets_id_2']);
     assert.deepEqual(operations.map((op) => op.tool.description), ['GET /pets/{id}', 'PUT /pets/{id}', 'DELETE /pets/{id}']);
+    // The path-level parameter is every operation's.
+    assert.deepEqual(operations.map((op) => op.tool.inputSchema.required), [['id'], ['id'], ['id']]);
   });
 
   test('include and exclude by operation, tag and path; a name that matches nothing is an error naming the field', async () => {
-    const { api } = await loadDocument(TRAIN_SPEC, 5000);
-    const names = (include?: object, exclude?: object): string[] => operationsOf(api, 'trains', include, exclude).operations.map((op) => op.tool.name);
-    assert.deepEqual(names({ tags: ['Stations', 'Trips'] }), ['get-stations', 'get-trips']);
-    assert.deepEqual(names({ paths: ['/bookings/*'] }, { operations: ['delete-booking'] }), ['get-booking', 'create-booking-payment']);
-    assert.deepEqual(names(undefined, { tags: ['Bookings', 'Payments'] }), ['get-stations', 'get-trips']);
-    assert.throws(() => names({ operations: ['get-station'] }), /routes\.trains\.include\.operations\[0\]: no operation get-station; operations: get-stations, get-trips/);
-    assert.throws(() => names(undefined, { tags: ['Nope'] }), /routes\.trains\.exclude\.tags\[0\]: no operation has the tag Nope/);
+    const { api } = await loadDocument(MUSEUM_SPEC, 5000);
+    const names = (include?: object, exclude?: object): string[] => operationsOf(api, 'museum', include, exclude).operations.map((op) => op.tool.name);
+    assert.deepEqual(names({ tags: ['Operations', 'Tickets'] }), ['getMuseumHours', 'buyMuseumTickets', 'getTicketCode']);
+    assert.deepEqual(names({ paths: ['/special-events/*'] }, { operations: ['deleteSpecialEvent'] }), ['getSpecialEvent', 'updateSpecialEvent']);
+    assert.deepEqual(names({ paths: ['/tickets'] }), ['buyMuseumTickets']);
+    assert.deepEqual(names(undefined, { tags: ['Events', 'Tickets'] }), ['getMuseumHours']);
+    assert.throws(() => names({ operations: ['getMuseumHour'] }), /routes\.museum\.include\.operations\[0\]: no operation getMuseumHour; operations: getMuseumHours, listSpecialEvents, /);
+    assert.throws(() => names(undefined, { tags: ['Nope'] }), /routes\.museum\.exclude\.tags\[0\]: no operation has the tag Nope/);
   });
 
-  test('input and output schemas: path-level parameters, a body, an object answer as it is, others under result', async () => {
-    const { api } = await loadDocument(TRAIN_SPEC, 5000);
-    const pay = operationsOf(api, 'trains').operations.find((op) => op.tool.name === 'create-booking-payment')!;
-    assert.deepEqual(pay.tool.inputSchema.required, ['bookingId', 'body']);
-    assert.equal(pay.tool.outputSchema?.type, 'object');
-    assert.equal(pay.wrapsOutput, false);
+  test('input and output schemas: parameters and a body, an object answer as it is (allOf of objects too), others under result', async () => {
+    const museum = operationsOf((await loadDocument(MUSEUM_SPEC, 5000)).api, 'museum').operations;
+    const update = museum.find((op) => op.tool.name === 'updateSpecialEvent')!;
+    assert.deepEqual(update.tool.inputSchema.required, ['eventId', 'body']);
+    assert.equal(update.tool.outputSchema?.type, 'object');
+    assert.equal(update.wrapsOutput, false);
+    const buy = museum.find((op) => op.tool.name === 'buyMuseumTickets')!;
+    assert.equal(buy.tool.outputSchema?.type, 'object');
+    assert.equal(buy.wrapsOutput, false);
+    assert.equal(museum.find((op) => op.tool.name === 'getMuseumHours')!.wrapsOutput, true);
+    // An image answer has no JSON schema: no outputSchema.
+    assert.equal(museum.find((op) => op.tool.name === 'getTicketCode')!.tool.outputSchema, undefined);
     const pets = operationsOf((await loadDocument(PETSTORE_SPEC, 5000)).api, 'pets').operations;
     assert.equal(pets.find((op) => op.tool.name === 'findPets')!.wrapsOutput, true);
     assert.equal(pets.find((op) => op.tool.name === 'deletePet')!.tool.outputSchema, undefined);
+  });
+
+  test('$refs to other files resolve next to the document: a parameter and a schema from a second file', async () => {
+    file('shared.yaml', 'Id: { name: id, in: path, required: true, description: the pet, schema: { type: integer } }\nPet: { type: object, properties: { id: { type: integer }, name: { type: string } }, required: [id] }\n');
+    const path = file('split.yaml', `${HEAD}paths:\n  /pets/{id}:\n    get:\n      operationId: getPet\n      parameters: [{ $ref: './shared.yaml#/Id' }]\n      responses:\n        '200':\n          description: ok\n          content: { application/json: { schema: { $ref: './shared.yaml#/Pet' } } }\n`);
+    const [pet] = operationsOf((await loadDocument(path, 5000)).api, 'r').operations;
+    assert.deepEqual(pet!.tool.inputSchema, { type: 'object', properties: { id: { type: 'integer', description: 'the pet' } }, required: ['id'] });
+    assert.deepEqual(pet!.tool.outputSchema, { type: 'object', properties: { id: { type: 'integer' }, name: { type: 'string' } }, required: ['id'] });
   });
 
   test('an operation whose body tapwire cannot send is left out, and said why', async () => {
