@@ -31,7 +31,12 @@ export async function startTapwire(
   routes: Record<string, { upstream: string; extra?: string }>,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<TestSidecar> {
-  const yaml = [
+  return startTestSidecarFor(t, llmRoutesYaml(routes), env);
+}
+
+/** The config's `routes:` section for LLM routes (name -> upstream URL, plus extra YAML lines per route). */
+export function llmRoutesYaml(routes: Record<string, { upstream: string; extra?: string }>): string {
+  return [
     'routes:',
     ...Object.entries(routes).flatMap(([name, r]) => [
       `  ${name}:`,
@@ -40,7 +45,6 @@ export async function startTapwire(
       ...(r.extra ? r.extra.split('\n').map((line) => `    ${line}`) : []),
     ]),
   ].join('\n');
-  return startTestSidecarFor(t, yaml, env);
 }
 
 

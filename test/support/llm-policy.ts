@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { llmRoutesYaml } from './aimock.js';
 import { startTestSidecarFor, type TestSidecar } from './sidecar.js';
 
 /** A sidecar whose LLM routes (name -> upstream and extra YAML lines) are judged by `rules` (policy YAML). */
@@ -12,15 +13,6 @@ export async function startTapwireWithPolicy(t: TestContext, routes: Record<stri
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const policy = join(dir, 'policy.yaml');
   writeFileSync(policy, rules);
-  const yaml = [
-    `policies: [${JSON.stringify(policy)}]`,
-    'routes:',
-    ...Object.entries(routes).flatMap(([name, r]) => [
-      `  ${name}:`,
-      '    protocol: llm',
-      `    upstream: ${r.upstream}`,
-      ...(r.extra ? r.extra.split('\n').map((line) => `    ${line}`) : []),
-    ]),
-  ].join('\n');
+  const yaml = `policies: [${JSON.stringify(policy)}]\n${llmRoutesYaml(routes)}`;
   return startTestSidecarFor(t, yaml);
 }
