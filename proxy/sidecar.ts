@@ -32,7 +32,6 @@ import { refuse, sendJson } from './responses.js';
 import { readCallBody, type CallBody } from './request-body.js';
 import { RouteTable, splitRoute } from './routes.js';
 import { caFileProblem } from '../protocols/route.js';
-import { defaultCaDir, LocalCa } from './ca.js';
 import { ForwardProxy } from './forward-proxy.js';
 import { InterceptTable } from './intercepts.js';
 
@@ -197,7 +196,8 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
   const listener = new AgentListener({ config, log, handle, isStanding: (req) => isStandingStream(req) });
   const servers: Server[] = [];
   const proxyConfig = config.proxy;
-  const ca = proxyConfig ? LocalCa.open(proxyConfig.ca_dir ?? defaultCaDir()) : null;
+  // The local CA (node-forge) is loaded only by a config with a proxy: section.
+  const ca = proxyConfig ? await import('./ca.js').then(({ LocalCa, defaultCaDir }) => LocalCa.open(proxyConfig.ca_dir ?? defaultCaDir())) : null;
   const proxy = proxyConfig && ca
     ? new ForwardProxy({
         config: { ...config, proxy: proxyConfig },

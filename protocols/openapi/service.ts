@@ -10,7 +10,7 @@ import type { SessionFactory } from '../mcp/stdio-http.js';
 import type { McpTracker } from '../mcp/tracker.js';
 import { Route } from '../route.js';
 import type { CallContext } from './call.js';
-import { loadDocument, type Json, type OpenApiDocument } from './document.js';
+import type { Json, OpenApiDocument } from './document.js';
 import { operationsOf, type Operation } from './operations.js';
 import { OpenApiConnection, type OpenApiService } from './server.js';
 
@@ -30,6 +30,9 @@ function isObject(value: unknown): value is Json {
 export async function loadApis(config: Config, log: Logger): Promise<Map<string, LoadedApi>> {
   const routes = Object.entries(config.routes).filter((entry): entry is [string, OpenApiRouteConfig] => isOpenApiRoute(entry[1]));
   const loaded = new Map<string, LoadedApi>();
+  if (routes.length === 0) return loaded;
+  // The OpenAPI parser is loaded only by a config with openapi routes (start-up and memory of every other sidecar).
+  const { loadDocument } = await import('./document.js');
   const problems: string[] = [];
   await Promise.all(
     routes.map(async ([name, route]) => {
