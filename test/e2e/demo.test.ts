@@ -175,8 +175,12 @@ describe('tapwire demo', () => {
     const suggested = [...(/What to run next:\n([\s\S]*)$/.exec(run.stdout)?.[1] ?? '').matchAll(/^ {2}(?!#)(.+)$/gm)].map((m) => m[1]!);
     assert.deepEqual(suggested.map((c) => c.split(' ').slice(0, 3).join(' ')), ['npx tapwire tui', 'npx tapwire policy', 'npx tapwire export', 'docker compose up']);
     assert.ok(existsSync(join(REPO, 'docker-compose.yml')), 'docker compose up runs the compose file of the clone');
-    // npx finds the clone's own bin; offline, so it could never fetch a package of that name instead.
-    const npx = (command: string) => spawnSync('sh', ['-c', command], { cwd: REPO, encoding: 'utf8', timeout: 60_000, env: { ...process.env, npm_config_offline: 'true' } });
+    // npx finds the clone's own bin; offline, so it could never fetch a package of that name
+    // instead. Its cache is a fresh one, as on a fresh machine: npx keys the clone's entry by the
+    // clone's path and never refreshes its bin links, so an older layout's entry for the same path
+    // would point at a file this clone no longer has.
+    const npmCache = join(dir, 'npm-cache');
+    const npx = (command: string) => spawnSync('sh', ['-c', command], { cwd: REPO, encoding: 'utf8', timeout: 60_000, env: { ...process.env, npm_config_offline: 'true', npm_config_cache: npmCache } });
     for (const command of suggested.filter((c) => c.startsWith('npx tapwire'))) {
       const interactive = command.startsWith('npx tapwire tui ');
       const result = npx(interactive ? 'npx tapwire tui --help' : command);
