@@ -211,83 +211,186 @@ function recordedLabels(json: string | null | undefined): Map<string, string> {
   return new Map(Object.entries(labels).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
 }
 
-/** The CEL bindings of an exchange. */
-export function buildContext(source: ContextSource): Bindings {
-  const e = source.exchange;
-  const requestText = text(source.request?.body);
-  // A Buffer is the live request body: its one parse is shared with the gate and the observer.
-  const requestBody = source.request?.body;
-  const requestJson = Buffer.isBuffer(requestBody) ? (jsonValue(requestBody) ?? null) : parseJson(requestText);
-  const body = asObject(requestJson);
-  const own = source.protocols[e.protocol];
-  const rpc = own?.jsonRpc?.(e, body) ?? null;
-  const rpcMethod = rpc?.method ?? '';
-  const params = rpc?.params;
+/**
+ * The CEL bindings of one exchange. The evaluator reads a variable by property access, so each
+ * root is a getter that builds it on first read and keeps it: a live call's context is built
+ * several times (request, response, the record's review) and its rules name few roots, so the
+ * request body's CEL copy or the parsed response is never built when no rule reads it. The
+ * protocol roots (llm, mcp, a2a) are getters added below from the vocabulary.
+ */
+class ExchangeBindings {
+  readonly protocol: string;
+  readonly direction: string;
+  readonly route: Map<string, string>;
+  /** The exchange's own start, so a recorded exchange is judged as it was live. */
+  readonly now: ReturnType<typeof timestampFromMs>;
+  readonly #source: ContextSource;
+  readonly #httpLine: RegExpExecArray | null;
+  #requestJson?: { value: unknown };
+  #rpc?: { value: { method: string; params: unknown } | null };
+  #roots?: Record<string, Map<string, CelJson>>;
+  #responseText?: string;
+  #agent?: Map<string, CelJson>;
+  #request?: Map<string, CelJson>;
+  #jsonrpc?: Map<string, CelJson>;
+  #response?: Map<string, CelJson>;
+  #usage?: Map<string, CelJson>;
+  #jwt?: Map<string, CelJson>;
+  #identity?: Map<string, CelJson>;
+  #exchange?: Map<string, unknown>;
 
-  // "POST /openai/v1/chat/completions" on LLM and HTTP records; the JSON-RPC method on MCP ones.
-  const httpLine = /^([A-Z]+) (\S+)$/.exec(e.method ?? '');
-  const path = source.path ?? httpLine?.[2] ?? '';
-
-  const roots = own?.bindings({ exchange: e, body, rpcMethod, params: asObject(params), httpLine: httpLine !== null }) ?? {};
-  for (const root of Object.keys(PROTOCOL_ROOTS)) {
-    const declared = VOCABULARY[root]!;
-    if (typeof declared !== 'string') roots[root] ??= emptyStruct(declared);
+  constructor(source: ContextSource) {
+    const e = source.exchange;
+    this.#source = source;
+    // "POST /openai/v1/chat/completions" on LLM and HTTP records; the JSON-RPC method on MCP ones.
+    this.#httpLine = /^([A-Z]+) (\S+)$/.exec(e.method ?? '');
+    this.protocol = e.protocol;
+    this.direction = e.direction ?? 'client_to_server';
+    this.route = new Map([['name', e.route], ['upstream', source.routeUpstream ?? '']]);
+    this.now = timestampFromMs(e.started_at ?? Date.now());
   }
 
-  const responseText = source.response?.body != null ? text(source.response.body) : (source.responseText ?? streamText(source.events ?? []));
-  const response = new Map<string, CelJson>([
-    ['status', int(e.http_status)],
-    ['headers', headerMap(source.response?.headers)],
-    ['body', source.response?.body != null ? toCel(parseJson(responseText)) : null],
-    ['text', responseText],
-    ['error', new Map([['code', e.error_code ?? ''], ['message', e.error_message ?? '']])],
-  ]);
-  const input = e.input_tokens ?? 0;
-  const output = e.output_tokens ?? 0;
-  const usage = new Map<string, CelJson>([
-    ['input_tokens', int(input)],
-    ['output_tokens', int(output)],
-    ['total_tokens', int(input + output)],
-    ['cost_usd', e.cost_usd ?? 0],
-    ['estimated', e.tokens_estimated === 1],
-  ]);
-  const started = e.started_at ?? Date.now();
-  return {
-    protocol: e.protocol,
-    direction: e.direction ?? 'client_to_server',
-    agent: new Map<string, CelJson>([['name', e.agent], ['labels', source.agentLabels ? new Map(Object.entries(source.agentLabels)) : recordedLabels(e.agent_labels)]]),
-    route: new Map([['name', e.route], ['upstream', source.routeUpstream ?? '']]),
-    request: new Map<string, CelJson>([
-      ['method', httpLine?.[1] ?? (rpc ? 'POST' : '')],
-      ['path', path],
+  #requestValue(): unknown {
+    if (!this.#requestJson) {
+      // A Buffer is the live request body: its one parse is shared with the gate and the observer.
+      const body = this.#source.request?.body;
+      this.#requestJson = { value: Buffer.isBuffer(body) ? (jsonValue(body) ?? null) : parseJson(text(body)) };
+    }
+    return this.#requestJson.value;
+  }
+
+  #body(): Json | null {
+    return asObject(this.#requestValue());
+  }
+
+  #rpcCall(): { method: string; params: unknown } | null {
+    const e = this.#source.exchange;
+    this.#rpc ??= { value: this.#source.protocols[e.protocol]?.jsonRpc?.(e, this.#body()) ?? null };
+    return this.#rpc.value;
+  }
+
+  /** A protocol root: the exchange's protocol fills its own, the others hold their empty values. */
+  protocolRoot(root: string, declared: Struct): Map<string, CelJson> {
+    if (!this.#roots) {
+      const e = this.#source.exchange;
+      const rpc = this.#rpcCall();
+      const input = { exchange: e, body: this.#body(), rpcMethod: rpc?.method ?? '', params: asObject(rpc?.params), httpLine: this.#httpLine !== null };
+      this.#roots = this.#source.protocols[e.protocol]?.bindings(input) ?? {};
+    }
+    return (this.#roots[root] ??= emptyStruct(declared));
+  }
+
+  #text(): string {
+    const source = this.#source;
+    this.#responseText ??= source.response?.body != null ? text(source.response.body) : (source.responseText ?? streamText(source.events ?? []));
+    return this.#responseText;
+  }
+
+  get agent(): Map<string, CelJson> {
+    const { exchange: e, agentLabels } = this.#source;
+    this.#agent ??= new Map<string, CelJson>([['name', e.agent], ['labels', agentLabels ? new Map(Object.entries(agentLabels)) : recordedLabels(e.agent_labels)]]);
+    return this.#agent;
+  }
+
+  get request(): Map<string, CelJson> {
+    const source = this.#source;
+    this.#request ??= new Map<string, CelJson>([
+      ['method', this.#httpLine?.[1] ?? (this.#rpcCall() ? 'POST' : '')],
+      ['path', source.path ?? this.#httpLine?.[2] ?? ''],
       ['headers', headerMap(source.request?.headers)],
-      ['body', toCel(requestJson)],
-    ]),
-    jsonrpc: new Map<string, CelJson>([
-      ['method', rpcMethod],
-      ['id', rpc ? str(body?.id) || (e.jsonrpc_id ?? '') : ''],
-      ['params', rpc ? toCel(params ?? {}) : new Map()],
-    ]),
-    mcp: roots.mcp,
-    a2a: roots.a2a,
-    llm: roots.llm,
-    response,
-    usage,
-    jwt: new Map([['claims', toCel(source.jwtClaims ?? {})]]),
-    identity: identityOf(source.jwtClaims ?? {}),
-    exchange: new Map<string, unknown>([
-      ['id', e.id ?? ''],
-      ['status', e.status ?? 'ok'],
-      ['started_at', timestampFromMs(started)],
-      ['duration_ms', e.duration_ms ?? 0],
-      ['ttfb_ms', e.ttfb_ms ?? 0],
-      ['target', e.target ?? ''],
-      ['session_id', e.session_id ?? ''],
-      ['http_status', int(e.http_status)],
-      ['error_code', e.error_code ?? ''],
-      ['replay_of', e.replay_of ?? ''],
-    ]),
-    // The exchange's own start, so a recorded exchange is judged as it was live.
-    now: timestampFromMs(started),
-  };
+      ['body', toCel(this.#requestValue())],
+    ]);
+    return this.#request;
+  }
+
+  get jsonrpc(): Map<string, CelJson> {
+    if (!this.#jsonrpc) {
+      const rpc = this.#rpcCall();
+      this.#jsonrpc = new Map<string, CelJson>([
+        ['method', rpc?.method ?? ''],
+        ['id', rpc ? str(this.#body()?.id) || (this.#source.exchange.jsonrpc_id ?? '') : ''],
+        ['params', rpc ? toCel(rpc.params ?? {}) : new Map()],
+      ]);
+    }
+    return this.#jsonrpc;
+  }
+
+  get response(): Map<string, CelJson> {
+    if (!this.#response) {
+      const { exchange: e, response } = this.#source;
+      this.#response = new Map<string, CelJson>([
+        ['status', int(e.http_status)],
+        ['headers', headerMap(response?.headers)],
+        ['body', response?.body != null ? toCel(parseJson(this.#text())) : null],
+        ['text', this.#text()],
+        ['error', new Map([['code', e.error_code ?? ''], ['message', e.error_message ?? '']])],
+      ]);
+    }
+    return this.#response;
+  }
+
+  get usage(): Map<string, CelJson> {
+    if (!this.#usage) {
+      const e = this.#source.exchange;
+      const input = e.input_tokens ?? 0;
+      const output = e.output_tokens ?? 0;
+      this.#usage = new Map<string, CelJson>([
+        ['input_tokens', int(input)],
+        ['output_tokens', int(output)],
+        ['total_tokens', int(input + output)],
+        ['cost_usd', e.cost_usd ?? 0],
+        ['estimated', e.tokens_estimated === 1],
+      ]);
+    }
+    return this.#usage;
+  }
+
+  get jwt(): Map<string, CelJson> {
+    this.#jwt ??= new Map([['claims', toCel(this.#source.jwtClaims ?? {})]]);
+    return this.#jwt;
+  }
+
+  get identity(): Map<string, CelJson> {
+    this.#identity ??= identityOf(this.#source.jwtClaims ?? {});
+    return this.#identity;
+  }
+
+  get exchange(): Map<string, unknown> {
+    if (!this.#exchange) {
+      const e = this.#source.exchange;
+      this.#exchange = new Map<string, unknown>([
+        ['id', e.id ?? ''],
+        ['status', e.status ?? 'ok'],
+        ['started_at', this.now],
+        ['duration_ms', e.duration_ms ?? 0],
+        ['ttfb_ms', e.ttfb_ms ?? 0],
+        ['target', e.target ?? ''],
+        ['session_id', e.session_id ?? ''],
+        ['http_status', int(e.http_status)],
+        ['error_code', e.error_code ?? ''],
+        ['replay_of', e.replay_of ?? ''],
+      ]);
+    }
+    return this.#exchange;
+  }
+}
+
+for (const root of Object.keys(PROTOCOL_ROOTS)) {
+  const declared = VOCABULARY[root]!;
+  if (typeof declared === 'string') continue;
+  Object.defineProperty(ExchangeBindings.prototype, root, {
+    get(this: ExchangeBindings) {
+      return this.protocolRoot(root, declared);
+    },
+  });
+}
+
+/** The CEL bindings of an exchange (see ExchangeBindings): read a root by name, or list them all with contextRoots. */
+export function buildContext(source: ContextSource): Bindings {
+  return new ExchangeBindings(source) as unknown as Bindings;
+}
+
+/** Every root of a context by name, each built: for a caller that copies the whole context (policy tests' overlays). */
+export function contextRoots(bindings: Bindings): Map<string, unknown> {
+  return new Map(Object.keys(VOCABULARY).map((name) => [name, bindings[name]]));
 }

@@ -3,7 +3,7 @@
 // strongest action a policy set takes on a context (deny > limit > approve > audit > redact > transform > allow).
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { Bindings } from './cel.js';
-import { buildContext, toCel, type ProtocolContexts } from './context.js';
+import { buildContext, contextRoots, toCel, type ProtocolContexts } from './context.js';
 import { PolicySet, type Decision } from './engine.js';
 import type { Action, PolicyFile, PolicyTest } from './file.js';
 import { VOCABULARY, type Field } from './vocabulary.js';
@@ -101,7 +101,7 @@ export function testContext(exchange: Record<string, unknown>, protocols: Protoc
   const { direction, now, ...rest } = exchange;
   delete rest.protocol;
   if (typeof direction === 'string') bindings.direction = direction;
-  const root = new Map(Object.entries(bindings));
+  const root = contextRoots(bindings);
   overlay(root, { ...rest, ...(now !== undefined ? { now } : {}) }, VOCABULARY, '');
   return Object.fromEntries(root);
 }
