@@ -113,7 +113,7 @@ export class Recording {
       throw err;
     });
     const shipper = config.store.central ? startShipper(config, log) : null;
-    const telemetry = new Telemetry(config, env, log, PROTOCOL_TELEMETRY, options.telemetry);
+    const telemetry = await Telemetry.start(config, env, log, PROTOCOL_TELEMETRY, options.telemetry);
     telemetry.watchStore(() => recorder.getStats());
     if (shipper) telemetry.watchShipping(() => shipper.getStats());
     if (sharedLimits) telemetry.watchSharedLimits(() => sharedLimits.stats());

@@ -8,8 +8,7 @@
 // failed OTLP exports (of spans and of these metrics) are counted.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Counter } from '@opentelemetry/api';
-import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
-import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import type { Resource } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
 import type { ExchangeRecord, Protocol } from '../core/exchange.js';
@@ -57,15 +56,17 @@ export class ExchangeMetrics {
   private readonly policyDecisions: Counter;
   private readonly exchanges: Counter;
 
-  constructor(
+  /** The metrics `settings` ask for, their exporters loaded only when used (OTLP push, the Prometheus endpoint). */
+  static async start(
     settings: TelemetrySettings,
     resource: Resource,
-    private readonly routeTarget: (route: string) => RouteTarget,
+    routeTarget: (route: string) => RouteTarget,
     failures: ExportFailures,
-    private readonly protocols: ProtocolTelemetryTable,
-  ) {
+    protocols: ProtocolTelemetryTable,
+  ): Promise<ExchangeMetrics> {
     const readers: IMetricReader[] = [];
     if (settings.metricsUrl) {
+      const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-http');
       const exporter = new OTLPMetricExporter({ url: settings.metricsUrl, headers: settings.headers, timeoutMillis: settings.exportTimeoutMs });
       failures.watch('metrics', settings.metricsUrl, exporter);
       readers.push(
@@ -76,8 +77,21 @@ export class ExchangeMetrics {
         }),
       );
     }
-    this.prometheus = settings.prometheus ? new PrometheusExporter({ preventServerStart: true }) : null;
-    if (this.prometheus) readers.push(this.prometheus);
+    const prometheus = settings.prometheus ? new (await import('@opentelemetry/exporter-prometheus')).PrometheusExporter({ preventServerStart: true }) : null;
+    if (prometheus) readers.push(prometheus);
+    return new ExchangeMetrics(settings, resource, routeTarget, failures, protocols, readers, prometheus);
+  }
+
+  private constructor(
+    settings: TelemetrySettings,
+    resource: Resource,
+    private readonly routeTarget: (route: string) => RouteTarget,
+    failures: ExportFailures,
+    private readonly protocols: ProtocolTelemetryTable,
+    readers: IMetricReader[],
+    prometheus: PrometheusExporter | null,
+  ) {
+    this.prometheus = prometheus;
     this.provider = new MeterProvider({ resource, readers });
     const meter = this.provider.getMeter('tapwire');
     const metricOptions = { latestConventions: settings.latestGenAiConventions };

@@ -3,7 +3,8 @@
 // comes from the table its composition root hands in (telemetry/protocol-telemetry.ts).
 // Built per sidecar (no global providers), so each sidecar's resource names its own agent.
 // Nothing here may throw into the request path: a record telemetry cannot handle is logged
-// and skipped.
+// and skipped. The span export and the metrics (with their exporters) are loaded only when
+// the config uses them: a sidecar without an OTLP endpoint never loads the OTLP exporters.
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   AlwaysOffSampler,
@@ -21,8 +22,8 @@ import type { ProtocolTelemetryTable } from './protocol-telemetry.js';
 import { telemetrySettings, type TelemetrySettings } from '../config/telemetry.js';
 import { TraceStarter } from '../core/trace-context.js';
 import { ExportFailures } from './export-failures.js';
-import { ExchangeMetrics, type SharedLimitStats, type ShippingStats, type StoreStats } from './metrics.js';
-import { SpanExport } from './spans.js';
+import type { ExchangeMetrics, SharedLimitStats, ShippingStats, StoreStats } from './metrics.js';
+import type { SpanExport } from './spans.js';
 
 /** The path on the sidecar's listener that serves the metrics in Prometheus text format. */
 export const METRICS_PATH = '/_tapwire/metrics';
@@ -70,22 +71,25 @@ function routeTargets(config: Config, wrapRoute: string | undefined): (route: st
 }
 
 export class Telemetry {
-  readonly traces: TraceStarter;
-  private readonly spans: SpanExport | null;
-  private readonly metrics: ExchangeMetrics | null;
   private failures = 0;
 
-  constructor(
+  private constructor(
+    readonly traces: TraceStarter,
+    private readonly log: Logger,
+    private readonly spans: SpanExport | null,
+    private readonly metrics: ExchangeMetrics | null,
+  ) {}
+
+  static async start(
     config: Config,
     env: NodeJS.ProcessEnv,
-    private readonly log: Logger,
+    log: Logger,
     /** Each protocol's span attributes, counted method and metrics (protocols/telemetry-table.ts). */
     protocols: ProtocolTelemetryTable,
     options: TelemetryOptions = {},
-  ) {
+  ): Promise<Telemetry> {
     const settings = telemetrySettings(config.telemetry, env);
     if (options.wrapRoute !== undefined) settings.prometheus = false;
-    this.traces = new TraceStarter(samplerFor(settings));
     const labels = Object.fromEntries(Object.entries(config.agent.labels).map(([k, v]) => [`tapwire.agent.label.${k}`, v]));
     const resource = resourceFromAttributes({
       ...labels,
@@ -95,8 +99,9 @@ export class Telemetry {
     });
     const targets = routeTargets(config, options.wrapRoute);
     const failures = new ExportFailures(log);
-    this.spans = settings.tracesUrl ? new SpanExport({ ...settings, tracesUrl: settings.tracesUrl }, resource, targets, failures, protocols) : null;
-    this.metrics = settings.metricsUrl || settings.prometheus ? new ExchangeMetrics(settings, resource, targets, failures, protocols) : null;
+    const spans = settings.tracesUrl ? new (await import('./spans.js')).SpanExport({ ...settings, tracesUrl: settings.tracesUrl }, resource, targets, failures, protocols) : null;
+    const metrics = settings.metricsUrl || settings.prometheus ? await (await import('./metrics.js')).ExchangeMetrics.start(settings, resource, targets, failures, protocols) : null;
+    return new Telemetry(new TraceStarter(samplerFor(settings)), log, spans, metrics);
   }
 
   /** Turns a finished record into its span and metrics. Never throws. */
