@@ -13,6 +13,7 @@ import type { Resource } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
 import type { ExchangeRecord, Protocol } from '../core/exchange.js';
 import { setAttribute, type RouteTarget } from './attributes.js';
+import { LocalInstruments } from './local-instruments.js';
 import type { ProtocolMetrics, ProtocolTelemetry, ProtocolTelemetryTable } from './protocol-telemetry.js';
 import type { TelemetrySettings } from '../config/telemetry.js';
 import type { ExportFailures } from './export-failures.js';
@@ -65,6 +66,8 @@ export class ExchangeMetrics {
     protocols: ProtocolTelemetryTable,
   ): Promise<ExchangeMetrics> {
     const readers: IMetricReader[] = [];
+    // The instruments fed per exchange aggregate in tapwire's own maps, collected by every reader.
+    const local = new LocalInstruments(resource, 'tapwire');
     if (settings.metricsUrl) {
       const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-http');
       const exporter = new OTLPMetricExporter({ url: settings.metricsUrl, headers: settings.headers, timeoutMillis: settings.exportTimeoutMs });
@@ -72,14 +75,15 @@ export class ExchangeMetrics {
       readers.push(
         new PeriodicExportingMetricReader({
           exporter,
+          metricProducers: [local],
           exportIntervalMillis: settings.metricsIntervalMs,
           exportTimeoutMillis: Math.min(settings.exportTimeoutMs, settings.metricsIntervalMs),
         }),
       );
     }
-    const prometheus = settings.prometheus ? new (await import('@opentelemetry/exporter-prometheus')).PrometheusExporter({ preventServerStart: true }) : null;
+    const prometheus = settings.prometheus ? new (await import('@opentelemetry/exporter-prometheus')).PrometheusExporter({ preventServerStart: true, metricProducers: [local] }) : null;
     if (prometheus) readers.push(prometheus);
-    return new ExchangeMetrics(settings, resource, routeTarget, failures, protocols, readers, prometheus);
+    return new ExchangeMetrics(settings, resource, routeTarget, failures, protocols, readers, prometheus, local);
   }
 
   private constructor(
@@ -90,16 +94,17 @@ export class ExchangeMetrics {
     private readonly protocols: ProtocolTelemetryTable,
     readers: IMetricReader[],
     prometheus: PrometheusExporter | null,
+    local: LocalInstruments,
   ) {
     this.prometheus = prometheus;
     this.provider = new MeterProvider({ resource, readers });
     const meter = this.provider.getMeter('tapwire');
     const metricOptions = { latestConventions: settings.latestGenAiConventions };
     for (const [protocol, telemetry] of Object.entries(protocols) as [Protocol, ProtocolTelemetry][]) {
-      if (telemetry.metrics) this.protocolMetrics[protocol] = telemetry.metrics(meter, metricOptions);
+      if (telemetry.metrics) this.protocolMetrics[protocol] = telemetry.metrics(local, metricOptions);
     }
-    this.policyDecisions = meter.createCounter('tapwire.policy.decisions', { unit: '{decision}', description: 'Policy decisions taken on exchanges' });
-    this.exchanges = meter.createCounter('tapwire.exchanges', { unit: '{exchange}', description: 'Exchanges recorded' });
+    this.policyDecisions = local.createCounter('tapwire.policy.decisions', { unit: '{decision}', description: 'Policy decisions taken on exchanges' });
+    this.exchanges = local.createCounter('tapwire.exchanges', { unit: '{exchange}', description: 'Exchanges recorded' });
     if (settings.tracesUrl || settings.metricsUrl) {
       const exportFailures = meter.createObservableCounter('tapwire.otlp.export_failures', {
         unit: '{failure}',

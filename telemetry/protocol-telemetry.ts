@@ -2,9 +2,12 @@
 // the method its exchanges are counted under, and the metrics of its own conventions (GenAI,
 // MCP). The implementations live with their protocols (protocols/*/telemetry.ts), above this
 // layer; the composition root hands Telemetry the table of them (protocols/telemetry-table.ts).
-import type { Attributes, Meter } from '@opentelemetry/api';
+import type { Attributes } from '@opentelemetry/api';
 import type { ExchangeRecord, Protocol } from '../core/exchange.js';
 import type { RouteTarget, SpanOptions } from './attributes.js';
+import type { InstrumentFactory } from './local-instruments.js';
+
+export type { InstrumentFactory };
 
 /** The conventions a protocol's metrics follow. */
 export interface MetricOptions {
@@ -26,8 +29,8 @@ export interface ProtocolTelemetry {
   span(record: ExchangeRecord, attributes: Attributes, route: RouteTarget, options: SpanOptions): string;
   /** The exchange counter's tapwire.method: the operation, with no path or id in it (low cardinality). */
   countedMethod(record: ExchangeRecord): string;
-  /** Creates the protocol's instruments on the sidecar's meter; absent for a protocol with none. */
-  metrics?(meter: Meter, options: MetricOptions): ProtocolMetrics;
+  /** Creates the protocol's instruments (telemetry/local-instruments.ts); absent for a protocol with none. */
+  metrics?(meter: InstrumentFactory, options: MetricOptions): ProtocolMetrics;
 }
 
 /** One implementation per protocol, as the composition root builds it. */

@@ -3,11 +3,11 @@
 // gen_ai.usage.* attributes, and the message content when captured) and its metrics (token
 // usage, operation duration, time to first chunk, and tapwire.cost), read from the finished
 // record. Telemetry picks it from its table (protocols/telemetry-table.ts).
-import type { Attributes, Counter, Histogram, Meter } from '@opentelemetry/api';
+import type { Attributes, Counter, Histogram } from '@opentelemetry/api';
 import { unpricedLlmCall, type ExchangeRecord } from '../../core/exchange.js';
 import { parseJson } from '../../core/json-body.js';
 import { bodyJson, setAttribute, withTarget, type RouteTarget, type SpanOptions } from '../../telemetry/attributes.js';
-import type { MetricOptions, ProtocolMetrics, ProtocolTelemetry } from '../../telemetry/protocol-telemetry.js';
+import type { InstrumentFactory, MetricOptions, ProtocolMetrics, ProtocolTelemetry } from '../../telemetry/protocol-telemetry.js';
 import { llmContent } from './telemetry-content.js';
 import { genAiProviderName } from './providers.js';
 
@@ -91,7 +91,7 @@ interface TokenInstruments {
 class TokenUsageHistogram implements TokenInstruments {
   private readonly usage: Histogram;
 
-  constructor(meter: Meter) {
+  constructor(meter: InstrumentFactory) {
     this.usage = meter.createHistogram('gen_ai.client.token.usage', {
       unit: '{token}',
       description: 'Number of input and output tokens used',
@@ -116,7 +116,7 @@ class LatestTokenInstruments implements TokenInstruments {
   private readonly operationInput: Histogram;
   private readonly operationOutput: Histogram;
 
-  constructor(meter: Meter) {
+  constructor(meter: InstrumentFactory) {
     const counter = (name: string, description: string): Counter => meter.createCounter(name, { unit: '{token}', description });
     this.counters = [
       [counter('gen_ai.client.inference.usage.input_tokens', 'Input tokens used, including cached tokens'), (e) => e.input_tokens],
@@ -150,7 +150,7 @@ class LlmMetrics implements ProtocolMetrics {
   private readonly cost: Counter;
   private readonly unpriced: Counter;
 
-  constructor(meter: Meter, options: MetricOptions) {
+  constructor(meter: InstrumentFactory, options: MetricOptions) {
     this.tokens = options.latestConventions ? new LatestTokenInstruments(meter) : new TokenUsageHistogram(meter);
     this.duration = meter.createHistogram('gen_ai.client.operation.duration', {
       unit: 's',

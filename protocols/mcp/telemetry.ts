@@ -3,12 +3,12 @@
 // attributes and, when captured, the tool's arguments and result) and the client operation
 // duration of the requests the client sent. Telemetry picks it from its table
 // (protocols/telemetry-table.ts).
-import type { Attributes, Histogram, Meter } from '@opentelemetry/api';
+import type { Attributes, Histogram } from '@opentelemetry/api';
 import type { ExchangeRecord } from '../../core/exchange.js';
 import { bodyJson, requestHeader, setAttribute, withTarget, type RouteTarget, type SpanOptions } from '../../telemetry/attributes.js';
 import { putContent } from '../../telemetry/content.js';
 import { countedRpcMethod } from '../../telemetry/metrics.js';
-import type { ProtocolMetrics, ProtocolTelemetry } from '../../telemetry/protocol-telemetry.js';
+import type { InstrumentFactory, ProtocolMetrics, ProtocolTelemetry } from '../../telemetry/protocol-telemetry.js';
 
 /** mcp.client.operation.duration buckets, in seconds (MCP conventions). */
 const MCP_SECONDS_BUCKETS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300];
@@ -49,7 +49,7 @@ function mcpSpan(record: ExchangeRecord, attributes: Attributes, route: RouteTar
 class McpMetrics implements ProtocolMetrics {
   private readonly duration: Histogram;
 
-  constructor(meter: Meter) {
+  constructor(meter: InstrumentFactory) {
     this.duration = meter.createHistogram('mcp.client.operation.duration', {
       unit: 's',
       description: 'Duration of an MCP request as the client sees it',
