@@ -296,6 +296,9 @@ export abstract class DelegatingObserver implements ExchangeObserver {
   onEvent(event: SseEvent, offsetMs: number): string | null | undefined {
     return this.inner.onEvent(event, offsetMs);
   }
+  onBodyData(chunk: Buffer, offsetMs: number): void {
+    this.inner.onBodyData?.(chunk, offsetMs);
+  }
   finish(outcome: ForwardOutcome): Promise<void> | void {
     return this.inner.finish(outcome);
   }

@@ -335,6 +335,7 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
   private onBody(chunk: Buffer): void {
     this.responsePayload.add(chunk);
     if (this.parser) this.onEvents(this.parser.push(chunk));
+    else this.request.observer.onBodyData?.(chunk, this.elapsed());
   }
 
   private onEvents(events: SseEvent[]): void {
