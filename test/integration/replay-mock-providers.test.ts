@@ -4,13 +4,17 @@
 // stream, Ollama's JSON lines), then the recorded calls are served back by the mock (the SDK
 // must get what it got live) and replayed through a sidecar started from the config (the
 // replay must report the same answer and be recorded with the same model, usage and cost).
+// Vertex AI's Anthropic models are called with Anthropic's own Vertex client.
 // One aimock without API keys serves every provider: Bedrock's SDK signs with SigV4, which
 // aimock refuses once it checks keys; each provider's own test checks its credentials.
+// Vertex AI's Anthropic calls (Anthropic's own Vertex client) go to a scripted upstream
+// answering in Anthropic's documented shapes: aimock does not serve rawPredict.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
+import { AnthropicVertex } from '@anthropic-ai/vertex-sdk';
 import { ConverseCommand, ConverseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
 import { GoogleGenAI } from '@google/genai';
 import { OAuth2Client } from 'google-auth-library';
@@ -18,6 +22,7 @@ import { Ollama } from 'ollama';
 import { AzureOpenAI } from 'openai';
 import { collect, llmColumns, LLMock, startTapwire } from '../support/aimock.js';
 import { bedrockClient } from '../support/bedrock.js';
+import { sseEvent, startEventStream, upstreamFor } from '../support/upstream.js';
 import { startMock } from '../../tools/mock.js';
 import { DEFAULT_LLM_IGNORED } from '../../tools/replay-match.js';
 import { runReplay } from '../../tools/replay-run.js';
@@ -45,12 +50,46 @@ function ollama(base: string): Ollama {
   return new Ollama({ host: base });
 }
 
+function vertexClaude(base: string): AnthropicVertex {
+  const auth = new OAuth2Client();
+  auth.setCredentials({ access_token: 'ya29.replay-mock-token', expiry_date: Date.now() + 3_600_000 });
+  return new AnthropicVertex({ region: 'us-central1', projectId: 'tapwire-test', authClient: auth, baseURL: `${base}/v1`, maxRetries: 0 });
+}
+
+const CLAUDE_ASK = { model: 'claude-sonnet-4-5@20250929', max_tokens: 64, messages: [{ role: 'user' as const, content: 'Hello' }] };
+
+/** Vertex's Anthropic answers as Anthropic documents them: rawPredict a message, streamRawPredict its stream. */
+async function scriptedClaude(t: TestContext): Promise<string> {
+  const message = { id: 'msg_vrtx_01', type: 'message', role: 'assistant', model: 'claude-sonnet-4-5-20250929', content: [{ type: 'text', text: 'Hi!' }], stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 12, output_tokens: 3 } };
+  const stream = [
+    sseEvent({ type: 'message_start', message: { ...message, content: [], stop_reason: null, usage: { input_tokens: 12, output_tokens: 1 } } }, 'message_start'),
+    sseEvent({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }, 'content_block_start'),
+    sseEvent({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Hi' } }, 'content_block_delta'),
+    sseEvent({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: '!' } }, 'content_block_delta'),
+    sseEvent({ type: 'content_block_stop', index: 0 }, 'content_block_stop'),
+    sseEvent({ type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 3 } }, 'message_delta'),
+    sseEvent({ type: 'message_stop' }, 'message_stop'),
+  ].join('');
+  const upstream = await upstreamFor(t, (req, res) => {
+    if (req.url.endsWith(':streamRawPredict')) {
+      startEventStream(res);
+      res.end(stream);
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(message));
+  });
+  return upstream.url;
+}
+
 const BEDROCK_MODEL = 'anthropic.claude-haiku-4-5-20251001-v1:0';
 
 interface ProviderCase {
   route: string;
   /** The route's YAML lines besides protocol and upstream. */
   extra: string;
+  /** The upstream's URL when it is not aimock. */
+  upstream?: (t: TestContext) => Promise<string>;
   /** A query parameter the SDK sends that the replay must send again (the record keeps it in `details`). */
   query?: string;
   /** Each call as its SDK makes it at a route URL, returning what the agent saw. */
@@ -74,6 +113,15 @@ const CASES: ProviderCase[] = [
     calls: {
       generateContent: async (base) => seen(await vertex(base).models.generateContent({ model: 'gemini-2.5-flash', contents: 'vertex plain' })),
       'streamGenerateContent (alt=sse)': async (base) => seen(await collect(await vertex(base).models.generateContentStream({ model: 'gemini-2.5-flash', contents: 'vertex stream' }))),
+    },
+  },
+  {
+    route: 'vertex-claude',
+    extra: 'provider: vertex_ai',
+    upstream: scriptedClaude,
+    calls: {
+      rawPredict: async (base) => seen(await vertexClaude(base).messages.create(CLAUDE_ASK)),
+      streamRawPredict: async (base) => seen(await collect(await vertexClaude(base).messages.create({ ...CLAUDE_ASK, stream: true }))),
     },
   },
   {
@@ -124,7 +172,8 @@ describe('tapwire mock and replay for each provider, with its own SDK', () => {
 
   for (const provider of CASES) {
     test(`${provider.route}: the mock serves what the SDK got live; replay finds the same answers and records the same usage`, async (t) => {
-      const tapwire = await startTapwire(t, { [provider.route]: { upstream: upstream.url, extra: provider.extra } });
+      const upstreamUrl = provider.upstream ? await provider.upstream(t) : upstream.url;
+      const tapwire = await startTapwire(t, { [provider.route]: { upstream: upstreamUrl, extra: provider.extra } });
       const live: Record<string, unknown> = {};
       for (const [name, call] of Object.entries(provider.calls)) live[name] = await call(`${tapwire.url}/${provider.route}`);
       const originals = await tapwire.stop();
@@ -137,7 +186,7 @@ describe('tapwire mock and replay for each provider, with its own SDK', () => {
       for (const [name, call] of Object.entries(provider.calls)) assert.deepEqual(await call(`${served.url}/${provider.route}`), live[name], `${name} from the mock`);
 
       const config = join(tapwire.dir, 'tapwire.yaml');
-      writeFileSync(config, `routes:\n  ${provider.route}:\n    protocol: llm\n    upstream: ${upstream.url}\n    ${provider.extra}\n`);
+      writeFileSync(config, `routes:\n  ${provider.route}:\n    protocol: llm\n    upstream: ${upstreamUrl}\n    ${provider.extra}\n`);
       const out = new PassThrough();
       let output = '';
       out.on('data', (chunk: Buffer) => (output += chunk.toString()));
