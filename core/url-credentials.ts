@@ -1,8 +1,9 @@
 // Credentials in URL query strings (?key=, ?api_key=, ?access_token=, X-Amz-Signature=, sig=)
 // masked wherever a URL can reach the record: header values (an upstream's redirect
 // `location`, `link`, `referer`), bodies (a redirect page or an error echoing the URL),
-// stream events and the text columns. The query string of the request itself is never
-// stored (the method column holds the path alone); these are URLs the record carries.
+// stream events and the text columns. The query string of the request itself is stored
+// only without its credential parameters (an LLM call's `details.query`, which replay sends
+// again; the method column holds the path alone); these are URLs the record carries.
 import type { ExchangeRecord, Payload } from './exchange.js';
 import { isCredentialName, REDACTED } from './headers.js';
 
@@ -39,6 +40,29 @@ function maskPayload(payload: Payload | null): void {
   const text = payload.body.toString('latin1');
   const masked = maskQueryCredentials(text);
   if (masked !== text) payload.body = Buffer.from(masked, 'latin1');
+}
+
+/**
+ * The query string of a request URL (`rest`: path and query) without its credential
+ * parameters, for a replay to send again (the route supplies the credentials); '' when none is left.
+ */
+export function queryWithoutCredentials(rest: string): string {
+  const mark = rest.indexOf('?');
+  if (mark === -1) return '';
+  return rest
+    .slice(mark + 1)
+    .split('&')
+    .filter((param) => {
+      const name = param.split('=', 1)[0]!;
+      let decoded = name;
+      try {
+        decoded = decodeURIComponent(name);
+      } catch {
+        // a malformed escape: judged as written
+      }
+      return param !== '' && !isCredentialParam(decoded);
+    })
+    .join('&');
 }
 
 /** Masks query credentials everywhere in a record a URL can be: headers, bodies, events, text columns. */

@@ -138,7 +138,8 @@ function headerMap(headers: Headers | null | undefined): Map<string, string> {
 /**
  * The text one SSE event adds to a streamed answer: the generated text of LLM stream
  * events (OpenAI chat and completions chunks, Responses API deltas, Anthropic content
- * deltas, Gemini candidates' text parts, Bedrock's Converse deltas and Nova's chunks),
+ * deltas, Gemini candidates' text parts, Bedrock's Converse deltas and Nova's chunks, Ollama's
+ * JSON lines),
  * or null for an event that is not one of those.
  * It reads stream events without knowing their route's provider (the TUI, replay
  * comparison and the response gate share it), so each provider's chunk shape is here.
@@ -158,6 +159,10 @@ export function eventText(data: string): string | null {
       return Array.isArray(parts) ? parts.map((p) => str(asObject(p)?.text) ?? '').join('') : '';
     }).join('');
   }
+  // Ollama's JSON lines: a chat line's message content, a generate line's response.
+  const message = asObject(event.message);
+  if (typeof message?.content === 'string') return message.content;
+  if (typeof event.response === 'string') return event.response;
   // Bedrock's Nova InvokeModel stream nests its delta (the other families' chunks are read as their own).
   const nested = asObject(event.contentBlockDelta);
   if (nested) return str(asObject(nested.delta)?.text) ?? '';

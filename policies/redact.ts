@@ -1,7 +1,7 @@
 // Redact rules: masks fields and patterns in what is recorded (and so exported), never in
 // what is forwarded. Body fields are JSON paths under the request or response body; patterns
 // are replaced wherever they occur in the recorded bodies and stream events, across event
-// boundaries (policies/redact-stream.ts). Bodies are redacted whole, before the record
+// boundaries (policies/redact-stream.ts), and in an LLM call's recorded query string. Bodies are redacted whole, before the record
 // truncates them to store.max_body_bytes.
 import type { RE2JS } from 're2js';
 import type { Exchange, ExchangeRecord, Payload } from '../core/exchange.js';
@@ -91,6 +91,21 @@ function redactTransform(exchange: Exchange, fields: readonly string[][], patter
   exchange.transform = text;
 }
 
+/** The query string an LLM call's `details` keep (for replay), as sent: patterns mask it as they mask bodies. */
+function redactQuery(exchange: Exchange, patterns: readonly RE2JS[]): void {
+  if (!exchange.details || patterns.length === 0) return;
+  let details: unknown;
+  try {
+    details = JSON.parse(exchange.details);
+  } catch {
+    return;
+  }
+  if (details === null || typeof details !== 'object' || typeof (details as { query?: unknown }).query !== 'string') return;
+  let query = (details as { query: string }).query;
+  for (const pattern of patterns) query = maskMatches(query, pattern);
+  exchange.details = JSON.stringify({ ...details, query });
+}
+
 /** Applies redact rules' specs to a record before it is written (and to an export's copy). */
 export function redactRecord(record: ExchangeRecord, specs: readonly RedactSpec[]): void {
   const requestFields = specs.flatMap((s) => s.fields.filter((f) => f[0] === 'request').map((f) => f.slice(1)));
@@ -99,6 +114,7 @@ export function redactRecord(record: ExchangeRecord, specs: readonly RedactSpec[
   redactPayload(record.request, requestFields, patterns);
   redactPayload(record.response, responseFields, patterns);
   redactTransform(record.exchange, requestFields, patterns);
+  redactQuery(record.exchange, patterns);
   if (patterns.length > 0 && record.events.length > 0) {
     const datas = redactStream(
       record.events.map((e) => e.data),

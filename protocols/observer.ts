@@ -60,6 +60,8 @@ export interface ExchangeObserver {
   onResponseHead?(head: ResponseHead): void;
   /** One SSE event of the response. Returns the raw text to send instead, null to drop it, or undefined to pass it unchanged. */
   onEvent(event: SseEvent, offsetMs: number): string | null | undefined;
+  /** A piece of a response that is not an event stream (SSE, AWS frames), decoded, as it arrives: JSON lines are read here for time to first token. */
+  onBodyData?(chunk: Buffer, offsetMs: number): void;
   /** Turns the finished call into records and hands them to the sink. */
   finish(outcome: ForwardOutcome): Promise<void> | void;
   /** The body of an error tapwire itself answers with (upstream down, timed out), in the protocol's format. */

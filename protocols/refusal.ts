@@ -3,6 +3,7 @@
 // like any other exchange.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Exchange } from '../core/exchange.js';
+import { awsErrorTypeHeaders } from '../core/aws-error-type.js';
 import type { HeaderMap } from '../core/headers.js';
 import { errorResponse, INVALID_REQUEST } from '../core/jsonrpc.js';
 import type { RecordSink } from './observer.js';
@@ -80,8 +81,9 @@ export interface RefusedCall {
 /** Answers a body over the limit with 413 and records the call (its body is not kept). */
 export function refuseTooLarge(call: RefusedCall, tooLarge: BodyTooLarge): void {
   const { res, exchange } = call;
-  const text = JSON.stringify(call.handler.errorBody(call.route, call.path, 413, 'request_too_large', tooLarge.message));
-  const headers = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), 'x-tapwire-error': 'request_too_large', connection: 'close' };
+  const answer = call.handler.errorBody(call.route, call.path, 413, 'request_too_large', tooLarge.message);
+  const text = JSON.stringify(answer);
+  const headers = { ...awsErrorTypeHeaders(answer), 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), 'x-tapwire-error': 'request_too_large', connection: 'close' };
   if (!res.headersSent) {
     res.writeHead(413, headers);
     res.end(text);

@@ -19,6 +19,7 @@ import { classifyUpstreamError, type GatewayFailure } from '../protocols/upstrea
 import { formatTraceparent, spanOf } from '../core/trace-context.js';
 import { SseParser, type SseEvent } from '../core/sse.js';
 import { EVENT_STREAM_TYPE, EventStreamParser } from '../core/eventstream.js';
+import { awsErrorTypeHeaders } from '../core/aws-error-type.js';
 import { routeSigner } from './aws-signing.js';
 
 export interface ForwardContext {
@@ -335,6 +336,7 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
   private onBody(chunk: Buffer): void {
     this.responsePayload.add(chunk);
     if (this.parser) this.onEvents(this.parser.push(chunk));
+    else this.request.observer.onBodyData?.(chunk, this.elapsed());
   }
 
   private onEvents(events: SseEvent[]): void {
@@ -420,8 +422,9 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
       // Let through unread (monitor mode), but too long to have been held whole: not sent cut short.
       const failure = { status: 502, code: 'response_too_large', message: why! };
       exchange.http_status = failure.status;
-      const text = Buffer.from(JSON.stringify(observer.errorBody(failure.status, failure.code, failure.message)));
-      return { status: failure.status, headers: { 'content-type': 'application/json', 'x-tapwire-error': failure.code, 'content-length': String(text.length) }, body: text };
+      const answer = observer.errorBody(failure.status, failure.code, failure.message);
+      const text = Buffer.from(JSON.stringify(answer));
+      return { status: failure.status, headers: { 'content-type': 'application/json', 'x-tapwire-error': failure.code, ...awsErrorTypeHeaders(answer), 'content-length': String(text.length) }, body: text };
     }
     return { status: head.status, headers: forwardableHeaders(head.headers), body: wire ?? body ?? this.responsePayload.whole() ?? Buffer.alloc(0) };
   }
@@ -439,9 +442,9 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
   }
 
   private writeError(observer: ExchangeObserver, failure: GatewayFailure): void {
-    const body = JSON.stringify(observer.errorBody(failure.status, failure.code, failure.message));
-    this.request.res.writeHead(failure.status, { 'content-type': 'application/json', 'x-tapwire-error': failure.code });
-    this.request.res.end(body);
+    const answer = observer.errorBody(failure.status, failure.code, failure.message);
+    this.request.res.writeHead(failure.status, { 'content-type': 'application/json', 'x-tapwire-error': failure.code, ...awsErrorTypeHeaders(answer) });
+    this.request.res.end(JSON.stringify(answer));
   }
 
   private fail(err: unknown): void {

@@ -2,7 +2,7 @@
 // latency side by side, and a structural diff of the response, leaving out what changes on
 // every call (ids, timestamps, creation times). A stream is compared the way its protocol's
 // replay chooses: LLM streams by the text they generated (chunk boundaries differ between
-// runs), other streams event by event.
+// runs), other streams event by event; a body of JSON lines is such a stream.
 import { streamText } from '../policies/context.js';
 import { firstDifference, valueAt, withoutPaths } from './canonical-json.js';
 
@@ -82,9 +82,30 @@ export const eachEvent: StreamComparison = (events) => events.map((e) => parse(e
 /** By the text the stream generated (LLM streams: chunk boundaries differ between runs). */
 export const generatedText: StreamComparison = (events) => ({ stream_text: streamText(events) });
 
-/** What a response is compared by: its JSON, or for a stream what `stream` reads from its events. */
+/** A body of JSON lines (Ollama's streams) as events, one per line; null when it is not one. */
+function jsonLines(text: string): { data: string }[] | null {
+  const lines = text.split('\n').filter((line) => line.trim() !== '');
+  if (lines.length < 2) return null;
+  for (const line of lines) {
+    try {
+      JSON.parse(line);
+    } catch {
+      return null;
+    }
+  }
+  return lines.map((data) => ({ data }));
+}
+
+/**
+ * What a response is compared by: its JSON, or for a stream what `stream` reads from its
+ * events (a body of JSON lines is a stream of them).
+ */
 export function comparable(body: Buffer | null, events: readonly { data: string }[] | null, stream: StreamComparison): unknown {
   if (events && events.length > 0) return stream(events);
   if (!body || body.length === 0) return null;
-  return parse(body.toString('utf8'));
+  const text = body.toString('utf8');
+  const parsed = parse(text);
+  if (parsed !== text) return parsed;
+  const lines = jsonLines(text);
+  return lines ? stream(lines) : text;
 }

@@ -41,6 +41,8 @@ export interface LlmCall {
   readHead?(headers: HeaderMap, facts: ResponseFacts): void;
   /** The response is JSON lines (Ollama's streams): readBody gets the array of its lines' values. */
   readonly jsonLines?: boolean;
+  /** JSON lines: true when a line's value carries generated output (the first such line is the stream's time to first token). */
+  readonly outputInLine?: (line: unknown) => boolean;
 }
 
 /** What a route's configuration says about its upstream. */

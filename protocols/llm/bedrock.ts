@@ -36,7 +36,7 @@ const BEDROCK_ERRORS: Record<number, string> = {
   504: 'ModelTimeoutException',
 };
 
-/** Bedrock's error body (`{message}`) with the type its `x-amzn-errortype` header would carry. */
+/** Bedrock's error body (`{message}`) with the type its `x-amzn-errortype` header carries (added where the body is sent). */
 function bedrockError(type: string, message: string): unknown {
   return { __type: type, message };
 }

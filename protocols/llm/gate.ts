@@ -3,6 +3,7 @@
 // body), refused in its provider's error format (403, or 429 with retry-after), and
 // the response-phase rules on its body or stream, whose usage is read as the record reads it.
 import { jsonValue } from '../../core/json-body.js';
+import { awsErrorTypeHeaders } from '../../core/aws-error-type.js';
 import type { ContextSource } from '../../policies/context.js';
 import { stamp, type Decision, type PolicySet } from '../../policies/engine.js';
 import { recordTransform } from '../../policies/transform.js';
@@ -49,11 +50,10 @@ export async function gateLlm(gate: PolicyGate, set: PolicySet, call: GateCall, 
     stamp(call.exchange, verdict);
     return verdict;
   };
-  const refusalBody = (verdict: Decision): Replacement => ({
-    status: verdict.outcome === 'limit' ? 429 : 403,
-    headers: refusalHeaders(verdict),
-    body: Buffer.from(JSON.stringify(llmError(adapter, verdict))),
-  });
+  const refusalBody = (verdict: Decision): Replacement => {
+    const answer = llmError(adapter, verdict);
+    return { status: verdict.outcome === 'limit' ? 429 : 403, headers: { ...refusalHeaders(verdict), ...awsErrorTypeHeaders(answer) }, body: Buffer.from(JSON.stringify(answer)) };
+  };
   return (observer) =>
     new ResponsePolicyObserver(observer, {
       onHead: (h) => (head = h),

@@ -3,6 +3,7 @@
 // and response review) and the observer (usage, cost, the record).
 import type { RouteConfig } from '../../config/config.js';
 import { jsonValue } from '../../core/json-body.js';
+import { queryWithoutCredentials } from '../../core/url-credentials.js';
 import type { RecordSink } from '../observer.js';
 import type { CallFacts, HandlerEnvironment, Observation, ProtocolCall, ProtocolHandler } from '../protocol.js';
 import type { LlmAdapter, LlmCall } from './adapter.js';
@@ -50,7 +51,7 @@ export class LlmCallFacts implements CallFacts {
 
   observe(): Observation {
     const { call } = this;
-    return { observer: new LlmObserver(this.adapter, this.described, this.prices, this.sink, call.readable !== call.body), path: call.rest };
+    return { observer: new LlmObserver(this.adapter, this.described, this.prices, this.sink, call.readable !== call.body, queryWithoutCredentials(call.rest)), path: call.rest };
   }
 }
 

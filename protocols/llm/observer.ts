@@ -3,11 +3,12 @@
 // prices the call, and sets the exchange's LLM columns.
 import { httpRecord, type ExchangeObserver, type ForwardOutcome, type RecordSink } from '../observer.js';
 import type { SseEvent } from '../../core/sse.js';
-import { responseValue, type LlmAdapter, type LlmCall, type UpstreamTraits } from './adapter.js';
+import { responseValue, safeParseJson, type LlmAdapter, type LlmCall, type UpstreamTraits } from './adapter.js';
 import type { RouteConfig } from '../../config/config.js';
 import type { PriceBook } from './pricing.js';
 import { estimateTokens } from '../../core/tokenizer.js';
-import { emptyFacts, type ResponseFacts } from './usage.js';
+import { emptyFacts, obj, type ResponseFacts } from './usage.js';
+import { LineSplitter } from '../mcp/stdio-lines.js';
 
 /** What route `config` says about its upstream (add_stream_usage defaults to true). */
 export function upstreamTraits(config: RouteConfig | undefined): UpstreamTraits {
@@ -21,6 +22,8 @@ export class LlmObserver implements ExchangeObserver {
   private readonly call: LlmCall | null;
   private readonly facts: ResponseFacts = emptyFacts();
   private firstOutputMs: number | null = null;
+  /** A JSON-lines stream's lines, until the first that carries output. */
+  private lines: LineSplitter | null = null;
 
   constructor(
     private readonly adapter: LlmAdapter,
@@ -30,6 +33,8 @@ export class LlmObserver implements ExchangeObserver {
     private readonly sink: RecordSink,
     /** The body is read decoded but forwarded as received (compressed, UTF-16): it cannot be rewritten. */
     decoded = false,
+    /** The request's query without credentials (Gemini's `alt=sse`, Azure's `api-version`): kept in `details` for replay. */
+    private readonly query = '',
   ) {
     this.call = call && decoded ? { ...call, upstreamBody: null, rewriteEvent: null } : call;
     this.upstreamBody = this.call?.upstreamBody ?? null;
@@ -40,6 +45,16 @@ export class LlmObserver implements ExchangeObserver {
     if (!this.call) return undefined;
     if (this.call.observeEvent(event, this.facts) && this.firstOutputMs === null) this.firstOutputMs = offsetMs;
     return this.call.rewriteEvent?.(event);
+  }
+
+  onBodyData(chunk: Buffer, offsetMs: number): void {
+    const outputInLine = this.call?.request.stream ? this.call.outputInLine : undefined;
+    if (!outputInLine || this.firstOutputMs !== null) return;
+    this.lines ??= new LineSplitter();
+    if (this.lines.push(chunk).some((line) => outputInLine(safeParseJson(line.bytes.toString('utf8'))))) {
+      this.firstOutputMs = offsetMs;
+      this.lines = null;
+    }
   }
 
   async finish(outcome: ForwardOutcome): Promise<void> {
@@ -53,6 +68,8 @@ export class LlmObserver implements ExchangeObserver {
 
   private async readFacts({ exchange, head, body }: ForwardOutcome): Promise<void> {
     exchange.provider = this.adapter.provider;
+    // Other facts may be there already (how an approval was settled).
+    if (this.query) exchange.details = JSON.stringify({ ...obj(exchange.details ? safeParseJson(exchange.details) : null), query: this.query });
     const call = this.call;
     if (!call) return;
     const { request } = call;

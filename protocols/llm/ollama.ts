@@ -1,7 +1,7 @@
 // Ollama's native API: /api/chat, /api/generate and /api/embed. A call streams unless its
 // body says `"stream": false`, and a stream is JSON lines (application/x-ndjson), not SSE:
-// the lines pass through untouched and are read when the stream ends (so no time to first
-// token is measured). Usage is the last line's `prompt_eval_count` and `eval_count`; a
+// the lines pass through untouched, are watched as they pass for the first one carrying
+// output (time to first token), and are read whole when the stream ends. Usage is the last line's `prompt_eval_count` and `eval_count`; a
 // thinking model's thoughts are counted in `eval_count` (Ollama does not report them apart).
 // Errors are `{"error": "..."}`, which the `ollama` client raises as its ResponseError.
 // Ollama's OpenAI-compatible /v1 API is the `ollama` provider's other format (providers.ts).
@@ -38,6 +38,10 @@ function generationCall(operation: 'chat' | 'text_completion', body: Json): LlmC
     request: { provider: 'ollama', operation, model: str(body.model), stream: body.stream !== false, inputText },
     upstreamBody: null,
     jsonLines: true,
+    outputInLine: (line: unknown): boolean => {
+      const value = obj(line);
+      return value !== null && lineText(value) !== '';
+    },
     observeEvent: () => false,
     rewriteEvent: null,
     readBody(lines: unknown, facts: ResponseFacts): void {

@@ -25,7 +25,7 @@ import {
 import { encodeEventFrame } from '../../core/eventstream.js';
 import { BUILT_IN_PRICES } from '../../protocols/llm/providers.js';
 import { collect } from '../support/aimock.js';
-import { AGENT_KEY_ID, AGENT_SECRET, bedrockClient, databaseText, expectedAuthorization, invokeStreamFrames } from '../support/bedrock.js';
+import { AGENT_KEY_ID, AGENT_SECRET, bedrockClient, databaseText, errorTypeHeader, expectedAuthorization, invokeStreamFrames } from '../support/bedrock.js';
 import { onlyExchange, startTestSidecarFor, type TestSidecar } from '../support/sidecar.js';
 import { upstreamFor, type ReceivedRequest, type ScriptedUpstream } from '../support/upstream.js';
 import { startMock } from '../../tools/mock.js';
@@ -266,6 +266,7 @@ describe('Bedrock answers in the shapes AWS documents, through tapwire', () => {
     const error = await failure(bedrockClient(`${tapwire.url}/bedrock`, 1).send(new InvokeModelWithResponseStreamCommand({ modelId: SONNET, body })));
     assert.ok(error instanceof AccessDeniedException, `got ${String(error)}`);
     assert.match(error.message, /cannot end an AWS event stream/);
+    assert.equal(errorTypeHeader(error), 'AccessDeniedException:http://internal.amazon.com/coral/com.amazon.bedrock/');
     const row = await onlyExchange(tapwire);
     assert.deepEqual([row.status, row.http_status, row.policy_rule, row.input_tokens, row.output_tokens], ['denied', 403, 'unreadable', 12 + 2036, 42]);
   });

@@ -20,12 +20,13 @@ import {
   InvokeModelCommand,
   InvokeModelWithResponseStreamCommand,
   ThrottlingException,
+  ValidationException,
   type ConverseCommandOutput,
 } from '@aws-sdk/client-bedrock-runtime';
 import { REDACTED } from '../../core/headers.js';
 import { collect, llmColumns, LLMock, tableCost, withJournal } from '../support/aimock.js';
 import { onlyExchange, startTestSidecarFor, type TestSidecar } from '../support/sidecar.js';
-import { AGENT_KEY_ID, bedrockClient, databaseText } from '../support/bedrock.js';
+import { AGENT_KEY_ID, bedrockClient, databaseText, errorTypeHeader } from '../support/bedrock.js';
 import { startMock } from '../../tools/mock.js';
 import { DEFAULT_LLM_IGNORED } from '../../tools/replay-match.js';
 import { runReplay } from '../../tools/replay-run.js';
@@ -190,8 +191,10 @@ describe('Bedrock through tapwire against aimock', () => {
         ),
     );
     assert.ok(error instanceof AccessDeniedException, `got ${String(error)}`);
+    assert.equal(error.name, 'AccessDeniedException');
     assert.equal(error.$metadata.httpStatusCode, 403);
     assert.match(error.message, /no-claude-on-bedrock/);
+    assert.equal(errorTypeHeader(error), 'AccessDeniedException:http://internal.amazon.com/coral/com.amazon.bedrock/', 'the type in the header, as AWS sends it');
     assert.equal(upstream.length, 0, 'the call never reached the upstream');
     const row = await onlyExchange(tapwire);
     assert.deepEqual(
@@ -213,7 +216,9 @@ describe('Bedrock through tapwire against aimock', () => {
       ),
     );
     assert.ok(error instanceof ThrottlingException, `got ${String(error)}`);
+    assert.equal(error.name, 'ThrottlingException');
     assert.equal(error.$metadata.httpStatusCode, 429);
+    assert.equal(errorTypeHeader(error), 'ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/');
     assert.match(error.message, /bedrock-budget/);
     assert.equal(upstream.length, 0);
     const rows = await tapwire.stop();
@@ -224,6 +229,24 @@ describe('Bedrock through tapwire against aimock', () => {
         ['denied', 429, null, 'limit'],
       ],
     );
+  });
+
+  test("tapwire's other refusals carry x-amzn-errortype too: an unreadable body (AccessDeniedException), one over limits.max_request_bytes (ValidationException)", async (t) => {
+    const guarded = await startWithPolicy(t, 'rules:\n  - name: no-nova\n    when: llm.model.startsWith("amazon.nova")\n    action: deny\n');
+    const unreadable = await bedrockClient(`${guarded.url}/bedrock`, 1)
+      .send(new InvokeModelCommand({ modelId: MODEL, contentType: 'application/json', body: 'not JSON: no rule can read it' }))
+      .then(() => null, (err: unknown) => err);
+    assert.ok(unreadable instanceof AccessDeniedException, `got ${String(unreadable)}`);
+    assert.equal(errorTypeHeader(unreadable), 'AccessDeniedException:http://internal.amazon.com/coral/com.amazon.bedrock/');
+    assert.equal((await onlyExchange(guarded)).policy_rule, 'unreadable');
+
+    const small = await startBedrock(t, 'limits: { max_request_bytes: 64 }\n');
+    const tooLarge = await bedrockClient(`${small.url}/bedrock`, 1)
+      .send(new ConverseCommand({ modelId: MODEL, messages: [user('a question longer than the sixty-four bytes this route reads')] }))
+      .then(() => null, (err: unknown) => err);
+    assert.ok(tooLarge instanceof ValidationException, `got ${String(tooLarge)}`);
+    assert.equal(tooLarge.$metadata.httpStatusCode, 413);
+    assert.equal(errorTypeHeader(tooLarge), 'ValidationException:http://internal.amazon.com/coral/com.amazon.bedrock/');
   });
 
   test('tapwire replay sends the recorded calls again through a route that signs them, and finds the same answers', async (t) => {

@@ -1,6 +1,7 @@
 // Integration tests for Ollama: the real `ollama` client calls a real mock Ollama server
-// (aimock) once directly and once through tapwire, /api/chat plain and streamed (JSON lines)
-// and /api/generate streamed; Ollama's /v1 API through the `openai` SDK on the same route.
+// (aimock) once directly and once through tapwire, /api/chat plain and streamed (JSON lines,
+// with a time to first token) and /api/generate streamed; Ollama's /v1 API through the
+// `openai` SDK on the same route.
 // The agent gets what it got directly (apart from `created_at`, a timestamp aimock stamps on
 // each answer); the record holds provider, model, usage as Ollama reported it (aimock reports
 // 0 and 0: the counts of a real answer are read in the unit test from Ollama's documented
@@ -75,6 +76,7 @@ describe('Ollama through tapwire against aimock', () => {
       [row.method, row.provider, row.operation, row.model, row.response_model, row.streamed, row.finish_reasons, row.input_tokens, row.output_tokens, row.tokens_estimated, row.cost_usd],
       ['POST /api/chat', 'ollama', 'chat', MODEL, MODEL, 0, '["stop"]', 0, 0, 0, null],
     );
+    assert.equal(row.ttft_ms, null, 'no stream, no time to first token');
   });
 
   test('/api/chat streamed: the same JSON lines, passed through; the last line read for usage', async (t) => {
@@ -92,6 +94,7 @@ describe('Ollama through tapwire against aimock', () => {
       [row.provider, row.operation, row.streamed, row.finish_reasons, row.input_tokens, row.output_tokens, row.tokens_estimated, row.cost_usd],
       ['ollama', 'chat', 1, '["stop"]', 0, 0, 0, null],
     );
+    assert.ok(row.ttft_ms !== null, 'time to first token: the first line with text, read as the lines pass');
   });
 
   test('/api/generate streamed: the same lines; recorded as a text completion', async (t) => {
@@ -104,6 +107,7 @@ describe('Ollama through tapwire against aimock', () => {
     assert.deepEqual(result.map(timeless), expected.map(timeless));
     const row = await onlyExchange(tapwire);
     assert.deepEqual([row.method, row.provider, row.operation, row.model, row.streamed], ['POST /api/generate', 'ollama', 'text_completion', MODEL, 1]);
+    assert.ok(row.ttft_ms !== null, 'time to first token on the generate stream too');
   });
 
   test('a request budget: the call past it is a 429 the client raises as its ResponseError', async (t) => {

@@ -2,19 +2,22 @@
 // mode (its OAuth token from google-auth-library's OAuth2Client holding a fixed access token,
 // so no Google credentials are needed) calls a real mock (aimock, which serves Vertex's
 // publishers/google paths) once directly and once through tapwire, plain and streamed.
-// Anthropic models: no Vertex client for Anthropic is installed here and aimock does not serve
-// rawPredict, so a scripted upstream answers with the bodies Vertex sends (the Messages
-// response and SSE stream of Anthropic's documentation) and the agent is plain fetch, sending
-// the body the Anthropic Vertex SDK sends (`anthropic_version`, no `model`).
+// Anthropic models: aimock does not serve rawPredict, so a scripted upstream answers with the
+// bodies Vertex sends (the Messages response and SSE stream of Anthropic's documentation);
+// the agent is Anthropic's own Vertex client (@anthropic-ai/vertex-sdk, its OAuth token from
+// the same fixed-token OAuth2Client), and plain fetch for the wire-level checks.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import { ApiError, GoogleGenAI, type GenerateContentResponse } from '@google/genai';
 import { OAuth2Client } from 'google-auth-library';
+import { AnthropicVertex } from '@anthropic-ai/vertex-sdk';
+import { PermissionDeniedError, RateLimitError } from '@anthropic-ai/sdk';
 import { REDACTED } from '../../core/headers.js';
 import { BUILT_IN_PRICES } from '../../protocols/llm/providers.js';
 import { collect, startAimock, startTapwire, withJournal, type LLMock } from '../support/aimock.js';
 import { startTapwireWithPolicy } from '../support/llm-policy.js';
 import { onlyExchange } from '../support/sidecar.js';
+import { databaseText } from '../support/bedrock.js';
 import { sseEvent, startEventStream, upstreamFor } from '../support/upstream.js';
 
 const TOKEN = 'ya29.vertex-test-access-token-1618';
@@ -24,9 +27,15 @@ const MODEL = 'gemini-2.5-flash';
 const CLAUDE = 'claude-sonnet-4-5@20250929';
 const PREFIX = `/v1/projects/${PROJECT}/locations/${LOCATION}/publishers`;
 
-function client(baseUrl: string): GoogleGenAI {
+/** An OAuth client holding a fixed access token: what a Google client library gets from Google's credentials. */
+function tokenClient(): OAuth2Client {
   const auth = new OAuth2Client();
   auth.setCredentials({ access_token: TOKEN, expiry_date: Date.now() + 3_600_000 });
+  return auth;
+}
+
+function client(baseUrl: string): GoogleGenAI {
+  const auth = tokenClient();
   return new GoogleGenAI({ vertexai: true, project: PROJECT, location: LOCATION, googleAuthOptions: { authClient: auth }, httpOptions: { baseUrl, apiVersion: 'v1' } });
 }
 
@@ -194,5 +203,94 @@ describe('Vertex AI Anthropic (rawPredict, streamRawPredict) through tapwire', (
     assert.equal(response.status, 403);
     assert.deepEqual(await response.json(), { type: 'error', error: { type: 'permission_error', message: 'tapwire policy no-claude: denied by rule no-claude' } });
     assert.equal(upstream.requests.length, 0);
+  });
+});
+
+describe("Vertex AI Anthropic through tapwire with Anthropic's own Vertex client", () => {
+  /** The client as an agent configures it; `base` is the host (direct) or the route URL, under which the client adds /v1/projects/…. */
+  function claude(base: string): AnthropicVertex {
+    return new AnthropicVertex({ region: LOCATION, projectId: PROJECT, authClient: tokenClient(), baseURL: `${base}/v1`, maxRetries: 0 });
+  }
+  const ask = { model: CLAUDE, max_tokens: 256, messages: [{ role: 'user' as const, content: 'Hello' }] };
+
+  /** The scripted Vertex: rawPredict answers the message, streamRawPredict its stream. */
+  async function scriptedVertex(t: TestContext) {
+    return upstreamFor(t, (req, res) => {
+      if (req.url.endsWith(':streamRawPredict')) {
+        startEventStream(res);
+        res.end(CLAUDE_STREAM);
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(CLAUDE_ANSWER));
+    });
+  }
+
+  test('messages.create (rawPredict): the same message as direct; model, usage and cost recorded; the token nowhere in the record', async (t) => {
+    const upstream = await scriptedVertex(t);
+    const tapwire = await startTapwire(t, { vertex: { upstream: upstream.url } });
+    const expected = await claude(upstream.url).messages.create(ask);
+    const result = await claude(`${tapwire.url}/vertex`).messages.create(ask);
+
+    assert.deepEqual(result, expected);
+    assert.equal(result.content[0]?.type === 'text' && result.content[0].text, 'Hi! My name is Claude.');
+    const sent = upstream.requests[1]!;
+    assert.equal(sent.url, `${PREFIX}/anthropic/models/${CLAUDE}:rawPredict`);
+    assert.equal(sent.headers.authorization, `Bearer ${TOKEN}`, 'the token reaches Vertex');
+    const row = await onlyExchange(tapwire);
+    const price = BUILT_IN_PRICES.vertex_ai['claude-sonnet-4-5']!;
+    assert.deepEqual(
+      [row.provider, row.operation, row.model, row.response_model, row.streamed, row.input_tokens, row.cache_read_tokens, row.output_tokens, row.cost_usd],
+      ['vertex_ai', 'chat', CLAUDE, 'claude-sonnet-4-5-20250929', 0, 3095, 1000, 503, (2095 * price.input + 1000 * price.cache_read! + 503 * price.output) / 1_000_000],
+    );
+    assert.equal(tapwire.record(row.id).request?.headers.authorization, REDACTED);
+    assert.ok(!databaseText(tapwire).includes(TOKEN), 'the access token is nowhere in the database');
+  });
+
+  test('messages.create with stream (streamRawPredict): the same events as direct; usage from message_start and message_delta', async (t) => {
+    const upstream = await scriptedVertex(t);
+    const tapwire = await startTapwire(t, { vertex: { upstream: upstream.url } });
+    const call = async (c: AnthropicVertex) => collect(await c.messages.create({ ...ask, stream: true }));
+    const expected = await call(claude(upstream.url));
+    const result = await call(claude(`${tapwire.url}/vertex`));
+
+    assert.ok(result.length > 4, 'several events');
+    assert.deepEqual(result, expected);
+    assert.equal(upstream.requests[1]?.url, `${PREFIX}/anthropic/models/${CLAUDE}:streamRawPredict`);
+    const row = await onlyExchange(tapwire);
+    assert.deepEqual([row.provider, row.model, row.streamed, row.input_tokens, row.output_tokens, row.finish_reasons], ['vertex_ai', CLAUDE, 1, 25, 15, '["end_turn"]']);
+    assert.ok(row.cost_usd !== null && row.cost_usd > 0);
+    assert.ok(row.ttft_ms !== null);
+  });
+
+  test('a policy refusal is PermissionDeniedError, a spent budget RateLimitError, raised by the client; nothing refused reaches Vertex', async (t) => {
+    const upstream = await scriptedVertex(t);
+    const tapwire = await startTapwireWithPolicy(
+      t,
+      { vertex: { upstream: upstream.url } },
+      [
+        'rules:',
+        '  - name: no-opus',
+        '    when: llm.provider == "vertex_ai" && llm.model.startsWith("claude-opus")',
+        '    action: deny',
+        '  - name: claude-budget',
+        '    when: llm.provider == "vertex_ai"',
+        '    action: limit',
+        '    limit: { tokens: 100, per: 1h, key: agent.name }',
+        '',
+      ].join('\n'),
+    );
+    const via = claude(`${tapwire.url}/vertex`);
+    const denied = await via.messages.create({ ...ask, model: 'claude-opus-4-1@20250805' }).then(() => null, (err: unknown) => err);
+    assert.ok(denied instanceof PermissionDeniedError, `got ${String(denied)}`);
+    assert.equal(denied.status, 403);
+    assert.match(denied.message, /no-opus/);
+    await via.messages.create(ask); // 3598 tokens: crosses the budget, and completes
+    const limited = await via.messages.create(ask).then(() => null, (err: unknown) => err);
+    assert.ok(limited instanceof RateLimitError, `got ${String(limited)}`);
+    assert.equal(limited.status, 429);
+    assert.equal(upstream.requests.length, 1, 'only the allowed call reached Vertex');
+    const rows = await tapwire.stop();
+    assert.deepEqual(rows.map((r) => [r.status, r.model, r.policy_rule]), [['denied', 'claude-opus-4-1@20250805', 'no-opus'], ['ok', CLAUDE, null], ['denied', CLAUDE, 'claude-budget']]);
   });
 });

@@ -60,6 +60,7 @@ const PLANTED = {
   queryKey: 'PLANTED-QUERY-KEY-m4n5o6',
   queryApiKey: 'PLANTED-QUERY-API-KEY-p7q8r9',
   queryToken: 'PLANTED-QUERY-TOKEN-s1t2u3',
+  queryRedacted: 'sk-live-PLANTEDQUERYTAGr4t5y6',
   llmBody: 'sk-live-PLANTEDLLMBODYv4w5x6',
   mcpArgument: 'sk-live-PLANTEDMCPARGy7z8a9',
   upstreamKey: 'INJECTED-UPSTREAM-KEY-b1c2d3',
@@ -169,7 +170,9 @@ describe('secrets', () => {
         'x-insert-key': PLANTED.newRelicInsertKey,
         'x-license-key': PLANTED.newRelicLicenseKey,
       },
-      defaultQuery: { key: PLANTED.queryKey, api_key: PLANTED.queryApiKey, token: PLANTED.queryToken },
+      // api-version is no credential: it is recorded (details.query, for replay), the others are
+      // not, and `tag`'s value is masked there by the redact pattern.
+      defaultQuery: { key: PLANTED.queryKey, api_key: PLANTED.queryApiKey, token: PLANTED.queryToken, 'api-version': '2024-10-21', tag: PLANTED.queryRedacted },
     });
     const completion = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `my key is ${PLANTED.llmBody}` }] });
     assert.equal(completion.choices[0]!.message.content, 'noted', 'aimock accepted only the injected key: the upstream got it');
@@ -228,6 +231,7 @@ describe('secrets', () => {
     assert.match(places['tapwire.db']!, /\[redacted\]/);
     assert.match(places['tapwire.db']!, /you said /);
     assert.match(places['tapwire.db']!, /"by":"secrets-test"/, 'the approval was recorded');
+    assert.match(places['tapwire.db']!, /"query":"api-version=2024-10-21&tag=\[redacted\]"/, "the LLM call's query was recorded, its credentials left out, a redact pattern's match masked");
     assert.match(places['tapwire.db']!, /"set_header":"x-service-token","to":"\[redacted\]"/, 'the record lists the transforms, masked');
     assert.ok(collector.spans().some((s) => s.name === 'chat gpt-4o-mini'), 'spans were exported');
     assert.match(places.stdout!, /"msg":"exchange"/);

@@ -28,6 +28,16 @@ export function bedrockClient(endpoint: string, maxAttempts = 3, credentials: Aw
   });
 }
 
+/**
+ * The `x-amzn-errortype` header of the answer an AWS SDK error came from (the SDK keeps the
+ * raw response on the error as `$response`): AWS sends the exception's type there, and the
+ * SDK reads it before the body.
+ */
+export function errorTypeHeader(error: unknown): string | undefined {
+  const response = (error as { $response?: { headers?: Record<string, string> } } | null)?.$response;
+  return response?.headers?.['x-amzn-errortype'];
+}
+
 /** The database file (and its WAL) as text: a credential stored anywhere shows up in it. */
 export function databaseText(tapwire: TestSidecar): string {
   return ['', '-wal']
