@@ -12,8 +12,18 @@ import { sourced } from './price-source.js';
 const DEPLOYMENT_PATH = /\/openai\/deployments\/([^/]+)(\/.+)$/;
 
 // Global deployments are billed at OpenAI's list prices (Data Zone and regional deployments
-// cost about 10% more: a `pricing:` entry states them).
-const AZURE_PRICES = sourced({ url: 'https://azure.microsoft.com/en-us/pricing/details/cognitive-services/openai-service/', date: '2025-11-15' }, openaiAdapter.prices);
+// cost about 10% more: a `pricing:` entry states them). Azure's pricing page is not among the
+// stored copies tapwire could read: OpenAI's prices, re-stamped with Azure's page, are
+// estimates there, marked unverified (docs/providers.md, "Where prices come from").
+const AZURE_PRICES = sourced(
+  {
+    url: 'https://azure.microsoft.com/en-us/pricing/details/cognitive-services/openai-service/',
+    date: '2026-12-06',
+    checked: 'unverified',
+    against: ['https://developers.openai.com/api/docs/pricing'],
+  },
+  openaiAdapter.prices,
+);
 
 export const azureOpenaiAdapter: LlmAdapter = {
   ...openaiAdapter,
