@@ -112,8 +112,9 @@ function countTokensCall(body: Json): LlmCall {
 const ANTHROPIC_ERROR_TYPES: Record<number, string> = { 400: 'invalid_request_error', 401: 'authentication_error', 403: 'permission_error', 413: 'request_too_large', 504: 'timeout_error' };
 
 // USD per million tokens, standard tier (cache_read: cache hits; cache_write: 5-minute cache
-// writes — 1-hour writes cost more and are not told apart in usage). Checked as docs/providers.md
-// ("Where prices come from") says; tapwire.yaml's `pricing:` overrides and adds.
+// writes — 1-hour writes cost more, and the usage tapwire reads does not tell them apart).
+// Checked as docs/providers.md ("Where prices come from") says; tapwire.yaml's `pricing:`
+// overrides and adds.
 const CLAUDE_PRICING = 'https://platform.claude.com/docs/en/about-claude/pricing';
 const CROSS_CHECKS = {
   claudit: 'https://github.com/kurofune/claudit/releases/tag/v1.9.2',
@@ -165,6 +166,14 @@ const ANTHROPIC_PRICES: Readonly<Record<string, Price>> = {
       long_context: { above_input_tokens: 100_000, input: 0.5, output: 2.5, cache_read: 0.05, cache_write: 0.625 },
     },
   }),
+  // Fable and Mythos 5.2: $8/$40 on Anthropic's model pages; the cache read agrees with a tracker that checked the pricing page.
+  ...sourced(
+    { url: 'https://platform.claude.com/docs/id/models/sonnet-5/overview.md', date: '2026-12-01', checked: 'cross-checked', against: ['https://platform.claude.com/docs/id/models/sonnet-5/overview.md', CROSS_CHECKS.claudeUsage] },
+    {
+      'claude-fable-5-2': { input: 8, output: 40, cache_read: 0.2, cache_write: 10 },
+      'claude-mythos-5-2': { input: 8, output: 40, cache_read: 0.2, cache_write: 10 },
+    },
+  ),
   // Retired, no longer on the page; the rates it had, as the dataset keeps them.
   ...sourced({ url: CLAUDE_PRICING, date: '2026-07-29', checked: 'unverified', against: [CROSS_CHECKS.genaiPrices] }, {
     'claude-3-5-sonnet': { input: 3, output: 15, cache_read: 0.3, cache_write: 3.75 },

@@ -137,6 +137,7 @@ const FIREWORKS_PRICES = {
 // and Google's models under their OpenRouter names, Anthropic's with dots in the version, each
 // keeping the source its price was checked against.
 const OPENROUTER_ANTHROPIC: Readonly<Record<string, string>> = {
+  'claude-fable-5.2': 'claude-fable-5-2',
   'claude-fable-5.1': 'claude-fable-5-1',
   'claude-fable-5': 'claude-fable-5',
   'claude-opus-5.5': 'claude-opus-5-5',
