@@ -38,24 +38,28 @@ const GROQ_PRICES = {
   }),
 };
 
-// Mistral's `-latest` names: a dated snapshot of an older generation has other prices, so
-// families are not listed by prefix. Newer generations (Mistral Large 4, Small 2603) may sit
-// behind these names at other prices: only the Magistral and Pixtral rows agree across sources.
+// Mistral's `-latest` names (Medium 3.5, Large 3, Small 4, Devstral 2 … as of mid-2026): a
+// dated snapshot of an older generation has other prices, so families are not listed by prefix.
 const MISTRAL_PRICING = 'https://mistral.ai/pricing#api-pricing';
+const PUTER_MISTRAL = 'https://developer.puter.com/tutorials/mistral-api-pricing/';
 const MISTRAL_PRICES = {
-  ...sourced({ url: MISTRAL_PRICING, date: '2026-08-21', checked: 'cross-checked', against: [`${GENAI_PRICES}/mistral.yml`, 'https://www.lava.so/docs/gateway/providers/mistral'] }, {
-    'magistral-medium-latest': { input: 2, output: 5 },
-    'magistral-small-latest': { input: 0.5, output: 1.5 },
-    'pixtral-large-latest': { input: 2, output: 6 },
-  }),
-  ...sourced({ url: MISTRAL_PRICING, date: '2026-08-21', checked: 'unverified', against: [`${GENAI_PRICES}/mistral.yml`] }, {
+  ...sourced({ url: MISTRAL_PRICING, date: '2026-09-14', checked: 'cross-checked', against: [PUTER_MISTRAL, 'https://docs.sim.ai/models/mistral/mistral-medium-3.md'] }, {
     'mistral-medium-latest': { input: 1.5, output: 7.5 },
+  }),
+  ...sourced({ url: MISTRAL_PRICING, date: '2026-08-21', checked: 'cross-checked', against: [PUTER_MISTRAL, `${GENAI_PRICES}/mistral.yml`] }, {
     'mistral-large-latest': { input: 0.5, output: 1.5 },
     'mistral-small-latest': { input: 0.1, output: 0.3 },
     'codestral-latest': { input: 0.3, output: 0.9 },
     'devstral-latest': { input: 0.4, output: 2 },
     'ministral-8b-latest': { input: 0.15, output: 0.15 },
     'ministral-3b-latest': { input: 0.1, output: 0.1 },
+  }),
+  ...sourced({ url: MISTRAL_PRICING, date: '2026-08-21', checked: 'cross-checked', against: [`${GENAI_PRICES}/mistral.yml`, 'https://www.lava.so/docs/gateway/providers/mistral', PUTER_MISTRAL] }, {
+    'magistral-medium-latest': { input: 2, output: 5 },
+    'magistral-small-latest': { input: 0.5, output: 1.5 },
+    'pixtral-large-latest': { input: 2, output: 6 },
+  }),
+  ...sourced({ url: MISTRAL_PRICING, date: '2026-08-21', checked: 'unverified', against: [`${GENAI_PRICES}/mistral.yml`] }, {
     'mistral-embed': { input: 0.1, output: 0 },
   }),
 };
