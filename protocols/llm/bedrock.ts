@@ -48,13 +48,14 @@ function bedrockError(type: string, message: string): unknown {
 // an Anthropic answer's own `model` name (InvokeModel) as its Bedrock id. Bedrock's pricing
 // page is not among the stored copies tapwire could read (docs/providers.md, "Where prices
 // come from"): Claude's prices are Anthropic's list prices, which Bedrock charges on its
-// global endpoint, cross-checked; the others are the dataset's, unverified. Batch,
+// global endpoint, cross-checked, as are Nova's; the others are the dataset's, unverified. Batch,
 // provisioned throughput and latency-optimised tiers differ: `pricing:` overrides.
 const BEDROCK_PRICING = 'https://aws.amazon.com/bedrock/pricing/';
 const CROSS_CHECKS = {
   genaiPrices: 'https://github.com/pydantic/genai-prices/blob/47df840a5ab10bbcffb8e5ac01b9899032245d1b/prices/providers/aws.yml',
   anthropic: 'https://platform.claude.com/docs/en/about-claude/pricing',
   apify: 'https://apify.com/apify/aws-bedrock-proxy',
+  pricingCalculator: 'https://huggingface.co/spaces/Presidentlin/llm-pricing-calculator/commit/915784a89ab583f94bce7cdd61d156c62b745aaa',
 };
 const BASE_PRICES: Readonly<Record<string, Price>> = {
   ...sourced({ url: BEDROCK_PRICING, date: '2026-08-21', checked: 'cross-checked', against: [CROSS_CHECKS.genaiPrices, CROSS_CHECKS.anthropic] }, {
@@ -90,12 +91,14 @@ const BASE_PRICES: Readonly<Record<string, Price>> = {
   ...sourced({ url: BEDROCK_PRICING, date: '2026-12-06', checked: 'unverified', against: [CROSS_CHECKS.anthropic] }, {
     'anthropic.claude-fable-5-1': { input: 10, output: 50, cache_read: 0.25, cache_write: 12.5 },
   }),
-  ...sourced({ url: BEDROCK_PRICING, date: '2026-08-21', checked: 'unverified', against: [CROSS_CHECKS.genaiPrices] }, {
-    'anthropic.claude-3-5-sonnet': { input: 3, output: 15, cache_read: 0.3, cache_write: 3.75 },
+  ...sourced({ url: BEDROCK_PRICING, date: '2026-08-21', checked: 'cross-checked', against: [CROSS_CHECKS.genaiPrices, CROSS_CHECKS.pricingCalculator] }, {
     'amazon.nova-premier': { input: 2.5, output: 12.5, cache_read: 0.625 },
     'amazon.nova-pro': { input: 0.8, output: 3.2, cache_read: 0.2 },
     'amazon.nova-lite': { input: 0.06, output: 0.24, cache_read: 0.015 },
     'amazon.nova-micro': { input: 0.035, output: 0.14, cache_read: 0.00875 },
+  }),
+  ...sourced({ url: BEDROCK_PRICING, date: '2026-08-21', checked: 'unverified', against: [CROSS_CHECKS.genaiPrices] }, {
+    'anthropic.claude-3-5-sonnet': { input: 3, output: 15, cache_read: 0.3, cache_write: 3.75 },
     'meta.llama4-maverick-17b-instruct': { input: 0.24, output: 0.97 },
     'meta.llama4-scout-17b-instruct': { input: 0.17, output: 0.66 },
     'meta.llama3-3-70b-instruct': { input: 0.72, output: 0.72 },

@@ -248,6 +248,7 @@ const CROSS_CHECKS = {
   openrouterO3: 'https://openrouter.ai/openai/o3-pro',
   sciCode: 'https://huggingface.co/SciCode/dataset-builder/blob/main/data3/show_pricing.py',
   apiyi: 'https://docs.apiyi.com/models/index.md',
+  rooCode: 'https://github.com/RooCodeInc/Roo-Code/pull/2691',
   openaiModels: 'https://docs.rs/crate/openai-models/0.1.1/source/src/lib.rs',
 };
 
@@ -304,6 +305,9 @@ const OPENAI_PRICES: Readonly<Record<string, Price>> = {
     'gpt-4o-mini': { input: 0.15, output: 0.6, cache_read: 0.075 },
     o1: { input: 15, output: 60, cache_read: 7.5 },
   }),
+  ...sourced({ url: OPENAI_PRICING, date: '2026-08-21', checked: 'cross-checked', against: [CROSS_CHECKS.genaiPrices, CROSS_CHECKS.rooCode] }, {
+    'o4-mini': { input: 1.1, output: 4.4, cache_read: 0.275 },
+  }),
   // Older models only the dataset still lists with these rates: estimates until a `pricing:` entry states them.
   ...sourced({ url: OPENAI_PRICING, date: '2026-08-21', checked: 'unverified', against: [CROSS_CHECKS.genaiPrices] }, {
     'gpt-4-turbo': { input: 10, output: 30 },
@@ -311,7 +315,6 @@ const OPENAI_PRICES: Readonly<Record<string, Price>> = {
     'o1-mini': { input: 1.1, output: 4.4, cache_read: 0.55 },
     o3: { input: 2, output: 8, cache_read: 0.5 },
     'o3-mini': { input: 1.1, output: 4.4, cache_read: 0.55 },
-    'o4-mini': { input: 1.1, output: 4.4, cache_read: 0.275 },
     'text-embedding-3-small': { input: 0.02, output: 0 },
     'text-embedding-3-large': { input: 0.13, output: 0 },
     'text-embedding-ada-002': { input: 0.1, output: 0 },
