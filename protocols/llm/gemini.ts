@@ -182,6 +182,9 @@ const CROSS_CHECKS = {
   copilot: 'https://github.com/github/docs/blob/024f6b0f8c266054134f13dd7d122d8b80d25315/data/tables/copilot/models-and-pricing.yml',
   morph: 'https://www.morphllm.com/gemini-api-pricing',
   aifreeapi: 'https://www.aifreeapi.com/en/posts/gemini-api-token-pricing',
+  // Two dated readings of Google's pricing page, its price texts quoted verbatim.
+  transcriptOct: 'https://github.com/api-evangelist/deepmind/blob/47a9772bdb46163b5e5560285bbc88bb11b86073/plans/deepmind-plans-pricing.yml',
+  transcriptSep: 'https://github.com/api-evangelist/gemini/blob/3a1090a4ad91e16a9f699089bb900a5d134f8c41/plans/gemini-plans-pricing.yml',
 };
 const PRO_TIER = (input: number, output: number, cacheRead: number): Price => ({
   input,
@@ -206,12 +209,18 @@ const GEMINI_PRICES: Readonly<Record<string, Price>> = {
     'gemini-2.5-flash-lite': { input: 0.1, output: 0.4, cache_read: 0.01 },
     'gemini-2.0-flash': { input: 0.1, output: 0.4, cache_read: 0.025 },
   }),
-  // Deprecated (shut down 2026-06-01) or only in the dataset: estimates until a `pricing:` entry states them.
-  ...sourced({ url: GEMINI_PRICING, date: '2026-08-21', checked: 'unverified', against: [CROSS_CHECKS.genaiPrices] }, {
+  ...sourced({ url: GEMINI_PRICING, date: '2026-10-07', checked: 'cross-checked', against: [CROSS_CHECKS.genaiPrices, CROSS_CHECKS.transcriptOct] }, {
     'gemini-3.5-flash-lite': { input: 0.3, output: 2.5, cache_read: 0.03 },
+    'gemini-embedding-2': { input: 0.2, output: 0 },
+  }),
+  // $0.75/$3.75 through 2026-12-31, then $1.50/$7.50; its cache rate is not quoted (cached tokens at the input rate).
+  ...sourced({ url: GEMINI_PRICING, date: '2026-10-07', checked: 'cross-checked', against: [CROSS_CHECKS.transcriptOct, CROSS_CHECKS.transcriptSep] }, {
+    'gemini-3.8-flash': { input: 0.75, output: 3.75 },
+  }),
+  // Deprecated (2.0 Flash-Lite shut down 2026-06-01) or only in the dataset: estimates until a `pricing:` entry states them.
+  ...sourced({ url: GEMINI_PRICING, date: '2026-08-21', checked: 'unverified', against: [CROSS_CHECKS.genaiPrices] }, {
     'gemini-2.0-flash-lite': { input: 0.075, output: 0.3 },
     'gemini-embedding-001': { input: 0.15, output: 0 },
-    'gemini-embedding-2': { input: 0.2, output: 0 },
   }),
 };
 
