@@ -90,12 +90,20 @@ const DEEPSEEK_PRICES = {
   ),
 };
 
-// No source tapwire could read confirms these (Together's catalog lists its rates per model):
-// estimates, until a `pricing:` entry states them.
+// Together's catalog lists its rates per model; only Llama 3.3 70B's agrees across the sources
+// tapwire could read: the others are estimates, until a `pricing:` entry states them.
 const TOGETHER_PRICING = 'https://www.together.ai/pricing';
 const TOGETHER_PRICES = {
+  ...sourced(
+    {
+      url: TOGETHER_PRICING,
+      date: '2026-08-21',
+      checked: 'cross-checked',
+      against: [`${GENAI_PRICES}/together.yml`, 'https://github.com/api-evangelist/together-ai/blob/39cbb800463588b99440617dd26aa14514ae3080/plans/together-ai-plans-pricing.yml'],
+    },
+    { 'meta-llama/Llama-3.3-70B-Instruct-Turbo': { input: 0.88, output: 0.88 } },
+  ),
   ...sourced({ url: TOGETHER_PRICING, date: '2026-08-21', checked: 'unverified', against: [`${GENAI_PRICES}/together.yml`] }, {
-    'meta-llama/Llama-3.3-70B-Instruct-Turbo': { input: 0.88, output: 0.88 },
     'meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo': { input: 0.18, output: 0.18 },
     'meta-llama/Meta-Llama-3.1-405B-Instruct-Turbo': { input: 3.5, output: 3.5 },
   }),
