@@ -254,9 +254,10 @@ const CROSS_CHECKS = {
 
 /** A price whose long-context rates are OpenAI's usual: 2x input and cache, 1.5x output above 272k input tokens. */
 function tiered(input: number, output: number, cacheRead: number, cacheWrite?: number): Price {
-  const base: Price = { input, output, cache_read: cacheRead, ...(cacheWrite === undefined ? {} : { cache_write: cacheWrite }) };
-  const long = { above_input_tokens: 272_000, input: input * 2, output: output * 1.5, cache_read: cacheRead * 2 };
-  return { ...base, long_context: cacheWrite === undefined ? long : { ...long, cache_write: cacheWrite * 2 } };
+  const times = (rate: number, factor: number): number => Math.round(rate * factor * 1e6) / 1e6;
+  const long = { above_input_tokens: 272_000, input: times(input, 2), output: times(output, 1.5), cache_read: times(cacheRead, 2) };
+  if (cacheWrite === undefined) return { input, output, cache_read: cacheRead, long_context: long };
+  return { input, output, cache_read: cacheRead, cache_write: cacheWrite, long_context: { ...long, cache_write: times(cacheWrite, 2) } };
 }
 
 const OPENAI_PRICES: Readonly<Record<string, Price>> = {
