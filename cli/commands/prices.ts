@@ -1,7 +1,8 @@
 // `tapwire prices [-c CONFIG] [--provider NAME] [--db F]`: the prices tapwire applies, USD per
-// million tokens (the built-in catalog with each entry's source and date, and the config's
-// `pricing:` entries over it), and with --db the recorded LLM calls whose model has none:
-// their cost is unknown (null), never $0, until a `pricing:` entry prices them.
+// million tokens (the built-in catalog with each entry's source, date and how it was checked —
+// official, cross-checked or unverified — and the config's `pricing:` entries over it), and
+// with --db the recorded LLM calls whose model has none: their cost is unknown (null), never
+// $0, until a `pricing:` entry prices them.
 import { Command } from 'commander';
 import { loadConfig } from '../../config/config.js';
 import type { Exchange } from '../../core/exchange.js';
@@ -35,7 +36,7 @@ function priceCells(price: Price): string[] {
     rate(price.cache_read),
     rate(price.cache_write),
     tier ? `>${tier.above_input_tokens}: ${tier.input}/${tier.output}` : '-',
-    price.source ? `${price.source.url} (${price.source.date})` : 'pricing: in the config',
+    price.source ? `${price.source.url} (${price.source.date}, ${price.source.checked})` : 'pricing: in the config',
   ];
 }
 
@@ -83,7 +84,7 @@ export async function unpricedModels(db: string, book: PriceBook): Promise<Unpri
 
 export function pricesCommand(): Command {
   return new Command('prices')
-    .description('list the LLM prices tapwire applies (built-in, with source and date, and the config\'s pricing:), and recorded models without one')
+    .description('list the LLM prices tapwire applies (built-in, with source, date and how each was checked, and the config\'s pricing:), and recorded models without one')
     .option('-c, --config <file>', "apply this config's pricing: entries")
     .option('--provider <name>', 'only this provider\'s prices')
     .option('--db <file|url>', 'also list the models of recorded LLM calls that have no price (file or postgres:// URL)')

@@ -111,22 +111,74 @@ function countTokensCall(body: Json): LlmCall {
 
 const ANTHROPIC_ERROR_TYPES: Record<number, string> = { 400: 'invalid_request_error', 401: 'authentication_error', 403: 'permission_error', 413: 'request_too_large', 504: 'timeout_error' };
 
-// USD per million tokens, from "Pricing" in the Claude docs, standard tier, as known on
-// 2025-11-15 (cache_read: cached input; cache_write: 5-minute cache writes). tapwire.yaml's
-// `pricing:` overrides and adds.
-const ANTHROPIC_PRICES: Readonly<Record<string, Price>> = sourced({ url: 'https://docs.claude.com/en/docs/about-claude/pricing', date: '2025-11-15' }, {
-  'claude-opus-4-5': { input: 5, output: 25, cache_read: 0.5, cache_write: 6.25 },
-  'claude-opus-4-1': { input: 15, output: 75, cache_read: 1.5, cache_write: 18.75 },
-  'claude-opus-4': { input: 15, output: 75, cache_read: 1.5, cache_write: 18.75 },
-  'claude-sonnet-4-5': { input: 3, output: 15, cache_read: 0.3, cache_write: 3.75 },
-  'claude-sonnet-4': { input: 3, output: 15, cache_read: 0.3, cache_write: 3.75 },
-  'claude-3-7-sonnet': { input: 3, output: 15, cache_read: 0.3, cache_write: 3.75 },
-  'claude-3-5-sonnet': { input: 3, output: 15, cache_read: 0.3, cache_write: 3.75 },
-  'claude-haiku-4-5': { input: 1, output: 5, cache_read: 0.1, cache_write: 1.25 },
-  'claude-3-5-haiku': { input: 0.8, output: 4, cache_read: 0.08, cache_write: 1 },
-  'claude-3-haiku': { input: 0.25, output: 1.25, cache_read: 0.03, cache_write: 0.3 },
-  'claude-3-opus': { input: 15, output: 75, cache_read: 1.5, cache_write: 18.75 },
-});
+// USD per million tokens, standard tier (cache_read: cache hits; cache_write: 5-minute cache
+// writes — 1-hour writes cost more, and the usage tapwire reads does not tell them apart).
+// Checked as docs/providers.md ("Where prices come from") says; tapwire.yaml's `pricing:`
+// overrides and adds.
+const CLAUDE_PRICING = 'https://platform.claude.com/docs/en/about-claude/pricing';
+const CROSS_CHECKS = {
+  claudit: 'https://github.com/kurofune/claudit/releases/tag/v1.9.2',
+  promptFuel: 'https://github.com/TheKrush/PromptFuel/releases/tag/v1.0.23',
+  claudeUsage: 'https://github.com/phuryn/claude-usage/releases/tag/v1.5.7',
+  genaiPrices: 'https://github.com/pydantic/genai-prices/blob/47df840a5ab10bbcffb8e5ac01b9899032245d1b/prices/providers/anthropic.yml',
+};
+const ANTHROPIC_PRICES: Readonly<Record<string, Price>> = {
+  // The stored copy of the pricing page lists Fable 5.1 (released 2026-09-01) but not Opus 5.5
+  // (2026-09-22); the page itself carries no date.
+  ...sourced({ url: CLAUDE_PRICING, date: '2026-09-01', checked: 'official' }, {
+    'claude-fable-5-1': { input: 10, output: 50, cache_read: 0.25, cache_write: 12.5 },
+    'claude-mythos-5-1': { input: 10, output: 50, cache_read: 0.25, cache_write: 12.5 },
+    'claude-fable-5': { input: 10, output: 50, cache_read: 1, cache_write: 12.5 },
+    'claude-mythos-5': { input: 10, output: 50, cache_read: 1, cache_write: 12.5 },
+    'claude-opus-5': { input: 5, output: 25, cache_read: 0.5, cache_write: 6.25 },
+    'claude-opus-4-8': { input: 5, output: 25, cache_read: 0.5, cache_write: 6.25 },
+    'claude-opus-4-7': { input: 5, output: 25, cache_read: 0.5, cache_write: 6.25 },
+    'claude-opus-4-6': { input: 5, output: 25, cache_read: 0.5, cache_write: 6.25 },
+    'claude-opus-4-5': { input: 5, output: 25, cache_read: 0.5, cache_write: 6.25 },
+    'claude-opus-4-1': { input: 15, output: 75, cache_read: 1.5, cache_write: 18.75 },
+    'claude-opus-4': { input: 15, output: 75, cache_read: 1.5, cache_write: 18.75 },
+  }),
+  // An earlier stored copy of the same page (up to Opus 4.6 and Sonnet 4.6), the rows the newer copy's excerpt lacks.
+  ...sourced({ url: 'https://platform.claude.com/docs/en/docs/about-claude/pricing', date: '2026-12-06', checked: 'official' }, {
+    'claude-sonnet-4-6': { input: 3, output: 15, cache_read: 0.3, cache_write: 3.75 },
+    'claude-sonnet-4-5': { input: 3, output: 15, cache_read: 0.3, cache_write: 3.75 },
+    'claude-sonnet-4': { input: 3, output: 15, cache_read: 0.3, cache_write: 3.75 },
+    'claude-3-7-sonnet': { input: 3, output: 15, cache_read: 0.3, cache_write: 3.75 },
+    'claude-haiku-4-5': { input: 1, output: 5, cache_read: 0.1, cache_write: 1.25 },
+    'claude-3-5-haiku': { input: 0.8, output: 4, cache_read: 0.08, cache_write: 1 },
+    'claude-3-opus': { input: 15, output: 75, cache_read: 1.5, cache_write: 18.75 },
+    'claude-3-haiku': { input: 0.25, output: 1.25, cache_read: 0.03, cache_write: 0.3 },
+  }),
+  ...sourced({ url: 'https://platform.claude.com/docs/zh-CN/models/sonnet-5/overview', date: '2026-12-06', checked: 'official' }, {
+    'claude-sonnet-5': { input: 2, output: 10, cache_read: 0.2, cache_write: 2.5 },
+  }),
+  // The 5.5 generation came after the stored pricing page: Opus 5.5's $4/$20 is on Anthropic's
+  // model pages, its cache rates and Sonnet 5.5's cache-read cut (to $0.10 on 2026-10-07) and
+  // Haiku 5.5 (its rates up to 100k prompt tokens, and 5x above) agree across these sources.
+  ...sourced({ url: CLAUDE_PRICING, date: '2026-12-01', checked: 'cross-checked', against: [CROSS_CHECKS.claudit, CROSS_CHECKS.promptFuel, CROSS_CHECKS.claudeUsage] }, {
+    'claude-opus-5-5': { input: 4, output: 20, cache_read: 0.2, cache_write: 5 },
+    'claude-sonnet-5-5': { input: 2, output: 10, cache_read: 0.1, cache_write: 2.5 },
+    'claude-haiku-5-5': {
+      input: 0.1,
+      output: 0.5,
+      cache_read: 0.01,
+      cache_write: 0.125,
+      long_context: { above_input_tokens: 100_000, input: 0.5, output: 2.5, cache_read: 0.05, cache_write: 0.625 },
+    },
+  }),
+  // Fable and Mythos 5.2: $8/$40 on Anthropic's model pages; the cache read agrees with a tracker that checked the pricing page.
+  ...sourced(
+    { url: 'https://platform.claude.com/docs/id/models/sonnet-5/overview.md', date: '2026-12-01', checked: 'cross-checked', against: ['https://platform.claude.com/docs/id/models/sonnet-5/overview.md', CROSS_CHECKS.claudeUsage] },
+    {
+      'claude-fable-5-2': { input: 8, output: 40, cache_read: 0.2, cache_write: 10 },
+      'claude-mythos-5-2': { input: 8, output: 40, cache_read: 0.2, cache_write: 10 },
+    },
+  ),
+  // Retired, no longer on the page; the rates it had, as the dataset keeps them.
+  ...sourced({ url: CLAUDE_PRICING, date: '2026-07-29', checked: 'unverified', against: [CROSS_CHECKS.genaiPrices] }, {
+    'claude-3-5-sonnet': { input: 3, output: 15, cache_read: 0.3, cache_write: 3.75 },
+  }),
+};
 
 export const anthropicAdapter: LlmAdapter = {
   provider: 'anthropic',

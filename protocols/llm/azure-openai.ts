@@ -12,8 +12,28 @@ import { sourced } from './price-source.js';
 const DEPLOYMENT_PATH = /\/openai\/deployments\/([^/]+)(\/.+)$/;
 
 // Global deployments are billed at OpenAI's list prices (Data Zone and regional deployments
-// cost about 10% more: a `pricing:` entry states them).
-const AZURE_PRICES = sourced({ url: 'https://azure.microsoft.com/en-us/pricing/details/cognitive-services/openai-service/', date: '2025-11-15' }, openaiAdapter.prices);
+// cost about 10% more: a `pricing:` entry states them). Azure's pricing page is not among the
+// stored copies tapwire could read: OpenAI's prices, re-stamped with Azure's page, are
+// cross-checked where articles quoting Azure's rate card agree with them (the GPT-4.1 and 4o
+// families) and estimates elsewhere (docs/providers.md, "Where prices come from").
+const AZURE_PRICING = 'https://azure.microsoft.com/en-us/pricing/details/cognitive-services/openai-service/';
+const QUOTED_ON_AZURE = ['gpt-4.1', 'gpt-4.1-mini', 'gpt-4o', 'gpt-4o-mini'];
+const AZURE_PRICES = {
+  ...sourced({ url: AZURE_PRICING, date: '2026-12-06', checked: 'unverified', against: ['https://developers.openai.com/api/docs/pricing'] }, openaiAdapter.prices),
+  ...sourced(
+    {
+      url: AZURE_PRICING,
+      date: '2026-12-06',
+      checked: 'cross-checked',
+      against: [
+        'https://explore.oreate.ai/posts/breaking-down-gpt41-pricing-on-azure-openai-service',
+        'https://redresscompliance.com/azure-openai-enterprise-pricing-guide',
+        'https://amnic.com/blogs/understanding-the-true-cost-of-azure-openai',
+      ],
+    },
+    Object.fromEntries(QUOTED_ON_AZURE.flatMap((model) => (openaiAdapter.prices[model] ? [[model, openaiAdapter.prices[model]]] : []))),
+  ),
+};
 
 export const azureOpenaiAdapter: LlmAdapter = {
   ...openaiAdapter,

@@ -171,19 +171,58 @@ function googleError(code: number, message: string, reason: string): unknown {
   };
 }
 
-// USD per million tokens, from "Gemini Developer API pricing" (ai.google.dev/gemini-api/docs/pricing),
-// paid tier, text/image/video input, as listed in November 2025 (cache_read: context caching;
-// long_context: the Pro models' rates for prompts above 200k tokens). Audio input costs more;
-// a `pricing:` entry in tapwire.yaml overrides (without a long-context tier).
-const GEMINI_PRICES: Readonly<Record<string, Price>> = sourced({ url: 'https://ai.google.dev/gemini-api/docs/pricing', date: '2025-11' }, {
-  'gemini-3-pro': { input: 2, output: 12, cache_read: 0.2, long_context: { above_input_tokens: 200_000, input: 4, output: 18, cache_read: 0.4 } },
-  'gemini-2.5-pro': { input: 1.25, output: 10, cache_read: 0.125, long_context: { above_input_tokens: 200_000, input: 2.5, output: 15, cache_read: 0.25 } },
-  'gemini-2.5-flash': { input: 0.3, output: 2.5, cache_read: 0.03 },
-  'gemini-2.5-flash-lite': { input: 0.1, output: 0.4, cache_read: 0.01 },
-  'gemini-2.0-flash': { input: 0.1, output: 0.4, cache_read: 0.025 },
-  'gemini-2.0-flash-lite': { input: 0.075, output: 0.3 },
-  'gemini-embedding-001': { input: 0.15, output: 0 },
+// USD per million tokens, Gemini Developer API paid tier, text/image/video input (cache_read:
+// context caching, storage billed apart; long_context: the Pro models' rates for a prompt
+// above 200k tokens, for the whole call). Audio input costs more. The pricing page itself is
+// not among the stored copies tapwire could read: every entry is cross-checked (docs/providers.md,
+// "Where prices come from"); a `pricing:` entry in tapwire.yaml overrides (without a tier).
+const GEMINI_PRICING = 'https://ai.google.dev/gemini-api/docs/pricing';
+const CROSS_CHECKS = {
+  genaiPrices: 'https://github.com/pydantic/genai-prices/blob/47df840a5ab10bbcffb8e5ac01b9899032245d1b/prices/providers/google.yml',
+  copilot: 'https://github.com/github/docs/blob/024f6b0f8c266054134f13dd7d122d8b80d25315/data/tables/copilot/models-and-pricing.yml',
+  morph: 'https://www.morphllm.com/gemini-api-pricing',
+  aifreeapi: 'https://www.aifreeapi.com/en/posts/gemini-api-token-pricing',
+  // Two dated readings of Google's pricing page, its price texts quoted verbatim.
+  transcriptOct: 'https://github.com/api-evangelist/deepmind/blob/47a9772bdb46163b5e5560285bbc88bb11b86073/plans/deepmind-plans-pricing.yml',
+  transcriptSep: 'https://github.com/api-evangelist/gemini/blob/3a1090a4ad91e16a9f699089bb900a5d134f8c41/plans/gemini-plans-pricing.yml',
+};
+const PRO_TIER = (input: number, output: number, cacheRead: number): Price => ({
+  input,
+  output,
+  cache_read: cacheRead,
+  long_context: { above_input_tokens: 200_000, input: input * 2, output: output * 1.5, cache_read: cacheRead * 2 },
 });
+const GEMINI_PRICES: Readonly<Record<string, Price>> = {
+  ...sourced({ url: GEMINI_PRICING, date: '2026-08-21', checked: 'cross-checked', against: [CROSS_CHECKS.genaiPrices, CROSS_CHECKS.copilot] }, {
+    'gemini-3.1-pro': PRO_TIER(2, 12, 0.2),
+    'gemini-3.5-flash': { input: 1.5, output: 9, cache_read: 0.15 },
+    // Promotional until 2027-01-01, then $1.50/$7.50 (the dataset's dated entry).
+    'gemini-3.6-flash': { input: 0.75, output: 3.75, cache_read: 0.075 },
+    'gemini-3.7-flash': { input: 0.75, output: 3.75, cache_read: 0.075 },
+  }),
+  ...sourced({ url: GEMINI_PRICING, date: '2026-08-21', checked: 'cross-checked', against: [CROSS_CHECKS.genaiPrices, CROSS_CHECKS.morph, CROSS_CHECKS.aifreeapi] }, {
+    'gemini-3-pro': PRO_TIER(2, 12, 0.2),
+    'gemini-3-flash': { input: 0.5, output: 3, cache_read: 0.05 },
+    'gemini-3.1-flash-lite': { input: 0.25, output: 1.5, cache_read: 0.025 },
+    'gemini-2.5-pro': PRO_TIER(1.25, 10, 0.125),
+    'gemini-2.5-flash': { input: 0.3, output: 2.5, cache_read: 0.03 },
+    'gemini-2.5-flash-lite': { input: 0.1, output: 0.4, cache_read: 0.01 },
+    'gemini-2.0-flash': { input: 0.1, output: 0.4, cache_read: 0.025 },
+  }),
+  ...sourced({ url: GEMINI_PRICING, date: '2026-10-07', checked: 'cross-checked', against: [CROSS_CHECKS.genaiPrices, CROSS_CHECKS.transcriptOct] }, {
+    'gemini-3.5-flash-lite': { input: 0.3, output: 2.5, cache_read: 0.03 },
+    'gemini-embedding-2': { input: 0.2, output: 0 },
+  }),
+  // $0.75/$3.75 through 2026-12-31, then $1.50/$7.50; its cache rate is not quoted (cached tokens at the input rate).
+  ...sourced({ url: GEMINI_PRICING, date: '2026-10-07', checked: 'cross-checked', against: [CROSS_CHECKS.transcriptOct, CROSS_CHECKS.transcriptSep] }, {
+    'gemini-3.8-flash': { input: 0.75, output: 3.75 },
+  }),
+  // Deprecated (2.0 Flash-Lite shut down 2026-06-01) or only in the dataset: estimates until a `pricing:` entry states them.
+  ...sourced({ url: GEMINI_PRICING, date: '2026-08-21', checked: 'unverified', against: [CROSS_CHECKS.genaiPrices] }, {
+    'gemini-2.0-flash-lite': { input: 0.075, output: 0.3 },
+    'gemini-embedding-001': { input: 0.15, output: 0 },
+  }),
+};
 
 export const geminiAdapter: LlmAdapter = {
   provider: 'gemini',

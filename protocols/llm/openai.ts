@@ -228,28 +228,99 @@ function completionsCall(body: Json, raw: Buffer, upstream: UpstreamTraits): Llm
   return call;
 }
 
-// USD per million tokens, from OpenAI's "API pricing" page, standard tier, as known on
-// 2025-11-15 (cache_read: cached input). tapwire.yaml's `pricing:` overrides and adds.
-const OPENAI_PRICES: Readonly<Record<string, Price>> = sourced({ url: 'https://openai.com/api/pricing/', date: '2025-11-15' }, {
-  'gpt-5': { input: 1.25, output: 10, cache_read: 0.125 },
-  'gpt-5-mini': { input: 0.25, output: 2, cache_read: 0.025 },
-  'gpt-5-nano': { input: 0.05, output: 0.4, cache_read: 0.005 },
-  'gpt-4.1': { input: 2, output: 8, cache_read: 0.5 },
-  'gpt-4.1-mini': { input: 0.4, output: 1.6, cache_read: 0.1 },
-  'gpt-4.1-nano': { input: 0.1, output: 0.4, cache_read: 0.025 },
-  'gpt-4o': { input: 2.5, output: 10, cache_read: 1.25 },
-  'gpt-4o-mini': { input: 0.15, output: 0.6, cache_read: 0.075 },
-  'gpt-4-turbo': { input: 10, output: 30 },
-  'gpt-3.5-turbo': { input: 0.5, output: 1.5 },
-  o1: { input: 15, output: 60, cache_read: 7.5 },
-  'o1-mini': { input: 1.1, output: 4.4, cache_read: 0.55 },
-  o3: { input: 2, output: 8, cache_read: 0.5 },
-  'o3-mini': { input: 1.1, output: 4.4, cache_read: 0.55 },
-  'o4-mini': { input: 1.1, output: 4.4, cache_read: 0.275 },
-  'text-embedding-3-small': { input: 0.02, output: 0 },
-  'text-embedding-3-large': { input: 0.13, output: 0 },
-  'text-embedding-ada-002': { input: 0.1, output: 0 },
-});
+// USD per million tokens, Standard processing (cache_read: cached input; cache_write: the
+// GPT-5.6 and later families' cache writes, 1.25x input; long_context: the whole call's rates
+// above 272k input tokens — 2x input and cache, 1.5x output). Batch, Flex, Fast and regional
+// processing differ. Checked as docs/providers.md ("Where prices come from") says;
+// tapwire.yaml's `pricing:` overrides and adds.
+const OPENAI_PRICING = 'https://developers.openai.com/api/docs/pricing';
+const modelPage = (id: string): string => `https://developers.openai.com/api/docs/models/${id}`;
+const CROSS_CHECKS = {
+  genaiPrices: 'https://github.com/pydantic/genai-prices/blob/47df840a5ab10bbcffb8e5ac01b9899032245d1b/prices/providers/openai.yml',
+  copilot: 'https://github.com/github/docs/blob/024f6b0f8c266054134f13dd7d122d8b80d25315/data/tables/copilot/models-and-pricing.yml',
+  codexometer: 'https://github.com/merefield/codexometer/releases/tag/v0.18.4',
+  promptFuel: 'https://github.com/TheKrush/PromptFuel/releases/tag/v1.0.21',
+  codexManager: 'https://github.com/amine123max/Codex-Manager/releases/tag/0.4.7',
+  subSwitch: 'https://github.com/KZCFG/AILSA-SubSwitch/releases/tag/v1.0.0-g',
+  tokenMeter: 'https://github.com/prefect12/codex-token-meter/releases/tag/v0.2.22',
+  litellm: 'https://github.com/BerriAI/litellm/discussions/39633',
+  openrouter: 'https://openrouter.ai/openai/o1-pro',
+  openrouterO3: 'https://openrouter.ai/openai/o3-pro',
+  sciCode: 'https://huggingface.co/SciCode/dataset-builder/blob/main/data3/show_pricing.py',
+  apiyi: 'https://docs.apiyi.com/models/index.md',
+  rooCode: 'https://github.com/RooCodeInc/Roo-Code/pull/2691',
+  openaiModels: 'https://docs.rs/crate/openai-models/0.1.1/source/src/lib.rs',
+};
+
+/** A price whose long-context rates are OpenAI's usual: 2x input and cache, 1.5x output above 272k input tokens. */
+function tiered(input: number, output: number, cacheRead: number, cacheWrite?: number): Price {
+  const times = (rate: number, factor: number): number => Math.round(rate * factor * 1e6) / 1e6;
+  const long = { above_input_tokens: 272_000, input: times(input, 2), output: times(output, 1.5), cache_read: times(cacheRead, 2) };
+  if (cacheWrite === undefined) return { input, output, cache_read: cacheRead, long_context: long };
+  return { input, output, cache_read: cacheRead, cache_write: cacheWrite, long_context: { ...long, cache_write: times(cacheWrite, 2) } };
+}
+
+const OPENAI_PRICES: Readonly<Record<string, Price>> = {
+  ...sourced({ url: modelPage('gpt-6.2-sol'), date: '2026-12-06', checked: 'official' }, { 'gpt-6.2-sol': tiered(2, 10, 0.1, 2.5) }),
+  ...sourced({ url: modelPage('gpt-6-luna'), date: '2026-12-06', checked: 'official' }, { 'gpt-6-luna': tiered(0.1, 0.5, 0.01, 0.125) }),
+  // The model page's promotional price, "at least until 2026-11-21"; the list price before it was $5/$30.
+  ...sourced({ url: modelPage('gpt-5.6-sol'), date: '2026-12-06', checked: 'official' }, { 'gpt-5.6-sol': tiered(4, 20, 0.4, 5) }),
+  ...sourced({ url: modelPage('gpt-5.6-luna'), date: '2026-12-06', checked: 'official' }, { 'gpt-5.6-luna': tiered(0.2, 1.2, 0.02, 0.25) }),
+  ...sourced({ url: OPENAI_PRICING, date: '2026-09-23', checked: 'cross-checked', against: [CROSS_CHECKS.codexometer, CROSS_CHECKS.promptFuel] }, {
+    'gpt-6-sol': tiered(2, 10, 0.2, 2.5),
+  }),
+  ...sourced({ url: OPENAI_PRICING, date: '2026-10-01', checked: 'cross-checked', against: [CROSS_CHECKS.codexManager, CROSS_CHECKS.subSwitch] }, {
+    'gpt-6.1-sol': tiered(2, 10, 0.1),
+  }),
+  ...sourced({ url: OPENAI_PRICING, date: '2026-09-05', checked: 'cross-checked', against: [CROSS_CHECKS.litellm, CROSS_CHECKS.tokenMeter] }, {
+    'gpt-6-astra': tiered(10, 50, 1, 12.5),
+  }),
+  ...sourced({ url: OPENAI_PRICING, date: '2026-08-21', checked: 'cross-checked', against: [CROSS_CHECKS.genaiPrices, CROSS_CHECKS.copilot] }, {
+    'gpt-5.6-terra': tiered(2, 12, 0.2, 2.5),
+    'gpt-5.5': tiered(5, 30, 0.5),
+    'gpt-5.4': tiered(2.5, 15, 0.25),
+    'gpt-5.4-mini': { input: 0.75, output: 4.5, cache_read: 0.075 },
+    'gpt-5.4-nano': { input: 0.2, output: 1.25, cache_read: 0.02 },
+    'gpt-5.3-codex': { input: 1.75, output: 14, cache_read: 0.175 },
+    'gpt-5-mini': { input: 0.25, output: 2, cache_read: 0.025 },
+  }),
+  ...sourced({ url: OPENAI_PRICING, date: '2026-08-21', checked: 'cross-checked', against: [CROSS_CHECKS.genaiPrices, CROSS_CHECKS.openrouter, CROSS_CHECKS.openrouterO3] }, {
+    'o1-pro': { input: 150, output: 600 },
+    'o3-pro': { input: 20, output: 80 },
+  }),
+  ...sourced({ url: OPENAI_PRICING, date: '2026-08-21', checked: 'cross-checked', against: [CROSS_CHECKS.genaiPrices, CROSS_CHECKS.apiyi] }, {
+    'gpt-5.5-pro': { input: 30, output: 180 },
+    'gpt-5.4-pro': { input: 30, output: 180, long_context: { above_input_tokens: 272_000, input: 60, output: 270 } },
+  }),
+  ...sourced({ url: OPENAI_PRICING, date: '2026-08-21', checked: 'cross-checked', against: [CROSS_CHECKS.genaiPrices, CROSS_CHECKS.sciCode, CROSS_CHECKS.openaiModels] }, {
+    'gpt-5.2': { input: 1.75, output: 14, cache_read: 0.175 },
+    'gpt-5.2-pro': { input: 21, output: 168 },
+    'gpt-5.1': { input: 1.25, output: 10, cache_read: 0.125 },
+    'gpt-5': { input: 1.25, output: 10, cache_read: 0.125 },
+    'gpt-5-pro': { input: 15, output: 120 },
+    'gpt-5-nano': { input: 0.05, output: 0.4, cache_read: 0.005 },
+    'gpt-4.1': { input: 2, output: 8, cache_read: 0.5 },
+    'gpt-4.1-mini': { input: 0.4, output: 1.6, cache_read: 0.1 },
+    'gpt-4.1-nano': { input: 0.1, output: 0.4, cache_read: 0.025 },
+    'gpt-4o': { input: 2.5, output: 10, cache_read: 1.25 },
+    'gpt-4o-mini': { input: 0.15, output: 0.6, cache_read: 0.075 },
+    o1: { input: 15, output: 60, cache_read: 7.5 },
+  }),
+  ...sourced({ url: OPENAI_PRICING, date: '2026-08-21', checked: 'cross-checked', against: [CROSS_CHECKS.genaiPrices, CROSS_CHECKS.rooCode] }, {
+    'o4-mini': { input: 1.1, output: 4.4, cache_read: 0.275 },
+  }),
+  // Older models only the dataset still lists with these rates: estimates until a `pricing:` entry states them.
+  ...sourced({ url: OPENAI_PRICING, date: '2026-08-21', checked: 'unverified', against: [CROSS_CHECKS.genaiPrices] }, {
+    'gpt-4-turbo': { input: 10, output: 30 },
+    'gpt-3.5-turbo': { input: 0.5, output: 1.5 },
+    'o1-mini': { input: 1.1, output: 4.4, cache_read: 0.55 },
+    o3: { input: 2, output: 8, cache_read: 0.5 },
+    'o3-mini': { input: 1.1, output: 4.4, cache_read: 0.55 },
+    'text-embedding-3-small': { input: 0.02, output: 0 },
+    'text-embedding-3-large': { input: 0.13, output: 0 },
+    'text-embedding-ada-002': { input: 0.1, output: 0 },
+  }),
+};
 
 export const openaiAdapter: LlmAdapter = {
   provider: 'openai',

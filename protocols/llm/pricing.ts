@@ -1,8 +1,10 @@
 // Cost in USD of one LLM call, from each provider's built-in prices (in its file) and the
 // config's `pricing:` entries, which override and add to them (prices change). A model
-// matches its exact name, else the longest entry that prefixes it, so dated snapshots
-// (gpt-4o-2024-08-06, claude-sonnet-4-5-20250929) share their family's price. A price may
-// have a long-context tier (Gemini's above 200k prompt tokens) that prices the whole call.
+// matches its exact name, else the longest entry that prefixes it up to a separator, so dated
+// snapshots and profile ids (gpt-4o-2024-08-06, claude-sonnet-4-5@20250929, …-v1:0) share
+// their family's price while a newer version (gpt-5.5 after gpt-5) has none until it is listed:
+// unknown, not the older model's price. A price may have a long-context tier (Gemini's above
+// 200k prompt tokens, OpenAI's above 272k) that prices the whole call.
 import type { PriceOverride } from '../../config/config.js';
 import type { PriceSource } from './price-source.js';
 import { BUILT_IN_PRICES } from './providers.js';
@@ -14,11 +16,14 @@ export interface Price {
   output: number;
   cache_read?: number;
   cache_write?: number;
-  /** The rates of a call whose input exceeds `above_input_tokens`, for all of its tokens. */
-  long_context?: { above_input_tokens: number; input: number; output: number; cache_read?: number };
+  /** The rates of a call whose input (cached tokens included) exceeds `above_input_tokens`, for all of its tokens. */
+  long_context?: { above_input_tokens: number; input: number; output: number; cache_read?: number; cache_write?: number };
   /** Where a built-in price was read (none on a `pricing:` entry). */
   source?: PriceSource;
 }
+
+/** What may follow a family's name in a model id it prices: a snapshot's date, a version, a profile suffix. */
+const SEPARATORS = new Set(['-', '@', ':', '/', '_']);
 
 export class PriceBook {
   private readonly table = new Map<string, Map<string, Price>>();
@@ -39,7 +44,7 @@ export class PriceBook {
     for (const [provider, models] of this.table) for (const [model, price] of models) yield { provider, model, price };
   }
 
-  /** The price of `model`: its exact entry, else the longest entry that prefixes it. */
+  /** The price of `model`: its exact entry, else the longest entry that prefixes it up to a separator. */
   lookup(provider: string, model: string): Price | null {
     const models = this.table.get(provider);
     if (!models) return null;
@@ -47,7 +52,8 @@ export class PriceBook {
     if (exact) return exact;
     let best: [string, Price] | null = null;
     for (const entry of models) {
-      if (model.startsWith(entry[0]) && (!best || entry[0].length > best[0].length)) best = entry;
+      const [name] = entry;
+      if (model.startsWith(name) && SEPARATORS.has(model[name.length] ?? '') && (!best || name.length > best[0].length)) best = entry;
     }
     return best?.[1] ?? null;
   }

@@ -13,21 +13,23 @@ import { sourced } from './price-source.js';
 const GOOGLE_PATH = /\/projects\/[^/]+\/locations\/[^/]+\/publishers\/google\/models\/[^/:]+:[A-Za-z]+$/;
 const ANTHROPIC_PATH = /\/projects\/[^/]+\/locations\/[^/]+\/publishers\/anthropic\/models\/([^/:]+):(rawPredict|streamRawPredict)$/;
 
-// USD per million tokens, Vertex AI's standard (pay-as-you-go) rates, text input. Claude's
-// global endpoint is billed at Anthropic's list prices (regional endpoints cost about 10%
-// more: a `pricing:` entry states them); its model ids (`claude-sonnet-4-5@20250929`) share
-// their family's price by prefix.
+// USD per million tokens, Vertex AI's standard (pay-as-you-go) rates, text input. Vertex's
+// pricing page is not among the stored copies tapwire could read: its Gemini prices are the
+// Developer API's (gemini.ts; the dataset that cross-checks them lists one price for both),
+// except Gemini 2.0 Flash, which Vertex lists higher — estimates, marked unverified. Claude's
+// global endpoint is billed at Anthropic's list prices, re-stamped with Vertex's page
+// (regional endpoints cost 10% more for Claude 4.5 and later: a `pricing:` entry states them);
+// its model ids (`claude-sonnet-4-5@20250929`) share their family's price by prefix.
+const VERTEX_PRICING = 'https://cloud.google.com/vertex-ai/generative-ai/pricing';
+/** Anthropic's pricing page, which Vertex's global endpoint follows for Claude. */
+const ANTHROPIC_PRICING = 'https://platform.claude.com/docs/en/about-claude/pricing';
+const GENAI_PRICES = 'https://github.com/pydantic/genai-prices/blob/47df840a5ab10bbcffb8e5ac01b9899032245d1b/prices/providers/google.yml';
 const VERTEX_PRICES = {
-  ...sourced({ url: 'https://cloud.google.com/vertex-ai/generative-ai/pricing', date: '2025-11' }, {
-    'gemini-3-pro': { input: 2, output: 12, cache_read: 0.2, long_context: { above_input_tokens: 200_000, input: 4, output: 18, cache_read: 0.4 } },
-    'gemini-2.5-pro': { input: 1.25, output: 10, cache_read: 0.125, long_context: { above_input_tokens: 200_000, input: 2.5, output: 15, cache_read: 0.25 } },
-    'gemini-2.5-flash': { input: 0.3, output: 2.5, cache_read: 0.03 },
-    'gemini-2.5-flash-lite': { input: 0.1, output: 0.4, cache_read: 0.01 },
+  ...sourced({ url: VERTEX_PRICING, date: '2026-08-21', checked: 'unverified', against: [GENAI_PRICES] }, {
+    ...geminiAdapter.prices,
     'gemini-2.0-flash': { input: 0.15, output: 0.6, cache_read: 0.0375 },
-    'gemini-2.0-flash-lite': { input: 0.075, output: 0.3 },
-    'gemini-embedding-001': { input: 0.15, output: 0 },
   }),
-  ...sourced({ url: 'https://cloud.google.com/vertex-ai/generative-ai/pricing#claude-models', date: '2025-11' }, anthropicAdapter.prices),
+  ...sourced({ url: `${VERTEX_PRICING}#claude-models`, date: '2026-12-06', checked: 'unverified', against: [ANTHROPIC_PRICING] }, anthropicAdapter.prices),
 };
 
 const vertexNames = { provider: 'vertex_ai', genAiProvider: 'gcp.vertex_ai', prices: VERTEX_PRICES } as const;

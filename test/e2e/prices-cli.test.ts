@@ -1,4 +1,4 @@
-// `tapwire prices`, the real CLI: the catalog with each entry's source and date, a config's
+// `tapwire prices`, the real CLI: the catalog with each entry's source, date and check, a config's
 // `pricing:` entry over a built-in one, and (--db) the recorded LLM calls whose model has no
 // price, read from a database a sidecar wrote while the `openai` SDK called aimock; `tapwire
 // export` of the same database says how many calls are unpriced. A bad config is one line and
@@ -26,8 +26,9 @@ test('tapwire prices lists the catalog with sources, and a pricing: entry over t
   const config = configFile(t, 'routes: {}\npricing:\n  - provider: groq\n    model: llama-3.3-70b-versatile\n    input_per_mtok: 0.5\n    output_per_mtok: 0.7\n');
   const all = runCli(['prices']);
   assert.equal(all.status, 0, all.stderr);
-  assert.match(all.stdout, /^gemini +gemini-2\.5-pro +1\.25 +10 +0\.125 +- +>200000: 2\.5\/15 +https:\/\/ai\.google\.dev\/gemini-api\/docs\/pricing \(2025-11\)$/m);
-  assert.match(all.stdout, /^groq +llama-3\.3-70b-versatile +0\.59 +0\.79 .* https:\/\/groq\.com\/pricing \(2026-06-04\)$/m);
+  assert.match(all.stdout, /^gemini +gemini-2\.5-pro +1\.25 +10 +0\.125 +- +>200000: 2\.5\/15 +https:\/\/ai\.google\.dev\/gemini-api\/docs\/pricing \(2026-08-21, cross-checked\)$/m);
+  assert.match(all.stdout, /^groq +llama-3\.3-70b-versatile +0\.59 +0\.79 .* https:\/\/groq\.com\/pricing \(2026-08-21, cross-checked\)$/m);
+  assert.match(all.stdout, /^anthropic +claude-opus-4-5 +5 +25 +0\.5 +6\.25 +- +https:\/\/platform\.claude\.com\/docs\/en\/about-claude\/pricing \(2026-09-01, official\)$/m);
 
   const overridden = runCli(['prices', '-c', config, '--provider', 'groq']);
   assert.equal(overridden.status, 0, overridden.stderr);

@@ -42,6 +42,28 @@ describe('PriceBook', () => {
     assert.equal(book.cost('openai', null, usage(10, 10)), null);
   });
 
+  test('a family prices its snapshots only up to a separator: a newer version is unpriced, not the older price', () => {
+    assert.equal(book.lookup('openai', 'gpt-5.5-2026-04-24'), BUILT_IN_PRICES.openai['gpt-5.5']);
+    assert.equal(book.lookup('openai', 'o1-pro-2025-03-19'), BUILT_IN_PRICES.openai['o1-pro']);
+    assert.equal(book.lookup('openai', 'gpt-5.9'), null, 'not gpt-5');
+    assert.equal(book.lookup('vertex_ai', 'claude-sonnet-4-5@20250929'), BUILT_IN_PRICES.vertex_ai['claude-sonnet-4-5']);
+    assert.equal(book.lookup('bedrock', 'us.anthropic.claude-haiku-4-5-20251001-v1:0'), BUILT_IN_PRICES.bedrock['us.anthropic.claude-haiku-4-5']);
+  });
+
+  test("OpenAI above 272k input tokens and Haiku 5.5 above 100k: the tier's rates, cache writes included", () => {
+    assert.equal(book.cost('openai', 'gpt-5.4', usage(272_000, 1000, 72_000)), (200_000 * 2.5 + 72_000 * 0.25 + 1000 * 15) / 1e6);
+    assert.equal(book.cost('openai', 'gpt-5.4', usage(272_001, 1000, 72_000)), (200_001 * 5 + 72_000 * 0.5 + 1000 * 22.5) / 1e6);
+    assert.equal(book.cost('anthropic', 'claude-haiku-5-5', usage(100_001, 10, 50_000, 1)), (50_000 * 0.5 + 50_000 * 0.05 + 1 * 0.625 + 10 * 2.5) / 1e6);
+  });
+
+  test('Bedrock: Claude 4.5 and later cost 10% more on regional endpoints than on a global. profile', () => {
+    const cost = (model: string) => book.cost('bedrock', model, usage(1_000_000, 1_000_000));
+    assert.equal(cost('global.anthropic.claude-sonnet-4-5-20250929-v1:0'), 18);
+    assert.equal(cost('us.anthropic.claude-sonnet-4-5-20250929-v1:0'), 19.8);
+    assert.equal(cost('anthropic.claude-sonnet-4-5-20250929-v1:0'), 19.8);
+    assert.equal(cost('us.anthropic.claude-sonnet-4-20250514-v1:0'), 18, 'Sonnet 4: one price everywhere');
+  });
+
   test('config overrides replace built-in prices and add new models', () => {
     const custom = new PriceBook([
       { provider: 'openai', model: 'gpt-4o', input_per_mtok: 1, output_per_mtok: 2 },
