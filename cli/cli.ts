@@ -29,8 +29,18 @@ const program = new Command()
 
 /** The command whose action is running, for naming its --db in a failure. */
 let running: Command | null = null;
+/** Commands that serve rather than report: their stdout is a protocol or a log, handled where they run. */
+const SERVING = new Set(['run', 'wrap', 'demo', 'mock', 'tui']);
 program.hook('preAction', (_program, command) => {
   running = command;
+  let top = command;
+  while (top.parent && top.parent !== program) top = top.parent;
+  if (SERVING.has(top.name())) return;
+  // A reader that stops early (`tapwire export | head`) closes the pipe: stop quietly, as Unix tools do.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(0);
+  });
 });
 
 /** Adds a command with the program's settings (help after an error), as program.command() gives them. */

@@ -4,13 +4,14 @@
 // export` of the same database says how many calls are unpriced. A bad config is one line and
 // exit 2.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import OpenAI from 'openai';
 import { startAimock, startTapwire } from '../support/aimock.js';
-import { runCli } from '../support/cli.js';
+import { CLI, runCli } from '../support/cli.js';
 
 const KEY = 'sk-prices-test-key-5772';
 
@@ -63,6 +64,14 @@ test('tapwire prices --db names the recorded models without a price and how many
   const config = configFile(t, 'routes: {}\npricing:\n  - provider: openai\n    model: my-finetune\n    input_per_mtok: 1\n    output_per_mtok: 2\n');
   const covered = runCli(['prices', '-c', config, '--provider', 'openai', '--db', tapwire.dbPath]);
   assert.match(covered.stdout, /Every recorded LLM call with usage has a price\./);
+});
+
+test('a reader that stops early (`tapwire prices | head -1`) ends the command quietly: exit 0, no stack trace', () => {
+  // The catalog is larger than a pipe's buffer, so tapwire is still writing when head exits.
+  const run = spawnSync('bash', ['-c', 'set -o pipefail; "$0" "$1" prices | head -1', process.execPath, CLI], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(run.stdout, 'USD per million tokens\n');
+  assert.equal(run.stderr, '');
+  assert.equal(run.status, 0, 'tapwire exited 0 (pipefail gives its status)');
 });
 
 test('tapwire prices with a bad config: one line naming the field, exit 2', (t) => {
