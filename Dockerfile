@@ -28,13 +28,13 @@ WORKDIR /app
 ENV NODE_ENV=production
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
-COPY --from=build /app/dist ./dist
+COPY --from=build /app/dist/bundle ./dist/bundle
 COPY --from=build /app/policies/examples ./policies/examples
 # The database directory: writable by any user id, so compose can run tapwire as Grafana's.
 RUN mkdir /data && chmod 1777 /data
 USER node
 EXPOSE 4100
-ENTRYPOINT ["node", "/app/dist/cli/cli.js"]
+ENTRYPOINT ["node", "/app/dist/bundle/cli.js"]
 CMD ["run", "--config", "/etc/tapwire/tapwire.yaml"]
 
 FROM sidecar AS demo

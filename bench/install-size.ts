@@ -11,7 +11,7 @@ import { copyFileSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'n
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Client } from 'undici';
-import { freePort, stopChild, THIS_CHECKOUT, track } from './processes.js';
+import { freePort, stopChild, tapwireCli, THIS_CHECKOUT, track } from './processes.js';
 
 export interface InstallResult {
   /** The packed tarball's size. */
@@ -97,7 +97,7 @@ export async function measureInstall(workDir: string, log: (line: string) => voi
     demoExitCode: null,
     demoMessage: '',
   };
-  const cli = join(nodeModules, 'tapwire', 'dist', 'cli', 'cli.js');
+  const cli = tapwireCli(join(nodeModules, 'tapwire'));
   result.runAnswered = await runAnswers(cli, installDir);
   const demo = spawnSync(process.execPath, [cli, 'demo', '--db', join(installDir, 'demo.db')], { cwd: installDir, encoding: 'utf8', timeout: 30_000 });
   result.demoExitCode = demo.status;

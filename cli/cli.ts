@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The tapwire command line: registers one command per file of cli/commands/, and turns the
 // failures a user can cause (a bad config, policy file or database) into one line and exit 2.
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { VERSION } from '../core/package.js';
 import { knownFailure } from './failures.js';
 import { approvalsCommand } from './commands/approvals.js';
 import { caCommand } from './commands/ca.js';
@@ -16,12 +16,11 @@ import { runCommand } from './commands/run.js';
 import { tuiCommand } from './commands/tui.js';
 import { wrapCliCommand } from './commands/wrap.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 const program = new Command()
   .name('tapwire')
   .description('A sidecar for AI agents: forwards, governs and records their LLM, MCP and A2A calls.')
-  .version(pkg.version, '-v, --version')
+  .version(VERSION, '-v, --version')
   .showHelpAfterError()
   // tapwire's own options come before the command, so `wrap` can hand everything after the
   // server's command to the server (passThroughOptions).

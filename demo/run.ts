@@ -3,9 +3,9 @@
 // example policies, and a scripted agent using the official SDK clients through it; then
 // prints a summary read from the database. Loaded only when the demo runs (command.ts).
 import { join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ConfigError, configSchema, type Config } from '../config/config.js';
 import { createLogger } from '../core/log.js';
+import { PACKAGE_ROOT } from '../core/package.js';
 import { startSidecar, type Sidecar } from '../proxy/sidecar.js';
 import { openRecordReader } from '../store/open.js';
 import { startA2aAgent, type DemoA2aAgent } from './a2a-agent.js';
@@ -18,8 +18,8 @@ import { formatSummary, readSummary } from './summary.js';
 
 /** The demo agent's name, recorded on every exchange. */
 const DEMO_AGENT = 'demo-agent';
-/** policies/examples/, shipped with tapwire (this file is dist/demo/run.js). */
-const EXAMPLE_POLICIES = fileURLToPath(new URL('../../policies/examples', import.meta.url));
+/** policies/examples/, shipped with tapwire. */
+const EXAMPLE_POLICIES = join(PACKAGE_ROOT, 'policies', 'examples');
 
 interface Upstreams {
   llm: { url: string; stop(): Promise<void> };

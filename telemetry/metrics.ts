@@ -10,7 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Counter } from '@opentelemetry/api';
 import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import type { Resource } from '@opentelemetry/resources';
-import { MeterProvider, PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
+import { MeterProvider, type IMetricReader } from '@opentelemetry/sdk-metrics';
 import type { ExchangeRecord, Protocol } from '../core/exchange.js';
 import { setAttribute, type RouteTarget } from './attributes.js';
 import { LocalInstruments } from './local-instruments.js';
@@ -68,20 +68,9 @@ export class ExchangeMetrics {
     const readers: IMetricReader[] = [];
     // The instruments fed per exchange aggregate in tapwire's own maps, collected by every reader.
     const local = new LocalInstruments(resource, 'tapwire');
-    if (settings.metricsUrl) {
-      const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-http');
-      const exporter = new OTLPMetricExporter({ url: settings.metricsUrl, headers: settings.headers, timeoutMillis: settings.exportTimeoutMs });
-      failures.watch('metrics', settings.metricsUrl, exporter);
-      readers.push(
-        new PeriodicExportingMetricReader({
-          exporter,
-          metricProducers: [local],
-          exportIntervalMillis: settings.metricsIntervalMs,
-          exportTimeoutMillis: Math.min(settings.exportTimeoutMs, settings.metricsIntervalMs),
-        }),
-      );
-    }
-    const prometheus = settings.prometheus ? new (await import('@opentelemetry/exporter-prometheus')).PrometheusExporter({ preventServerStart: true, metricProducers: [local] }) : null;
+    const metricsUrl = settings.metricsUrl;
+    if (metricsUrl) readers.push((await import('./otlp-metric-reader.js')).otlpMetricReader({ ...settings, metricsUrl }, failures, [local]));
+    const prometheus = settings.prometheus ? (await import('./prometheus-reader.js')).prometheusReader([local]) : null;
     if (prometheus) readers.push(prometheus);
     return new ExchangeMetrics(settings, resource, routeTarget, failures, protocols, readers, prometheus, local);
   }

@@ -2,15 +2,15 @@
 // selected exchanges as JSON lines or as a HAR 1.2 document, redacted (see tools/export.ts).
 // A record that cannot be read or exported (a damaged row) is left out and named on stderr:
 // the rest is still exported.
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { Command, Option } from 'commander';
 import { openRecordReader } from '../../store/open.js';
 import { compileFilter, selectRecords } from '../../tools/select.js';
 import { loadConfig } from '../../config/config.js';
 import { unpricedLlmCall, type ExchangeRecord } from '../../core/exchange.js';
+import { VERSION } from '../../core/package.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 export interface ExportOptions {
   db: string;
@@ -62,7 +62,7 @@ async function runExport(options: ExportOptions, stdout: NodeJS.WritableStream =
           }
         }
       };
-      count = await writeHar(redacted(), pkg.version, write, skip);
+      count = await writeHar(redacted(), VERSION, write, skip);
     }
     return { count, skipped, unpriced };
   } finally {

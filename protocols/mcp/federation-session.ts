@@ -12,13 +12,13 @@
 // (once for an inline member: an openapi route served on its own, see MemberSpec).
 import { decodedHeaders } from '../../core/encoding.js';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { PolicyGate } from '../policy-gate.js';
 import { reviewedAnswer, type AnswerReview } from './answer-review.js';
 import { admitMessage, listFilter } from './gate.js';
 import type { FederatedRouteConfig } from '../../config/config.js';
 import type { Exchange } from '../../core/exchange.js';
+import { VERSION } from '../../core/package.js';
 import type { HeaderMap } from '../../core/headers.js';
 import { classify, errorResponse, idKey, INTERNAL_ERROR, type JsonRpcId, type JsonRpcMessage } from '../../core/jsonrpc.js';
 import type { Logger } from '../../core/log.js';
@@ -42,8 +42,6 @@ const INVALID_PARAMS = -32602;
 
 /** Messages for the agent kept while it has no stream open to receive them. */
 const MAX_BUFFERED = 100;
-
-const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** A member server as the route knows it. */
 export interface MemberSpec {

@@ -10,14 +10,13 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { Exchange } from '../../core/exchange.js';
 import { openDatabase } from '../../store/sqlite/db.js';
 import { listExchanges } from '../../store/sqlite/queries.js';
 import { expandSqliteQuery, promqlMetricNames, promqlSelectors, readDashboards, REPO, scrapedSeries, targetsOf, traceqlAttributes } from '../support/grafana.js';
 import { startOtlpCollector, type OtlpCollector } from '../support/otlp.js';
+import { CLI } from '../support/cli.js';
 
-const CLI = fileURLToPath(new URL('../../cli/cli.js', import.meta.url));
 /** The policy actions the summary counts as "flagged": let through, but marked for a reviewer. */
 const FLAGGED = new Set(['audit', 'would_deny', 'would_limit', 'error']);
 

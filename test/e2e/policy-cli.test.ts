@@ -12,8 +12,8 @@ import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { startAimock, type LLMock } from '../support/aimock.js';
 import { startTestSidecar } from '../support/sidecar.js';
+import { CLI } from '../support/cli.js';
 
-const CLI = fileURLToPath(new URL('../../cli/cli.js', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
 function runCli(args: string[]): { status: number | null; stdout: string; stderr: string } {

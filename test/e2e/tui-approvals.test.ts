@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
@@ -16,8 +15,8 @@ import type { ApprovalVerdict } from '../../policies/engine.js';
 import { connectClient, startStreamableServer } from '../support/mcp.js';
 import { startTestSidecarFor } from '../support/sidecar.js';
 import { Tmux } from '../support/tmux.js';
+import { CLI } from '../support/cli.js';
 
-const CLI = fileURLToPath(new URL('../../cli/cli.js', import.meta.url));
 
 test('tapwire tui: held calls counted in the stats bar, listed with `A`, approved with `a` and denied with `d`, each with a note', async (t) => {
   const deleted: string[] = [];

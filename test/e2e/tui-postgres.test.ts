@@ -3,7 +3,6 @@
 // private PostgreSQL, then the TUI opened on each; the list's rows, the totals and a filter's
 // result are the same, and the password of the URL is not on the screen.
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { openRecordReader } from '../../store/open.js';
@@ -11,8 +10,8 @@ import { Shipper } from '../../store/shipper.js';
 import { recordTraffic, type Recorded } from '../support/recorded-traffic.js';
 import { PostgresServer } from '../support/postgres.js';
 import { Tmux } from '../support/tmux.js';
+import { CLI } from '../support/cli.js';
 
-const CLI = fileURLToPath(new URL('../../cli/cli.js', import.meta.url));
 const PROMPT = /enter applies/;
 
 /** The list's rows and the totals of a screen, without the location (the last part of the stats bar). */

@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import OpenAI from 'openai';
@@ -18,8 +17,8 @@ import { collect, startAimock, type LLMock } from '../support/aimock.js';
 import { connectClient, startStreamableServer, type McpHttpServer } from '../support/mcp.js';
 import { startTestSidecar, type TestSidecar } from '../support/sidecar.js';
 import { Tmux } from '../support/tmux.js';
+import { CLI } from '../support/cli.js';
 
-const CLI = fileURLToPath(new URL('../../cli/cli.js', import.meta.url));
 const KEY = 'sk-tui-test-8080';
 const PROMPT = /enter applies/;
 

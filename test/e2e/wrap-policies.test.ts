@@ -20,8 +20,8 @@ import { getExchangeRecord, listExchanges } from '../../store/sqlite/queries.js'
 import { isRunning } from '../support/mcp-everything.js';
 import { assertStdioPolicies, one } from '../support/mcp.js';
 import { until } from '../support/upstream.js';
+import { CLI } from '../support/cli.js';
 
-const CLI = fileURLToPath(new URL('../../cli/cli.js', import.meta.url));
 const TEST_SERVER = fileURLToPath(new URL('../support/mcp-stdio-server.js', import.meta.url));
 const V2_TEST_SERVER = fileURLToPath(new URL('../support/mcp-v2-stdio-server.js', import.meta.url));
 

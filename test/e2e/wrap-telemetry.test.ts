@@ -16,8 +16,8 @@ import { listExchanges } from '../../store/sqlite/queries.js';
 import { isRunning } from '../support/mcp-everything.js';
 import { spanOfExchange, startOtlpCollector, SPAN_KIND_CLIENT, type OtlpCollector } from '../support/otlp.js';
 import { until } from '../support/upstream.js';
+import { CLI } from '../support/cli.js';
 
-const CLI = fileURLToPath(new URL('../../cli/cli.js', import.meta.url));
 const TEST_SERVER = fileURLToPath(new URL('../support/mcp-stdio-server.js', import.meta.url));
 const AGENT_TRACE = '5c0ad1f1a3b64e2f9d8e7c6b5a493827';
 const AGENT_SPAN = 'a1b2c3d4e5f60718';

@@ -18,8 +18,8 @@ import { openDatabase } from '../../store/sqlite/db.js';
 import { getExchangeRecord, listExchanges } from '../../store/sqlite/queries.js';
 import { until } from '../support/upstream.js';
 import { EVERYTHING, everythingSession, isProgressOfThreeSteps, isRunning, withoutProgress, type EverythingResults } from '../support/mcp-everything.js';
+import { CLI } from '../support/cli.js';
 
-const CLI = fileURLToPath(new URL('../../cli/cli.js', import.meta.url));
 const TEST_SERVER = fileURLToPath(new URL('../support/mcp-stdio-server.js', import.meta.url));
 
 function recorded(dbPath: string): { exchanges: Exchange[]; record: (id: string) => ExchangeRecord } {

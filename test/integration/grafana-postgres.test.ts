@@ -17,8 +17,8 @@ import { parse } from 'yaml';
 import { Shipper } from '../../store/shipper.js';
 import { expandPostgresQuery, readDashboards, REPO, targetsOf, typeCheckDashboard } from '../support/grafana.js';
 import { PostgresServer } from '../support/postgres.js';
+import { CLI } from '../support/cli.js';
 
-const CLI = new URL('../../cli/cli.js', import.meta.url).pathname;
 const run = promisify(execFile);
 const FLEET = join(REPO, 'grafana', 'fleet');
 

@@ -19,8 +19,8 @@ import { DEFAULT_LLM_IGNORED } from '../../tools/replay-match.js';
 import { runReplay } from '../../tools/replay-run.js';
 import { llmScenario, mcpScenario, recordTraffic, type Recorded } from '../support/recorded-traffic.js';
 import { PostgresServer } from '../support/postgres.js';
+import { CLI } from '../support/cli.js';
 
-const CLI = new URL('../../cli/cli.js', import.meta.url).pathname;
 const run = promisify(execFile);
 
 async function all(reader: RecordReader, where: Condition | null = null): Promise<string[]> {

@@ -17,8 +17,8 @@ import { openRecordReader } from '../../store/open.js';
 import { openDatabase } from '../../store/sqlite/db.js';
 import { exportExchangeById } from '../../tools/export.js';
 import type { Har } from '../../tools/har.js';
+import { CLI } from '../support/cli.js';
 
-const CLI = new URL('../../cli/cli.js', import.meta.url).pathname;
 const run = promisify(execFile);
 
 interface Line {

@@ -17,9 +17,9 @@ import { parseConfig } from '../../config/config.js';
 import { sendRequest, v1Client } from '../support/a2a.js';
 import { a2aScenario, llmScenario, mcpScenario, OPENAI_KEY, OPENAI_MODEL, recordTraffic, type Recorded } from '../support/recorded-traffic.js';
 
-const CLI = new URL('../../cli/cli.js', import.meta.url).pathname;
 import { DEFAULT_LLM_IGNORED } from '../../tools/replay-match.js';
 import { startMock, type MockServer } from '../../tools/mock.js';
+import { CLI } from '../support/cli.js';
 
 describe('tapwire mock serves recorded traffic to unmodified SDK clients', () => {
   let recorded: Recorded;

@@ -18,8 +18,8 @@ import { promisify } from 'node:util';
 import { loadConfig } from '../../config/config.js';
 import { createLogger } from '../../core/log.js';
 import { startSidecar } from '../../proxy/sidecar.js';
+import { CLI } from '../support/cli.js';
 
-const CLI = new URL('../../cli/cli.js', import.meta.url).pathname;
 const run = promisify(execFile);
 
 describe('tapwire replay', () => {

@@ -21,8 +21,8 @@ import { startExpressMcpServer, type ExpressMcpServer } from '../support/mcp-exp
 import { one } from '../support/mcp.js';
 import { startTestSidecarFor, type TestSidecar } from '../support/sidecar.js';
 import { startUpstream } from '../support/upstream.js';
+import { CLI } from '../support/cli.js';
 
-const CLI = fileURLToPath(new URL('../../cli/cli.js', import.meta.url));
 const STDIO_SERVER = fileURLToPath(new URL('../support/mcp-stdio-server.js', import.meta.url));
 
 const deepObject = (depth: number): string => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;

@@ -7,7 +7,7 @@
 // environment and pointing at the compose Redis, PostgreSQL and LLM services.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { parseConfig } from '../../config/config.js';
@@ -178,12 +178,14 @@ describe('docker-compose.yml', () => {
     assert.ok(existsSync(join(REPO, home.replace(providers[0]!.options.path, dashboardsSource))), `the home dashboard ${home} exists`);
   });
 
-  test("the Dockerfile's inputs exist and the image runs the built CLI", () => {
+  test("the Dockerfile's inputs exist and the image runs the bundled CLI, package.json's bin", () => {
     const dockerfile = readFileSync(join(REPO, 'Dockerfile'), 'utf8');
     for (const match of dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
       for (const source of match[1]!.split(/\s+/)) if (source !== '.') assert.ok(existsSync(join(REPO, source)), `Dockerfile COPY ${source} exists`);
     }
-    assert.match(dockerfile, /ENTRYPOINT \["node", "\/app\/dist\/cli\/cli\.js"\]/);
+    const bin = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { bin: { tapwire: string } }).bin.tapwire;
+    assert.ok(dockerfile.includes(`ENTRYPOINT ["node", "/app/${bin}"]`), `the image runs ${bin}`);
+    assert.ok(dockerfile.includes(`COPY --from=build /app/${dirname(bin)} ./${dirname(bin)}`), 'the image carries the bundle');
     assert.match(dockerfile, /COPY --from=build \/app\/policies\/examples/, 'the demo finds the example policies next to dist/');
     const ignored = readFileSync(join(REPO, '.dockerignore'), 'utf8').split('\n');
     assert.ok(ignored.includes('node_modules') && ignored.includes('dist'), 'the build context leaves out installed and built files');

@@ -14,6 +14,7 @@ import { missingPackages } from '../../cli/demo-peers.js';
 import { REPO } from '../support/grafana.js';
 
 interface PackageJson {
+  bin: { tapwire: string };
   dependencies: Record<string, string>;
   devDependencies: Record<string, string>;
   peerDependencies: Record<string, string>;
@@ -22,8 +23,10 @@ interface PackageJson {
 
 const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as PackageJson;
 const DIST = join(REPO, 'dist');
+/** The bundled build (build/bundle.ts): what the package ships. */
+const BUNDLE = join(DIST, 'bundle');
 /** Built folders that are not part of a sidecar. */
-const NOT_SHIPPED = ['test', 'bench'];
+const NOT_SHIPPED = ['test', 'bench', 'build', 'bundle'];
 
 function jsFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true, recursive: true })
@@ -53,20 +56,42 @@ function runtimeImports(file: string): string[] {
   return [...found];
 }
 
+/**
+ * The packages a bundle file loads at run time. esbuild writes every import minified with
+ * double quotes (`import{x}from"pkg"`, `import("pkg")`) and the bundled CommonJS's require()
+ * of what it left outside as `__require("pkg")`; code generated as text (ajv's
+ * `'require("ajv/dist/runtime/equal")'`) sits in quotes or backticks and is not a call.
+ */
+function bundleImports(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const found = new Set<string>();
+  for (const m of text.matchAll(/(?:(?<=[}\w*]\s?)from|\bimport\(|(?<![\w.$'"`])(?:__)?require\()"([@\w][^"\n]*)"/g)) {
+    const name = packageOf(m[1]!);
+    if (name) found.add(name);
+  }
+  return [...found];
+}
+
 describe('the package', () => {
-  test('npm pack ships the built CLI, every module it loads and the example policies; no tests, bench, sources or maps', () => {
+  test('npm pack ships the bundled CLI (its chunks and worker threads) and the example policies; nothing else of dist/, no tests, bench, sources or maps', () => {
     const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });
     const files = new Set((JSON.parse(out) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path));
-    for (const required of ['package.json', 'dist/cli/cli.js', 'dist/proxy/sidecar.js', 'dist/store/sqlite/writer-worker.js', 'dist/demo/run.js']) {
+    for (const required of ['package.json', 'dist/bundle/cli.js', 'dist/bundle/writer-worker.js', 'dist/bundle/ship-worker.js']) {
       assert.ok(files.has(required), `the package holds ${required}`);
     }
-    assert.ok([...files].some((f) => /^policies\/examples\/.+\.yaml$/.test(f)), 'the demo finds the example policies next to dist/');
-    const shipped = jsFiles(DIST)
-      .map((f) => relative(REPO, f))
-      .filter((f) => !NOT_SHIPPED.some((dir) => f.startsWith(`dist/${dir}/`)));
-    assert.deepEqual(shipped.filter((f) => !files.has(f)), [], 'every built module of tapwire itself is packed');
-    const unwanted = [...files].filter((f) => /^dist\/(test|bench)\//.test(f) || /\.(ts|map)$/.test(f) || f.startsWith('node_modules/'));
+    assert.equal(pkg.bin.tapwire, 'dist/bundle/cli.js', 'the command users run is the bundle');
+    assert.ok([...files].some((f) => /^policies\/examples\/.+\.yaml$/.test(f)), 'the demo finds the example policies in the package');
+    const bundle = jsFiles(BUNDLE).map((f) => relative(REPO, f));
+    assert.deepEqual(bundle.filter((f) => !files.has(f)), [], 'every file of the bundle is packed');
+    const unwanted = [...files].filter((f) => (f.startsWith('dist/') && !f.startsWith('dist/bundle/')) || /\.(ts|map)$/.test(f) || f.startsWith('node_modules/'));
     assert.deepEqual(unwanted, []);
+  });
+
+  test('the bundle loads from node_modules only production dependencies and the demo\'s optional peers', () => {
+    const loaded = new Set(jsFiles(BUNDLE).flatMap(bundleImports));
+    const strays = [...loaded].filter((name) => !(name in pkg.dependencies) && !(name in pkg.peerDependencies));
+    assert.deepEqual(strays, []);
+    assert.ok(loaded.has('better-sqlite3'), 'the native addon stays outside the bundle');
   });
 
   test('outside the demo, the tests and the bench, every module loads only production dependencies', () => {
