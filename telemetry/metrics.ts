@@ -49,6 +49,15 @@ export interface SharedLimitStats {
   outages: number;
 }
 
+/** An instrument observed at collection: a counter (monotonic) or a gauge, read from a stats snapshot. */
+interface ObservedInstrument<Stats> {
+  kind: 'counter' | 'gauge';
+  name: string;
+  unit: string;
+  description: string;
+  read: (stats: Stats) => number;
+}
+
 export class ExchangeMetrics {
   private readonly provider: MeterProvider;
   private readonly prometheus: PrometheusExporter | null;
@@ -118,64 +127,44 @@ export class ExchangeMetrics {
 
   /** Store health, read when metrics are collected: failed writes, dropped and buffered records. */
   watchStore(stats: () => StoreStats): void {
-    const meter = this.provider.getMeter('tapwire');
-    const failures = meter.createObservableCounter('tapwire.store.write_failures', {
-      unit: '{failure}',
-      description: 'Writes to the database that failed (each retried) and database files recreated after being deleted',
-    });
-    const dropped = meter.createObservableCounter('tapwire.store.dropped', {
-      unit: '{record}',
-      description: 'Records dropped because the buffer was full while the database could not be written',
-    });
-    const buffered = meter.createObservableGauge('tapwire.store.buffered', { unit: '{record}', description: 'Records waiting to be written to the database' });
-    meter.addBatchObservableCallback(
-      (observer) => {
-        const now = stats();
-        observer.observe(failures, now.writeFailures);
-        observer.observe(dropped, now.dropped);
-        observer.observe(buffered, now.buffered);
-      },
-      [failures, dropped, buffered],
-    );
+    this.observe(stats, [
+      { kind: 'counter', name: 'tapwire.store.write_failures', unit: '{failure}', description: 'Writes to the database that failed (each retried) and database files recreated after being deleted', read: (s) => s.writeFailures },
+      { kind: 'counter', name: 'tapwire.store.dropped', unit: '{record}', description: 'Records dropped because the buffer was full while the database could not be written', read: (s) => s.dropped },
+      { kind: 'gauge', name: 'tapwire.store.buffered', unit: '{record}', description: 'Records waiting to be written to the database', read: (s) => s.buffered },
+    ]);
   }
 
   /** Shipping to the central record, read when metrics are collected: its backlog, lag, progress and failures. */
   watchShipping(stats: () => ShippingStats): void {
-    const meter = this.provider.getMeter('tapwire');
-    const backlog = meter.createObservableGauge('tapwire.store.central.backlog', { unit: '{record}', description: 'Committed local records not yet stored in the central record' });
-    const lag = meter.createObservableGauge('tapwire.store.central.lag', { unit: 's', description: 'Age of the oldest record not yet stored in the central record (0 when none waits)' });
-    const shipped = meter.createObservableCounter('tapwire.store.central.shipped', { unit: '{record}', description: 'Records stored in the central record by this process' });
-    const failures = meter.createObservableCounter('tapwire.store.central.failures', { unit: '{failure}', description: 'Batches the central record did not take (each retried)' });
-    meter.addBatchObservableCallback(
-      (observer) => {
-        const now = stats();
-        observer.observe(backlog, now.backlog);
-        observer.observe(lag, now.lagMs / 1000);
-        observer.observe(shipped, now.shipped);
-        observer.observe(failures, now.failures);
-      },
-      [backlog, lag, shipped, failures],
-    );
+    this.observe(stats, [
+      { kind: 'gauge', name: 'tapwire.store.central.backlog', unit: '{record}', description: 'Committed local records not yet stored in the central record', read: (s) => s.backlog },
+      { kind: 'gauge', name: 'tapwire.store.central.lag', unit: 's', description: 'Age of the oldest record not yet stored in the central record (0 when none waits)', read: (s) => s.lagMs / 1000 },
+      { kind: 'counter', name: 'tapwire.store.central.shipped', unit: '{record}', description: 'Records stored in the central record by this process', read: (s) => s.shipped },
+      { kind: 'counter', name: 'tapwire.store.central.failures', unit: '{failure}', description: 'Batches the central record did not take (each retried)', read: (s) => s.failures },
+    ]);
   }
 
   /** Shared limits' health, read when metrics are collected: Redis in use (1) or not (0), and its outages. */
   watchSharedLimits(stats: () => SharedLimitStats): void {
+    this.observe(stats, [
+      { kind: 'gauge', name: 'tapwire.limits.redis.available', unit: '1', description: 'Whether limits count in Redis (1) or follow limits.redis.on_unavailable (0)', read: (s) => (s.available ? 1 : 0) },
+      { kind: 'counter', name: 'tapwire.limits.redis.outages', unit: '{outage}', description: 'Times Redis became unavailable to the shared limits (refused, closed or timed out)', read: (s) => s.outages },
+    ]);
+  }
+
+  /** Observed instruments read together from one snapshot of `stats`, once per collection. */
+  private observe<Stats>(stats: () => Stats, instruments: readonly ObservedInstrument<Stats>[]): void {
     const meter = this.provider.getMeter('tapwire');
-    const available = meter.createObservableGauge('tapwire.limits.redis.available', {
-      unit: '1',
-      description: 'Whether limits count in Redis (1) or follow limits.redis.on_unavailable (0)',
-    });
-    const outages = meter.createObservableCounter('tapwire.limits.redis.outages', {
-      unit: '{outage}',
-      description: 'Times Redis became unavailable to the shared limits (refused, closed or timed out)',
+    const created = instruments.map((spec) => {
+      const options = { unit: spec.unit, description: spec.description };
+      return { read: spec.read, instrument: spec.kind === 'counter' ? meter.createObservableCounter(spec.name, options) : meter.createObservableGauge(spec.name, options) };
     });
     meter.addBatchObservableCallback(
       (observer) => {
         const now = stats();
-        observer.observe(available, now.available ? 1 : 0);
-        observer.observe(outages, now.outages);
+        for (const { read, instrument } of created) observer.observe(instrument, read(now));
       },
-      [available, outages],
+      created.map(({ instrument }) => instrument),
     );
   }
 

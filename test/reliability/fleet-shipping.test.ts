@@ -135,6 +135,9 @@ describe('shipping to the central record (PostgreSQL)', () => {
     assert.deepEqual(ids, localIds(sidecarA));
     assert.equal(ids.length, 1500);
     assert.match(sidecarA.log(), /central record unavailable/);
+    // Log lines are written in blocks, flushed at least every second: the recovery line may follow its rows.
+    const logDeadline = Date.now() + 5_000;
+    while (!/central record available again/.test(sidecarA.log()) && Date.now() < logDeadline) await sleep(50);
     assert.match(sidecarA.log(), /central record available again/);
   });
 
