@@ -7,7 +7,8 @@
 // packages that read their own files at run time, and the demo's optional peers.
 // Usage (after tsc): node dist/build/bundle.js
 import { build } from 'esbuild';
-import { readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -24,8 +25,10 @@ const EXTERNAL = [
 ];
 
 const outdir = `${root}dist/bundle`;
-rmSync(outdir, { recursive: true, force: true });
-await build({
+// Written over the last build, never removed first: a CLI running from dist/bundle/ meanwhile
+// (a test, a sidecar) keeps finding its files. What the last build left and this one did not
+// write is removed after.
+const result = await build({
   absWorkingDir: root,
   entryPoints: ['dist/cli/cli.js', 'dist/store/sqlite/writer-worker.js', 'dist/store/ship-worker.js'],
   outdir,
@@ -43,4 +46,10 @@ await build({
   minifySyntax: true,
   legalComments: 'linked',
   logLevel: 'warning',
+  metafile: true,
 });
+const written = new Set(Object.keys(result.metafile.outputs).map((file) => join(root, file)));
+for (const entry of readdirSync(outdir, { withFileTypes: true, recursive: true })) {
+  const file = join(entry.parentPath, entry.name);
+  if (entry.isFile() && !written.has(file)) rmSync(file);
+}

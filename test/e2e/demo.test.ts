@@ -177,9 +177,12 @@ describe('tapwire demo', () => {
     // npx finds the clone's own bin; offline, so it could never fetch a package of that name
     // instead. Its cache is a fresh one, as on a fresh machine: npx keys the clone's entry by the
     // clone's path and never refreshes its bin links, so an older layout's entry for the same path
-    // would point at a file this clone no longer has.
+    // would point at a file this clone no longer has. Installing the clone into that cache would
+    // run its `prepare` (a rebuild of dist/ under the other tests running now): scripts are off,
+    // the clone is built already.
     const npmCache = join(dir, 'npm-cache');
-    const npx = (command: string) => spawnSync('sh', ['-c', command], { cwd: REPO, encoding: 'utf8', timeout: 60_000, env: { ...process.env, npm_config_offline: 'true', npm_config_cache: npmCache } });
+    const npxEnv = { ...process.env, npm_config_offline: 'true', npm_config_cache: npmCache, npm_config_ignore_scripts: 'true' };
+    const npx = (command: string) => spawnSync('sh', ['-c', command], { cwd: REPO, encoding: 'utf8', timeout: 60_000, env: npxEnv });
     for (const command of suggested.filter((c) => c.startsWith('npx tapwire'))) {
       const interactive = command.startsWith('npx tapwire tui ');
       const result = npx(interactive ? 'npx tapwire tui --help' : command);
