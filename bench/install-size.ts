@@ -10,8 +10,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { Client } from 'undici';
-import { freePort, stopChild, tapwireCli, THIS_CHECKOUT, track } from './processes.js';
+import { freePort, healthAnswers, stopChild, tapwireCli, THIS_CHECKOUT, track } from './processes.js';
 
 export interface InstallResult {
   /** The packed tarball's size. */
@@ -55,16 +54,7 @@ async function runAnswers(cli: string, dir: string): Promise<boolean> {
   const deadline = Date.now() + 15_000;
   try {
     while (Date.now() < deadline && child.exitCode === null) {
-      const client = new Client(`http://127.0.0.1:${port}`);
-      try {
-        const answer = await client.request({ method: 'GET', path: '/_tapwire/health' });
-        await answer.body.dump();
-        if (answer.statusCode === 200) return true;
-      } catch {
-        // not listening yet
-      } finally {
-        await client.destroy();
-      }
+      if (await healthAnswers(`http://127.0.0.1:${port}`)) return true;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     return false;

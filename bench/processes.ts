@@ -187,6 +187,20 @@ export async function launchSidecarProcess(options: SidecarOptions): Promise<Sid
   return { child, origin: `http://127.0.0.1:${port}`, dbPath, logPath };
 }
 
+/** True when the tapwire at `origin` answers GET /_tapwire/health with 200; false while it does not listen yet. */
+export async function healthAnswers(origin: string): Promise<boolean> {
+  const probe = new Client(origin);
+  try {
+    const health = await probe.request({ method: 'GET', path: '/_tapwire/health' });
+    await health.body.dump();
+    return health.statusCode === 200;
+  } catch {
+    return false;
+  } finally {
+    await probe.destroy();
+  }
+}
+
 /** launchSidecarProcess(), then waits until /_tapwire/health answers. */
 export async function startSidecarProcess(options: SidecarOptions): Promise<SidecarProcess> {
   const sidecar = await launchSidecarProcess(options);
@@ -196,16 +210,7 @@ export async function startSidecarProcess(options: SidecarOptions): Promise<Side
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`tapwire exited (${String(child.exitCode ?? child.signalCode)}) before listening:\n${readFileSync(logPath, 'utf8')}`);
     }
-    const probe = new Client(origin);
-    try {
-      const health = await probe.request({ method: 'GET', path: '/_tapwire/health' });
-      await health.body.dump();
-      if (health.statusCode === 200) return sidecar;
-    } catch {
-      // not listening yet
-    } finally {
-      await probe.destroy();
-    }
+    if (await healthAnswers(origin)) return sidecar;
     if (Date.now() > deadline) throw new Error(`tapwire did not answer /_tapwire/health within 15 s:\n${readFileSync(logPath, 'utf8')}`);
     await sleep(50);
   }

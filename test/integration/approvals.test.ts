@@ -91,14 +91,24 @@ function toolCalls(exchanges: Exchange[], tool: string): Exchange[] {
   return exchanges.filter((e) => e.method === 'tools/call' && e.target === tool);
 }
 
+/** The files server behind a sidecar holding delete_file for approval, an admin client, and an MCP client through the sidecar. */
+async function filesBehindTapwire(
+  t: TestContext,
+  approve?: string,
+  extra?: string,
+): Promise<{ deleted: string[]; tapwire: TestSidecar; admin: ApprovalsClient; client: Connected['client']; close: () => Promise<void> }> {
+  const deleted: string[] = [];
+  const server = await startFiles(t, deleted);
+  const tapwire = await startWith(t, mcpRoute(`${server.origin}/mcp`), approve, extra);
+  const admin = new ApprovalsClient({ url: tapwire.sidecar.adminUrl, token: null });
+  const { client, close } = bound(await connectClient('streamable', `${tapwire.url}/files`));
+  t.after(() => close());
+  return { deleted, tapwire, admin, client, close };
+}
+
 describe('MCP tool calls held for approval', () => {
   test('held while other calls go on, approved with `tapwire approvals approve`: the client gets the server’s answer', async (t) => {
-    const deleted: string[] = [];
-    const server = await startFiles(t, deleted);
-    const tapwire = await startWith(t, mcpRoute(`${server.origin}/mcp`));
-    const admin = new ApprovalsClient({ url: tapwire.sidecar.adminUrl, token: null });
-    const { client, close } = bound(await connectClient('streamable', `${tapwire.url}/files`));
-    t.after(() => close());
+    const { deleted, tapwire, admin, client, close } = await filesBehindTapwire(t);
 
     const pending = client.callTool({ name: 'delete_file', arguments: { path: '/tmp/report.txt' } });
     const [call] = await held(admin);
@@ -165,11 +175,7 @@ describe('MCP tool calls held for approval', () => {
   });
 
   test('nobody decides within the rule’s timeout: denied, recorded as expired', async (t) => {
-    const deleted: string[] = [];
-    const server = await startFiles(t, deleted);
-    const tapwire = await startWith(t, mcpRoute(`${server.origin}/mcp`), 'approve: { timeout: 1s }');
-    const { client, close } = bound(await connectClient('streamable', `${tapwire.url}/files`));
-    t.after(() => close());
+    const { deleted, tapwire, client, close } = await filesBehindTapwire(t, 'approve: { timeout: 1s }');
 
     const refused = await client.callTool({ name: 'delete_file', arguments: { path: '/tmp/x' } });
     assert.deepEqual(refused.content, [{ type: 'text', text: 'tapwire policy files-need-a-human: nobody approved this call within 1s' }]);
@@ -180,12 +186,7 @@ describe('MCP tool calls held for approval', () => {
   });
 
   test('the sidecar stopping denies the calls it holds, recorded as stopped', async (t) => {
-    const deleted: string[] = [];
-    const server = await startFiles(t, deleted);
-    const tapwire = await startWith(t, mcpRoute(`${server.origin}/mcp`));
-    const admin = new ApprovalsClient({ url: tapwire.sidecar.adminUrl, token: null });
-    const { client, close } = bound(await connectClient('streamable', `${tapwire.url}/files`));
-    t.after(() => close());
+    const { deleted, tapwire, admin, client } = await filesBehindTapwire(t);
 
     const pending = client.callTool({ name: 'delete_file', arguments: { path: '/tmp/y' } });
     await held(admin);
@@ -197,12 +198,7 @@ describe('MCP tool calls held for approval', () => {
   });
 
   test('a long hold: the client that sent a progressToken gets progress notifications, so its request timeout never fires', async (t) => {
-    const deleted: string[] = [];
-    const server = await startFiles(t, deleted);
-    const tapwire = await startWith(t, mcpRoute(`${server.origin}/mcp`), 'approve: { timeout: 30s }', 'approval_keepalive_ms: 100\n');
-    const admin = new ApprovalsClient({ url: tapwire.sidecar.adminUrl, token: null });
-    const { client, close } = bound(await connectClient('streamable', `${tapwire.url}/files`));
-    t.after(() => close());
+    const { tapwire, admin, client, close } = await filesBehindTapwire(t, 'approve: { timeout: 30s }', 'approval_keepalive_ms: 100\n');
 
     const progress: { progress: number; message?: string }[] = [];
     let enough: () => void;
@@ -260,12 +256,7 @@ describe('MCP tool calls held for approval', () => {
   });
 
   test('remember: the same tool with the same arguments passes again without asking; other arguments are held', async (t) => {
-    const deleted: string[] = [];
-    const server = await startFiles(t, deleted);
-    const tapwire = await startWith(t, mcpRoute(`${server.origin}/mcp`), 'approve: { timeout: 30s, remember: 10m }');
-    const admin = new ApprovalsClient({ url: tapwire.sidecar.adminUrl, token: null });
-    const { client, close } = bound(await connectClient('streamable', `${tapwire.url}/files`));
-    t.after(() => close());
+    const { deleted, tapwire, admin, client, close } = await filesBehindTapwire(t, 'approve: { timeout: 30s, remember: 10m }');
 
     const first = client.callTool({ name: 'delete_file', arguments: { path: '/tmp/a' } });
     const [call] = await held(admin);
