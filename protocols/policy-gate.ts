@@ -10,7 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Exchange, ExchangeEvent, Payload } from '../core/exchange.js';
 import { decodedHeaders } from '../core/encoding.js';
-import { awsErrorTypeHeaders } from '../core/aws-error-type.js';
+import { errorHeadersOf } from '../core/error-headers.js';
 import type { HeaderMap } from '../core/headers.js';
 import { jsonBody } from '../core/json-body.js';
 import type { ExchangeObserver, ForwardOutcome, RecordSink, Replacement, ResponseHead } from './observer.js';
@@ -199,7 +199,7 @@ export class PolicyGate {
   refuse(call: GateCall, exchange: Exchange, decision: Decision, answer: unknown, httpStatus: number | null): void {
     const status = httpStatus ?? (decision.outcome === 'limit' ? 429 : 403);
     const text = JSON.stringify(answer);
-    const headers: Record<string, string> = { ...refusalHeaders(decision), ...awsErrorTypeHeaders(answer), 'content-length': String(Buffer.byteLength(text)) };
+    const headers: Record<string, string> = { ...refusalHeaders(decision), ...errorHeadersOf(answer), 'content-length': String(Buffer.byteLength(text)) };
     if (status === 401) headers['www-authenticate'] = 'Bearer';
     if (status === 200 && call.answerStream?.send(Array.isArray(answer) ? answer : [answer])) {
       call.res.writeHead(202, { 'content-type': 'text/plain; charset=utf-8', 'x-tapwire-policy': headers['x-tapwire-policy']! });

@@ -3,7 +3,7 @@
 // like any other exchange.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Exchange } from '../core/exchange.js';
-import { awsErrorTypeHeaders } from '../core/aws-error-type.js';
+import { errorHeadersOf } from '../core/error-headers.js';
 import type { HeaderMap } from '../core/headers.js';
 import { errorResponse, INVALID_REQUEST } from '../core/jsonrpc.js';
 import type { RecordSink } from './observer.js';
@@ -83,7 +83,7 @@ export function refuseTooLarge(call: RefusedCall, tooLarge: BodyTooLarge): void 
   const { res, exchange } = call;
   const answer = call.handler.errorBody(call.route, call.path, 413, 'request_too_large', tooLarge.message);
   const text = JSON.stringify(answer);
-  const headers = { ...awsErrorTypeHeaders(answer), 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), 'x-tapwire-error': 'request_too_large', connection: 'close' };
+  const headers = { ...errorHeadersOf(answer), 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), 'x-tapwire-error': 'request_too_large', connection: 'close' };
   if (!res.headersSent) {
     res.writeHead(413, headers);
     res.end(text);

@@ -19,7 +19,7 @@ import { classifyUpstreamError, type GatewayFailure } from '../protocols/upstrea
 import { formatTraceparent, spanOf } from '../core/trace-context.js';
 import { SseParser, type SseEvent } from '../core/sse.js';
 import { EVENT_STREAM_TYPE, EventStreamParser } from '../core/eventstream.js';
-import { awsErrorTypeHeaders } from '../core/aws-error-type.js';
+import { errorHeadersOf } from '../core/error-headers.js';
 import { routeSigner } from './aws-signing.js';
 
 export interface ForwardContext {
@@ -424,7 +424,7 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
       exchange.http_status = failure.status;
       const answer = observer.errorBody(failure.status, failure.code, failure.message);
       const text = Buffer.from(JSON.stringify(answer));
-      return { status: failure.status, headers: { 'content-type': 'application/json', 'x-tapwire-error': failure.code, ...awsErrorTypeHeaders(answer), 'content-length': String(text.length) }, body: text };
+      return { status: failure.status, headers: { 'content-type': 'application/json', 'x-tapwire-error': failure.code, ...errorHeadersOf(answer), 'content-length': String(text.length) }, body: text };
     }
     return { status: head.status, headers: forwardableHeaders(head.headers), body: wire ?? body ?? this.responsePayload.whole() ?? Buffer.alloc(0) };
   }
@@ -443,7 +443,7 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
 
   private writeError(observer: ExchangeObserver, failure: GatewayFailure): void {
     const answer = observer.errorBody(failure.status, failure.code, failure.message);
-    this.request.res.writeHead(failure.status, { 'content-type': 'application/json', 'x-tapwire-error': failure.code, ...awsErrorTypeHeaders(answer) });
+    this.request.res.writeHead(failure.status, { 'content-type': 'application/json', 'x-tapwire-error': failure.code, ...errorHeadersOf(answer) });
     this.request.res.end(JSON.stringify(answer));
   }
 

@@ -5,6 +5,7 @@
 // (`x-amzn-errortype`'s type as `__type`, which the AWS SDK reads from the body too), so the
 // SDK raises AccessDeniedException, ThrottlingException, … A route's AWS credentials and the
 // re-signing of calls are the proxy's business (proxy/aws-signing.ts), not this file's.
+import { withErrorHeaders } from '../../core/error-headers.js';
 import type { LlmAdapter, LlmCall, UpstreamTraits } from './adapter.js';
 import { BEDROCK, converseCall } from './bedrock-converse.js';
 import { invokeCall } from './bedrock-invoke.js';
@@ -37,9 +38,12 @@ const BEDROCK_ERRORS: Record<number, string> = {
   504: 'ModelTimeoutException',
 };
 
-/** Bedrock's error body (`{message}`) with the type its `x-amzn-errortype` header carries (added where the body is sent). */
+/**
+ * Bedrock's error body (`{message}`, with the type as `__type`), carrying the `x-amzn-errortype`
+ * header AWS sends it with: the AWS SDKs read the type from that header first, the body after.
+ */
 function bedrockError(type: string, message: string): unknown {
-  return { __type: type, message };
+  return withErrorHeaders({ __type: type, message }, { 'x-amzn-errortype': `${type}:http://internal.amazon.com/coral/com.amazon.bedrock/` });
 }
 
 // USD per million tokens, on-demand, Standard tier, US regions. Anthropic's cache_write is the

@@ -3,7 +3,7 @@
 // body), refused in its provider's error format (403, or 429 with retry-after), and
 // the response-phase rules on its body or stream, whose usage is read as the record reads it.
 import { jsonValue } from '../../core/json-body.js';
-import { awsErrorTypeHeaders } from '../../core/aws-error-type.js';
+import { errorHeadersOf } from '../../core/error-headers.js';
 import type { ContextSource } from '../../policies/context.js';
 import { stamp, type Decision, type PolicySet } from '../../policies/engine.js';
 import { recordTransform } from '../../policies/transform.js';
@@ -52,7 +52,7 @@ export async function gateLlm(gate: PolicyGate, set: PolicySet, call: GateCall, 
   };
   const refusalBody = (verdict: Decision): Replacement => {
     const answer = llmError(adapter, verdict);
-    return { status: verdict.outcome === 'limit' ? 429 : 403, headers: { ...refusalHeaders(verdict), ...awsErrorTypeHeaders(answer) }, body: Buffer.from(JSON.stringify(answer)) };
+    return { status: verdict.outcome === 'limit' ? 429 : 403, headers: { ...refusalHeaders(verdict), ...errorHeadersOf(answer) }, body: Buffer.from(JSON.stringify(answer)) };
   };
   return (observer) =>
     new ResponsePolicyObserver(observer, {
