@@ -57,9 +57,14 @@ function redactPayload(payload: Payload | null, fields: readonly string[][], pat
   if (text !== original) payload.body = Buffer.from(text);
 }
 
-/** True when `field` (a redacted body path, `*` for any list item) names `keys` or something that holds it. */
-function covers(field: readonly string[], keys: readonly string[]): boolean {
-  return field.length <= keys.length && field.every((key, i) => key === keys[i] || (key === '*' && /^\d+$/.test(keys[i]!)));
+/** True when two path segments name the same place: equal, or `*` (any list item) beside a list index. */
+function sameSegment(a: string, b: string): boolean {
+  return a === b || (a === '*' && /^\d+$/.test(b)) || (b === '*' && /^\d+$/.test(a));
+}
+
+/** True when path `outer` names `inner` or something that holds it (either may use `*` for any list item). */
+function covers(outer: readonly string[], inner: readonly string[]): boolean {
+  return outer.length <= inner.length && outer.every((key, i) => sameSegment(key, inner[i]!));
 }
 
 /**

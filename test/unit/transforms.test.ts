@@ -157,13 +157,15 @@ describe('running transform rules', () => {
 
   test('redact rules mask what the record lists of the values set, as they mask the body', () => {
     const set = new PolicySet([
-      parsePolicyFile('rules:\n  - name: r\n    when: "true"\n    action: redact\n    redact: { fields: [request.body.metadata.secret], patterns: ["sk-[a-z0-9]+"] }\n', 'r.yaml'),
+      parsePolicyFile('rules:\n  - name: r\n    when: "true"\n    action: redact\n    redact: { fields: [request.body.metadata.secret, request.body.messages.*.content], patterns: ["sk-[a-z0-9]+"] }\n', 'r.yaml'),
     ]);
     const exchange = blankExchange({ agent: 'a', route: 'r', protocol: 'llm' });
     exchange.transform = JSON.stringify([
       { rule: 't', set: 'body.metadata', to: { secret: 'hunter2', team: 'a' } },
       { rule: 't', set: 'body.metadata.secret', from: 'old', to: 'hunter3' },
       { rule: 't', set: 'body.note', to: 'key sk-abc123' },
+      { rule: 't', set: 'body.messages.0', to: { role: 'user', content: 'my password is hunter4' } },
+      { rule: 't', set: 'body.messages.1.content', to: 'hunter5' },
     ]);
     const record: ExchangeRecord = { exchange, request: null, response: null, events: [] };
     set.review(record, { protocols: PROTOCOL_CONTEXTS });
@@ -171,6 +173,8 @@ describe('running transform rules', () => {
       { rule: 't', set: 'body.metadata', to: { secret: '[redacted]', team: 'a' } },
       { rule: 't', set: 'body.metadata.secret', from: '[redacted]', to: '[redacted]' },
       { rule: 't', set: 'body.note', to: 'key [redacted]' },
+      { rule: 't', set: 'body.messages.0', to: { role: 'user', content: '[redacted]' } },
+      { rule: 't', set: 'body.messages.1.content', to: '[redacted]' },
     ]);
   });
 });
