@@ -214,8 +214,9 @@ class ForwardedExchange implements Dispatcher.DispatchHandler {
     const path = route.upstreamPath(this.request.path);
     const signer = routeSigner(route);
     if (!signer) return this.dispatch(path, upstreamHeaders, body);
-    // A route with AWS credentials signs the call as it goes upstream (its body was read whole: an LLM route's always is).
-    signer.sign(req.method ?? 'GET', route.upstream, path, upstreamHeaders, observer.upstreamBody ?? this.request.body).then(
+    // A route with AWS credentials signs the call as it goes upstream, the body as sent (transforms
+    // applied; it was read whole: an LLM route's always is).
+    signer.sign(req.method ?? 'GET', route.upstream, path, upstreamHeaders, rewritten ?? observer.upstreamBody ?? this.request.body).then(
       (signed) => this.dispatch(path, signed, body),
       (err: unknown) => this.fail(err),
     );

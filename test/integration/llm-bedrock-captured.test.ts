@@ -141,6 +141,27 @@ function failure(promise: Promise<unknown>): Promise<unknown> {
   );
 }
 
+/** The route credentials a signing route re-signs with (from the environment, as a config names them). */
+const route = { accessKeyId: 'AKIAROUTEKEY00000042', secretAccessKey: 'route/secret/Access+Key/0042', sessionToken: 'FwoGZXIvYXdzEROUTESESSIONTOKEN0042' };
+
+/** tapwire with a Bedrock route to `upstream` that signs with `route`'s credentials in us-west-2; `extra` config before it. */
+function startSigningRoute(t: TestContext, upstream: string, extra = ''): Promise<TestSidecar> {
+  const env = { ...process.env, TW_AWS_KEY: route.accessKeyId, TW_AWS_SECRET: route.secretAccessKey, TW_AWS_TOKEN: route.sessionToken };
+  const yaml = [
+    'routes:',
+    '  bedrock:',
+    '    protocol: llm',
+    '    provider: bedrock',
+    `    upstream: ${upstream}`,
+    '    aws:',
+    '      region: us-west-2',
+    '      access_key_id: ${TW_AWS_KEY}',
+    '      secret_access_key: ${TW_AWS_SECRET}',
+    '      session_token: ${TW_AWS_TOKEN}',
+  ].join('\n');
+  return startTestSidecarFor(t, `${extra}${yaml}`, env);
+}
+
 describe('Bedrock answers in the shapes AWS documents, through tapwire', () => {
   async function start(t: TestContext, extra = '', env: NodeJS.ProcessEnv = process.env): Promise<{ upstream: ScriptedUpstream; tapwire: TestSidecar }> {
     const upstream = await upstreamFor(t, bedrockAnswer);
@@ -272,25 +293,8 @@ describe('Bedrock answers in the shapes AWS documents, through tapwire', () => {
   });
 
   test("a route with AWS credentials re-signs each call for the upstream: the signature verifies with the route's credentials, the agent's is gone, none is stored", async (t) => {
-    const route = { accessKeyId: 'AKIAROUTEKEY00000042', secretAccessKey: 'route/secret/Access+Key/0042', sessionToken: 'FwoGZXIvYXdzEROUTESESSIONTOKEN0042' };
-    const env = { ...process.env, TW_AWS_KEY: route.accessKeyId, TW_AWS_SECRET: route.secretAccessKey, TW_AWS_TOKEN: route.sessionToken };
     const upstream = await upstreamFor(t, bedrockAnswer);
-    const tapwire = await startTestSidecarFor(
-      t,
-      [
-        'routes:',
-        '  bedrock:',
-        '    protocol: llm',
-        '    provider: bedrock',
-        `    upstream: ${upstream.url}`,
-        '    aws:',
-        '      region: us-west-2',
-        '      access_key_id: ${TW_AWS_KEY}',
-        '      secret_access_key: ${TW_AWS_SECRET}',
-        '      session_token: ${TW_AWS_TOKEN}',
-      ].join('\n'),
-      env,
-    );
+    const tapwire = await startSigningRoute(t, upstream.url);
     const answer = await bedrockClient(`${tapwire.url}/bedrock`, 1).send(new ConverseCommand({ modelId: SONNET, messages: [{ role: 'user', content: [{ text: 'summarise' }] }] }));
     assert.equal(answer.usage?.cacheWriteInputTokens, 2036);
 
@@ -310,5 +314,18 @@ describe('Bedrock answers in the shapes AWS documents, through tapwire', () => {
     for (const secret of [route.accessKeyId, route.secretAccessKey, route.sessionToken, signature, AGENT_KEY_ID]) {
       assert.ok(!stored.includes(secret), `${secret.slice(0, 8)}… is nowhere in the database`);
     }
+  });
+
+  test('a transform rule on a signing route: the upstream gets the changed body, and the signature covers it', async (t) => {
+    const upstream = await upstreamFor(t, bedrockAnswer);
+    const dir = mkdtempSync(join(tmpdir(), 'tapwire-bedrock-transform-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const policy = join(dir, 'policy.yaml');
+    writeFileSync(policy, 'rules:\n  - name: cap\n    when: "true"\n    action: transform\n    set: { body.inferenceConfig.maxTokens: "64" }\n');
+    const tapwire = await startSigningRoute(t, upstream.url, `policies: [${JSON.stringify(policy)}]\n`);
+    await bedrockClient(`${tapwire.url}/bedrock`, 1).send(new ConverseCommand({ modelId: SONNET, messages: [{ role: 'user', content: [{ text: 'summarise' }] }], inferenceConfig: { maxTokens: 4096 } }));
+    const received = upstream.requests[0]!;
+    assert.equal((JSON.parse(received.body.toString('utf8')) as { inferenceConfig: { maxTokens: number } }).inferenceConfig.maxTokens, 64, 'the upstream got the changed body');
+    assert.equal(String(received.headers.authorization), await expectedAuthorization(received, upstream.url, route, 'us-west-2'), 'the signature verifies over the body as sent');
   });
 });
