@@ -164,7 +164,7 @@ function unappliedTransform(gate: PolicyGate, set: PolicySet, call: McpMessageCa
     protocol: 'mcp',
     headers: call.headers,
     body: call.body,
-    context: (headers, body) => gate.context({ jwtClaims: null }, { exchange, request: { headers, body } }),
+    context: (headers, body) => gate.context(call, { exchange, request: { headers, body } }),
     recorded: (name, value) => gate.recordedHeader(name, value),
   });
   const applied = 'rewrite' in outcome ? outcome.rewrite?.changes.find((c) => !c.would) : undefined;
@@ -201,7 +201,7 @@ export function listFilter(gate: PolicyGate, call: McpMessageCall): AnswerReview
   const list = LISTS[call.request.method];
   if (!list || !gate.policies().applies('request', 'mcp')) return null;
   const exchange = messageExchange(call);
-  return (answer) => filterList(gate, exchange, { headers: call.headers, jwtClaims: null }, list, answer);
+  return (answer) => filterList(gate, exchange, { headers: call.headers, jwtClaims: call.jwtClaims ?? null }, list, answer);
 }
 
 /** The request-phase decision on one MCP request; null when no request-phase rule applies to MCP. */
