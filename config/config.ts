@@ -65,7 +65,11 @@ const awsSchema = z.strictObject({
   region: z.string().min(1),
   access_key_id: z.string().min(1),
   secret_access_key: z.string().min(1),
-  session_token: z.string().min(1).optional(),
+  // Empty is none: `${AWS_SESSION_TOKEN:-}` serves long-term and temporary credentials alike.
+  session_token: z
+    .string()
+    .optional()
+    .transform((token) => token || undefined),
   // The signing name of the service: bedrock for Bedrock's runtime API.
   service: z.string().min(1).default('bedrock'),
 });

@@ -60,6 +60,13 @@ describe('config', () => {
     assert.deepEqual(config.agent, { name: 'planner', labels: { team: 'search' } });
   });
 
+  test("a Bedrock route's session token may be empty (long-term keys) or set (temporary credentials)", () => {
+    const yaml = 'routes:\n  bedrock:\n    protocol: llm\n    provider: bedrock\n    upstream: https://bedrock-runtime.us-east-1.amazonaws.com\n    aws: { region: us-east-1, access_key_id: "${K}", secret_access_key: "${S}", session_token: "${T:-}" }\n';
+    const token = (env: Record<string, string>) => parseConfig(yaml, 'tapwire.yaml', { K: 'AKIA', S: 'secret', ...env }).routes.bedrock!.aws?.session_token;
+    assert.equal(token({}), undefined);
+    assert.equal(token({ T: 'FwoG' }), 'FwoG');
+  });
+
   test('an unset environment variable is an error naming the field and the variable', () => {
     const message = configError('routes:\n  openai:\n    protocol: llm\n    upstream: https://x.test\n    headers:\n      authorization: Bearer ${MISSING_KEY}\n');
     assert.match(message, /tapwire\.yaml:6:\d+: routes\.openai\.headers\.authorization: environment variable MISSING_KEY is not set/);
