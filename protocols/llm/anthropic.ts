@@ -166,9 +166,9 @@ const ANTHROPIC_PRICES: Readonly<Record<string, Price>> = {
       long_context: { above_input_tokens: 100_000, input: 0.5, output: 2.5, cache_read: 0.05, cache_write: 0.625 },
     },
   }),
-  // Fable and Mythos 5.2: $8/$40 on Anthropic's model pages; the cache read agrees with a tracker that checked the pricing page.
+  // Fable and Mythos 5.2: $8/$40 on Anthropic's own model page (official); the cache read agrees with a tracker that checked the pricing page.
   ...sourced(
-    { url: 'https://platform.claude.com/docs/id/models/sonnet-5/overview.md', date: '2026-12-01', checked: 'cross-checked', against: ['https://platform.claude.com/docs/id/models/sonnet-5/overview.md', CROSS_CHECKS.claudeUsage] },
+    { url: 'https://platform.claude.com/docs/id/models/sonnet-5/overview.md', date: '2026-12-01', checked: 'official', against: [CROSS_CHECKS.claudeUsage] },
     {
       'claude-fable-5-2': { input: 8, output: 40, cache_read: 0.2, cache_write: 10 },
       'claude-mythos-5-2': { input: 8, output: 40, cache_read: 0.2, cache_write: 10 },

@@ -28,6 +28,7 @@ test('every built-in entry has a source: an https URL, an ISO date, how it was c
     assert.ok(isIsoDay(date), `${where}: date ${date} is YYYY-MM-DD`);
     assert.ok(['official', 'cross-checked', 'unverified'].includes(checked), `${where}: checked ${checked}`);
     if (checked === 'cross-checked') assert.ok(against.length >= 2, `${where}: a cross-check names at least two sources`);
+    assert.ok(!against.includes(url) && new Set(against).size === against.length, `${where}: each source it was checked against is another one`);
     for (const other of against) assert.match(other, /^https:\/\/[^\s]+$/, `${where}: against ${other}`);
   }
 });
