@@ -43,10 +43,10 @@ const lines = [
   '',
   'Direct is the absolute time; every other peer shows what it adds over direct.',
   '',
-  'One sidecar\'s footprint beside the bare pass-through (issue 23; absolute values, ratios to bare where the bar is one):',
-  '',
-  footprintTable(r),
-  '',
+  // Results from before issue 23 have no footprint rows.
+  ...(r.memoryRecordingOnly && r.install
+    ? ["One sidecar's footprint beside the bare pass-through (issue 23; absolute values, ratios to bare where the bar is one):", '', footprintTable(r), '']
+    : []),
   'Targets:',
   '',
   ...r.targets.map((t) => `- ${t.met ? 'met' : '**not met**'}: ${t.name}, ${t.target}: ${t.measured}`),

@@ -106,6 +106,12 @@ export async function runSaturation(ctx: BenchContext): Promise<{ rows: Saturati
   for (const variant of TAPWIRE_VARIANTS) tapwires.push(await ctx.startTapwire('saturation', variant));
   /** The requests each tapwire was sent (its warm-up's and measured run's). */
   const tapwireRequests = new Map<Peer, number>(tapwires.map((t) => [t, 0]));
+  const stopped = new Set<TapwirePeer>();
+  // wrk closes its connections when its time is up; each run may cut one request per connection.
+  const stopTapwire = async (tapwire: TapwirePeer): Promise<void> => {
+    stopped.add(tapwire);
+    records.push(await stopAndCheck(tapwire, tapwire.name === 'tapwire' ? 'saturation' : 'saturation, recording only', tapwireRequests.get(tapwire)!, 2 * size.wrkConnections));
+  };
   try {
     for (const peer of [...Object.values(standing.peers), ...tapwires]) {
       const script = join(ctx.dir, `wrk-${peer.name}.lua`);
@@ -140,13 +146,13 @@ export async function runSaturation(ctx: BenchContext): Promise<{ rows: Saturati
           if (!tapwireRequests.has(peer)) pin(peer.pid, allList);
         }
       }
+      // A tapwire stops as soon as it is measured: its backlog (records, exports) must not run
+      // on the CPU the next one is measured on.
+      const tapwire = tapwires.find((t) => t === peer);
+      if (tapwire) await stopTapwire(tapwire);
     }
   } finally {
-    // wrk closes its connections when its time is up; each run may cut one request per connection.
-    for (const tapwire of tapwires) {
-      const sent = tapwireRequests.get(tapwire)!;
-      records.push(await stopAndCheck(tapwire, tapwire.name === 'tapwire' ? 'saturation' : 'saturation, recording only', sent, 2 * size.wrkConnections));
-    }
+    for (const tapwire of tapwires) if (!stopped.has(tapwire)) await stopTapwire(tapwire);
   }
   return { rows, records, pinning };
 }
