@@ -7,6 +7,7 @@
 import type { Exchange } from '../../core/exchange.js';
 import { blankExchange } from '../../core/exchange.js';
 import { REDACTED, type HeaderMap } from '../../core/headers.js';
+import { parseJson } from '../../core/json-body.js';
 import { formatTraceparent, spanOf, type TraceStarter } from '../../core/trace-context.js';
 import type { RecordSink } from '../observer.js';
 import type { Route } from '../route.js';
@@ -115,7 +116,8 @@ function mediaTypeOf(headers: HeaderMap): string {
 function jsonOf(mediaType: string, text: string): unknown {
   if (!/^application\/(json|[\w.+-]+\+json)$/.test(mediaType) || text === '') return undefined;
   try {
-    return JSON.parse(text) as unknown;
+    // As tapwire reads any JSON off the wire: JSON nested past the depth bound is not JSON.
+    return parseJson(text);
   } catch {
     return undefined;
   }

@@ -36,16 +36,17 @@ export async function loadDocument(location: string, timeoutMs: number): Promise
   // no internal address itself (a guard against documents that name one), while the
   // route's own spec URL is the operator's choice, internal or not.
   const source = (): Parameters<typeof validate>[0] => (URL_LOCATION.test(location) ? (doc.toJS({ maxAliasCount: 100 }) as Parameters<typeof validate>[0]) : location);
+  // The version first: the parser refuses a 3.2 document in its own words.
+  const version = doc.get('openapi');
+  if (typeof version !== 'string' || !/^3\.[01]\./.test(version)) {
+    const found = typeof version === 'string' ? `OpenAPI ${version}` : typeof doc.get('swagger') === 'string' ? `Swagger ${String(doc.get('swagger'))}` : 'no openapi version';
+    throw new ConfigError(`invalid OpenAPI document\n${location}: tapwire reads OpenAPI 3.0 and 3.1 documents; this one has ${found}`);
+  }
   let result;
   try {
     result = await validate(source(), options);
   } catch (err) {
     throw new ConfigError(`invalid OpenAPI document\n${location}: ${firstLine(err)}`);
-  }
-  const version = doc.get('openapi');
-  if (typeof version !== 'string' || !/^3\.[01]\./.test(version)) {
-    const found = typeof version === 'string' ? `OpenAPI ${version}` : typeof doc.get('swagger') === 'string' ? `Swagger ${String(doc.get('swagger'))}` : 'no openapi version';
-    throw new ConfigError(`invalid OpenAPI document\n${location}: tapwire reads OpenAPI 3.0 and 3.1 documents; this one has ${found}`);
   }
   if (!result.valid) {
     const rendered = await renderedLines(source(), options);

@@ -66,6 +66,7 @@ describe('openapi documents that do not parse or validate', () => {
   test('a document that is not OpenAPI 3.0 or 3.1, and one that is not there', async () => {
     assert.match(await refusal(file('not.yaml', 'hello: world\n')), /not\.yaml: tapwire reads OpenAPI 3\.0 and 3\.1 documents; this one has no openapi version/);
     assert.match(await refusal(file('swagger.yaml', 'swagger: "2.0"\ninfo: { title: t, version: "1" }\npaths: {}\n')), /this one has Swagger 2\.0/);
+    assert.match(await refusal(file('three-two.yaml', 'openapi: 3.2.0\ninfo: { title: t, version: "1" }\npaths: {}\n')), /three-two\.yaml: tapwire reads OpenAPI 3\.0 and 3\.1 documents; this one has OpenAPI 3\.2\.0$/);
     assert.equal(await refusal(join(dir, 'none.yaml')), `cannot read the OpenAPI document ${join(dir, 'none.yaml')}: ENOENT`);
   });
 });
