@@ -600,7 +600,8 @@ function checkRoutes(config: Config, where: (path: readonly PropertyKey[]) => st
 
 /** Each proxy.intercept entry must name the host of some route's upstream: the route its calls go through. */
 function interceptProblems(config: Config, where: (path: readonly PropertyKey[]) => string): string[] {
-  const hosts = Object.values(config.routes).flatMap((route) => (route.upstream === undefined ? [] : [new URL(route.upstream).hostname.replace(/^\[|\]$/g, '')]));
+  // Only routes tapwire forwards can be intercepted: an openapi route's upstream is called by tapwire itself.
+  const hosts = Object.values(config.routes).flatMap((route) => (route.upstream === undefined || isOpenApiRoute(route) ? [] : [new URL(route.upstream).hostname.replace(/^\[|\]$/g, '')]));
   return (config.proxy?.intercept ?? []).flatMap((pattern, i) =>
     hosts.some((host) => hostMatches(pattern, host))
       ? []

@@ -256,6 +256,9 @@ describe('config', () => {
     const route = 'routes:\n  openai: { protocol: llm, upstream: "https://api.openai.com" }\n';
     assert.match(configError(`${route}proxy:\n  intercept: [api.anthropic.com]\n`), /tapwire\.yaml:4:\d+: proxy\.intercept\[0\]: no route's upstream is on api\.anthropic\.com; upstream hosts: api\.openai\.com/);
     assert.match(configError(`${route}proxy:\n  intercept: ["https://api.openai.com"]\n`), /proxy\.intercept\[0\]: a host name \(api\.openai\.com\), a pattern/);
+    // An openapi route's upstream is called by tapwire itself: nothing to intercept there.
+    const pets = `routes:\n  pets: { protocol: openapi, spec: petstore.yaml, upstream: "https://petstore.example" }\n`;
+    assert.match(configError(`${pets}proxy:\n  intercept: [petstore.example]\n`), /proxy\.intercept\[0\]: no route's upstream is on petstore\.example; upstream hosts: \(none\)/);
     assert.match(configError(`${route}proxy:\n  intercept: []\n`), /proxy\.intercept: at least one host/);
     assert.match(configError(`${route}proxy:\n  intercept: [api.openai.com]\n  otherwise: allow\n`), /proxy\.otherwise: /);
     assert.match(configError('routes:\n  files: { protocol: mcp, command: node, ca: x.pem }\n'), /routes\.files\.ca: only routes with an upstream verify certificates/);
