@@ -85,6 +85,10 @@ export function idText(id: JsonRpcId | null): string | null {
 
 export const PARSE_ERROR = -32700;
 export const INVALID_REQUEST = -32600;
+/** JSON-RPC's error code for a method the server does not have. */
+export const METHOD_NOT_FOUND = -32601;
+/** JSON-RPC's error code for params the method cannot take. */
+export const INVALID_PARAMS = -32602;
 export const INTERNAL_ERROR = -32603;
 /** The MCP SDKs' ErrorCode.ConnectionClosed: the other side went away before answering. */
 export const CONNECTION_CLOSED = -32000;

@@ -20,7 +20,7 @@ import type { FederatedRouteConfig } from '../../config/config.js';
 import type { Exchange } from '../../core/exchange.js';
 import { VERSION } from '../../core/package.js';
 import type { HeaderMap } from '../../core/headers.js';
-import { classify, errorResponse, idKey, INTERNAL_ERROR, type JsonRpcId, type JsonRpcMessage } from '../../core/jsonrpc.js';
+import { classify, errorResponse, idKey, INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, type JsonRpcId, type JsonRpcMessage } from '../../core/jsonrpc.js';
 import type { Logger } from '../../core/log.js';
 import { decodeCursor, encodeCursor, LISTS, NameSpace, oldestVersion, prefixes, unionCapabilities, type Owned } from './federation-names.js';
 import type { Arrival, UpstreamConnection, UpstreamHandlers } from './federation-upstream.js';
@@ -37,8 +37,6 @@ type Json = Record<string, unknown>;
 
 /** JSON-RPC error codes of a federated route (tapwire's range of server errors). */
 export const SERVER_UNAVAILABLE = -32050;
-const METHOD_NOT_FOUND = -32601;
-const INVALID_PARAMS = -32602;
 
 /** Messages for the agent kept while it has no stream open to receive them. */
 const MAX_BUFFERED = 100;

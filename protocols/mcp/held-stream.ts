@@ -9,21 +9,8 @@
 import type { ServerResponse } from 'node:http';
 import type { JsonRpcRequest } from '../jsonrpc-gate.js';
 import type { KeepAlive } from '../policy-gate.js';
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-/** The request's progressToken (params._meta.progressToken), or undefined. */
-function progressTokenOf(request: JsonRpcRequest): string | number | undefined {
-  const meta = isObject(request.params) && isObject(request.params._meta) ? request.params._meta : {};
-  const token = meta.progressToken;
-  return typeof token === 'string' || typeof token === 'number' ? token : undefined;
-}
-
-function sseMessage(json: string): string {
-  return `event: message\ndata: ${json}\n\n`;
-}
+import { requestFacts } from './facts.js';
+import { SSE_HEADERS, sseMessage } from './stdio-session.js';
 
 /** True when the client takes an SSE answer to its POST (Streamable HTTP clients say so in Accept). */
 export function acceptsSse(accept: string | string[] | undefined): boolean {
@@ -32,18 +19,18 @@ export function acceptsSse(accept: string | string[] | undefined): boolean {
 
 /** The keep-alive of `request`, held on `res`, every `intervalMs`. */
 export function heldStream(res: ServerResponse, request: JsonRpcRequest, rule: string, intervalMs: number): KeepAlive {
-  const token = progressTokenOf(request);
+  const token = requestFacts(request.method, request.params).progressToken;
   let timer: NodeJS.Timeout | null = null;
   let ticks = 0;
   const tick = (): void => {
     if (res.writableEnded || res.destroyed) return;
     if (!res.headersSent) {
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      res.writeHead(200, SSE_HEADERS);
       continueAsSse(res);
     }
     ticks++;
     const message = `waiting for a person to approve this call (tapwire rule ${rule})`;
-    if (token === undefined) res.write(`: ${message}\n\n`);
+    if (token === null) res.write(`: ${message}\n\n`);
     else res.write(sseMessage(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: token, progress: ticks, message } })));
   };
   return {

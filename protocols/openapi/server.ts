@@ -6,14 +6,12 @@
 // session's: this only answers.
 import type { Exchange } from '../../core/exchange.js';
 import type { HeaderMap } from '../../core/headers.js';
-import { classify, errorResponse, INTERNAL_ERROR, type JsonRpcId } from '../../core/jsonrpc.js';
+import { classify, errorResponse, INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, type JsonRpcId } from '../../core/jsonrpc.js';
 import type { UpstreamConnection, UpstreamHandlers } from '../mcp/federation-upstream.js';
 import { callOperation, type CallContext } from './call.js';
 import type { Json } from './document.js';
 import type { Operation } from './operations.js';
 
-const METHOD_NOT_FOUND = -32601;
-const INVALID_PARAMS = -32602;
 /** Answered to an initialize that names no protocol version. */
 const DEFAULT_VERSION = '2025-06-18';
 
