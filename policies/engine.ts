@@ -251,7 +251,8 @@ export class PolicySet {
   }
 }
 
-function appliesTo(rule: CompiledRule, protocol: string): boolean {
+/** True when `rule` can apply to exchanges of `protocol` (its expression names no other protocol's variables). */
+export function appliesTo(rule: CompiledRule, protocol: string): boolean {
   return rule.when.protocols === null || rule.when.protocols.has(protocol);
 }
 

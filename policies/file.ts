@@ -10,9 +10,9 @@ import { compileExpression, ExpressionError, phaseProblem, type CompiledExpressi
 import { compileTransform, TRANSFORM_FIELDS, type TransformSpec } from './transform.js';
 import type { Phase } from './vocabulary.js';
 
-export type Action = 'allow' | 'deny' | 'audit' | 'limit' | 'redact' | 'transform' | 'approve';
-
 const ACTIONS = ['allow', 'deny', 'audit', 'limit', 'redact', 'transform', 'approve'] as const;
+
+export type Action = (typeof ACTIONS)[number];
 
 const DURATION = /^(\d+)(ms|s|m|h|d)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };

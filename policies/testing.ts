@@ -4,7 +4,7 @@
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { Bindings } from './cel.js';
 import { buildContext, contextRoots, toCel, type ProtocolContexts } from './context.js';
-import { PolicySet, type Decision } from './engine.js';
+import { appliesTo, PolicySet, type Decision, type Finding } from './engine.js';
 import type { Action, PolicyFile, PolicyTest } from './file.js';
 import { VOCABULARY, type Field } from './vocabulary.js';
 
@@ -17,11 +17,27 @@ export interface Verdict {
 }
 
 /** The strongest action in a decision, counting what monitor-mode files would have done. */
+/** The action a finding stands for: what a monitor-mode file would have done, the audit or redaction itself; null for an error. */
+export function findingAction(finding: Finding): Action | null {
+  switch (finding.action) {
+    case 'would_deny':
+      return 'deny';
+    case 'would_limit':
+      return 'limit';
+    case 'would_approve':
+      return 'approve';
+    case 'error':
+      return null;
+    default:
+      return finding.action;
+  }
+}
+
 export function verdictOf(decision: Decision): Verdict {
   let best: Verdict = { action: 'allow', rule: decision.rule, reason: decision.reason };
   if (decision.outcome !== 'allow') best = { action: decision.outcome, rule: decision.rule, reason: decision.reason };
   for (const f of decision.findings) {
-    const action: Action | null = f.action === 'would_deny' ? 'deny' : f.action === 'would_limit' ? 'limit' : f.action === 'would_approve' ? 'approve' : f.action === 'error' ? null : f.action;
+    const action = findingAction(f);
     if (action && STRENGTH[action] > STRENGTH[best.action]) best = { action, rule: f.rule, reason: f.reason };
   }
   return best;
@@ -48,7 +64,7 @@ export function verdictOfCall(set: PolicySet, bindings: Bindings, now: number): 
 function transformVerdict(set: PolicySet, bindings: Bindings): Verdict | null {
   const protocol = String(bindings.protocol);
   for (const rule of set.files.flatMap((f) => f.rules)) {
-    if (!rule.transform || (rule.when.protocols !== null && !rule.when.protocols.has(protocol))) continue;
+    if (!rule.transform || !appliesTo(rule, protocol)) continue;
     if (rule.when.evaluate(bindings) === true) return { action: 'transform', rule: rule.name, reason: rule.message ?? `transformed by rule ${rule.name}` };
   }
   return null;

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { Exchange } from '../core/exchange.js';
 import { jsonValue } from '../core/json-body.js';
 import { isCelError, phaseProblem, type Bindings, type CompiledExpression } from './cel.js';
-import { stamp, type Decision, type Finding } from './engine.js';
+import { appliesTo, stamp, type Decision, type Finding } from './engine.js';
 import type { CompiledRule, PolicyFile } from './file.js';
 
 /** The transform fields of a rule (policies/file.ts spreads them into its rule schema). */
@@ -163,10 +163,6 @@ class TransformError extends Error {}
 /** True when some transform rule could apply to `protocol`. */
 export function transforms(files: readonly PolicyFile[], protocol: string): boolean {
   return files.some((f) => f.rules.some((r) => r.transform !== null && appliesTo(r, protocol)));
-}
-
-function appliesTo(rule: CompiledRule, protocol: string): boolean {
-  return rule.when.protocols === null || rule.when.protocols.has(protocol);
 }
 
 /**

@@ -7,7 +7,7 @@ import { eachRow } from '../../store/record-store.js';
 import { PolicySet } from '../../policies/engine.js';
 import { parseDuration, PolicyError, type Action } from '../../policies/file.js';
 import { loadPolicyFiles } from '../../policies/load.js';
-import { runInlineTests } from '../../policies/testing.js';
+import { findingAction, runInlineTests } from '../../policies/testing.js';
 import { transformRequest, type Change } from '../../policies/transform.js';
 import { recordedBody } from '../../store/bodies.js';
 import { DEFAULT_REDACTED, redactHeaders } from '../../core/headers.js';
@@ -119,8 +119,8 @@ async function replayDatabase(set: PolicySet, path: string, since: number, agent
       for (const decision of decisions) {
         if (decision.outcome !== 'allow') note(decision.rule, decision.outcome, id);
         for (const f of decision.findings) {
-          if (f.action === 'error') continue;
-          note(f.rule, f.action === 'would_deny' ? 'deny' : f.action === 'would_limit' ? 'limit' : f.action === 'would_approve' ? 'approve' : f.action, id);
+          const action = findingAction(f);
+          if (action) note(f.rule, action, id);
         }
       }
       // Token budgets are charged with what the call really used.
