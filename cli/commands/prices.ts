@@ -8,6 +8,7 @@ import { loadConfig } from '../../config/config.js';
 import type { Exchange } from '../../core/exchange.js';
 import { PriceBook, type Price } from '../../protocols/llm/pricing.js';
 import { openRecordReader } from '../../store/open.js';
+import { eachRow, equals } from '../../store/record-store.js';
 
 export interface PricesOptions {
   config?: string;
@@ -21,8 +22,6 @@ export interface UnpricedModel {
   model: string;
   calls: number;
 }
-
-const PAGE = 1000;
 
 function rate(value: number | undefined): string {
   return value === undefined ? '-' : String(value);
@@ -68,14 +67,7 @@ export async function unpricedModels(db: string, book: PriceBook): Promise<Unpri
     found.set(key, entry);
   };
   try {
-    let from: string | null = null;
-    for (;;) {
-      const page = await reader.page({ where: { op: '=', field: 'protocol', value: 'llm' }, direction: 'forward', from, want: PAGE });
-      page.rows.forEach(note);
-      // A page without a budget is `want` rows or the rest: a short one was the last.
-      if (page.rows.length < PAGE) break;
-      from = page.rows[page.rows.length - 1]!.id;
-    }
+    for await (const row of eachRow(reader, equals('protocol', 'llm'))) note(row);
   } finally {
     await reader.close();
   }

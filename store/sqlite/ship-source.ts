@@ -106,7 +106,7 @@ export class ShipSource {
 
   private recheckCursor(): void {
     if (this.id === null) return;
-    const at = this.db.prepare('SELECT id FROM exchanges WHERE rowid = ?').pluck().get(this.rowid) as string | undefined;
+    const at = this.statements.idAt.get(this.rowid) as string | undefined;
     if (at === this.id) return;
     const moved = this.db.prepare('SELECT rowid FROM exchanges WHERE id = ?').pluck().get(this.id) as number | undefined;
     this.rowid = moved ?? 0;
