@@ -8,7 +8,7 @@ import type { RouteConfig } from '../../config/config.js';
 import type { PriceBook } from './pricing.js';
 import { estimateTokens } from '../../core/tokenizer.js';
 import { emptyFacts, obj, type ResponseFacts } from './usage.js';
-import { LineSplitter } from '../mcp/stdio-lines.js';
+import { LineSplitter } from '../../core/lines.js';
 
 /** What route `config` says about its upstream (add_stream_usage defaults to true). */
 export function upstreamTraits(config: RouteConfig | undefined): UpstreamTraits {

@@ -12,7 +12,8 @@ import { classify, type JsonRpcId, type JsonRpcMessage } from '../../core/jsonrp
 import type { Logger } from '../../core/log.js';
 import type { Route } from '../route.js';
 import { SseParser } from '../../core/sse.js';
-import { LineSplitter, readLine, type Line } from './stdio-lines.js';
+import { LineSplitter, type Line } from '../../core/lines.js';
+import { readLine } from './stdio-lines.js';
 import { describeExit, StdioServerProcess, type StdioCommand } from './stdio-process.js';
 
 /** What carried a server's message: the HTTP response's headers and status, and the id of the request whose POST stream it came on. */

@@ -4,7 +4,7 @@
 // each line until it is complete and decided: it goes on as it came, is dropped (a refused
 // request) or is replaced by one line (a filtered or refused answer).
 import type { Readable, Writable } from 'node:stream';
-import { LineSplitter, type Line } from './stdio-lines.js';
+import { LineSplitter, type Line } from '../../core/lines.js';
 
 /** What becomes of one complete line: undefined, its own bytes go on; null, nothing; a Buffer, that line instead. */
 export type LineFate = Buffer | null | undefined;

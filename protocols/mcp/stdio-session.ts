@@ -17,7 +17,8 @@ import type { HeaderMap } from '../../core/headers.js';
 import { CONNECTION_CLOSED, errorResponse, idKey, type JsonRpcId, type JsonRpcMessage } from '../../core/jsonrpc.js';
 import type { Logger } from '../../core/log.js';
 import { requestFacts } from './facts.js';
-import { LineSplitter, readLine, trackLine, type Line } from './stdio-lines.js';
+import { LineSplitter, type Line } from '../../core/lines.js';
+import { readLine, trackLine } from './stdio-lines.js';
 import { describeExit, StdioServerProcess, type ProcessExit, type StdioCommand } from './stdio-process.js';
 import type { Carrier, McpSession, McpTracker } from './tracker.js';
 
