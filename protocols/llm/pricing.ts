@@ -50,12 +50,13 @@ export class PriceBook {
     if (!models) return null;
     const exact = models.get(model);
     if (exact) return exact;
-    let best: [string, Price] | null = null;
-    for (const entry of models) {
-      const [name] = entry;
-      if (model.startsWith(name) && SEPARATORS.has(model[name.length] ?? '') && (!best || name.length > best[0].length)) best = entry;
+    // The longest entry that ends where the model has a separator: each such prefix, longest first.
+    for (let end = model.length - 1; end > 0; end--) {
+      if (!SEPARATORS.has(model[end]!)) continue;
+      const price = models.get(model.slice(0, end));
+      if (price) return price;
     }
-    return best?.[1] ?? null;
+    return null;
   }
 
   /** USD for `usage`, or null when the model has no price. Input includes cached tokens. */

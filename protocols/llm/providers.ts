@@ -55,8 +55,12 @@ export const BUILT_IN_PRICES = Object.fromEntries(Object.entries(PROVIDERS).map(
 /** Every provider name tapwire knows, as a route's `provider` names it, in alphabetical order. */
 export const PROVIDER_NAMES = (Object.keys(PROVIDERS) as ProviderName[]).sort();
 
+/** Each provider's formats, by name; and every format, in the table's order: both read per call. */
+const FORMATS = new Map<string, readonly LlmAdapter[]>(Object.entries(PROVIDERS).map(([name, entry]) => [name, formats(entry)]));
+const ALL_FORMATS = [...FORMATS.values()].flat();
+
 function named(provider: string): readonly LlmAdapter[] | undefined {
-  return Object.hasOwn(PROVIDERS, provider) ? formats(PROVIDERS[provider as ProviderName]) : undefined;
+  return FORMATS.get(provider);
 }
 
 /**
@@ -67,7 +71,7 @@ function named(provider: string): readonly LlmAdapter[] | undefined {
 export function adapterFor(provider: string | undefined, path: string): LlmAdapter {
   const chosen = provider === undefined ? undefined : named(provider);
   if (chosen) return chosen.find((adapter) => adapter.recognises?.(path)) ?? chosen[chosen.length - 1]!;
-  return Object.values(PROVIDERS).flatMap(formats).find((adapter) => adapter.recognises?.(path)) ?? DEFAULT_ADAPTER;
+  return ALL_FORMATS.find((adapter) => adapter.recognises?.(path)) ?? DEFAULT_ADAPTER;
 }
 
 /** gen_ai.provider.name for a recorded provider: the GenAI conventions' name where they list it under another. */
