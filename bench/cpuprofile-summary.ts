@@ -34,8 +34,8 @@ function place(url: string): string {
   return url;
 }
 
-/** tapwire's own compiled code. */
-const OURS = /\/dist\/(sidecar|store|policies)\//;
+/** tapwire's own compiled code: tsc's layer folders, or the bundle (whose chunks hold inlined packages too). */
+const OURS = /\/dist\/(core|config|policies|store|telemetry|protocols|proxy|tools|tui|demo|cli|bundle)\//;
 
 function summarise(path: string, top: number): void {
   const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;

@@ -205,7 +205,7 @@ export function markdownSection(report: BenchReport): string {
       `in ${p.rounds} interleaved rounds; latency from each request's scheduled start to its last body byte ` +
       '(coordinated omission corrected). "gen lag" is how late the load generator itself started requests.',
     `- Processes: load generator (undici Pool, keep-alive), mock OpenAI upstream (forked child), ` +
-      `tapwire (\`node dist/cli/cli.js run --config …\`), all on 127.0.0.1.`,
+      `tapwire (\`node dist/bundle/cli.js run --config …\`, package.json's bin), all on 127.0.0.1.`,
     `- Requests: ${p.requestBytes.nonStream} B chat completion; streamed ${p.requestBytes.stream} B, ` +
       (p.agentAsksForUsage
         ? 'asking for usage itself (stream_options.include_usage).'
