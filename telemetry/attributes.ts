@@ -66,6 +66,8 @@ export function bodyJson(payload: Payload | null): Record<string, unknown> {
  * semantic-conventions-genai#95, #373), so these are tapwire's own.
  */
 function approvalAttributes(attributes: Attributes, details: string | null): void {
+  // Most exchanges were never held: their details are not parsed for it.
+  if (!details?.includes('"approval"')) return;
   const approval = jsonObject(details).approval;
   if (approval === null || typeof approval !== 'object') return;
   const { decision, by, wait_ms: waitMs, remembered } = approval as Record<string, unknown>;

@@ -58,7 +58,8 @@ function copied(attributes: Attributes): Attributes {
 
 /** One instrument's series by attribute key, capped at CARDINALITY_LIMIT. */
 abstract class LocalInstrument<Series> {
-  private readonly series = new Map<string, { attributes: Attributes; state: Series }>();
+  /** By the attributes' key as given; each series with its sorted key, for merging at collection. */
+  private readonly series = new Map<string, { attributes: Attributes; sorted: string; state: Series }>();
 
   constructor(readonly descriptor: MetricDescriptor) {}
 
@@ -70,7 +71,8 @@ abstract class LocalInstrument<Series> {
     let entry = this.series.get(key);
     if (!entry) {
       if (this.series.size >= CARDINALITY_LIMIT - 1) return this.overflow();
-      entry = { attributes: copied(given), state: this.fresh() };
+      const attributes = copied(given);
+      entry = { attributes, sorted: canonical(attributes), state: this.fresh() };
       this.series.set(key, entry);
     }
     return entry.state;
@@ -80,7 +82,7 @@ abstract class LocalInstrument<Series> {
     const key = attributeKey(OVERFLOW_ATTRIBUTES);
     let entry = this.series.get(key);
     if (!entry) {
-      entry = { attributes: OVERFLOW_ATTRIBUTES, state: this.fresh() };
+      entry = { attributes: OVERFLOW_ATTRIBUTES, sorted: canonical(OVERFLOW_ATTRIBUTES), state: this.fresh() };
       this.series.set(key, entry);
     }
     return entry.state;
@@ -90,13 +92,12 @@ abstract class LocalInstrument<Series> {
   protected points<T>(merge: (into: Series, from: Series) => void, value: (state: Series) => T, start: HrTime, end: HrTime): DataPoint<T>[] {
     const merged = new Map<string, { attributes: Attributes; state: Series }>();
     for (const entry of this.series.values()) {
-      const key = canonical(entry.attributes);
-      const into = merged.get(key);
+      const into = merged.get(entry.sorted);
       if (into) merge(into.state, entry.state);
       else {
         const state = this.fresh();
         merge(state, entry.state);
-        merged.set(key, { attributes: entry.attributes, state });
+        merged.set(entry.sorted, { attributes: entry.attributes, state });
       }
     }
     return [...merged.values()].map((entry) => ({ startTime: start, endTime: end, attributes: entry.attributes, value: value(entry.state) }));

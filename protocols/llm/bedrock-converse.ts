@@ -60,7 +60,7 @@ export function awsErrorType(headers: HeaderMap): string | null {
   return value ? (value.split(':')[0] ?? null) : null;
 }
 
-/** A Bedrock error answer: its type from the header (or a body's `__type`), its message from the body. */
+/** A Bedrock error answer's type, from its `x-amzn-errortype` header (the body's message is read with the body). */
 export function readErrorHead(headers: HeaderMap, facts: ResponseFacts): void {
   const type = awsErrorType(headers);
   if (type) facts.error_code ??= type;

@@ -11,7 +11,7 @@ import { geminiAdapter } from './gemini.js';
 import { sourced } from './price-source.js';
 
 const GOOGLE_PATH = /\/projects\/[^/]+\/locations\/[^/]+\/publishers\/google\/models\/[^/:]+:[A-Za-z]+$/;
-const ANTHROPIC_PATH = /\/projects\/[^/]+\/locations\/[^/]+\/publishers\/anthropic\/models\/([^/:]+):(rawPredict|streamRawPredict)$/;
+const ANTHROPIC_PATH = /\/projects\/[^/]+\/locations\/[^/]+\/publishers\/anthropic\/models\/([^/:]+):(?:rawPredict|streamRawPredict)$/;
 
 // USD per million tokens, Vertex AI's standard (pay-as-you-go) rates, text input. Vertex's
 // pricing page is not among the stored copies tapwire could read: its Gemini prices are the

@@ -25,7 +25,7 @@ export interface CallContext {
   traces: TraceStarter;
 }
 
-/** An answer larger than this is not read on: the tool result says so (the record keeps what was read). */
+/** An answer larger than this is not read on: the tool result says so, and the record keeps no body. */
 const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
 
 /** The tool result of calling `op` with `args`; `parent` is the MCP exchange of the call. */

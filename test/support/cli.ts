@@ -2,12 +2,11 @@
 // start `tapwire run` and wait until it logs that it listens, keeping its stdout and stderr.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { tapwireCli, THIS_CHECKOUT } from '../../bench/processes.js';
 
 /** The CLI users run: package.json's bin, the bundled build (build/bundle.ts). */
-export const CLI = fileURLToPath(new URL(`../../../${(JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { bin: { tapwire: string } }).bin.tapwire}`, import.meta.url));
+export const CLI = tapwireCli(THIS_CHECKOUT);
 
 export function runCli(args: string[], cwd?: string, env: NodeJS.ProcessEnv = process.env): { status: number | null; stdout: string; stderr: string } {
   const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd, env, timeout: 20_000 });
