@@ -62,6 +62,9 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
   }
   // openapi routes' documents are read (and a bad one stops the start) before anything runs.
   const apis = await loadApis(config, log);
+  // So is the local CA (a bad one stops the start too); node-forge loads only with a proxy: section.
+  const proxyConfig = config.proxy;
+  const ca = proxyConfig ? await import('./ca.js').then(({ LocalCa, defaultCaDir }) => LocalCa.open(proxyConfig.ca_dir ?? defaultCaDir())) : null;
   const guard = new InboundGuard(config);
   // The identity JWKS (a file is read now) and policy files are ready before anything starts.
   const identity = config.identity ? new IdentityVerifier(config.identity.jwt) : null;
@@ -195,9 +198,6 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
 
   const listener = new AgentListener({ config, log, handle, isStanding: (req) => isStandingStream(req) });
   const servers: Server[] = [];
-  const proxyConfig = config.proxy;
-  // The local CA (node-forge) is loaded only by a config with a proxy: section.
-  const ca = proxyConfig ? await import('./ca.js').then(({ LocalCa, defaultCaDir }) => LocalCa.open(proxyConfig.ca_dir ?? defaultCaDir())) : null;
   const proxy = proxyConfig && ca
     ? new ForwardProxy({
         config: { ...config, proxy: proxyConfig },
