@@ -137,7 +137,7 @@ async function main(): Promise<number> {
     const tapwireErrors =
       latency.rows.filter((r) => isTapwire(r.peer)).reduce((n, r) => n + (r.measuredSent - r.ok), 0) +
       saturation.rows.filter((r) => isTapwire(r.peer)).reduce((n, r) => n + r.errors, 0) +
-      streaming.rows.filter((r) => isTapwire(r.peer)).reduce((n, r) => n + (r.sent - r.ok), 0) +
+      streaming.rows.filter((r) => isTapwire(r.peer)).reduce((n, r) => n + (r.sent - r.ok) + r.firstRoundErrors, 0) +
       Object.values(streaming.memory).reduce((n, m) => n + (m.streams - m.ok), 0);
     // The install must run the sidecar, and the demo must say what it lacks (exit 2), not crash.
     const installWorks = install.runAnswered && install.demoExitCode === 2;

@@ -60,7 +60,11 @@ test('the quick bench runs every scenario against every peer and tapwire records
   assert.deepEqual(report.saturation.rows.map((r) => r.peer), PEERS);
   for (const row of report.saturation.rows) assert.ok(row.requests > 0 && row.errors === 0, `wrk through ${row.peer}`);
   assert.deepEqual(report.streaming.map((r) => r.peer), PEERS);
-  for (const row of report.streaming) assert.equal(row.ok, size.streamConcurrency * size.streamRounds, `streams through ${row.peer}`);
+  for (const row of report.streaming) {
+    assert.equal(row.ok, size.streamConcurrency * size.streamRounds, `streams through ${row.peer}`);
+    assert.equal(row.firstRoundFirstEventMs.count, size.streamConcurrency, `the unmeasured first round through ${row.peer}`);
+    assert.equal(row.firstRoundErrors, 0, `the first round's streams through ${row.peer}`);
+  }
   for (const memory of [report.memory, report.memoryRecordingOnly]) {
     assert.equal(memory.ok, size.memoryStreams);
     assert.ok(memory.idleBytes !== null && memory.peakBytes !== null);
@@ -99,8 +103,10 @@ test('the quick bench runs every scenario against every peer and tapwire records
   const mcp = exchanges(db(`latency-mcp-${size.rates[0]}-s`));
   assert.equal(mcp.length, perLatencyRun);
   assert.ok(mcp.every((e) => e.protocol === 'mcp' && e.method === 'tools/call' && e.status === 'ok'));
+  // The streaming scenario sends one unmeasured round before the measured ones.
+  const streamsSent = size.streamConcurrency * (size.streamRounds + 1);
   const streams = exchanges(db('-streaming'));
-  assert.equal(streams.length, size.streamConcurrency * size.streamRounds);
+  assert.equal(streams.length, streamsSent);
   assert.ok(streams.every((e) => e.streamed === 1 && e.status === 'ok'));
   const many = exchanges(db('-memory'));
   assert.equal(many.length, size.memoryStreams);
@@ -109,7 +115,7 @@ test('the quick bench runs every scenario against every peer and tapwire records
   // Recording only: the same requests, each recorded once.
   assert.equal(exchanges(db(`latency-llm-${size.rates[0]}-s-recording-only`)).length, perLatencyRun);
   assert.equal(exchanges(db(`latency-mcp-${size.rates[0]}-s-recording-only`)).length, perLatencyRun);
-  assert.equal(exchanges(db('-streaming-recording-only')).length, size.streamConcurrency * size.streamRounds);
+  assert.equal(exchanges(db('-streaming-recording-only')).length, streamsSent);
   assert.equal(exchanges(db('-memory-recording-only')).length, size.memoryStreams);
   for (let run = 1; run <= size.startupRuns; run++) assert.equal(exchanges(db(`-startup-${run}-recording-only`)).length, 1);
   // wrk counts the answers it read; requests cut when its time is up may be recorded too (one per connection per wrk run).
