@@ -1,7 +1,10 @@
 // Summarises V8 .cpuprofile files (as written by `node --cpu-prof`, e.g. from
 // `BENCH_PROFILE=<dir> npm run bench`): the functions with the most self time, and the
-// files/packages with the most self and total (inclusive) time.
-// Usage: node dist/bench/cpuprofile-summary.js <file.cpuprofile> [top=30]
+// files/packages with the most self and total (inclusive) time, and the busy time by what
+// tapwire was doing (its features, the HTTP work every proxy does, GC). The features are told
+// by file, so they need a profile of the unbundled build (BENCH_TAPWIRE_CLI=dist/cli/cli.js).
+// Usage: node dist/bench/cpuprofile-summary.js <file.cpuprofile> [top=30] [--skip <seconds>]
+// (--skip leaves out the first seconds of the profile, e.g. start-up before the load began).
 import { readFileSync } from 'node:fs';
 
 interface CallFrame {
@@ -37,8 +40,35 @@ function place(url: string): string {
 /** tapwire's own compiled code: tsc's layer folders, or the bundle (whose chunks hold inlined packages too). */
 const OURS = /\/dist\/(core|config|policies|store|telemetry|protocols|proxy|tools|tui|demo|cli|bundle)\//;
 
-function summarise(path: string, top: number): void {
-  const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
+/**
+ * What a sample's CPU went to, first match wins: a feature anywhere on the stack claims the
+ * sample (a socket write made by the span exporter is the spans' cost), then the proxying
+ * every pass-through does, then the runtime.
+ */
+const FEATURES: [feature: string, frame: RegExp][] = [
+  ['spans (building, batching, OTLP export)', /\/dist\/telemetry\/(spans|attributes|content)\.js|@opentelemetry\/(sdk-trace|exporter-trace|otlp-transformer|otlp-exporter-base|core|resources)/],
+  ['metrics', /\/dist\/telemetry\/(metrics|local-instruments|otlp-metric-reader|prometheus-reader)\.js|@opentelemetry\/(sdk-metrics|exporter-metrics|exporter-prometheus)/],
+  ['policies (CEL rules, limits, redaction)', /\/dist\/policies\/|@bufbuild\/cel|\/dist\/protocols\/(policy-gate|[a-z0-9]+\/gate)\.js/],
+  ['exchange log line (pino)', /node_modules\/(pino|sonic-boom|fast-redact|quick-format-unescaped)\/|\/dist\/core\/log\.js/],
+  ['hand-off to the SQLite writer thread', /\/dist\/store\/|node:internal\/worker/],
+  ['the record stages (proxy/recording.js)', /\/dist\/proxy\/recording\.js/],
+  ['reading the call and answer (JSON, SSE, usage, cost)', /\/dist\/(core|protocols)\//],
+  ['routing and request handling (proxy/sidecar.js and its stages)', /\/dist\/proxy\/(sidecar|routes|wrap|inbound|request-body|responses)\.js/],
+  ['forwarding: upstream client (undici) and the proxy\'s own forwarding', /node_modules\/undici\/|\/dist\/proxy\/(forward|listener)\.js/],
+  ['HTTP server and sockets (node:http, node:net)', /^node:(_http|net|internal\/(streams|stream_base_commons|http))|^node:events/],
+];
+
+function featureOf(id: number, byId: Map<number, ProfileNode>, parent: Map<number, number>): string {
+  const name = byId.get(id)!.callFrame.functionName;
+  if (name === '(garbage collector)') return 'garbage collection';
+  const urls: string[] = [];
+  for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) urls.push(byId.get(at)!.callFrame.url);
+  for (const [feature, frame] of FEATURES) if (urls.some((url) => frame.test(url))) return feature;
+  return name === '(program)' ? '(program): V8 and native work outside JS' : 'other (Node internals, timers, microtasks)';
+}
+
+function summarise(path: string, top: number, skipSeconds: number): void {
+  const profile = withoutFirst(JSON.parse(readFileSync(path, 'utf8')) as CpuProfile, skipSeconds);
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -47,6 +77,7 @@ function summarise(path: string, top: number): void {
   const totalUs = profile.endTime - profile.startTime;
 
   const fnSelf = new Map<string, number>();
+  const byFeature = new Map<string, number>();
   const placeSelf = new Map<string, number>();
   const placeTotal = new Map<string, number>();
   const oursTotal = new Map<string, number>();
@@ -54,6 +85,10 @@ function summarise(path: string, top: number): void {
     const frame = byId.get(id)!.callFrame;
     const key = `${frame.functionName || '(anonymous)'} ${place(frame.url)}:${frame.lineNumber + 1}`;
     fnSelf.set(key, (fnSelf.get(key) ?? 0) + us);
+    if (frame.functionName !== '(idle)') {
+      const feature = featureOf(id, byId, parent);
+      byFeature.set(feature, (byFeature.get(feature) ?? 0) + us);
+    }
     placeSelf.set(place(frame.url), (placeSelf.get(place(frame.url)) ?? 0) + us);
     // Inclusive time: each place (and each tapwire function) on the stack counts once per sample.
     const seen = new Set<string>();
@@ -81,7 +116,26 @@ function summarise(path: string, top: number): void {
   print('self time by file/package', placeSelf, 20);
   print('total (inclusive) time by file/package', placeTotal, 20);
   print('total (inclusive) time by tapwire function', oursTotal, top);
+  const busyUs = [...byFeature.values()].reduce((a, b) => a + b, 0);
+  console.log(`\nbusy time by what it went to (${(busyUs / 1000).toFixed(0)} ms busy; share of busy time)`);
+  for (const [feature, us] of [...byFeature].sort((a, b) => b[1] - a[1])) console.log(`  ${((us / busyUs) * 100).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(7)} ms  ${feature}`);
   printLongTasks(profile, byId, parent, 10);
+}
+
+/** The profile from `seconds` after its start on (samples and their deltas; startTime moved there). */
+function withoutFirst(profile: CpuProfile, seconds: number): CpuProfile {
+  if (seconds <= 0) return profile;
+  const from = profile.startTime + seconds * 1e6;
+  let at = profile.startTime;
+  let first = profile.samples.length;
+  for (let i = 0; i < profile.samples.length; i++) {
+    at += profile.timeDeltas[i] ?? 0;
+    if (at >= from) {
+      first = i;
+      break;
+    }
+  }
+  return { ...profile, startTime: Math.min(at, profile.endTime), samples: profile.samples.slice(first), timeDeltas: [0, ...profile.timeDeltas.slice(first + 1)] };
 }
 
 /**
@@ -134,10 +188,13 @@ function printLongTasks(profile: CpuProfile, byId: Map<number, ProfileNode>, par
   }
 }
 
-const [file, topText] = process.argv.slice(2);
-if (!file) {
-  console.error('usage: node dist/bench/cpuprofile-summary.js <file.cpuprofile> [top]');
+const args = process.argv.slice(2);
+const skipAt = args.indexOf('--skip');
+const skipSeconds = skipAt === -1 ? 0 : Number(args.splice(skipAt, 2)[1]);
+const [file, topText] = args;
+if (!file || !Number.isFinite(skipSeconds) || (topText !== undefined && !Number.isInteger(Number(topText)))) {
+  console.error('usage: node dist/bench/cpuprofile-summary.js <file.cpuprofile> [top=30] [--skip <seconds>]');
   process.exitCode = 2;
 } else {
-  summarise(file, Number(topText ?? '30'));
+  summarise(file, Number(topText ?? '30'), skipSeconds);
 }

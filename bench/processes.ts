@@ -176,7 +176,8 @@ export async function launchSidecarProcess(options: SidecarOptions): Promise<Sid
     ].join('\n'),
   );
   const logFd = openSync(logPath, 'w');
-  const cli = options.cli ?? tapwireCli(THIS_CHECKOUT);
+  // BENCH_TAPWIRE_CLI: another entry of this checkout, e.g. tsc's unbundled dist/cli/cli.js, whose profiles name tapwire's files.
+  const cli = options.cli ?? (process.env.BENCH_TAPWIRE_CLI ? resolve(process.env.BENCH_TAPWIRE_CLI) : tapwireCli(THIS_CHECKOUT));
   const child = track(
     spawn(process.execPath, [...options.nodeFlags, cli, 'run', '--config', configPath], {
       stdio: ['ignore', logFd, logFd],

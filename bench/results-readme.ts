@@ -18,7 +18,9 @@ default 15), \`BENCH_WARMUP_SECONDS\` (default 3), \`BENCH_ROUNDS\` (interleaved
 \`BENCH_PROBE=1\` (event-loop delay and GC inside tapwire), \`BENCH_CHUNK_DELAY_MS\` (upstream delay
 between stream events), \`BENCH_INCLUDE_USAGE=1\` (agent asks for stream usage itself),
 \`BENCH_LOG_LEVEL\`, \`BENCH_PROFILE=<dir>\` (tapwire runs with \`--cpu-prof\` into that directory;
-summarise with \`node dist/bench/cpuprofile-summary.js <file>\`), \`BENCH_TAPWIRE_NODE_FLAGS\`,
+summarise with \`node dist/bench/cpuprofile-summary.js <file> [top] [--skip <seconds>]\`),
+\`BENCH_TAPWIRE_CLI\` (the entry tapwire runs from, default the package's \`bin\`; \`dist/cli/cli.js\`,
+the unbundled build, gives profiles that name tapwire's files), \`BENCH_TAPWIRE_NODE_FLAGS\`,
 \`BENCH_OTLP=down|hanging|accepting\` (results to \`latency-<date>-otlp-<mode>.json\`).
 \`npm run bench:policy\` writes \`policy-eval-<date>.json\`.
 `;

@@ -10,6 +10,7 @@
 // databases included, at this path), BENCH_NOTE (a line put at the top of the results, e.g.
 // that the machine was busy), BENCH_SIZE (JSON overriding fields of the run's size, see
 // context.ts), BENCH_PROFILE=<dir> (each tapwire writes a CPU profile there),
+// BENCH_TAPWIRE_CLI (the entry tapwire runs from; dist/cli/cli.js for profiles that name files),
 // BENCH_NGINX, BENCH_WRK (binaries, default /usr/sbin/nginx and /usr/bin/wrk).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
