@@ -3,6 +3,9 @@
 // timer does the rest. A batch the store cannot take (disk full, locked, read-only, ...)
 // goes back to the front of the queue and is retried; while the store fails, past `bufferLimit`
 // records the oldest are dropped and counted. close() drains everything queued before resolving.
+// The writer thread boots while the sidecar goes on starting (batches posted meanwhile wait in
+// its port); a thread that stops is the store failing: its batch is queued again and a new
+// thread is started at the next attempt.
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { ExchangeRecord } from '../../core/exchange.js';
@@ -50,21 +53,31 @@ export class Recorder implements RecordWriter {
   /** The last write's error while the store fails: batches then wait for the retry interval. */
   private failingSince: string | null = null;
 
-  private constructor(
-    private readonly worker: Worker,
-    private readonly options: RecorderOptions,
-  ) {
-    worker.on('message', (reply: WriterReply) => this.onReply(reply));
+  /** The writer thread; null after it stopped, until the next attempt starts another. */
+  private worker: Worker | null;
+
+  private constructor(private readonly options: RecorderOptions) {
+    this.worker = this.startThread();
   }
 
-  /** Opens (creating or upgrading) the database, then starts the writer thread. */
-  static async start(options: RecorderOptions): Promise<Recorder> {
-    // Open once here so a bad or too-new database fails `tapwire run` at once, with its message.
-    openDatabase(options.path).close();
-    const worker = new Worker(new URL('./writer-worker.js', import.meta.url), { workerData: { path: options.path, retentionDays: options.retentionDays } });
-    const [first] = (await Promise.race([once(worker, 'message'), once(worker, 'error').then(([err]) => Promise.reject(err as Error))])) as [WriterReply];
-    if (first.type !== 'ready') throw new Error(`writer thread did not start: ${first.type}`);
-    return new Recorder(worker, options);
+  /** Opens (creating or upgrading) the database, then starts the writer thread without waiting for it. */
+  static start(options: RecorderOptions): Promise<Recorder> {
+    return new Promise((resolve) => {
+      // Open once here so a bad or too-new database fails `tapwire run` at once, with its message (a throw here rejects).
+      openDatabase(options.path).close();
+      resolve(new Recorder(options));
+    });
+  }
+
+  private startThread(): Worker {
+    const worker = new Worker(new URL('./writer-worker.js', import.meta.url), { workerData: { path: this.options.path, retentionDays: this.options.retentionDays } });
+    worker.on('message', (reply: WriterReply) => this.onReply(reply));
+    let why: string | null = null;
+    worker.on('error', (err) => (why = err.message));
+    worker.on('exit', (code) => {
+      if (this.worker === worker && !this.closed) this.onThreadStopped(why ?? `exit code ${code}`);
+    });
+    return worker;
   }
 
   record(record: ExchangeRecord): void {
@@ -117,10 +130,12 @@ export class Recorder implements RecordWriter {
     if (this.timer) clearTimeout(this.timer);
     this.stats.failed += this.queue.length;
     this.queue = [];
-    const closedReply = once(this.worker, 'message');
-    this.worker.postMessage({ type: 'close' } satisfies WriterRequest);
+    const worker = this.worker;
+    if (!worker) return;
+    const closedReply = Promise.race([once(worker, 'message'), once(worker, 'exit')]);
+    worker.postMessage({ type: 'close' } satisfies WriterRequest);
     await closedReply;
-    await this.worker.terminate();
+    await worker.terminate();
   }
 
   /** Sends the queue after the flush interval, or the retry interval while the store fails. */
@@ -155,6 +170,7 @@ export class Recorder implements RecordWriter {
       this.timer = null;
     }
     if (this.inFlight || this.queue.length === 0) return;
+    this.worker ??= this.startThread();
     const seq = ++this.seq;
     const items = this.queue;
     this.queue = [];
@@ -162,6 +178,21 @@ export class Recorder implements RecordWriter {
     const settled = new Promise<boolean>((resolve) => (settle = resolve));
     this.inFlight = { seq, items, settled, settle };
     this.worker.postMessage({ type: 'batch', seq, records: items.map((item) => item.record) } satisfies WriterRequest);
+  }
+
+  /** The writer thread stopped (crashed, or could not start): the batch it held fails like a write. */
+  private onThreadStopped(why: string): void {
+    this.worker = null;
+    const message = `the SQLite writer thread stopped (${why}); a new one is started at the next attempt`;
+    if (this.inFlight) this.onReply({ type: 'failed', seq: this.inFlight.seq, count: this.inFlight.items.length, message });
+    else {
+      this.stats.writeFailures++;
+      this.failingSince = message;
+      this.options.onError?.(message, this.queue.length);
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      this.schedule();
+    }
   }
 
   private onReply(reply: WriterReply): void {

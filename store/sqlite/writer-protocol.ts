@@ -5,7 +5,6 @@ export type WriterRequest = { type: 'batch'; seq: number; records: ExchangeRecor
 
 /** `warning`: a problem the writer repaired before writing (e.g. it recreated a deleted database file). */
 export type WriterReply =
-  | { type: 'ready' }
   | { type: 'committed'; seq: number; count: number; warning?: string }
   | { type: 'failed'; seq: number; count: number; message: string; warning?: string }
   | { type: 'retention'; deleted: number; error?: string }

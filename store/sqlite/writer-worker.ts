@@ -106,7 +106,6 @@ function applyRetention(days: number): void {
   if (deleted > 0) port!.postMessage({ type: 'retention', deleted } satisfies WriterReply);
 }
 
-port.postMessage({ type: 'ready' } satisfies WriterReply);
 if (retentionDays !== undefined) {
   applyRetention(retentionDays);
   setInterval(() => applyRetention(retentionDays), RETENTION_EVERY_MS).unref();

@@ -1,13 +1,14 @@
-// The store fails while agents keep calling: a full disk (a size-limited tmpfs the test
-// mounts and fills), the database locked by another process, the file deleted, the file
-// made read-only (the immutable flag: root ignores permission bits, and a changed mode
-// does not affect a descriptor already open). By default every call still succeeds, the
-// failure is logged and counted in /_tapwire/metrics, and the records written once the
-// store recovers; past store.buffer_records the oldest are dropped and counted. With
+// The store fails while agents keep calling: a full disk (a size-limited tmpfs the test mounts
+// and fills), the database locked by another process, the file deleted, the writer thread
+// stopped, the file made read-only (the immutable flag: root ignores permission bits, and a
+// changed mode does not affect a descriptor already open). By default every call still
+// succeeds, the failure is logged and counted in /_tapwire/metrics, and the records written
+// once the store recovers; past store.buffer_records the oldest are dropped and counted. With
 // store.durability strict the calls are refused with an error in the provider's format.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, rmSync } from 'node:fs';
+import type { Worker } from 'node:worker_threads';
 import OpenAI from 'openai';
 import { startAimock, type LLMock } from '../support/aimock.js';
 import { startTestSidecar, type TestSidecar } from '../support/sidecar.js';
@@ -106,6 +107,22 @@ describe('the store fails while traffic flows', () => {
     assert.equal(rows.length, 6);
     for (const id of during) assert.ok(rows.some((r) => r.response_id === id), `call ${id} recorded`);
     failureLogged(lines, /locked/);
+  });
+
+  test('the writer thread stops: calls succeed, a new thread writes what it left and what follows', async () => {
+    const { tapwire, openai, lines } = await start('');
+    const earlier = await calls(openai, 0, 2);
+    await tapwire.sidecar.recorder.flush();
+    // Nothing a client or the store does stops the thread; running out of memory or a native
+    // crash would. Terminating it is how a test makes that happen.
+    await (tapwire.sidecar.recorder as unknown as { worker: Worker }).worker.terminate();
+    const later = await calls(openai, 2, 6);
+    await until(() => stats(tapwire).committed === 6, 'the later calls to be written by a new thread');
+    assert.equal(await metricValue(tapwire.url, 'tapwire_store_write_failures_total'), 1, 'the stop is counted');
+    const rows = await tapwire.stop();
+    assert.deepEqual(rows.map((r) => r.response_id).sort(), [...earlier, ...later].sort());
+    assert.equal(integrityCheck(tapwire.dbPath), 'ok');
+    failureLogged(lines, /writer thread stopped/);
   });
 
   test('database file deleted: a new one is created at the same path and takes the calls that follow', async () => {
