@@ -113,6 +113,13 @@ const openapiFields = {
 
 export type OperationSelection = z.infer<typeof operationSelection>;
 
+// An openapi route is served by tapwire itself, which verifies no identity token on it:
+// require_identity may be false, never true.
+const openapiRequireIdentity = z
+  .boolean()
+  .optional()
+  .refine((required) => required !== true, { error: 'an openapi route is served by tapwire itself, which verifies no identity token on it' });
+
 const onlyWithCommand = (field: string): string => `only routes with a command have ${field}`;
 const onlyWithServers = (field: string): string => `only routes with servers (federated mcp routes) have ${field}`;
 
@@ -171,7 +178,7 @@ const PROTOCOL_ROUTES = [
   z.strictObject({ protocol: z.literal('mcp'), ...ROUTE_FIELDS, ...commandFields, ...federationFields, ...mcpFields }),
   z.strictObject({ protocol: z.literal('a2a'), ...ROUTE_FIELDS, ...a2aFields }),
   z.strictObject({ protocol: z.literal('http'), ...ROUTE_FIELDS }),
-  z.strictObject({ protocol: z.literal('openapi'), ...ROUTE_FIELDS, ...openapiFields }),
+  z.strictObject({ protocol: z.literal('openapi'), ...ROUTE_FIELDS, ...openapiFields, require_identity: openapiRequireIdentity }),
 ] as const;
 
 const PROTOCOL_NAMES = PROTOCOL_ROUTES.map((schema) => `"${schema.shape.protocol.value}"`).join('|');
@@ -567,9 +574,6 @@ function checkRoutes(config: Config, where: (path: readonly PropertyKey[]) => st
       messages.push(`${at('require_identity')}: only routes with an upstream can require an identity`);
     }
     messages.push(...mcpAuthProblems(route, (field) => `${where(['routes', name, 'auth', field])}: routes.${name}.auth.${field}`));
-    if (route.require_identity && isOpenApiRoute(route)) {
-      messages.push(`${at('require_identity')}: an openapi route is served by tapwire itself, which verifies no identity token on it`);
-    }
     for (const problem of checkRoute?.(route) ?? []) messages.push(`${at(problem.field)}: ${problem.message}`);
     if (route.servers !== undefined) {
       messages.push(...federationProblems(config, name, where));

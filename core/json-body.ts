@@ -1,7 +1,8 @@
 // A body's JSON, parsed at most once: the policy gate, the CEL context and the protocol
 // observer all read the same request (and response) Buffer, and share one parse of it.
 // Every JSON tapwire reads off the wire goes through parseJson, which refuses documents
-// nested deeper than anything it interprets.
+// nested deeper than anything it interprets. num, str and obj read a field of a parsed value
+// as the type the reader expects, or null.
 
 export type JsonBody = { ok: true; value: unknown } | { ok: false; reason: string };
 
@@ -56,4 +57,19 @@ export function jsonValue(body: Buffer | null | undefined): unknown {
   if (!body || body.length === 0) return undefined;
   const result = jsonBody(body);
   return result.ok ? result.value : undefined;
+}
+
+/** A parsed JSON value as a finite number, or null. */
+export function num(value: unknown): number | null {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+/** A parsed JSON value as a string, or null. */
+export function str(value: unknown): string | null {
+  return typeof value === 'string' ? value : null;
+}
+
+/** A parsed JSON value as an object (not an array), or null. */
+export function obj(value: unknown): Record<string, unknown> | null {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
 }

@@ -177,6 +177,9 @@ export function transformRequest(files: readonly PolicyFile[], input: TransformI
   let body = input.body;
   let json: unknown = null;
   let parsed = false;
+  // True when a rule set body paths since `body` was last made from `json`: it is made again
+  // only when a later rule needs the context, never for the forwarded body (rewrittenBody makes that).
+  let bodyBehind = false;
   let bindings: Bindings | null = input.bindings ?? null;
   const changedHeaders = new Map<string, string | null>();
   const bodySets: { keys: readonly string[]; value: unknown }[] = [];
@@ -187,7 +190,11 @@ export function transformRequest(files: readonly PolicyFile[], input: TransformI
     for (const rule of file.rules) {
       const spec = rule.transform;
       if (!spec || !appliesTo(rule, input.protocol)) continue;
-      bindings ??= input.context(headers, body);
+      if (!bindings) {
+        if (bodyBehind) body = Buffer.from(JSON.stringify(json));
+        bodyBehind = false;
+        bindings = input.context(headers, body);
+      }
       const context = bindings;
       const evaluate = (expr: CompiledExpression, what: string): unknown => {
         const result = expr.evaluate(context);
@@ -259,7 +266,7 @@ export function transformRequest(files: readonly PolicyFile[], input: TransformI
       first ??= rule;
       if (!apply) continue;
       // The next rule sees the call as this one left it.
-      if (planned.sets.length > 0) body = Buffer.from(JSON.stringify(json));
+      if (planned.sets.length > 0) bodyBehind = true;
       bindings = null;
     }
   }

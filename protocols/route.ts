@@ -4,13 +4,15 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { Pool } from 'undici';
-import type { UpstreamRouteConfig } from '../config/config.js';
+import type { AwsSigningConfig, UpstreamRouteConfig } from '../config/config.js';
 
 export class Route {
   readonly pool: Pool;
   readonly upstream: URL;
   /** The upstream URL's path without its trailing slash, prefixed to every forwarded path. */
   readonly basePath: string;
+  /** The AWS credentials its calls are re-signed with (a Bedrock route's `aws:`), or undefined: only llm routes have them. */
+  readonly aws: AwsSigningConfig | undefined;
 
   constructor(
     readonly name: string,
@@ -18,6 +20,7 @@ export class Route {
   ) {
     this.upstream = new URL(config.upstream);
     this.basePath = this.upstream.pathname.replace(/\/+$/, '');
+    this.aws = config.aws;
     this.pool = new Pool(this.upstream.origin, {
       // A route's own CAs join the bundled ones (giving `ca` replaces the default list).
       connect: { timeout: config.timeouts.connect_ms, ...(config.ca === undefined ? {} : { ca: [...rootCertificates, readFileSync(config.ca, 'utf8')] }) },

@@ -57,7 +57,7 @@ const signers = new WeakMap<Route, AwsSigner>();
 
 /** The signer of a route with `aws` credentials (one per route), or null. */
 export function routeSigner(route: Route): AwsSigner | null {
-  const aws = route.config.protocol === 'llm' ? route.config.aws : undefined;
+  const aws = route.aws;
   if (!aws) return null;
   let signer = signers.get(route);
   if (!signer) signers.set(route, (signer = new AwsSigner(aws)));

@@ -37,8 +37,8 @@ export interface ForwardProxyParts {
   serve: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   /** True for a request (url in the base-URL form) whose response stays open as long as the agent keeps it. */
   isStanding: (url: string, req: IncomingMessage) => boolean;
-  /** The ports tapwire listens on: never reached through the proxy. */
-  ownPorts: () => ReadonlySet<number>;
+  /** The ports tapwire listens on (this proxy's among them): never reached through the proxy. */
+  ownPorts: ReadonlySet<number>;
 }
 
 /** A proxied request: its base-URL form, or why it is refused. */
@@ -199,7 +199,7 @@ export class ForwardProxy {
     upstream.once('connect', () => {
       // A name that resolves to this machine must not open a way around tapwire's own guards.
       const reached = upstream.remoteAddress ?? '';
-      if (this.parts.ownPorts().has(port) && isLocalAddress(reached)) {
+      if (this.parts.ownPorts.has(port) && isLocalAddress(reached)) {
         return fail(403, 'own_listener', 'the proxy does not reach tapwire itself', 'denied');
       }
       upstream.setTimeout(0);
@@ -213,7 +213,7 @@ export class ForwardProxy {
 
   /** A refusal when host:port is one of tapwire's own listeners, else null. */
   private ownTarget(host: string, port: number): Refusal | null {
-    if (!this.parts.ownPorts().has(port) || !isLocalAddress(host)) return null;
+    if (!this.parts.ownPorts.has(port) || !isLocalAddress(host)) return null;
     return { status: 403, code: 'own_listener', message: "the proxy does not reach tapwire's own listeners" };
   }
 

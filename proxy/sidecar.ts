@@ -198,6 +198,14 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
 
   const listener = new AgentListener({ config, log, handle, isStanding: (req) => isStandingStream(req) });
   const servers: Server[] = [];
+  // The ports tapwire listens on, each added as its server listens (the proxy's last, so the
+  // set is whole before the proxy takes a call); they do not change after.
+  const ownPorts = new Set<number>();
+  async function listenOn(server: Server, address: string): Promise<void> {
+    await listen(server, address);
+    servers.push(server);
+    ownPorts.add(Number(new URL(urlOf(server)).port));
+  }
   const proxy = proxyConfig && ca
     ? new ForwardProxy({
         config: { ...config, proxy: proxyConfig },
@@ -209,21 +217,18 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
         traces: telemetry.traces,
         serve: (req, res) => serveRoute(req, res, performance.now(), Date.now()),
         isStanding: (url, req) => isStandingStream(req, url),
-        ownPorts: () => new Set(servers.map((server) => Number(new URL(urlOf(server)).port))),
+        ownPorts,
       })
     : null;
   let adminServer: Server | null = null;
   try {
-    await listen(listener.server, config.listen);
-    servers.push(listener.server);
+    await listenOn(listener.server, config.listen);
     if (config.admin.listen) {
       adminServer = admin.listener();
-      await listen(adminServer, config.admin.listen);
-      servers.push(adminServer);
+      await listenOn(adminServer, config.admin.listen);
     }
     if (proxy && proxyConfig) {
-      await listen(proxy.listener.server, proxyConfig.listen);
-      servers.push(proxy.listener.server);
+      await listenOn(proxy.listener.server, proxyConfig.listen);
       log.info({ proxy: urlOf(proxy.listener.server), intercept: proxyConfig.intercept, otherwise: proxyConfig.otherwise, ca: ca?.files.cert }, 'proxy listening');
     }
   } catch (err) {

@@ -2,11 +2,12 @@
 // `input_tokens` without the cached part, so the cache reads and writes are added back to
 // follow the GenAI convention. In streams, `message_start` carries the first usage and
 // `message_delta` the cumulative totals, which win.
+import { num, obj, str } from '../../core/json-body.js';
 import type { SseEvent } from '../../core/sse.js';
 import { contentText, safeParseJson, type LlmAdapter, type LlmCall } from './adapter.js';
 import type { Price } from './pricing.js';
 import { sourced } from './price-source.js';
-import { num, obj, str, type ResponseFacts, type Usage } from './usage.js';
+import type { ResponseFacts, Usage } from './usage.js';
 
 type Json = Record<string, unknown>;
 

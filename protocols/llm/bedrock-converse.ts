@@ -3,9 +3,10 @@
 // part, which is added back the GenAI way), its exceptions in a stream, its error type header.
 // Amazon Nova's own InvokeModel body has Converse's shapes, so its reading lives here too.
 import type { HeaderMap } from '../../core/headers.js';
+import { num, obj, str } from '../../core/json-body.js';
 import type { SseEvent } from '../../core/sse.js';
 import { contentText, safeParseJson, type LlmCall } from './adapter.js';
-import { num, obj, str, type ResponseFacts, type Usage } from './usage.js';
+import type { ResponseFacts, Usage } from './usage.js';
 
 type Json = Record<string, unknown>;
 

@@ -6,11 +6,12 @@
 // A stream's chunks arrive as event-stream frames of `{bytes: base64 of the family's JSON}`,
 // which core/eventstream.ts decodes.
 import type { HeaderMap } from '../../core/headers.js';
+import { num, obj, str } from '../../core/json-body.js';
 import type { SseEvent } from '../../core/sse.js';
 import { safeParseJson, type LlmCall, type UpstreamTraits } from './adapter.js';
 import { anthropicAdapter } from './anthropic.js';
 import { BEDROCK, bedrockUsage, conversePrompt, foldConverseEvent, readConverseAnswer, readErrorBody, readErrorHead, readStreamException } from './bedrock-converse.js';
-import { num, obj, str, type ResponseFacts } from './usage.js';
+import type { ResponseFacts } from './usage.js';
 
 type Json = Record<string, unknown>;
 

@@ -6,12 +6,12 @@
 // SDK raises AccessDeniedException, ThrottlingException, … A route's AWS credentials and the
 // re-signing of calls are the proxy's business (proxy/aws-signing.ts), not this file's.
 import { withErrorHeaders } from '../../core/error-headers.js';
+import { obj } from '../../core/json-body.js';
 import type { LlmAdapter, LlmCall, UpstreamTraits } from './adapter.js';
 import { BEDROCK, converseCall } from './bedrock-converse.js';
 import { invokeCall } from './bedrock-invoke.js';
 import { sourced } from './price-source.js';
 import type { Price } from './pricing.js';
-import { obj } from './usage.js';
 
 const BEDROCK_PATH = /\/model\/([^/]+)\/(converse|converse-stream|invoke|invoke-with-response-stream)$/;
 

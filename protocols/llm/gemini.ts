@@ -4,11 +4,12 @@
 // the prompt with its cached part (as the GenAI conventions do) but the candidates without
 // the thoughts, which are billed as output: they are added back, and kept as reasoning tokens.
 // Credentials (`x-goog-api-key`, `?key=`) are the record's redaction's business, not this file's.
+import { num, obj, str } from '../../core/json-body.js';
 import type { SseEvent } from '../../core/sse.js';
 import { contentText, safeParseJson, type LlmAdapter, type LlmCall } from './adapter.js';
 import type { Price } from './pricing.js';
 import { sourced } from './price-source.js';
-import { num, obj, str, type ResponseFacts, type Usage } from './usage.js';
+import type { ResponseFacts, Usage } from './usage.js';
 
 type Json = Record<string, unknown>;
 

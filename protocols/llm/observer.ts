@@ -3,11 +3,12 @@
 // prices the call, and sets the exchange's LLM columns.
 import { httpRecord, type ExchangeObserver, type ForwardOutcome, type RecordSink } from '../observer.js';
 import type { SseEvent } from '../../core/sse.js';
+import { obj } from '../../core/json-body.js';
 import { responseValue, safeParseJson, type LlmAdapter, type LlmCall, type UpstreamTraits } from './adapter.js';
 import type { RouteConfig } from '../../config/config.js';
 import type { PriceBook } from './pricing.js';
 import { estimateTokens } from '../../core/tokenizer.js';
-import { emptyFacts, obj, type ResponseFacts } from './usage.js';
+import { emptyFacts, type ResponseFacts } from './usage.js';
 import { LineSplitter } from '../../core/lines.js';
 
 /** What route `config` says about its upstream (add_stream_usage defaults to true). */

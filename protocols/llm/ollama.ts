@@ -5,9 +5,10 @@
 // thinking model's thoughts are counted in `eval_count` (Ollama does not report them apart).
 // Errors are `{"error": "..."}`, which the `ollama` client raises as its ResponseError.
 // Ollama's OpenAI-compatible /v1 API is the `ollama` provider's other format (providers.ts).
+import { num, obj, str } from '../../core/json-body.js';
 import { contentText, type LlmAdapter, type LlmCall } from './adapter.js';
 import { openaiCompatible } from './openai-compatible.js';
-import { num, obj, str, type ResponseFacts } from './usage.js';
+import type { ResponseFacts } from './usage.js';
 
 type Json = Record<string, unknown>;
 

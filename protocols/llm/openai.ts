@@ -3,11 +3,12 @@
 // upstream; the usage chunk that adds and the `"usage":null` it adds to every other chunk are
 // taken back out, so the agent sees exactly the stream it asked for. A route whose upstream
 // sends usage unasked (add_stream_usage: false) gets the agent's request and stream unchanged.
+import { num, obj, str } from '../../core/json-body.js';
 import type { SseEvent } from '../../core/sse.js';
 import { contentText, safeParseJson, type LlmAdapter, type LlmCall, type RequestFacts, type UpstreamTraits } from './adapter.js';
 import type { Price } from './pricing.js';
 import { sourced } from './price-source.js';
-import { num, obj, str, type ResponseFacts, type Usage } from './usage.js';
+import type { ResponseFacts, Usage } from './usage.js';
 
 type Json = Record<string, unknown>;
 

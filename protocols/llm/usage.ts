@@ -24,15 +24,3 @@ export interface ResponseFacts {
 export function emptyFacts(): ResponseFacts {
   return { response_model: null, response_id: null, finish_reasons: [], usage: null, output_text: '', error_code: null, error_message: null };
 }
-
-export function num(value: unknown): number | null {
-  return typeof value === 'number' && Number.isFinite(value) ? value : null;
-}
-
-export function str(value: unknown): string | null {
-  return typeof value === 'string' ? value : null;
-}
-
-export function obj(value: unknown): Record<string, unknown> | null {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
-}

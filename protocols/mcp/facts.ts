@@ -1,7 +1,7 @@
 // What an MCP message means for the record: the target of a request (tool, resource,
 // prompt), the text whose tokens it costs the agent's context window, and whether a
 // result is an error.
-import { obj, str } from '../llm/usage.js';
+import { obj, str } from '../../core/json-body.js';
 
 export interface McpRequestFacts {
   target: string | null;

@@ -11,6 +11,7 @@
 import type { IncomingMessage } from 'node:http';
 import { blankExchange, type Exchange } from '../../core/exchange.js';
 import { idText } from '../../core/jsonrpc.js';
+import type { Bindings } from '../../policies/cel.js';
 import type { Decision, PolicySet } from '../../policies/engine.js';
 import { unheld } from '../../policies/approvals.js';
 import { transformRequest, transforms, type TransformOutcome } from '../../policies/transform.js';
@@ -98,13 +99,16 @@ export async function gateMcp(gate: PolicyGate, set: PolicySet, call: GateCall, 
   }
   const live = exchangeOf(request);
   const scope: McpScope = { headers: call.req.headers, path: call.path, routeUpstream: call.route.config.upstream, jwtClaims: call.jwtClaims ?? null };
-  let decision = decideRequest(gate, set, scope, live, call.body);
+  // One context for the request-phase decision and the transform rules (built lazily: cheap when unread).
+  const source = { exchange: live, path: scope.path, routeUpstream: scope.routeUpstream };
+  const bindings = gate.context(scope, { ...source, request: { headers: scope.headers, body: call.body } });
+  let decision = decideRequest(set, bindings);
   if (decision?.outcome === 'approve') {
     decision = await gate.hold(call, set, decision, { method: request.method, target: targetOf(request), arguments: argumentsOf(request) }, facts.keepAlive(request, decision.rule ?? ''));
   }
   let judged = judge(gate, set, scope, live, request, call.body, decision);
   if (!('refused' in judged)) {
-    const transformed = gate.transform(set, call, { exchange: live, path: call.path, routeUpstream: call.route.config.upstream });
+    const transformed = gate.transform(set, call, source, bindings);
     if ('rewrite' in transformed) judged.decisions.transform = transformed;
     else judged = { refused: transformed.refused };
   }
@@ -137,11 +141,12 @@ export function admitMessage(gate: PolicyGate, call: McpMessageCall): MessageAdm
   if (!set.applies('request', 'mcp') && !set.applies('response', 'mcp')) return { review: null, decisions: null };
   const exchange = messageExchange(call);
   const scope: McpScope = { headers: call.headers, jwtClaims: call.jwtClaims ?? null };
-  let decision = decideRequest(gate, set, scope, exchange, call.body);
+  const bindings = gate.context(scope, { exchange, request: { headers: scope.headers, body: call.body } });
+  let decision = decideRequest(set, bindings);
   if (decision?.outcome === 'approve') decision = unheld(decision, 'on a stdio server (tapwire wrap, command and federated routes)');
   let judged = judge(gate, set, scope, exchange, call.request, call.body, decision);
   if (!('refused' in judged) && transforms(set.files, 'mcp')) {
-    const transformed = unappliedTransform(gate, set, call, exchange);
+    const transformed = unappliedTransform(gate, set, call, exchange, bindings);
     if ('rewrite' in transformed) judged.decisions.transform = transformed;
     else judged = { refused: transformed.refused };
   }
@@ -159,12 +164,13 @@ export function admitMessage(gate: PolicyGate, call: McpMessageCall): MessageAdm
  * federated routes): what only monitor-mode files would change is recorded, but a change
  * to be made refuses the message (fail closed) rather than pass it on unchanged.
  */
-function unappliedTransform(gate: PolicyGate, set: PolicySet, call: McpMessageCall, exchange: Exchange): TransformOutcome {
+function unappliedTransform(gate: PolicyGate, set: PolicySet, call: McpMessageCall, exchange: Exchange, bindings: Bindings): TransformOutcome {
   const outcome = transformRequest(set.files, {
     protocol: 'mcp',
     headers: call.headers,
     body: call.body,
     context: (headers, body) => gate.context(call, { exchange, request: { headers, body } }),
+    bindings,
     recorded: (name, value) => gate.recordedHeader(name, value),
   });
   const applied = 'rewrite' in outcome ? outcome.rewrite?.changes.find((c) => !c.would) : undefined;
@@ -204,10 +210,9 @@ export function listFilter(gate: PolicyGate, call: McpMessageCall): AnswerReview
   return (answer) => filterList(gate, exchange, { headers: call.headers, jwtClaims: call.jwtClaims ?? null }, list, answer);
 }
 
-/** The request-phase decision on one MCP request; null when no request-phase rule applies to MCP. */
-function decideRequest(gate: PolicyGate, set: PolicySet, scope: McpScope, live: Exchange, body: Buffer | null): Decision | null {
-  if (!set.applies('request', 'mcp')) return null;
-  return set.decide('request', gate.context(scope, { exchange: live, request: { headers: scope.headers, body }, path: scope.path, routeUpstream: scope.routeUpstream }), Date.now());
+/** The request-phase decision on one MCP request (`bindings`: its context); null when no request-phase rule applies to MCP. */
+function decideRequest(set: PolicySet, bindings: Bindings): Decision | null {
+  return set.applies('request', 'mcp') ? set.decide('request', bindings, Date.now()) : null;
 }
 
 /** One MCP request after its request-phase `decision`, and the review of its answer: the same for HTTP routes and stdio. */

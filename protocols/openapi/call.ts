@@ -4,7 +4,8 @@
 // call, and answered as an MCP tool result: the JSON answer as structuredContent plus its
 // text, an image or audio answer as MCP image or audio content, an HTTP error status or a
 // failed call as a tool error saying what happened.
-import type { Exchange } from '../../core/exchange.js';
+import type { Dispatcher } from 'undici';
+import type { Exchange, Payload } from '../../core/exchange.js';
 import { blankExchange } from '../../core/exchange.js';
 import { REDACTED, type HeaderMap } from '../../core/headers.js';
 import { parseJson } from '../../core/json-body.js';
@@ -25,7 +26,10 @@ export interface CallContext {
   traces: TraceStarter;
 }
 
-/** An answer larger than this is not read on: the tool result says so, and the record keeps no body. */
+/**
+ * An answer larger than this is not read on: the tool result says so, and the record keeps
+ * its status and what was read, marked truncated.
+ */
 const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
 
 /** The tool result of calling `op` with `args`; `parent` is the MCP exchange of the call. */
@@ -56,37 +60,40 @@ export async function callOperation(ctx: CallContext, op: Operation, args: Json,
   const sent = request.body === null ? null : Buffer.from(request.body);
   exchange.request_bytes = sent?.length ?? 0;
   const started = performance.now();
-  const record = (response: { headers: HeaderMap; body: Buffer } | null): void => {
+  const record = (response: Payload | null): void => {
     exchange.ended_at = Date.now();
     exchange.duration_ms = performance.now() - started;
-    ctx.sink({
-      exchange,
-      request: { headers: recordedHeaders, body: sent, body_size: exchange.request_bytes, truncated: false },
-      response: response ? { headers: ctx.redact(response.headers), body: response.body, body_size: response.body.length, truncated: false } : null,
-      events: [],
-    });
+    if (response) exchange.response_bytes = response.body_size;
+    ctx.sink({ exchange, request: { headers: recordedHeaders, body: sent, body_size: exchange.request_bytes, truncated: false }, response, events: [] });
   };
-  let status: number;
-  let answer: Buffer;
-  let answerHeaders: HeaderMap;
-  try {
-    const response = await route.pool.request({ method: request.method, path, headers, body: sent });
-    exchange.ttfb_ms = performance.now() - started;
-    status = response.statusCode;
-    answerHeaders = response.headers as HeaderMap;
-    answer = await readAnswer(response.body);
-  } catch (err) {
-    const failure = err instanceof AnswerTooLarge ? { code: 'answer_too_large', message: err.message } : classifyUpstreamError(err, route);
+  const failed = (failure: { code: string; message: string }, response: Payload | null = null): Json => {
     exchange.status = 'error';
     exchange.error_code = failure.code;
     exchange.error_message = failure.message;
-    record(null);
+    record(response);
     return toolError(`${op.tool.name} failed: ${failure.message}`);
+  };
+  let response: Dispatcher.ResponseData;
+  try {
+    response = await route.pool.request({ method: request.method, path, headers, body: sent });
+  } catch (err) {
+    return failed(classifyUpstreamError(err, route));
+  }
+  exchange.ttfb_ms = performance.now() - started;
+  const status = response.statusCode;
+  const answerHeaders = response.headers as HeaderMap;
+  let answer: Buffer;
+  try {
+    answer = await readAnswer(response.body);
+  } catch (err) {
+    if (!(err instanceof AnswerTooLarge)) return failed(classifyUpstreamError(err, route));
+    // The upstream did answer: its status, and what was read before tapwire stopped, cut short.
+    exchange.http_status = status;
+    return failed({ code: 'answer_too_large', message: err.message }, { headers: ctx.redact(answerHeaders), body: err.read, body_size: err.read.length, truncated: true });
   }
   exchange.http_status = status;
-  exchange.response_bytes = answer.length;
   if (status >= 400) exchange.status = 'error';
-  record({ headers: answerHeaders, body: answer });
+  record({ headers: ctx.redact(answerHeaders), body: answer, body_size: answer.length, truncated: false });
   const text = answer.toString('utf8');
   if (status >= 400) return toolError(`HTTP ${status} from ${request.method} ${path}${text ? `: ${text}` : ''}`);
   const mediaType = mediaTypeOf(answerHeaders);
@@ -123,18 +130,23 @@ function jsonOf(mediaType: string, text: string): unknown {
   }
 }
 
-class AnswerTooLarge extends Error {}
+/** An answer past MAX_ANSWER_BYTES, with what was read of it (`read`: a little more than that). */
+class AnswerTooLarge extends Error {
+  constructor(readonly read: Buffer) {
+    super(`the answer is larger than ${MAX_ANSWER_BYTES} bytes`);
+  }
+}
 
 async function readAnswer(body: AsyncIterable<Buffer> & { destroy(): void }): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
     size += chunk.length;
+    chunks.push(chunk);
     if (size > MAX_ANSWER_BYTES) {
       body.destroy();
-      throw new AnswerTooLarge(`the answer is larger than ${MAX_ANSWER_BYTES} bytes`);
+      throw new AnswerTooLarge(Buffer.concat(chunks, size));
     }
-    chunks.push(chunk);
   }
-  return Buffer.concat(chunks);
+  return Buffer.concat(chunks, size);
 }

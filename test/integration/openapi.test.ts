@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import type { Exchange } from '../../core/exchange.js';
 import { connectV1, connectV2 } from '../support/mcp-v2.js';
-import { MUSEUM_AUTH, MUSEUM_SPEC, PETSTORE_SPEC, startMuseum, startPetstore, startStyles, STYLES_SPEC, TICKET_PNG, type RestServer } from '../support/openapi.js';
+import { BIG_ANSWER_BYTES, MUSEUM_AUTH, MUSEUM_SPEC, PETSTORE_SPEC, startMuseum, startPetstore, startStyles, STYLES_SPEC, TICKET_PNG, type RestServer } from '../support/openapi.js';
 import { startTestSidecarFor, type TestSidecar } from '../support/sidecar.js';
 
 /** The route's response timeout for the styles API (its /slow answers later). */
@@ -276,6 +276,29 @@ describe('openapi routes', () => {
     assert.deepEqual(timedOut.map((e) => [e.status, e.error_code, e.http_status]), [['error', 'upstream_timeout', null]]);
     // Arguments no request can be made from reach no server: no REST call is recorded.
     assert.equal(restCalls(exchanges, toolCalls(exchanges, 'styles', 'querySearch')[1]!).length, 0);
+  });
+
+  test('an answer over 16 MiB is a tool error; the REST call is recorded with its status and what was read, truncated', async (t) => {
+    const apis = await startApis(t);
+    const tapwire = await start(t, apis);
+    const client = await connectV1(t, `${tapwire.url}/styles`);
+    const big = (await client.callTool({ name: 'big', arguments: {} })) as ToolResult;
+    assert.equal(big.isError, true);
+    assert.equal(text(big), `big failed: the answer is larger than ${16 * 1024 * 1024} bytes`);
+
+    const exchanges = await tapwire.stop();
+    const [rest, ...others] = restCalls(exchanges, toolCalls(exchanges, 'styles', 'big')[0]!);
+    assert.equal(others.length, 0);
+    assert.deepEqual([rest!.method, rest!.status, rest!.error_code, rest!.http_status], ['GET /v1/big', 'error', 'answer_too_large', 200]);
+    // What was read: past 16 MiB, short of the whole answer (tapwire stopped reading).
+    assert.ok(rest!.response_bytes > 16 * 1024 * 1024 && rest!.response_bytes < BIG_ANSWER_BYTES, String(rest!.response_bytes));
+    const response = tapwire.record(rest!.id).response!;
+    assert.equal(response.truncated, true);
+    assert.equal(response.body_size, rest!.response_bytes);
+    assert.match(String(response.headers['content-type']), /^text\/plain/);
+    // Stored cut to store.max_body_bytes (1 MiB by default).
+    assert.equal(response.body!.length, 1024 * 1024);
+    assert.ok(response.body!.every((byte) => byte === 0x78));
   });
 
   test('an openapi route as a member of a federated route: prefixed tools, the per-server MCP exchange between the agent\'s and the REST call', async (t) => {

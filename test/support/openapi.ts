@@ -156,7 +156,13 @@ export function startMuseum(t: TestContext): Promise<RestServer> {
   });
 }
 
-/** The styles document at /v1: every operation echoes the method, raw URL, headers and body it got; /slow answers after `slowMs`. */
+/** What /v1/big answers: more than the 16 MiB an openapi route reads of an answer. */
+export const BIG_ANSWER_BYTES = 17 * 1024 * 1024;
+
+/**
+ * The styles document at /v1: every operation echoes the method, raw URL, headers and body it
+ * got; /slow answers after `slowMs`; /big answers BIG_ANSWER_BYTES of "x" (text/plain, chunked).
+ */
 export function startStyles(t: TestContext, slowMs: number): Promise<RestServer> {
   return serve(t, '/v1', (app) => {
     const echo = (req: Request, res: Response): void => {
@@ -168,6 +174,21 @@ export function startStyles(t: TestContext, slowMs: number): Promise<RestServer>
     app.get('/v1/slow', (_req, res) => {
       const timer = setTimeout(() => res.json({ late: true }), slowMs);
       res.on('close', () => clearTimeout(timer));
+    });
+    app.get('/v1/big', (_req, res) => {
+      const chunk = Buffer.alloc(1024 * 1024, 'x');
+      let left = BIG_ANSWER_BYTES / chunk.length;
+      // Stops writing when the client goes away (tapwire stops reading past 16 MiB).
+      res.on('close', () => (left = 0));
+      res.type('text/plain');
+      const write = (): void => {
+        while (left > 0) {
+          left--;
+          if (!res.write(chunk)) return void res.once('drain', write);
+        }
+        if (!res.writableEnded) res.end();
+      };
+      write();
     });
   });
 }

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { ConfigError, loadConfig, parseConfig } from '../../config/config.js';
+import { ConfigError, configSchema, loadConfig, parseConfig } from '../../config/config.js';
 import { createLogger } from '../../core/log.js';
 import { startSidecar } from '../../proxy/sidecar.js';
 import { upstreamTraits } from '../../protocols/llm/observer.js';
@@ -172,6 +172,19 @@ describe('config', () => {
     );
     assert.match(configError('routes:\n  bedrock: { protocol: llm, upstream: "http://x.test", aws: { access_key_id: a, secret_access_key: b } }\n'), /routes\.bedrock\.aws\.region: /);
     assert.match(configError('routes:\n  bedrock: { protocol: llm, upstream: "http://x.test", aws: { region: r, access_key_id: a, secret_access_key: b, secret: c } }\n'), /routes\.bedrock\.aws\.secret: unknown key/);
+  });
+
+  test('an openapi route cannot require an identity (tapwire serves it and verifies no token there), in parseConfig and in a config built otherwise', () => {
+    const identity = 'identity:\n  jwt: { jwks: "https://id.example/jwks.json" }\n';
+    const pets = (requireIdentity: string): string => `routes:\n  pets:\n    protocol: openapi\n    spec: petstore.yaml\n    require_identity: ${requireIdentity}\n`;
+    assert.equal(
+      configError(`${identity}${pets('true')}`),
+      'invalid config\ntapwire.yaml:7:23: routes.pets.require_identity: an openapi route is served by tapwire itself, which verifies no identity token on it',
+    );
+    assert.equal(parseConfig(`${identity}${pets('false')}`, 'tapwire.yaml', {}).routes.pets!.require_identity, false);
+    assert.match(configError(pets('maybe')), /routes\.pets\.require_identity: Invalid input: expected boolean/);
+    const built = configSchema.safeParse({ routes: { pets: { protocol: 'openapi', spec: 'petstore.yaml', require_identity: true } } });
+    assert.deepEqual(built.error?.issues.map((issue) => [issue.path.join('.'), issue.message]), [['routes.pets.require_identity', 'an openapi route is served by tapwire itself, which verifies no identity token on it']]);
   });
 
   test('add_stream_usage belongs to llm routes in the OpenAI format and defaults to asking', () => {
