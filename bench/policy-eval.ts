@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { blankExchange } from '../core/exchange.js';
-import { buildContext } from '../protocols/registry.js';
+import { buildContext } from '../protocols/cel-context.js';
 import { PolicySet } from '../policies/engine.js';
 import { parsePolicyFile } from '../policies/file.js';
 import { describeMachine } from './report.js';

@@ -5,8 +5,8 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../config/config.js';
 import { StoreError } from '../store/record-store.js';
-import { PolicyError } from '../policies/file.js';
-import { SelectionError } from '../tools/select.js';
+import { PolicyError } from '../policies/policy-error.js';
+import { SelectionError } from '../tools/selection-error.js';
 import { AdminCallError } from '../proxy/approvals-client.js';
 
 /** The errno codes of a listen that failed, e.g. an address in use. */

@@ -7,7 +7,7 @@
 // It lives in policies/ because the gate (protocols/) holds calls and the proxy's admin
 // endpoint settles them: the lowest layer both may import.
 import { createHash } from 'node:crypto';
-import type { ApprovalVerdict, Decision } from './engine.js';
+import type { ApprovalVerdict, Decision } from './decision.js';
 import type { ApproveSpec } from './file.js';
 
 /** What a person sees of a held call, and what binds an approval to it. */

@@ -8,10 +8,12 @@
 // The variables one protocol fills in (llm.*, mcp.*, a2a.*, and jsonrpc.* for the JSON-RPC
 // ones) come from that protocol's ProtocolContext, which the caller passes in: this file
 // knows no protocol by name.
-import { jsonValue, parseJson as parseWireJson } from '../core/json-body.js';
+import { jsonValue } from '../core/json-body.js';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { Exchange } from '../core/exchange.js';
 import type { Bindings } from './cel.js';
+import { asObject, int, parseJson, str, toCel, type CelJson, type Json } from './context-values.js';
+import { streamText } from './stream-text.js';
 import { scopesOf } from './identity.js';
 import { PROTOCOL_ROOTS, VOCABULARY, type Leaf, type Open, type Struct } from './vocabulary.js';
 
@@ -70,52 +72,11 @@ export interface ProtocolContext {
 
 export type ProtocolContexts = Readonly<Partial<Record<string, ProtocolContext>>>;
 
-export type CelJson = bigint | number | string | boolean | null | CelJson[] | Map<string, CelJson>;
-
-/** JSON as CEL values: objects as Maps, whole numbers stay doubles as in JSON (CEL compares 3 == 3.0). */
-export function toCel(value: unknown): CelJson {
-  if (value === null || value === undefined) return null;
-  if (Array.isArray(value)) return value.map(toCel);
-  switch (typeof value) {
-    case 'string':
-    case 'number':
-    case 'boolean':
-    case 'bigint':
-      return value;
-    case 'object':
-      return new Map(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, toCel(v)]));
-    default:
-      return null;
-  }
-}
-
 function text(body: Buffer | string | null | undefined): string {
   if (body === null || body === undefined) return '';
   return typeof body === 'string' ? body : body.toString('utf8');
 }
 
-/** JSON text parsed as tapwire reads the wire, or null when it is empty or not JSON. */
-export function parseJson(body: string): unknown {
-  if (body === '') return null;
-  try {
-    return parseWireJson(body);
-  } catch {
-    return null;
-  }
-}
-
-export type Json = Record<string, unknown>;
-export function asObject(value: unknown): Json | null {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : null;
-}
-/** A CEL string from a JSON value: strings as they are, numbers written out, anything else "". */
-export function str(value: unknown): string {
-  return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : '';
-}
-/** A CEL int from a number (truncated), 0 when there is none. */
-export function int(value: number | null | undefined): bigint {
-  return typeof value === 'number' && Number.isFinite(value) ? BigInt(Math.trunc(value)) : 0n;
-}
 /** identity.*: who the verified token says the caller is (the OAuth client acting for them: client_id, or OIDC's azp). */
 function identityOf(claims: Readonly<Record<string, unknown>>): Map<string, CelJson> {
   return new Map<string, CelJson>([
@@ -133,58 +94,6 @@ function headerMap(headers: Headers | null | undefined): Map<string, string> {
     if (value !== undefined) map.set(name.toLowerCase(), Array.isArray(value) ? value.join(', ') : value);
   }
   return map;
-}
-
-/**
- * The text one SSE event adds to a streamed answer: the generated text of LLM stream
- * events (OpenAI chat and completions chunks, Responses API deltas, Anthropic content
- * deltas, Gemini candidates' text parts, Bedrock's Converse deltas and Nova's chunks, Ollama's
- * JSON lines),
- * or null for an event that is not one of those.
- * It reads stream events without knowing their route's provider (the TUI, replay
- * comparison and the response gate share it), so each provider's chunk shape is here.
- */
-export function eventText(data: string): string | null {
-  const event = asObject(parseJson(data));
-  if (!event) return null;
-  if (Array.isArray(event.choices)) {
-    return event.choices.map((c) => {
-      const choice = asObject(c);
-      return str(asObject(choice?.delta)?.content) || str(choice?.text);
-    }).join('');
-  }
-  if (Array.isArray(event.candidates)) {
-    return event.candidates.map((c) => {
-      const parts = asObject(asObject(c)?.content)?.parts;
-      return Array.isArray(parts) ? parts.map((p) => str(asObject(p)?.text) ?? '').join('') : '';
-    }).join('');
-  }
-  // Ollama's JSON lines: a chat line's message content, a generate line's response.
-  const message = asObject(event.message);
-  if (typeof message?.content === 'string') return message.content;
-  if (typeof event.response === 'string') return event.response;
-  // Bedrock's Nova InvokeModel stream nests its delta (the other families' chunks are read as their own).
-  const nested = asObject(event.contentBlockDelta);
-  if (nested) return str(asObject(nested.delta)?.text) ?? '';
-  const delta = event.delta;
-  if (typeof delta === 'string') return delta;
-  const d = asObject(delta);
-  if (d) return str(d.text) || str(d.partial_json) || str(d.thinking);
-  return null;
-}
-
-/** response.text of a stream: the text its LLM events carry, or else the events' data, one per line. */
-export function streamText(events: readonly { data: string }[]): string {
-  let out = '';
-  let generated = false;
-  for (const event of events) {
-    const piece = eventText(event.data);
-    if (piece !== null) {
-      out += piece;
-      generated = true;
-    }
-  }
-  return generated ? out : events.map((event) => event.data).join('\n');
 }
 
 /** The empty value of each field of `struct`: what a protocol's variables hold on another protocol's exchange. */

@@ -6,55 +6,16 @@
 // deny` refuses what none of its rules allows); a file in `mode: monitor` only records what
 // it would have done. A rule matches only when its expression is exactly true; one that
 // fails to evaluate denies (or, with `on_error: skip`, is recorded and passed over).
-import type { Exchange, ExchangeRecord } from '../core/exchange.js';
+import type { ExchangeRecord } from '../core/exchange.js';
 import { isCelError, type Bindings } from './cel.js';
 import { buildContext, type ContextSource } from './context.js';
-import type { ApproveSpec, CompiledRule, PolicyFile, RedactSpec } from './file.js';
+import { ALLOW, appliesTo, stamp, type Decision, type Finding } from './decision.js';
+import type { CompiledRule, PolicyFile, RedactSpec } from './file.js';
 import { localCounters, type LimitCounter, type LimitCounters } from './limits.js';
 import { redactRecord } from './redact.js';
+import type { RuleSet } from './rule-set.js';
+import { transformRequest, transforms, type TransformInput, type TransformOutcome } from './transform.js';
 import type { Phase } from './vocabulary.js';
-
-export type Outcome = 'allow' | 'deny' | 'limit' | 'approve';
-
-/** A rule that matched without deciding: an audit, a redaction, a monitor-mode refusal or hold, a skipped error. */
-export interface Finding {
-  rule: string;
-  action: 'audit' | 'redact' | 'would_deny' | 'would_limit' | 'would_approve' | 'error';
-  reason: string;
-}
-
-/** How a person (or the clock) settled a call held for approval; recorded in the exchange's details as `approval`. */
-export interface ApprovalVerdict {
-  /** The held call's id, as `tapwire approvals` lists it. */
-  id: string;
-  /** approved, denied; expired: the rule's timeout passed; stopped: the sidecar stopped; abandoned: the agent went away. */
-  decision: 'approved' | 'denied' | 'expired' | 'stopped' | 'abandoned';
-  /** Who decided (the TUI's user, the CLI's --as, the admin caller); null when nobody did. */
-  by: string | null;
-  /** When it was decided, unix ms. */
-  at: number;
-  note: string | null;
-  /** How long the call was held, ms (0 when an earlier approval it remembers let it through). */
-  wait_ms: number;
-  /** True when the call was let through by an earlier approval of the same call (the rule's remember). */
-  remembered: boolean;
-}
-
-export interface Decision {
-  outcome: Outcome;
-  /** The rule that refused the call (or the first allow that let it through); "file#default" for a default deny. */
-  rule: string | null;
-  reason: string;
-  /** Limits: when the call may be tried again. */
-  retryAfterSeconds: number | null;
-  findings: Finding[];
-  /** Outcome approve: the rule's timeout and remember. */
-  approve?: ApproveSpec;
-  /** A call that was held for approval: how it was settled. */
-  approval?: ApprovalVerdict;
-}
-
-const ALLOW: Decision = { outcome: 'allow', rule: null, reason: '', retryAfterSeconds: null, findings: [] };
 
 /** The policy_rule recorded on a request refused because tapwire could not read it. */
 const UNREADABLE_RULE = 'unreadable';
@@ -75,7 +36,7 @@ function keyText(value: unknown): string {
 /** Counts PolicySets made in this process: an approval holds for the rules it was given under. */
 let generations = 0;
 
-export class PolicySet {
+export class PolicySet implements RuleSet {
   /** This set's generation: a reload makes a new one, and held calls are bound to theirs. */
   readonly version = ++generations;
   private readonly windows = new Map<string, LimitCounter>();
@@ -108,6 +69,21 @@ export class PolicySet {
   /** True when some rule of `phase` could apply to `protocol`: callers skip building a context otherwise. */
   applies(phase: Phase, protocol: string): boolean {
     return this.files.some((f) => (phase === 'request' && f.default === 'deny') || f.rules.some((r) => r.phase === phase && appliesTo(r, protocol)));
+  }
+
+  /** The CEL context of an exchange, as these rules see it. */
+  context(source: ContextSource): Bindings {
+    return buildContext(source);
+  }
+
+  /** True when some transform rule could apply to `protocol`. */
+  transforms(protocol: string): boolean {
+    return transforms(this.files, protocol);
+  }
+
+  /** Runs the transform rules on a call the request-phase rules let through (policies/transform.ts). */
+  transform(input: TransformInput): TransformOutcome {
+    return transformRequest(this.files, input);
   }
 
   /**
@@ -249,70 +225,4 @@ export class PolicySet {
     if ((e.policy_rule === null || e.policy_action === 'redact') && notes.length > 0) stamp(e, { ...ALLOW, findings: notes });
     if (redactions.length > 0) redactRecord(record, redactions);
   }
-}
-
-/** True when `rule` can apply to exchanges of `protocol` (its expression names no other protocol's variables). */
-export function appliesTo(rule: CompiledRule, protocol: string): boolean {
-  return rule.when.protocols === null || rule.when.protocols.has(protocol);
-}
-
-/** Records a decision on the exchange: policy_rule, policy_action, policy_reason (and status denied when it refused). */
-export function stamp(exchange: Exchange, decision: Decision): void {
-  if (decision.approval) return stampApproval(exchange, decision, decision.approval);
-  if (decision.outcome !== 'allow') {
-    exchange.status = 'denied';
-    exchange.policy_rule = decision.rule;
-    exchange.policy_action = decision.outcome;
-    exchange.policy_reason = decision.reason;
-    return;
-  }
-  // What a reader of the record most needs first: a refusal monitor mode held back, then an
-  // audit or a rule error; a redaction shows in the bodies themselves.
-  const finding =
-    decision.findings.find((f) => f.action === 'would_deny' || f.action === 'would_limit') ??
-    decision.findings.find((f) => f.action !== 'redact') ??
-    decision.findings[0];
-  if (finding) {
-    exchange.policy_rule = finding.rule;
-    exchange.policy_action = finding.action;
-    exchange.policy_reason = finding.reason;
-  } else if (decision.rule) {
-    exchange.policy_rule = decision.rule;
-    exchange.policy_action = 'allow';
-    exchange.policy_reason = decision.reason;
-  }
-}
-
-/**
- * Records how a held call was settled: policy_action is the verdict (approved, denied,
- * expired, stopped, abandoned), and the details' `approval` keeps who, when, the note and the
- * wait, beside what the protocol keeps there.
- */
-function stampApproval(exchange: Exchange, decision: Decision, verdict: ApprovalVerdict): void {
-  if (verdict.decision !== 'approved') exchange.status = 'denied';
-  exchange.policy_rule = decision.rule;
-  exchange.policy_action = verdict.decision;
-  exchange.policy_reason = decision.reason;
-  exchange.details = withApproval(exchange.details, verdict);
-}
-
-/** An exchange's details (JSON object text, or null) with `approval` set. */
-export function withApproval(details: string | null, verdict: ApprovalVerdict): string {
-  return JSON.stringify({ ...detailsObject(details), approval: verdict });
-}
-
-/** The approval stamped in an exchange's details, if any (a protocol rewriting its details keeps it). */
-export function approvalIn(details: string | null): ApprovalVerdict | null {
-  const approval = detailsObject(details).approval;
-  return approval !== null && typeof approval === 'object' ? (approval as ApprovalVerdict) : null;
-}
-
-function detailsObject(details: string | null): Record<string, unknown> {
-  try {
-    const parsed: unknown = details ? JSON.parse(details) : null;
-    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
-  } catch {
-    // Details tapwire did not write as a JSON object hold no approval.
-  }
-  return {};
 }

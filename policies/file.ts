@@ -8,6 +8,7 @@ import { RE2JS } from 're2js';
 import { formatPath } from '../config/config.js';
 import { compileExpression, ExpressionError, phaseProblem, type CompiledExpression } from './cel.js';
 import { compileTransform, TRANSFORM_FIELDS, type TransformSpec } from './transform.js';
+import { PolicyError, type Problem } from './policy-error.js';
 import type { Phase } from './vocabulary.js';
 
 const ACTIONS = ['allow', 'deny', 'audit', 'limit', 'redact', 'transform', 'approve'] as const;
@@ -126,26 +127,6 @@ export interface PolicyFile {
   readonly onError: 'deny' | 'skip';
   readonly rules: readonly CompiledRule[];
   readonly tests: readonly PolicyTest[];
-}
-
-/** A problem on one line (file:line:col: what), and for one inside an expression, the excerpt pointing at it. */
-export interface Problem {
-  line: string;
-  pointer?: string;
-}
-
-export class PolicyError extends Error {
-  override readonly name = 'PolicyError';
-  /** One line each: file:line:col: what is wrong (logs, and the one line `tapwire run` prints). */
-  readonly problems: string[];
-  /** The same, each followed by the expression it points into with a caret under the column (`policy check`). */
-  readonly explained: string[];
-  constructor(problems: (string | Problem)[]) {
-    const all = problems.map((p) => (typeof p === 'string' ? { line: p } : p));
-    super(all.map((p) => p.line).join('\n'));
-    this.problems = all.map((p) => p.line);
-    this.explained = all.map((p) => (p.pointer ? `${p.line}\n${p.pointer}` : p.line));
-  }
 }
 
 /** Locates nodes of a parsed document as file:line:col. */

@@ -4,7 +4,8 @@
 import { readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { isPolicyUrl } from '../config/config.js';
-import { loadPolicyFile, parsePolicyFile, PolicyError, type PolicyFile } from './file.js';
+import { loadPolicyFile, parsePolicyFile, type PolicyFile } from './file.js';
+import { PolicyError } from './policy-error.js';
 import type { RemotePolicy } from './remote.js';
 
 /** A file-name pattern (`*`, `?`) as a regular expression over names. */

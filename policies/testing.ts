@@ -3,8 +3,10 @@
 // strongest action a policy set takes on a context (deny > limit > approve > audit > redact > transform > allow).
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { Bindings } from './cel.js';
-import { buildContext, contextRoots, toCel, type ProtocolContexts } from './context.js';
-import { appliesTo, PolicySet, type Decision, type Finding } from './engine.js';
+import { buildContext, contextRoots, type ProtocolContexts } from './context.js';
+import { toCel } from './context-values.js';
+import { PolicySet } from './engine.js';
+import { appliesTo, type Decision, type Finding } from './decision.js';
 import type { Action, PolicyFile, PolicyTest } from './file.js';
 import { VOCABULARY, type Field } from './vocabulary.js';
 

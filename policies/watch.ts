@@ -9,7 +9,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { isPolicyUrl } from '../config/config.js';
 import { PolicySet } from './engine.js';
-import { PolicyError } from './file.js';
+import { PolicyError } from './policy-error.js';
 import { localCounters, type LimitCounters } from './limits.js';
 import { loadPolicyFiles, wildcard } from './load.js';
 import { fetchPolicy, type RemotePolicy } from './remote.js';

@@ -3,8 +3,9 @@
 // held for approval when an approve rule asks: the person sees its method and path).
 import type { RouteConfig } from '../config/config.js';
 import { PlainHttpObserver } from './observer.js';
-import { stamp, type Decision, type PolicySet } from '../policies/engine.js';
-import { recordTransform } from '../policies/transform.js';
+import type { RuleSet } from '../policies/rule-set.js';
+import { stamp, type Decision } from '../policies/decision.js';
+import { recordTransform } from '../policies/rewrite.js';
 import { httpError, identityRequired, unchanged, type Admission, type GateCall, type PolicyGate } from './policy-gate.js';
 import type { CallFacts, HandlerEnvironment, Observation, ProtocolCall, ProtocolHandler } from './protocol.js';
 
@@ -31,13 +32,13 @@ class HttpCallFacts implements CallFacts {
     return identityRequired(message);
   }
 
-  admit(gate: PolicyGate, set: PolicySet, call: GateCall): Promise<Admission | null> {
+  admit(gate: PolicyGate, set: RuleSet, call: GateCall): Promise<Admission | null> {
     return gateHttp(gate, set, call);
   }
 }
 
 /** The request-phase decision on a call judged by its HTTP request alone. */
-async function gateHttp(gate: PolicyGate, set: PolicySet, call: GateCall): Promise<Admission | null> {
+async function gateHttp(gate: PolicyGate, set: RuleSet, call: GateCall): Promise<Admission | null> {
   if (!set.applies('request', 'http')) return unchanged;
   const source = { exchange: call.exchange, path: call.path, routeUpstream: call.route.config.upstream };
   let decided = set.decide('request', gate.context(call, { ...source, request: { headers: call.req.headers } }), Date.now());

@@ -3,9 +3,10 @@
 // judged as if they had come alone and which is sent whole or not at all (so never held for approval).
 import type { Exchange } from '../core/exchange.js';
 import { errorResponse, type JsonRpcId, type JsonRpcMessage } from '../core/jsonrpc.js';
-import type { Decision, PolicySet } from '../policies/engine.js';
+import type { RuleSet } from '../policies/rule-set.js';
+import type { Decision } from '../policies/decision.js';
 import { unheld } from '../policies/approvals.js';
-import { recordTransform } from '../policies/transform.js';
+import { recordTransform } from '../policies/rewrite.js';
 import { unchanged, type Admission, type GateCall, type PolicyGate } from './policy-gate.js';
 
 /** The JSON-RPC error code of a call refused by policy (implementation-defined server error range). */
@@ -48,7 +49,7 @@ export interface BatchRules {
  * batch was refused. Batches holding a request whose answer must be reviewed on its own are
  * refused too: their answers cannot be reviewed per message.
  */
-export function gateBatch(gate: PolicyGate, set: PolicySet, call: GateCall, messages: readonly JsonRpcMessage[], rules: BatchRules): Admission | null {
+export function gateBatch(gate: PolicyGate, set: RuleSet, call: GateCall, messages: readonly JsonRpcMessage[], rules: BatchRules): Admission | null {
   const requests = messages.filter((m): m is JsonRpcRequest => m.kind === 'request');
   if (requests.length === 0) return unchanged;
   let refused: { request: JsonRpcRequest; decision: Decision } | null = null;

@@ -19,11 +19,14 @@ import type { CallFacts, ProtocolCall } from './protocol.js';
 import type { SseEvent } from '../core/sse.js';
 import { sseText } from '../core/sse-text.js';
 import type { Bindings } from '../policies/cel.js';
-import { buildContext, eventText, type ContextSource, type ProtocolContexts } from '../policies/context.js';
-import { stamp, type Decision, type PolicySet } from '../policies/engine.js';
+import type { ContextSource, ProtocolContexts } from '../policies/context.js';
+import { eventText } from '../policies/stream-text.js';
+import type { RuleSet } from '../policies/rule-set.js';
+import { stamp, type Decision } from '../policies/decision.js';
 import type { IdentityVerifier } from '../policies/identity.js';
 import { settledDecision, unheld, type Approvals } from '../policies/approvals.js';
-import { transformRequest, transforms, type RequestRewrite, type TransformOutcome } from '../policies/transform.js';
+import type { TransformOutcome } from '../policies/transform.js';
+import type { RequestRewrite } from '../policies/rewrite.js';
 
 export interface GateOptions {
   agentLabels: Record<string, string>;
@@ -100,13 +103,13 @@ export interface RefusedRequest {
 export class PolicyGate {
   constructor(
     /** The policies in force (they change when their files do). */
-    readonly policies: () => PolicySet,
+    readonly policies: () => RuleSet,
     private readonly options: GateOptions,
   ) {}
 
   /** The CEL context of a call as the rules see it, with the agent's labels and identity. */
   context(call: { jwtClaims?: Record<string, unknown> | null }, source: Omit<ContextSource, 'agentLabels' | 'jwtClaims' | 'protocols'>): Bindings {
-    return buildContext({ ...source, agentLabels: this.options.agentLabels, jwtClaims: call.jwtClaims ?? null, protocols: this.options.protocols });
+    return this.policies().context({ ...source, agentLabels: this.options.agentLabels, jwtClaims: call.jwtClaims ?? null, protocols: this.options.protocols });
   }
 
   /**
@@ -156,10 +159,10 @@ export class PolicyGate {
    * cannot be applied (the caller answers and records it as any refusal), else what
    * changes is left on `call.rewrite` for forwarding.
    */
-  transform(set: PolicySet, call: GateCall, source: Omit<ContextSource, 'agentLabels' | 'jwtClaims' | 'protocols' | 'request'>, bindings?: Bindings): TransformOutcome {
+  transform(set: RuleSet, call: GateCall, source: Omit<ContextSource, 'agentLabels' | 'jwtClaims' | 'protocols' | 'request'>, bindings?: Bindings): TransformOutcome {
     const protocol = source.exchange.protocol;
-    if (!transforms(set.files, protocol)) return { rewrite: null, findings: [] };
-    const outcome = transformRequest(set.files, {
+    if (!set.transforms(protocol)) return { rewrite: null, findings: [] };
+    const outcome = set.transform({
       protocol,
       headers: call.req.headers,
       body: call.body,
@@ -177,7 +180,7 @@ export class PolicyGate {
    * the decision to go on with: allow when approved, else deny; either carries the verdict,
    * which the record keeps. Other calls are not held up meanwhile.
    */
-  async hold(call: GateCall, set: PolicySet, decision: Decision, subject: HoldSubject, keepAlive?: KeepAlive): Promise<Decision> {
+  async hold(call: GateCall, set: RuleSet, decision: Decision, subject: HoldSubject, keepAlive?: KeepAlive): Promise<Decision> {
     const approvals = this.options.approvals;
     if (!approvals || !decision.approve) return unheld(decision, 'here');
     const gone = new AbortController();

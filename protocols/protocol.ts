@@ -12,8 +12,9 @@ import type { ExchangeObserver, RecordSink } from './observer.js';
 import type { Route } from './route.js';
 import type { McpTracker } from './mcp/tracker.js';
 import type { Admission, AnswerChannel, GateCall, PolicyGate } from './policy-gate.js';
-import type { Decision, PolicySet } from '../policies/engine.js';
-import type { RequestRewrite } from '../policies/transform.js';
+import type { RuleSet } from '../policies/rule-set.js';
+import type { Decision } from '../policies/decision.js';
+import type { RequestRewrite } from '../policies/rewrite.js';
 
 /** A route's protocol, as its configuration names it. */
 export type Protocol = RouteConfig['protocol'];
@@ -64,7 +65,7 @@ export interface CallFacts {
   /** The answer to the call refused for want of a valid identity token, in the protocol's format. */
   identityRefusal(message: string): unknown;
   /** The protocol's part of the gate: the request-phase decision, and what reviews the answer. */
-  admit(gate: PolicyGate, set: PolicySet, call: GateCall): Admission | null | Promise<Admission | null>;
+  admit(gate: PolicyGate, set: RuleSet, call: GateCall): Admission | null | Promise<Admission | null>;
   /** Where the answers to this call travel when not on its own response (MCP's legacy HTTP+SSE: the session's GET stream; the POST itself gets 202). */
   readonly answerStream?: AnswerChannel | null;
 }

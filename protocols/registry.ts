@@ -3,8 +3,7 @@
 // CEL context. Nowhere else is a protocol picked by name. A new protocol is a folder with
 // its handler and its context, and one line in this table.
 import type { RouteCheck } from '../config/config.js';
-import type { Bindings } from '../policies/cel.js';
-import { buildContext as bindContext, type ContextSource, type ProtocolContext, type ProtocolContexts } from '../policies/context.js';
+import type { ProtocolContext, ProtocolContexts } from '../policies/context.js';
 import { a2aContext } from './a2a/context.js';
 import { A2aHandler } from './a2a/handler.js';
 import { HttpHandler } from './http.js';
@@ -63,8 +62,3 @@ export const PROTOCOL_CONTEXTS: ProtocolContexts = Object.fromEntries(
     return context ? [[protocol, context]] : [];
   }),
 );
-
-/** The CEL bindings of an exchange (policies/context.ts), with every protocol's variables. */
-export function buildContext(source: Omit<ContextSource, 'protocols'>): Bindings {
-  return bindContext({ ...source, protocols: PROTOCOL_CONTEXTS });
-}

@@ -3,7 +3,7 @@
 // or listen, and admin.token), listing the held calls and settling one. Failures are
 // AdminCallError, one line saying what went wrong.
 import type { Config } from '../config/config.js';
-import type { ApprovalVerdict } from '../policies/engine.js';
+import type { ApprovalVerdict } from '../policies/decision.js';
 import type { PendingApproval, Settlement } from '../policies/approvals.js';
 import { APPROVALS_PATH } from './approvals-endpoint.js';
 

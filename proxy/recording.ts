@@ -8,7 +8,7 @@
 import { startRecordWriter } from '../store/open.js';
 import type { RecordWriter } from '../store/record-store.js';
 import { Shipper } from '../store/shipper.js';
-import { watchPolicies, type PolicyWatcher } from '../policies/watch.js';
+import type { PolicyWatcher } from '../policies/watch.js';
 import type { SharedLimits } from '../policies/redis/shared-limits.js';
 import type { Config } from '../config/config.js';
 import { reviewKeepingBytes } from '../core/binary-bodies.js';
@@ -89,9 +89,13 @@ export class Recording {
   ): Promise<Recording> {
     // The Redis client is loaded only for a config that names limits.redis.
     const sharedLimits = config.limits.redis ? await (await import('../policies/redis/shared-limits.js')).SharedLimits.open(config.limits.redis, log) : null;
-    let policies: PolicyWatcher | null;
+    let policies: PolicyWatcher | null = null;
     try {
-      policies = await watchPolicies(config.policies, log, { counters: sharedLimits?.counters, pollMs: config.policies_poll_ms });
+      // CEL is loaded only for a config that names policy files (issue 23: a sidecar without them carries none of it).
+      if (config.policies.length > 0) {
+        const { watchPolicies } = await import('../policies/watch.js');
+        policies = await watchPolicies(config.policies, log, { counters: sharedLimits?.counters, pollMs: config.policies_poll_ms });
+      }
     } catch (err) {
       await sharedLimits?.close();
       throw err;

@@ -21,8 +21,8 @@ import { commandProblem, serverEnvironment } from '../protocols/mcp/stdio-proces
 import { McpAuthorization } from '../protocols/mcp/oauth/route-auth.js';
 import { loadApis } from '../protocols/openapi/service.js';
 import { PolicyGate } from '../protocols/policy-gate.js';
-import { PolicySet } from '../policies/engine.js';
-import { rewrittenBody } from '../policies/transform.js';
+import { NO_RULES } from '../policies/rule-set.js';
+import { rewrittenBody } from '../policies/rewrite.js';
 import { IdentityVerifier } from '../policies/identity.js';
 import { Approvals } from '../policies/approvals.js';
 import { parseTraceparent } from '../core/trace-context.js';
@@ -75,12 +75,11 @@ export async function startSidecar(config: Config, log: Logger, env: NodeJS.Proc
   const routeNames = Object.keys(config.routes);
   const ctx: ForwardContext = { redacted: recording.redacted, maxBodyBytes: config.store.max_body_bytes, eventLimits: eventLimitsOf(config) };
   const redact = (headers: IncomingMessage['headers']) => redactHeaders(headers, ctx.redacted);
-  const noPolicies = new PolicySet([]);
   // Calls an approve rule holds, until a person settles them through the admin endpoint.
   const approvals = new Approvals();
   const policyGate =
     policies || identity
-      ? new PolicyGate(() => policies?.current ?? noPolicies, { agentLabels: config.agent.labels, identity, redact, sink, protocols: PROTOCOL_CONTEXTS, approvals })
+      ? new PolicyGate(() => policies?.current ?? NO_RULES, { agentLabels: config.agent.labels, identity, redact, sink, protocols: PROTOCOL_CONTEXTS, approvals })
       : null;
   const table = new RouteTable({ config, log, sink, redact, gate: policyGate, traces: telemetry.traces, apis });
   if (config.store.durability === 'strict') {

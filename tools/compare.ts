@@ -3,7 +3,7 @@
 // every call (ids, timestamps, creation times). A stream is compared the way its protocol's
 // replay chooses: LLM streams by the text they generated (chunk boundaries differ between
 // runs), other streams event by event; a body of JSON lines is such a stream.
-import { streamText } from '../policies/context.js';
+import { streamText } from '../policies/stream-text.js';
 import { firstDifference, valueAt, withoutPaths } from './canonical-json.js';
 
 /** Object keys whose values change on every call, left out of the diff. */

@@ -2,15 +2,12 @@
 // evaluated against each record's context, built by the one function policies use
 // (policies/context.ts), so a filter means the same thing in every command and in the TUI.
 // The part of the filter the store can decide is pushed down to it (tools/prefilter.ts).
-import { buildContext } from '../protocols/registry.js';
+import { buildContext } from '../protocols/cel-context.js';
 import { compileExpression, ExpressionError, matched, type CompiledExpression } from '../policies/cel.js';
 import type { ExchangeRecord } from '../core/exchange.js';
 import { eachRow, type RecordReader } from '../store/record-store.js';
 import { prefilter } from './prefilter.js';
-
-export class SelectionError extends Error {
-  override readonly name = 'SelectionError';
-}
+import { SelectionError } from './selection-error.js';
 
 /** Compiles a filter; a bad one throws SelectionError naming the column of the problem. */
 export function compileFilter(source: string): CompiledExpression {

@@ -3,7 +3,7 @@
 // its route, method, tool or model, rule, reason and arguments; approving or denying the
 // selected one, as the TUI's user (the OS user name), with an optional note.
 import blessed from 'blessed';
-import type { ApprovalVerdict } from '../policies/engine.js';
+import type { ApprovalVerdict } from '../policies/decision.js';
 import type { PendingApproval, Settlement } from '../policies/approvals.js';
 
 /** Where the held calls come from and are settled: a sidecar's admin endpoint (proxy/approvals-client.ts). */

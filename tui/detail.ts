@@ -2,7 +2,7 @@
 // (headers, then the body as indented JSON with long strings folded), the stream (each SSE
 // event with its offset, then the reassembled LLM text), related messages of the session,
 // the policy decision, and the ids, timings and token counts.
-import { eventText, streamText } from '../policies/context.js';
+import { eventText, streamText } from '../policies/stream-text.js';
 import { unpricedLlmCall, type Exchange, type ExchangeRecord, type Payload } from '../core/exchange.js';
 import { clock, cost, duration } from './format.js';
 

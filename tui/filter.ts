@@ -3,7 +3,7 @@
 // and the CEL that decides the rest, and judged on a recorded exchange through the same
 // buildContext policies use.
 import { compileExpression, ExpressionError, matched, type CompiledExpression } from '../policies/cel.js';
-import { buildContext } from '../protocols/registry.js';
+import { buildContext } from '../protocols/cel-context.js';
 import { VOCABULARY, type Struct } from '../policies/vocabulary.js';
 import { prefilter, type Prefilter } from '../tools/prefilter.js';
 import type { RowTest } from '../store/record-store.js';

@@ -6,7 +6,6 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { Command, Option } from 'commander';
 import { openRecordReader } from '../../store/open.js';
-import { compileFilter, selectRecords } from '../../tools/select.js';
 import { loadConfig } from '../../config/config.js';
 import { unpricedLlmCall, type ExchangeRecord } from '../../core/exchange.js';
 import { VERSION } from '../../core/package.js';
@@ -32,7 +31,11 @@ export interface ExportResult {
 /** Runs an export; resolves to what was written and what was left out. */
 async function runExport(options: ExportOptions, stdout: NodeJS.WritableStream = process.stdout): Promise<ExportResult> {
   // Loaded when the command runs, not at every start of the CLI.
-  const [{ DEFAULT_EXPORT_REDACTION, exportRedaction, redactedCopy, writeJsonl }, { writeHar }] = await Promise.all([import('../../tools/export.js'), import('../../tools/har.js')]);
+  const [{ DEFAULT_EXPORT_REDACTION, exportRedaction, redactedCopy, writeJsonl }, { writeHar }, { compileFilter, selectRecords }] = await Promise.all([
+    import('../../tools/export.js'),
+    import('../../tools/har.js'),
+    import('../../tools/select.js'),
+  ]);
   const filter = options.filter ? compileFilter(options.filter) : null;
   const redaction = options.config ? exportRedaction(loadConfig(options.config)) : DEFAULT_EXPORT_REDACTION;
   const reader = await openRecordReader(options.db);

@@ -4,7 +4,6 @@
 import { Command, Option } from 'commander';
 import { parsePath } from '../../tools/canonical-json.js';
 import { DEFAULT_LLM_IGNORED } from '../../tools/replay-match.js';
-import { compileFilter } from '../../tools/select.js';
 import { listenOption } from '../options.js';
 import { ConfigError, loadConfig } from '../../config/config.js';
 import { routeProblems } from '../../protocols/registry.js';
@@ -33,8 +32,8 @@ export function mockCommand(): Command {
       const config = opts.config ? loadConfig(opts.config, process.env, routeProblems) : null;
       if (opts.onMiss === 'forward' && !config) throw new ConfigError('--on-miss forward needs --config: the routes\' upstreams come from it');
       const ignored = opts.ignore.length > 0 ? opts.ignore : DEFAULT_LLM_IGNORED;
-      // The server's code is loaded when the command runs, not at every start of the CLI.
-      const { startMock } = await import('../../tools/mock.js');
+      // The server's code and the filter's CEL are loaded when the command runs, not at every start of the CLI.
+      const [{ startMock }, { compileFilter }] = await Promise.all([import('../../tools/mock.js'), import('../../tools/select.js')]);
       const mock = await startMock({
         db: opts.db,
         listen: opts.listen,

@@ -1,6 +1,7 @@
 // `tapwire policy check FILE...`: loads and type-checks every rule of every file; each
 // problem is printed as file:line:col with a pointer into the expression.
-import { loadPolicyFile, PolicyError } from '../../policies/file.js';
+import { loadPolicyFile } from '../../policies/file.js';
+import { PolicyError } from '../../policies/policy-error.js';
 import { expandPattern } from '../../policies/load.js';
 
 /** Returns the exit code: 0 when every file is valid, 2 otherwise (every problem of every file printed). */

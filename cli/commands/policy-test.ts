@@ -5,15 +5,18 @@
 import { openRecordReader, printableLocation } from '../../store/open.js';
 import { eachRow } from '../../store/record-store.js';
 import { PolicySet } from '../../policies/engine.js';
-import { parseDuration, PolicyError, type Action } from '../../policies/file.js';
+import { parseDuration, type Action } from '../../policies/file.js';
+import { PolicyError } from '../../policies/policy-error.js';
 import { loadPolicyFiles } from '../../policies/load.js';
 import { findingAction, runInlineTests } from '../../policies/testing.js';
-import { transformRequest, type Change } from '../../policies/transform.js';
+import { transformRequest } from '../../policies/transform.js';
+import type { Change } from '../../policies/rewrite.js';
 import { recordedBody } from '../../store/bodies.js';
 import { DEFAULT_REDACTED, redactHeaders } from '../../core/headers.js';
 
 const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set(DEFAULT_REDACTED);
-import { buildContext, PROTOCOL_CONTEXTS } from '../../protocols/registry.js';
+import { PROTOCOL_CONTEXTS } from '../../protocols/registry.js';
+import { buildContext } from '../../protocols/cel-context.js';
 
 export interface PolicyTestOptions {
   db?: string;

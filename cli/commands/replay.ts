@@ -3,7 +3,7 @@
 // (tools/replay.ts) through a sidecar started in-process from the config, recording
 // into the same database, or through a running one (--to), and prints one comparison per exchange.
 import { Command } from 'commander';
-import { SelectionError } from '../../tools/select.js';
+import { SelectionError } from '../../tools/selection-error.js';
 import type { ReplayCliOptions } from '../../tools/replay-run.js';
 
 export function replayCommand(): Command {

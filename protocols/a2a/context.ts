@@ -1,7 +1,8 @@
 // What A2A adds to the CEL context (policies/context.ts): jsonrpc.* (the HTTP+JSON binding
 // sends the params as the body itself), and a2a.* (the v1.0 method, the task, the context,
 // the text of the message sent).
-import { asObject, str, type CelJson, type ProtocolContext } from '../../policies/context.js';
+import type { ProtocolContext } from '../../policies/context.js';
+import { asObject, str, type CelJson } from '../../policies/context-values.js';
 import { messageTexts } from './facts.js';
 
 export const a2aContext: ProtocolContext = {

@@ -8,13 +8,14 @@
 import { idText, parseJsonRpcBody } from '../../core/jsonrpc.js';
 import { jsonValue } from '../../core/json-body.js';
 import type { Exchange } from '../../core/exchange.js';
-import { stamp, type PolicySet } from '../../policies/engine.js';
-import { recordTransform } from '../../policies/transform.js';
+import type { RuleSet } from '../../policies/rule-set.js';
+import { stamp } from '../../policies/decision.js';
+import { recordTransform } from '../../policies/rewrite.js';
 import { gateBatch, policyError, type JsonRpcRequest } from '../jsonrpc-gate.js';
 import { httpError, unchanged, type Admission, type GateCall, type PolicyGate } from '../policy-gate.js';
 import type { A2aCallFacts } from './handler.js';
 
-export async function gateA2a(gate: PolicyGate, set: PolicySet, call: GateCall, facts: A2aCallFacts): Promise<Admission | null> {
+export async function gateA2a(gate: PolicyGate, set: RuleSet, call: GateCall, facts: A2aCallFacts): Promise<Admission | null> {
   if (!set.applies('request', 'a2a') && !set.applies('response', 'a2a')) return unchanged;
   const parsed = call.body && call.body.length > 0 ? parseJsonRpcBody(call.body) : null;
   const method = facts.described.method;

@@ -7,7 +7,8 @@ import type { CallFacts, HandlerEnvironment, Observation, ProtocolCall, Protocol
 import { jsonRpcRefusal } from '../refusal.js';
 import { A2aFlow, isRootCardRequest, rootCard } from './flow.js';
 import type { A2aCall } from './wire.js';
-import type { Decision, PolicySet } from '../../policies/engine.js';
+import type { RuleSet } from '../../policies/rule-set.js';
+import type { Decision } from '../../policies/decision.js';
 import { EMPTY_JSONRPC, unreadableRefusal } from '../jsonrpc-gate.js';
 import { identityRequired, unreadableJson, type Admission, type GateCall, type PolicyGate } from '../policy-gate.js';
 import { gateA2a } from './gate.js';
@@ -42,7 +43,7 @@ export class A2aCallFacts implements CallFacts {
     return identityRequired(message);
   }
 
-  admit(gate: PolicyGate, set: PolicySet, call: GateCall): Promise<Admission | null> {
+  admit(gate: PolicyGate, set: RuleSet, call: GateCall): Promise<Admission | null> {
     return gateA2a(gate, set, call, this);
   }
 

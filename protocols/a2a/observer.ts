@@ -16,7 +16,7 @@ import { errorFacts, payloadFacts, requestFacts, type A2aError, type PayloadFact
 import type { CardSignatureVerifier, SignatureCheck } from './signatures.js';
 import { CARD_METHODS, type A2aCall } from './wire.js';
 import { parseJson } from '../../core/json-body.js';
-import { approvalIn } from '../../policies/engine.js';
+import { approvalIn } from '../../policies/decision.js';
 
 /** What a route does with a signed card: strip its signatures and rewrite it, or pass it unmodified. */
 export type SignedCardMode = NonNullable<RouteConfig['signed_cards']>;

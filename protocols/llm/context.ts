@@ -1,6 +1,7 @@
 // What LLM calls add to the CEL context (policies/context.ts): llm.*, from the exchange's
 // columns and the request body (model, stream, max_tokens, messages, tools).
-import { int, str, toCel, type CelJson, type ProtocolContext } from '../../policies/context.js';
+import type { ProtocolContext } from '../../policies/context.js';
+import { int, str, toCel, type CelJson } from '../../policies/context-values.js';
 
 export const llmContext: ProtocolContext = {
   bindings({ exchange: e, body }) {

@@ -5,8 +5,9 @@
 import { jsonValue } from '../../core/json-body.js';
 import { errorHeadersOf } from '../../core/error-headers.js';
 import type { ContextSource } from '../../policies/context.js';
-import { stamp, type Decision, type PolicySet } from '../../policies/engine.js';
-import { recordTransform } from '../../policies/transform.js';
+import type { RuleSet } from '../../policies/rule-set.js';
+import { stamp, type Decision } from '../../policies/decision.js';
+import { recordTransform } from '../../policies/rewrite.js';
 import type { Replacement, ResponseHead } from '../observer.js';
 import { refusalHeaders, ResponsePolicyObserver, unchanged, type Admission, type GateCall, type PolicyGate, type StreamEnd } from '../policy-gate.js';
 import { responseValue, type LlmAdapter } from './adapter.js';
@@ -23,7 +24,7 @@ function llmErrorEvent(adapter: LlmAdapter, decision: Decision): StreamEnd {
   return { event: adapter.streamErrorEvent, data: JSON.stringify(llmError(adapter, decision)) };
 }
 
-export async function gateLlm(gate: PolicyGate, set: PolicySet, call: GateCall, facts: LlmCallFacts): Promise<Admission | null> {
+export async function gateLlm(gate: PolicyGate, set: RuleSet, call: GateCall, facts: LlmCallFacts): Promise<Admission | null> {
   if (!set.applies('request', 'llm') && !set.applies('response', 'llm')) return unchanged;
   const { adapter, described } = facts;
   const request = described?.request;

@@ -10,7 +10,8 @@ import type { LlmAdapter, LlmCall } from './adapter.js';
 import { LlmObserver, upstreamTraits } from './observer.js';
 import { adapterFor } from './providers.js';
 import { PriceBook } from './pricing.js';
-import type { Decision, PolicySet } from '../../policies/engine.js';
+import type { RuleSet } from '../../policies/rule-set.js';
+import type { Decision } from '../../policies/decision.js';
 import { unreadableJson, type Admission, type GateCall, type PolicyGate } from '../policy-gate.js';
 import { gateLlm, llmError } from './gate.js';
 
@@ -45,7 +46,7 @@ export class LlmCallFacts implements CallFacts {
     return this.adapter.authenticationError(message);
   }
 
-  admit(gate: PolicyGate, set: PolicySet, call: GateCall): Promise<Admission | null> {
+  admit(gate: PolicyGate, set: RuleSet, call: GateCall): Promise<Admission | null> {
     return gateLlm(gate, set, call, this);
   }
 

@@ -1,6 +1,7 @@
 // What MCP adds to the CEL context (policies/context.ts): jsonrpc.* from the message, and
 // mcp.* (the tool, resource or prompt it names, its session, the server it went to).
-import { asObject, parseJson, str, toCel, type CelJson, type ContextSource, type ProtocolContext } from '../../policies/context.js';
+import type { ContextSource, ProtocolContext } from '../../policies/context.js';
+import { asObject, parseJson, str, toCel, type CelJson } from '../../policies/context-values.js';
 
 /**
  * mcp.server: the MCP server a message went to or came from. A federated route records it

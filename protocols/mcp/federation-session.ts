@@ -27,7 +27,7 @@ import type { Arrival, UpstreamConnection, UpstreamHandlers } from './federation
 import type { BridgedSession, SessionFactory } from './stdio-http.js';
 import { IdleWatch, PendingStreams, RequestStream, SSE_HEADERS, sseMessage, StandingStream } from './stdio-session.js';
 import { formatTraceparent, spanOf, type TraceParent } from '../../core/trace-context.js';
-import type { Decision } from '../../policies/engine.js';
+import type { Decision } from '../../policies/decision.js';
 import type { Carrier, McpDecisions, McpSession, McpTracker } from './tracker.js';
 
 type Request = Extract<JsonRpcMessage, { kind: 'request' }>;

@@ -12,9 +12,10 @@ import type { IncomingMessage } from 'node:http';
 import { blankExchange, type Exchange } from '../../core/exchange.js';
 import { idText } from '../../core/jsonrpc.js';
 import type { Bindings } from '../../policies/cel.js';
-import type { Decision, PolicySet } from '../../policies/engine.js';
+import type { RuleSet } from '../../policies/rule-set.js';
+import type { Decision } from '../../policies/decision.js';
 import { unheld } from '../../policies/approvals.js';
-import { transformRequest, transforms, type TransformOutcome } from '../../policies/transform.js';
+import type { TransformOutcome } from '../../policies/transform.js';
 import { gateBatch, policyError, unreadableRefusal, type JsonRpcRequest } from '../jsonrpc-gate.js';
 import { unchanged, type Admission, type GateCall, type PolicyGate } from '../policy-gate.js';
 import { DecodedStreamObserver, McpAnswerPolicyObserver, type AnswerReview, type UnreadableAnswer } from './answer-review.js';
@@ -78,7 +79,7 @@ function first(value: string | string[] | undefined): string | undefined {
 }
 
 /** The MCP part of PolicyGate.admit on an HTTP route (Streamable HTTP, legacy HTTP+SSE). */
-export async function gateMcp(gate: PolicyGate, set: PolicySet, call: GateCall, facts: McpCallFacts): Promise<Admission | null> {
+export async function gateMcp(gate: PolicyGate, set: RuleSet, call: GateCall, facts: McpCallFacts): Promise<Admission | null> {
   if (!set.applies('request', 'mcp') && !set.applies('response', 'mcp')) return unchanged;
   const parsed = facts.parsed;
   const sessionId = first(call.req.headers['mcp-session-id']) ?? facts.answerStream?.sessionId ?? null;
@@ -145,7 +146,7 @@ export function admitMessage(gate: PolicyGate, call: McpMessageCall): MessageAdm
   let decision = decideRequest(set, bindings);
   if (decision?.outcome === 'approve') decision = unheld(decision, 'on a stdio server (tapwire wrap, command and federated routes)');
   let judged = judge(gate, set, scope, exchange, call.request, call.body, decision);
-  if (!('refused' in judged) && transforms(set.files, 'mcp')) {
+  if (!('refused' in judged) && set.transforms('mcp')) {
     const transformed = unappliedTransform(gate, set, call, exchange, bindings);
     if ('rewrite' in transformed) judged.decisions.transform = transformed;
     else judged = { refused: transformed.refused };
@@ -164,8 +165,8 @@ export function admitMessage(gate: PolicyGate, call: McpMessageCall): MessageAdm
  * federated routes): what only monitor-mode files would change is recorded, but a change
  * to be made refuses the message (fail closed) rather than pass it on unchanged.
  */
-function unappliedTransform(gate: PolicyGate, set: PolicySet, call: McpMessageCall, exchange: Exchange, bindings: Bindings): TransformOutcome {
-  const outcome = transformRequest(set.files, {
+function unappliedTransform(gate: PolicyGate, set: RuleSet, call: McpMessageCall, exchange: Exchange, bindings: Bindings): TransformOutcome {
+  const outcome = set.transform({
     protocol: 'mcp',
     headers: call.headers,
     body: call.body,
@@ -211,12 +212,12 @@ export function listFilter(gate: PolicyGate, call: McpMessageCall): AnswerReview
 }
 
 /** The request-phase decision on one MCP request (`bindings`: its context); null when no request-phase rule applies to MCP. */
-function decideRequest(set: PolicySet, bindings: Bindings): Decision | null {
+function decideRequest(set: RuleSet, bindings: Bindings): Decision | null {
   return set.applies('request', 'mcp') ? set.decide('request', bindings, Date.now()) : null;
 }
 
 /** One MCP request after its request-phase `decision`, and the review of its answer: the same for HTTP routes and stdio. */
-function judge(gate: PolicyGate, set: PolicySet, scope: McpScope, live: Exchange, request: JsonRpcRequest, body: Buffer | null, decision: Decision | null): Judged {
+function judge(gate: PolicyGate, set: RuleSet, scope: McpScope, live: Exchange, request: JsonRpcRequest, body: Buffer | null, decision: Decision | null): Judged {
   const decisions: McpDecisions = { request: null, answer: null };
   if (decision) {
     if (decision.outcome !== 'allow') return { refused: decision };

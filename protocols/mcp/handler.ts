@@ -10,7 +10,8 @@ import { jsonRpcRefusal } from '../refusal.js';
 import { legacyStreamOf, type LegacyStream } from './legacy-sse.js';
 import { McpObserver } from './observer.js';
 import type { McpDecisions, McpTracker } from './tracker.js';
-import type { Decision, PolicySet } from '../../policies/engine.js';
+import type { RuleSet } from '../../policies/rule-set.js';
+import type { Decision } from '../../policies/decision.js';
 import { EMPTY_JSONRPC, unreadableRefusal, type JsonRpcRequest } from '../jsonrpc-gate.js';
 import { identityRequired, type Admission, type GateCall, type KeepAlive, type PolicyGate } from '../policy-gate.js';
 import { gateMcp } from './gate.js';
@@ -56,7 +57,7 @@ export class McpCallFacts implements CallFacts {
     return identityRequired(message);
   }
 
-  admit(gate: PolicyGate, set: PolicySet, call: GateCall): Promise<Admission | null> {
+  admit(gate: PolicyGate, set: RuleSet, call: GateCall): Promise<Admission | null> {
     return gateMcp(gate, set, call, this);
   }
 

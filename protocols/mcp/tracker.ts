@@ -12,8 +12,8 @@ import { estimateTokens } from '../../core/tokenizer.js';
 import type { EventLimits } from '../../config/config.js';
 import { EventLog, type RecordSink } from '../observer.js';
 import { metaTraceparent, parseTraceparent, spanOf, TraceStarter, type TraceParent } from '../../core/trace-context.js';
-import { stamp, type Decision, type Finding } from '../../policies/engine.js';
-import { recordTransform, type RequestRewrite } from '../../policies/transform.js';
+import { stamp, type Decision, type Finding } from '../../policies/decision.js';
+import { recordTransform, type RequestRewrite } from '../../policies/rewrite.js';
 import { requestFacts, resultFacts, type McpRequestFacts } from './facts.js';
 import type { LegacyStream } from './legacy-sse.js';
 

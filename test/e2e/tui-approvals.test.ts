@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import type { ApprovalVerdict } from '../../policies/engine.js';
+import type { ApprovalVerdict } from '../../policies/decision.js';
 import { connectClient, startStreamableServer } from '../support/mcp.js';
 import { startTestSidecarFor } from '../support/sidecar.js';
 import { Tmux } from '../support/tmux.js';

@@ -15,7 +15,7 @@ import OpenAI from 'openai';
 import { z } from 'zod';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Exchange } from '../../core/exchange.js';
-import type { ApprovalVerdict } from '../../policies/engine.js';
+import type { ApprovalVerdict } from '../../policies/decision.js';
 import type { PendingApproval } from '../../policies/approvals.js';
 import { ApprovalsClient } from '../../proxy/approvals-client.js';
 import { startAimock, type LLMock } from '../support/aimock.js';

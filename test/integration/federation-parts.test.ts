@@ -4,7 +4,7 @@
 // carries each server's own, the capabilities union, and mcp.server in the CEL context.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { buildContext } from '../../protocols/registry.js';
+import { buildContext } from '../../protocols/cel-context.js';
 import { ConfigError, isFederatedRoute, parseConfig } from '../../config/config.js';
 import { blankExchange } from '../../core/exchange.js';
 import { decodeCursor, encodeCursor, NameSpace, oldestVersion, prefixes, unionCapabilities } from '../../protocols/mcp/federation-names.js';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { ConfigError, parseConfig } from '../../config/config.js';
-import { PolicyError } from '../../policies/file.js';
+import { PolicyError } from '../../policies/policy-error.js';
 import { PolicyWatcher, type ReloadOutcome } from '../../policies/watch.js';
 import { PROTOCOL_CONTEXTS } from '../../protocols/registry.js';
 import { testContext } from '../../policies/testing.js';

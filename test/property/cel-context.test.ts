@@ -10,7 +10,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { isCelError } from '../../policies/cel.js';
 import type { ContextSource } from '../../policies/context.js';
-import { buildContext } from '../../protocols/registry.js';
+import { buildContext } from '../../protocols/cel-context.js';
 import { loadPolicyFiles } from '../../policies/load.js';
 import { VOCABULARY } from '../../policies/vocabulary.js';
 

@@ -7,10 +7,13 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { blankExchange, type ExchangeRecord } from '../../core/exchange.js';
 import { PolicySet } from '../../policies/engine.js';
-import { parsePolicyFile, PolicyError } from '../../policies/file.js';
+import { parsePolicyFile } from '../../policies/file.js';
+import { PolicyError } from '../../policies/policy-error.js';
 import { runInlineTests } from '../../policies/testing.js';
-import { recordTransform, rewrittenBody, transformRequest, type TransformInput } from '../../policies/transform.js';
-import { buildContext, PROTOCOL_CONTEXTS } from '../../protocols/registry.js';
+import { transformRequest, type TransformInput } from '../../policies/transform.js';
+import { recordTransform, rewrittenBody } from '../../policies/rewrite.js';
+import { PROTOCOL_CONTEXTS } from '../../protocols/registry.js';
+import { buildContext } from '../../protocols/cel-context.js';
 import { tabText } from '../../tui/detail.js';
 
 /** Every problem of the file, each with its pointer into the expression, as `policy check` prints them. */

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fillDatabase, syntheticRecord } from '../../bench/tui-data.js';
-import { buildContext } from '../../protocols/registry.js';
+import { buildContext } from '../../protocols/cel-context.js';
 import { compileExpression, matched } from '../../policies/cel.js';
 import { openDatabase, openForBrowsing, type Db } from '../../store/sqlite/db.js';
 import { prepareInsert } from '../../store/sqlite/insert.js';

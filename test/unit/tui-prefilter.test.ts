@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { buildContext } from '../../protocols/registry.js';
+import { buildContext } from '../../protocols/cel-context.js';
 import { compileExpression, matched } from '../../policies/cel.js';
 import { blankExchange, type ExchangeRecord } from '../../core/exchange.js';
 import { openDatabase } from '../../store/sqlite/db.js';

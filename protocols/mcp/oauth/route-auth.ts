@@ -9,7 +9,7 @@ import type { Config, RouteConfig } from '../../../config/config.js';
 import type { McpAuthConfig } from '../../../config/mcp-auth.js';
 import { blankExchange, type Exchange } from '../../../core/exchange.js';
 import type { HeaderMap } from '../../../core/headers.js';
-import { stamp } from '../../../policies/engine.js';
+import { stamp } from '../../../policies/decision.js';
 import { scopesOf } from '../../../policies/identity.js';
 import type { RecordSink, ResponseHead } from '../../observer.js';
 import { bearerChallenge, pointedAt, type Challenge } from './challenge.js';
