@@ -36,6 +36,12 @@ export interface TapwireProcessOptions {
   store?: Record<string, string | number>;
   /** Open the inspector on a loopback port, for collectGarbage(). */
   inspect?: boolean;
+  /** Node flags before the CLI (e.g. `--import` a loader hook). */
+  node?: string[];
+  /** The CLI script to run: the bundled one users run unless a test needs tsc's unbundled tree. */
+  cli?: string;
+  /** The process's environment (default: this one's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -50,8 +56,8 @@ export async function startTapwireProcess(dir: string, yaml: string, options: Ta
   const storeYaml = Object.entries({ path: JSON.stringify(dbPath), ...options.store }).map(([k, v]) => `  ${k}: ${v}`);
   writeFileSync(configPath, [`listen: 127.0.0.1:${port}`, yaml, 'store:', ...storeYaml, ''].join('\n'));
   const logFd = openSync(logPath, 'a');
-  const flags = options.inspect ? ['--inspect=127.0.0.1:0'] : [];
-  const child = spawn(process.execPath, [...flags, CLI, 'run', '--config', configPath], { stdio: ['ignore', logFd, logFd] });
+  const flags = [...(options.inspect ? ['--inspect=127.0.0.1:0'] : []), ...(options.node ?? [])];
+  const child = spawn(process.execPath, [...flags, options.cli ?? CLI, 'run', '--config', configPath], { stdio: ['ignore', logFd, logFd], env: options.env ?? process.env });
   closeSync(logFd);
   running.add(child);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
