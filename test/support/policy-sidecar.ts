@@ -5,22 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { startTestSidecarFor, type TestSidecar, type TestSidecarOptions } from './sidecar.js';
-
-function newDir(): string {
-  return mkdtempSync(join(tmpdir(), 'tapwire-policy-'));
-}
-
-function writeRules(dir: string, rules: string): string {
-  const file = join(dir, 'policy.yaml');
-  writeFileSync(file, rules);
-  return file;
-}
+import { tempFile } from './temp-file.js';
 
 /** Writes `rules` (policy YAML) to a file of its own, removed when `t` ends, and returns its path. */
 export function writePolicyFile(t: TestContext, rules: string): string {
-  const dir = newDir();
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return writeRules(dir, rules);
+  return tempFile(t, 'policy.yaml', rules);
 }
 
 /**
@@ -36,8 +25,10 @@ export async function startWithPolicy(
   env: NodeJS.ProcessEnv = process.env,
   options: Omit<TestSidecarOptions, 'dir'> = {},
 ): Promise<TestSidecar> {
-  const dir = newDir();
-  const config = `policies: [${JSON.stringify(writeRules(dir, rules))}]\n${yaml}`;
+  const dir = mkdtempSync(join(tmpdir(), 'tapwire-policy-'));
+  const file = join(dir, 'policy.yaml');
+  writeFileSync(file, rules);
+  const config = `policies: [${JSON.stringify(file)}]\n${yaml}`;
   try {
     return await startTestSidecarFor(t, config, env, { ...options, dir });
   } catch (error) {

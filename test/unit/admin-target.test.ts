@@ -2,23 +2,15 @@
 // token (tools/admin-target.ts): what was given outright first, then TAPWIRE_ADMIN_TOKEN for the
 // token, then the config (admin.listen, else listen; admin.token), else the default listen.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { ConfigError } from '../../config/config.js';
 import { adminTarget } from '../../tools/admin-target.js';
+import { tempFile } from '../support/temp-file.js';
 
 const CONFIG_TOKEN = 'config-admin-token-0001';
 const ENV_TOKEN = 'env-admin-token-000002';
 
-function configFile(t: TestContext, yaml: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tapwire-admin-target-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const file = join(dir, 'tapwire.yaml');
-  writeFileSync(file, yaml);
-  return file;
-}
+const configFile = (t: TestContext, yaml: string): string => tempFile(t, 'tapwire.yaml', yaml);
 
 describe('adminTarget', () => {
   test('nothing given: the default listen, no token', () => {
