@@ -30,7 +30,6 @@ interface RuleTally {
   examples: string[];
 }
 
-/** One change, as `policy test --db` shows it. */
 /** Returns the exit code: 0 when every inline test passes, 1 when one fails, 2 for bad input. */
 export async function policyTest(patterns: readonly string[], options: PolicyTestOptions, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   // Bad flags are refused before any test runs or any file is read.
