@@ -4,6 +4,8 @@
 // the policy decision, and the ids, timings and token counts.
 import { eventText, streamText } from '../policies/stream-text.js';
 import { unpricedLlmCall, type Exchange, type ExchangeRecord, type Payload } from '../core/exchange.js';
+import type { Change } from '../policies/rewrite.js';
+import { changeText, valueText } from '../tools/change-text.js';
 import { clock, cost, duration } from './format.js';
 
 export const TABS = ['Request', 'Response', 'Stream', 'Related', 'Policy', 'Meta'] as const;
@@ -81,11 +83,9 @@ function transformLines(transform: string | null): string[] {
     return ['', `transformed: ${fold(transform)}`];
   }
   if (!Array.isArray(changes)) return [];
-  const shown = (v: unknown): string => (v === undefined ? '(none)' : fold(JSON.stringify(v)));
-  const lines = changes.map((c: Record<string, unknown>) => {
-    const what = typeof c.set === 'string' ? `${c.set}: ${shown(c.from)} → ${shown(c.to)}` : typeof c.set_header === 'string' ? `header ${c.set_header}: ${shown(c.to)}` : `header ${String(c.remove_header)} removed`;
-    return `  ${String(c.rule).padEnd(20)} ${what}${c.would ? '  (monitor mode: not applied)' : ''}`;
-  });
+  // Header values too as JSON here, so an empty or padded one shows; long values folded.
+  const shown = (v: unknown): string => fold(valueText(v));
+  const lines = (changes as Change[]).map((c) => `  ${String(c.rule).padEnd(20)} ${changeText(c, shown, shown)}${c.would ? '  (monitor mode: not applied)' : ''}`);
   return ['', 'forwarded with these changes to what the agent sent:', ...lines];
 }
 

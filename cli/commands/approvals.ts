@@ -3,24 +3,12 @@
 // admin.listen or listen; --token, TAPWIRE_ADMIN_TOKEN or the config's admin.token).
 import { userInfo } from 'node:os';
 import { Command } from 'commander';
-import { loadConfig } from '../../config/config.js';
 import type { PendingApproval } from '../../policies/approvals.js';
-import { routeProblems } from '../../protocols/registry.js';
-import { adminTargetOf, ApprovalsClient, type AdminTarget } from '../../proxy/approvals-client.js';
-
-interface TargetOptions {
-  url?: string;
-  token?: string;
-  config?: string;
-}
+import { ApprovalsClient } from '../../proxy/approvals-client.js';
+import { adminTarget, type AdminTargetGiven } from '../../tools/admin-target.js';
 
 /** The longest arguments text a listing shows of each call. */
 const ARGUMENTS_SHOWN = 200;
-
-function targetOf(opts: TargetOptions): AdminTarget {
-  const fromConfig = opts.config ? adminTargetOf(loadConfig(opts.config, process.env, routeProblems)) : { url: 'http://127.0.0.1:4100', token: null };
-  return { url: opts.url ?? fromConfig.url, token: opts.token ?? process.env.TAPWIRE_ADMIN_TOKEN ?? fromConfig.token };
-}
 
 /** One held call as the listing prints it: id, how long it has waited and has left, route, method and target, rule, reason, arguments. */
 export function describeHeld(held: PendingApproval, now: number): string {
@@ -49,8 +37,8 @@ function settleCommand(decision: 'approve' | 'deny'): Command {
     .argument('<id>', 'the held call\'s id, as `tapwire approvals list` shows it')
     .option('--as <name>', 'who decides, as the record keeps it (default: your user name)')
     .option('--note <text>', 'why, kept in the record (and, for a denial, told to the agent)')
-    .action(async (id: string, opts: TargetOptions & { as?: string; note?: string }) => {
-      const verdict = await new ApprovalsClient(targetOf(opts)).settle(id, { decision, by: opts.as ?? userInfo().username, note: opts.note ?? null });
+    .action(async (id: string, opts: AdminTargetGiven & { as?: string; note?: string }) => {
+      const verdict = await new ApprovalsClient(adminTarget(opts)).settle(id, { decision, by: opts.as ?? userInfo().username, note: opts.note ?? null });
       process.stdout.write(`${verdict.id}: ${verdict.decision} by ${verdict.by ?? ''} after ${Math.round(verdict.wait_ms / 1000)}s\n`);
     });
 }
@@ -60,8 +48,8 @@ export function approvalsCommand(): Command {
   approvals.addCommand(
     withTarget(new Command('list'))
       .description('the held calls, oldest first (the default)')
-      .action(async (opts: TargetOptions) => {
-        const held = await new ApprovalsClient(targetOf(opts)).list();
+      .action(async (opts: AdminTargetGiven) => {
+        const held = await new ApprovalsClient(adminTarget(opts)).list();
         const now = Date.now();
         process.stdout.write(held.length === 0 ? 'no calls are held for approval\n' : `${held.map((h) => describeHeld(h, now)).join('\n\n')}\n`);
       }),

@@ -10,7 +10,7 @@ import { PolicyError } from '../../policies/policy-error.js';
 import { loadPolicyFiles } from '../../policies/load.js';
 import { findingAction, runInlineTests } from '../../policies/testing.js';
 import { transformRequest } from '../../policies/transform.js';
-import type { Change } from '../../policies/rewrite.js';
+import { changeText } from '../../tools/change-text.js';
 import { recordedBody } from '../../store/bodies.js';
 import { DEFAULT_REDACTED, redactHeaders } from '../../core/headers.js';
 
@@ -30,14 +30,6 @@ const EXAMPLES = 3;
 interface RuleTally {
   count: number;
   examples: string[];
-}
-
-/** One change, as `policy test --db` shows it. */
-function changeText(change: Change): string {
-  const value = (v: unknown): string => (v === undefined ? '(none)' : JSON.stringify(v));
-  if ('set' in change) return `${change.set}: ${value(change.from)} → ${value(change.to)}`;
-  if ('set_header' in change) return `header ${change.set_header}: ${change.to}`;
-  return `header ${change.remove_header} removed`;
 }
 
 /** Returns the exit code: 0 when every inline test passes, 1 when one fails, 2 for bad input. */
@@ -114,7 +106,7 @@ async function replayDatabase(set: PolicySet, path: string, since: number, agent
         for (const rule of new Set(changes.map((c) => c.rule))) {
           note(rule, 'transform', id);
           const shown = changed.get(rule) ?? [];
-          if (shown.length < EXAMPLES) shown.push(`${id}: ${changes.filter((c) => c.rule === rule).map(changeText).join('; ')}`);
+          if (shown.length < EXAMPLES) shown.push(`${id}: ${changes.filter((c) => c.rule === rule).map((c) => changeText(c)).join('; ')}`);
           changed.set(rule, shown);
         }
       }

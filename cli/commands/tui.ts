@@ -5,14 +5,14 @@
 // command runs, not at every start of the CLI.
 import { userInfo } from 'node:os';
 import { Command } from 'commander';
-import { loadConfig } from '../../config/config.js';
-import { adminTargetOf, ApprovalsClient } from '../../proxy/approvals-client.js';
+import { ApprovalsClient } from '../../proxy/approvals-client.js';
+import { adminTarget } from '../../tools/admin-target.js';
 
 export const tuiCommand = new Command('tui')
   .description('explore the recorded traffic in a terminal UI (read-only; works while the sidecar records)')
   .option('--db <file|url>', 'the SQLite file or postgres:// URL to open', 'tapwire.db')
   .option('-c, --config <file>', "tapwire.yaml: its redaction applies to exports, `r` replays through its routes, and `A` shows its sidecar's held calls")
-  .option('--sidecar <url>', "a running sidecar's admin URL: `A` shows the calls it holds for approval (token: TAPWIRE_ADMIN_TOKEN)")
+  .option('--sidecar <url>', "a running sidecar's admin URL: `A` shows the calls it holds for approval (token: TAPWIRE_ADMIN_TOKEN, else the config's admin.token)")
   .action(async (opts: { db: string; config?: string; sidecar?: string }) => {
     const [{ default: blessed }, { actionHooks }, { TuiApp }, { openRecordReader, printableLocation }] = await Promise.all([
       import('blessed'),
@@ -21,7 +21,7 @@ export const tuiCommand = new Command('tui')
       import('../../store/open.js'),
     ]);
     const hooks = actionHooks({ config: opts.config, exportDir: '.' });
-    const target = opts.sidecar ? { url: opts.sidecar, token: process.env.TAPWIRE_ADMIN_TOKEN ?? null } : opts.config ? adminTargetOf(loadConfig(opts.config)) : null;
+    const target = opts.sidecar !== undefined || opts.config !== undefined ? adminTarget({ url: opts.sidecar, config: opts.config }) : null;
     const approvals = target ? { source: new ApprovalsClient(target), user: userInfo().username } : undefined;
     const reader = await openRecordReader(opts.db, 'browse');
     const screen = blessed.screen({ smartCSR: true, title: `tapwire ${printableLocation(opts.db)}`, warnings: false, fullUnicode: true });

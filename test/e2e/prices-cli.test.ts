@@ -5,23 +5,15 @@
 // exit 2.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import OpenAI from 'openai';
 import { startAimock, startTapwire } from '../support/aimock.js';
 import { CLI, runCli } from '../support/cli.js';
+import { tempFile } from '../support/temp-file.js';
 
 const KEY = 'sk-prices-test-key-5772';
 
-function configFile(t: { after(fn: () => void): void }, yaml: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tapwire-prices-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const file = join(dir, 'tapwire.yaml');
-  writeFileSync(file, yaml);
-  return file;
-}
+const configFile = (t: TestContext, yaml: string): string => tempFile(t, 'tapwire.yaml', yaml);
 
 test('tapwire prices lists the catalog with sources, and a pricing: entry over the built-in one', (t) => {
   const config = configFile(t, 'routes: {}\npricing:\n  - provider: groq\n    model: llama-3.3-70b-versatile\n    input_per_mtok: 0.5\n    output_per_mtok: 0.7\n');

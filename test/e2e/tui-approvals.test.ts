@@ -5,15 +5,13 @@
 // denies with a note; the client gets the server's answer or the refusal, and the record
 // names the TUI's user (the OS user name) and the note.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { userInfo } from 'node:os';
 import { test } from 'node:test';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { ApprovalVerdict } from '../../policies/decision.js';
 import { connectClient, startStreamableServer } from '../support/mcp.js';
-import { startTestSidecarFor } from '../support/sidecar.js';
+import { startWithPolicy } from '../support/policy-sidecar.js';
 import { Tmux } from '../support/tmux.js';
 import { CLI } from '../support/cli.js';
 
@@ -29,14 +27,15 @@ test('tapwire tui: held calls counted in the stats bar, listed with `A`, approve
     return mcp;
   });
   t.after(() => server.close());
-  const dir = mkdtempSync(join(tmpdir(), 'tapwire-tui-approvals-'));
-  const policy = join(dir, 'policy.yaml');
-  writeFileSync(policy, 'rules:\n  - name: files-need-a-human\n    when: mcp.tool == "delete_file"\n    action: approve\n    message: deleting needs a human\n    approve: { timeout: 60s }\n');
-  const tapwire = await startTestSidecarFor(t, `policies: [${JSON.stringify(policy)}]\nroutes:\n  fs:\n    protocol: mcp\n    upstream: ${server.origin}/mcp\n`, process.env, { dir });
+  const tapwire = await startWithPolicy(
+    t,
+    `routes:\n  fs:\n    protocol: mcp\n    upstream: ${server.origin}/mcp\n`,
+    'rules:\n  - name: files-need-a-human\n    when: mcp.tool == "delete_file"\n    action: approve\n    message: deleting needs a human\n    approve: { timeout: 60s }\n',
+  );
   const connected = await connectClient('streamable', `${tapwire.url}/fs`);
   t.after(() => connected.close());
 
-  const tmux = new Tmux(`node ${CLI} tui --db ${tapwire.dbPath} --sidecar ${tapwire.sidecar.adminUrl}`, { cwd: dir });
+  const tmux = new Tmux(`node ${CLI} tui --db ${tapwire.dbPath} --sidecar ${tapwire.sidecar.adminUrl}`, { cwd: tapwire.dir });
   t.after(() => tmux.kill());
   await tmux.waitFor(/awaiting approval 0/, 'the stats bar with no held call');
 

@@ -6,9 +6,6 @@
 // again. What each record keeps: who decided, when, the note, the wait.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, test, type TestContext } from 'node:test';
 import OpenAI from 'openai';
@@ -23,7 +20,8 @@ import { upstreamFor } from '../support/upstream.js';
 import { CLI } from '../support/cli.js';
 import { connectClient, startStreamableServer, type Connected, type McpHttpServer, type StreamableOptions } from '../support/mcp.js';
 import { spanOfExchange, startOtlpCollector } from '../support/otlp.js';
-import { startTestSidecarFor, type TestSidecar } from '../support/sidecar.js';
+import { startWithPolicy } from '../support/policy-sidecar.js';
+import type { TestSidecar } from '../support/sidecar.js';
 
 const POLICY = (approve: string): string =>
   [
@@ -57,11 +55,8 @@ async function startFiles(t: TestContext, deleted: string[], options: Streamable
   return server;
 }
 
-async function startWith(t: TestContext, routes: string, approve = 'approve: { timeout: 30s }', extra = ''): Promise<TestSidecar> {
-  const dir = mkdtempSync(join(tmpdir(), 'tapwire-approvals-'));
-  const file = join(dir, 'policy.yaml');
-  writeFileSync(file, POLICY(approve));
-  return startTestSidecarFor(t, `${extra}policies: [${JSON.stringify(file)}]\nroutes:\n${routes}`, process.env, { dir });
+function startWith(t: TestContext, routes: string, approve = 'approve: { timeout: 30s }', extra = ''): Promise<TestSidecar> {
+  return startWithPolicy(t, `${extra}routes:\n${routes}`, POLICY(approve));
 }
 
 const mcpRoute = (upstream: string): string => `  files:\n    protocol: mcp\n    upstream: ${upstream}\n`;

@@ -10,7 +10,7 @@
 // The record holds each agent-facing exchange and, linked by parent_id, the per-server
 // exchanges it caused.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,7 @@ import type { Exchange } from '../../core/exchange.js';
 import { SERVER_UNAVAILABLE } from '../../protocols/mcp/federation-session.js';
 import { buildAlpha, buildBeta, buildSlowLister, federationYaml, SAMPLED_PREFIX, type FederationRoutes } from '../support/mcp-federation.js';
 import { connectClient, one, startStreamableServer, type Connected, type McpHttpServer } from '../support/mcp.js';
+import { writePolicyFile } from '../support/policy-sidecar.js';
 import { startTestSidecar, type TestSidecar } from '../support/sidecar.js';
 import { closedPortUrl, startUpstream, until } from '../support/upstream.js';
 
@@ -291,8 +292,7 @@ describe('federated MCP route', () => {
   });
 
   test('a policy on mcp.server hides one server\'s tools from the list and refuses a call to them', async (t) => {
-    const policy = join(mkdtempSync(join(tmpdir(), 'tapwire-federation-policy-')), 'policy.yaml');
-    writeFileSync(policy, 'rules:\n  - name: no-beta\n    when: mcp.server == "beta" && mcp.method == "tools/call"\n    action: deny\n    message: beta is off limits\n');
+    const policy = writePolicyFile(t, 'rules:\n  - name: no-beta\n    when: mcp.server == "beta" && mcp.method == "tools/call"\n    action: deny\n    message: beta is off limits\n');
     const tapwire = await federated(t, { ...urls(), top: [`policies: [${JSON.stringify(policy)}]`] });
     const { client } = await connect(t, tapwire);
     const names = (await toolPages(client)).flat().map((tool) => tool.name);

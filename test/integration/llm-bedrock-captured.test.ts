@@ -7,10 +7,7 @@
 // route with AWS credentials, whose re-signed calls must verify against those credentials.
 // aimock checks no signature, so the test signs again with the same signer and compares.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import {
   AccessDeniedException,
@@ -25,7 +22,9 @@ import {
 import { encodeEventFrame } from '../../core/eventstream.js';
 import { BUILT_IN_PRICES } from '../../protocols/llm/providers.js';
 import { collect } from '../support/aimock.js';
-import { AGENT_KEY_ID, AGENT_SECRET, bedrockClient, databaseText, errorTypeHeader, expectedAuthorization, invokeStreamFrames } from '../support/bedrock.js';
+import { AGENT_KEY_ID, AGENT_SECRET, bedrockClient, errorTypeHeader, expectedAuthorization, invokeStreamFrames } from '../support/bedrock.js';
+import { databaseText } from '../support/database-text.js';
+import { writePolicyFile } from '../support/policy-sidecar.js';
 import { onlyExchange, startTestSidecarFor, type TestSidecar } from '../support/sidecar.js';
 import { upstreamFor, type ReceivedRequest, type ScriptedUpstream } from '../support/upstream.js';
 import { startMock } from '../../tools/mock.js';
@@ -213,10 +212,7 @@ describe('Bedrock answers in the shapes AWS documents, through tapwire', () => {
   });
 
   test('a redact rule masks an AWS key in an InvokeModel stream: the agent gets it intact, the record holds it neither plain nor base64', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'tapwire-bedrock-redact-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const policy = join(dir, 'policy.yaml');
-    writeFileSync(policy, "rules:\n  - name: mask-aws-keys\n    when: \"true\"\n    action: redact\n    redact: { patterns: ['AKIA[0-9A-Z]{16}'] }\n");
+    const policy = writePolicyFile(t, "rules:\n  - name: mask-aws-keys\n    when: \"true\"\n    action: redact\n    redact: { patterns: ['AKIA[0-9A-Z]{16}'] }\n");
     const { tapwire } = await start(t, `policies: [${JSON.stringify(policy)}]\n`);
     const body = JSON.stringify({ anthropic_version: 'bedrock-2023-05-31', max_tokens: 100, messages: [{ role: 'user', content: 'key?' }] });
     const out = await bedrockClient(`${tapwire.url}/bedrock`, 1).send(new InvokeModelWithResponseStreamCommand({ modelId: 'anthropic.claude-leaky-v1:0', body }));
@@ -225,7 +221,7 @@ describe('Bedrock answers in the shapes AWS documents, through tapwire', () => {
     const row = await onlyExchange(tapwire);
     const record = tapwire.record(row.id);
     assert.ok(record.events.some((e) => e.data.includes('[redacted]')), 'the recorded chunk is the text, masked');
-    const stored = databaseText(tapwire);
+    const stored = databaseText(tapwire.dbPath);
     const framed = JSON.stringify(LEAKY_CHUNKS[1]);
     for (const form of [AWS_KEY, Buffer.from(framed).toString('base64'), Buffer.from(AWS_KEY).toString('base64').slice(0, 16)]) {
       assert.ok(!stored.includes(form), `${form} is nowhere in the database`);
@@ -278,10 +274,7 @@ describe('Bedrock answers in the shapes AWS documents, through tapwire', () => {
   });
 
   test('a response rule over an event stream: tapwire cannot cut one short, so it is refused whole (fail closed), its usage still counted', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'tapwire-bedrock-response-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const policy = join(dir, 'policy.yaml');
-    writeFileSync(policy, 'rules:\n  - name: no-verify\n    phase: response\n    when: response.text.contains("verify")\n    action: deny\n');
+    const policy = writePolicyFile(t, 'rules:\n  - name: no-verify\n    phase: response\n    when: response.text.contains("verify")\n    action: deny\n');
     const { tapwire } = await start(t, `policies: [${JSON.stringify(policy)}]\n`);
     const body = JSON.stringify({ anthropic_version: 'bedrock-2023-05-31', max_tokens: 100, messages: [{ role: 'user', content: 'phases?' }] });
     const error = await failure(bedrockClient(`${tapwire.url}/bedrock`, 1).send(new InvokeModelWithResponseStreamCommand({ modelId: SONNET, body })));
@@ -309,7 +302,7 @@ describe('Bedrock answers in the shapes AWS documents, through tapwire', () => {
 
     const row = await onlyExchange(tapwire);
     assert.deepEqual([row.status, row.input_tokens, row.cache_write_tokens], ['ok', 11 + 2036, 2036]);
-    const stored = databaseText(tapwire);
+    const stored = databaseText(tapwire.dbPath);
     const signature = /Signature=([0-9a-f]{64})/.exec(authorization)![1]!;
     for (const secret of [route.accessKeyId, route.secretAccessKey, route.sessionToken, signature, AGENT_KEY_ID]) {
       assert.ok(!stored.includes(secret), `${secret.slice(0, 8)}… is nowhere in the database`);
@@ -318,10 +311,7 @@ describe('Bedrock answers in the shapes AWS documents, through tapwire', () => {
 
   test('a transform rule on a signing route: the upstream gets the changed body, and the signature covers it', async (t) => {
     const upstream = await upstreamFor(t, bedrockAnswer);
-    const dir = mkdtempSync(join(tmpdir(), 'tapwire-bedrock-transform-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const policy = join(dir, 'policy.yaml');
-    writeFileSync(policy, 'rules:\n  - name: cap\n    when: "true"\n    action: transform\n    set: { body.inferenceConfig.maxTokens: "64" }\n');
+    const policy = writePolicyFile(t, 'rules:\n  - name: cap\n    when: "true"\n    action: transform\n    set: { body.inferenceConfig.maxTokens: "64" }\n');
     const tapwire = await startSigningRoute(t, upstream.url, `policies: [${JSON.stringify(policy)}]\n`);
     await bedrockClient(`${tapwire.url}/bedrock`, 1).send(new ConverseCommand({ modelId: SONNET, messages: [{ role: 'user', content: [{ text: 'summarise' }] }], inferenceConfig: { maxTokens: 4096 } }));
     const received = upstream.requests[0]!;

@@ -26,7 +26,9 @@ import {
 import { REDACTED } from '../../core/headers.js';
 import { collect, llmColumns, LLMock, tableCost, withJournal } from '../support/aimock.js';
 import { onlyExchange, startTestSidecarFor, type TestSidecar } from '../support/sidecar.js';
-import { AGENT_KEY_ID, bedrockClient, databaseText, errorTypeHeader } from '../support/bedrock.js';
+import { AGENT_KEY_ID, bedrockClient, errorTypeHeader } from '../support/bedrock.js';
+import { databaseText } from '../support/database-text.js';
+import { startTapwireWithPolicy } from '../support/llm-policy.js';
 import { startMock } from '../../tools/mock.js';
 import { DEFAULT_LLM_IGNORED } from '../../tools/replay-match.js';
 import { runReplay } from '../../tools/replay-run.js';
@@ -67,12 +69,8 @@ describe('Bedrock through tapwire against aimock', () => {
     return startTestSidecarFor(t, `${extra}routes:\n  bedrock:\n    protocol: llm\n    provider: bedrock\n    upstream: ${mock.url}\n`);
   }
 
-  async function startWithPolicy(t: TestContext, rules: string): Promise<TestSidecar> {
-    const dir = mkdtempSync(join(tmpdir(), 'tapwire-bedrock-policy-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const policy = join(dir, 'policy.yaml');
-    writeFileSync(policy, rules);
-    return startBedrock(t, `policies: [${JSON.stringify(policy)}]\n`);
+  function startWithPolicy(t: TestContext, rules: string): Promise<TestSidecar> {
+    return startTapwireWithPolicy(t, { bedrock: { upstream: mock.url, extra: 'provider: bedrock' } }, rules);
   }
 
   test('Converse: the same answer as direct; provider, model, usage and cost recorded; the signature redacted', async (t) => {
@@ -108,7 +106,7 @@ describe('Bedrock through tapwire against aimock', () => {
       cost_usd: tableCost('bedrock', 'anthropic.claude-haiku-4-5', 1103, 53),
     });
     assert.equal(tapwire.record(row.id).request?.headers.authorization, REDACTED);
-    assert.ok(!databaseText(tapwire).includes(AGENT_KEY_ID), "the agent's key id is nowhere in the database");
+    assert.ok(!databaseText(tapwire.dbPath).includes(AGENT_KEY_ID), "the agent's key id is nowhere in the database");
   });
 
   test('ConverseStream: the same events as direct, read from the binary frames as they pass; usage from the metadata event', async (t) => {

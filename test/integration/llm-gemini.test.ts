@@ -4,16 +4,15 @@
 // record holds provider, model, exact usage and cost; a policy refusal is an error the SDK
 // raises as its own; the API key (header or `?key=`) is nowhere in the database.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { ApiError, GoogleGenAI, type GenerateContentResponse } from '@google/genai';
 import { geminiAdapter } from '../../protocols/llm/gemini.js';
 import { emptyFacts } from '../../protocols/llm/usage.js';
 import { REDACTED } from '../../core/headers.js';
 import { collect, llmColumns, startAimock, startTapwire, tableCost, withJournal, type LLMock } from '../support/aimock.js';
-import { onlyExchange, startTestSidecarFor, type TestSidecar } from '../support/sidecar.js';
+import { databaseText } from '../support/database-text.js';
+import { startTapwireWithPolicy } from '../support/llm-policy.js';
+import { onlyExchange, type TestSidecar } from '../support/sidecar.js';
 
 const KEY = 'AIzaSy-test-gemini-key-16180';
 const MODEL = 'gemini-2.5-flash';
@@ -32,17 +31,6 @@ function viaTapwire(tapwire: TestSidecar): GoogleGenAI {
 /** What the agent sees of an answer: the response without the HTTP headers, which tapwire may change (date, length). */
 function answer(response: GenerateContentResponse): unknown {
   return JSON.parse(JSON.stringify({ ...response, sdkHttpResponse: undefined })) as unknown;
-}
-
-/** The database file (and its WAL) as text: a key stored anywhere shows up in it. */
-function databaseText(tapwire: TestSidecar): string {
-  return ['', '-wal'].map((suffix) => {
-    try {
-      return readFileSync(`${tapwire.dbPath}${suffix}`).toString('latin1');
-    } catch {
-      return '';
-    }
-  }).join('');
 }
 
 describe('Gemini through tapwire against aimock', () => {
@@ -65,15 +53,6 @@ describe('Gemini through tapwire against aimock', () => {
   after(async () => {
     await mock.stop();
   });
-
-  /** A sidecar with a `gemini` route to aimock and one policy file holding `rules`. */
-  async function startWithPolicy(t: TestContext, rules: string): Promise<TestSidecar> {
-    const dir = mkdtempSync(join(tmpdir(), 'tapwire-gemini-policy-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const policy = join(dir, 'policy.yaml');
-    writeFileSync(policy, rules);
-    return startTestSidecarFor(t, `policies: [${JSON.stringify(policy)}]\nroutes:\n  gemini:\n    protocol: llm\n    upstream: ${mock.url}\n`);
-  }
 
   test('generateContent: the same answer as direct; provider, model, usage and cost recorded; the key redacted', async (t) => {
     const tapwire = await startTapwire(t, { gemini: { upstream: mock.url } });
@@ -109,7 +88,7 @@ describe('Gemini through tapwire against aimock', () => {
       cost_usd: tableCost('gemini', MODEL, 1103, 53),
     });
     assert.equal(tapwire.record(row.id).request?.headers['x-goog-api-key'], REDACTED);
-    assert.ok(!databaseText(tapwire).includes(KEY), 'the key is nowhere in the database');
+    assert.ok(!databaseText(tapwire.dbPath).includes(KEY), 'the key is nowhere in the database');
   });
 
   test('streamGenerateContent (alt=sse): the same chunks as direct, usage from the last chunk', async (t) => {
@@ -129,7 +108,7 @@ describe('Gemini through tapwire against aimock', () => {
       ['gemini', 'generate_content', MODEL, 1, 1201, 59, 0, tableCost('gemini', MODEL, 1201, 59), '["STOP"]'],
     );
     assert.ok(row.ttft_ms !== null, 'time to first token measured on the SSE stream');
-    assert.ok(!databaseText(tapwire).includes(KEY));
+    assert.ok(!databaseText(tapwire.dbPath).includes(KEY));
   });
 
   test('a key in the query string (?key=) reaches the upstream and is not stored', async (t) => {
@@ -147,12 +126,12 @@ describe('Gemini through tapwire against aimock', () => {
     const row = await onlyExchange(tapwire);
     assert.equal(row.method, `POST /v1beta/models/${MODEL}:generateContent`);
     assert.deepEqual([row.provider, row.input_tokens, row.output_tokens], ['gemini', 7, 3]);
-    const stored = databaseText(tapwire);
+    const stored = databaseText(tapwire.dbPath);
     assert.ok(!stored.includes(QUERY_KEY) && !stored.includes(KEY), 'neither key is anywhere in the database');
   });
 
   test('a policy on llm.model refuses with a 403 that @google/genai raises as its ApiError, recorded denied', async (t) => {
-    const tapwire = await startWithPolicy(t, 'rules:\n  - name: no-pro-models\n    when: llm.model.startsWith("gemini-2.5-pro")\n    action: deny\n');
+    const tapwire = await startTapwireWithPolicy(t, { gemini: { upstream: mock.url } }, 'rules:\n  - name: no-pro-models\n    when: llm.model.startsWith("gemini-2.5-pro")\n    action: deny\n');
     const { result: error, upstream } = await withJournal(mock, () =>
       viaTapwire(tapwire).models.generateContent({ model: 'gemini-2.5-pro', contents: 'gemini plain' }).then(
         () => null,
@@ -169,12 +148,13 @@ describe('Gemini through tapwire against aimock', () => {
       [row.status, row.http_status, row.provider, row.model, row.policy_rule, row.policy_action],
       ['denied', 403, 'gemini', 'gemini-2.5-pro', 'no-pro-models', 'deny'],
     );
-    assert.ok(!databaseText(tapwire).includes(KEY));
+    assert.ok(!databaseText(tapwire.dbPath).includes(KEY));
   });
 
   test('a response rule refusing a stream: it ends with an error chunk @google/genai raises as its ApiError', async (t) => {
-    const tapwire = await startWithPolicy(
+    const tapwire = await startTapwireWithPolicy(
       t,
+      { gemini: { upstream: mock.url } },
       'rules:\n  - name: no-cloud-keys\n    phase: response\n    when: response.text.matches("AKIA[0-9A-Z]{16}")\n    action: deny\n    message: the answer carries an AWS key\n',
     );
     let streamedText = '';

@@ -17,7 +17,7 @@ import { BUILT_IN_PRICES } from '../../protocols/llm/providers.js';
 import { collect, startAimock, startTapwire, withJournal, type LLMock } from '../support/aimock.js';
 import { startTapwireWithPolicy } from '../support/llm-policy.js';
 import { onlyExchange } from '../support/sidecar.js';
-import { databaseText } from '../support/bedrock.js';
+import { databaseText } from '../support/database-text.js';
 import { sseEvent, startEventStream, upstreamFor } from '../support/upstream.js';
 
 const TOKEN = 'ya29.vertex-test-access-token-1618';
@@ -244,7 +244,7 @@ describe("Vertex AI Anthropic through tapwire with Anthropic's own Vertex client
       ['vertex_ai', 'chat', CLAUDE, 'claude-sonnet-4-5-20250929', 0, 3095, 1000, 503, (2095 * price.input + 1000 * price.cache_read! + 503 * price.output) / 1_000_000],
     );
     assert.equal(tapwire.record(row.id).request?.headers.authorization, REDACTED);
-    assert.ok(!databaseText(tapwire).includes(TOKEN), 'the access token is nowhere in the database');
+    assert.ok(!databaseText(tapwire.dbPath).includes(TOKEN), 'the access token is nowhere in the database');
   });
 
   test('messages.create with stream (streamRawPredict): the same events as direct; usage from message_start and message_delta', async (t) => {

@@ -4,15 +4,13 @@
 // `resultType` on every result as the Python client does, and the v1 SSEClientTransport for
 // the legacy HTTP+SSE transport, where answers travel on the GET stream, not on the POST.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { z } from 'zod';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { connectV2, MODERN, startV2Server } from '../support/mcp-v2.js';
 import { connectClient, mcpColumns, one, probeLegacySse, startLegacySseServer } from '../support/mcp.js';
-import { startTestSidecarFor, type TestSidecar } from '../support/sidecar.js';
+import { startWithPolicy } from '../support/policy-sidecar.js';
+import type { TestSidecar } from '../support/sidecar.js';
 
 /** Denies tools/call of `sample` before it is sent, and any tool answer that mentions "secret". */
 const POLICY = [
@@ -30,17 +28,14 @@ const POLICY = [
 ].join('\n');
 
 /** A sidecar with the MCP route `tools` → `upstream` and POLICY; stopped when the test ends. */
-async function startWithPolicy(t: TestContext, upstream: string): Promise<TestSidecar> {
-  const dir = mkdtempSync(join(tmpdir(), 'tapwire-refusals-'));
-  const file = join(dir, 'policy.yaml');
-  writeFileSync(file, POLICY);
-  return startTestSidecarFor(t, `policies: [${JSON.stringify(file)}]\nroutes:\n  tools:\n    protocol: mcp\n    upstream: ${upstream}\n`, process.env, { dir });
+function startRefusing(t: TestContext, upstream: string): Promise<TestSidecar> {
+  return startWithPolicy(t, `routes:\n  tools:\n    protocol: mcp\n    upstream: ${upstream}\n`, POLICY);
 }
 
 describe('MCP refusals for a 2026-07-28 client (v2 SDK, pinned)', () => {
   test('request- and response-phase denials are tool errors the client accepts, and its session goes on', async (t) => {
     const server = await startV2Server(t);
-    const tapwire = await startWithPolicy(t, server.origin);
+    const tapwire = await startRefusing(t, server.origin);
     const client = await connectV2(t, `${tapwire.url}/tools/mcp`, 'pin');
     assert.equal(client.getNegotiatedProtocolVersion(), MODERN);
     // Listing first lets the client send echo's Mcp-Param-Region header, which the v2 server requires.
@@ -91,7 +86,7 @@ describe('MCP refusals over legacy HTTP+SSE (v1 SSEClientTransport)', () => {
     const calls: string[] = [];
     const server = await startLegacySseServer(legacyFixture(calls));
     t.after(() => server.close());
-    const tapwire = await startWithPolicy(t, server.origin);
+    const tapwire = await startRefusing(t, server.origin);
     // The SDK's default request timeout is 60 s; a refusal that never arrives must fail the test sooner.
     const timeout = { timeout: 5000 };
 

@@ -3,24 +3,22 @@
 // never reaches the server, the denied tool is missing from tools/list, and the record has
 // the refusal as denied.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { assertStdioPolicies, one } from '../support/mcp.js';
-import { startTestSidecar } from '../support/sidecar.js';
+import { startWithPolicy } from '../support/policy-sidecar.js';
 
 const TEST_SERVER = fileURLToPath(new URL('../support/mcp-stdio-server.js', import.meta.url));
 
 describe('policies on MCP command routes', () => {
   test('a denied call never reaches the stdio server, tools/list is filtered, and the refusal is recorded', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'tapwire-stdio-policy-'));
-    const policyPath = join(dir, 'policy.yaml');
-    writeFileSync(
-      policyPath,
+    const tapwire = await startWithPolicy(
+      t,
+      ['routes:', '  tiny:', '    protocol: mcp', `    command: ${JSON.stringify(process.execPath)}`, `    args: [${JSON.stringify(TEST_SERVER)}]`].join('\n'),
       [
         'rules:',
         '  - name: no-writes',
@@ -31,16 +29,7 @@ describe('policies on MCP command routes', () => {
         '',
       ].join('\n'),
     );
-    const tapwire = await startTestSidecar(
-      [`policies: [${JSON.stringify(policyPath)}]`, 'routes:', '  tiny:', '    protocol: mcp', `    command: ${JSON.stringify(process.execPath)}`, `    args: [${JSON.stringify(TEST_SERVER)}]`].join('\n'),
-      process.env,
-      { dir },
-    );
-    t.after(async () => {
-      await tapwire.stop();
-      tapwire.cleanup();
-    });
-    const target = join(dir, 'written.txt');
+    const target = join(tapwire.dir, 'written.txt');
     const client = new Client({ name: 'stdio-policy-test', version: '1.0.0' });
     await client.connect(new StreamableHTTPClientTransport(new URL(`${tapwire.url}/tiny/mcp`)));
     try {

@@ -7,13 +7,12 @@
 // an MCP exchange with its REST call as a child HTTP exchange; through a federated route,
 // the per-server exchange in between) are checked.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { describe, test, type TestContext } from 'node:test';
 import type { Exchange } from '../../core/exchange.js';
 import { connectV1, connectV2 } from '../support/mcp-v2.js';
 import { BIG_ANSWER_BYTES, MUSEUM_AUTH, MUSEUM_SPEC, PETSTORE_SPEC, startMuseum, startPetstore, startStyles, STYLES_SPEC, TICKET_PNG, type RestServer } from '../support/openapi.js';
+import { writePolicyFile } from '../support/policy-sidecar.js';
 import { startTestSidecarFor, type TestSidecar } from '../support/sidecar.js';
 
 /** The route's response timeout for the styles API (its /slow answers later). */
@@ -322,8 +321,7 @@ describe('openapi routes', () => {
 
   test('policies see the tool name and arguments as on any MCP route: a denied call never reaches the REST API', async (t) => {
     const apis = await startApis(t);
-    const policy = join(tmpdir(), `openapi-policy-${process.pid}-${Date.now()}.yaml`);
-    writeFileSync(policy, ['rules:', '  - name: no-deleting-pets', '    when: mcp.tool == "deletePet" && mcp.arguments.id == 1', '    action: deny'].join('\n'));
+    const policy = writePolicyFile(t, ['rules:', '  - name: no-deleting-pets', '    when: mcp.tool == "deletePet" && mcp.arguments.id == 1', '    action: deny'].join('\n'));
     const tapwire = await start(t, apis, [`policies: [${JSON.stringify(policy)}]`]);
     const client = await connectV1(t, `${tapwire.url}/pets`);
     const denied = (await client.callTool({ name: 'deletePet', arguments: { id: 1 } })) as ToolResult;

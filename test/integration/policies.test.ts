@@ -7,7 +7,8 @@
 // retried. Also: an identity token verified against a JWKS, and response-phase rules on
 // plain and streamed LLM answers, recorded (and mocked) as the agent received them.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
@@ -18,30 +19,17 @@ import { z } from 'zod';
 import { failure, sendRequest, startA2aAgent, v1Client, type A2aAgent } from '../support/a2a.js';
 import { startAimock, withJournal, type LLMock } from '../support/aimock.js';
 import { connectClient, one, startStreamableServer, type McpHttpServer } from '../support/mcp.js';
-import { startTestSidecar, type TestSidecar } from '../support/sidecar.js';
+import { databaseText } from '../support/database-text.js';
+import { startWithPolicy } from '../support/policy-sidecar.js';
+import type { TestSidecar } from '../support/sidecar.js';
 import { until } from '../support/upstream.js';
 import type { Exchange } from '../../core/exchange.js';
 import { openDatabase } from '../../store/sqlite/db.js';
 import { listExchanges } from '../../store/sqlite/queries.js';
 import { DEFAULT_LLM_IGNORED } from '../../tools/replay-match.js';
 import { startMock } from '../../tools/mock.js';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 
 const KEY = 'sk-policy-test-1618';
-
-/** A sidecar with `routes` (YAML lines) and one policy file holding `policy`; stopped when `t` ends. */
-async function startWithPolicy(t: TestContext, routes: string, policy: string, more = ''): Promise<TestSidecar> {
-  const dir = mkdtempSync(join(tmpdir(), 'tapwire-policy-'));
-  const file = join(dir, 'policy.yaml');
-  writeFileSync(file, policy);
-  const tapwire = await startTestSidecar(`policies: [${JSON.stringify(file)}]\n${more}routes:\n${routes}`, process.env, { dir });
-  t.after(async () => {
-    await tapwire.stop();
-    tapwire.cleanup();
-  });
-  return tapwire;
-}
 
 /** What the database holds right now, read while tapwire runs. */
 function committed(tapwire: TestSidecar): Exchange[] {
@@ -72,7 +60,7 @@ describe('policies on MCP', () => {
   test('a denied tool is missing from tools/list, and calling it anyway is a tool error naming the rule', async (t) => {
     const tapwire = await startWithPolicy(
       t,
-      `  fs:\n    protocol: mcp\n    upstream: ${server.origin}\n`,
+      `routes:\n  fs:\n    protocol: mcp\n    upstream: ${server.origin}\n`,
       `rules:\n  - name: no-destructive-tools\n    when: mcp.method == "tools/call" && mcp.tool in ["delete_file"]\n    action: deny\n    message: destructive tools need a human\n`,
     );
     const connected = await connectClient('streamable', `${tapwire.url}/fs/mcp`);
@@ -96,7 +84,7 @@ describe('policies on MCP', () => {
   test('a denied call hidden in a JSON-RPC batch: no part of the batch reaches the server', async (t) => {
     const tapwire = await startWithPolicy(
       t,
-      `  fs:\n    protocol: mcp\n    upstream: ${server.origin}\n`,
+      `routes:\n  fs:\n    protocol: mcp\n    upstream: ${server.origin}\n`,
       `rules:\n  - name: no-destructive-tools\n    when: mcp.method == "tools/call" && mcp.tool == "delete_file"\n    action: deny\n`,
     );
     const connected = await connectClient('streamable', `${tapwire.url}/fs/mcp`);
@@ -131,7 +119,7 @@ describe('policies on MCP', () => {
   test('calls let through carry their decision in the record: a monitor-mode finding and a request-phase audit', async (t) => {
     const tapwire = await startWithPolicy(
       t,
-      `  fs:\n    protocol: mcp\n    upstream: ${server.origin}\n`,
+      `routes:\n  fs:\n    protocol: mcp\n    upstream: ${server.origin}\n`,
       [
         'mode: monitor',
         'rules:',
@@ -178,7 +166,7 @@ describe('audits, redactions and rate limits on MCP', () => {
   test('a big result is flagged, e-mail addresses are masked in the record, and the third call in a minute is refused', async (t) => {
     const tapwire = await startWithPolicy(
       t,
-      `  people:\n    protocol: mcp\n    upstream: ${server.origin}\n`,
+      `routes:\n  people:\n    protocol: mcp\n    upstream: ${server.origin}\n`,
       [
         'rules:',
         '  - { name: big-results, when: \'mcp.method == "tools/call" && usage.output_tokens > 100\', action: audit }',
@@ -221,7 +209,7 @@ describe('policies on LLM calls', () => {
   after(() => mock.stop());
 
   const routes = (): string =>
-    `  openai:\n    protocol: llm\n    upstream: ${mock.url}\n    provider: openai\n  anthropic:\n    protocol: llm\n    upstream: ${mock.url}\n    provider: anthropic\n`;
+    `routes:\n  openai:\n    protocol: llm\n    upstream: ${mock.url}\n    provider: openai\n  anthropic:\n    protocol: llm\n    upstream: ${mock.url}\n    provider: anthropic\n`;
 
   test('a denied model: the OpenAI and Anthropic SDKs raise their own permission errors naming the rule', async (t) => {
     const tapwire = await startWithPolicy(
@@ -393,9 +381,8 @@ describe('identity', () => {
       new SignJWT({ role }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer('https://id.example').setAudience('tapwire').setSubject('agent-7').setIssuedAt().setExpirationTime(expires).sign(privateKey);
     const tapwire = await startWithPolicy(
       t,
-      `  openai:\n    protocol: llm\n    upstream: ${mock.url}\n    provider: openai\n    require_identity: true\n`,
+      `identity:\n  jwt: { jwks: ${JSON.stringify(jwksFile)}, issuer: "https://id.example", audience: tapwire, header: x-agent-token, clock_skew_s: 0 }\nroutes:\n  openai:\n    protocol: llm\n    upstream: ${mock.url}\n    provider: openai\n    require_identity: true\n`,
       `rules:\n  - name: gpt-5-for-planners\n    when: llm.model == "gpt-5" && jwt.claims.role != "planner"\n    action: deny\n`,
-      `identity:\n  jwt: { jwks: ${JSON.stringify(jwksFile)}, issuer: "https://id.example", audience: tapwire, header: x-agent-token, clock_skew_s: 0 }\n`,
     );
     const as = (identity: string | null) =>
       new OpenAI({ baseURL: `${tapwire.url}/openai/v1`, apiKey: KEY, maxRetries: 0, defaultHeaders: identity ? { 'x-agent-token': `Bearer ${identity}` } : {} });
@@ -439,7 +426,7 @@ describe('response-phase policies on LLM calls', () => {
   test('a response carrying a cloud key or too many tokens: a 403 instead of the body, and a stream ended by an error event', async (t) => {
     const tapwire = await startWithPolicy(
       t,
-      `  openai:\n    protocol: llm\n    upstream: ${mock.url}\n    provider: openai\n`,
+      `routes:\n  openai:\n    protocol: llm\n    upstream: ${mock.url}\n    provider: openai\n`,
       `rules:\n  - name: no-cloud-keys\n    phase: response\n    when: response.text.matches("AKIA[0-9A-Z]{16}")\n    action: deny\n    message: the answer carries an AWS key\n  - name: no-rambling\n    when: usage.output_tokens > 4000\n    action: deny\n`,
     );
     const openai = new OpenAI({ baseURL: `${tapwire.url}/openai/v1`, apiKey: KEY, maxRetries: 0 });
@@ -520,18 +507,10 @@ describe('response-phase refusals in the record', () => {
     ];
   }
 
-  /** Every file of the database (the -wal too while tapwire runs), as text. */
-  function databaseFiles(tapwire: TestSidecar): string {
-    return readdirSync(tapwire.dir)
-      .filter((f) => f.startsWith('tapwire.db'))
-      .map((f) => readFileSync(join(tapwire.dir, f)).toString('latin1'))
-      .join('\n');
-  }
-
   test('a refused answer is recorded as the agent received it, the key stored nowhere, and tapwire mock serves the same refusal', async (t) => {
     const tapwire = await startWithPolicy(
       t,
-      `  openai:\n    protocol: llm\n    upstream: ${mock.url}\n    provider: openai\n  anthropic:\n    protocol: llm\n    upstream: ${mock.url}\n    provider: anthropic\n`,
+      `routes:\n  openai:\n    protocol: llm\n    upstream: ${mock.url}\n    provider: openai\n  anthropic:\n    protocol: llm\n    upstream: ${mock.url}\n    provider: anthropic\n`,
       `rules:\n  - name: no-cloud-keys\n    phase: response\n    when: response.text.matches("AKIA[0-9A-Z]{16}")\n    action: deny\n    message: the answer carries an AWS key\n`,
     );
     const live = await agentView(tapwire.url);
@@ -543,9 +522,9 @@ describe('response-phase refusals in the record', () => {
       assert.ok(!stream.received.includes(AWS_KEY), 'the key never reached the agent');
     }
     await until(() => committed(tapwire).length === 4, 'the four calls recorded');
-    assert.ok(!databaseFiles(tapwire).includes(AWS_KEY), 'the key is in no database file while tapwire runs');
+    assert.ok(!databaseText(tapwire.dbPath).includes(AWS_KEY), 'the key is in no database file while tapwire runs');
     const exchanges = await tapwire.stop();
-    assert.ok(!databaseFiles(tapwire).includes(AWS_KEY), 'the key is in no database file after the stop');
+    assert.ok(!databaseText(tapwire.dbPath).includes(AWS_KEY), 'the key is in no database file after the stop');
 
     assert.deepEqual(exchanges.map((e) => [e.provider, e.streamed, e.status, e.http_status, e.policy_rule]), [
       ['openai', 0, 'denied', 403, 'no-cloud-keys'],
@@ -584,7 +563,7 @@ describe('policies on A2A', () => {
   test('a denied send is a JSON-RPC error naming the rule (403 over HTTP+JSON), and is recorded', async (t) => {
     const tapwire = await startWithPolicy(
       t,
-      `  planner:\n    protocol: a2a\n    upstream: ${agent.origin}\n`,
+      `routes:\n  planner:\n    protocol: a2a\n    upstream: ${agent.origin}\n`,
       `rules:\n  - name: no-money-moves\n    when: a2a.text.contains("wire money")\n    action: deny\n    message: payments need a human\n`,
     );
     const client = await v1Client(`${tapwire.url}/planner/`, 'JSONRPC');

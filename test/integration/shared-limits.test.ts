@@ -6,40 +6,29 @@
 // back; with Redis frozen, commands time out and no call is held. Also the counters alone:
 // two sidecars' views of one window, counts sliding out, retry-after.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '../../core/log.js';
 import { SharedLimits } from '../../policies/redis/shared-limits.js';
 import { startAimock, type LLMock } from '../support/aimock.js';
 import { startRedisFor, type TestRedis } from '../support/redis.js';
-import { startTestSidecar, type TestSidecar } from '../support/sidecar.js';
+import { startWithPolicy } from '../support/policy-sidecar.js';
+import type { TestSidecar } from '../support/sidecar.js';
 
 const KEY = 'sk-shared-limits-test';
 /** Tokens of one answer: 8 in, 5 out. */
 const CALL_TOKENS = 13;
 
 /** A sidecar of team "a" counting its limits in `redis`, with `policy` as its one policy file. */
-async function teamSidecar(t: TestContext, mock: LLMock, redisUrl: string, policy: string, onUnavailable = 'local', log?: Logger): Promise<TestSidecar> {
-  const dir = mkdtempSync(join(tmpdir(), 'tapwire-shared-'));
-  const file = join(dir, 'limits.yaml');
-  writeFileSync(file, policy);
+function teamSidecar(t: TestContext, mock: LLMock, redisUrl: string, policy: string, onUnavailable = 'local', log?: Logger): Promise<TestSidecar> {
   const yaml = [
-    `policies: [${JSON.stringify(file)}]`,
     'agent: { name: worker, labels: { team: a } }',
     'limits:',
     `  redis: { url: "${redisUrl}", on_unavailable: ${onUnavailable}, timeout_ms: 200 }`,
     'routes:',
     `  openai: { protocol: llm, upstream: "${mock.url}", provider: openai }`,
   ].join('\n');
-  const tapwire = await startTestSidecar(yaml, process.env, { dir, ...(log ? { log } : {}) });
-  t.after(async () => {
-    await tapwire.stop();
-    tapwire.cleanup();
-  });
-  return tapwire;
+  return startWithPolicy(t, yaml, policy, process.env, log ? { log } : {});
 }
 
 /** A logger at info whose messages are kept in `messages`. */

@@ -3,14 +3,12 @@
 // endpoint the test runs. The spans must form one trace under the agent's own span, carry the
 // GenAI attributes, and match the trace and span ids the exchange rows store; the metrics
 // must be served in Prometheus text format with their labels.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { collect, startAimock, type LLMock } from '../support/aimock.js';
 import { spanOfExchange, startOtlpCollector, SPAN_KIND_CLIENT, STATUS_ERROR, type OtlpCollector } from '../support/otlp.js';
+import { writePolicyFile } from '../support/policy-sidecar.js';
 import { startTestSidecarFor } from '../support/sidecar.js';
 
 const KEY = 'sk-test-telemetry-key';
@@ -160,10 +158,7 @@ describe('OpenTelemetry for LLM calls', () => {
   });
 
   test('capture_content: the messages are on the span as JSON, masked by the redact rules as in the record', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'tapwire-content-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const policy = join(dir, 'policy.yaml');
-    writeFileSync(policy, ['rules:', '  - name: mask-cards', '    when: protocol == "llm"', '    action: redact', "    redact: { patterns: ['card-[0-9]+'] }", ''].join('\n'));
+    const policy = writePolicyFile(t, ['rules:', '  - name: mask-cards', '    when: protocol == "llm"', '    action: redact', "    redact: { patterns: ['card-[0-9]+'] }", ''].join('\n'));
     const tapwire = await startTestSidecarFor(t, telemetryYaml('planner', mock.url, collector, [`policies: [${JSON.stringify(policy)}]`]));
     const agent = new OpenAI({ baseURL: `${tapwire.url}/openai/v1`, apiKey: KEY, maxRetries: 0 });
     const completion = await agent.chat.completions.create({

@@ -5,9 +5,6 @@
 // header A sends), the server receiving B's; spans named and attributed per the MCP
 // conventions, tool errors as error spans, and the MCP duration metric served. A command
 // route (a stdio server tapwire runs) exports a span for every row it records, DELETE included.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,6 +16,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { Exchange } from '../../core/exchange.js';
 import { connectClient, startStreamableServer, type McpHttpServer } from '../support/mcp.js';
 import { spanOfExchange, startOtlpCollector, SPAN_KIND_CLIENT, STATUS_ERROR, type OtlpCollector } from '../support/otlp.js';
+import { startWithPolicy } from '../support/policy-sidecar.js';
 import { startTestSidecarFor } from '../support/sidecar.js';
 
 const STDIO_SERVER = fileURLToPath(new URL('../support/mcp-stdio-server.js', import.meta.url));
@@ -119,11 +117,11 @@ describe('OpenTelemetry for MCP calls', () => {
   });
 
   test('capture_content: tool arguments and results on tools/call spans, redacted and capped', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'tapwire-content-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const policy = join(dir, 'policy.yaml');
-    writeFileSync(policy, ['rules:', '  - name: mask-tokens', '    when: protocol == "mcp"', '    action: redact', "    redact: { patterns: ['tok_[a-z0-9]+'] }", ''].join('\n'));
-    const tapwire = await startTestSidecarFor(t, [`policies: [${JSON.stringify(policy)}]`, yaml('planner', server.origin, collector), '  capture_content: true'].join('\n'));
+    const tapwire = await startWithPolicy(
+      t,
+      [yaml('planner', server.origin, collector), '  capture_content: true'].join('\n'),
+      ['rules:', '  - name: mask-tokens', '    when: protocol == "mcp"', '    action: redact', "    redact: { patterns: ['tok_[a-z0-9]+'] }", ''].join('\n'),
+    );
     const connected = await connectClient('streamable', `${tapwire.url}/mcp/mcp`);
     const echoed = await connected.client.callTool({ name: 'echo', arguments: { msg: 'key tok_abc123 here' } });
     assert.deepEqual(echoed.content, [{ type: 'text', text: 'key tok_abc123 here' }], 'the agent gets the real answer');

@@ -12,17 +12,15 @@
 // and answer bodies no SDK server would accept (an SDK server rejects them before any code
 // of the test could see them).
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import type { ServerResponse } from 'node:http';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test, type TestContext } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { rejectionOf } from '../support/routes.js';
 import { rawRequest } from '../support/raw-http.js';
-import { startTestSidecar, type TestSidecar } from '../support/sidecar.js';
+import { startWithPolicy } from '../support/policy-sidecar.js';
+import type { TestSidecar } from '../support/sidecar.js';
 import { startUpstream, type ReceivedRequest, type ScriptedUpstream } from '../support/upstream.js';
 
 /** A stdio MCP server, for the command route (one that tapwire runs itself). */
@@ -54,47 +52,29 @@ const BAD_BODIES: { what: string; body: Buffer; contentType?: string; readOn: Pr
 ];
 
 /** A policy that reads the body through the CEL context, and one that redacts: both run on every call. */
-function policyFile(dir: string): string {
-  const path = join(dir, 'policy.yaml');
-  writeFileSync(
-    path,
-    [
-      'rules:',
-      '  - name: no-forbidden-model',
-      '    when: protocol == "llm" && llm.model == "forbidden"',
-      '    action: deny',
-      '  - name: no-rm',
-      '    when: protocol == "mcp" && mcp.tool == "rm"',
-      '    action: deny',
-      '  - name: no-cancel',
-      '    when: protocol == "a2a" && a2a.method == "CancelTask"',
-      '    action: deny',
-      '  - name: mask-keys',
-      '    when: "true"',
-      '    action: redact',
-      "    redact: { patterns: ['sk-[a-z0-9]+'] }",
-      '',
-    ].join('\n'),
-  );
-  return path;
-}
+const POLICY = [
+  'rules:',
+  '  - name: no-forbidden-model',
+  '    when: protocol == "llm" && llm.model == "forbidden"',
+  '    action: deny',
+  '  - name: no-rm',
+  '    when: protocol == "mcp" && mcp.tool == "rm"',
+  '    action: deny',
+  '  - name: no-cancel',
+  '    when: protocol == "a2a" && a2a.method == "CancelTask"',
+  '    action: deny',
+  '  - name: mask-keys',
+  '    when: "true"',
+  '    action: redact',
+  "    redact: { patterns: ['sk-[a-z0-9]+'] }",
+  '',
+].join('\n');
 
 /** Only a redaction: no rule that decides, so nothing is judged before forwarding. */
-function redactOnlyFile(dir: string): string {
-  const path = join(dir, 'redact.yaml');
-  writeFileSync(path, ['rules:', '  - name: mask-keys', '    when: "true"', '    action: redact', "    redact: { patterns: ['sk-[a-z0-9]+'] }", ''].join('\n'));
-  return path;
-}
+const REDACT_ONLY = ['rules:', '  - name: mask-keys', '    when: "true"', '    action: redact', "    redact: { patterns: ['sk-[a-z0-9]+'] }", ''].join('\n');
 
-async function sidecarWithPolicy(t: TestContext, routes: string, extra = '', policy: (dir: string) => string = policyFile): Promise<TestSidecar> {
-  // The policy file sits next to the database, in the sidecar's temp directory.
-  const dir = mkdtempSync(join(tmpdir(), 'tapwire-bad-input-'));
-  const tapwire = await startTestSidecar(`${routes}\npolicies: ["${policy(dir)}"]\n${extra}`, process.env, { dir });
-  t.after(async () => {
-    await tapwire.stop();
-    tapwire.cleanup();
-  });
-  return tapwire;
+function sidecarWithPolicy(t: TestContext, routes: string, extra = '', rules = POLICY): Promise<TestSidecar> {
+  return startWithPolicy(t, `${routes}\n${extra}`, rules);
 }
 
 /** Answers every request with what it received: its size and content type. */
@@ -123,7 +103,7 @@ describe('bad request bodies', () => {
       test(title, async (t) => {
         const upstream = await echoUpstream(t);
         const yaml = route === 'llm' ? `routes:\n  r: { protocol: llm, provider: openai, upstream: "${upstream.url}" }` : `routes:\n  r: { protocol: ${route}, upstream: "${upstream.url}" }`;
-        const tapwire = await sidecarWithPolicy(t, yaml, '', policed ? policyFile : redactOnlyFile);
+        const tapwire = await sidecarWithPolicy(t, yaml, '', policed ? POLICY : REDACT_ONLY);
         const path = route === 'llm' ? '/r/v1/chat/completions' : '/r/';
         const forwarded = BAD_BODIES.filter((b) => !policed || b.readOn.includes(route));
         for (const { what, body, contentType, readOn } of BAD_BODIES) {

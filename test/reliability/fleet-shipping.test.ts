@@ -16,7 +16,7 @@ import { blankExchange } from '../../core/exchange.js';
 import { startRecordWriter } from '../../store/open.js';
 import { Shipper } from '../../store/shipper.js';
 import { startTapwireProcess, type TapwireProcess } from '../support/tapwire-process.js';
-import { startUpstream, type ScriptedUpstream } from '../support/upstream.js';
+import { startUpstream, until, type ScriptedUpstream } from '../support/upstream.js';
 import { PostgresServer } from '../support/postgres.js';
 
 function sidecarYaml(agent: string, upstream: string): string {
@@ -150,7 +150,7 @@ describe('shipping to the central record (PostgreSQL)', () => {
     const errors: string[] = [];
     const shipper = Shipper.start({ path, url, batchRecords: 100, intervalMs: 20, retryIntervalMs: 100 }, { onError: (message) => errors.push(message) });
     try {
-      while (errors.length < 2) await sleep(20);
+      await until(() => errors.length >= 2, 'the shipper thread to stop and be started again twice', 20_000);
       assert.match(errors[0]!, /shipper thread stopped \(cannot create database .*local\.db.*\); starting it again in 100 ms/);
       mkdirSync(join(dir, 'later'));
       const writer = await startRecordWriter(path, { flushIntervalMs: 10 });

@@ -7,10 +7,9 @@
 // recorded would_deny). A refused gzip request is recorded decoded and redacted.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { gzipSync } from 'node:zlib';
@@ -22,30 +21,16 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { DECODED_FROM_HEADER } from '../../core/encoding.js';
 import { runCli } from '../support/cli.js';
 import { startStreamableServer } from '../support/mcp.js';
-import { startTestSidecar, type TestSidecar } from '../support/sidecar.js';
+import { databaseText } from '../support/database-text.js';
+import { startWithPolicy } from '../support/policy-sidecar.js';
+import type { TestSidecar } from '../support/sidecar.js';
 import { sseEvent, upstreamFor } from '../support/upstream.js';
 
 const AWS_KEY = 'AKIAQWERTYUIOPASDFGH';
 const NO_KEYS = ['rules:', '  - name: no-cloud-keys', '    phase: response', '    when: response.text.matches("AKIA[0-9A-Z]{16}")', '    action: deny', '    message: the answer carries an AWS key'];
 
-async function tapwireWith(t: TestContext, routes: string, policy: string[]): Promise<TestSidecar> {
-  const dir = mkdtempSync(join(tmpdir(), 'tapwire-compressed-'));
-  const file = join(dir, 'policy.yaml');
-  writeFileSync(file, [...policy, ''].join('\n'));
-  const tapwire = await startTestSidecar(`policies: [${JSON.stringify(file)}]\nroutes:\n${routes}`, process.env, { dir });
-  t.after(async () => {
-    await tapwire.stop();
-    tapwire.cleanup();
-  });
-  return tapwire;
-}
-
-/** Every file of the database, as text. */
-function databaseFiles(tapwire: TestSidecar): string {
-  return readdirSync(tapwire.dir)
-    .filter((f) => f.startsWith('tapwire.db'))
-    .map((f) => readFileSync(join(tapwire.dir, f)).toString('latin1'))
-    .join('\n');
+function tapwireWith(t: TestContext, routes: string, policy: string[]): Promise<TestSidecar> {
+  return startWithPolicy(t, `routes:\n${routes}`, [...policy, ''].join('\n'));
 }
 
 const sha = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
@@ -117,7 +102,7 @@ describe('LLM answers gzipped despite accept-encoding: identity', () => {
       [0, 'ok', null, null],
       [1, 'ok', null, null],
     ]);
-    assert.ok(!databaseFiles(tapwire).includes(AWS_KEY), 'the key is in no database file');
+    assert.ok(!databaseText(tapwire.dbPath).includes(AWS_KEY), 'the key is in no database file');
   });
 
   test('an answer that does not decode within the bound is refused as unreadable; in monitor mode forwarded and recorded would_deny', async (t) => {
@@ -243,7 +228,7 @@ describe('a refused gzip request', () => {
     assert.match(decoded.body!.toString(), /my key is \[redacted\]/);
     const cut = tapwire.record(exchanges[1]!.id).request!;
     assert.equal(cut.body, null, 'a compressed body tapwire could not read is not stored');
-    assert.ok(!databaseFiles(tapwire).includes(secret), 'the secret is in no database file');
+    assert.ok(!databaseText(tapwire.dbPath).includes(secret), 'the secret is in no database file');
     const out = join(tapwire.dir, 'export.jsonl');
     const exported = runCli(['export', '--db', tapwire.dbPath, '--format', 'jsonl', '-o', out]);
     assert.equal(exported.status, 0, exported.stderr);

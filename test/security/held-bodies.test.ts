@@ -4,14 +4,12 @@
 // would_deny. LLM (openai) and MCP (a JSON answer to tools/call) routes.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { request } from 'undici';
 import { OBSERVED_BODY_LIMIT } from '../../proxy/forward.js';
 import { bodyJson } from '../support/mcp.js';
-import { startTestSidecar, type TestSidecar } from '../support/sidecar.js';
+import { startWithPolicy } from '../support/policy-sidecar.js';
+import type { TestSidecar } from '../support/sidecar.js';
 import { startUpstream } from '../support/upstream.js';
 
 const NO_KEYS = ['rules:', '  - name: no-cloud-keys', '    phase: response', '    when: response.text.matches("AKIA[0-9A-Z]{16}")', '    action: deny', '    message: the answer carries an AWS key'];
@@ -22,16 +20,8 @@ const LONG_TEXT = 'x'.repeat(OBSERVED_BODY_LIMIT + 1024);
 
 const sha = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
 
-async function tapwireWith(t: TestContext, routes: string, mode: (typeof MODES)[number]): Promise<TestSidecar> {
-  const dir = mkdtempSync(join(tmpdir(), 'tapwire-held-'));
-  const file = join(dir, 'policy.yaml');
-  writeFileSync(file, [...(mode === 'monitor' ? ['mode: monitor'] : []), ...NO_KEYS, ''].join('\n'));
-  const tapwire = await startTestSidecar(`policies: [${JSON.stringify(file)}]\nroutes:\n${routes}`, process.env, { dir });
-  t.after(async () => {
-    await tapwire.stop();
-    tapwire.cleanup();
-  });
-  return tapwire;
+function tapwireWith(t: TestContext, routes: string, mode: (typeof MODES)[number]): Promise<TestSidecar> {
+  return startWithPolicy(t, `routes:\n${routes}`, [...(mode === 'monitor' ? ['mode: monitor'] : []), ...NO_KEYS, ''].join('\n'));
 }
 
 async function serving(t: TestContext, body: Buffer): Promise<string> {

@@ -4,7 +4,7 @@
 // `tapwire wrap`, real v1 SDK clients get the refusal, the stored answer is that refusal,
 // and the server's key is in no database file (-wal and -shm included).
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
@@ -18,7 +18,9 @@ import type { Exchange, ExchangeRecord } from '../../core/exchange.js';
 import { CLI } from '../support/cli.js';
 import { isRunning } from '../support/mcp-everything.js';
 import { bodyJson, connectClient, one, startLegacySseServer, startStreamableServer } from '../support/mcp.js';
-import { startTestSidecarFor } from '../support/sidecar.js';
+import { databaseText } from '../support/database-text.js';
+import { startWithPolicy, writePolicyFile } from '../support/policy-sidecar.js';
+import type { TestSidecar } from '../support/sidecar.js';
 import { until } from '../support/upstream.js';
 
 const AWS_KEY = 'AKIAQWERTYUIOPASDFGH';
@@ -31,20 +33,6 @@ function leakyServer(): McpServer {
   const mcp = new McpServer({ name: 'leaky', version: '1.0.0' });
   mcp.registerTool('leak', { inputSchema: {} }, () => ({ content: [{ type: 'text', text: `the key is ${AWS_KEY}` }] }));
   return mcp;
-}
-
-function policyFile(dir: string): string {
-  const file = join(dir, 'policy.yaml');
-  writeFileSync(file, POLICY);
-  return file;
-}
-
-/** Every file of the database in `dir`, as text. */
-function databaseFiles(dir: string, prefix: string): string {
-  return readdirSync(dir)
-    .filter((f) => f.startsWith(prefix))
-    .map((f) => readFileSync(join(dir, f)).toString('latin1'))
-    .join('\n');
 }
 
 /** The client got the refusal; the record of the call stores that refusal as its answer, and the key is nowhere. */
@@ -63,9 +51,8 @@ async function callLeak(client: Client): Promise<void> {
   assert.deepEqual(refused.content, REFUSAL);
 }
 
-async function sidecarFor(t: TestContext, route: string): Promise<ReturnType<typeof startTestSidecarFor>> {
-  const dir = mkdtempSync(join(tmpdir(), 'tapwire-blocked-'));
-  return startTestSidecarFor(t, `policies: [${JSON.stringify(policyFile(dir))}]\nroutes:\n  tools:\n${route}`, process.env, { dir });
+function sidecarFor(t: TestContext, route: string): Promise<TestSidecar> {
+  return startWithPolicy(t, `routes:\n  tools:\n${route}`, POLICY);
 }
 
 describe('MCP answers refused by a response-phase rule are recorded as the agent received them', () => {
@@ -78,7 +65,7 @@ describe('MCP answers refused by a response-phase rule are recorded as the agent
       await callLeak(connected.client);
       await connected.close(true);
       const exchanges = await tapwire.stop();
-      assertRecordedAsReceived(exchanges, (id) => tapwire.record(id), databaseFiles(tapwire.dir, 'tapwire.db'));
+      assertRecordedAsReceived(exchanges, (id) => tapwire.record(id), databaseText(tapwire.dbPath));
     });
   }
 
@@ -90,7 +77,7 @@ describe('MCP answers refused by a response-phase rule are recorded as the agent
     await callLeak(connected.client);
     await connected.close();
     const exchanges = await tapwire.stop();
-    assertRecordedAsReceived(exchanges, (id) => tapwire.record(id), databaseFiles(tapwire.dir, 'tapwire.db'));
+    assertRecordedAsReceived(exchanges, (id) => tapwire.record(id), databaseText(tapwire.dbPath));
   });
 
   test('legacy HTTP+SSE with a gzipped GET stream: decoded, reviewed, refused; the session goes on', async (t) => {
@@ -108,21 +95,20 @@ describe('MCP answers refused by a response-phase rule are recorded as the agent
     assert.deepEqual(allowed.content, [{ type: 'text', text: 'hello there' }]);
     await connected.close();
     const exchanges = await tapwire.stop();
-    assertRecordedAsReceived(exchanges, (id) => tapwire.record(id), databaseFiles(tapwire.dir, 'tapwire.db'));
+    assertRecordedAsReceived(exchanges, (id) => tapwire.record(id), databaseText(tapwire.dbPath));
     assert.equal(one(exchanges, { method: 'tools/call', target: 'hello' }).status, 'ok');
   });
 
   test('a federated route: the per-server record holds the refusal too', async (t) => {
     const server = await startStreamableServer(leakyServer, { jsonResponse: false });
     t.after(() => server.close());
-    const dir = mkdtempSync(join(tmpdir(), 'tapwire-blocked-'));
-    const yaml = [`policies: [${JSON.stringify(policyFile(dir))}]`, 'routes:', '  leaky:', '    protocol: mcp', `    upstream: ${server.origin}/mcp`, '  tools:', '    protocol: mcp', '    servers: [leaky]', ''].join('\n');
-    const tapwire = await startTestSidecarFor(t, yaml, process.env, { dir });
+    const yaml = ['routes:', '  leaky:', '    protocol: mcp', `    upstream: ${server.origin}/mcp`, '  tools:', '    protocol: mcp', '    servers: [leaky]', ''].join('\n');
+    const tapwire = await startWithPolicy(t, yaml, POLICY);
     const connected = await connectClient('streamable', `${tapwire.url}/tools/mcp`);
     await callLeak(connected.client);
     await connected.close(true);
     const exchanges = await tapwire.stop();
-    const database = databaseFiles(tapwire.dir, 'tapwire.db');
+    const database = databaseText(tapwire.dbPath);
     assertRecordedAsReceived(exchanges.filter((e) => e.route === 'tools'), (id) => tapwire.record(id), database);
     // The call the federated route made to the server (its child) is denied and stores the refusal, with the server's id.
     const child = one(exchanges, { route: 'leaky', method: 'tools/call' });
@@ -138,14 +124,14 @@ describe('MCP answers refused by a response-phase rule are recorded as the agent
     await callLeak(connected.client);
     await connected.close(true);
     const exchanges = await tapwire.stop();
-    assertRecordedAsReceived(exchanges, (id) => tapwire.record(id), databaseFiles(tapwire.dir, 'tapwire.db'));
+    assertRecordedAsReceived(exchanges, (id) => tapwire.record(id), databaseText(tapwire.dbPath));
   });
 
   test('tapwire wrap', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'tapwire-blocked-wrap-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const configPath = join(dir, 'tapwire.yaml');
-    writeFileSync(configPath, `policies: [${JSON.stringify(policyFile(dir))}]\nroutes:\n  tools: { protocol: mcp, command: ${JSON.stringify(process.execPath)} }\n`);
+    writeFileSync(configPath, `policies: [${JSON.stringify(writePolicyFile(t, POLICY))}]\nroutes:\n  tools: { protocol: mcp, command: ${JSON.stringify(process.execPath)} }\n`);
     const dbPath = join(dir, 'wrap.db');
     const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'wrap', '--route', 'tools', '--config', configPath, '--db', dbPath, '--', process.execPath, TEST_SERVER], stderr: 'pipe' });
     const client = new Client({ name: 'blocked-wrap-test', version: '1.0.0' });
@@ -159,7 +145,7 @@ describe('MCP answers refused by a response-phase rule are recorded as the agent
     }
     const db = openDatabase(dbPath, { readonly: true });
     try {
-      assertRecordedAsReceived(listExchanges(db), (id) => getExchangeRecord(db, id)!, databaseFiles(dir, 'wrap.db'));
+      assertRecordedAsReceived(listExchanges(db), (id) => getExchangeRecord(db, id)!, databaseText(dbPath));
     } finally {
       db.close();
     }

@@ -5,16 +5,17 @@
 // database files, in what the record reassembles, and in `tapwire export`, while the agent
 // gets the real bytes.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import type { ExchangeRecord } from '../../core/exchange.js';
 import { SseParser } from '../../core/sse.js';
 import { startAimock } from '../support/aimock.js';
 import { runCli } from '../support/cli.js';
+import { databaseText } from '../support/database-text.js';
+import { startWithPolicy } from '../support/policy-sidecar.js';
 import { startTestSidecarFor, type TestSidecar } from '../support/sidecar.js';
 import { startUpstream } from '../support/upstream.js';
 
@@ -35,21 +36,6 @@ const RULES = [
   '',
 ].join('\n');
 
-/** RULES in a file of their own (removed when the test ends), for a config's `policies:`. */
-function rulesFile(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tapwire-rules-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  writeFileSync(join(dir, 'rules.yaml'), RULES);
-  return join(dir, 'rules.yaml');
-}
-
-/** Every byte tapwire wrote to the database files, as latin1 text. */
-function databaseBytes(tapwire: TestSidecar): string {
-  return readdirSync(tapwire.dir)
-    .filter((f) => f.startsWith('tapwire.db'))
-    .map((f) => readFileSync(join(tapwire.dir, f)).toString('latin1'))
-    .join('\n');
-}
 
 /** `tapwire export --format jsonl` of the database, as the exchanges it lists. */
 function exported(tapwire: TestSidecar, config: string[] = []): ExchangeRecordJson[] {
@@ -97,7 +83,7 @@ describe('redaction', () => {
       m.onMessage(/^big$/, { content: ANSWER_SECRET, toolCalls: [{ name: 'save', arguments: args }], usage: { prompt_tokens: 5, completion_tokens: 5 } }),
     );
     t.after(() => mock.stop());
-    const live = await startTestSidecarFor(t, `store: { max_body_bytes: 2048 }\nroutes:\n  openai: { protocol: llm, provider: openai, upstream: "${mock.url}" }\npolicies: [${rulesFile(t)}]\n`);
+    const live = await startWithPolicy(t, `store: { max_body_bytes: 2048 }\nroutes:\n  openai: { protocol: llm, provider: openai, upstream: "${mock.url}" }\n`, RULES);
     const openai = new OpenAI({ baseURL: `${live.url}/openai/v1`, apiKey: KEY, maxRetries: 0 });
     // `user` comes first in the body: cut at 2048 bytes, it would still be stored.
     const completion = await openai.chat.completions.create({
@@ -111,7 +97,7 @@ describe('redaction', () => {
     assert.equal(completion.choices[0]!.message.content, ANSWER_SECRET, 'the agent got the real answer');
     assert.equal(completion.choices[0]!.message.tool_calls?.[0]?.type === 'function' && completion.choices[0]!.message.tool_calls[0].function.arguments, args);
     const [exchange] = await live.stop();
-    const files = databaseBytes(live);
+    const files = databaseText(live.dbPath);
     for (const secret of [FIELD_SECRET, ANSWER_SECRET, EMAIL]) assert.ok(!files.includes(secret), `${secret} is in the database files`);
     const lines = JSON.stringify(exported(live));
     for (const secret of [FIELD_SECRET, ANSWER_SECRET, EMAIL]) assert.ok(!lines.includes(secret), `${secret} is in the export`);
@@ -136,7 +122,7 @@ describe('redaction', () => {
       res.end('ok');
     });
     t.after(() => upstream.close());
-    const tapwire = await startTestSidecarFor(t, `store: { max_body_bytes: 1024 }\nroutes:\n  files: { protocol: http, upstream: "${upstream.url}" }\npolicies: [${rulesFile(t)}]\n`);
+    const tapwire = await startWithPolicy(t, `store: { max_body_bytes: 1024 }\nroutes:\n  files: { protocol: http, upstream: "${upstream.url}" }\n`, RULES);
     // A streamed (chunked) body on an http route: tapwire keeps max_body_bytes and a chunk of it.
     const chunk = `{"user":"${FIELD_SECRET}","pad":"${'x'.repeat(64 * 1024)}`;
     const body = new ReadableStream<Uint8Array>({
@@ -153,7 +139,7 @@ describe('redaction', () => {
     assert.equal(record.request!.body, null, 'no part of the body was stored');
     assert.equal(record.request!.truncated, true);
     assert.equal(record.request!.body_size, upstream.requests[0]!.body.length);
-    assert.ok(!databaseBytes(tapwire).includes(FIELD_SECRET));
+    assert.ok(!databaseText(tapwire.dbPath).includes(FIELD_SECRET));
   });
 
   test('a secret split across OpenAI and Anthropic stream deltas is masked in the events, the body and the export', async (t) => {
@@ -163,9 +149,10 @@ describe('redaction', () => {
       m.onMessage(/^stream$/, { content: text, usage: { prompt_tokens: 3, completion_tokens: 9 } }, { chunkSize: 4 });
     });
     t.after(() => mock.stop());
-    const tapwire = await startTestSidecarFor(
+    const tapwire = await startWithPolicy(
       t,
-      `routes:\n  openai: { protocol: llm, provider: openai, upstream: "${mock.url}" }\n  anthropic: { protocol: llm, provider: anthropic, upstream: "${mock.url}" }\npolicies: [${rulesFile(t)}]\n`,
+      `routes:\n  openai: { protocol: llm, provider: openai, upstream: "${mock.url}" }\n  anthropic: { protocol: llm, provider: anthropic, upstream: "${mock.url}" }\n`,
+      RULES,
     );
     const openai = new OpenAI({ baseURL: `${tapwire.url}/openai/v1`, apiKey: KEY, maxRetries: 0 });
     let openaiText = '';
@@ -196,7 +183,7 @@ describe('redaction', () => {
         for (const secret of [AWS_KEY, EMAIL]) assert.ok(!joined.includes(secret), `${where}: ${secret} reassembles from ${joined}`);
       }
     }
-    const files = databaseBytes(tapwire);
+    const files = databaseText(tapwire.dbPath);
     for (const secret of [AWS_KEY, EMAIL]) assert.ok(!files.includes(secret), `${secret} is in the database files`);
   });
 
@@ -217,7 +204,7 @@ describe('redaction', () => {
     const record = onlyRecord(tapwire, (await tapwire.stop()).map((e) => e.id));
     assert.equal(record.response!.headers.location, 'https://files.example/v1/report?api_key=[redacted]&page=2');
     assert.match(record.response!.body!.toString(), /\?api_key=\[redacted\]&page=2/);
-    assert.ok(!databaseBytes(tapwire).includes(secret), 'the secret is in the database files');
+    assert.ok(!databaseText(tapwire.dbPath).includes(secret), 'the secret is in the database files');
     for (const format of ['jsonl', 'har']) {
       const out = join(tapwire.dir, `export.${format}`);
       const result = runCli(['export', '--db', tapwire.dbPath, '--format', format, '-o', out], tapwire.dir);

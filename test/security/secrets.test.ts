@@ -332,24 +332,11 @@ describe('secrets', () => {
       { env: { PATH: process.env.PATH ?? '', HTTPS_PROXY: `http://127.0.0.1:${proxyPort}`, CURL_CA_BUNDLE: ca.bundle }, encoding: 'utf8' },
     );
     assert.match(answer, /intercepted/);
-    cli.child.kill('SIGTERM');
-    await once(cli.child, 'exit');
 
+    const places = await everythingWritten(dir, cli, collector, process.env);
     const printed = runCli(['ca', '-c', join(dir, 'tapwire.yaml')], dir);
     assert.equal(printed.status, 0, printed.stderr);
-    const places: Record<string, string> = {
-      stdout: cli.stdout(),
-      stderr: cli.stderr(),
-      otlp: collector.server.requests.map((r) => r.body.toString('latin1')).join('\n'),
-      'tapwire ca': printed.stdout + printed.stderr,
-    };
-    for (const file of readdirSync(dir).filter((f) => f.startsWith('tapwire.db'))) places[file] = readFileSync(join(dir, file)).toString('latin1');
-    for (const format of ['jsonl', 'har'] as const) {
-      const out = join(dir, `export.${format}`);
-      const exported = runCli(['export', '--db', join(dir, 'tapwire.db'), '--format', format, '-o', out], dir);
-      assert.equal(exported.status, 0, exported.stderr);
-      places[`export ${format}`] = readFileSync(out, 'latin1') + exported.stdout + exported.stderr;
-    }
+    places['tapwire ca'] = printed.stdout + printed.stderr;
     // The call was intercepted and recorded, and the search has something to search.
     assert.match(places['export jsonl']!, /through the proxy/);
     assert.match(places.stdout!, /"msg":"proxy listening"/);
@@ -381,7 +368,7 @@ async function everythingWritten(dir: string, cli: Awaited<ReturnType<typeof sta
     const exported = runCli(['export', '--db', join(dir, 'tapwire.db'), '--format', format, '-o', out, ...config], dir, env);
     assert.equal(exported.status, 0, exported.stderr);
     places[`export ${format}${config.length ? ' -c' : ''}`] = readFileSync(out, 'latin1');
-    places[`export ${format} output`] = exported.stdout + exported.stderr;
+    places[`export ${format}${config.length ? ' -c' : ''} output`] = exported.stdout + exported.stderr;
   }
   return places;
 }

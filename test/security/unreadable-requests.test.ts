@@ -19,6 +19,7 @@ import { openDatabase } from '../../store/sqlite/db.js';
 import { listExchanges } from '../../store/sqlite/queries.js';
 import { startExpressMcpServer, type ExpressMcpServer } from '../support/mcp-express.js';
 import { one } from '../support/mcp.js';
+import { startWithPolicy, writePolicyFile } from '../support/policy-sidecar.js';
 import { startTestSidecarFor, type TestSidecar } from '../support/sidecar.js';
 import { startUpstream } from '../support/upstream.js';
 import { CLI } from '../support/cli.js';
@@ -73,18 +74,14 @@ async function send(url: string, form: BodyForm, json: string): Promise<{ status
   return { status: response.status, text: await response.text() };
 }
 
-function policyFile(dir: string, name: string, lines: string[]): string {
-  const path = join(dir, name);
-  writeFileSync(path, [...lines, ''].join('\n'));
-  return path;
-}
+/** Policy YAML from its lines. */
+const rules = (lines: readonly string[]): string => [...lines, ''].join('\n');
 
 const DENY_RM = ['rules:', '  - { name: no-rm, when: \'mcp.tool == "rm"\', action: deny }'];
 const ALLOW_ECHO = ['default: deny', 'rules:', '  - { name: echo-only, when: \'mcp.method != "tools/call" || mcp.tool == "echo"\', action: allow }'];
 
-async function mcpTapwire(t: TestContext, server: ExpressMcpServer, policy: string[], dir = mkdtempSync(join(tmpdir(), 'tapwire-unreadable-'))): Promise<TestSidecar> {
-  const path = policyFile(dir, 'policy.yaml', policy);
-  return startTestSidecarFor(t, `policies: [${JSON.stringify(path)}]\nroutes:\n  m: { protocol: mcp, upstream: "${new URL(server.url).origin}" }`, process.env, { dir });
+function mcpTapwire(t: TestContext, server: ExpressMcpServer, policy: string[]): Promise<TestSidecar> {
+  return startWithPolicy(t, `routes:\n  m: { protocol: mcp, upstream: "${new URL(server.url).origin}" }`, rules(policy));
 }
 
 describe('MCP bodies the SDK server reads', () => {
@@ -197,9 +194,7 @@ describe('MCP bodies the SDK server reads', () => {
   });
 
   test('a body decoded over limits.max_request_bytes gets 413, never forwarded', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'tapwire-unreadable-'));
-    const path = policyFile(dir, 'policy.yaml', DENY_RM);
-    const tapwire = await startTestSidecarFor(t, `policies: [${JSON.stringify(path)}]\nlimits: { max_request_bytes: 65536 }\nroutes:\n  m: { protocol: mcp, upstream: "${new URL(server.url).origin}" }`, process.env, { dir });
+    const tapwire = await startWithPolicy(t, `limits: { max_request_bytes: 65536 }\nroutes:\n  m: { protocol: mcp, upstream: "${new URL(server.url).origin}" }`, rules(DENY_RM));
     const postsBefore = server.posts;
     const bomb = gzipSync(toolCall('echo', 0, { text: 'x'.repeat(10_000_000) }));
     assert.ok(bomb.length < 65536);
@@ -218,13 +213,10 @@ describe('LLM bodies', () => {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'c', object: 'chat.completion', model: 'ok-model', choices: [], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }));
     });
     t.after(() => upstream.close());
-    const dir = mkdtempSync(join(tmpdir(), 'tapwire-unreadable-'));
-    const path = policyFile(dir, 'policy.yaml', ['rules:', '  - { name: no-forbidden, when: \'llm.model == "forbidden"\', action: deny }']);
-    const tapwire = await startTestSidecarFor(
+    const tapwire = await startWithPolicy(
       t,
-      `policies: [${JSON.stringify(path)}]\nroutes:\n  openai: { protocol: llm, provider: openai, upstream: "${upstream.url}" }\n  anthropic: { protocol: llm, provider: anthropic, upstream: "${upstream.url}" }`,
-      process.env,
-      { dir },
+      `routes:\n  openai: { protocol: llm, provider: openai, upstream: "${upstream.url}" }\n  anthropic: { protocol: llm, provider: anthropic, upstream: "${upstream.url}" }`,
+      rules(['rules:', '  - { name: no-forbidden, when: \'llm.model == "forbidden"\', action: deny }']),
     );
     const chat = (model: string): string => JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] });
     for (const form of FORMS) {
@@ -276,13 +268,13 @@ describe('stdio lines nested deeper than 512', () => {
 
   const writeLine = (target: string): string => toolCall('write_file', 600, { path: target, text: 'x' });
 
-  test('the stdio SDK server runs it directly; through tapwire wrap it is refused and recorded', async () => {
+  test('the stdio SDK server runs it directly; through tapwire wrap it is refused and recorded', async (t) => {
     const direct = join(dir, 'direct.txt');
     const answer = await oneLine([STDIO_SERVER], writeLine(direct));
     assert.match(answer, /"written"/);
     assert.equal(existsSync(direct), true, 'the server ran write_file');
 
-    const policyPath = policyFile(dir, 'wrap-policy.yaml', ['rules:', '  - { name: no-writes, when: \'mcp.tool == "write_file"\', action: deny }']);
+    const policyPath = writePolicyFile(t, rules(['rules:', '  - { name: no-writes, when: \'mcp.tool == "write_file"\', action: deny }']));
     const configPath = join(dir, 'tapwire.yaml');
     writeFileSync(configPath, `policies: [${JSON.stringify(policyPath)}]\nroutes:\n  files: { protocol: mcp, command: ${JSON.stringify(process.execPath)} }\n`);
     const dbPath = join(dir, 'wrap.db');
@@ -302,8 +294,7 @@ describe('stdio lines nested deeper than 512', () => {
   });
 
   test('a command route refuses the POST and records it', async (t) => {
-    const policyPath = policyFile(dir, 'route-policy.yaml', ['rules:', '  - { name: no-writes, when: \'mcp.tool == "write_file"\', action: deny }']);
-    const tapwire = await startTestSidecarFor(t, `policies: [${JSON.stringify(policyPath)}]\nroutes:\n  files: { protocol: mcp, command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(STDIO_SERVER)}] }`);
+    const tapwire = await startWithPolicy(t, `routes:\n  files: { protocol: mcp, command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(STDIO_SERVER)}] }`, rules(['rules:', '  - { name: no-writes, when: \'mcp.tool == "write_file"\', action: deny }']));
     const target = join(dir, 'routed.txt');
     const response = await fetch(`${tapwire.url}/files/mcp`, { method: 'POST', headers: MCP_HEADERS, body: writeLine(target) });
     assert.equal(response.status, 403);

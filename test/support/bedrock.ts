@@ -1,13 +1,10 @@
 // Test helpers for Bedrock: the runtime SDK client as an agent configures it, the AWS event
-// stream frames a captured answer is served in, a SigV4 check of what an upstream received,
-// and the database as text (a credential stored anywhere shows up in it).
-import { readFileSync } from 'node:fs';
+// stream frames a captured answer is served in, and a SigV4 check of what an upstream received.
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { Hash } from '@smithy/hash-node';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { encodeEventFrame } from '../../core/eventstream.js';
-import type { TestSidecar } from './sidecar.js';
 import type { ReceivedRequest } from './upstream.js';
 
 /** The agent's own AWS credentials: its SDK signs with them. */
@@ -36,19 +33,6 @@ export function bedrockClient(endpoint: string, maxAttempts = 3, credentials: Aw
 export function errorTypeHeader(error: unknown): string | undefined {
   const response = (error as { $response?: { headers?: Record<string, string> } } | null)?.$response;
   return response?.headers?.['x-amzn-errortype'];
-}
-
-/** The database file (and its WAL) as text: a credential stored anywhere shows up in it. */
-export function databaseText(tapwire: TestSidecar): string {
-  return ['', '-wal']
-    .map((suffix) => {
-      try {
-        return readFileSync(`${tapwire.dbPath}${suffix}`).toString('latin1');
-      } catch {
-        return '';
-      }
-    })
-    .join('');
 }
 
 /** InvokeModelWithResponseStream's frames as Bedrock sends them: each chunk `{bytes: base64 of the model's JSON}` (encodeEventFrame encodes it). */

@@ -56,6 +56,30 @@ function mounts(s: ComposeService): { source: string; target: string; readOnly: 
   });
 }
 
+/**
+ * What a service's container runs: its own `command`, else the CMD of the Dockerfile stage it
+ * builds (its `target`, else the last stage), which a stage without one takes from its base.
+ */
+function commandOf(s: ComposeService): string[] {
+  if (s.command) return s.command;
+  assert.ok(s.build, 'a service without a command builds the image whose CMD it runs');
+  const stages: { name: string | null; base: string; cmd: string[] | null }[] = [];
+  for (const line of readFileSync(join(REPO, 'Dockerfile'), 'utf8').split('\n')) {
+    const from = /^FROM (\S+)(?: AS (\S+))?$/.exec(line);
+    if (from) stages.push({ name: from[2] ?? null, base: from[1]!, cmd: null });
+    const cmd = /^CMD (\[.*\])$/.exec(line);
+    if (cmd) stages.at(-1)!.cmd = JSON.parse(cmd[1]!) as string[];
+  }
+  const target = typeof s.build === 'string' ? undefined : s.build.target;
+  let stage = target === undefined ? stages.at(-1) : stages.find((st) => st.name === target);
+  while (stage && !stage.cmd) {
+    const base = stage.base;
+    stage = stages.find((st) => st.name === base);
+  }
+  assert.ok(stage?.cmd, `the Dockerfile stage ${target ?? '(last)'} has a CMD`);
+  return stage.cmd;
+}
+
 /** The value after `flag` in a command line. */
 function option(command: string[] | undefined, flag: string): string {
   const i = (command ?? []).indexOf(flag);
@@ -204,7 +228,7 @@ describe('docker-compose.yml: the fleet', () => {
   /** A sidecar's tapwire.yaml, parsed with the sidecar's environment. */
   function sidecarConfig(name: string): { raw: { store: { central: { url: string } } }; config: ReturnType<typeof parseConfig>; dir: string } {
     const sidecar = service(name);
-    const configPath = option(sidecar.command, '--config');
+    const configPath = option(commandOf(sidecar), '--config');
     const mount = mounts(sidecar).find((m) => configPath.startsWith(`${m.target}/`));
     assert.ok(mount?.bind, `${name}: ${configPath} is bind-mounted from the repository`);
     const dir = join(REPO, mount.source);
@@ -233,7 +257,7 @@ describe('docker-compose.yml: the fleet', () => {
     for (const [, sidecar] of pairs) {
       const s = service(sidecar);
       assert.equal(s.build, '.');
-      assert.equal(s.command?.[0], 'run');
+      assert.equal(commandOf(s)[0], 'run');
       const { raw, config, dir } = sidecarConfig(sidecar);
       names.add(config.agent.name);
       assert.equal(config.agent.labels.team, 'research');
