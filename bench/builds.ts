@@ -11,20 +11,21 @@
 // Environment: BENCH_BASELINE (required), BENCH_RESULTS_DIR, BENCH_KEEP_DIR, BENCH_NOTE,
 // BENCH_SIZE (JSON overriding fields of the run's size, see FULL below).
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { benchMain } from './bench-main.js';
 import { compare, markdown, summarise, writeBuildsResults, type Build, type BuildName, type BuildsReport, type BuildsSize, type Round, type Slice, type Subject } from './builds-report.js';
 import { LoadProcess } from './load-client.js';
 import type { LoadJob } from './load-process.js';
 import { MCP_PATH } from './mcp-fixtures.js';
 import { shortRequestBody } from './openai-fixtures.js';
-import { startOtlpTarget, type OtlpTarget } from './otlp-target.js';
+import { startOtlpTarget } from './otlp-target.js';
 import { CHAT_PATH, everythingOn, stopAndCheck, tapwirePeer, type RecordCheck, type TapwirePeer } from './peers.js';
 import { cpuSeconds } from './proc.js';
-import { forkListening, killAllChildren, removeOnInterrupt, startSidecarProcess, startUpstream, stopChild, stopChildrenOnExit, tapwireCli, THIS_CHECKOUT } from './processes.js';
+import { forkListening, startSidecarProcess, startUpstream, stopChild, stopChildrenOnExit, tapwireCli, THIS_CHECKOUT } from './processes.js';
 import { describeMachine } from './report.js';
 import { percentiles } from './stats.js';
 
@@ -160,18 +161,12 @@ async function main(): Promise<number> {
   const builds: Record<BuildName, Build> = { baseline: describeBuild(resolve(process.env.BENCH_BASELINE)), new: describeBuild(THIS_CHECKOUT) };
   const startedAt = new Date();
   const loadAverageAtStart = loadavg();
-  const keepDir = process.env.BENCH_KEEP_DIR ? resolve(process.env.BENCH_KEEP_DIR) : null;
-  if (keepDir) mkdirSync(keepDir, { recursive: true });
-  const dir = keepDir ?? mkdtempSync(join(tmpdir(), 'tapwire-bench-builds-'));
-  if (!keepDir) removeOnInterrupt(dir);
-  const log = (line: string): void => console.log(line);
   const plans = scenarios(size);
-  let otlp: OtlpTarget | null = null;
-  let succeeded = false;
-  try {
+  return benchMain('bench:builds', 'tapwire-bench-builds-', async ({ dir, kept, log, atEnd }) => {
     const upstream = await startUpstream(size.streamEventDelayMs, size.streamPieces);
     const node = await forkListening('./passthrough.js', [upstream.origin], 'bare Node pass-through');
-    otlp = await startOtlpTarget('accepting');
+    const otlp = await startOtlpTarget('accepting');
+    atEnd(() => otlp.close());
     const tapwires = {} as Record<BuildName, TapwirePeer>;
     for (const name of ['baseline', 'new'] as const) {
       const options = { ...everythingOn(join(dir, name), upstream.origin, otlp.url), cli: builds[name].cli };
@@ -240,23 +235,15 @@ async function main(): Promise<number> {
         const all = rounds.get(p)!;
         return { name: p.name, label: p.label, rate: p.rate, rounds: all, medians: summarise(all), newOverBaseline: compare(all) };
       }),
-      records: records.map((r) => ({ ...r, dbPath: keepDir ? r.dbPath : '(removed)' })),
+      records: records.map((r) => ({ ...r, dbPath: kept ? r.dbPath : '(removed)' })),
     };
     log(`\n${markdown(report)}`);
     log(`wrote ${writeBuildsResults(RESULTS_DIR, report)}`);
     // The exit code says whether both builds did their job: every request answered right and recorded once.
-    succeeded = records.every((r) => r.passed) && failed.baseline + failed.new === 0;
+    const succeeded = records.every((r) => r.passed) && failed.baseline + failed.new === 0;
     if (!succeeded) console.error(`bench:builds: ${failed.baseline} requests failed through the baseline, ${failed.new} through the new build; ${records.filter((r) => !r.passed).length} record checks off`);
-    return succeeded ? 0 : 1;
-  } catch (err) {
-    console.error(`\nbench:builds failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    return 1;
-  } finally {
-    killAllChildren();
-    await otlp?.close();
-    if (!keepDir && succeeded) rmSync(dir, { recursive: true, force: true });
-    else if (!keepDir) console.error(`work dir kept for inspection: ${dir}`);
-  }
+    return succeeded;
+  });
 }
 
 stopChildrenOnExit();

@@ -13,18 +13,19 @@
 // BENCH_TAPWIRE_CLI (the entry tapwire runs from; dist/cli/cli.js for profiles that name files),
 // BENCH_NGINX, BENCH_WRK (binaries, default /usr/sbin/nginx and /usr/bin/wrk).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { loadavg, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchMain } from './bench-main.js';
 import { BenchContext, FULL, QUICK, type BenchSize } from './context.js';
 import { LoadProcess } from './load-client.js';
-import { startOtlpTarget, type OtlpTarget } from './otlp-target.js';
+import { startOtlpTarget } from './otlp-target.js';
 import { PEER_LABELS, startStandingPeers, TAPWIRE_VARIANTS, type PeerName } from './peers.js';
 import { measureInstall } from './install-size.js';
 import { measurePolicyEval } from './policy-eval.js';
-import { killAllChildren, removeOnInterrupt, startUpstream, stopChild, stopChildrenOnExit } from './processes.js';
+import { startUpstream, stopChild, stopChildrenOnExit } from './processes.js';
 import { rssBytes } from './proc.js';
 import { describeMachine } from './report.js';
 import { judgeTargets, markdown, writeRunResults, type RunReport } from './run-report.js';
@@ -67,18 +68,12 @@ async function main(): Promise<number> {
   const size: BenchSize = { ...(quick ? QUICK : FULL), ...(JSON.parse(process.env.BENCH_SIZE || '{}') as Partial<BenchSize>) };
   const startedAt = new Date();
   const loadAverageAtStart = loadavg();
-  const keepDir = process.env.BENCH_KEEP_DIR ? resolve(process.env.BENCH_KEEP_DIR) : null;
-  if (keepDir) mkdirSync(keepDir, { recursive: true });
-  const dir = keepDir ?? mkdtempSync(join(tmpdir(), 'tapwire-bench-'));
-  if (!keepDir) removeOnInterrupt(dir);
-  const log = (line: string): void => console.log(line);
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  let otlp: OtlpTarget | null = null;
-  let succeeded = false;
-  try {
+  return benchMain('bench', 'tapwire-bench-', async ({ dir, kept, log, atEnd }) => {
     const upstream = await startUpstream(size.streamEventDelayMs, size.streamPieces);
     const standing = await startStandingPeers(dir, upstream.origin);
-    otlp = await startOtlpTarget('accepting');
+    const otlp = await startOtlpTarget('accepting');
+    atEnd(() => otlp.close());
     const load = await LoadProcess.start();
     // The floor's own footprint: the bare pass-through before it carried anything.
     const bareIdleBytes = rssBytes(standing.peers.node.pid);
@@ -127,7 +122,7 @@ async function main(): Promise<number> {
       startupRecordingOnly: startupRecordingOnly.result,
       policyEval,
       install,
-      records: records.map((r) => ({ ...r, dbPath: keepDir ? r.dbPath : '(removed)' })),
+      records: records.map((r) => ({ ...r, dbPath: kept ? r.dbPath : '(removed)' })),
     };
     const report: RunReport = { ...partial, targets: judgeTargets(partial) };
     log(`\n${markdown(report)}`);
@@ -143,18 +138,10 @@ async function main(): Promise<number> {
     // The install must run the sidecar, and the demo must say what it lacks (exit 2), not crash.
     const installWorks = install.runAnswered && install.demoExitCode === 2;
     if (!installWorks) console.error(`bench: the production install ${install.runAnswered ? '' : 'did not run tapwire; '}gave tapwire demo exit code ${String(install.demoExitCode)}: ${install.demoMessage}`);
-    succeeded = records.every((r) => r.passed) && tapwireErrors === 0 && installWorks;
+    const succeeded = records.every((r) => r.passed) && tapwireErrors === 0 && installWorks;
     if (!succeeded) console.error(`bench: ${tapwireErrors} requests through tapwire failed, ${records.filter((r) => !r.passed).length} record checks off`);
-    return succeeded ? 0 : 1;
-  } catch (err) {
-    console.error(`\nbench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    return 1;
-  } finally {
-    killAllChildren();
-    await otlp?.close();
-    if (!keepDir && succeeded) rmSync(dir, { recursive: true, force: true });
-    else if (!keepDir) console.error(`work dir kept for inspection: ${dir}`);
-  }
+    return succeeded;
+  });
 }
 
 stopChildrenOnExit();
