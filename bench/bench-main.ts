@@ -1,11 +1,15 @@
 // The frame every bench command runs in: its work directory (BENCH_KEEP_DIR keeps it at that
 // path; otherwise a temporary one, removed when the run succeeds or is interrupted and kept
 // for inspection when it fails), a failure printed instead of thrown, and every child process
-// and target it started stopped at the end.
+// and target it started stopped at the end; and where every bench writes its results.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { killAllChildren, removeOnInterrupt } from './processes.js';
+
+/** bench/results of this checkout, or BENCH_RESULTS_DIR. */
+export const RESULTS_DIR = process.env.BENCH_RESULTS_DIR || fileURLToPath(new URL('../../bench/results', import.meta.url));
 
 export interface BenchWork {
   dir: string;

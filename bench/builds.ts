@@ -15,8 +15,7 @@ import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import { benchMain } from './bench-main.js';
+import { benchMain, RESULTS_DIR } from './bench-main.js';
 import { compare, markdown, summarise, writeBuildsResults, type Build, type BuildName, type BuildsReport, type BuildsSize, type Round, type Slice, type Subject } from './builds-report.js';
 import { LoadProcess } from './load-client.js';
 import type { LoadJob } from './load-process.js';
@@ -29,7 +28,6 @@ import { forkListening, startSidecarProcess, startUpstream, stopChild, stopChild
 import { describeMachine } from './report.js';
 import { percentiles } from './stats.js';
 
-const RESULTS_DIR = process.env.BENCH_RESULTS_DIR || fileURLToPath(new URL('../../bench/results/', import.meta.url));
 
 /** About 4 minutes. Rates well under tapwire's saturation, so CPU per request is not skewed by queueing. */
 const FULL: BuildsSize = {

@@ -12,7 +12,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -24,8 +23,8 @@ import { createLogger } from '../core/log.js';
 import { startSidecar } from '../proxy/sidecar.js';
 import { describeMachine } from './report.js';
 import { percentiles, type Percentiles } from './stats.js';
+import { RESULTS_DIR } from './bench-main.js';
 
-const RESULTS_DIR = fileURLToPath(new URL('../../bench/results', import.meta.url));
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 function envCount(name: string, fallback: number): number {

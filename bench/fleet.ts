@@ -17,7 +17,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Pool } from 'undici';
 import { Shipper } from '../store/shipper.js';
@@ -27,8 +26,8 @@ import { removeOnInterrupt, stopChildrenOnExit } from './processes.js';
 import { describeMachine } from './report.js';
 import { percentiles } from './stats.js';
 import { fillDatabase } from './tui-data.js';
+import { RESULTS_DIR } from './bench-main.js';
 
-const RESULTS_DIR = fileURLToPath(new URL('../../bench/results', import.meta.url));
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const QUICK = process.argv.includes('--quick');
 const SIDECARS = 4;

@@ -7,17 +7,16 @@
 // and metrics to an OTLP endpoint in that state, runs the same load beside the first, to
 // show what export adds (results then go to latency-<date>-otlp-<mode>.json). Knobs (env):
 // see README_HEAD in report.ts.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { openRecordReader } from '../store/open.js';
+import { benchMain, RESULTS_DIR } from './bench-main.js';
 import { equals } from '../store/record-store.js';
 import { loadPool, mergeLoadResults, runLoad, type LoadPlan, type LoadResult } from './load.js';
 import { agentRequestBody } from './openai-fixtures.js';
-import { otlpMode, startOtlpTarget, type OtlpTarget } from './otlp-target.js';
-import { killAllChildren, removeOnInterrupt, startSidecarProcess, startUpstream, stopChild, stopChildrenOnExit, type SidecarProcess } from './processes.js';
+import { otlpMode, startOtlpTarget } from './otlp-target.js';
+import { startSidecarProcess, startUpstream, stopChild, stopChildrenOnExit, type SidecarProcess } from './processes.js';
 import {
   addedTable,
   describeMachine,
@@ -37,7 +36,6 @@ import { cpuSeconds, machineTicks } from './proc.js';
 import { percentiles } from './stats.js';
 import type { ProbeSample } from './tapwire-probe.js';
 
-const RESULTS_DIR = fileURLToPath(new URL('../../bench/results', import.meta.url));
 const CHAT_PATH = '/v1/chat/completions';
 
 function envNumber(name: string, fallback: number): number {
@@ -142,7 +140,7 @@ async function countRecords(dbPath: string): Promise<{ all: number; streamed: nu
   }
 }
 
-async function main(): Promise<number> {
+function main(): Promise<number> {
   const startedAt = new Date();
   const rate = envNumber('BENCH_RATE', 500);
   const measuredSeconds = envNumber('BENCH_SECONDS', 15);
@@ -157,11 +155,10 @@ async function main(): Promise<number> {
   const extraNodeFlags = (process.env.BENCH_TAPWIRE_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
   const otlp = otlpMode(process.env.BENCH_OTLP);
   const SCENARIOS = scenariosFor(otlp);
-  if (rate <= 0 || measuredSeconds <= 0) throw new Error('BENCH_RATE and BENCH_SECONDS must be positive');
-  const dir = mkdtempSync(join(tmpdir(), 'tapwire-bench-'));
-  removeOnInterrupt(dir);
-  const probeOut = probeWanted ? join(dir, 'probe.jsonl') : undefined;
-
+  if (rate <= 0 || measuredSeconds <= 0) {
+    console.error('bench:latency: BENCH_RATE and BENCH_SECONDS must be positive');
+    return Promise.resolve(2);
+  }
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   const bodies = { nonStream: agentRequestBody(false, includeUsage), stream: agentRequestBody(true, includeUsage) };
   const parameters: BenchParameters = {
@@ -176,9 +173,8 @@ async function main(): Promise<number> {
     requestBytes: { nonStream: bodies.nonStream.length, stream: bodies.stream.length },
     otlp,
   };
-  let keepDir = false;
-  let otlpTarget: OtlpTarget | null = null;
-  try {
+  return benchMain('bench:latency', 'tapwire-bench-', async ({ dir, atEnd }) => {
+    const probeOut = probeWanted ? join(dir, 'probe.jsonl') : undefined;
     const upstream = await startUpstream(chunkDelayMs);
     const sidecar: SidecarProcess = await startSidecarProcess({
       dir,
@@ -191,7 +187,8 @@ async function main(): Promise<number> {
       ],
       env: probeOut ? { TAPWIRE_BENCH_PROBE_OUT: probeOut } : {},
     });
-    otlpTarget = otlp ? await startOtlpTarget(otlp) : null;
+    const otlpTarget = otlp ? await startOtlpTarget(otlp) : null;
+    if (otlpTarget) atEnd(() => otlpTarget.close());
     const otlpDir = join(dir, 'otlp');
     if (otlpTarget) mkdirSync(otlpDir);
     // The same tapwire with telemetry on (no profile or probe: only the export differs).
@@ -333,20 +330,9 @@ async function main(): Promise<number> {
     console.log(`\nwrote ${written.json} and ${written.readme}`);
     if (profileDir) console.log(`tapwire CPU profile written to ${profileDir}`);
     const errors = scenarios.reduce((n, s) => n + s.errorCount, 0);
-    if (!records.passed || otlpRecords?.passed === false) {
-      keepDir = true;
-      console.error(`record check failed; the database and tapwire's log are kept in ${dir}`);
-    }
-    return records.passed && otlpRecords?.passed !== false && errors === 0 ? 0 : 1;
-  } catch (err) {
-    keepDir = true;
-    console.error(`\nbench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n(temp dir kept: ${dir})`);
-    return 1;
-  } finally {
-    killAllChildren();
-    await otlpTarget?.close();
-    if (!keepDir) rmSync(dir, { recursive: true, force: true });
-  }
+    if (!records.passed || otlpRecords?.passed === false) console.error(`record check failed; the database and tapwire's log are kept in ${dir}`);
+    return records.passed && otlpRecords?.passed !== false && errors === 0;
+  });
 }
 
 stopChildrenOnExit();

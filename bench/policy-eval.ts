@@ -5,16 +5,17 @@
 // Target: the decision under 50 µs at the median. Run on its own, it writes
 // bench/results/policy-eval-<date>.json; bench/run.ts calls measurePolicyEval().
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { blankExchange } from '../core/exchange.js';
 import { buildContext } from '../protocols/cel-context.js';
 import { PolicySet } from '../policies/engine.js';
 import { parsePolicyFile } from '../policies/file.js';
 import { describeMachine } from './report.js';
 import { percentiles } from './stats.js';
+import { RESULTS_DIR } from './bench-main.js';
 
-const RESULTS_DIR = fileURLToPath(new URL('../../bench/results', import.meta.url));
 export const TARGET_MEDIAN_US = 50;
 
 /** 50 rules: none matches the two exchanges below, so every applicable rule is evaluated. */
@@ -77,7 +78,7 @@ function main(): void {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   const date = new Date().toISOString().slice(0, 10);
   mkdirSync(RESULTS_DIR, { recursive: true });
-  const file = `${RESULTS_DIR}policy-eval-${date}.json`;
+  const file = join(RESULTS_DIR, `policy-eval-${date}.json`);
   writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), machine: describeMachine(pkg.version), iterations: ITERATIONS, rules: 50, target_median_us: TARGET_MEDIAN_US, results }, null, 2)}\n`);
   console.log(`written to ${file}`);
 }

@@ -17,8 +17,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { benchMain } from './bench-main.js';
+import { benchMain, RESULTS_DIR } from './bench-main.js';
 import { BenchContext, FULL, QUICK, type BenchSize } from './context.js';
 import { LoadProcess } from './load-client.js';
 import { startOtlpTarget } from './otlp-target.js';
@@ -36,7 +35,6 @@ import { runStore } from './scenario-store.js';
 import { runStreaming } from './scenario-streaming.js';
 import { NGINX_BINARY } from './nginx.js';
 
-const RESULTS_DIR = process.env.BENCH_RESULTS_DIR || fileURLToPath(new URL('../../bench/results', import.meta.url));
 
 /** A tool's version from what it prints (nginx -v prints to stderr). */
 function commandVersion(command: string, args: string[], pattern: RegExp): string {

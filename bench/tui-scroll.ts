@@ -11,15 +11,14 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { PassThrough } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import blessed from 'blessed';
 import { TuiApp } from '../tui/app.js';
 import { openRecordReader } from '../store/open.js';
 import { describeMachine } from './report.js';
 import { percentiles } from './stats.js';
 import { fillDatabase } from './tui-data.js';
+import { RESULTS_DIR } from './bench-main.js';
 
-const RESULTS_DIR = fileURLToPath(new URL('../../bench/results', import.meta.url));
 const ROWS = Number(process.env.BENCH_TUI_ROWS ?? 1_000_000);
 const WIDTH = 160;
 const HEIGHT = 40;
@@ -144,7 +143,7 @@ try {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   const date = new Date().toISOString().slice(0, 10);
   mkdirSync(RESULTS_DIR, { recursive: true });
-  const file = `${RESULTS_DIR}tui-${date}.json`;
+  const file = join(RESULTS_DIR, `tui-${date}.json`);
   writeFileSync(
     file,
     `${JSON.stringify(
