@@ -22,19 +22,14 @@ import { SERVER_UNAVAILABLE } from '../../protocols/mcp/federation-session.js';
 import { buildAlpha, buildBeta, buildSlowLister, federationYaml, SAMPLED_PREFIX, type FederationRoutes } from '../support/mcp-federation.js';
 import { connectClient, one, startStreamableServer, type Connected, type McpHttpServer } from '../support/mcp.js';
 import { writePolicyFile } from '../support/policy-sidecar.js';
-import { startTestSidecar, type TestSidecar } from '../support/sidecar.js';
+import { startTestSidecar, startTestSidecarFor, type TestSidecar } from '../support/sidecar.js';
 import { closedPortUrl, startUpstream, until } from '../support/upstream.js';
 
 const SAMPLED = 'forty-two';
 
 async function federated(t: TestContext, routes: FederationRoutes): Promise<TestSidecar> {
   const dir = mkdtempSync(join(tmpdir(), 'tapwire-federation-'));
-  const tapwire = await startTestSidecar(federationYaml(routes), process.env, { dir });
-  t.after(async () => {
-    await tapwire.stop();
-    tapwire.cleanup();
-  });
-  return tapwire;
+  return startTestSidecarFor(t, federationYaml(routes), process.env, { dir });
 }
 
 async function connect(t: TestContext, tapwire: TestSidecar): Promise<Connected> {

@@ -11,7 +11,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CreateMessageRequestSchema, LoggingMessageNotificationSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { EVERYTHING, everythingSession, isProgressOfThreeSteps, isRunning, withoutProgress, type EverythingResults } from '../support/mcp-everything.js';
-import { startTestSidecar, type TestSidecar } from '../support/sidecar.js';
+import { startTestSidecarFor, type TestSidecar } from '../support/sidecar.js';
 import { until } from '../support/upstream.js';
 
 const TEST_SERVER = fileURLToPath(new URL('../support/mcp-stdio-server.js', import.meta.url));
@@ -34,12 +34,7 @@ const ROUTES = {
 
 /** A sidecar for one test with the named command routes, stopped and removed when it ends. */
 async function sidecarWith(t: TestContext, names: (keyof typeof ROUTES)[]): Promise<TestSidecar> {
-  const tapwire = await startTestSidecar(['routes:', ...names.flatMap((name) => ROUTES[name])].join('\n'));
-  t.after(async () => {
-    await tapwire.stop();
-    tapwire.cleanup();
-  });
-  return tapwire;
+  return startTestSidecarFor(t, ['routes:', ...names.flatMap((name) => ROUTES[name])].join('\n'));
 }
 
 async function httpClient(url: string, capabilities: Record<string, object> = {}): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {

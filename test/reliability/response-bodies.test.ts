@@ -13,7 +13,7 @@ import { describe, test, type TestContext } from 'node:test';
 import { createGzip, gzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { runCli } from '../support/cli.js';
-import { startTestSidecar, type TestSidecar } from '../support/sidecar.js';
+import { startTestSidecarFor, type TestSidecar } from '../support/sidecar.js';
 import { sseEvent, startEventStream, until, upstreamFor } from '../support/upstream.js';
 
 const sha = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
@@ -35,12 +35,7 @@ async function sidecar(t: TestContext, yaml: string): Promise<TestSidecar> {
   const dir = mkdtempSync(join(tmpdir(), 'tapwire-bodies-'));
   const policy = join(dir, 'redact.yaml');
   writeFileSync(policy, ['rules:', '  - name: mask-keys', '    when: "true"', '    action: redact', "    redact: { patterns: ['sk-[a-z0-9]+'] }", ''].join('\n'));
-  const tapwire = await startTestSidecar(`${yaml}\npolicies: ["${policy}"]\n`, process.env, { dir });
-  t.after(async () => {
-    await tapwire.stop();
-    tapwire.cleanup();
-  });
-  return tapwire;
+  return startTestSidecarFor(t, `${yaml}\npolicies: ["${policy}"]\n`, process.env, { dir });
 }
 
 /** The exported JSON lines of the database; the export must succeed. */
