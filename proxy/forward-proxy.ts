@@ -194,7 +194,12 @@ export class ForwardProxy {
       upstream.destroy();
     };
     upstream.once('timeout', () => fail(504, 'upstream_connect_timeout', `could not connect to ${exchange.target} within ${TUNNEL_CONNECT_TIMEOUT_MS} ms`));
-    upstream.once('error', (err: NodeJS.ErrnoException) => fail(502, 'upstream_unreachable', `cannot reach ${exchange.target}: ${err.code ?? err.message}`));
+    upstream.once('error', (err: NodeJS.ErrnoException) => {
+      const why = err.code ?? err.message;
+      // Once open, the tunnel was answered 200: what failed is the connection, not the reach.
+      if (opened) fail(200, 'tunnel_broken', `the connection to ${exchange.target} broke after the tunnel opened: ${why}`);
+      else fail(502, 'upstream_unreachable', `cannot reach ${exchange.target}: ${why}`);
+    });
     client.once('close', () => upstream.destroy());
     upstream.once('connect', () => {
       // A name that resolves to this machine must not open a way around tapwire's own guards.

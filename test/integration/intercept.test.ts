@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { isIP, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { connect as netConnect, createServer as createTcpServer, isIP, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
@@ -220,6 +221,33 @@ describe('interception through HTTPS_PROXY and the local CA', () => {
     const stored = tapwire.record(tunnel.id);
     assert.equal(stored.request, null);
     assert.equal(stored.response, null);
+  });
+
+  test('a tunnel whose upstream resets the connection after it opened is recorded as broken, not as unreachable', async (t) => {
+    const tapwire = await tapwireWithProxy(t, 'tunnel');
+    // A server that takes the tunnel's first bytes, then resets the connection (TCP RST).
+    const resetting = createTcpServer((socket) => socket.once('data', () => socket.resetAndDestroy()));
+    await new Promise<void>((resolve) => resetting.listen(0, '127.0.0.1', resolve));
+    t.after(() => resetting.close());
+    const port = (resetting.address() as AddressInfo).port;
+    const proxy = new URL(tapwire.proxyUrl);
+    const agent = netConnect(Number(proxy.port), proxy.hostname);
+    const closed = new Promise<void>((resolve) => agent.once('close', () => resolve()));
+    agent.on('error', () => undefined);
+    agent.write(`CONNECT localhost:${port} HTTP/1.1\r\nHost: localhost:${port}\r\n\r\n`);
+    const [answer] = (await once(agent, 'data')) as [Buffer];
+    assert.match(answer.toString('latin1'), /^HTTP\/1\.1 200 /);
+    agent.write('hello through the tunnel');
+    await closed;
+    const records = await tapwire.stop();
+    assert.equal(records.length, 1);
+    const tunnel = records[0]!;
+    assert.equal(tunnel.route, TUNNEL_ROUTE);
+    assert.equal(tunnel.status, 'error');
+    assert.equal(tunnel.http_status, 200, 'the tunnel was opened');
+    assert.equal(tunnel.error_code, 'tunnel_broken');
+    assert.match(tunnel.error_message ?? '', new RegExp(`the connection to localhost:${port} broke after the tunnel opened: ECONNRESET`));
+    assert.ok(tunnel.request_bytes > 0, 'the bytes sent before the reset are counted');
   });
 
   test('HTTP/1.1 keep-alive: three calls (one streamed) on one intercepted connection, and two on one tunnel', async (t) => {
