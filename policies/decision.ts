@@ -93,7 +93,7 @@ function stampApproval(exchange: Exchange, decision: Decision, verdict: Approval
 }
 
 /** An exchange's details (JSON object text, or null) with `approval` set. */
-export function withApproval(details: string | null, verdict: ApprovalVerdict): string {
+function withApproval(details: string | null, verdict: ApprovalVerdict): string {
   return JSON.stringify({ ...detailsObject(details), approval: verdict });
 }
 

@@ -11,7 +11,7 @@ import { adminTarget, type AdminTargetGiven } from '../../tools/admin-target.js'
 const ARGUMENTS_SHOWN = 200;
 
 /** One held call as the listing prints it: id, how long it has waited and has left, route, method and target, rule, reason, arguments. */
-export function describeHeld(held: PendingApproval, now: number): string {
+function describeHeld(held: PendingApproval, now: number): string {
   const waited = Math.round((now - held.held_at) / 1000);
   const left = Math.max(0, Math.round((held.expires_at - now) / 1000));
   const args = JSON.stringify(held.arguments) ?? '';

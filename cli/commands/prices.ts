@@ -46,7 +46,7 @@ function table(rows: string[][]): string {
 }
 
 /** The price table as text, one row per provider and model, sorted. */
-export function pricesTable(book: PriceBook, provider?: string): string {
+function pricesTable(book: PriceBook, provider?: string): string {
   const entries = [...book.entries()].filter((e) => provider === undefined || e.provider === provider);
   entries.sort((a, b) => a.provider.localeCompare(b.provider) || a.model.localeCompare(b.model));
   const header = ['provider', 'model', 'input', 'output', 'cache read', 'cache write', 'long context (input > tokens: input/output)', 'source'];

@@ -3,9 +3,8 @@
 // their day partitions, old days dropped for store.retention_days. A failed query drops the
 // connection; the next call connects again, so a server that comes back is used again.
 import type pg from 'pg';
-import type { ExchangeRecord } from '../../core/exchange.js';
 import type { ShipRows } from '../sql/ship-rows.js';
-import { insertRecords, insertRows } from './insert.js';
+import { insertRows } from './insert.js';
 import { migrate } from './migrations.js';
 import { DayPartitions } from './partitions.js';
 import { printableUrl } from './location.js';
@@ -23,11 +22,6 @@ export class CentralRecord {
   /** The URL without its password (the shipper's cursor is kept under this name). */
   get name(): string {
     return printableUrl(this.url);
-  }
-
-  /** Stores the records (each exchange once, however often it is sent). */
-  insert(records: readonly ExchangeRecord[]): Promise<void> {
-    return this.using((client) => insertRecords(client, this.partitions, records));
   }
 
   /** Stores a batch of rows read from a local file (each exchange once, however often it is sent). */

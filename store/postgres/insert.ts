@@ -4,8 +4,8 @@
 // parameter (store/sql/ship-rows.ts) that json_to_recordset expands: the shipper gets that JSON
 // from SQLite as one string, where per-column arrays cost an object and an escape per value.
 import type { PoolClient } from 'pg';
-import type { Exchange, ExchangeRecord } from '../../core/exchange.js';
-import { shipRowsOf, type ShipRows } from '../sql/ship-rows.js';
+import type { Exchange } from '../../core/exchange.js';
+import type { ShipRows } from '../sql/ship-rows.js';
 import type { DayPartitions } from './partitions.js';
 
 /** Each exchange field's PostgreSQL type (a missing or extra field fails to compile). */
@@ -59,9 +59,4 @@ export async function insertRows(client: PoolClient, partitions: DayPartitions, 
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   }
-}
-
-/** Inserts whole records (see insertRows). */
-export function insertRecords(client: PoolClient, partitions: DayPartitions, records: readonly ExchangeRecord[]): Promise<void> {
-  return insertRows(client, partitions, shipRowsOf(records));
 }

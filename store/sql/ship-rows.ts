@@ -5,7 +5,6 @@
 // stored headers only to serialise them again: building objects was most of what shipping
 // cost per record. Bodies travel as hex (SQLite's hex(), PostgreSQL's decode(…, 'hex')); every
 // payload and event row carries its exchange's started_at, the partition key.
-import type { Exchange, ExchangeRecord } from '../../core/exchange.js';
 
 /** A payload row as it travels (JSON). */
 export interface ShippedPayload {
@@ -40,23 +39,4 @@ export interface ShipRows {
   events: string;
   /** started_at of the exchanges, at least one per day they fall on (the partitions they need). */
   startedAts: number[];
-}
-
-/** The rows of whole records, for callers that hold records rather than a local file's rows. */
-export function shipRowsOf(records: readonly ExchangeRecord[]): ShipRows {
-  const exchanges: Exchange[] = [];
-  const payloads: ShippedPayload[] = [];
-  const events: ShippedEvent[] = [];
-  for (const record of records) {
-    const { id: exchange_id, started_at } = record.exchange;
-    exchanges.push(record.exchange);
-    for (const kind of ['request', 'response'] as const) {
-      const payload = record[kind];
-      if (!payload) continue;
-      const body = payload.body === null ? null : payload.body.toString('hex');
-      payloads.push({ exchange_id, started_at, kind, headers: JSON.stringify(payload.headers), body, body_size: payload.body_size, truncated: payload.truncated ? 1 : 0 });
-    }
-    record.events.forEach((e, seq) => events.push({ exchange_id, started_at, seq, offset_ms: e.offset_ms, event: e.event, event_id: e.event_id, data: e.data }));
-  }
-  return { exchanges: JSON.stringify(exchanges), payloads: JSON.stringify(payloads), events: JSON.stringify(events), startedAts: exchanges.map((e) => e.started_at) };
 }

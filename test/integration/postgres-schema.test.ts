@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { blankExchange, type ExchangeRecord } from '../../core/exchange.js';
 import { openRecordReader, startRecordWriter } from '../../store/open.js';
-import { insertRecords } from '../../store/postgres/insert.js';
+import { insertRows } from '../../store/postgres/insert.js';
+import { shipRowsOf } from '../support/ship-rows-of.js';
 import { migrate, SCHEMA_VERSION } from '../../store/postgres/migrations.js';
 import { DayPartitions, DAY_MS } from '../../store/postgres/partitions.js';
 import { createPool } from '../../store/postgres/pool.js';
@@ -67,8 +68,8 @@ describe('PostgreSQL schema', () => {
       const day = Date.UTC(2026, 11, 6);
       const records = [record(day + 1000), record(day + DAY_MS + 5), record(day - 10, 'agent-b')];
       const partitions = new DayPartitions();
-      await insertRecords(client, partitions, records);
-      await insertRecords(client, new DayPartitions(), records);
+      await insertRows(client, partitions, shipRowsOf(records));
+      await insertRows(client, new DayPartitions(), shipRowsOf(records));
       const children = await client.query<{ name: string }>(
         "SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'exchanges'::regclass ORDER BY 1",
       );

@@ -16,6 +16,7 @@ import { eachRow } from '../../store/record-store.js';
 import { Shipper } from '../../store/shipper.js';
 import { openDatabase } from '../../store/sqlite/db.js';
 import { PostgresServer } from '../support/postgres.js';
+import { shipRowsOf } from '../support/ship-rows-of.js';
 
 const NOW = Date.now();
 
@@ -77,7 +78,7 @@ describe('store.retention_days', () => {
     const url = server.createDatabase('retention');
     const records = [record(12), record(11), record(3), record(0)];
     const central = new CentralRecord(url);
-    await central.insert(records);
+    await central.insertRows(shipRowsOf(records));
     const dropped = await central.dropOlderThan(10, NOW);
     await central.close();
     const today = Math.floor(NOW / DAY_MS);
