@@ -18,6 +18,8 @@ export type PeerName = (typeof PEER_NAMES)[number];
 /** The two ways the bench runs tapwire: everything on, and recording only. */
 export type TapwireVariant = 'tapwire' | 'recording';
 export const TAPWIRE_VARIANTS: readonly TapwireVariant[] = ['tapwire', 'recording'];
+/** How the logs and record checks name each variant. */
+export const VARIANT_LABELS: Record<TapwireVariant, string> = { tapwire: 'everything on', recording: 'recording only' };
 
 export const PEER_LABELS: Record<PeerName, string> = {
   direct: 'direct',
@@ -126,7 +128,8 @@ export async function stopAndCheck(tapwire: TapwirePeer, scenario: string, sent:
   const exitCode = await stopChild(tapwire.sidecar.child, 'SIGTERM', 20_000);
   const row = countRecorded(tapwire.sidecar.dbPath);
   const exact = cutAtEnd === 0 ? row.recorded === sent : row.recorded >= sent && row.recorded <= sent + cutAtEnd;
-  return { scenario, sent, recorded: row.recorded, ok: row.ok, exitCode, passed: exitCode === 0 && exact, dbPath: tapwire.sidecar.dbPath };
+  const named = tapwire.name === 'recording' ? `${scenario}, ${VARIANT_LABELS.recording}` : scenario;
+  return { scenario: named, sent, recorded: row.recorded, ok: row.ok, exitCode, passed: exitCode === 0 && exact, dbPath: tapwire.sidecar.dbPath };
 }
 
 /**

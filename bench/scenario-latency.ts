@@ -81,7 +81,7 @@ export async function runLatency(ctx: BenchContext): Promise<{ rows: LatencyRow[
       }
       for (const tapwire of tapwires) {
         const sent = parts.get(tapwire)!.reduce((n, p) => n + p.sent, 0);
-        records.push(await stopAndCheck(tapwire, tapwire.name === 'tapwire' ? name : `${name}, recording only`, sent));
+        records.push(await stopAndCheck(tapwire, name, sent));
       }
     }
   }

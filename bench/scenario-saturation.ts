@@ -110,7 +110,7 @@ export async function runSaturation(ctx: BenchContext): Promise<{ rows: Saturati
   // wrk closes its connections when its time is up; each run may cut one request per connection.
   const stopTapwire = async (tapwire: TapwirePeer): Promise<void> => {
     stopped.add(tapwire);
-    records.push(await stopAndCheck(tapwire, tapwire.name === 'tapwire' ? 'saturation' : 'saturation, recording only', tapwireRequests.get(tapwire)!, 2 * size.wrkConnections));
+    records.push(await stopAndCheck(tapwire, 'saturation', tapwireRequests.get(tapwire)!, 2 * size.wrkConnections));
   };
   try {
     for (const peer of [...Object.values(standing.peers), ...tapwires]) {

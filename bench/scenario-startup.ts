@@ -6,7 +6,7 @@ import { Client } from 'undici';
 import type { BenchContext } from './context.js';
 import { HEADERS } from './load.js';
 import { checkResponse, shortRequestBody } from './openai-fixtures.js';
-import { stopAndCheck, tapwirePeer, type RecordCheck, type TapwireVariant } from './peers.js';
+import { stopAndCheck, tapwirePeer, VARIANT_LABELS, type RecordCheck, type TapwireVariant } from './peers.js';
 import { launchSidecarProcess } from './processes.js';
 import { percentiles, type Percentiles } from './stats.js';
 
@@ -41,9 +41,9 @@ export async function runStartup(ctx: BenchContext, variant: TapwireVariant = 't
         await client.destroy();
       }
     }
-    records.push(await stopAndCheck(tapwire, `start-up ${run + 1}${variant === 'tapwire' ? '' : ', recording only'}`, 1));
+    records.push(await stopAndCheck(tapwire, `start-up ${run + 1}`, 1));
   }
   const result = { runs: samples.length, firstProxiedMs: percentiles(samples) };
-  ctx.log(`  start-up to first proxied request, ${variant === 'tapwire' ? 'everything on' : 'recording only'}: p50 ${result.firstProxiedMs.p50.toFixed(0)} ms, max ${result.firstProxiedMs.max.toFixed(0)} ms`);
+  ctx.log(`  start-up to first proxied request, ${VARIANT_LABELS[variant]}: p50 ${result.firstProxiedMs.p50.toFixed(0)} ms, max ${result.firstProxiedMs.max.toFixed(0)} ms`);
   return { result, records };
 }

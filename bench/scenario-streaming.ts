@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BenchContext } from './context.js';
 import { shortRequestBody, streamEventCount } from './openai-fixtures.js';
-import { stopAndCheck, TAPWIRE_VARIANTS, type Peer, type PeerName, type RecordCheck, type TapwireVariant } from './peers.js';
+import { stopAndCheck, TAPWIRE_VARIANTS, VARIANT_LABELS, type Peer, type PeerName, type RecordCheck, type TapwireVariant } from './peers.js';
 import { rssBytes } from './proc.js';
 import { percentiles, type Percentiles } from './stats.js';
 
@@ -48,7 +48,7 @@ export async function runStreaming(ctx: BenchContext): Promise<{ rows: StreamRow
     const tapwire = await ctx.startTapwire('streaming', variant);
     const { row, sent } = await measureStreams(ctx, tapwire);
     rows.push(row);
-    records.push(await stopAndCheck(tapwire, variant === 'tapwire' ? 'streaming' : 'streaming, recording only', sent));
+    records.push(await stopAndCheck(tapwire, 'streaming', sent));
   }
   const memory = { tapwire: await measureMemory(ctx, 'tapwire', records), recording: await measureMemory(ctx, 'recording', records) };
   return { rows, memory, records };
@@ -96,7 +96,7 @@ async function measureMemory(ctx: BenchContext, variant: TapwireVariant, records
     .finally(() => clearInterval(sampler));
   await sleep(2000);
   const memory: MemoryResult = { idleBytes, streams: size.memoryStreams, peakBytes: idleBytes === null ? null : peakBytes, afterBytes: rssBytes(fresh.pid), ok: many.ok, errors: many.errors };
-  ctx.log(`  memory, ${variant === 'tapwire' ? 'everything on' : 'recording only'}: idle ${((idleBytes ?? 0) / MiB).toFixed(1)} MiB, peak under ${size.memoryStreams} streams ${(peakBytes / MiB).toFixed(1)} MiB, ${many.sent - many.ok} errors`);
-  records.push(await stopAndCheck(fresh, `${size.memoryStreams} concurrent streams${variant === 'tapwire' ? '' : ', recording only'}`, many.sent));
+  ctx.log(`  memory, ${VARIANT_LABELS[variant]}: idle ${((idleBytes ?? 0) / MiB).toFixed(1)} MiB, peak under ${size.memoryStreams} streams ${(peakBytes / MiB).toFixed(1)} MiB, ${many.sent - many.ok} errors`);
+  records.push(await stopAndCheck(fresh, `${size.memoryStreams} concurrent streams`, many.sent));
   return memory;
 }
