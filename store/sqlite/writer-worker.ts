@@ -28,7 +28,9 @@ interface Connection {
   file: Stats;
 }
 
-let connection: Connection | null = open();
+// Opened by the first batch (or retention pass), inside its try: a store that cannot be opened fails that
+// write, as any other store failure, instead of stopping the thread.
+let connection: Connection | null = null;
 
 function open(): Connection {
   const db = openDatabase(path);
