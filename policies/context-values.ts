@@ -33,9 +33,6 @@ export function parseJson(body: string): unknown {
 }
 
 export type Json = Record<string, unknown>;
-export function asObject(value: unknown): Json | null {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : null;
-}
 /** A CEL string from a JSON value: strings as they are, numbers written out, anything else "". */
 export function str(value: unknown): string {
   return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : '';

@@ -8,11 +8,11 @@
 // The variables one protocol fills in (llm.*, mcp.*, a2a.*, and jsonrpc.* for the JSON-RPC
 // ones) come from that protocol's ProtocolContext, which the caller passes in: this file
 // knows no protocol by name.
-import { jsonValue } from '../core/json-body.js';
+import { jsonValue, obj } from '../core/json-body.js';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { Exchange } from '../core/exchange.js';
 import type { Bindings } from './cel.js';
-import { asObject, int, parseJson, str, toCel, type CelJson, type Json } from './context-values.js';
+import { int, parseJson, str, toCel, type CelJson, type Json } from './context-values.js';
 import { streamText } from './stream-text.js';
 import { scopesOf } from './identity.js';
 import { PROTOCOL_ROOTS, VOCABULARY, type Leaf, type Open, type Struct } from './vocabulary.js';
@@ -121,7 +121,7 @@ function emptyLeaf(field: Leaf | Open): CelJson {
 
 /** The labels recorded with an exchange (JSON object text), their string values only; none: empty. */
 function recordedLabels(json: string | null | undefined): Map<string, string> {
-  const labels = asObject(json ? parseJson(json) : null) ?? {};
+  const labels = obj(json ? parseJson(json) : null) ?? {};
   return new Map(Object.entries(labels).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
 }
 
@@ -174,7 +174,7 @@ class ExchangeBindings {
   }
 
   #body(): Json | null {
-    return asObject(this.#requestValue());
+    return obj(this.#requestValue());
   }
 
   #rpcCall(): { method: string; params: unknown } | null {
@@ -188,7 +188,7 @@ class ExchangeBindings {
     if (!this.#roots) {
       const e = this.#source.exchange;
       const rpc = this.#rpcCall();
-      const input = { exchange: e, body: this.#body(), rpcMethod: rpc?.method ?? '', params: asObject(rpc?.params), httpLine: this.#httpLine !== null };
+      const input = { exchange: e, body: this.#body(), rpcMethod: rpc?.method ?? '', params: obj(rpc?.params), httpLine: this.#httpLine !== null };
       this.#roots = this.#source.protocols[e.protocol]?.bindings(input) ?? {};
     }
     return (this.#roots[root] ??= emptyStruct(declared));

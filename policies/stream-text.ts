@@ -1,6 +1,7 @@
 // The text a streamed answer carries: each provider's SSE events read for their generated
 // text (response.text of the CEL context, the response gate, the TUI, replay comparison).
-import { asObject, parseJson, str } from './context-values.js';
+import { obj } from '../core/json-body.js';
+import { parseJson, str } from './context-values.js';
 
 /**
  * The text one SSE event adds to a streamed answer: the generated text of LLM stream
@@ -12,30 +13,30 @@ import { asObject, parseJson, str } from './context-values.js';
  * comparison and the response gate share it), so each provider's chunk shape is here.
  */
 export function eventText(data: string): string | null {
-  const event = asObject(parseJson(data));
+  const event = obj(parseJson(data));
   if (!event) return null;
   if (Array.isArray(event.choices)) {
     return event.choices.map((c) => {
-      const choice = asObject(c);
-      return str(asObject(choice?.delta)?.content) || str(choice?.text);
+      const choice = obj(c);
+      return str(obj(choice?.delta)?.content) || str(choice?.text);
     }).join('');
   }
   if (Array.isArray(event.candidates)) {
     return event.candidates.map((c) => {
-      const parts = asObject(asObject(c)?.content)?.parts;
-      return Array.isArray(parts) ? parts.map((p) => str(asObject(p)?.text) ?? '').join('') : '';
+      const parts = obj(obj(c)?.content)?.parts;
+      return Array.isArray(parts) ? parts.map((p) => str(obj(p)?.text) ?? '').join('') : '';
     }).join('');
   }
   // Ollama's JSON lines: a chat line's message content, a generate line's response.
-  const message = asObject(event.message);
+  const message = obj(event.message);
   if (typeof message?.content === 'string') return message.content;
   if (typeof event.response === 'string') return event.response;
   // Bedrock's Nova InvokeModel stream nests its delta (the other families' chunks are read as their own).
-  const nested = asObject(event.contentBlockDelta);
-  if (nested) return str(asObject(nested.delta)?.text) ?? '';
+  const nested = obj(event.contentBlockDelta);
+  if (nested) return str(obj(nested.delta)?.text) ?? '';
   const delta = event.delta;
   if (typeof delta === 'string') return delta;
-  const d = asObject(delta);
+  const d = obj(delta);
   if (d) return str(d.text) || str(d.partial_json) || str(d.thinking);
   return null;
 }

@@ -18,7 +18,6 @@ export interface Verdict {
   reason: string;
 }
 
-/** The strongest action in a decision, counting what monitor-mode files would have done. */
 /** The action a finding stands for: what a monitor-mode file would have done, the audit or redaction itself; null for an error. */
 export function findingAction(finding: Finding): Action | null {
   switch (finding.action) {
@@ -35,6 +34,7 @@ export function findingAction(finding: Finding): Action | null {
   }
 }
 
+/** The strongest action in a decision, counting what monitor-mode files would have done. */
 export function verdictOf(decision: Decision): Verdict {
   let best: Verdict = { action: 'allow', rule: decision.rule, reason: decision.reason };
   if (decision.outcome !== 'allow') best = { action: decision.outcome, rule: decision.rule, reason: decision.reason };

@@ -1,6 +1,7 @@
 // Facts of A2A messages in either protocol version: task and context ids, the task state
 // normalised to one vocabulary, the text of message parts (for token estimates), the skill a
 // message names, and errors (JSON-RPC and REST shapes).
+import { obj } from '../../core/json-body.js';
 
 export type TaskState =
   | 'submitted' | 'working' | 'input-required' | 'auth-required'
@@ -22,10 +23,6 @@ export function normaliseState(state: unknown): TaskState {
 
 type Json = Record<string, unknown>;
 
-function asObject(value: unknown): Json | null {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : null;
-}
-
 function asString(value: unknown): string | null {
   return typeof value === 'string' && value !== '' ? value : null;
 }
@@ -45,27 +42,27 @@ export interface PayloadFacts {
 
 /** The text of one part: v1.0 `{text}` / `{data}`, v0.3 `{kind:"text",text}` / `{kind:"data",data}`; files count by name only. */
 function partText(part: unknown): string | null {
-  const p = asObject(part);
+  const p = obj(part);
   if (!p) return null;
   if (typeof p.text === 'string') return p.text;
   if (p.data !== undefined) return JSON.stringify(p.data);
-  const file = asObject(p.file);
+  const file = obj(p.file);
   return asString(p.filename) ?? asString(file?.name) ?? null;
 }
 
 /** The text of a message's parts (`parts`; v0.3 REST calls them `content`). */
 export function messageTexts(message: unknown): string[] {
-  const m = asObject(message);
+  const m = obj(message);
   if (!m) return [];
   return [...asArray(m.parts), ...asArray(m.content)].map(partText).filter((t): t is string => t !== null);
 }
 
 function artifactTexts(artifact: unknown): string[] {
-  return asArray(asObject(artifact)?.parts).map(partText).filter((t): t is string => t !== null);
+  return asArray(obj(artifact)?.parts).map(partText).filter((t): t is string => t !== null);
 }
 
 function taskFacts(task: Json): PayloadFacts {
-  const status = asObject(task.status);
+  const status = obj(task.status);
   return {
     taskId: asString(task.id),
     contextId: asString(task.contextId),
@@ -76,7 +73,7 @@ function taskFacts(task: Json): PayloadFacts {
 }
 
 function statusUpdateFacts(update: Json): PayloadFacts {
-  const status = asObject(update.status);
+  const status = obj(update.status);
   return {
     taskId: asString(update.taskId),
     contextId: asString(update.contextId),
@@ -97,15 +94,15 @@ const NONE: PayloadFacts = { taskId: null, contextId: null, state: null, texts: 
  * CancelTask), or a task list (ListTasks: its texts only).
  */
 export function payloadFacts(value: unknown): PayloadFacts {
-  const v = asObject(value);
+  const v = obj(value);
   if (!v) return NONE;
-  const task = asObject(v.task);
+  const task = obj(v.task);
   if (task) return taskFacts(task);
-  const message = asObject(v.message);
+  const message = obj(v.message);
   if (message) return messageFacts(message);
-  const statusUpdate = asObject(v.statusUpdate);
+  const statusUpdate = obj(v.statusUpdate);
   if (statusUpdate) return statusUpdateFacts(statusUpdate);
-  const artifactUpdate = asObject(v.artifactUpdate);
+  const artifactUpdate = obj(v.artifactUpdate);
   if (artifactUpdate) return { ...statusUpdateFacts(artifactUpdate), texts: artifactTexts(artifactUpdate.artifact) };
   switch (v.kind) {
     case 'task':
@@ -118,9 +115,9 @@ export function payloadFacts(value: unknown): PayloadFacts {
       return { ...statusUpdateFacts(v), texts: artifactTexts(v.artifact) };
   }
   if (Array.isArray(v.tasks)) {
-    return { ...NONE, texts: v.tasks.flatMap((t) => (asObject(t) ? taskFacts(asObject(t)!).texts : [])) };
+    return { ...NONE, texts: v.tasks.flatMap((t) => (obj(t) ? taskFacts(obj(t)!).texts : [])) };
   }
-  if (asString(v.id) && asObject(v.status)) return taskFacts(v);
+  if (asString(v.id) && obj(v.status)) return taskFacts(v);
   return NONE;
 }
 
@@ -135,7 +132,7 @@ export interface RequestFacts {
 /** The skill a message names in its metadata (`skill`, `skillId` or `skill_id`), the request's metadata as fallback. */
 function skillOf(...metadatas: unknown[]): string | null {
   for (const metadata of metadatas) {
-    const m = asObject(metadata);
+    const m = obj(metadata);
     const skill = asString(m?.skill) ?? asString(m?.skillId) ?? asString(m?.skill_id);
     if (skill) return skill;
   }
@@ -143,9 +140,9 @@ function skillOf(...metadatas: unknown[]): string | null {
 }
 
 export function requestFacts(method: string | null, params: unknown, pathTaskId: string | null): RequestFacts {
-  const p = asObject(params);
+  const p = obj(params);
   // v0.3 REST named the message `request` in some drafts; the SDKs send `message`.
-  const message = asObject(p?.message) ?? asObject(p?.request);
+  const message = obj(p?.message) ?? obj(p?.request);
   if (message) {
     return {
       taskId: asString(message.taskId),
@@ -196,7 +193,7 @@ export interface A2aError {
 
 function reasonIn(details: unknown): string | null {
   for (const d of asArray(details)) {
-    const reason = asString(asObject(d)?.reason);
+    const reason = asString(obj(d)?.reason);
     if (reason) return reason;
   }
   return null;
@@ -208,9 +205,9 @@ function reasonIn(details: unknown): string | null {
  * REST body `{"code":-32001,"message"}`.
  */
 export function errorFacts(error: unknown): A2aError | null {
-  const e = asObject(error);
+  const e = obj(error);
   if (!e) return null;
-  const nested = asObject(e.error);
+  const nested = obj(e.error);
   if (nested) {
     // v1.0 REST (google.rpc.Status) or a JSON-RPC response carrying an error.
     const reason = reasonIn(nested.details) ?? reasonIn(nested.data);

@@ -1,7 +1,8 @@
 // What MCP adds to the CEL context (policies/context.ts): jsonrpc.* from the message, and
 // mcp.* (the tool, resource or prompt it names, its session, the server it went to).
 import type { ContextSource, ProtocolContext } from '../../policies/context.js';
-import { asObject, parseJson, str, toCel, type CelJson } from '../../policies/context-values.js';
+import { obj } from '../../core/json-body.js';
+import { parseJson, str, toCel, type CelJson } from '../../policies/context-values.js';
 
 /**
  * mcp.server: the MCP server a message went to or came from. A federated route records it
@@ -10,7 +11,7 @@ import { asObject, parseJson, str, toCel, type CelJson } from '../../policies/co
  */
 function mcpServer(e: ContextSource['exchange']): string {
   if (e.details) {
-    const details = asObject(parseJson(e.details));
+    const details = obj(parseJson(e.details));
     if (details && typeof details.server === 'string') return details.server;
   }
   return e.route;
